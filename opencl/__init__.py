@@ -1,0 +1,1 @@
+"""OpenCL kernel sources (*.cl) and thin host-side wrappers: device pick, program cache, buffers."""

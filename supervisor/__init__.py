@@ -1,0 +1,1 @@
+"""tvmpd supervisor: daemon, wire protocol, scheduler, children, control socket and CLI."""

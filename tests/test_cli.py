@@ -1,0 +1,9 @@
+from click.testing import CliRunner
+
+from supervisor.cli import main
+
+
+def test_devices_lists_pocl_cpu():
+    result = CliRunner().invoke(main, ["devices"])
+    assert result.exit_code == 0, result.output
+    assert "CPU pool device:" in result.output
