@@ -1,0 +1,303 @@
+"""Goldilocks base field F_p, p = 2^64 - 2^32 + 1, on numpy uint64 arrays (canonical values, broadcasting).
+
+All array operations are vectorised: products are formed from 32-bit limbs and reduced with
+2^64 = 2^32 - 1 (mod p) and 2^96 = -1 (mod p), never leaving uint64.
+"""
+
+from __future__ import annotations
+
+import builtins
+from functools import lru_cache
+
+import numpy as np
+
+P: int = 2**64 - 2**32 + 1
+EPSILON: int = 2**32 - 1  # 2^64 mod p
+GENERATOR: int = 7  # generates the whole multiplicative group
+MONTGOMERY_R: int = EPSILON  # R = 2^64 mod p
+MONTGOMERY_R_INV: int = builtins.pow(2**64, P - 2, P)
+
+_P = np.uint64(P)
+_EPS = np.uint64(EPSILON)
+_LO32 = np.uint64(0xFFFF_FFFF)
+_S32 = np.uint64(32)
+_ONE = np.uint64(1)
+_ipow = builtins.pow  # this module defines its own pow
+
+
+# ---------------------------------------------------------------------------------------------
+# Python-int helpers
+
+
+def _check_int(x: int) -> int:
+    if isinstance(x, bool) or not isinstance(x, int | np.integer):
+        raise ValueError(f"field element must be an int, got {type(x).__name__}")
+    x = int(x)
+    if not 0 <= x < P:
+        raise ValueError(f"field element {x} out of range [0, p)")
+    return x
+
+
+def add_int(a: int, b: int) -> int:
+    return (a + b) % P
+
+
+def sub_int(a: int, b: int) -> int:
+    return (a - b) % P
+
+
+def mul_int(a: int, b: int) -> int:
+    return a * b % P
+
+
+def pow_int(a: int, e: int) -> int:
+    """a^e mod p; negative e inverts first (ValueError on 0)."""
+    if e < 0:
+        return _ipow(inv_int(a), -e, P)
+    return _ipow(a % P, e, P)
+
+
+def inv_int(a: int) -> int:
+    """Multiplicative inverse of a Python int (ValueError on 0 mod p)."""
+    if a % P == 0:
+        raise ValueError("inverse of zero")
+    return _ipow(a % P, P - 2, P)
+
+
+def _primitive_roots() -> dict[int, int]:
+    # root of order 2^32 is 7^((p-1)/2^32); the root of order 2^(k-1) is the square of the one of order 2^k
+    roots = {2**32: _ipow(GENERATOR, (P - 1) >> 32, P)}
+    for k in range(31, -1, -1):
+        roots[2**k] = roots[2 ** (k + 1)] ** 2 % P
+    roots[0] = 1  # upstream's table also answers order 0 with 1
+    return roots
+
+
+PRIMITIVE_ROOTS: dict[int, int] = _primitive_roots()
+
+
+def primitive_root(order: int) -> int:
+    """Primitive root of unity of the given power-of-two order (<= 2^32), as in twenty-first's table."""
+    ok = isinstance(order, int | np.integer) and not isinstance(order, bool)
+    if not ok or int(order) not in PRIMITIVE_ROOTS:
+        raise ValueError(f"no primitive root of order {order!r}: need a power of two in [1, 2^32]")
+    return PRIMITIVE_ROOTS[int(order)]
+
+
+# ---------------------------------------------------------------------------------------------
+# conversion and validation
+
+
+def to_array(x) -> np.ndarray:
+    """Validated uint64 array of canonical elements from ints / sequences / integer arrays.
+
+    Raises ValueError for values outside [0, p), non-integer types (floats, strings, ...).
+    """
+    if isinstance(x, np.ndarray):
+        if x.dtype == np.uint64:
+            if x.size and bool((x >= _P).any()):
+                raise ValueError("field element out of range [0, p)")
+            return x
+        if x.dtype.kind in "iub":
+            if x.dtype.kind == "i" and x.size and bool((x < 0).any()):
+                raise ValueError("negative field element")
+            return x.astype(np.uint64)
+        if x.dtype.kind != "O":
+            raise ValueError(f"field elements must be integers, got dtype {x.dtype}")
+        obj = x
+    elif isinstance(x, int | np.integer) and not isinstance(x, bool):
+        return np.array(_check_int(x), dtype=np.uint64)
+    else:
+        try:
+            obj = np.array(x, dtype=object)
+        except (ValueError, TypeError) as err:
+            raise ValueError(f"cannot read field elements: {err}") from None
+    flat = [_check_int(v) for v in obj.flat]
+    return np.array(flat, dtype=np.uint64).reshape(obj.shape)
+
+
+def _u64(x) -> np.ndarray:
+    """Operand as uint64 array; arrays already uint64 are trusted to be canonical (hot path)."""
+    if isinstance(x, np.ndarray) and x.dtype == np.uint64:
+        return x
+    return to_array(x)
+
+
+def _bshape(*xs: np.ndarray) -> tuple[int, ...]:
+    return np.broadcast_shapes(*(v.shape for v in xs))
+
+
+# ---------------------------------------------------------------------------------------------
+# core arithmetic (inputs 1-d or more so that numpy never hands back overflow-warning scalars)
+
+
+def _add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    s = a + b
+    s += (s < a) * _EPS  # wrapped past 2^64: 2^64 = EPS (mod p)
+    s -= (s >= _P) * _P
+    return s
+
+
+def _sub(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    d = a - b
+    d -= (a < b) * _EPS  # borrowed 2^64: add p = 2^64 - EPS
+    return d
+
+
+def _reduce128(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+    """(hi * 2^64 + lo) mod p, canonical."""
+    hi_hi = hi >> _S32
+    hi_lo = hi & _LO32
+    t0 = lo - hi_hi  # 2^96 = -1
+    t0 -= (lo < hi_hi) * _EPS
+    t1 = (hi_lo << _S32) - hi_lo  # hi_lo * 2^64 = hi_lo * EPS
+    r = t0 + t1
+    r += (r < t1) * _EPS
+    r -= (r >= _P) * _P
+    return r
+
+
+def _mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a0 = a & _LO32
+    a1 = a >> _S32
+    b0 = b & _LO32
+    b1 = b >> _S32
+    lo = a0 * b0
+    m1 = a0 * b1
+    mid = m1 + a1 * b0
+    mid_carry = (mid < m1) * (_ONE << _S32)  # carry of the middle sum is worth 2^96 = 2^32 in hi
+    low = lo + (mid << _S32)
+    hi = a1 * b1 + (mid >> _S32) + mid_carry + (low < lo)
+    return _reduce128(hi, low)
+
+
+def _binary(op, a, b) -> np.ndarray:
+    a = _u64(a)
+    b = _u64(b)
+    shape = _bshape(a, b)
+    return op(np.atleast_1d(a), np.atleast_1d(b)).reshape(shape)
+
+
+def add(a, b) -> np.ndarray:
+    """a + b mod p (broadcasting)."""
+    return _binary(_add, a, b)
+
+
+def sub(a, b) -> np.ndarray:
+    """a - b mod p (broadcasting)."""
+    return _binary(_sub, a, b)
+
+
+def mul(a, b) -> np.ndarray:
+    """a * b mod p (broadcasting)."""
+    return _binary(_mul, a, b)
+
+
+def neg(a) -> np.ndarray:
+    """-a mod p."""
+    a = _u64(a)
+    a1 = np.atleast_1d(a)
+    return np.where(a1 == 0, a1, _P - a1).reshape(a.shape)
+
+
+def square(a) -> np.ndarray:
+    """a^2 mod p."""
+    a = _u64(a)
+    a1 = np.atleast_1d(a)
+    return _mul(a1, a1).reshape(a.shape)
+
+
+def pow(a, e: int) -> np.ndarray:
+    """a^e elementwise for a Python-int exponent (square and multiply); negative e inverts first."""
+    if isinstance(e, bool) or not isinstance(e, int | np.integer):
+        raise ValueError(f"exponent must be an int, got {type(e).__name__}")
+    e = int(e)
+    a = _u64(a)
+    if e < 0:
+        a = inv(a)
+        e = -e
+    base = np.atleast_1d(a).copy()
+    acc = np.ones_like(base)
+    while e:
+        if e & 1:
+            acc = _mul(acc, base)
+        e >>= 1
+        if e:
+            base = _mul(base, base)
+    return acc.reshape(a.shape)
+
+
+def inv(a) -> np.ndarray:
+    """Elementwise inverse a^(p-2); ValueError if any element is 0."""
+    a = _u64(a)
+    if a.size and bool((a == 0).any()):
+        raise ValueError("inverse of zero")
+    return pow(a, P - 2)
+
+
+def batch_inv(a) -> np.ndarray:
+    """Elementwise inverse with Montgomery's trick run as a product tree: ~3 muls per element plus
+    one scalar inversion. ValueError if any element is 0."""
+    a = _u64(a)
+    if a.size and bool((a == 0).any()):
+        raise ValueError("inverse of zero")
+    if a.size == 0:
+        return a.copy()
+    flat = a.reshape(-1)
+    size = 1 << (flat.size - 1).bit_length()
+    levels = [np.concatenate([flat, np.ones(size - flat.size, dtype=np.uint64)])]
+    while levels[-1].size > 1:
+        cur = levels[-1]
+        levels.append(_mul(cur[0::2], cur[1::2]))
+    invs = np.array([inv_int(int(levels[-1][0]))], dtype=np.uint64)
+    for cur in reversed(levels[:-1]):
+        nxt = np.empty_like(cur)
+        nxt[0::2] = _mul(invs, cur[1::2])  # 1/(x*y) * y = 1/x
+        nxt[1::2] = _mul(invs, cur[0::2])
+        invs = nxt
+    return invs[: flat.size].reshape(a.shape)
+
+
+def reduce_sum(a, axis: int | None = 0) -> np.ndarray:
+    """Sum mod p along an axis (None: all), exact via 32-bit halves (fine for up to 2^32 terms)."""
+    a = _u64(a)
+    lo = np.sum(a & _LO32, axis=axis, dtype=np.uint64)
+    hi = np.sum(a >> _S32, axis=axis, dtype=np.uint64)
+    lo1 = np.atleast_1d(lo)
+    hi1 = np.atleast_1d(hi)
+    # hi * 2^32 + lo with hi, lo < 2^64: reduce hi*2^32 as a 128-bit value (hi >> 32, hi << 32)
+    r = _add(_reduce128(hi1 >> _S32, hi1 << _S32), _reduce128(np.zeros_like(lo1), lo1))
+    return r.reshape(np.shape(lo))
+
+
+def to_montgomery(a) -> np.ndarray:
+    """Montgomery form a * 2^64 mod p (the raw word upstream stores)."""
+    return mul(a, np.uint64(MONTGOMERY_R))
+
+
+def from_montgomery(m) -> np.ndarray:
+    """Canonical value of a Montgomery-form word m (m * 2^-64 mod p)."""
+    return mul(m, np.uint64(MONTGOMERY_R_INV))
+
+
+@lru_cache(maxsize=64)
+def _powers_cached(x: int, n: int) -> np.ndarray:
+    out = np.empty(n, dtype=np.uint64)
+    if n == 0:
+        return out
+    out[0] = 1
+    m = 1
+    while m < n:
+        k = min(m, n - m)
+        out[m : m + k] = _mul(out[:k], np.full(k, pow_int(x, m), dtype=np.uint64))
+        m += k
+    out.setflags(write=False)
+    return out
+
+
+def powers(x: int, n: int) -> np.ndarray:
+    """[1, x, x^2, ..., x^(n-1)] as uint64 (vectorised doubling; cached, read-only)."""
+    x = _check_int(x)
+    if n < 0:
+        raise ValueError(f"negative length {n}")
+    return _powers_cached(x, int(n))
