@@ -1,0 +1,256 @@
+"""Tip5 permutation, hash functions and sponge (twenty-first 1.1.0), scalar and batched.
+
+Scalar functions work on Python ints (canonical field values); the batch functions on numpy uint64
+arrays of shape (n, ...). Both give bit-identical results.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+
+import numpy as np
+
+P = 2**64 - 2**32 + 1
+STATE_SIZE = 16
+RATE = 10
+CAPACITY = 6
+NUM_ROUNDS = 5
+DIGEST_LEN = 5
+NUM_SPLIT_AND_LOOKUP = 4
+
+# R = 2^64 is the Montgomery radix of the reference's in-memory field representation.
+_R = 2**64 % P
+_R_INV = pow(_R, P - 2, P)
+
+LOOKUP_TABLE: tuple[int, ...] = (
+    0, 7, 26, 63, 124, 215, 85, 254, 214, 228, 45, 185, 140, 173, 33, 240, 29, 177, 176, 32, 8,
+    110, 87, 202, 204, 99, 150, 106, 230, 14, 235, 128, 213, 239, 212, 138, 23, 130, 208, 6, 44,
+    71, 93, 116, 146, 189, 251, 81, 199, 97, 38, 28, 73, 179, 95, 84, 152, 48, 35, 119, 49, 88,
+    242, 3, 148, 169, 72, 120, 62, 161, 166, 83, 175, 191, 137, 19, 100, 129, 112, 55, 221, 102,
+    218, 61, 151, 237, 68, 164, 17, 147, 46, 234, 203, 216, 22, 141, 65, 57, 123, 12, 244, 54, 219,
+    231, 96, 77, 180, 154, 5, 253, 133, 165, 98, 195, 205, 134, 245, 30, 9, 188, 59, 142, 186, 197,
+    181, 144, 92, 31, 224, 163, 111, 74, 58, 69, 113, 196, 67, 246, 225, 10, 121, 50, 60, 157, 90,
+    122, 2, 250, 101, 75, 178, 159, 24, 36, 201, 11, 243, 132, 198, 190, 114, 233, 39, 52, 21, 209,
+    108, 238, 91, 187, 18, 104, 194, 37, 153, 34, 200, 143, 126, 155, 236, 118, 64, 80, 172, 89,
+    94, 193, 135, 183, 86, 107, 252, 13, 167, 206, 136, 220, 207, 103, 171, 160, 76, 182, 227, 217,
+    158, 56, 174, 4, 66, 109, 139, 162, 184, 211, 249, 47, 125, 232, 117, 43, 16, 42, 127, 20, 241,
+    25, 149, 105, 156, 51, 53, 168, 145, 247, 223, 79, 78, 226, 15, 222, 82, 115, 70, 210, 27, 41,
+    1, 170, 40, 131, 192, 229, 248, 255,
+)  # fmt: skip
+
+ROUND_CONSTANTS: tuple[int, ...] = (
+    13630775303355457758, 16896927574093233874, 10379449653650130495, 1965408364413093495,
+    15232538947090185111, 15892634398091747074, 3989134140024871768, 2851411912127730865,
+    8709136439293758776, 3694858669662939734, 12692440244315327141, 10722316166358076749,
+    12745429320441639448, 17932424223723990421, 7558102534867937463, 15551047435855531404,
+    17532528648579384106, 5216785850422679555, 15418071332095031847, 11921929762955146258,
+    9738718993677019874, 3464580399432997147, 13408434769117164050, 264428218649616431,
+    4436247869008081381, 4063129435850804221, 2865073155741120117, 5749834437609765994,
+    6804196764189408435, 17060469201292988508, 9475383556737206708, 12876344085611465020,
+    13835756199368269249, 1648753455944344172, 9836124473569258483, 12867641597107932229,
+    11254152636692960595, 16550832737139861108, 11861573970480733262, 1256660473588673495,
+    13879506000676455136, 10564103842682358721, 16142842524796397521, 3287098591948630584,
+    685911471061284805, 5285298776918878023, 18310953571768047354, 3142266350630002035,
+    549990724933663297, 4901984846118077401, 11458643033696775769, 8706785264119212710,
+    12521758138015724072, 11877914062416978196, 11333318251134523752, 3933899631278608623,
+    16635128972021157924, 10291337173108950450, 4142107155024199350, 16973934533787743537,
+    11068111539125175221, 17546769694830203606, 5315217744825068993, 4609594252909613081,
+    3350107164315270407, 17715942834299349177, 9600609149219873996, 12894357635820003949,
+    4597649658040514631, 7735563950920491847, 1663379455870887181, 13889298103638829706,
+    7375530351220884434, 3502022433285269151, 9231805330431056952, 9252272755288523725,
+    10014268662326746219, 15565031632950843234, 1209725273521819323, 6024642864597845108,
+)  # fmt: skip
+
+MDS_FIRST_COLUMN: tuple[int, ...] = (
+    61402, 1108, 28750, 33823, 7454, 43244, 53865, 12034, 56951, 27521, 41351, 40901, 12021, 59689,
+    26798, 17845,
+)  # fmt: skip
+
+# The circulant MDS product is computed as one big-integer multiplication: the state is packed into
+# 128-bit slots, multiplied by the first column repeated twice (32 slots), and slots 16..31 of the
+# product hold new[i] = sum_j MDS_FIRST_COLUMN[(i - j) % 16] * old[j] (< 2^85, so no carries between
+# slots). Adding the packed round constants to the product fuses the constant addition.
+_SLOT = struct.Struct("<" + "Q8x" * STATE_SIZE)
+_UNPACK_HIGH = struct.Struct("<" + "Q" * (2 * STATE_SIZE))
+_MDS_PACKED = int.from_bytes(
+    struct.pack("<" + "Q8x" * 32, 0, *(MDS_FIRST_COLUMN[k % STATE_SIZE] for k in range(1, 32))), "little"
+)
+_RC_PACKED = tuple(
+    int.from_bytes(_SLOT.pack(*ROUND_CONSTANTS[16 * r : 16 * r + 16]), "little") << (128 * 16)
+    for r in range(NUM_ROUNDS)
+)
+_TWO64 = 2**64 - P  # 2^64 mod p
+
+# The byte-wise lookup applied to two bytes at once (a 16-bit limb), so a word needs 4 lookups.
+_LOOKUP16 = tuple(LOOKUP_TABLE[v & 0xFF] | (LOOKUP_TABLE[v >> 8] << 8) for v in range(1 << 16))
+
+
+# ----------------------------------------------------------------------------------------------
+# input checks
+
+
+def _elements(xs: Sequence[int], name: str, length: int | None = None) -> list[int]:
+    """Return xs as a list of Python ints after checking each is a canonical field element."""
+    if isinstance(xs, np.ndarray):
+        if xs.ndim != 1 or xs.dtype.kind not in "ui":
+            raise ValueError(f"{name}: expected a 1-d integer array, got {xs.dtype} shape {xs.shape}")
+        xs = xs.tolist()
+    try:
+        out = [int(v) for v in xs]
+        bad_type = any(isinstance(v, (bool, float, np.bool_, np.floating)) or isinstance(v, str) for v in xs)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: expected a sequence of integers") from exc
+    if bad_type:
+        raise ValueError(f"{name}: expected integers, not bools/floats/strings")
+    if length is not None and len(out) != length:
+        raise ValueError(f"{name}: expected {length} elements, got {len(out)}")
+    for v in out:
+        if not 0 <= v < P:
+            raise ValueError(f"{name}: {v} is not a canonical field element (0 <= v < p)")
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# scalar permutation
+
+
+def _round(s: list[int], r: int) -> list[int]:
+    """One Tip5 round (S-boxes, MDS, round constants) on 16 ints; returns 16 ints congruent to the
+    result mod p but not reduced (below 2^97); inputs may be unreduced likewise."""
+    lk = _LOOKUP16
+    out = []
+    for i in range(NUM_SPLIT_AND_LOOKUP):
+        m = s[i] * _R % P
+        m = lk[m & 0xFFFF] | lk[(m >> 16) & 0xFFFF] << 16 | lk[(m >> 32) & 0xFFFF] << 32 | lk[m >> 48] << 48
+        out.append(m * _R_INV % P)
+    for x in s[NUM_SPLIT_AND_LOOKUP:]:
+        x2 = x * x % P
+        out.append(x * x2 % P * (x2 * x2 % P) % P)
+    prod = int.from_bytes(_SLOT.pack(*out), "little") * _MDS_PACKED + _RC_PACKED[r]
+    w = _UNPACK_HIGH.unpack_from(prod.to_bytes(768, "little"), 256)
+    return [lo + hi * _TWO64 for lo, hi in zip(w[0::2], w[1::2], strict=True)]
+
+
+def _permute(s: list[int]) -> list[int]:
+    """The permutation on an already validated state (list of 16 canonical ints)."""
+    for r in range(NUM_ROUNDS):
+        s = _round(s, r)
+    return [x % P for x in s]
+
+
+def permutation(state: Sequence[int]) -> list[int]:
+    """Apply the Tip5 permutation to 16 canonical field elements; returns the new state."""
+    return _permute(_elements(state, "state", STATE_SIZE))
+
+
+def permutation_trace(state: Sequence[int]) -> np.ndarray:
+    """States before round 0 and after each of the 5 rounds, shape (6, 16) uint64 (Hash table rows)."""
+    s = _elements(state, "state", STATE_SIZE)
+    rows = [s]
+    for r in range(NUM_ROUNDS):
+        s = _round(s, r)
+        rows.append([x % P for x in s])
+    return np.array(rows, dtype=np.uint64)
+
+
+# ----------------------------------------------------------------------------------------------
+# hash functions and sponge
+
+
+def hash_10(xs: Sequence[int]) -> list[int]:
+    """Fixed-length hash of exactly 10 elements (capacity initialised to ones); 5-element digest."""
+    s = _elements(xs, "xs", RATE) + [1] * CAPACITY
+    return _permute(s)[:DIGEST_LEN]
+
+
+def hash_pair(left: Sequence[int], right: Sequence[int]) -> list[int]:
+    """Merkle node digest: hash_10(left ‖ right) for two 5-element digests."""
+    a = _elements(left, "left", DIGEST_LEN)
+    b = _elements(right, "right", DIGEST_LEN)
+    return _permute(a + b + [1] * CAPACITY)[:DIGEST_LEN]
+
+
+def _pad(xs: list[int]) -> list[int]:
+    """Append 1 and then zeros up to the next multiple of RATE (always at least one element)."""
+    return xs + [1] + [0] * ((-len(xs) - 1) % RATE)
+
+
+def hash_varlen(xs: Sequence[int]) -> list[int]:
+    """Variable-length hash (zero initial state, padded absorption); 5-element digest."""
+    padded = _pad(_elements(xs, "xs"))
+    s = [0] * STATE_SIZE
+    for k in range(0, len(padded), RATE):
+        s = _permute(padded[k : k + RATE] + s[RATE:])
+    return s[:DIGEST_LEN]
+
+
+class Sponge:
+    """Tip5 sponge in overwrite mode, as used for Fiat-Shamir and program hashing."""
+
+    def __init__(self, fixed_length: bool = False) -> None:
+        """Variable-length domain (all zeros) by default; fixed_length sets the capacity to ones."""
+        self.state: list[int] = [0] * RATE + [1 if fixed_length else 0] * CAPACITY
+
+    @classmethod
+    def init(cls) -> Sponge:
+        """A fresh variable-length sponge (upstream `Tip5::init()`)."""
+        return cls()
+
+    def copy(self) -> Sponge:
+        """An independent copy of this sponge."""
+        other = Sponge()
+        other.state = list(self.state)
+        return other
+
+    def absorb(self, xs: Sequence[int]) -> None:
+        """Overwrite the rate with 10 elements, then permute."""
+        self.state = _permute(_elements(xs, "xs", RATE) + self.state[RATE:])
+
+    def squeeze(self) -> list[int]:
+        """Return the 10 rate elements, then permute."""
+        out = self.state[:RATE]
+        self.state = _permute(self.state)
+        return out
+
+    def pad_and_absorb_all(self, xs: Sequence[int]) -> None:
+        """Absorb xs followed by the padding 1, 0, ... in blocks of 10."""
+        padded = _pad(_elements(xs, "xs"))
+        s = self.state
+        for k in range(0, len(padded), RATE):
+            s = _permute(padded[k : k + RATE] + s[RATE:])
+        self.state = s
+
+    def sample_scalars(self, n: int) -> np.ndarray:
+        """n extension-field elements from ceil(3n/10) squeezes, shape (n, 3) uint64; leftovers dropped."""
+        n = _count(n, "n")
+        flat: list[int] = []
+        for _ in range(-(-3 * n // RATE)):
+            flat += self.squeeze()
+        return np.array(flat[: 3 * n], dtype=np.uint64).reshape(n, 3)
+
+    def sample_indices(self, upper_bound: int, n: int) -> list[int]:
+        """n indices in [0, upper_bound) (a power of two); elements equal to p-1 are skipped."""
+        upper_bound = _count(upper_bound, "upper_bound")
+        n = _count(n, "n")
+        if upper_bound <= 0 or upper_bound & (upper_bound - 1) or upper_bound > 2**32:
+            raise ValueError(f"upper_bound must be a power of two <= 2^32, got {upper_bound}")
+        out: list[int] = []
+        buf: list[int] = []
+        pos = RATE
+        while len(out) < n:
+            if pos == RATE:
+                buf = self.squeeze()
+                pos = 0
+            e = buf[pos]
+            pos += 1
+            if e != P - 1:
+                out.append((e & 0xFFFFFFFF) % upper_bound)
+        return out
+
+
+def _count(n: int, name: str) -> int:
+    """Check a non-negative integer count/bound."""
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {n!r}")
+    return int(n)

@@ -1,0 +1,228 @@
+"""Tip5 known-answer tests against the reference vectors (shared/vectors/tip5.json) and spec §13."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import load_json
+
+from stages import tip5
+
+P = tip5.P
+
+
+@pytest.fixture(scope="module")
+def v(vectors):
+    return load_json("tip5.json")
+
+
+def digest_hex(d: list[int]) -> str:
+    return b"".join(x.to_bytes(8, "little") for x in d).hex()
+
+
+# ---------------------------------------------------------------------------------------------
+# constants
+
+
+def test_lookup_table_is_offset_fermat_cube_map():
+    assert len(tip5.LOOKUP_TABLE) == 256
+    assert list(tip5.LOOKUP_TABLE) == [((i + 1) ** 3 - 1) % 257 for i in range(256)]
+    assert sorted(tip5.LOOKUP_TABLE) == list(range(256))
+
+
+def test_constant_shapes():
+    assert len(tip5.ROUND_CONSTANTS) == 80 and all(0 <= c < P for c in tip5.ROUND_CONSTANTS)
+    assert len(tip5.MDS_FIRST_COLUMN) == 16
+    assert tip5.RATE == 10 and tip5.NUM_ROUNDS == 5
+
+
+# ---------------------------------------------------------------------------------------------
+# scalar path against the reference vectors
+
+
+def test_fixed_hash_varlen(v):
+    for case in v["fixed"]["hash_varlen"]:
+        assert tip5.hash_varlen(case["input"]) == case["digest"]["values"], case["input_name"]
+        assert digest_hex(tip5.hash_varlen(case["input"])) == case["digest"]["hex"]
+
+
+def test_fixed_hash_pair(v):
+    for case in v["fixed"]["hash_pair"]:
+        assert tip5.hash_pair(case["left"]["values"], case["right"]["values"]) == case["digest"]["values"]
+
+
+def test_fixed_hash_10(v):
+    case = v["fixed"]["hash_10"]
+    assert tip5.hash_10(case["input"]) == case["output"]
+
+
+def test_fixed_permutations_and_round_states(v):
+    case = v["fixed"]["permutation_of_0_to_15"]
+    assert tip5.permutation(case["input"]) == case["output"]
+    trace = tip5.permutation_trace(case["input"])
+    assert trace.dtype == np.uint64 and trace.shape == (6, 16)
+    assert trace.tolist() == case["round_states"]
+    assert tip5.permutation([P - 1] * 16) == v["fixed"]["permutation_of_all_p_minus_1"]["output"]
+
+
+def test_fixed_sponge(v):
+    case = v["fixed"]["sponge"]
+    sponge = tip5.Sponge.init()
+    sponge.pad_and_absorb_all(list(range(21)))
+    scalars = sponge.sample_scalars(3)
+    assert scalars.dtype == np.uint64 and scalars.shape == (3, 3)
+    assert scalars.tolist() == case["sample_scalars_3"]
+    assert sponge.sample_indices(1024, 5) == case["sample_indices_1024_5"]
+    assert sponge.state == case["state_after"]
+
+
+@pytest.mark.parametrize("kind", ["hash_varlen", "hash_10"])
+def test_random_hashes(v, kind):
+    fn = getattr(tip5, kind)
+    cases = v["random"][kind]
+    assert len(cases) == 16
+    for case in cases:
+        want = case["digest"]["values"] if isinstance(case["digest"], dict) else case["digest"]
+        assert fn(case["input"]) == want
+
+
+def test_random_hash_pair(v):
+    for case in v["random"]["hash_pair"]:
+        assert tip5.hash_pair(case["left"]["values"], case["right"]["values"]) == case["digest"]["values"]
+
+
+def test_random_permutation(v):
+    for case in v["random"]["permutation"]:
+        assert tip5.permutation(case["input"]) == case["output"]
+        assert tip5.permutation_trace(case["input"])[-1].tolist() == case["output"]
+
+
+# ---------------------------------------------------------------------------------------------
+# upstream snapshot values (spec §13)
+
+
+def test_hash10_chain_snapshot(v):
+    preimage = [0] * 10
+    for i in range(6):
+        preimage[i : i + 5] = tip5.hash_10(preimage)
+    got = digest_hex(tip5.hash_10(preimage))
+    assert got == "109cc2fe453bd9962f754b96d8f5b919b60af030940a275f5540da195fef65ee651c1b6fa19b2c6a"
+    assert got == v["self_checks"]["hash10_test_vectors_snapshot"]["expected_upstream"]
+
+
+def test_hash_varlen_sum_snapshot(v):
+    acc = [0] * 5
+    for i in range(20):
+        acc = [(a + b) % P for a, b in zip(acc, tip5.hash_varlen(list(range(i))), strict=True)]
+    got = digest_hex(acc)
+    assert got == "efbafa86622a9c69652f8a1c4ffd734f021ad23a0a8085412a877de0f9170b18ea4ff69b6fff9a03"
+    assert got == v["self_checks"]["hash_varlen_test_vectors_sum"]["expected_upstream"]
+
+
+def test_tip5_paper_and_zero_vectors():
+    assert tip5.hash_varlen([0]) == [
+        4843866011885844809,
+        16618866032559590857,
+        18247689143239181392,
+        7637465675240023996,
+        9104890367162237026,
+    ]
+    assert digest_hex(tip5.hash_10([0] * 10)) == (
+        "cd65052100640f0d27e5654f97c47e49899add2f265967ccbefee7264e9bc08f588542d9dc3d5ac5"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# sponge semantics
+
+
+def test_sponge_semantics():
+    s = tip5.Sponge()
+    assert s.state == [0] * 16
+    assert tip5.Sponge(fixed_length=True).state == [0] * 10 + [1] * 6
+    # absorb overwrites the rate
+    s.absorb(list(range(10)))
+    assert s.state == tip5.permutation(list(range(10)) + [0] * 6)
+    # squeeze returns the rate, then permutes
+    before = list(s.state)
+    assert s.squeeze() == before[:10]
+    assert s.state == tip5.permutation(before)
+    # a multiple of 10 gets one extra padding block
+    a = tip5.Sponge()
+    a.pad_and_absorb_all(list(range(10)))
+    b = tip5.Sponge()
+    b.absorb(list(range(10)))
+    b.absorb([1] + [0] * 9)
+    assert a.state == b.state
+    assert tip5.hash_varlen(list(range(10))) == a.state[:5]
+    c = a.copy()
+    c.squeeze()
+    assert c.state != a.state
+
+
+def test_sample_scalars_discards_leftovers():
+    a = tip5.Sponge()
+    b = tip5.Sponge()
+    got = a.sample_scalars(4)  # 12 elements -> 2 squeezes, 8 discarded
+    flat = b.squeeze() + b.squeeze()
+    assert got.reshape(-1).tolist() == flat[:12]
+    assert a.state == b.state
+    assert tip5.Sponge().sample_scalars(0).shape == (0, 3)
+
+
+def test_sample_indices_skips_p_minus_1_and_drops_leftovers():
+    s = tip5.Sponge()
+    s.state = [P - 1] + list(range(1, 10)) + [0] * 6
+    first = s.state[:10]
+    s2 = tip5.Sponge()
+    s2.state = list(s.state)
+    got = s.sample_indices(8, 3)
+    assert got == [x % 8 for x in first[1:4]]
+    # leftovers are not kept: the next call squeezes afresh
+    s2.squeeze()
+    expect_next = s2.squeeze()
+    assert s.sample_indices(2**32, 2) == [x & 0xFFFFFFFF for x in expect_next if x != P - 1][:2]
+    s3 = tip5.Sponge()
+    s3.state = [P - 1] * 10 + [0] * 6
+    nxt = tip5.permutation(s3.state)[:10]
+    assert s3.sample_indices(16, 10) == [x % 16 for x in nxt if x != P - 1][:10]
+
+
+# ---------------------------------------------------------------------------------------------
+# input validation
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: tip5.permutation([0] * 15),
+        lambda: tip5.permutation([0] * 17),
+        lambda: tip5.permutation([P] + [0] * 15),
+        lambda: tip5.permutation([-1] + [0] * 15),
+        lambda: tip5.permutation([0.0] * 16),
+        lambda: tip5.permutation(["1"] * 16),
+        lambda: tip5.permutation_trace([0] * 3),
+        lambda: tip5.hash_10([0] * 9),
+        lambda: tip5.hash_pair([0] * 5, [0] * 4),
+        lambda: tip5.hash_pair([0] * 5, [P] * 5),
+        lambda: tip5.hash_varlen([P]),
+        lambda: tip5.hash_varlen(np.zeros(3, dtype=np.float64)),
+        lambda: tip5.hash_varlen(None),
+        lambda: tip5.Sponge().absorb([0] * 11),
+        lambda: tip5.Sponge().sample_indices(1000, 3),
+        lambda: tip5.Sponge().sample_indices(0, 3),
+        lambda: tip5.Sponge().sample_indices(2**33, 3),
+        lambda: tip5.Sponge().sample_indices(8, -1),
+        lambda: tip5.Sponge().sample_scalars(-1),
+        lambda: tip5.Sponge().sample_scalars(1.5),
+    ],
+)
+def test_bad_input_raises(call):
+    with pytest.raises(ValueError):
+        call()
+
+
+def test_accepts_numpy_inputs():
+    xs = np.arange(16, dtype=np.uint64)
+    assert tip5.permutation(xs) == tip5.permutation(list(range(16)))
+    assert tip5.hash_varlen(np.array([1, 2, 3], dtype=np.uint64)) == tip5.hash_varlen([1, 2, 3])
