@@ -174,3 +174,23 @@ def test_powers():
     assert F.powers(7, 0).shape == (0,)
     w = F.primitive_root(1024)
     assert ints(F.powers(w, 1024)) == [pow(w, i, P) for i in range(1024)]
+
+
+def test_large_arrays_take_the_sliced_path():
+    rng = np.random.default_rng(7)
+    n = 5 * F._CHUNK + 3
+    a = rng.integers(0, P, n, dtype=np.uint64)
+    b = rng.integers(0, P, n, dtype=np.uint64)
+    a[:len(EDGE)] = EDGE
+    b[-len(EDGE):] = EDGE
+    idx = list(range(20)) + list(range(n - 20, n)) + list(rng.integers(0, n, 40))
+    for op, ref in [(F.add, lambda x, y: (x + y) % P), (F.sub, lambda x, y: (x - y) % P),
+                    (F.mul, lambda x, y: x * y % P)]:
+        got = op(a, b)
+        assert [int(got[i]) for i in idx] == [ref(int(a[i]), int(b[i])) for i in idx]
+        # broadcast and strided operands agree with the small, whole-array path
+        m = a[: 4 * 3 * F._CHUNK].reshape(-1, 3)
+        row = b[:3]
+        assert (op(m, row) == np.concatenate([op(m[i : i + 100], row) for i in range(0, len(m), 100)])).all()
+        assert (op(m[::2], m[1::2]) == op(m[::2].copy(), m[1::2].copy())).all()
+    assert (F.mul(F.batch_inv(a[a != 0]), a[a != 0]) == 1).all()
