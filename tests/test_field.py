@@ -178,7 +178,7 @@ def test_powers():
 
 def test_large_arrays_take_the_sliced_path():
     rng = np.random.default_rng(7)
-    n = 5 * F._CHUNK + 3
+    n = 13 * F._CHUNK + 3
     a = rng.integers(0, P, n, dtype=np.uint64)
     b = rng.integers(0, P, n, dtype=np.uint64)
     a[:len(EDGE)] = EDGE
