@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from stages import field
+
 P = 2**64 - 2**32 + 1
 STATE_SIZE = 16
 RATE = 10
@@ -254,3 +256,115 @@ def _count(n: int, name: str) -> int:
     if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 0:
         raise ValueError(f"{name} must be a non-negative integer, got {n!r}")
     return int(n)
+
+
+# ----------------------------------------------------------------------------------------------
+# batched (numpy) path: states are handled lane-major, shape (16, n), so each lane is contiguous
+
+
+_LOOKUP16_NP = np.array(_LOOKUP16, dtype=np.uint16)
+_MDS_MATRIX_F = np.array(
+    [[MDS_FIRST_COLUMN[(i - j) % STATE_SIZE] for j in range(STATE_SIZE)] for i in range(STATE_SIZE)],
+    dtype=np.float64,
+)
+_RC_NP = np.array(ROUND_CONSTANTS, dtype=np.uint64).reshape(NUM_ROUNDS, STATE_SIZE, 1)
+_U32 = np.uint64(0xFFFFFFFF)
+_S32 = np.uint64(32)
+_EPS = np.uint64(2**32 - 1)
+_P_NP = np.uint64(P)
+_BATCH = 2048  # rows per block: temporaries stay small (cache; no fresh mmap per numpy temporary)
+
+
+def _mds_batch(s: np.ndarray) -> np.ndarray:
+    """Circulant MDS on lane-major states (16, n), canonical in and out.
+
+    Each 64-bit element is split into 32-bit halves; 16 products of a half (< 2^32) with a coefficient
+    (< 2^16) sum to < 2^52, so float64 matrix products are exact."""
+    lo = _MDS_MATRIX_F @ (s & _U32).astype(np.float64)
+    hi = _MDS_MATRIX_F @ (s >> _S32).astype(np.float64)
+    lo = lo.astype(np.uint64)
+    hi = hi.astype(np.uint64)
+    # value = lo + hi * 2^32, with hi = a * 2^32 + b: a * 2^64 + b * 2^32 = a * (2^32 - 1) + b * 2^32 (mod p)
+    t = (hi >> _S32) * _EPS + lo  # < 2^53
+    r = (hi << _S32) + t  # hi << 32 drops a, keeping b * 2^32
+    r += (r < t) * _EPS  # wrapped past 2^64
+    r -= (r >= _P_NP) * _P_NP
+    return r
+
+
+def _permute_lanes(s: np.ndarray) -> np.ndarray:
+    """Tip5 permutation on lane-major canonical states (16, n) uint64; returns a new array."""
+    s = s.copy()
+    for r in range(NUM_ROUNDS):
+        m = field.to_montgomery(s[:NUM_SPLIT_AND_LOOKUP])
+        m = np.ascontiguousarray(m).view(np.uint16)
+        m = _LOOKUP16_NP[m].view(np.uint64)
+        s[:NUM_SPLIT_AND_LOOKUP] = field.from_montgomery(m)
+        x = s[NUM_SPLIT_AND_LOOKUP:]
+        x2 = field.mul(x, x)
+        s[NUM_SPLIT_AND_LOOKUP:] = field.mul(field.mul(x2, x), field.mul(x2, x2))
+        s = field.add(_mds_batch(s), _RC_NP[r])
+    return s
+
+
+def _u64_matrix(a: np.ndarray, name: str, width: int | None = None) -> np.ndarray:
+    """Check a 2-d uint64 array of canonical field elements (optionally of a given width)."""
+    if not isinstance(a, np.ndarray) or a.dtype != np.uint64 or a.ndim != 2:
+        got = f"{a.dtype} array of shape {a.shape}" if isinstance(a, np.ndarray) else type(a).__name__
+        raise ValueError(f"{name}: expected a 2-d uint64 array, got {got}")
+    if width is not None and a.shape[1] != width:
+        raise ValueError(f"{name}: expected {width} columns, got {a.shape[1]}")
+    if a.size and bool((a >= _P_NP).any()):
+        raise ValueError(f"{name}: values must be canonical field elements (< p)")
+    return a
+
+
+def permute_batch(states: np.ndarray) -> np.ndarray:
+    """Tip5 permutation of every row of an (n, 16) uint64 array; returns a new (n, 16) array."""
+    states = _u64_matrix(states, "states", STATE_SIZE)
+    out = np.empty_like(states)
+    for k in range(0, states.shape[0], _BATCH):
+        out[k : k + _BATCH] = _permute_lanes(np.ascontiguousarray(states[k : k + _BATCH].T)).T
+    return out
+
+
+def _hash_pairs_lanes(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """hash_pair of lane-major digests (5, n) and (5, n); returns (5, n). Inputs must be canonical."""
+    s = np.empty((STATE_SIZE, left.shape[1]), dtype=np.uint64)
+    s[:DIGEST_LEN] = left
+    s[DIGEST_LEN:RATE] = right
+    s[RATE:] = 1
+    return _permute_lanes(s)[:DIGEST_LEN]
+
+
+def hash_pairs(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """hash_pair of corresponding rows of two (n, 5) uint64 digest arrays; returns (n, 5)."""
+    left = _u64_matrix(left, "left", DIGEST_LEN)
+    right = _u64_matrix(right, "right", DIGEST_LEN)
+    if left.shape != right.shape:
+        raise ValueError(f"left and right differ in shape: {left.shape} vs {right.shape}")
+    out = np.empty_like(left)
+    for k in range(0, left.shape[0], _BATCH):
+        out[k : k + _BATCH] = _hash_pairs_lanes(left[k : k + _BATCH].T, right[k : k + _BATCH].T).T
+    return out
+
+
+def hash_rows(rows: np.ndarray) -> np.ndarray:
+    """hash_varlen of every row of an (n, w) uint64 array (e.g. master-table rows); returns (n, 5)."""
+    rows = _u64_matrix(rows, "rows")
+    n, w = rows.shape
+    full = w // RATE
+    tail = np.zeros((RATE, 1), dtype=np.uint64)
+    tail[w - full * RATE] = 1
+    out = np.empty((n, DIGEST_LEN), dtype=np.uint64)
+    for k in range(0, n, _BATCH):
+        block = rows[k : k + _BATCH]
+        s = np.zeros((STATE_SIZE, block.shape[0]), dtype=np.uint64)
+        for c in range(full):
+            s[:RATE] = block[:, RATE * c : RATE * (c + 1)].T
+            s = _permute_lanes(s)
+        s[:RATE] = tail
+        s[: w - full * RATE] = block[:, RATE * full :].T
+        s = _permute_lanes(s)
+        out[k : k + _BATCH] = s[:DIGEST_LEN].T
+    return out

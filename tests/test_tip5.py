@@ -226,3 +226,88 @@ def test_accepts_numpy_inputs():
     xs = np.arange(16, dtype=np.uint64)
     assert tip5.permutation(xs) == tip5.permutation(list(range(16)))
     assert tip5.hash_varlen(np.array([1, 2, 3], dtype=np.uint64)) == tip5.hash_varlen([1, 2, 3])
+
+
+# ---------------------------------------------------------------------------------------------
+# batched numpy path against the scalar path and the vectors
+
+
+def _random_field(rng, shape) -> np.ndarray:
+    a = rng.integers(0, P, size=shape, dtype=np.uint64)
+    flat = a.reshape(-1)
+    edge = np.array([0, 1, P - 1, 2**32, 2**32 - 1, P - 2], dtype=np.uint64)
+    pick = rng.integers(0, flat.size, size=min(flat.size, 8 * 6)) if flat.size else []
+    for k, i in enumerate(pick):
+        flat[i] = edge[k % edge.size]
+    return a
+
+
+def test_permute_batch_matches_vectors_and_scalar(v):
+    cases = v["random"]["permutation"]
+    states = np.array([c["input"] for c in cases], dtype=np.uint64)
+    got = tip5.permute_batch(states)
+    assert got.dtype == np.uint64 and got.shape == states.shape
+    assert got.tolist() == [c["output"] for c in cases]
+    rng = np.random.default_rng(5)
+    states = _random_field(rng, (40, 16))
+    states[0] = P - 1
+    states[1] = 0
+    got = tip5.permute_batch(states)
+    assert got.tolist() == [tip5.permutation(s) for s in states.tolist()]
+    assert tip5.permute_batch(np.zeros((0, 16), dtype=np.uint64)).shape == (0, 16)
+
+
+def test_permute_batch_spans_blocks(monkeypatch):
+    monkeypatch.setattr(tip5, "_BATCH", 7)
+    rng = np.random.default_rng(6)
+    states = _random_field(rng, (17, 16))
+    assert tip5.permute_batch(states).tolist() == [tip5.permutation(s) for s in states.tolist()]
+    rows = _random_field(rng, (17, 13))
+    assert tip5.hash_rows(rows).tolist() == [tip5.hash_varlen(r) for r in rows.tolist()]
+
+
+@pytest.mark.parametrize("width", [0, 1, 9, 10, 12, 273, 379])
+def test_hash_rows_matches_scalar(width):
+    rng = np.random.default_rng(width)
+    rows = _random_field(rng, (12, width))
+    got = tip5.hash_rows(rows)
+    assert got.dtype == np.uint64 and got.shape == (12, 5)
+    assert got.tolist() == [tip5.hash_varlen(r) for r in rows.tolist()]
+
+
+def test_hash_rows_matches_vectors(v):
+    for case in v["fixed"]["hash_varlen"] + v["random"]["hash_varlen"]:
+        row = np.array([case["input"]], dtype=np.uint64).reshape(1, -1)
+        assert tip5.hash_rows(row)[0].tolist() == case["digest"]["values"]
+
+
+def test_hash_pairs_matches_vectors_and_scalar(v):
+    cases = v["fixed"]["hash_pair"] + v["random"]["hash_pair"]
+    left = np.array([c["left"]["values"] for c in cases], dtype=np.uint64)
+    right = np.array([c["right"]["values"] for c in cases], dtype=np.uint64)
+    assert tip5.hash_pairs(left, right).tolist() == [c["digest"]["values"] for c in cases]
+    rng = np.random.default_rng(8)
+    left = _random_field(rng, (20, 5))
+    right = _random_field(rng, (20, 5))
+    want = [tip5.hash_pair(a, b) for a, b in zip(left.tolist(), right.tolist(), strict=True)]
+    assert tip5.hash_pairs(left, right).tolist() == want
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: tip5.permute_batch(np.zeros((3, 15), dtype=np.uint64)),
+        lambda: tip5.permute_batch(np.zeros(16, dtype=np.uint64)),
+        lambda: tip5.permute_batch(np.zeros((3, 16), dtype=np.int64)),
+        lambda: tip5.permute_batch([[0] * 16]),
+        lambda: tip5.permute_batch(np.full((2, 16), P, dtype=np.uint64)),
+        lambda: tip5.hash_rows(np.zeros((2, 3), dtype=np.float64)),
+        lambda: tip5.hash_rows(np.full((2, 3), 2**64 - 1, dtype=np.uint64)),
+        lambda: tip5.hash_rows(np.zeros((2, 3, 3), dtype=np.uint64)),
+        lambda: tip5.hash_pairs(np.zeros((2, 5), dtype=np.uint64), np.zeros((3, 5), dtype=np.uint64)),
+        lambda: tip5.hash_pairs(np.zeros((2, 4), dtype=np.uint64), np.zeros((2, 4), dtype=np.uint64)),
+    ],
+)
+def test_batch_bad_input_raises(call):
+    with pytest.raises(ValueError):
+        call()
