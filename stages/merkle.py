@@ -1,0 +1,153 @@
+"""Tip5 Merkle trees as twenty-first 1.1.0 builds them, with its authentication structures.
+
+Nodes are stored in one (2n, 5) uint64 array: root = node 1, children of k are 2k and 2k+1, leaf i is
+node n + i, node 0 is unused (zeros).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from stages import tip5
+
+DIGEST_LEN = tip5.DIGEST_LEN
+MAX_TREE_HEIGHT = 63  # upstream computes 1 << height in a usize
+
+
+def _digests(a: np.ndarray, name: str) -> np.ndarray:
+    """Check an (m, 5) uint64 array of canonical digests."""
+    if not isinstance(a, np.ndarray) or a.dtype != np.uint64 or a.ndim != 2 or a.shape[1] != DIGEST_LEN:
+        got = f"{a.dtype} array of shape {a.shape}" if isinstance(a, np.ndarray) else type(a).__name__
+        raise ValueError(f"{name}: expected an (m, 5) uint64 array, got {got}")
+    if a.size and bool((a >= np.uint64(tip5.P)).any()):
+        raise ValueError(f"{name}: values must be canonical field elements (< p)")
+    return a
+
+
+def _is_power_of_two(n: int) -> bool:
+    return n > 0 and n & (n - 1) == 0
+
+
+def _indices(leaf_indices: Sequence[int], name: str = "leaf_indices") -> list[int]:
+    """Leaf indices as a list of non-negative Python ints (range is checked by the caller)."""
+    if isinstance(leaf_indices, np.ndarray):
+        if leaf_indices.ndim != 1 or leaf_indices.dtype.kind not in "ui":
+            raise ValueError(f"{name}: expected a 1-d integer array, got {leaf_indices.dtype}")
+        leaf_indices = leaf_indices.tolist()
+    try:
+        items = list(leaf_indices)
+    except TypeError as exc:
+        raise ValueError(f"{name}: expected a sequence of integers") from exc
+    for i in items:
+        if isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer)) or i < 0:
+            raise ValueError(f"{name}: {i!r} is not a non-negative integer")
+    return [int(i) for i in items]
+
+
+def build_tree(leaves: np.ndarray) -> np.ndarray:
+    """All nodes of the tree over (n, 5) leaf digests (n a power of two), shape (2n, 5) uint64."""
+    leaves = _digests(leaves, "leaves")
+    n = leaves.shape[0]
+    if not _is_power_of_two(n):
+        raise ValueError(f"number of leaves must be a power of two, got {n}")
+    nodes = np.zeros((2 * n, DIGEST_LEN), dtype=np.uint64)
+    nodes[n:] = leaves
+    k = n // 2
+    while k >= 1:
+        # parents k..2k-1 from children 2k..4k-1, one batched permutation per level
+        nodes[k : 2 * k] = tip5.hash_pairs(nodes[2 * k : 4 * k : 2], nodes[2 * k + 1 : 4 * k : 2])
+        k //= 2
+    return nodes
+
+
+def _num_leaves(nodes: np.ndarray) -> int:
+    nodes = _digests(nodes, "nodes")
+    if nodes.shape[0] < 2 or not _is_power_of_two(nodes.shape[0]):
+        raise ValueError(f"nodes: expected 2n rows for n a power of two, got {nodes.shape[0]}")
+    return nodes.shape[0] // 2
+
+
+def root(nodes: np.ndarray) -> list[int]:
+    """The root digest (node 1) of a tree made by build_tree."""
+    _num_leaves(nodes)
+    return [int(x) for x in nodes[1]]
+
+
+def auth_structure_node_indices(num_leaves: int, leaf_indices: Sequence[int]) -> list[int]:
+    """Node indices whose digests prove the given leaves: siblings on the leaf-to-root paths that are
+    not themselves on a path, descending, without duplicates (duplicate leaf indices are fine)."""
+    if isinstance(num_leaves, (bool, np.bool_)) or not isinstance(num_leaves, (int, np.integer)):
+        raise ValueError(f"num_leaves must be an int, got {num_leaves!r}")
+    num_leaves = int(num_leaves)
+    if not _is_power_of_two(num_leaves):
+        raise ValueError(f"number of leaves must be a power of two, got {num_leaves}")
+    needed: set[int] = set()
+    computable: set[int] = set()
+    for leaf in _indices(leaf_indices):
+        if leaf >= num_leaves:
+            raise ValueError(f"leaf index {leaf} out of range for {num_leaves} leaves")
+        node = leaf + num_leaves
+        while node > 1 and node not in computable:
+            computable.add(node)
+            needed.add(node ^ 1)
+            node >>= 1
+    return sorted(needed - computable, reverse=True)
+
+
+def auth_structure(nodes: np.ndarray, leaf_indices: Sequence[int]) -> np.ndarray:
+    """Authentication structure for the leaves, (m, 5) uint64, in the reference's order."""
+    n = _num_leaves(nodes)
+    idx = auth_structure_node_indices(n, leaf_indices)
+    return nodes[np.array(idx, dtype=np.int64)].reshape(len(idx), DIGEST_LEN)
+
+
+def verify(
+    root: Sequence[int],
+    tree_height: int,
+    leaf_indices: Sequence[int],
+    leaf_digests: np.ndarray,
+    auth_structure: np.ndarray,
+) -> bool:
+    """Check an inclusion proof like upstream `MerkleTreeInclusionProof::verify`.
+
+    False for anything upstream rejects (index out of range, wrong structure length, differing digests
+    for a repeated index, wrong root); no leaves and an empty structure verify trivially. Malformed
+    arguments (types, shapes, non-canonical values) raise ValueError."""
+    want_root = tip5._elements(root, "root", DIGEST_LEN)
+    if isinstance(tree_height, (bool, np.bool_)) or not isinstance(tree_height, (int, np.integer)):
+        raise ValueError(f"tree_height must be an int, got {tree_height!r}")
+    if not 0 <= tree_height <= MAX_TREE_HEIGHT:
+        raise ValueError(f"tree_height must be in 0..{MAX_TREE_HEIGHT}, got {tree_height}")
+    indices = _indices(leaf_indices)
+    leaf_digests = _digests(leaf_digests, "leaf_digests")
+    auth = _digests(auth_structure, "auth_structure")
+    if len(indices) != leaf_digests.shape[0]:
+        raise ValueError(f"{len(indices)} leaf indices but {leaf_digests.shape[0]} leaf digests")
+
+    if not indices and auth.shape[0] == 0:
+        return True
+    num_leaves = 1 << int(tree_height)
+    if any(i >= num_leaves for i in indices):
+        return False
+    node_ids = auth_structure_node_indices(num_leaves, indices)
+    if len(node_ids) != auth.shape[0]:
+        return False
+
+    known: dict[int, tuple[int, ...]] = dict(zip(node_ids, map(tuple, auth.tolist()), strict=True))
+    for i, d in zip(indices, map(tuple, leaf_digests.tolist()), strict=True):
+        prev = known.setdefault(i + num_leaves, d)
+        if prev != d:
+            return False
+
+    level = sorted({(i + num_leaves) >> 1 for i in indices})
+    while level and level[0] >= 1:
+        left = np.array([known[2 * k] for k in level], dtype=np.uint64)
+        right = np.array([known[2 * k + 1] for k in level], dtype=np.uint64)
+        for k, d in zip(level, tip5.hash_pairs(left, right).tolist(), strict=True):
+            known[k] = tuple(d)
+        if level[0] == 1:
+            break
+        level = sorted({k >> 1 for k in level})
+    return list(known.get(1, ())) == want_root
