@@ -14,7 +14,7 @@ import numpy as np
 
 from stages import field as F
 from stages import xfield as X
-from stages.field import _add, _mul, _sub
+from stages.field import _add, _add_k, _mul, _mul_k, _sub_k
 
 
 def _check_len(n: int, what: str) -> int:
@@ -47,23 +47,38 @@ def _bit_reverse(n: int) -> np.ndarray:
     return rev
 
 
+def _stage(x: np.ndarray, m: int, tw: np.ndarray | None) -> None:
+    """One radix-2 pass in place on an (n, k) matrix: pairs (row j, row j + m) inside each block of 2m
+    rows become (u + tw_j v, u - tw_j v). Works slice by slice so that temporaries stay in cache."""
+    n, k = x.shape
+    blocks = x.reshape(n // (2 * m), 2, m, k)
+    if m * k >= F._CHUNK:
+        step = max(1, F._CHUNK // k)
+        spans = [(slice(b, b + 1), slice(j, j + step)) for b in range(n // (2 * m))
+                 for j in range(0, m, step)]
+    else:
+        rows = F._CHUNK // (m * k)
+        spans = [(slice(b, b + rows), slice(0, m)) for b in range(0, n // (2 * m), rows)]
+    for bs, js in spans:
+        u = blocks[bs, 0, js]
+        v = blocks[bs, 1, js]
+        if tw is not None:
+            v = _mul_k(v, tw[js].reshape(1, -1, 1))
+        s = _add_k(u, v)
+        blocks[bs, 1, js] = _sub_k(u, v)
+        blocks[bs, 0, js] = s
+
+
 def _transform(mat: np.ndarray, root: int) -> np.ndarray:
     """out[i] = sum_j mat[j] * root^(i*j) for an (n, k) matrix, n a power of two (root of order n)."""
-    n, k = mat.shape
-    if n == 1:
-        return mat.copy()
+    n = mat.shape[0]
     x = mat[_bit_reverse(n)]  # copy in bit-reversed row order
+    if n == 1:
+        return x
     tw_all = F.powers(root, n // 2)
     m = 1
     while m < n:
-        blocks = x.reshape(n // (2 * m), 2, m, k)
-        u = blocks[:, 0]
-        v = blocks[:, 1]
-        if m > 1:
-            v = _mul(v, tw_all[:: n // (2 * m)].reshape(1, m, 1))
-        s = _add(u, v)
-        blocks[:, 1] = _sub(u, v)
-        blocks[:, 0] = s
+        _stage(x, m, tw_all[:: n // (2 * m)] if m > 1 else None)
         m *= 2
     return x
 

@@ -196,3 +196,24 @@ def test_bad_input():
     with pytest.raises(ValueError):
         N.evaluate_at(rand(4, 2), [1, 2, 3], extension=True)
     assert (N.ntt([1, 2, 3, 4]) == N.ntt(np.array([1, 2, 3, 4], dtype=np.uint64))).all()
+
+
+@pytest.mark.parametrize("chunk", [4, 16, 64])
+def test_sliced_butterflies(monkeypatch, chunk):
+    # tiny slices force every slicing branch of the butterfly passes (and of the field kernels)
+    monkeypatch.setattr(F, "_CHUNK", chunk)
+    for n, k in [(32, 3), (16, 1), (64, 7)]:
+        c = rand(n, k)
+        got = N.ntt(c)
+        assert as_rows(got) == naive_eval(c, coset(n, 1))
+        assert (N.intt(got) == c).all()
+        assert (N.lde(got, 1, 7, 2 * n) == N.coset_evaluate(c, 7, 2 * n)).all()
+
+
+def test_bigger_transform_spot_checks():
+    c = rand(4096, 8)
+    v = N.ntt(c)
+    pts = N.domain_values(4096)
+    for i in [0, 1, 777, 4095]:
+        assert (N.evaluate_at(c, int(pts[i])) == v[i]).all()
+    assert (N.intt(v) == c).all()
