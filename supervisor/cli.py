@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import sys
+import time
+
 import click
 
 from opencl.devices import cpu_device, gpu_devices, list_devices
+from supervisor.config import (
+    DEFAULT_CPU_MAX_LOG2,
+    DEFAULT_MAX_FRAME,
+    DEFAULT_TCP,
+    ServeConfig,
+    default_control_path,
+    default_unix_path,
+    setup_logging,
+)
 
 
 @click.group()
@@ -31,3 +44,185 @@ def devices() -> None:
             click.echo(f"GPU child {i}: {g.key} {g.name}")
     else:
         click.echo("GPU children: none")
+
+
+def _run_daemon(cfg: ServeConfig) -> None:
+    from supervisor.server import serve
+
+    setup_logging(cfg.log_level)
+    try:
+        code = serve(cfg)
+    except (ValueError, RuntimeError, OSError) as exc:
+        click.echo(f"tvmpd: {exc}", err=True)
+        sys.exit(1)
+    sys.exit(code)
+
+
+def _omp_init(value: str | None) -> bool | None:
+    if value is None:
+        return None
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "enabled"):
+        return True
+    if lowered in ("0", "false", "no", "disabled"):
+        return False
+    return None
+
+
+@main.command()
+@click.option("--tcp", default=DEFAULT_TCP, show_default=True, help="TCP HOST:PORT for jobs ('' = none).")
+@click.option("--unix", default=None, help=f"Unix socket for jobs, mode 0600 ('' = none) "
+                                           f"[default: {default_unix_path()}].")
+@click.option("--control", default=None, help=f"Control socket [default: {default_control_path()}].")
+@click.option("--allow-remote", is_flag=True, help="Allow a non-loopback TCP address.")
+@click.option("--devices", "device_keys", default=None,
+              help="Comma-separated OpenCL device keys for device children ('cpu' = a CPU device child); "
+                   "default every GPU.")
+@click.option("--num-gpus", type=int, default=None, help="Use only the first N GPUs (the seed's flag).")
+@click.option("--cpu-workers", type=int, default=0, help="CPU pool size (0 = automatic).")
+@click.option("--cpu-max-log2", type=int, default=DEFAULT_CPU_MAX_LOG2, show_default=True,
+              help="Prove on the CPU pool up to this log2 padded height; larger goes to devices.")
+@click.option("--max-jobs", type=int, default=0, help="Jobs in flight at once (0 = one per child).")
+@click.option("--max-frame", type=int, default=DEFAULT_MAX_FRAME, show_default=True,
+              help="Largest request frame in bytes.")
+@click.option("--heartbeat", type=float, default=1.0, show_default=True, help="Child heartbeat period (s).")
+@click.option("--heartbeat-timeout", type=float, default=10.0, show_default=True,
+              help="A child silent this long (s) is restarted.")
+@click.option("--restart-backoff", type=float, default=0.5, show_default=True,
+              help="First restart delay (s); doubles per quick failure, capped at 30 s.")
+@click.option("--omp-threads", type=int, default=None, help="OMP_NUM_THREADS for children (seed flag).")
+@click.option("--omp-init", default=None, help="TRITON_OMP_INIT for children, 0 or 1 (seed flag).")
+@click.option("--log-level", default="INFO", show_default=True)
+def serve(tcp, unix, control, allow_remote, device_keys, num_gpus, cpu_workers, cpu_max_log2, max_jobs,
+          max_frame, heartbeat, heartbeat_timeout, restart_backoff, omp_threads, omp_init, log_level) -> None:
+    """Run the proving daemon (TCP and Unix socket at once)."""
+    cfg = ServeConfig(
+        tcp=tcp or None, unix=(default_unix_path() if unix is None else unix) or None,
+        control=control or default_control_path(), allow_remote=allow_remote,
+        devices=[k.strip() for k in device_keys.split(",") if k.strip()] if device_keys else None,
+        num_gpus=num_gpus, cpu_workers=cpu_workers, cpu_max_log2=cpu_max_log2, max_jobs=max_jobs,
+        max_frame=max_frame, heartbeat_s=heartbeat, heartbeat_timeout_s=heartbeat_timeout,
+        restart_backoff_s=restart_backoff, omp_threads=omp_threads, omp_init=_omp_init(omp_init),
+        log_level=log_level)
+    _run_daemon(cfg)
+
+
+def _control(path: str | None, msg: dict) -> dict:
+    from supervisor import control
+
+    path = path or default_control_path()
+    try:
+        answer = control.request(path, msg)
+    except OSError as exc:
+        click.echo(f"tvmpd: no daemon at {path}: {exc}", err=True)
+        sys.exit(2)
+    if not answer.get("ok"):
+        click.echo(f"tvmpd: {answer.get('error')}", err=True)
+        sys.exit(1)
+    return answer
+
+
+def _fmt_bytes(n: int) -> str:
+    return f"{n / 2**30:.1f}G"
+
+
+@main.command()
+@click.option("--control", default=None, help="Control socket of the daemon.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status(control, as_json) -> None:
+    """Show devices, jobs, queue, totals and memory of a running daemon."""
+    st = _control(control, {"cmd": "status"})
+    if as_json:
+        click.echo(json.dumps(st, indent=1, sort_keys=True))
+        return
+    click.echo(f"tvmpd pid {st['pid']}, up {st['uptime_s']:.0f}s{', DRAINING' if st['draining'] else ''}; "
+               f"listening {' '.join(f'{k}={v}' for k, v in st['listen'].items())}")
+    click.echo(f"{'child':6} {'kind':6} {'key':5} {'state':10} {'pid':>7} {'restarts':>8} "
+               f"{'mem':>13}  job/stage")
+    for c in st["children"]:
+        job = f"{c['job']}/{c['stage']}" if c["job"] else "-"
+        mem = f"{_fmt_bytes(c['mem_reserved'])}/{_fmt_bytes(c['mem_total'])}"
+        click.echo(f"{c['name']:6} {c['kind']:6} {c['key']:5} {c['state']:10} {c['pid'] or '-':>7} "
+                   f"{c['restarts']:8d} {mem:>13}  {job}")
+    click.echo(f"jobs: {len(st['running'])} running, {len(st['queue'])} queued (max {st['max_jobs']})")
+    for j in st["jobs"]:
+        click.echo(f"  seq {j['seq']} id {j['job_id']} {j['state']} on {j['device'] or '-'} "
+                   f"log2 {j['log2'] if j['log2'] is not None else '-'} age {j['age_s']:.1f}s")
+    totals = ", ".join(f"{k} {v}" for k, v in sorted(st["totals"].items())) or "none yet"
+    click.echo(f"totals: {totals}")
+    m = st["memory"]
+    click.echo(f"host memory: {_fmt_bytes(m['host_available'])} available of {_fmt_bytes(m['host_total'])}, "
+               f"{_fmt_bytes(m['host_reserved'])} reserved by jobs")
+
+
+@main.command()
+@click.option("--control", default=None, help="Control socket of the daemon.")
+@click.option("--wait", is_flag=True, help="Block until the daemon has finished its jobs and exited.")
+@click.option("--timeout", type=float, default=0,
+              help="With --wait: give up after this many seconds (0 = never).")
+def drain(control, wait, timeout) -> None:
+    """Stop taking jobs, finish the running ones, then exit."""
+    from supervisor import control as ctl
+
+    path = control or default_control_path()
+    answer = _control(path, {"cmd": "drain"})
+    click.echo(f"daemon pid {answer['pid']} draining, {answer['jobs']} job(s) left")
+    if not wait:
+        return
+    deadline = time.monotonic() + timeout if timeout else None
+    while True:
+        try:
+            ctl.request(path, {"cmd": "status"}, timeout=5)
+        except OSError:
+            break
+        if deadline and time.monotonic() > deadline:
+            click.echo("tvmpd: timed out waiting for the drain", err=True)
+            sys.exit(1)
+        time.sleep(0.1)
+    import psutil
+
+    while psutil.pid_exists(answer["pid"]) and (not deadline or time.monotonic() < deadline):
+        try:
+            if psutil.Process(answer["pid"]).status() == psutil.STATUS_ZOMBIE:
+                break
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.05)
+    click.echo("drained; daemon exited")
+
+
+@main.command()
+@click.option("--socket", "address", default=None,
+              help="Daemon address, a Unix socket path or HOST:PORT [default: $TRITON_VM_PROVER_SOCKET].")
+def proxy(address) -> None:
+    """Drop-in for triton-vm-prover: five JSON lines on stdin, proof on stdout, exit 200+log2 if too big."""
+    from supervisor.proxy import main as proxy_main
+
+    sys.exit(proxy_main(address))
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--tcp", default=None, help="TCP address to listen on (default: 127.0.0.1:5555).")
+@click.option("--unix", default=None, help="Unix socket path to listen on (alone, it replaces TCP).")
+@click.option("--max-jobs", type=int, default=None, help="Maximum concurrent jobs (default: one per child).")
+@click.option("--num-gpus", type=int, default=None, help="Number of GPU devices to use (default: all; "
+                                                         "TRITON_GPU_COUNT is honoured).")
+@click.option("--omp-threads", type=int, default=None, help="OpenMP thread count (OMP_NUM_THREADS).")
+@click.option("--omp-init", default=None, help="Enable/disable OpenMP init parallelization (0|1).")
+def prover_server(tcp, unix, max_jobs, num_gpus, omp_threads, omp_init) -> None:
+    """The seed's `prover-server` command line, served by tvmpd."""
+    import os
+
+    if num_gpus is None and os.environ.get("TRITON_GPU_COUNT", "").isdigit():
+        num_gpus = int(os.environ["TRITON_GPU_COUNT"])
+    if unix and not tcp:
+        tcp_addr = None
+    else:
+        tcp_addr = tcp or DEFAULT_TCP
+    cfg = ServeConfig(tcp=tcp_addr, unix=unix, max_jobs=max_jobs or 0, num_gpus=num_gpus,
+                      omp_threads=omp_threads, omp_init=_omp_init(omp_init))
+    _run_daemon(cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,262 @@
+"""Child processes: CPU pool workers and device children, and the supervisor's handle on each.
+
+A child owns one device key (an OpenCL "platform:device" key, or "cpu") and runs one task at a time:
+"execute" (parse, run the VM, put the AET into shared memory) or "prove" (read the AET back, prove, put the
+proof into shared memory). Messages both ways are msgpack maps over a multiprocessing pipe; arrays travel
+only as shared-memory blocks named in those maps. A heartbeat thread beats while the child lives.
+
+Test-only hooks, read from the environment: TVMPD_TEST_KILL_CHILD_AT_STAGE=<stage> (SIGKILL itself on the
+first attempt of a job when reaching that stage), TVMPD_TEST_SLOW_STAGE=<stage>:<seconds> (sleep there),
+TVMPD_TEST_HANG_AT_STAGE=<stage> (stop heartbeats and hang on the first attempt).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
+
+import msgpack
+
+log = logging.getLogger("tvmpd")
+
+
+# ---------------------------------------------------------------- child side
+
+
+def _test_hook(stage: str, attempt: int, beating: threading.Event) -> None:
+    if os.environ.get("TVMPD_TEST_KILL_CHILD_AT_STAGE") == stage and attempt == 0:
+        os.kill(os.getpid(), signal.SIGKILL)
+    if os.environ.get("TVMPD_TEST_HANG_AT_STAGE") == stage and attempt == 0:
+        beating.clear()
+        time.sleep(3600)
+    slow = os.environ.get("TVMPD_TEST_SLOW_STAGE", "")
+    if slow.partition(":")[0] == stage:
+        time.sleep(float(slow.partition(":")[2] or 1))
+
+
+def _run_execute(msg: dict, stage) -> dict:
+    from supervisor import jobs, shm
+
+    stage("execute")
+    t0 = time.perf_counter()
+    fields = msgpack.unpackb(shm.get_bytes(msg["request"]))
+    try:
+        parsed = jobs.parse_request(fields)
+        result = jobs.execute(parsed)
+    except jobs.JobError as exc:
+        return {"outcome": "error", "message": str(exc)}
+    t_exec = time.perf_counter() - t0
+    if result.kind == "error":
+        return {"outcome": "error", "message": result.message, "t_execute": t_exec}
+    if result.kind == "too_big":
+        return {"outcome": "too_big", "log2": result.log2, "t_execute": t_exec}
+    blocks = {}
+    for name, arr in jobs.aet_arrays(result.aet).items():
+        blocks[name] = shm.put_array(f"{msg['prefix']}a{msg['attempt']}_{name}", arr)
+    return {"outcome": "executed", "log2": result.log2, "force_cpu": result.force_cpu,
+            "blocks": blocks, "scalars": jobs.aet_scalars(result.aet),
+            "env": [list(p) for p in parsed.env_vars.get(result.log2, [])], "t_execute": t_exec}
+
+
+def _run_prove(msg: dict, device_key: str, stage) -> dict:
+    from supervisor import jobs, shm
+
+    stage("prove")
+    t0 = time.perf_counter()
+    arrays = {name: shm.get_array(desc) for name, desc in msg["blocks"].items()}
+    aet = jobs.aet_view(arrays, msg["scalars"])
+    try:
+        proof = jobs.prove_job(msg["claim"], aet, device_key, [tuple(p) for p in msg["env"]], on_stage=stage)
+    except jobs.JobError as exc:
+        return {"outcome": "error", "message": str(exc), "t_prove": time.perf_counter() - t0}
+    desc = shm.put_bytes(f"{msg['prefix']}a{msg['attempt']}_proof", proof)
+    return {"outcome": "ok", "proof": desc, "t_prove": time.perf_counter() - t0}
+
+
+def child_main(conn, name: str, device_key: str, heartbeat_s: float, env: dict) -> None:
+    """Entry point of a spawned child: beat, take tasks, answer each with one "result" message."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the supervisor decides
+    os.environ.update(env)
+    lock = threading.Lock()
+    beating = threading.Event()
+    beating.set()
+    done = threading.Event()
+
+    def send(msg: dict) -> None:
+        with lock:
+            conn.send_bytes(msgpack.packb(msg))
+
+    def beat() -> None:
+        while not done.wait(heartbeat_s):
+            if beating.is_set():
+                try:
+                    send({"t": "hb"})
+                except OSError:
+                    return
+
+    threading.Thread(target=beat, daemon=True).start()
+    send({"t": "hello", "pid": os.getpid(), "name": name})
+    while True:
+        try:
+            msg = msgpack.unpackb(conn.recv_bytes())
+        except (EOFError, OSError):
+            break
+        if msg.get("t") == "stop":
+            break
+        job, attempt = msg["job"], msg["attempt"]
+
+        def stage(s: str, job=job, attempt=attempt) -> None:
+            send({"t": "stage", "job": job, "stage": s})
+            _test_hook(s, attempt, beating)
+
+        try:
+            if msg["op"] == "execute":
+                result = _run_execute(msg, stage)
+            else:
+                result = _run_prove(msg, device_key, stage)
+        except Exception as exc:  # a bug or a resource failure: answer the job instead of dying
+            log.exception("child %s: task failed", name)
+            result = {"outcome": "error", "message": f"internal error in {name}: {type(exc).__name__}: {exc}"}
+        result.update({"t": "result", "job": job})
+        send(result)
+    done.set()
+
+
+# ---------------------------------------------------------------- supervisor side
+
+
+class ChildDied(Exception):
+    """The child running a task died or stopped beating."""
+
+
+class Child:
+    """The supervisor's handle on one child process: spawn, send a task, await its result, watch it."""
+
+    def __init__(self, name: str, kind: str, device_key: str, mem_total: int, heartbeat_s: float,
+                 env: dict):
+        self.name = name
+        self.kind = kind  # "cpu" (pool worker) or "device"
+        self.device_key = device_key
+        self.mem_total = mem_total
+        self.mem_reserved = 0
+        self.heartbeat_s = heartbeat_s
+        self.env = env
+        self.state = "starting"  # starting, idle, busy, restarting, stopped
+        self.proc = None
+        self.conn = None
+        self.pid = None
+        self.last_beat = 0.0
+        self.started_at = 0.0
+        self.restarts = 0
+        self.current: dict | None = None  # {"job", "op", "stage", "future"}
+        self.ready = asyncio.Event()
+
+    def start(self) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        parent, child = ctx.Pipe(duplex=True)
+        self.proc = ctx.Process(target=child_main, name=f"tvmpd-{self.name}",
+                                args=(child, self.name, self.device_key, self.heartbeat_s, self.env),
+                                daemon=True)
+        self.proc.start()
+        child.close()
+        self.conn = parent
+        self.pid = self.proc.pid
+        self.state = "starting"
+        self.ready.clear()
+        self.started_at = self.last_beat = time.monotonic()
+        asyncio.get_running_loop().add_reader(self.conn.fileno(), self._on_readable)
+
+    def _detach(self) -> None:
+        if self.conn is not None:
+            try:
+                asyncio.get_running_loop().remove_reader(self.conn.fileno())
+            except (ValueError, OSError):
+                pass
+            self.conn.close()
+            self.conn = None
+
+    def _on_readable(self) -> None:
+        try:
+            msg = msgpack.unpackb(self.conn.recv_bytes())
+        except (EOFError, OSError):
+            self.fail("pipe closed")
+            return
+        self.last_beat = time.monotonic()
+        t = msg.get("t")
+        if t == "hello":
+            self.state = "idle"
+            self.ready.set()
+        elif t == "stage" and self.current and self.current["job"] == msg["job"]:
+            self.current["stage"] = msg["stage"]
+            if self.on_stage:
+                self.on_stage(msg["job"], msg["stage"], self)
+        elif t == "result" and self.current and self.current["job"] == msg["job"]:
+            fut = self.current["future"]
+            self.current = None
+            self.state = "idle"
+            if not fut.done():
+                fut.set_result(msg)
+
+    on_stage = None  # set by the scheduler: callback(job_seq, stage, child)
+    on_death = None  # set by the scheduler: callback(child, reason)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.is_alive()
+
+    def check(self, timeout_s: float) -> None:
+        """Declare the child dead if its process ended or it missed heartbeats for `timeout_s`."""
+        if self.state in ("restarting", "stopped") or self.proc is None:
+            return
+        if not self.proc.is_alive():
+            self.fail(f"exited with code {self.proc.exitcode}")
+        elif time.monotonic() - self.last_beat > timeout_s:
+            self.fail(f"no heartbeat for {timeout_s:.1f}s")
+
+    def fail(self, reason: str) -> None:
+        """Kill the process, fail its task with ChildDied, and let the scheduler restart it."""
+        if self.state in ("restarting", "stopped"):
+            return
+        self._detach()
+        if self.proc is not None and self.proc.is_alive():
+            self.proc.kill()
+        if self.proc is not None:
+            self.proc.join(timeout=5)
+        self.state = "restarting"
+        self.ready.clear()
+        current, self.current = self.current, None
+        if current and not current["future"].done():
+            died = ChildDied(f"{self.name} died during {current['stage']}: {reason}")
+            current["future"].set_exception(died)
+        if self.on_death:
+            self.on_death(self, reason)
+
+    async def run(self, job_seq: int, op: str, msg: dict) -> dict:
+        """Send one task and wait for its result; ChildDied if the child goes away meanwhile."""
+        fut = asyncio.get_running_loop().create_future()
+        self.current = {"job": job_seq, "op": op, "stage": op, "future": fut}
+        self.state = "busy"
+        try:
+            self.conn.send_bytes(msgpack.packb({**msg, "t": "job", "job": job_seq, "op": op}))
+        except (OSError, AttributeError):
+            self.fail("pipe broken")
+        return await fut
+
+    def stop(self, timeout: float = 3.0) -> None:
+        """Ask the child to exit, then make sure it has."""
+        self.state = "stopped"
+        if self.conn is not None:
+            try:
+                self.conn.send_bytes(msgpack.packb({"t": "stop"}))
+            except OSError:
+                pass
+        self._detach()
+        if self.proc is not None:
+            self.proc.join(timeout)
+            if self.proc.is_alive():
+                self.proc.kill()
+                self.proc.join(2)

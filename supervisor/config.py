@@ -1,0 +1,72 @@
+"""Daemon settings, default per-user paths, and log setup."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_TCP = "127.0.0.1:5555"
+DEFAULT_CPU_MAX_LOG2 = 16
+DEFAULT_MAX_FRAME = 1 << 30
+
+
+def runtime_dir() -> Path:
+    """Per-user directory for the daemon's sockets: $XDG_RUNTIME_DIR/tvmpd, else /tmp/tvmpd-<uid>."""
+    base = os.environ.get("XDG_RUNTIME_DIR")
+    return Path(base) / "tvmpd" if base else Path(f"/tmp/tvmpd-{os.getuid()}")
+
+
+def default_control_path() -> str:
+    """Where `tvmpd status` / `drain` find a daemon started with default settings."""
+    return str(runtime_dir() / "control.sock")
+
+
+def default_unix_path() -> str:
+    """The job socket a default daemon listens on next to its TCP port."""
+    return str(runtime_dir() / "prover.sock")
+
+
+def ensure_private_dir(path: str) -> None:
+    """Create the parent folder of a socket path, mode 0700 when we create it."""
+    parent = Path(path).parent
+    if not parent.exists():
+        parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+@dataclass
+class ServeConfig:
+    """Everything `tvmpd serve` takes; defaults are the documented ones."""
+
+    tcp: str | None = DEFAULT_TCP
+    unix: str | None = field(default_factory=default_unix_path)
+    control: str = field(default_factory=default_control_path)
+    allow_remote: bool = False
+    devices: list[str] | None = None  # OpenCL keys ("0:1") or "cpu"; None = every GPU
+    num_gpus: int | None = None
+    cpu_workers: int = 0  # 0 = automatic
+    cpu_max_log2: int = DEFAULT_CPU_MAX_LOG2
+    max_jobs: int = 0  # 0 = one per child
+    jobs_per_device: int = 1
+    max_frame: int = DEFAULT_MAX_FRAME
+    heartbeat_s: float = 1.0
+    heartbeat_timeout_s: float = 10.0
+    restart_backoff_s: float = 0.5
+    restart_backoff_max_s: float = 30.0
+    omp_threads: int | None = None
+    omp_init: bool | None = None
+    log_level: str = "INFO"
+
+
+def setup_logging(level: str = "INFO") -> None:
+    """One line per event on stderr, with a UTC timestamp."""
+    handler = logging.StreamHandler(sys.stderr)
+    fmt = logging.Formatter("%(asctime)s.%(msecs)03dZ %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S")
+    fmt.converter = __import__("time").gmtime
+    handler.setFormatter(fmt)
+    root = logging.getLogger("tvmpd")
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    root.propagate = False

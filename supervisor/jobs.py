@@ -1,0 +1,258 @@
+"""The job pipeline as plain functions: parse the five JSON texts, run the VM, check the claim, prove.
+
+Children call these; they never touch sockets. Every refusal is a JobError whose text goes to the client
+as the ERROR message. The VM (`stages.vm`) and the STARK prover (`stages.prover`) are imported lazily so
+the daemon still starts, and answers a clear ERROR, while either is missing.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+import numpy as np
+
+from supervisor.protocol import encode_proof_bincode
+
+PROVING_MISSING = "proving is not implemented yet (STARK stage missing)"
+FORCE_CPU_KEYS = ("force_cpu", "tvmpd_force_cpu", "triton_force_cpu")
+TRUTHY = ("1", "true", "yes", "on")
+
+# AET arrays (see the team contract) that travel to the proving child through shared memory.
+AET_ARRAYS = (
+    "program_words", "processor_trace", "instruction_multiplicities", "op_stack_underflow_trace",
+    "ram_trace", "program_hash_trace", "sponge_trace", "hash_trace", "cascade_limbs",
+    "cascade_multiplicities", "lookup_multiplicities", "u32_entries",
+)
+
+
+class JobError(Exception):
+    """A job that cannot be proved; the message is what the client receives."""
+
+
+@dataclass
+class ParsedJob:
+    """The request after parsing: VM objects plus the two small settings."""
+
+    claim: object
+    program: object
+    non_determinism: object
+    max_log2: int | None
+    env_vars: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
+
+
+@dataclass
+class Executed:
+    """Outcome of the execute step: "executed" (aet set), "too_big" (log2 set) or "error" (message set)."""
+
+    kind: str
+    log2: int = 0
+    message: str = ""
+    aet: object = None
+    output: list[int] = field(default_factory=list)
+    force_cpu: bool = False
+
+
+def vm_module():
+    """The VM package, or a JobError saying it is missing."""
+    try:
+        vm = importlib.import_module("stages.vm")
+    except ImportError as exc:
+        raise JobError(f"cannot execute the program: the Triton VM module (stages.vm) is not available "
+                       f"({exc})") from None
+    missing = [n for n in ("Program", "Claim", "NonDeterminism", "VMError", "run") if not hasattr(vm, n)]
+    if missing:
+        raise JobError(f"cannot execute the program: the Triton VM module (stages.vm) is incomplete "
+                       f"(missing {', '.join(missing)})")
+    return vm
+
+
+def _json(text: str, what: str):
+    try:
+        return json.loads(text)
+    except (ValueError, TypeError) as exc:
+        raise JobError(f"invalid {what} JSON: {exc}") from None
+
+
+def parse_max_log2(text: str) -> int | None:
+    """Line 4: `null` or an integer 0..255 (the seed reads an Option<u8>)."""
+    value = _json(text, "max_log2_padded_height")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 255:
+        raise JobError(f"invalid max_log2_padded_height: expected null or an integer 0..255, "
+                       f"got {text[:80]!r}")
+    return value
+
+
+def parse_env_vars(text: str) -> dict[int, list[tuple[str, str]]]:
+    """Line 5: {"<log2>": [[key, value], ...]} as the node's TritonVmEnvVars serialises it."""
+    value = _json(text, "env vars")
+    if not isinstance(value, dict):
+        raise JobError("invalid env vars: expected a JSON object keyed by log2 padded height")
+    out: dict[int, list[tuple[str, str]]] = {}
+    for key, pairs in value.items():
+        try:
+            log2 = int(key)
+        except ValueError:
+            raise JobError(f"invalid env vars: key {key!r} is not a log2 padded height") from None
+        if not isinstance(pairs, list) or not all(
+            isinstance(p, list) and len(p) == 2 and all(isinstance(s, str) for s in p) for p in pairs
+        ):
+            raise JobError(f"invalid env vars for log2 {log2}: expected a list of [key, value] string pairs")
+        out[log2] = [(k, v) for k, v in pairs]
+    return out
+
+
+def parse_request(fields: list[str]) -> ParsedJob:
+    """Parse the five JSON texts into VM objects; JobError names the first bad field."""
+    if len(fields) != 5:
+        raise JobError(f"a request has 5 fields, got {len(fields)}")
+    for text, what in zip(fields[:3], ("claim", "program", "non-determinism"), strict=True):
+        _json(text, what)
+    max_log2 = parse_max_log2(fields[3])
+    env_vars = parse_env_vars(fields[4])
+    vm = vm_module()
+    parts = []
+    for text, what, cls in ((fields[0], "claim", vm.Claim), (fields[1], "program", vm.Program),
+                            (fields[2], "non-determinism", vm.NonDeterminism)):
+        try:
+            parts.append(cls.from_json(text))
+        except Exception as exc:  # the VM module raises ValueError; anything else is just as invalid
+            raise JobError(f"invalid {what}: {exc}") from None
+    return ParsedJob(parts[0], parts[1], parts[2], max_log2, env_vars)
+
+
+def digest_values(digest) -> list[int]:
+    """Five u64 from a digest given as 5 ints or as the claim's 80-hex-character form (LE bytes per word)."""
+    if isinstance(digest, str):
+        raw = bytes.fromhex(digest)
+        if len(raw) != 40:
+            raise ValueError(f"a digest is 40 bytes, got {len(raw)}")
+        return [int.from_bytes(raw[8 * i:8 * i + 8], "little") for i in range(5)]
+    values = [int(v) for v in np.asarray(digest, dtype=object).reshape(-1)]
+    if len(values) != 5:
+        raise ValueError(f"a digest has 5 elements, got {len(values)}")
+    return values
+
+
+def digest_hex(values: list[int]) -> str:
+    """The claim's hex form of a digest."""
+    return b"".join(int(v).to_bytes(8, "little") for v in values).hex()
+
+
+def _short(values: list[int], limit: int = 16) -> str:
+    text = ", ".join(str(v) for v in values[:limit])
+    return f"[{text}{', ...' if len(values) > limit else ''}] ({len(values)} elements)"
+
+
+def force_cpu(env_vars: dict[int, list[tuple[str, str]]], log2: int) -> bool:
+    """True if the env vars for this log2 padded height ask for CPU proving (the seed's `force_cpu`)."""
+    return any(k.lower() in FORCE_CPU_KEYS and v.strip().lower() in TRUTHY for k, v in env_vars.get(log2, []))
+
+
+def execute(job: ParsedJob) -> Executed:
+    """Check the program digest, run the VM, check the output, then the padded-height limit."""
+    vm = vm_module()
+    claimed = digest_values(job.claim.program_digest)
+    actual = digest_values(job.program.digest())
+    if claimed != actual:
+        return Executed("error", message=f"program digest mismatch: claim has {digest_hex(claimed)}, "
+                                         f"program hashes to {digest_hex(actual)}")
+    public_input = [int(x) for x in job.claim.input]
+    try:
+        output, aet = vm.run(job.program, public_input, job.non_determinism)
+    except vm.VMError as exc:
+        kind = getattr(exc, "kind", type(exc).__name__)
+        message = getattr(exc, "message", str(exc))
+        where = f"instruction pointer {getattr(exc, 'instruction_pointer', '?')}, " \
+                f"cycle {getattr(exc, 'cycle_count', '?')}"
+        return Executed("error", message=f"VM execution failed: {kind}: {message} ({where})")
+    output = [int(x) for x in output]
+    claimed_output = [int(x) for x in job.claim.output]
+    if output != claimed_output:
+        return Executed("error", message=f"claimed public output does not match actual public output: "
+                                         f"claim has {_short(claimed_output)}, execution produced "
+                                         f"{_short(output)}")
+    padded = int(aet.padded_height)
+    if padded <= 0 or padded & (padded - 1):
+        return Executed("error", message=f"VM reported a padded height {padded} that is not a power of two")
+    log2 = padded.bit_length() - 1
+    if job.max_log2 is not None and log2 > job.max_log2:
+        return Executed("too_big", log2=log2)
+    return Executed("executed", log2=log2, aet=aet, output=output, force_cpu=force_cpu(job.env_vars, log2))
+
+
+def aet_arrays(aet) -> dict[str, np.ndarray]:
+    """The AET's arrays that exist, by attribute name (what goes into shared memory)."""
+    out = {}
+    for name in AET_ARRAYS:
+        value = getattr(aet, name, None)
+        if value is not None:
+            out[name] = np.asarray(value)
+    return out
+
+
+def aet_scalars(aet) -> dict:
+    """The AET's small values: padded height and unpadded table heights."""
+    heights = getattr(aet, "table_heights", {}) or {}
+    return {"padded_height": int(aet.padded_height),
+            "table_heights": {str(k): int(v) for k, v in heights.items()}}
+
+
+def aet_view(arrays: dict[str, np.ndarray], scalars: dict) -> SimpleNamespace:
+    """An object with the AET contract's attributes, rebuilt in the proving child from shared memory."""
+    return SimpleNamespace(**arrays, padded_height=scalars["padded_height"],
+                           table_heights=dict(scalars.get("table_heights", {})))
+
+
+@contextmanager
+def job_environment(pairs: list[tuple[str, str]]):
+    """Set the request's env vars for this log2 while proving (as the seed's prover does), then restore."""
+    saved = {}
+    for key, value in pairs:
+        if key.lower() in FORCE_CPU_KEYS:
+            continue
+        saved[key] = os.environ.get(key)
+        os.environ[key] = value
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def prove_job(claim_json: str, aet, device_key: str, env_pairs: list[tuple[str, str]],
+              on_stage=None) -> bytes:
+    """bincode(Proof) for an executed job, or JobError while the STARK prover (stages.prover) is missing.
+
+    Expected prover entry point: `stages.prover.prove(claim, aet, **opts) -> proof`, where opts may include
+    `device_key` and `on_stage(name)`; the proof is bytes (already bincode) or a sequence of field elements.
+    """
+    try:
+        prover = importlib.import_module("stages.prover")
+    except ImportError:
+        raise JobError(PROVING_MISSING) from None
+    prove = getattr(prover, "prove", None)
+    if prove is None:
+        raise JobError(PROVING_MISSING + ": stages.prover has no prove()")
+    claim = vm_module().Claim.from_json(claim_json)
+    params = inspect.signature(prove).parameters
+    opts = {}
+    if "device_key" in params:
+        opts["device_key"] = device_key
+    if "on_stage" in params and on_stage is not None:
+        opts["on_stage"] = on_stage
+    with job_environment(env_pairs):
+        proof = prove(claim, aet, **opts)
+    if isinstance(proof, bytes | bytearray):
+        return bytes(proof)
+    return encode_proof_bincode(getattr(proof, "elements", proof))

@@ -1,0 +1,417 @@
+"""The supervisor's core: per-job state, routing, device choice, memory admission, retries, restarts.
+
+A job runs in two steps: "execute" on a CPU pool worker (parse, VM, AET into shared memory), then "prove"
+on a CPU worker (log2 padded height <= cpu_max_log2, or forced to CPU by the request) or on the least-loaded
+device child that has the memory. A child that dies takes its task with it: the job's shared memory is
+unlinked and the job starts over once, avoiding that child where another can take it; a second death
+answers ERROR. Every accepted job is answered exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import msgpack
+import psutil
+
+from supervisor import protocol, shm
+from supervisor.children import Child, ChildDied
+from supervisor.config import ServeConfig
+
+log = logging.getLogger("tvmpd")
+
+EXECUTE_RESERVE = 64 << 20
+MAIN_COLUMNS, AUX_XFE_COLUMNS = 379, 91
+HOST_FRACTION = 0.9
+
+
+def prove_bytes(log2: int) -> int:
+    """Rough peak memory of proving at 2^log2 rows: main + aux tables, their 4x LDE, quotient, overhead."""
+    row = 8 * (MAIN_COLUMNS + 3 * AUX_XFE_COLUMNS)
+    return (1 << log2) * row * 5 + (128 << 20)
+
+
+def table_bytes(log2: int) -> int:
+    """Host memory a device job still needs: the AET and main table staged in shared memory."""
+    return (1 << log2) * 8 * MAIN_COLUMNS * 2 + (64 << 20)
+
+
+def gib(n: int) -> str:
+    return f"{n / 2**30:.2f} GiB"
+
+
+@dataclass
+class Job:
+    """One accepted request and where it is."""
+
+    seq: int
+    job_id: int
+    peer: str
+    fields: list[str]
+    created: float = field(default_factory=time.monotonic)
+    state: str = "queued"
+    device: str | None = None
+    log2: int | None = None
+    attempt: int = 0
+    excluded: set = field(default_factory=set)
+    timings: dict = field(default_factory=dict)
+
+
+class JobRefused(Exception):
+    """A job that can never be placed (e.g. needs more memory than any child has)."""
+
+
+def _auto_cpu_workers() -> int:
+    return max(1, min(4, (os.cpu_count() or 2) // 2))
+
+
+def resolve_devices(cfg: ServeConfig) -> list[tuple[str, int]]:
+    """(device key, memory bytes) for each device child: --devices, else every GPU (first --num-gpus)."""
+    host_total = psutil.virtual_memory().total
+    if cfg.devices is None:
+        from opencl.devices import gpu_devices
+
+        found = [(d.key, d.global_mem_bytes) for d in gpu_devices()]
+        if cfg.num_gpus is not None:
+            if cfg.num_gpus > len(found):
+                log.warning("--num-gpus %d but only %d GPU(s) found", cfg.num_gpus, len(found))
+            found = found[: cfg.num_gpus]
+        return found
+    from opencl.devices import list_devices
+
+    known = {d.key: d.global_mem_bytes for d in list_devices()}
+    out = []
+    for key in cfg.devices:
+        if key == "cpu":
+            out.append((key, host_total))
+        elif key in known:
+            out.append((key, known[key]))
+        else:
+            raise ValueError(f"no OpenCL device {key!r} (see `tvmpd devices`; 'cpu' is also accepted)")
+    return out
+
+
+class Scheduler:
+    """Owns the children and the jobs; `submit` answers one request with encoded TVMR bytes."""
+
+    def __init__(self, cfg: ServeConfig):
+        self.cfg = cfg
+        self.pid = os.getpid()
+        self.seq = itertools.count(1)
+        self.jobs: dict[int, Job] = {}
+        self.totals: Counter = Counter()
+        self.started = time.monotonic()
+        self.draining = False
+        self.stopping = False
+        self.host_reserved = 0
+        self._wake = asyncio.Event()
+        self._tasks: dict[int, asyncio.Task] = {}
+        self._watchdog: asyncio.Task | None = None
+        env = {}
+        if cfg.omp_threads:
+            env["OMP_NUM_THREADS"] = str(cfg.omp_threads)
+        if cfg.omp_init is not None:
+            env["TRITON_OMP_INIT"] = "1" if cfg.omp_init else "0"
+        host_total = psutil.virtual_memory().total
+        workers = cfg.cpu_workers or _auto_cpu_workers()
+        self.cpu = [Child(f"cpu{i}", "cpu", "cpu", host_total, cfg.heartbeat_s, env) for i in range(workers)]
+        self.devices = [Child(f"gpu{i}", "device", key, mem, cfg.heartbeat_s, env)
+                        for i, (key, mem) in enumerate(resolve_devices(cfg))]
+        for child in self.children:
+            child.on_stage = self._on_stage
+            child.on_death = self._on_death
+        self.max_jobs = cfg.max_jobs or max(1, len(self.children))
+        self.slots = asyncio.Semaphore(self.max_jobs)
+
+    @property
+    def children(self) -> list[Child]:
+        return self.cpu + self.devices
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        for child in self.children:
+            child.start()
+        self._watchdog = asyncio.create_task(self._watch())
+        log.info("supervisor pid=%d cpu_workers=%d devices=%s max_jobs=%d cpu_max_log2=%d", self.pid,
+                 len(self.cpu), ",".join(f"{c.name}={c.device_key}" for c in self.devices) or "none",
+                 self.max_jobs, self.cfg.cpu_max_log2)
+
+    async def _watch(self) -> None:
+        period = max(0.05, min(self.cfg.heartbeat_s, self.cfg.heartbeat_timeout_s / 4))
+        while True:
+            await asyncio.sleep(period)
+            for child in self.children:
+                child.check(self.cfg.heartbeat_timeout_s)
+
+    def _kick(self) -> None:
+        self._wake.set()
+        self._wake = asyncio.Event()
+
+    def _on_stage(self, seq: int, stage: str, child: Child) -> None:
+        job = self.jobs.get(seq)
+        if job is None:
+            return
+        if child.kind == "device" or job.state.startswith("proving"):
+            job.state = f"proving:{stage}"
+        self._event(job, "stage", stage=stage, device=child.name)
+
+    def _on_death(self, child: Child, reason: str) -> None:
+        if time.monotonic() - child.started_at > 60:
+            child.restarts = 0
+        delay = min(self.cfg.restart_backoff_max_s, self.cfg.restart_backoff_s * 2 ** child.restarts)
+        child.restarts += 1
+        self.totals["child_restarts"] += 1
+        log.warning("child %s pid=%s died (%s); restart in %.1fs", child.name, child.pid, reason, delay)
+        asyncio.get_running_loop().call_later(delay, self._restart, child)
+        self._kick()
+
+    def _restart(self, child: Child) -> None:
+        if self.stopping or child.state == "stopped":
+            return
+        child.start()
+        log.info("child %s restarted pid=%d", child.name, child.pid)
+        self._kick()
+
+    async def shutdown(self) -> None:
+        """Stop every child and unlink whatever shared memory this supervisor still has."""
+        self.stopping = True
+        if self._watchdog:
+            self._watchdog.cancel()
+        for child in self.children:
+            child.stop()
+        left = shm.unlink_prefix(f"{shm.PREFIX}{self.pid}_")
+        if left:
+            log.warning("unlinked %d leftover shared-memory block(s)", left)
+
+    async def wait_idle(self) -> None:
+        """Return once no job is queued or running."""
+        while self.jobs:
+            waiter = self._wake
+            try:
+                await asyncio.wait_for(waiter.wait(), 0.5)
+            except TimeoutError:
+                pass
+
+    def hard_stop(self) -> None:
+        """Cancel every job (each is answered with ERROR by its submit call)."""
+        self.stopping = True
+        for task in list(self._tasks.values()):
+            task.cancel()
+
+    # ------------------------------------------------------------ jobs
+
+    def _event(self, job: Job, event: str, **kv) -> None:
+        parts = [f"{k}={json.dumps(str(v)) if ' ' in str(v) else v}" for k, v in kv.items() if v is not None]
+        extra = " ".join(parts)
+        log.info("job seq=%d id=%d event=%s log2=%s %s", job.seq, job.job_id, event,
+                 job.log2 if job.log2 is not None else "-", extra)
+
+    async def submit(self, req: protocol.Request, peer: str) -> bytes:
+        """Run one request through the pipeline; always returns the encoded answer."""
+        job = Job(next(self.seq), req.job_id, peer, req.fields())
+        self.jobs[job.seq] = job
+        self.totals["accepted"] += 1
+        self._event(job, "accepted", peer=peer, bytes=req.size())
+        task = asyncio.create_task(self._guarded(job))
+        self._tasks[job.seq] = task
+        try:
+            answer = await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if not task.done():
+                raise
+            answer = protocol.encode_error(job.job_id, "daemon stopped before the job finished")
+            self._finish(job, "failed", "stopped")
+        finally:
+            self._tasks.pop(job.seq, None)
+            shm.unlink_prefix(shm.job_prefix(self.pid, job.seq))
+            self.jobs.pop(job.seq, None)
+            self._kick()
+        return answer
+
+    def _finish(self, job: Job, state: str, outcome: str, **kv) -> None:
+        job.state = state
+        self.totals[outcome] += 1
+        times = {k: f"{v:.3f}s" for k, v in job.timings.items()}
+        age = f"{time.monotonic() - job.created:.3f}s"
+        self._event(job, state, outcome=outcome, device=job.device, age=age, **times, **kv)
+
+    async def _guarded(self, job: Job) -> bytes:
+        try:
+            async with self.slots:
+                return await self._process(job)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # never leave a client without an answer
+            log.exception("job seq=%d: internal error", job.seq)
+            self._finish(job, "failed", "error", reason="internal")
+            return protocol.encode_error(job.job_id, f"internal error: {type(exc).__name__}: {exc}")
+
+    async def _process(self, job: Job) -> bytes:
+        for attempt in (0, 1):
+            job.attempt = attempt
+            try:
+                return await self._attempt(job)
+            except ChildDied as exc:
+                shm.unlink_prefix(shm.job_prefix(self.pid, job.seq))
+                job.excluded.add(exc.child)
+                if attempt == 1:
+                    self._finish(job, "failed", "error", reason="child-died-twice")
+                    return protocol.encode_error(job.job_id, f"job failed twice, giving up: {exc}")
+                self.totals["retried"] += 1
+                self._event(job, "retry", reason=str(exc))
+                job.state = "queued"
+                job.device = None
+            except JobRefused as exc:
+                self._finish(job, "failed", "error", reason="refused")
+                return protocol.encode_error(job.job_id, str(exc))
+        raise AssertionError("unreachable")
+
+    async def _attempt(self, job: Job) -> bytes:
+        prefix = shm.job_prefix(self.pid, job.seq)
+        request = shm.put_bytes(f"{prefix}a{job.attempt}_request", msgpack.packb(job.fields))
+        worker, host = await self._acquire(job, self.cpu, EXECUTE_RESERVE, EXECUTE_RESERVE)
+        job.state = "executing"
+        job.device = worker.name
+        try:
+            res = await self._run(worker, job, "execute", {"request": request, "prefix": prefix,
+                                                           "attempt": job.attempt})
+        finally:
+            self._release(worker, EXECUTE_RESERVE, host)
+        shm.unlink(request["name"])
+        if "t_execute" in res:
+            job.timings["t_execute"] = res["t_execute"]
+        if res["outcome"] == "error":
+            self._finish(job, "failed", "error", reason=res["message"][:120])
+            return protocol.encode_error(job.job_id, res["message"])
+        job.log2 = res["log2"]
+        if res["outcome"] == "too_big":
+            self._finish(job, "done", "too_big")
+            return protocol.encode_too_big(job.job_id, res["log2"])
+        on_cpu = res["force_cpu"] or job.log2 <= self.cfg.cpu_max_log2 or not self.devices
+        pool = self.cpu if on_cpu else self.devices
+        need = prove_bytes(job.log2)
+        host_need = need if on_cpu else table_bytes(job.log2)
+        self._event(job, "executed", route="cpu" if on_cpu else "device", forced=res["force_cpu"] or None,
+                    t_execute=f"{res.get('t_execute', 0):.3f}s")
+        job.state = "queued"
+        child, host = await self._acquire(job, pool, need, host_need)
+        job.state = "proving:prove"
+        job.device = child.name
+        self._event(job, "proving", device=child.name, key=child.device_key)
+        try:
+            res = await self._run(child, job, "prove", {
+                "prefix": prefix, "attempt": job.attempt, "blocks": res["blocks"], "scalars": res["scalars"],
+                "env": res["env"], "claim": job.fields[0]})
+        finally:
+            self._release(child, need, host)
+        if "t_prove" in res:
+            job.timings["t_prove"] = res["t_prove"]
+        if res["outcome"] == "error":
+            self._finish(job, "failed", "error", reason=res["message"][:120])
+            return protocol.encode_error(job.job_id, res["message"])
+        proof = shm.get_bytes(res["proof"])
+        self._finish(job, "done", "ok", proof_bytes=len(proof))
+        return protocol.encode_ok(job.job_id, proof)
+
+    async def _run(self, child: Child, job: Job, op: str, msg: dict) -> dict:
+        try:
+            return await child.run(job.seq, op, msg)
+        except ChildDied as exc:
+            exc.child = child.name
+            raise
+
+    # ------------------------------------------------------------ placement
+
+    def _host_capacity(self) -> int:
+        return int(psutil.virtual_memory().total * HOST_FRACTION)
+
+    def _host_fits(self, need: int) -> bool:
+        if self.host_reserved == 0:
+            return True  # one job alone may always try
+        fits = self.host_reserved + need <= self._host_capacity()
+        return fits and need <= psutil.virtual_memory().available
+
+    def _pick(self, job: Job, pool: list[Child], need: int) -> Child | None:
+        free = [c for c in pool if c.state == "idle" and c.current is None
+                and (c.kind == "cpu" or c.mem_reserved + need <= c.mem_total)]
+        if not free:
+            return None
+        fresh = [c for c in free if c.name not in job.excluded]
+        others_alive = any(c.name not in job.excluded and c.state != "stopped" for c in pool)
+        if not fresh and others_alive:
+            return None  # a retry waits for another child when one exists
+        candidates = fresh or free
+        return min(candidates, key=lambda c: (c.mem_reserved, -(c.mem_total - c.mem_reserved), c.name))
+
+    async def _acquire(self, job: Job, pool: list[Child], need: int, host_need: int) -> tuple[Child, int]:
+        if not pool:
+            raise JobRefused("no child can run this job (no CPU worker and no device)")
+        if pool[0].kind == "device" and need > max(c.mem_total for c in pool):
+            raise JobRefused(f"job needs about {gib(need)} of device memory at log2 padded height "
+                             f"{job.log2}, "
+                             f"more than any device has ({gib(max(c.mem_total for c in pool))})")
+        if host_need > self._host_capacity():
+            raise JobRefused(f"job needs about {gib(host_need)} of host memory at log2 padded height "
+                             f"{job.log2}, more than this host can give ({gib(self._host_capacity())})")
+        while True:
+            if self.stopping:
+                raise asyncio.CancelledError()
+            child = self._pick(job, pool, need)
+            if child is not None and self._host_fits(host_need):
+                if child.kind == "device":
+                    child.mem_reserved += need
+                self.host_reserved += host_need
+                child.state = "busy"
+                return child, host_need
+            waiter = self._wake
+            try:
+                await asyncio.wait_for(waiter.wait(), 0.5)
+            except TimeoutError:
+                pass
+
+    def _release(self, child: Child, need: int, host_need: int) -> None:
+        if child.kind == "device":
+            child.mem_reserved -= need
+        self.host_reserved -= host_need
+        self._kick()
+
+    # ------------------------------------------------------------ status
+
+    def status(self) -> dict:
+        """A msgpack/JSON-friendly snapshot for `tvmpd status`."""
+        now = time.monotonic()
+        vm = psutil.virtual_memory()
+        by_child = {}
+        for job in self.jobs.values():
+            if job.device and job.state != "queued":
+                by_child[job.device] = job
+        children = []
+        for c in self.children:
+            j = by_child.get(c.name) if c.state == "busy" else None
+            children.append({
+                "name": c.name, "kind": c.kind, "key": c.device_key, "state": c.state, "pid": c.pid,
+                "restarts": c.restarts, "mem_total": c.mem_total, "mem_reserved": c.mem_reserved,
+                "job": j.seq if j else None, "job_id": j.job_id if j else None,
+                "stage": (c.current or {}).get("stage") if j else None,
+            })
+        jobs = [{"seq": j.seq, "job_id": j.job_id, "state": j.state, "device": j.device, "log2": j.log2,
+                 "attempt": j.attempt, "age_s": round(now - j.created, 3), "peer": j.peer}
+                for j in sorted(self.jobs.values(), key=lambda j: j.seq)]
+        return {
+            "pid": self.pid, "uptime_s": round(now - self.started, 3), "draining": self.draining,
+            "max_jobs": self.max_jobs, "cpu_max_log2": self.cfg.cpu_max_log2,
+            "children": children, "jobs": jobs,
+            "queue": [j for j in jobs if j["state"] == "queued"],
+            "running": [j for j in jobs if j["state"] != "queued"],
+            "totals": dict(self.totals),
+            "memory": {"host_total": vm.total, "host_available": vm.available,
+                       "host_reserved": self.host_reserved},
+        }

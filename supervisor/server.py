@@ -1,0 +1,217 @@
+"""The daemon process: job listeners on TCP and a Unix socket at once, the control socket, and signals.
+
+SIGTERM drains (no new jobs, running ones finish) and then exits; the first SIGINT does the same, a second
+SIGINT stops at once (running jobs are answered with ERROR). Socket files are removed on exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import os
+import signal
+import socket
+import time
+
+from supervisor import control, protocol
+from supervisor.config import ServeConfig, ensure_private_dir
+from supervisor.scheduler import Scheduler
+
+log = logging.getLogger("tvmpd")
+
+DRAINING_MESSAGE = "draining: this daemon is finishing its jobs and takes no new ones"
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback IP literals."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _socket_in_use(path: str) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        try:
+            s.connect(path)
+            return True
+        except OSError:
+            return False
+
+
+@contextlib.contextmanager
+def _umask(mask: int):
+    old = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+class Daemon:
+    """Listeners, control commands and signal handling around one Scheduler."""
+
+    def __init__(self, cfg: ServeConfig):
+        self.cfg = cfg
+        self.scheduler = Scheduler(cfg)
+        self.servers: list[asyncio.AbstractServer] = []
+        self.socket_files: list[str] = []
+        self.listen: dict[str, str] = {}
+        self.done = asyncio.Event()
+        self.sigints = 0
+        self._drain_task: asyncio.Task | None = None
+        self._conns: set[asyncio.Task] = set()
+
+    async def _bind_unix(self, path: str, handler) -> asyncio.AbstractServer:
+        ensure_private_dir(path)
+        if os.path.exists(path):
+            if _socket_in_use(path):
+                raise RuntimeError(f"{path} is in use by a running daemon")
+            os.unlink(path)
+        with _umask(0o177):
+            server = await asyncio.start_unix_server(handler, path=path)
+        os.chmod(path, 0o600)
+        self.socket_files.append(path)
+        return server
+
+    async def start(self) -> None:
+        cfg = self.cfg
+        if cfg.tcp:
+            kind, (host, port) = protocol.parse_address(cfg.tcp)
+            if kind != "tcp":
+                raise ValueError(f"--tcp wants HOST:PORT, got {cfg.tcp!r}")
+            if not is_loopback(host) and not cfg.allow_remote:
+                raise ValueError(f"refusing to listen on non-loopback address {host!r} "
+                                 "without --allow-remote")
+            server = await asyncio.start_server(self._on_job_conn, host, port)
+            self.servers.append(server)
+            bound = server.sockets[0].getsockname()
+            self.listen["tcp"] = f"{bound[0]}:{bound[1]}"
+        if cfg.unix:
+            self.servers.append(await self._bind_unix(cfg.unix, self._on_job_conn))
+            self.listen["unix"] = cfg.unix
+        if not self.servers:
+            raise ValueError("nothing to listen on: give --tcp and/or --unix")
+        self.servers.append(await self._bind_unix(cfg.control, self._on_control_conn))
+        self.listen["control"] = cfg.control
+        await self.scheduler.start()
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, self._on_sigterm)
+        loop.add_signal_handler(signal.SIGINT, self._on_sigint)
+        log.info("listening %s", " ".join(f"{k}={v}" for k, v in self.listen.items()))
+
+    # ------------------------------------------------------------ signals and drain
+
+    def _on_sigterm(self) -> None:
+        log.info("SIGTERM: draining, then exiting")
+        self.begin_drain()
+
+    def _on_sigint(self) -> None:
+        self.sigints += 1
+        if self.sigints == 1:
+            log.info("SIGINT: draining (send SIGINT again to stop at once)")
+            self.begin_drain()
+        else:
+            log.warning("second SIGINT: stopping now")
+            self.scheduler.hard_stop()
+            self.done.set()
+
+    def begin_drain(self) -> None:
+        if self._drain_task is None:
+            self.scheduler.draining = True
+            self._drain_task = asyncio.create_task(self._drain())
+
+    async def _drain(self) -> None:
+        await self.scheduler.wait_idle()
+        log.info("drained: no jobs left, exiting")
+        self.done.set()
+
+    # ------------------------------------------------------------ connections
+
+    def _track(self) -> None:
+        task = asyncio.current_task()
+        self._conns.add(task)
+        task.add_done_callback(self._conns.discard)
+
+    async def _on_job_conn(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._track()
+        peer = writer.get_extra_info("peername") or "unix"
+        peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "unix"
+        try:
+            if self.scheduler.draining:
+                try:
+                    job_id = await asyncio.wait_for(protocol.read_request_header(reader), 5)
+                except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
+                    job_id = None
+                writer.write(protocol.encode_error(job_id or 0, DRAINING_MESSAGE))
+                self.scheduler.totals["refused_draining"] += 1
+                await writer.drain()
+                return
+            try:
+                req = await protocol.read_request(reader, self.cfg.max_frame)
+            except protocol.ProtocolError as exc:
+                log.warning("bad request from %s: %s", peer, exc)
+                self.scheduler.totals["bad_frames"] += 1
+                if exc.reply:
+                    writer.write(protocol.encode_error(exc.job_id, f"bad request: {exc}"))
+                    await writer.drain()
+                return
+            except (asyncio.IncompleteReadError, ConnectionError):
+                log.warning("truncated request from %s: connection closed", peer)
+                self.scheduler.totals["bad_frames"] += 1
+                return
+            answer = await self.scheduler.submit(req, peer)
+            writer.write(answer)
+            await writer.drain()
+        except (ConnectionError, OSError) as exc:
+            log.warning("connection from %s lost: %s", peer, exc)
+        finally:
+            writer.close()
+
+    def _status(self, _msg: dict) -> dict:
+        return {**self.scheduler.status(), "listen": self.listen, "ready": True}
+
+    def _drain_cmd(self, _msg: dict) -> dict:
+        self.begin_drain()
+        return {"draining": True, "pid": os.getpid(), "jobs": len(self.scheduler.jobs)}
+
+    async def _on_control_conn(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await control.handle(reader, writer, {"status": self._status, "drain": self._drain_cmd})
+
+    # ------------------------------------------------------------ shutdown
+
+    async def close(self) -> None:
+        for server in self.servers:
+            server.close()
+        # let the handlers that got their answers finish writing them
+        deadline = time.monotonic() + 5
+        while self._conns and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        for task in list(self._conns):
+            task.cancel()
+        await self.scheduler.shutdown()
+        for path in self.socket_files:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+
+
+async def serve_async(cfg: ServeConfig) -> int:
+    daemon = Daemon(cfg)
+    try:
+        await daemon.start()
+    except Exception:
+        await daemon.close()
+        raise
+    await daemon.done.wait()
+    await daemon.close()
+    log.info("daemon exited")
+    return 0
+
+
+def serve(cfg: ServeConfig) -> int:
+    """Run the daemon until drained or stopped; the process exit code."""
+    return asyncio.run(serve_async(cfg))
