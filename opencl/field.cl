@@ -1,0 +1,125 @@
+// Goldilocks field p = 2^64 - 2^32 + 1 on ulong, and its cubic extension F_p[x]/(x^3 - x + 1).
+// Every helper takes canonical inputs (0 <= v < p) and returns canonical outputs.
+// Only OpenCL 1.2 + 64-bit integers: products use mul_hi, no 128-bit types.
+
+#define GL_P 0xFFFFFFFF00000001UL
+#define GL_EPS 0xFFFFFFFFUL  // 2^64 mod p = 2^32 - 1
+
+inline ulong gl_add(ulong a, ulong b) {
+    ulong s = a + b;
+    // On wrap-around the true sum is s + 2^64 = s + (2^32 - 1) (mod p), and it is then already < p.
+    s = (s < a) ? s + GL_EPS : s;
+    return (s >= GL_P) ? s - GL_P : s;
+}
+
+inline ulong gl_sub(ulong a, ulong b) {
+    ulong d = a - b;
+    // On borrow d = a - b + 2^64; adding p instead of 2^64 means subtracting 2^32 - 1.
+    return (a < b) ? d - GL_EPS : d;
+}
+
+inline ulong gl_neg(ulong a) {
+    return (a == 0) ? 0 : GL_P - a;
+}
+
+// Reduce hi * 2^64 + lo using 2^64 = 2^32 - 1 and 2^96 = -1 (mod p).
+inline ulong gl_reduce128(ulong lo, ulong hi) {
+    ulong hi_hi = hi >> 32;
+    ulong hi_lo = hi & 0xFFFFFFFFUL;
+    ulong t = lo - hi_hi;
+    t = (lo < hi_hi) ? t - GL_EPS : t;
+    ulong u = (hi_lo << 32) - hi_lo;  // hi_lo * (2^32 - 1), no overflow
+    ulong r = t + u;
+    r = (r < u) ? r + GL_EPS : r;
+    return (r >= GL_P) ? r - GL_P : r;
+}
+
+inline ulong gl_mul(ulong a, ulong b) {
+    return gl_reduce128(a * b, mul_hi(a, b));
+}
+
+inline ulong gl_sqr(ulong a) {
+    return gl_mul(a, a);
+}
+
+inline ulong gl_pow(ulong base, ulong e) {
+    ulong acc = 1;
+    while (e != 0) {
+        if (e & 1UL) acc = gl_mul(acc, base);
+        base = gl_sqr(base);
+        e >>= 1;
+    }
+    return acc;
+}
+
+// Any ulong (possibly >= p) to its canonical residue.
+inline ulong gl_canon(ulong a) {
+    return (a >= GL_P) ? a - GL_P : a;
+}
+
+// Cubic extension element c0 + c1 x + c2 x^2.
+typedef struct { ulong c0, c1, c2; } xfe;
+
+inline xfe xfe_add(xfe a, xfe b) {
+    xfe r = { gl_add(a.c0, b.c0), gl_add(a.c1, b.c1), gl_add(a.c2, b.c2) };
+    return r;
+}
+
+inline xfe xfe_sub(xfe a, xfe b) {
+    xfe r = { gl_sub(a.c0, b.c0), gl_sub(a.c1, b.c1), gl_sub(a.c2, b.c2) };
+    return r;
+}
+
+inline xfe xfe_mul_base(xfe a, ulong b) {
+    xfe r = { gl_mul(a.c0, b), gl_mul(a.c1, b), gl_mul(a.c2, b) };
+    return r;
+}
+
+// Schoolbook product, then x^3 = x - 1 and x^4 = x^2 - x.
+inline xfe xfe_mul(xfe a, xfe b) {
+    ulong d0 = gl_mul(a.c0, b.c0);
+    ulong d1 = gl_add(gl_mul(a.c0, b.c1), gl_mul(a.c1, b.c0));
+    ulong d2 = gl_add(gl_add(gl_mul(a.c0, b.c2), gl_mul(a.c1, b.c1)), gl_mul(a.c2, b.c0));
+    ulong d3 = gl_add(gl_mul(a.c1, b.c2), gl_mul(a.c2, b.c1));
+    ulong d4 = gl_mul(a.c2, b.c2);
+    xfe r = { gl_sub(d0, d3), gl_sub(gl_add(d1, d3), d4), gl_add(d2, d4) };
+    return r;
+}
+
+// Elementwise kernels over flat arrays; used by tests and as building blocks.
+__kernel void gl_mul_kernel(__global const ulong *a, __global const ulong *b, __global ulong *out,
+                            const uint n) {
+    uint i = get_global_id(0);
+    if (i < n) out[i] = gl_mul(a[i], b[i]);
+}
+
+__kernel void gl_add_kernel(__global const ulong *a, __global const ulong *b, __global ulong *out,
+                            const uint n) {
+    uint i = get_global_id(0);
+    if (i < n) out[i] = gl_add(a[i], b[i]);
+}
+
+__kernel void gl_sub_kernel(__global const ulong *a, __global const ulong *b, __global ulong *out,
+                            const uint n) {
+    uint i = get_global_id(0);
+    if (i < n) out[i] = gl_sub(a[i], b[i]);
+}
+
+// a, b, out hold n extension elements as (n, 3) row-major.
+__kernel void xfe_mul_kernel(__global const ulong *a, __global const ulong *b, __global ulong *out,
+                             const uint n) {
+    uint i = get_global_id(0);
+    if (i >= n) return;
+    xfe x = { a[3 * i], a[3 * i + 1], a[3 * i + 2] };
+    xfe y = { b[3 * i], b[3 * i + 1], b[3 * i + 2] };
+    xfe z = xfe_mul(x, y);
+    out[3 * i] = z.c0;
+    out[3 * i + 1] = z.c1;
+    out[3 * i + 2] = z.c2;
+}
+
+// Plain copy, used to measure the device's memory bandwidth.
+__kernel void copy_kernel(__global const ulong *src, __global ulong *dst, const ulong n) {
+    ulong i = get_global_id(0);
+    if (i < n) dst[i] = src[i];
+}

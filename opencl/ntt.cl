@@ -1,0 +1,130 @@
+// Batched radix-2 NTTs over many columns at once. Needs field.cl.
+//
+// Layout: column-major. Column c of a batch occupies data[c * stride .. c * stride + n), so every
+// kernel reads and writes consecutive addresses across the work-items of a group.
+//
+// Twiddle table for size n (one per direction): tw[2^s + j] = w_{2^(s+1)}^j for 0 <= j < 2^s and
+// 0 <= s < log n (tw[0] unused), w_m the primitive m-th root of unity (or its inverse). The
+// twiddles of one stage are contiguous, so neighbouring butterflies read neighbouring entries.
+//
+// Two butterfly orders:
+//   DIT (Cooley-Tukey): bit-reversed input -> natural output, stages s = 0, 1, ..., log n - 1:
+//        (a, b) <- (a + w b, a - w b)
+//   DIF (Gentleman-Sande): natural input -> bit-reversed output, stages s = log n - 1, ..., 0:
+//        (a, b) <- (a + b, (a - b) w)
+// where a = x[i], b = x[i + 2^s], bit s of i is 0, and w = tw[2^s + (i mod 2^s)].
+
+#ifndef NTT_BLOCK
+#define NTT_BLOCK 2048  // elements held in local memory by one work-group (16 KiB)
+#endif
+
+inline uint bit_reverse(uint i, uint log_n) {
+    if (log_n == 0) return 0;
+    i = ((i >> 1) & 0x55555555u) | ((i & 0x55555555u) << 1);
+    i = ((i >> 2) & 0x33333333u) | ((i & 0x33333333u) << 2);
+    i = ((i >> 4) & 0x0F0F0F0Fu) | ((i & 0x0F0F0F0Fu) << 4);
+    i = ((i >> 8) & 0x00FF00FFu) | ((i & 0x00FF00FFu) << 8);
+    i = (i >> 16) | (i << 16);
+    return i >> (32 - log_n);
+}
+
+// tw[i] for 1 <= i < n: stage s = floor(log2 i), j = i - 2^s, tw[i] = stage_roots[s]^j,
+// stage_roots[s] = w_{2^(s+1)}.
+__kernel void ntt_twiddles_kernel(__global ulong *tw, __global const ulong *stage_roots, const uint n) {
+    uint i = get_global_id(0);
+    if (i >= n) return;
+    if (i == 0) {
+        tw[0] = 1;
+        return;
+    }
+    uint s = 31 - clz(i);
+    tw[i] = gl_pow(stage_roots[s], (ulong)(i - (1u << s)));
+}
+
+// out[i] = factor * base^e(i), e(i) = bit_reverse(i) if use_bitrev else i. Used for coset scaling.
+__kernel void ntt_powers_kernel(__global ulong *out, const ulong base, const ulong factor, const uint log_n,
+                                const uint use_bitrev) {
+    uint i = get_global_id(0);
+    if (i >= (1u << log_n)) return;
+    uint e = use_bitrev ? bit_reverse(i, log_n) : i;
+    out[i] = gl_mul(factor, gl_pow(base, (ulong)e));
+}
+
+// dst[c][i] = factor * src[c][bit_reverse(i)] for the column given by global id 1.
+__kernel void ntt_bitrev_kernel(__global const ulong *src, __global ulong *dst, const uint log_n,
+                                const ulong factor, const ulong src_stride, const ulong dst_stride) {
+    uint i = get_global_id(0);
+    ulong c = get_global_id(1);
+    if (i >= (1u << log_n)) return;
+    ulong v = src[c * src_stride + bit_reverse(i, log_n)];
+    if (factor != 1) v = gl_mul(v, factor);
+    dst[c * dst_stride + i] = v;
+}
+
+// One pass = k consecutive stages s0 .. s0 + k - 1 done in local memory.
+//
+// A group handles a block of B = 2^(k + log_t) elements of one column: 2^k "rows" m spaced 2^s0 apart
+// times T = 2^log_t neighbouring low indices t (T <= 2^s0 keeps global reads in runs of T elements).
+// Global index of local slot l = m * T + t:  gi = hi * 2^(s0 + k) + m * 2^s0 + jblk * T + t,
+// where the block number (global id 1) splits into hi and jblk.
+//
+// Loads read src[c * src_stride + (gi >> src_shift)]: src_shift > 0 broadcasts a shorter column, which
+// is how the LDE skips its first stages (see opencl/ntt.py). Stores multiply by scale[gi] when
+// use_scale is set. Global id 0 is column * local size + local id, so groups of the same block of
+// different columns run side by side and share twiddles in cache.
+__kernel void ntt_pass_kernel(__global const ulong *src, __global ulong *dst, __global const ulong *tw,
+                              __global const ulong *scale, const ulong src_stride, const ulong dst_stride,
+                              const uint src_shift, const uint s0, const uint k, const uint log_t,
+                              const uint dif, const uint use_scale) {
+    __local ulong sh[NTT_BLOCK];
+    const uint lid = get_local_id(0);
+    const uint lsize = get_local_size(0);
+    const ulong c = get_group_id(0);
+    const uint blk = get_global_id(1);
+    const uint T = 1u << log_t;
+    const uint B = 1u << (k + log_t);
+    const uint j_bits = s0 - log_t;  // jblk takes the low j_bits bits of the block number
+    const uint jblk = blk & ((1u << j_bits) - 1u);
+    const uint hi = blk >> j_bits;
+    const uint base = (hi << (s0 + k)) | (jblk << log_t);
+
+    for (uint l = lid; l < B; l += lsize) {
+        uint gi = base | ((l >> log_t) << s0) | (l & (T - 1u));
+        sh[l] = src[c * src_stride + (gi >> src_shift)];
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+
+    for (uint step = 0; step < k; step++) {
+        const uint rel = dif ? (k - 1u - step) : step;  // stage s = s0 + rel
+        const uint s = s0 + rel;
+        const uint hm = 1u << rel;
+        for (uint b = lid; b < B / 2u; b += lsize) {
+            uint bt = b & (T - 1u);
+            uint bm = b >> log_t;
+            uint m_low = bm & (hm - 1u);
+            uint m1 = ((bm >> rel) << (rel + 1u)) | m_low;
+            uint l1 = (m1 << log_t) | bt;
+            uint l2 = l1 + (hm << log_t);
+            uint jp = (m_low << s0) | (jblk << log_t) | bt;  // (global index of l1) mod 2^s
+            ulong w = tw[(1u << s) + jp];
+            ulong x = sh[l1];
+            ulong y = sh[l2];
+            if (dif) {
+                sh[l1] = gl_add(x, y);
+                sh[l2] = gl_mul(gl_sub(x, y), w);
+            } else {
+                ulong t = gl_mul(y, w);
+                sh[l1] = gl_add(x, t);
+                sh[l2] = gl_sub(x, t);
+            }
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+
+    for (uint l = lid; l < B; l += lsize) {
+        uint gi = base | ((l >> log_t) << s0) | (l & (T - 1u));
+        ulong v = sh[l];
+        if (use_scale) v = gl_mul(v, scale[gi]);
+        dst[c * dst_stride + gi] = v;
+    }
+}

@@ -1,0 +1,206 @@
+"""Host side of opencl/ntt.cl: batched NTT, inverse NTT and coset low-degree extension.
+
+Device layout is column-major (one column after another, see ntt.cl). The numpy-level functions take
+and return arrays in the (rows, cols) or (rows, cols, 3) layout of stages/ntt.py and convert; the
+*_device functions work on device buffers that already hold column-major data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyopencl as cl
+
+from opencl.runtime import Runtime, get_runtime
+
+P = 2**64 - 2**32 + 1
+ROOT_2_32 = 1753635133440165772  # 7^((p-1)/2^32), the primitive 2^32-th root of upstream's table
+LOG_BLOCK = 11  # log2 of NTT_BLOCK in ntt.cl
+MIN_RUN = 4  # a pass reads runs of at least 2^MIN_RUN neighbouring elements when it can
+MAX_LOG_N = 30
+MAX_GROUPS_PER_LAUNCH = 32768  # keeps dimension 1 of every launch within what all drivers accept
+
+
+def primitive_root(order: int) -> int:
+    """Primitive root of unity of a power-of-two order <= 2^32 (the square chain of upstream's table)."""
+    if order < 1 or order & (order - 1) or order > 2**32:
+        raise ValueError(f"order must be a power of two <= 2^32, got {order}")
+    return pow(ROOT_2_32, 2**32 // order, P)
+
+
+def _log2_exact(n: int, what: str) -> int:
+    if n < 1 or n & (n - 1):
+        raise ValueError(f"{what} must be a power of two, got {n}")
+    log_n = n.bit_length() - 1
+    if log_n > MAX_LOG_N:
+        raise ValueError(f"{what} 2^{log_n} is larger than the supported 2^{MAX_LOG_N}")
+    return log_n
+
+
+def plan_dit(first: int, end: int) -> list[tuple[int, int, int]]:
+    """Passes (s0, k, log_t) covering DIT stages first .. end-1 in ascending order."""
+    passes = []
+    s0 = first
+    while s0 < end:
+        log_t = min(s0, MIN_RUN)
+        k = min(LOG_BLOCK - log_t, end - s0)
+        passes.append((s0, k, log_t))
+        s0 += k
+    return passes
+
+
+def plan_dif(first: int, end: int) -> list[tuple[int, int, int]]:
+    """Passes (s0, k, log_t) covering DIF stages end-1 .. first in descending order."""
+    passes = []
+    top = end
+    while top > first:
+        k = top - first
+        while k + min(top - k, MIN_RUN) > LOG_BLOCK:
+            k -= 1
+        s0 = top - k
+        passes.append((s0, k, min(s0, MIN_RUN)))
+        top = s0
+    return passes
+
+
+def twiddles(rt: Runtime, log_n: int, inverse: bool) -> cl.Buffer:
+    """Device twiddle table of size 2^log_n (layout in ntt.cl), built once per context and size."""
+    key = ("ntt_twiddles", log_n, inverse)
+    if key not in rt.cache:
+        n = 1 << log_n
+        roots = [primitive_root(2 ** (s + 1)) for s in range(log_n)] or [1]
+        if inverse:
+            roots = [pow(r, P - 2, P) for r in roots]
+        roots_buf = rt.to_device(np.array(roots, dtype=np.uint64))
+        tw = rt.empty(8 * n)
+        rt.kernel("ntt", "ntt_twiddles_kernel")(rt.queue, (n,), None, tw, roots_buf, np.uint32(n))
+        rt.cache[key] = tw
+    return rt.cache[key]
+
+
+def _run_pass(rt: Runtime, src, dst, tw, scale, src_stride: int, dst_stride: int, src_shift: int,
+              step: tuple[int, int, int], dif: bool, ncols: int, log_n: int) -> None:
+    s0, k, log_t = step
+    block = 1 << (k + log_t)
+    lsize = max(1, min(block // 2, 256, rt.max_work_group()))
+    nblocks = (1 << log_n) // block
+    kern = rt.kernel("ntt", "ntt_pass_kernel")
+    kern.set_args(src, dst, tw, scale if scale is not None else tw, np.uint64(src_stride),
+                  np.uint64(dst_stride), np.uint32(src_shift), np.uint32(s0), np.uint32(k),
+                  np.uint32(log_t), np.uint32(int(dif)), np.uint32(int(scale is not None)))
+    for off in range(0, nblocks, MAX_GROUPS_PER_LAUNCH):
+        count = min(MAX_GROUPS_PER_LAUNCH, nblocks - off)
+        cl.enqueue_nd_range_kernel(rt.queue, kern, (ncols * lsize, count), (lsize, 1),
+                                   global_work_offset=(0, off))
+
+
+def _bitrev(rt: Runtime, src, dst, ncols: int, log_n: int, factor: int) -> None:
+    rt.kernel("ntt", "ntt_bitrev_kernel")(
+        rt.queue, (1 << log_n, ncols), None, src, dst, np.uint32(log_n), np.uint64(factor),
+        np.uint64(1 << log_n), np.uint64(1 << log_n))
+
+
+def ntt_device(rt: Runtime, src, dst, ncols: int, log_n: int) -> None:
+    """dst <- NTT of each of ncols column-major columns of length 2^log_n in src (src is kept)."""
+    _bitrev(rt, src, dst, ncols, log_n, 1)
+    tw = twiddles(rt, log_n, inverse=False)
+    for step in plan_dit(0, log_n):
+        _run_pass(rt, dst, dst, tw, None, 1 << log_n, 1 << log_n, 0, step, False, ncols, log_n)
+
+
+def intt_device(rt: Runtime, src, dst, ncols: int, log_n: int) -> None:
+    """dst <- inverse NTT of each column of src; src is overwritten (used as scratch)."""
+    tw = twiddles(rt, log_n, inverse=True)
+    for step in plan_dif(0, log_n):
+        _run_pass(rt, src, src, tw, None, 1 << log_n, 1 << log_n, 0, step, True, ncols, log_n)
+    _bitrev(rt, src, dst, ncols, log_n, pow(1 << log_n, P - 2, P))
+
+
+def lde_device(rt: Runtime, src, dst, ncols: int, log_n: int, log_big: int, offset_in: int,
+               offset_out: int) -> None:
+    """dst (ncols x 2^log_big) <- values on offset_out * <w_big> of the polynomials that take src's
+    values (ncols x 2^log_n) on offset_in * <w_n>. src is overwritten.
+
+    Inverse DIF leaves coefficients in bit-reversed order; its last pass also multiplies coefficient j
+    by (o_out / o_in)^j / n. In bit-reversed order of the big size, the zero-padded coefficients sit at
+    multiples of e = 2^(log_big - log_n) and the first log2(e) DIT stages only copy each of them over its
+    block of e, so the forward pass reads the short column with a shift instead.
+    """
+    n = 1 << log_n
+    ratio = offset_out * pow(offset_in, P - 2, P) % P
+    scale = rt.empty(8 * n)
+    rt.kernel("ntt", "ntt_powers_kernel")(rt.queue, (n,), None, scale, np.uint64(ratio),
+                                          np.uint64(pow(n, P - 2, P)), np.uint32(log_n), np.uint32(1))
+    tw_inv = twiddles(rt, log_n, inverse=True)
+    inv_plan = plan_dif(0, log_n) or [(0, 0, 0)]
+    for i, step in enumerate(inv_plan):
+        last = i == len(inv_plan) - 1
+        _run_pass(rt, src, src, tw_inv, scale if last else None, n, n, 0, step, True, ncols, log_n)
+    shift = log_big - log_n
+    tw = twiddles(rt, log_big, inverse=False)
+    fwd_plan = plan_dit(shift, log_big) or [(shift, 0, 0)]
+    for i, step in enumerate(fwd_plan):
+        first = i == 0
+        _run_pass(rt, src if first else dst, dst, tw, None, n if first else 1 << log_big, 1 << log_big,
+                  shift if first else 0, step, False, ncols, log_big)
+
+
+def _check_table(values: np.ndarray, what: str) -> np.ndarray:
+    """(n, c) or (n, c, 3) canonical uint64 array -> (n, c') view over base columns."""
+    if not isinstance(values, np.ndarray) or values.dtype != np.uint64:
+        raise ValueError(f"{what} must be a numpy uint64 array")
+    if values.ndim not in (2, 3) or (values.ndim == 3 and values.shape[2] != 3):
+        raise ValueError(f"{what} must have shape (n, cols) or (n, cols, 3), got {values.shape}")
+    if values.size and int(values.max()) >= P:
+        raise ValueError(f"{what} holds values >= p")
+    return values.reshape(values.shape[0], -1)
+
+
+def _column_batches(rt: Runtime, ncols: int, rows_out: int) -> list[tuple[int, int]]:
+    """Column ranges whose largest device buffer fits the device's single-allocation limit."""
+    limit = min(int(rt.device.max_mem_alloc_size), 1 << 30)
+    per = max(1, limit // (8 * max(rows_out, 1)))
+    return [(c, min(c + per, ncols)) for c in range(0, ncols, per)]
+
+
+def _apply(values: np.ndarray, n_out: int, run, device_key: str | None) -> np.ndarray:
+    """Run `run(rt, src, dst, ncols)` over column batches of a (n, c[,3]) table, return (n_out, c[,3])."""
+    rt = get_runtime(device_key)
+    flat = _check_table(values, "values")
+    n, ncols = flat.shape
+    out = np.empty((n_out, ncols), dtype=np.uint64)
+    for c0, c1 in _column_batches(rt, ncols, n_out):
+        src = rt.to_device(np.ascontiguousarray(flat[:, c0:c1].T))
+        dst = rt.empty(8 * n_out * (c1 - c0))
+        run(rt, src, dst, c1 - c0)
+        out[:, c0:c1] = rt.from_device(dst, (c1 - c0, n_out)).T
+    return out.reshape((n_out,) + values.shape[1:])
+
+
+def ntt(coeffs: np.ndarray, device_key: str | None = None) -> np.ndarray:
+    """Evaluate each column on <w_n> in natural order: out[i] = sum_j c_j w^(ij); shapes as stages/ntt.py."""
+    log_n = _log2_exact(_check_table(coeffs, "coeffs").shape[0], "number of rows")
+    return _apply(coeffs, 1 << log_n, lambda rt, s, d, c: ntt_device(rt, s, d, c, log_n), device_key)
+
+
+def intt(values: np.ndarray, device_key: str | None = None) -> np.ndarray:
+    """Inverse of ntt: coefficients of the polynomials taking these values on <w_n>."""
+    log_n = _log2_exact(_check_table(values, "values").shape[0], "number of rows")
+    return _apply(values, 1 << log_n, lambda rt, s, d, c: intt_device(rt, s, d, c, log_n), device_key)
+
+
+def lde(values: np.ndarray, offset_in: int, offset_out: int, n_out: int,
+        device_key: str | None = None) -> np.ndarray:
+    """Low-degree extension: interpolate each column on offset_in * <w_n>, evaluate it on
+    offset_out * <w_n_out> (n_out >= n)."""
+    log_n = _log2_exact(_check_table(values, "values").shape[0], "number of rows")
+    log_big = _log2_exact(int(n_out), "n_out")
+    if log_big < log_n:
+        raise ValueError(f"n_out ({n_out}) must be at least the number of rows ({1 << log_n})")
+    for name, off in (("offset_in", offset_in), ("offset_out", offset_out)):
+        if not isinstance(off, int | np.integer) or not 0 < int(off) < P:
+            raise ValueError(f"{name} must be a nonzero field element, got {off!r}")
+
+    def run(rt, s, d, c):
+        lde_device(rt, s, d, c, log_n, log_big, int(offset_in), int(offset_out))
+
+    return _apply(values, 1 << log_big, run, device_key)

@@ -1,0 +1,101 @@
+"""OpenCL context, queue and program cache: one context per device, each program compiled once per context."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyopencl as cl
+
+from opencl.devices import cpu_device, get_cl_device, gpu_devices
+
+KERNEL_DIR = Path(__file__).resolve().parent
+
+# Programs: name -> .cl files concatenated in order (field.cl provides the arithmetic to the others).
+PROGRAMS: dict[str, tuple[str, ...]] = {
+    "field": ("field.cl",),
+    "ntt": ("field.cl", "ntt.cl"),
+    "tip5": ("field.cl", "tip5.cl"),
+}
+
+BUILD_OPTIONS = ("-cl-std=CL1.2",)
+
+
+@dataclass
+class Runtime:
+    """One device's context and in-order queue plus its compiled programs."""
+
+    key: str
+    device: cl.Device
+    context: cl.Context
+    queue: cl.CommandQueue
+    programs: dict[str, cl.Program] = field(default_factory=dict)
+    cache: dict = field(default_factory=dict)  # per-context data (twiddle tables, ...), owned by wrappers
+
+    def program(self, name: str) -> cl.Program:
+        """The compiled program `name` of PROGRAMS (built on first use, then reused)."""
+        if name not in self.programs:
+            if name not in PROGRAMS:
+                raise ValueError(f"unknown OpenCL program {name!r}")
+            source = "\n".join((KERNEL_DIR / f).read_text() for f in PROGRAMS[name])
+            self.programs[name] = cl.Program(self.context, source).build(options=list(BUILD_OPTIONS))
+        return self.programs[name]
+
+    def kernel(self, program: str, name: str) -> cl.Kernel:
+        """A kernel object, cached so argument setting does not re-create it each call."""
+        key = ("kernel", program, name)
+        if key not in self.cache:
+            self.cache[key] = getattr(self.program(program), name)
+        return self.cache[key]
+
+    def to_device(self, array: np.ndarray) -> cl.Buffer:
+        """Copy a numpy array to a new device buffer (blocking)."""
+        array = np.ascontiguousarray(array)
+        buf = cl.Buffer(self.context, cl.mem_flags.READ_WRITE, size=max(array.nbytes, 8))
+        if array.nbytes:
+            cl.enqueue_copy(self.queue, buf, array)
+        return buf
+
+    def empty(self, nbytes: int) -> cl.Buffer:
+        """An uninitialised device buffer of at least 8 bytes."""
+        return cl.Buffer(self.context, cl.mem_flags.READ_WRITE, size=max(int(nbytes), 8))
+
+    def from_device(self, buf: cl.Buffer, shape: tuple[int, ...], dtype=np.uint64) -> np.ndarray:
+        """Copy a device buffer back into a new numpy array (blocking)."""
+        out = np.empty(shape, dtype=dtype)
+        if out.nbytes:
+            cl.enqueue_copy(self.queue, out, buf)
+        return out
+
+    def max_work_group(self) -> int:
+        return int(self.device.max_work_group_size)
+
+
+_RUNTIMES: dict[str, Runtime] = {}
+
+
+def default_device_key() -> str:
+    """TVMPD_DEVICE if set, else the first GPU, else the CPU (pocl) device; ValueError if none."""
+    env = os.environ.get("TVMPD_DEVICE")
+    if env:
+        return env
+    gpus = gpu_devices()
+    if gpus:
+        return gpus[0].key
+    cpu = cpu_device()
+    if cpu is None:
+        raise ValueError("no OpenCL device found (is pocl installed?)")
+    return cpu.key
+
+
+def get_runtime(device_key: str | None = None) -> Runtime:
+    """The cached Runtime of a device ("platform:device" key of opencl.devices; None picks the default)."""
+    key = device_key or default_device_key()
+    if key not in _RUNTIMES:
+        device = get_cl_device(key)
+        context = cl.Context([device])
+        queue = cl.CommandQueue(context)
+        _RUNTIMES[key] = Runtime(key=key, device=device, context=context, queue=queue)
+    return _RUNTIMES[key]

@@ -1,0 +1,91 @@
+"""Host side of opencl/tip5.cl: batched Tip5 permutation and hash_varlen of every row of a table.
+
+Row hashing reads the table column-major on the device (one work-item per row, neighbouring rows at
+neighbouring addresses) and may be fed in column batches so a wide table never has to be resident at
+once; the sponge states (n, 16) stay on the device between batches.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyopencl as cl
+
+from opencl.runtime import Runtime, get_runtime
+
+P = 2**64 - 2**32 + 1
+RATE = 10
+LOCAL_SIZE = 128
+
+
+def _launch(rt: Runtime, name: str, n: int, *args) -> None:
+    """Run a tip5.cl kernel with one work-item per item (global size rounded up to the group size)."""
+    lsize = min(LOCAL_SIZE, rt.max_work_group())
+    gsize = max(1, -(-n // lsize)) * lsize
+    rt.kernel("tip5", name)(rt.queue, (gsize,), (lsize,), *args)
+
+
+def permute_device(rt: Runtime, states, n: int) -> None:
+    """Apply the permutation to n states held as (n, 16) row-major in a device buffer, in place."""
+    if n:
+        _launch(rt, "tip5_permute_kernel", n, states, np.uint32(n))
+
+
+def absorb_rows_device(rt: Runtime, data, n: int, ncols: int, col_stride: int, states, first: bool,
+                       last: bool, out=None, out_offset: int = 0) -> None:
+    """Absorb a column batch (column-major, ncols columns) into the per-row sponges; see tip5.cl.
+
+    states may be None when first and last are both set; out and out_offset are used only by the last batch.
+    """
+    if not last and ncols % RATE:
+        raise ValueError(f"a batch that is not the last must hold a multiple of {RATE} columns, got {ncols}")
+    if n == 0:
+        return
+    states = states if states is not None else data
+    out = out if out is not None else states
+    _launch(rt, "tip5_absorb_rows_kernel", n, data, np.uint32(n), np.uint32(ncols), np.uint64(col_stride),
+            states, np.uint32(int(first)), np.uint32(int(last)), out, np.uint32(out_offset))
+
+
+def hash_rows_device(rt: Runtime, data, n: int, width: int, out, out_offset: int = 0) -> None:
+    """out[out_offset + r] <- hash_varlen(row r) for a column-major (width x n) table in one buffer."""
+    absorb_rows_device(rt, data, n, width, n, None, True, True, out, out_offset)
+
+
+def _check_u64(a: np.ndarray, what: str, ndim: tuple[int, ...]) -> None:
+    if not isinstance(a, np.ndarray) or a.dtype != np.uint64:
+        raise ValueError(f"{what} must be a numpy uint64 array")
+    if a.ndim not in ndim:
+        raise ValueError(f"{what} has {a.ndim} dimensions, expected one of {ndim}")
+    if a.size and int(a.max()) >= P:
+        raise ValueError(f"{what} holds values >= p")
+
+
+def permute_batch(states: np.ndarray, device_key: str | None = None) -> np.ndarray:
+    """Tip5 permutation of each row of an (n, 16) uint64 array."""
+    _check_u64(states, "states", (2,))
+    if states.shape[1] != 16:
+        raise ValueError(f"states must have shape (n, 16), got {states.shape}")
+    rt = get_runtime(device_key)
+    n = states.shape[0]
+    buf = rt.to_device(states)
+    permute_device(rt, buf, n)
+    return rt.from_device(buf, (n, 16))
+
+
+def hash_rows(rows: np.ndarray, device_key: str | None = None) -> np.ndarray:
+    """hash_varlen of every row of (n, w) or (n, c, 3) (flattened per row as the reference does) -> (n, 5)."""
+    _check_u64(rows, "rows", (2, 3))
+    if rows.ndim == 3 and rows.shape[2] != 3:
+        raise ValueError(f"rows must have shape (n, w) or (n, c, 3), got {rows.shape}")
+    flat = rows.reshape(rows.shape[0], -1)
+    n, width = flat.shape
+    rt = get_runtime(device_key)
+    data = rt.to_device(np.ascontiguousarray(flat.T))
+    out = rt.empty(40 * n)
+    hash_rows_device(rt, data, n, width, out)
+    return rt.from_device(out, (n, 5))
+
+
+def finish(rt: Runtime) -> None:
+    """Wait for every queued command of the runtime (for timing)."""
+    cl.CommandQueue.finish(rt.queue)

@@ -1,0 +1,129 @@
+"""OpenCL field, NTT, INTT and LDE kernels against the numpy reference (stages/field.py, stages/ntt.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from opencl import ntt as cl_ntt
+from opencl.runtime import get_runtime
+from stages import field as F
+from stages import ntt as np_ntt
+from stages import xfield as X
+
+P = F.P
+
+
+@pytest.fixture(scope="module")
+def rng():
+    return np.random.default_rng()
+
+
+def _rand(rng, shape):
+    return rng.integers(0, P, size=shape, dtype=np.uint64)
+
+
+def _edge_values(rng, n):
+    """Random values with a share of edge cases (0, 1, p-1, 2^32-1, 2^32, p-2^32)."""
+    x = _rand(rng, n)
+    edges = np.array([0, 1, P - 1, 2**32 - 1, 2**32, P - 2**32, P - 2], dtype=np.uint64)
+    pick = rng.random(n) < 0.25
+    x[pick] = rng.choice(edges, size=int(pick.sum()))
+    return x
+
+
+def _run_binary(kernel_name, a, b, width=1):
+    rt = get_runtime()
+    n = a.shape[0]
+    out = rt.empty(a.nbytes)
+    rt.kernel("field", kernel_name)(rt.queue, (max(n, 1),), None, rt.to_device(a), rt.to_device(b), out,
+                                    np.uint32(n))
+    return rt.from_device(out, a.shape)
+
+
+def test_field_kernels_match_numpy(rng):
+    a = _edge_values(rng, 4096)
+    b = _edge_values(rng, 4096)
+    assert np.array_equal(_run_binary("gl_mul_kernel", a, b), F.mul(a, b))
+    assert np.array_equal(_run_binary("gl_add_kernel", a, b), F.add(a, b))
+    assert np.array_equal(_run_binary("gl_sub_kernel", a, b), F.sub(a, b))
+
+
+def test_xfe_mul_kernel_matches_numpy(rng):
+    a = _edge_values(rng, 3 * 1000).reshape(1000, 3)
+    b = _edge_values(rng, 3 * 1000).reshape(1000, 3)
+    assert np.array_equal(_run_binary("xfe_mul_kernel", a, b), X.mul(a, b))
+
+
+def test_primitive_roots_match_field_module():
+    for log_n in (0, 1, 5, 16, 24, 32):
+        assert cl_ntt.primitive_root(2**log_n) == F.primitive_root(2**log_n)
+
+
+@pytest.mark.parametrize("log_n, cols", [(0, 1), (1, 3), (4, 5), (7, 1), (11, 2), (12, 3), (14, 1)])
+def test_ntt_and_intt_match_numpy(rng, log_n, cols):
+    x = _rand(rng, (1 << log_n, cols))
+    values = cl_ntt.ntt(x)
+    assert np.array_equal(values, np_ntt.ntt(x))
+    coeffs = cl_ntt.intt(x)
+    assert np.array_equal(coeffs, np_ntt.intt(x))
+    assert np.array_equal(cl_ntt.intt(values), x)
+
+
+def test_ntt_extension_columns(rng):
+    x = _rand(rng, (256, 3, 3))
+    out = cl_ntt.ntt(x)
+    assert out.shape == x.shape
+    assert np.array_equal(out, np_ntt.ntt(x))
+
+
+@pytest.mark.parametrize(
+    "log_n, log_out, cols, offsets",
+    [
+        (0, 0, 1, (1, 7)),
+        (0, 3, 2, (7, 1)),
+        (1, 1, 3, (1, 7)),
+        (2, 5, 1, (3, 5)),
+        (5, 8, 7, (1, 7)),
+        (8, 10, 3, (7, 49)),
+        (10, 13, 1, (1, 7)),
+        (12, 16, 2, (7, 1)),
+    ],
+)
+def test_lde_matches_numpy(rng, log_n, log_out, cols, offsets):
+    x = _rand(rng, (1 << log_n, cols))
+    got = cl_ntt.lde(x, offsets[0], offsets[1], 1 << log_out)
+    assert np.array_equal(got, np_ntt.lde(x, offsets[0], offsets[1], 1 << log_out))
+
+
+def test_lde_extension_random_offsets(rng):
+    x = _rand(rng, (64, 5, 3))
+    o_in, o_out = (int(v) for v in rng.integers(1, P, size=2, dtype=np.uint64))
+    got = cl_ntt.lde(x, o_in, o_out, 512)
+    assert got.shape == (512, 5, 3)
+    assert np.array_equal(got, np_ntt.lde(x, o_in, o_out, 512))
+
+
+def test_pass_plans_cover_every_stage():
+    for log_n in range(0, 25):
+        for first in range(0, log_n + 1):
+            dit = cl_ntt.plan_dit(first, log_n)
+            assert [s for s0, k, _ in dit for s in range(s0, s0 + k)] == list(range(first, log_n))
+            dif = cl_ntt.plan_dif(first, log_n)
+            covered = [s for s0, k, _ in dif for s in reversed(range(s0, s0 + k))]
+            assert covered == list(reversed(range(first, log_n)))
+            for s0, k, log_t in dit + dif:
+                assert log_t <= s0 and k + log_t <= cl_ntt.LOG_BLOCK
+
+
+def test_bad_input_raises():
+    with pytest.raises(ValueError):
+        cl_ntt.ntt(np.zeros((3, 2), dtype=np.uint64))
+    with pytest.raises(ValueError):
+        cl_ntt.ntt(np.zeros((4, 2), dtype=np.int64))
+    with pytest.raises(ValueError):
+        cl_ntt.intt(np.full((4, 2), P, dtype=np.uint64))
+    with pytest.raises(ValueError):
+        cl_ntt.lde(np.zeros((8, 1), dtype=np.uint64), 1, 7, 4)
+    with pytest.raises(ValueError):
+        cl_ntt.lde(np.zeros((8, 1), dtype=np.uint64), 0, 7, 16)

@@ -1,0 +1,116 @@
+"""OpenCL Tip5 permutation, row hashing and Merkle tree against the vectors and stages/tip5.py on pocl."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from opencl import merkle as cl_merkle
+from opencl import tip5 as cl_tip5
+from opencl.runtime import get_runtime
+from stages import tip5 as np_tip5
+from tests.conftest import load_json
+
+P = np_tip5.P
+
+
+@pytest.fixture(scope="module")
+def rng():
+    return np.random.default_rng()
+
+
+def _digest(d):
+    return d["values"] if isinstance(d, dict) else d
+
+
+def _rand(rng, shape):
+    return rng.integers(0, P, size=shape, dtype=np.uint64)
+
+
+def test_permutation_known_answers(vectors):
+    cases = load_json("tip5.json")["random"]["permutation"]
+    states = np.array([c["input"] for c in cases], dtype=np.uint64)
+    expected = np.array([c["output"] for c in cases], dtype=np.uint64)
+    assert np.array_equal(cl_tip5.permute_batch(states), expected)
+
+
+def test_permutation_matches_numpy(rng):
+    states = _rand(rng, (1000, 16))
+    edges = np.array([0, 1, P - 1, 2**32 - 1, P - 2**32], dtype=np.uint64)
+    states[:5] = edges[:, None]  # edge words in every lane
+    assert np.array_equal(cl_tip5.permute_batch(states), np_tip5.permute_batch(states))
+
+
+def test_hash_rows_known_answers(vectors):
+    data = load_json("tip5.json")
+    for case in data["random"]["hash_varlen"] + data["fixed"]["hash_varlen"]:
+        row = np.array(case["input"], dtype=np.uint64).reshape(1, -1)
+        assert cl_tip5.hash_rows(row)[0].tolist() == _digest(case["digest"])
+
+
+@pytest.mark.parametrize("n, width", [(1, 0), (1, 1), (3, 9), (17, 10), (64, 12), (33, 273), (257, 379)])
+def test_hash_rows_matches_numpy(rng, n, width):
+    rows = _rand(rng, (n, width))
+    assert np.array_equal(cl_tip5.hash_rows(rows), np_tip5.hash_rows(rows))
+
+
+def test_hash_rows_extension_rows_are_flattened(rng):
+    rows = _rand(rng, (20, 91, 3))
+    assert np.array_equal(cl_tip5.hash_rows(rows), np_tip5.hash_rows(rows.reshape(20, 273)))
+
+
+def test_hash_rows_in_column_batches(rng):
+    """Feeding a 379-wide table as batches of 10k columns gives the same digests as one pass."""
+    n, width = 100, 379
+    rows = _rand(rng, (n, width))
+    rt = get_runtime()
+    states = rt.empty(n * 16 * 8)
+    out = rt.empty(n * 5 * 8)
+    bounds = [0, 40, 200, 370, width]
+    for i in range(len(bounds) - 1):
+        c0, c1 = bounds[i], bounds[i + 1]
+        data = rt.to_device(np.ascontiguousarray(rows[:, c0:c1].T))
+        cl_tip5.absorb_rows_device(rt, data, n, c1 - c0, n, states, i == 0, c1 == width, out)
+    assert np.array_equal(rt.from_device(out, (n, 5)), np_tip5.hash_rows(rows))
+
+
+def test_hash_pair_known_answers(vectors):
+    data = load_json("tip5.json")
+    for case in data["random"]["hash_pair"] + data["fixed"]["hash_pair"]:
+        leaves = np.array([_digest(case["left"]), _digest(case["right"])], dtype=np.uint64)
+        assert cl_merkle.build_tree(leaves)[1].tolist() == _digest(case["digest"])
+
+
+@pytest.mark.parametrize("n", [1, 2, 8, 1024])
+def test_merkle_tree_matches_numpy(rng, n):
+    leaves = _rand(rng, (n, 5))
+    nodes = cl_merkle.build_tree(leaves)
+    expected = np.zeros((2 * n, 5), dtype=np.uint64)
+    expected[n:] = leaves
+    k = n // 2
+    while k >= 1:
+        expected[k : 2 * k] = np_tip5.hash_pairs(expected[2 * k : 4 * k : 2], expected[2 * k + 1 : 4 * k : 2])
+        k //= 2
+    assert np.array_equal(nodes, expected)
+
+
+def test_commit_rows_device(rng):
+    n, width = 64, 23
+    rows = _rand(rng, (n, width))
+    rt = get_runtime()
+    nodes = cl_merkle.commit_rows_device(rt, rt.to_device(np.ascontiguousarray(rows.T)), n, width)
+    got = rt.from_device(nodes, (2 * n, 5))
+    assert np.array_equal(got, cl_merkle.build_tree(np_tip5.hash_rows(rows)))
+
+
+def test_bad_input_raises():
+    with pytest.raises(ValueError):
+        cl_tip5.permute_batch(np.zeros((2, 15), dtype=np.uint64))
+    with pytest.raises(ValueError):
+        cl_tip5.hash_rows(np.full((2, 3), P, dtype=np.uint64))
+    with pytest.raises(ValueError):
+        cl_tip5.hash_rows(np.zeros((2, 3), dtype=np.float64))
+    with pytest.raises(ValueError):
+        cl_merkle.build_tree(np.zeros((3, 5), dtype=np.uint64))
+    with pytest.raises(ValueError):
+        cl_merkle.build_tree(np.zeros((4, 4), dtype=np.uint64))
