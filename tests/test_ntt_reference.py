@@ -1,6 +1,9 @@
-"""End-to-end check of the NTT / LDE conventions against the reference prover: the randomized trace
-interpolants of halt's master tables, evaluated on the FRI domain and hashed row by row, must give the
-Merkle roots of the reference proof (proof items 1 and 2, also in tables/halt.meta.json)."""
+"""End-to-end checks of the NTT / LDE / evaluate_at conventions against the reference prover.
+
+The randomized trace interpolants of halt's master tables, evaluated on the FRI domain and hashed row by
+row, must give the Merkle roots of the reference proof (items 1 and 2, also in tables/halt.meta.json);
+evaluated at the out-of-domain point alpha and at w*alpha they must give proof items 4 to 7.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,9 @@ import pytest
 from stages import field as F
 from stages import merkle, rng, tip5
 from stages import ntt as N
+from stages import xfield as X
+from stages.proof import from_bincode
+from stages.proof_stream import ProofStream
 from tests.conftest import VECTORS, load_json
 
 NUM_RANDOMIZERS = 98
@@ -61,3 +67,27 @@ def test_aux_table_lde_gives_reference_merkle_root(halt):
     lde = N.coset_evaluate(coeffs, FRI_OFFSET, meta["domains"]["fri"]["length"])
     nodes = merkle.build_tree(tip5.hash_rows(lde.reshape(lde.shape[0], -1)))
     assert merkle.root(nodes) == meta["aux_merkle_root"]["values"]
+
+
+def test_out_of_domain_rows_match_reference_proof(halt):
+    tables, meta, seed = halt
+    main, aux = tables["main"], tables["aux"]
+    n = main.shape[0]
+    transcript = load_json("proofs/halt.transcript.json")
+    stream = ProofStream.from_proof(from_bincode((VECTORS / "proofs" / "halt.proof").read_bytes()))
+    stream.absorb(transcript["claim_encoding"])
+    stream.dequeue("Log2PaddedHeight")
+    stream.dequeue("MerkleRoot")
+    stream.sample_scalars(59)
+    stream.dequeue("MerkleRoot")
+    stream.sample_scalars(604)
+    stream.dequeue("MerkleRoot")
+    alpha = stream.sample_scalars(1)[0]
+    next_alpha = X.mul_base(alpha, F.primitive_root(n))
+    main_randomizers = rng.main_trace_randomizers(seed, main.shape[1], NUM_RANDOMIZERS)
+    main_coeffs = randomized_interpolant(main, main_randomizers)
+    _, aux_randomizers = rng.aux_randomness(seed, main.shape[1], aux.shape[1], n, NUM_RANDOMIZERS)
+    aux_coeffs = randomized_interpolant(aux, aux_randomizers)
+    for point, (main_item, aux_item) in [(alpha, (4, 5)), (next_alpha, (6, 7))]:
+        assert N.evaluate_at(main_coeffs, point).tolist() == transcript["items"][main_item]["value"]
+        assert N.evaluate_at(aux_coeffs, point).tolist() == transcript["items"][aux_item]["value"]
