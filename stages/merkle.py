@@ -14,6 +14,8 @@ from stages import tip5
 
 DIGEST_LEN = tip5.DIGEST_LEN
 MAX_TREE_HEIGHT = 63  # upstream computes 1 << height in a usize
+_SCALAR_LEVEL = 24  # verify hashes levels smaller than this with the scalar permutation (less overhead)
+_ONES = (1,) * tip5.CAPACITY
 
 
 def _digests(a: np.ndarray, name: str) -> np.ndarray:
@@ -143,10 +145,14 @@ def verify(
 
     level = sorted({(i + num_leaves) >> 1 for i in indices})
     while level and level[0] >= 1:
-        left = np.array([known[2 * k] for k in level], dtype=np.uint64)
-        right = np.array([known[2 * k + 1] for k in level], dtype=np.uint64)
-        for k, d in zip(level, tip5.hash_pairs(left, right).tolist(), strict=True):
-            known[k] = tuple(d)
+        if len(level) < _SCALAR_LEVEL:
+            for k in level:
+                known[k] = tuple(tip5._permute([*known[2 * k], *known[2 * k + 1], *_ONES])[:DIGEST_LEN])
+        else:
+            left = np.array([known[2 * k] for k in level], dtype=np.uint64)
+            right = np.array([known[2 * k + 1] for k in level], dtype=np.uint64)
+            for k, d in zip(level, tip5.hash_pairs(left, right).tolist(), strict=True):
+                known[k] = tuple(d)
         if level[0] == 1:
             break
         level = sorted({k >> 1 for k in level})

@@ -272,7 +272,8 @@ _U32 = np.uint64(0xFFFFFFFF)
 _S32 = np.uint64(32)
 _EPS = np.uint64(2**32 - 1)
 _P_NP = np.uint64(P)
-_BATCH = 2048  # rows per block: temporaries stay small (cache; no fresh mmap per numpy temporary)
+_BATCH = 1000  # rows per block: 16 x 1000 x 8 bytes stays under glibc's 128 KiB mmap threshold, so
+# numpy temporaries come from the heap instead of fresh (page-faulting) mappings
 
 
 def _mds_batch(s: np.ndarray) -> np.ndarray:

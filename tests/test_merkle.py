@@ -70,9 +70,11 @@ def brute_force_indices(n: int, leaf_indices: list[int]) -> list[int]:
     return sorted({k ^ 1 for k in paths} - paths, reverse=True)
 
 
-def test_random_trees_verify_and_tampering_rejected():
+@pytest.mark.parametrize("scalar_level", [0, 24, 10**9])
+def test_random_trees_verify_and_tampering_rejected(monkeypatch, scalar_level):
+    monkeypatch.setattr(merkle, "_SCALAR_LEVEL", scalar_level)  # batched, mixed and scalar level hashing
     rng = np.random.default_rng(3)
-    for height in [0, 1, 3, 6]:
+    for height in [0, 1, 3, 6, 9]:
         n = 1 << height
         leaves = random_leaves(rng, n)
         nodes = merkle.build_tree(leaves)
