@@ -1,0 +1,379 @@
+"""End-to-end tests of the daemon: a real `tvmpd serve` process on loopback TCP and Unix sockets."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import stat
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from supervisor import control, protocol, shm
+from supervisor.jobs import PROVING_MISSING
+from tests.conftest import VECTORS, load_json
+
+ROOT = Path(__file__).resolve().parents[1]
+EXPECTED = load_json("expected.json")["requests"]
+
+
+def request_fields(name: str) -> list[str]:
+    lines = (VECTORS / "requests" / f"{name}.req").read_text().split("\n")
+    return lines[:5]
+
+
+def _vm_ready() -> bool:
+    """True when stages.vm executes the halt vector as the reference does (then outcomes are checked)."""
+    try:
+        from supervisor import jobs
+
+        res = jobs.execute(jobs.parse_request(request_fields("halt")))
+        return res.kind == "executed" and res.log2 == EXPECTED["halt"]["log2_padded_height"]
+    except Exception:
+        return False
+
+
+VM_READY = _vm_ready()
+
+
+def _prover_present() -> bool:
+    try:
+        import stages.prover  # noqa: F401
+        return True
+    except ImportError:
+        return False
+
+
+PROVER = _prover_present()
+
+
+class Daemon:
+    """A `tvmpd serve` subprocess with private socket paths; stop() checks it left nothing behind."""
+
+    def __init__(self, *args: str, env: dict | None = None, cpu_workers: int = 2, devices: str = "cpu"):
+        self.dir = tempfile.mkdtemp(prefix="tvd", dir="/tmp")
+        self.unix = os.path.join(self.dir, "p.sock")
+        self.control = os.path.join(self.dir, "c.sock")
+        self.log_path = os.path.join(self.dir, "log")
+        cmd = [sys.executable, "-m", "supervisor.cli", "serve", "--tcp", "127.0.0.1:0", "--unix", self.unix,
+               "--control", self.control, "--cpu-workers", str(cpu_workers), "--heartbeat", "0.2",
+               "--heartbeat-timeout", "5", "--restart-backoff", "0.1", *args]
+        if devices:
+            cmd += ["--devices", devices]
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("TVMPD_TEST_")}
+        full_env.update(env or {})
+        self.logf = open(self.log_path, "w")
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=self.logf, stderr=subprocess.STDOUT)
+        self.tcp = None
+        self.wait_children_idle()
+        self.tcp = self.status()["listen"]["tcp"]
+
+    def log(self) -> str:
+        return Path(self.log_path).read_text()
+
+    def status(self) -> dict:
+        return control.request(self.control, {"cmd": "status"}, timeout=5)
+
+    def wait_for(self, pred, timeout: float = 30, what: str = "condition"):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"daemon exited early with {self.proc.returncode}:\n{self.log()}")
+            try:
+                st = self.status()
+                if pred(st):
+                    return st
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {what}:\n{self.log()}")
+
+    def wait_children_idle(self):
+        return self.wait_for(lambda st: all(c["state"] == "idle" for c in st["children"]) and not st["jobs"],
+                             what="children idle")
+
+    def submit(self, job_id: int, fields: list[str], via: str = "unix", timeout: float = 60):
+        return protocol.submit(self.unix if via == "unix" else self.tcp, job_id, fields, timeout=timeout)
+
+    def raw(self, data: bytes, shut: bool = False, timeout: float = 10) -> bytes:
+        """Send raw bytes over TCP; everything the server sends back until it closes."""
+        with protocol.connect(self.tcp, timeout=timeout) as sock:
+            sock.sendall(data)
+            if shut:
+                sock.shutdown(socket.SHUT_WR)
+            out = b""
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    return out
+                out += chunk
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait(10)
+        self.logf.close()
+        leftovers = shm.list_blocks(f"{shm.PREFIX}{self.proc.pid}_")
+        assert not leftovers, f"shared memory left behind: {leftovers}"
+        assert not os.path.exists(self.unix) and not os.path.exists(self.control), "socket files left"
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return code
+
+
+@pytest.fixture(scope="module")
+def daemon():
+    d = Daemon()
+    yield d
+    assert d.stop() == 0
+
+
+def decode_error(data: bytes) -> tuple[int, str]:
+    magic, status, job_id, length = struct.unpack("<IIII", data[:16])
+    assert magic == protocol.MAGIC_RESPONSE and status == protocol.STATUS_ERROR
+    return job_id, data[16:16 + length].decode()
+
+
+def check_outcome(name: str, resp: protocol.Response) -> None:
+    """The answer a request should get, given what exists of the VM and the prover."""
+    if not VM_READY:
+        assert resp.status == protocol.STATUS_ERROR and "stages.vm" in resp.message, resp
+        return
+    entry = EXPECTED[name]
+    if entry["expect"] == "ok":
+        if PROVER:
+            assert resp.status in (protocol.STATUS_OK, protocol.STATUS_ERROR), resp
+        else:
+            assert resp.status == protocol.STATUS_ERROR and resp.message == PROVING_MISSING, resp
+    elif entry["expect"] == "too_big":
+        assert resp.status == protocol.STATUS_TOO_BIG and resp.log2 == entry["log2_padded_height"], resp
+    elif entry["expect"] == "vm_error":
+        assert resp.status == protocol.STATUS_ERROR and entry["error"]["message"] in resp.message, resp
+    else:
+        assert resp.status == protocol.STATUS_ERROR
+        assert "claimed public output does not match actual public output" in resp.message, resp
+
+
+def test_sockets_are_private(daemon):
+    for path in (daemon.unix, daemon.control):
+        mode = os.stat(path).st_mode
+        assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o600
+
+
+def test_sixteen_concurrent_clients_tcp_and_unix(daemon):
+    names = ["halt", "fail_assert", "sum_squares_2e12_max10", "claim_output_mismatch", "fail_div_by_zero",
+             "io_arith", "fail_not_u32", "gcd"]
+    results: dict[int, tuple[str, protocol.Response]] = {}
+    errors = []
+
+    def client(i: int) -> None:
+        name = names[i % len(names)]
+        try:
+            resp = daemon.submit(1000 + i, request_fields(name), via="tcp" if i % 2 else "unix")
+            results[i] = (name, resp)
+        except Exception as exc:  # collected and reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    assert len(results) == 16
+    for i, (name, resp) in results.items():
+        assert resp.job_id == 1000 + i
+        check_outcome(name, resp)
+    st = daemon.status()
+    assert st["totals"]["accepted"] >= 16 and not st["jobs"]
+
+
+def test_bad_frames_get_error_or_close(daemon):
+    good = protocol.encode_request(5, request_fields("halt"))
+    job_id, msg = decode_error(daemon.raw(b"JUNK" + good[4:]))
+    assert job_id == 0 and "invalid magic" in msg
+    job_id, msg = decode_error(daemon.raw(good[:4] + struct.pack("<I", 9) + good[8:]))
+    assert job_id == 5 and "unsupported protocol version 9" in msg
+    # absurd length: answered from the prefix alone, while the client still holds the connection open
+    job_id, msg = decode_error(daemon.raw(good[:12] + struct.pack("<I", 0xFFFFFFF0)))
+    assert job_id == 5 and "request too large" in msg
+    # truncated frame: the connection is closed without an answer
+    assert daemon.raw(good[: len(good) // 2], shut=True) == b""
+    assert daemon.raw(b"TV", shut=True) == b""
+    # the server keeps serving
+    check_outcome("halt", daemon.submit(6, request_fields("halt")))
+
+
+def test_bad_json_and_programs(daemon):
+    fields = request_fields("halt")
+    resp = daemon.submit(11, ["{not json"] + fields[1:])
+    assert resp.status == protocol.STATUS_ERROR and resp.message.startswith("invalid claim JSON"), resp
+    resp = daemon.submit(12, fields[:3] + ['"ten"', "{}"])
+    assert resp.status == protocol.STATUS_ERROR and "max_log2_padded_height" in resp.message
+    resp = daemon.submit(13, fields[:4] + ["[1]"])
+    assert resp.status == protocol.STATUS_ERROR and "env vars" in resp.message
+    if not VM_READY:
+        pytest.skip("stages.vm not ready: program, digest and VM checks need it")
+    bad_program = '{"instructions":[{"NoSuchInstruction":1}],"address_to_label":{},"debug_information":{}}'
+    resp = daemon.submit(14, [fields[0], bad_program] + fields[2:])
+    assert resp.status == protocol.STATUS_ERROR and resp.message.startswith("invalid program"), resp
+    claim = json.loads(fields[0])
+    claim["program_digest"] = "00" * 40
+    resp = daemon.submit(15, [json.dumps(claim)] + fields[1:])
+    assert resp.status == protocol.STATUS_ERROR and resp.message.startswith("program digest mismatch"), resp
+    failing = ["fail_assert_vector", "fail_op_stack_too_shallow", "fail_secret_input_exhausted"]
+    for i, name in enumerate(failing):
+        check_outcome(name, daemon.submit(20 + i, request_fields(name)))
+    check_outcome("halt", daemon.submit(30, fields))
+
+
+def test_frame_limit_and_remote_refusal():
+    d = Daemon("--max-frame", "2000", cpu_workers=1, devices="")
+    try:
+        fields = request_fields("halt")
+        big = [fields[0], fields[1] + " " * 4000] + fields[2:]
+        job_id, msg = decode_error(d.raw(protocol.encode_request(3, big)))
+        assert job_id == 3 and "request too large" in msg and "2000" in msg
+        resp = d.submit(4, fields)
+        assert resp.job_id == 4
+    finally:
+        assert d.stop() == 0
+    cmd = [sys.executable, "-m", "supervisor.cli", "serve", "--tcp", "0.0.0.0:0", "--unix", "",
+           "--control", "/tmp/tvmpd-test-never.sock", "--cpu-workers", "1", "--devices", "cpu"]
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and "--allow-remote" in out.stderr
+    assert not os.path.exists("/tmp/tvmpd-test-never.sock")
+
+
+@pytest.mark.parametrize("hook", ["kill", "hang"])
+def test_child_failure_is_retried_and_child_restarted(hook):
+    env = {"TVMPD_TEST_KILL_CHILD_AT_STAGE" if hook == "kill" else "TVMPD_TEST_HANG_AT_STAGE": "execute"}
+    d = Daemon("--heartbeat-timeout", "1", env=env)
+    try:
+        before = {c["name"]: c["pid"] for c in d.status()["children"]}
+        resp = d.submit(77, request_fields("halt"), timeout=60)
+        assert resp.job_id == 77 and "failed twice" not in resp.message
+        check_outcome("halt", resp)
+        st = d.wait_children_idle()
+        assert st["totals"]["retried"] == 1 and st["totals"]["child_restarts"] == 1
+        after = {c["name"]: c["pid"] for c in st["children"]}
+        assert sum(before[n] != after[n] for n in before) == 1  # exactly one child was replaced
+        assert not shm.list_blocks(f"{shm.PREFIX}{d.proc.pid}_")
+        assert "event=retry" in d.log()
+    finally:
+        assert d.stop() == 0
+
+
+@pytest.mark.skipif(not VM_READY, reason="a job reaches proving only when stages.vm executes it")
+def test_device_child_killed_while_proving_retries_on_other_device():
+    d = Daemon("--cpu-max-log2", "0", env={"TVMPD_TEST_KILL_CHILD_AT_STAGE": "prove"}, devices="cpu,cpu")
+    try:
+        resp = d.submit(88, request_fields("halt"))
+        check_outcome("halt", resp)
+        st = d.wait_children_idle()
+        assert st["totals"]["retried"] == 1
+        log = d.log()
+        proving = [line for line in log.splitlines() if "event=proving" in line]
+        assert len(proving) == 2 and "device=gpu0" in proving[0] and "device=gpu1" in proving[1], log
+    finally:
+        assert d.stop() == 0
+
+
+def _submit_async(d: Daemon, job_id: int, name: str, out: dict, via: str = "unix") -> threading.Thread:
+    def run():
+        try:
+            out[job_id] = d.submit(job_id, request_fields(name), via=via)
+        except Exception as exc:  # reported by the test
+            out[job_id] = exc
+
+    t = threading.Thread(target=run)
+    t.start()
+    return t
+
+
+def test_status_json_and_drain_wait():
+    d = Daemon("--max-jobs", "4", env={"TVMPD_TEST_SLOW_STAGE": "execute:1.5"}, cpu_workers=1, devices="")
+    answers: dict = {}
+    threads = [_submit_async(d, 40 + i, "halt", answers, via="tcp" if i else "unix") for i in range(3)]
+    d.wait_for(lambda st: len(st["jobs"]) == 3, what="3 jobs in flight")
+    out = subprocess.run([sys.executable, "-m", "supervisor.cli", "status", "--json", "--control", d.control],
+                         capture_output=True, text=True, timeout=30, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    st = json.loads(out.stdout)
+    states = sorted(j["state"] for j in st["jobs"])
+    assert states == ["executing", "queued", "queued"], st["jobs"]
+    assert [j["job_id"] for j in st["running"]] == [40] or len(st["running"]) == 1
+    busy = [c for c in st["children"] if c["state"] == "busy"]
+    assert len(busy) == 1 and busy[0]["stage"] == "execute" and busy[0]["job"] is not None
+    assert all(j["age_s"] >= 0 for j in st["jobs"]) and st["memory"]["host_total"] > 0
+    human = subprocess.run([sys.executable, "-m", "supervisor.cli", "status", "--control", d.control],
+                           capture_output=True, text=True, timeout=30, cwd=ROOT)
+    assert human.returncode == 0 and "queued" in human.stdout
+    # drain --wait: running and queued jobs finish, new ones are refused, the daemon exits 0
+    cmd = [sys.executable, "-m", "supervisor.cli", "drain", "--wait", "--timeout", "60",
+           "--control", d.control]
+    drain = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    d.wait_for(lambda st: st["draining"], what="draining")
+    refused = d.submit(99, request_fields("halt"), via="tcp")
+    assert refused.status == protocol.STATUS_ERROR and refused.message.startswith("draining") and \
+        refused.job_id == 99
+    stdout, stderr = drain.communicate(timeout=60)
+    assert drain.returncode == 0, stderr
+    for t in threads:
+        t.join(30)
+    assert sorted(answers) == [40, 41, 42]
+    for resp in answers.values():
+        assert isinstance(resp, protocol.Response) and not resp.message.startswith("draining")
+        check_outcome("halt", resp)
+    assert d.proc.wait(10) == 0
+    assert d.stop() == 0
+
+
+def test_sigterm_drains_and_double_sigint_stops():
+    d = Daemon(env={"TVMPD_TEST_SLOW_STAGE": "execute:1"}, cpu_workers=1, devices="")
+    answers: dict = {}
+    t = _submit_async(d, 50, "halt", answers)
+    d.wait_for(lambda st: st["running"], what="a running job")
+    d.proc.send_signal(signal.SIGTERM)
+    t.join(30)
+    check_outcome("halt", answers[50])
+    assert d.proc.wait(20) == 0
+    assert d.stop() == 0
+
+    d = Daemon(env={"TVMPD_TEST_SLOW_STAGE": "execute:20"}, cpu_workers=1, devices="")
+    t = _submit_async(d, 51, "halt", answers)
+    d.wait_for(lambda st: st["running"], what="a running job")
+    d.proc.send_signal(signal.SIGINT)
+    d.wait_for(lambda st: st["draining"], what="draining after SIGINT")
+    d.proc.send_signal(signal.SIGINT)
+    t.join(20)
+    assert answers[51].status == protocol.STATUS_ERROR and "stopped" in answers[51].message
+    assert d.proc.wait(20) == 0
+    assert d.stop() == 0
+
+
+def test_proxy_against_daemon(daemon):
+    env = {**os.environ, "TRITON_VM_PROVER_SOCKET": daemon.unix}
+    stdin = (VECTORS / "requests" / "sum_squares_2e12_max10.req").read_bytes()
+    out = subprocess.run([sys.executable, "-m", "supervisor.cli", "proxy"], input=stdin, env=env, cwd=ROOT,
+                         capture_output=True, timeout=60)
+    if VM_READY:
+        assert out.returncode == 212 and out.stdout == b""
+    else:
+        assert out.returncode == 1 and b"stages.vm" in out.stderr
+    stdin = (VECTORS / "requests" / "fail_assert.req").read_bytes()
+    cmd = [sys.executable, "-m", "supervisor.cli", "proxy", "--socket", daemon.tcp]
+    out = subprocess.run(cmd, input=stdin, cwd=ROOT, capture_output=True, timeout=60)
+    assert out.returncode == 1 and b"daemon error" in out.stderr and out.stdout == b""
