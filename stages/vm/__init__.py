@@ -1,14 +1,15 @@
 """Triton VM v7.0.0: instruction set, programs, claims, interpreter and algebraic execution trace."""
 
 from .aet import AET, TABLE_NAMES, build_aet
-from .errors import InputError, ProgramError, TasmParseError, VMError
-from .interpreter import execute, run
+from .errors import ClaimMismatch, InputError, ProgramError, TasmParseError, VMError
+from .interpreter import execute, run, run_claim
 from .isa import SPECS, InstructionSpec, instruction_display
 from .program import Program
 from .types import Claim, NonDeterminism, PublicInput, digest_from_hex, digest_to_hex
 
 __all__ = [
-    "AET", "TABLE_NAMES", "build_aet", "InputError", "ProgramError", "TasmParseError", "VMError",
+    "AET", "TABLE_NAMES", "ClaimMismatch", "run_claim", "build_aet", "InputError", "ProgramError",
+    "TasmParseError", "VMError",
     "execute", "run", "SPECS", "InstructionSpec", "instruction_display", "Program", "Claim",
     "NonDeterminism", "PublicInput", "digest_from_hex", "digest_to_hex",
 ]

@@ -37,3 +37,15 @@ class VMError(Exception):
         """The fields as the vectors' `error` entries write them."""
         return {"kind": self.kind, "message": self.message, "instruction_pointer": self.instruction_pointer,
                 "cycle_count": self.cycle_count, "instruction": self.instruction}
+
+
+class ClaimMismatch(ValueError):
+    """The claim does not fit the program or its execution (the reference's `ProvingError`).
+
+    `kind` is `ProgramDigestMismatch` or `PublicOutputMismatch`; the message is the reference's text.
+    """
+
+    def __init__(self, kind: str, message: str) -> None:
+        self.kind = kind
+        self.message = message
+        super().__init__(message)

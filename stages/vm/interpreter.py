@@ -592,3 +592,20 @@ def run(program: Program, public_input: Sequence[int] | PublicInput,
 
     output, rec = execute(program, public_input, non_determinism)
     return output, build_aet(program, rec)
+
+
+def run_claim(claim, program: Program, non_determinism: NonDeterminism | None = None):
+    """Check the claim's digest, run on the claim's input, check the claimed output (like `triton_vm::prove`).
+
+    Returns (output, AET); raises ClaimMismatch (a ValueError) or VMError.
+    """
+    from .errors import ClaimMismatch
+
+    if list(claim.program_digest) != program.digest():
+        raise ClaimMismatch("ProgramDigestMismatch",
+                            "claimed program digest does not match actual program digest")
+    output, aet = run(program, claim.input, non_determinism)
+    if output != list(claim.output):
+        raise ClaimMismatch("PublicOutputMismatch",
+                            "claimed public output does not match actual public output")
+    return output, aet
