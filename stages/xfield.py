@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from stages import field as F
-from stages.field import _add, _mul, _sub
+from stages.field import _add, _add_k, _mul, _mul_k, _sub, _sub_k
 
 DEGREE = 3
 ONE: np.ndarray = np.array([1, 0, 0], dtype=np.uint64)
@@ -55,15 +55,30 @@ def neg(x) -> np.ndarray:
     return F.neg(_x(x))
 
 
-def _mul3(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def _mul3_k(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     a0, a1, a2 = _parts(x)
     b0, b1, b2 = _parts(y)
-    folded = _add(_mul(a2, b1), _mul(a1, b2))  # coefficient of t^3, which becomes t - 1
-    top = _mul(a2, b2)  # coefficient of t^4, which becomes t^2 - t
-    r0 = _sub(_mul(a0, b0), folded)
-    r1 = _add(_sub(_add(_mul(a1, b0), _mul(a0, b1)), top), folded)
-    r2 = _add(_add(_add(_mul(a2, b0), _mul(a1, b1)), _mul(a0, b2)), top)
+    folded = _add_k(_mul_k(a2, b1), _mul_k(a1, b2))  # coefficient of t^3, which becomes t - 1
+    top = _mul_k(a2, b2)  # coefficient of t^4, which becomes t^2 - t
+    r0 = _sub_k(_mul_k(a0, b0), folded)
+    r1 = _add_k(_sub_k(_add_k(_mul_k(a1, b0), _mul_k(a0, b1)), top), folded)
+    r2 = _add_k(_add_k(_add_k(_mul_k(a2, b0), _mul_k(a1, b1)), _mul_k(a0, b2)), top)
     return _join(r0, r1, r2)
+
+
+def _mul3(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Product of broadcastable (..., 3) arrays, in cache-sized slices along the first axis when large."""
+    shape = np.broadcast_shapes(x.shape, y.shape)
+    size = int(np.prod(shape[:-1]))
+    if size <= 2 * F._CHUNK or len(shape) == 1:
+        return _mul3_k(x, y)
+    out = np.empty(shape, dtype=np.uint64)
+    x = np.broadcast_to(x, shape)
+    y = np.broadcast_to(y, shape)
+    rows = max(1, F._CHUNK * shape[0] // size)
+    for i in range(0, shape[0], rows):
+        out[i : i + rows] = _mul3_k(x[i : i + rows], y[i : i + rows])
+    return out
 
 
 def mul(x, y) -> np.ndarray:
