@@ -1,0 +1,53 @@
+"""Scheduler placement without processes: least-loaded device choice, retries avoid the dead child,
+memory admission."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from supervisor.config import ServeConfig
+from supervisor.scheduler import Job, JobRefused, Scheduler, prove_bytes
+
+
+def make(devices: int = 2, mem: int = 64 << 30) -> Scheduler:
+    sched = Scheduler(ServeConfig(devices=["cpu"] * devices, cpu_workers=1, tcp=None, unix=None))
+    for c in sched.children:
+        c.state = "idle"
+        c.mem_total = mem
+    return sched
+
+
+def test_least_loaded_device_and_retry_avoidance():
+    sched = make(3)
+    job = Job(1, 1, "t", [])
+    gpu0, gpu1, gpu2 = sched.devices
+    gpu0.mem_reserved = 8 << 30
+    gpu1.mem_reserved = 1 << 30
+    assert sched._pick(job, sched.devices, 1 << 30) is gpu2
+    gpu2.state = "busy"
+    assert sched._pick(job, sched.devices, 1 << 30) is gpu1
+    job.excluded.add("gpu1")
+    assert sched._pick(job, sched.devices, 1 << 30) is gpu0
+    gpu0.state = "busy"
+    assert sched._pick(job, sched.devices, 1 << 30) is None  # waits for a child it has not failed on
+    assert sched._pick(job, sched.devices, 60 << 30) is None
+
+
+def test_memory_admission_refuses_impossible_jobs():
+    async def go():
+        sched = make(2, mem=4 << 30)
+        job = Job(1, 1, "t", [])
+        job.log2 = 20
+        assert prove_bytes(20) > 4 << 30
+        with pytest.raises(JobRefused, match="device memory"):
+            await sched._acquire(job, sched.devices, prove_bytes(20), 0)
+        with pytest.raises(JobRefused, match="host memory"):
+            await sched._acquire(job, sched.cpu, 1 << 50, 1 << 50)
+        child, host = await sched._acquire(job, sched.devices, 1 << 30, 1 << 20)
+        assert child.state == "busy" and child.mem_reserved == 1 << 30 and sched.host_reserved == 1 << 20
+        sched._release(child, 1 << 30, host)
+        assert child.mem_reserved == 0 and sched.host_reserved == 0
+
+    asyncio.run(go())
