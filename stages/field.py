@@ -322,8 +322,7 @@ def from_montgomery(m) -> np.ndarray:
     return mul(m, np.uint64(MONTGOMERY_R_INV))
 
 
-@lru_cache(maxsize=64)
-def _powers_cached(x: int, n: int) -> np.ndarray:
+def _powers_compute(x: int, n: int) -> np.ndarray:
     out = np.empty(n, dtype=np.uint64)
     if n == 0:
         return out
@@ -331,15 +330,23 @@ def _powers_cached(x: int, n: int) -> np.ndarray:
     m = 1
     while m < n:
         k = min(m, n - m)
-        out[m : m + k] = _mul(out[:k], np.full(k, pow_int(x, m), dtype=np.uint64))
+        out[m : m + k] = _mul(out[:k], np.uint64(pow_int(x, m)))
         m += k
     out.setflags(write=False)
     return out
 
 
+# small tables (twiddles, coset scalings) are reused across calls; bounded so memory stays modest
+_powers_cached = lru_cache(maxsize=32)(_powers_compute)
+_POWERS_CACHE_MAX_LEN = 1 << 20
+
+
 def powers(x: int, n: int) -> np.ndarray:
-    """[1, x, x^2, ..., x^(n-1)] as uint64 (vectorised doubling; cached, read-only)."""
+    """[1, x, x^2, ..., x^(n-1)] as uint64 (vectorised doubling; read-only, cached up to 2^20 entries)."""
     x = _check_int(x)
-    if n < 0:
-        raise ValueError(f"negative length {n}")
-    return _powers_cached(x, int(n))
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
+        raise ValueError(f"length must be a non-negative int, got {n!r}")
+    n = int(n)
+    if n > _POWERS_CACHE_MAX_LEN:
+        return _powers_compute(x, n)
+    return _powers_cached(x, n)
