@@ -1,0 +1,90 @@
+"""VM -> fill -> extend: the reference dumps cell for cell, and the cross-table terminal relations (grand
+cross-table argument, Ram Bezout relation, public lookup terminal) for every program that halts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stages import field as F
+from stages import xfield as X
+from stages.air import columns as C
+from stages.air.challenges import ChallengeId, derive_challenges
+from stages.air.extend import extend
+from stages.air.fill import fill_main_table
+from stages.vm import Claim, NonDeterminism, Program, run
+from tests.conftest import load_json
+
+EXPECTED = load_json("expected.json")["requests"]
+HALTING = sorted(n for n, e in EXPECTED.items() if e["expect"] == "ok" and e["padded_height"] <= 2**12)
+
+
+def _run(vectors, name):
+    lines = (vectors / "requests" / f"{name}.req").read_text().splitlines()
+    claim = Claim.from_json(lines[0])
+    output, aet = run(Program.from_json(lines[1]), claim.input, NonDeterminism.from_json(lines[2]))
+    return claim, output, aet
+
+
+@pytest.mark.parametrize("name", ["halt", "all_tables"])
+def test_vm_fill_matches_reference(vectors, name):
+    _, _, aet = _run(vectors, name)
+    main = fill_main_table(aet)
+    ref = np.load(vectors / "tables" / f"{name}.npz")["main"]
+    names = C.main_column_names()
+    bad = [names[c] for c in range(C.NUM_MAIN_BASE_COLUMNS) if not np.array_equal(main[:, c], ref[:, c])]
+    assert main.shape == ref.shape and not bad, f"main columns differ: {bad}"
+
+
+@pytest.mark.parametrize("name", HALTING)
+def test_cross_table_terminals(vectors, name):
+    claim, output, aet = _run(vectors, name)
+    main = fill_main_table(aet)
+    assert main.shape[0] == EXPECTED[name]["padded_height"]
+    rng = np.random.default_rng(len(name))
+    sampled = rng.integers(0, F.P, size=(59, 3), dtype=np.uint64)
+    ch = derive_challenges(sampled, claim.input, output, EXPECTED[name]["program_digest"]["values"])
+    last = extend(main, ch)[-1]
+
+    def col(c):
+        return last[int(c)]
+
+    def eq(a, b):
+        assert np.array_equal(a, b)
+
+    eq(col(C.ProgramAux.SendChunkRunningEvaluation), col(C.HashAux.ReceiveChunkRunningEvaluation))
+    eq(col(C.ProcessorAux.InputTableEvalArg), ch[ChallengeId.StandardInputTerminal])
+    eq(col(C.ProcessorAux.OutputTableEvalArg), ch[ChallengeId.StandardOutputTerminal])
+    eq(
+        col(C.ProcessorAux.InstructionLookupClientLogDerivative),
+        col(C.ProgramAux.InstructionLookupServerLogDerivative),
+    )
+    eq(col(C.ProcessorAux.OpStackTablePermArg), col(C.OpStackAux.RunningProductPermArg))
+    eq(col(C.ProcessorAux.RamTablePermArg), col(C.RamAux.RunningProductPermArg))
+    eq(col(C.ProcessorAux.JumpStackTablePermArg), col(C.JumpStackAux.RunningProductPermArg))
+    eq(col(C.ProcessorAux.HashInputEvalArg), col(C.HashAux.HashInputRunningEvaluation))
+    eq(col(C.ProcessorAux.HashDigestEvalArg), col(C.HashAux.HashDigestRunningEvaluation))
+    eq(col(C.ProcessorAux.SpongeEvalArg), col(C.HashAux.SpongeRunningEvaluation))
+    hash_clients = last[
+        C.HashAux.CascadeState0HighestClientLogDerivative : C.HashAux.CascadeState3LowestClientLogDerivative
+        + 1
+    ]
+    eq(col(C.CascadeAux.HashTableServerLogDerivative), X.reduce_sum(hash_clients))
+    eq(col(C.CascadeAux.LookupTableClientLogDerivative), col(C.LookupAux.CascadeTableServerLogDerivative))
+    eq(col(C.ProcessorAux.U32LookupClientLogDerivative), col(C.U32Aux.LookupServerLogDerivative))
+    clients = X.reduce_sum(
+        np.stack(
+            [
+                col(C.OpStackAux.ClockJumpDifferenceLookupClientLogDerivative),
+                col(C.RamAux.ClockJumpDifferenceLookupClientLogDerivative),
+                col(C.JumpStackAux.ClockJumpDifferenceLookupClientLogDerivative),
+            ]
+        )
+    )
+    eq(col(C.ProcessorAux.ClockJumpDifferenceLookupServerLogDerivative), clients)
+    eq(col(C.LookupAux.PublicEvaluationArgument), ch[ChallengeId.LookupTablePublicTerminal])
+    bezout = F.add(
+        X.mul(col(C.RamAux.BezoutCoefficient0), col(C.RamAux.RunningProductOfRAMP)),
+        X.mul(col(C.RamAux.BezoutCoefficient1), col(C.RamAux.FormalDerivative)),
+    )
+    eq(bezout, np.array([1, 0, 0], dtype=np.uint64))
