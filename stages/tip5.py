@@ -127,8 +127,8 @@ def _round(s: list[int], r: int) -> list[int]:
         m = lk[m & 0xFFFF] | lk[(m >> 16) & 0xFFFF] << 16 | lk[(m >> 32) & 0xFFFF] << 32 | lk[m >> 48] << 48
         out.append(m * _R_INV % P)
     for x in s[NUM_SPLIT_AND_LOOKUP:]:
-        x2 = x * x % P
-        out.append(x * x2 % P * (x2 * x2 % P) % P)
+        x3 = x * x * x % P
+        out.append(x3 * x3 * x % P)
     prod = int.from_bytes(_SLOT.pack(*out), "little") * _MDS_PACKED + _RC_PACKED[r]
     w = _UNPACK_HIGH.unpack_from(prod.to_bytes(768, "little"), 256)
     return [lo + hi * _TWO64 for lo, hi in zip(w[0::2], w[1::2], strict=True)]
