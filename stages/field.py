@@ -116,6 +116,22 @@ def to_array(x) -> np.ndarray:
     return np.array(flat, dtype=np.uint64).reshape(obj.shape)
 
 
+def from_u64(x) -> np.ndarray:
+    """Any u64 words reduced mod p (upstream accepts values >= p when deserialising and reduces them)."""
+    if isinstance(x, np.ndarray) and x.dtype == np.uint64:
+        a = x
+    else:
+        try:
+            a = np.array(x, dtype=object)
+            if any(isinstance(v, bool) or not isinstance(v, int | np.integer) or not 0 <= v < 2**64
+                   for v in a.flat):
+                raise ValueError("u64 words must be ints in [0, 2^64)")
+            a = a.astype(np.uint64)
+        except (TypeError, OverflowError) as err:
+            raise ValueError(f"cannot read u64 words: {err}") from None
+    return np.where(a >= _P, a - _P, a)
+
+
 def _u64(x) -> np.ndarray:
     """Operand as uint64 array; arrays already uint64 are trusted to be canonical (hot path)."""
     if isinstance(x, np.ndarray) and x.dtype == np.uint64:

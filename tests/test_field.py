@@ -194,3 +194,12 @@ def test_large_arrays_take_the_sliced_path():
         assert (op(m, row) == np.concatenate([op(m[i : i + 100], row) for i in range(0, len(m), 100)])).all()
         assert (op(m[::2], m[1::2]) == op(m[::2].copy(), m[1::2].copy())).all()
     assert (F.mul(F.batch_inv(a[a != 0]), a[a != 0]) == 1).all()
+
+
+def test_from_u64_reduces():
+    words = [0, 1, P - 1, P, P + 1, 2**64 - 1]
+    assert ints(F.from_u64(words)) == [w % P for w in words]
+    assert ints(F.from_u64(np.array(words, dtype=np.uint64))) == [w % P for w in words]
+    for bad in [[-1], [2**64], [1.5]]:
+        with pytest.raises(ValueError):
+            F.from_u64(bad)
