@@ -34,7 +34,7 @@ def _as_matrix(a) -> np.ndarray:
     a = F._u64(a)
     if a.ndim == 0:
         raise ValueError("expected an array with a leading (row) axis, got a scalar")
-    return a.reshape(a.shape[0], -1)
+    return a.reshape(a.shape[0], int(np.prod(a.shape[1:])))
 
 
 @lru_cache(maxsize=40)
@@ -73,7 +73,7 @@ def _transform(mat: np.ndarray, root: int) -> np.ndarray:
     """out[i] = sum_j mat[j] * root^(i*j) for an (n, k) matrix, n a power of two (root of order n)."""
     n = mat.shape[0]
     x = mat[_bit_reverse(n)]  # copy in bit-reversed row order
-    if n == 1:
+    if n == 1 or x.size == 0:
         return x
     tw_all = F.powers(root, n // 2)
     m = 1

@@ -217,3 +217,12 @@ def test_bigger_transform_spot_checks():
     for i in [0, 1, 777, 4095]:
         assert (N.evaluate_at(c, int(pts[i])) == v[i]).all()
     assert (N.intt(v) == c).all()
+
+
+def test_zero_columns_and_empty_polynomials():
+    z = np.zeros((8, 0, 3), dtype=np.uint64)
+    assert N.ntt(z).shape == (8, 0, 3) and N.intt(z).shape == (8, 0, 3)
+    assert N.lde(z, 1, 7, 32).shape == (32, 0, 3)
+    assert N.evaluate_at(z, [1, 2, 3]).shape == (0, 3)
+    assert N.evaluate_at(np.zeros((0, 2), dtype=np.uint64), 5).tolist() == [0, 0]
+    assert N.evaluate_at(np.zeros((0, 2), dtype=np.uint64), [1, 2, 3]).tolist() == [[0, 0, 0]] * 2
