@@ -19,7 +19,7 @@ from stages.domains import NUM_QUOTIENT_SEGMENTS, ProverDomains, StarkParams, de
 from stages.proof import ProofItem
 from stages.proof_stream import ProofStream
 from stages.rng import aux_randomness, main_trace_randomizers
-from stages.verifier import NUM_AUX_COLUMNS, NUM_MAIN_COLUMNS, NUM_SAMPLED_CHALLENGES, Claim
+from stages.verifier import NUM_AUX_COLUMNS, NUM_MAIN_COLUMNS, NUM_SAMPLED_CHALLENGES, claim_encoding
 
 RANDOMIZER_COLUMN = 90
 QUOTIENT_CHUNK_ROWS = 1 << 13  # rows of the quotient domain evaluated per constraint pass
@@ -43,13 +43,6 @@ class Committed:
     coefficients: np.ndarray  # (randomized trace length, cols[, 3])
     lde: np.ndarray  # (FRI domain length, cols[, 3])
     tree: np.ndarray  # Merkle nodes (2n, 5)
-
-
-def _timed(progress: Progress | None, stage: str, start: float) -> float:
-    now = time.perf_counter()
-    if progress is not None:
-        progress(stage, now - start)
-    return now
 
 
 def randomized_interpolants(trace: np.ndarray, randomizers: np.ndarray, d: ProverDomains,
@@ -170,17 +163,67 @@ def deep_codeword(main_lde: np.ndarray, aux_lde: np.ndarray, segments_lde: np.nd
     return xfield.add(out, term(g, g_alpha4, points["alpha4"], deep_w[2]))
 
 
-def prove(claim: Claim, main_trace: np.ndarray, seed: bytes | None = None, backend=None,
-          params: StarkParams | None = None, progress: Progress | None = None) -> np.ndarray:
+class _StageClock:
+    """Announces each stage as it starts (on_stage) and reports its duration when it ends (progress)."""
+
+    def __init__(self, on_stage: Callable[[str], None] | None, progress: Progress | None) -> None:
+        self.on_stage, self.progress = on_stage, progress
+        self.current: str | None = None
+        self.started = 0.0
+        self.timings: dict[str, float] = {}
+
+    def begin(self, name: str | None) -> None:
+        now = time.perf_counter()
+        if self.current is not None:
+            self.timings[self.current] = now - self.started
+            if self.progress is not None:
+                self.progress(self.current, now - self.started)
+        self.current, self.started = name, now
+        if name is not None and self.on_stage is not None:
+            self.on_stage(name)
+
+
+def main_table(aet) -> np.ndarray:
+    """The padded master main table (h, 379) of an execution, degree-lowering columns included."""
+    from stages.air.evaluate import fill_degree_lowering_main
+    from stages.air.fill import fill_main_table
+
+    return fill_degree_lowering_main(fill_main_table(aet))
+
+
+def backend_for(device_key: str | None):
+    """numpy for the CPU pool ("cpu" or None), OpenCL on the named device otherwise."""
+    from stages.backend import get_backend
+
+    if device_key in (None, "cpu", "numpy"):
+        return get_backend("numpy")
+    return get_backend("opencl", device_key)
+
+
+def prove(claim, aet, seed: bytes | None = None, device_key: str | None = None,
+          on_stage: Callable[[str], None] | None = None, progress: Progress | None = None,
+          params: StarkParams | None = None) -> np.ndarray:
+    """Prove an execution: claim (program_digest, version, input, output) and its AET -> proof elements."""
+    clock = _StageClock(on_stage, progress)
+    clock.begin("main table")
+    table = main_table(aet)
+    clock.begin(None)
+    return prove_table(claim, table, seed=seed, backend=backend_for(device_key), params=params,
+                       on_stage=on_stage, progress=progress)
+
+
+def prove_table(claim, main_trace: np.ndarray, seed: bytes | None = None, backend=None,
+                params: StarkParams | None = None, on_stage: Callable[[str], None] | None = None,
+                progress: Progress | None = None) -> np.ndarray:
     """Prove a claim given the padded master main table (h, 379) of its execution; returns proof elements.
 
     main_trace must have all 379 columns filled (degree-lowering columns included).
     """
+    from stages.air import constraint_counts
     from stages.air.evaluate import fill_degree_lowering_aux
     from stages.air.extend import extend
-    from stages.backend import get_backend
 
-    backend = backend or get_backend("numpy")
+    backend = backend or backend_for(None)
     params = params or StarkParams()
     seed = os.urandom(32) if seed is None else seed
     if len(seed) != 32:
@@ -190,16 +233,17 @@ def prove(claim: Claim, main_trace: np.ndarray, seed: bytes | None = None, backe
     if main_trace.shape != (d.trace.length, NUM_MAIN_COLUMNS):
         raise ValueError(f"main table must be ({d.trace.length}, {NUM_MAIN_COLUMNS}), got {main_trace.shape}")
     k = d.num_trace_randomizers
-    t = time.perf_counter()
+    clock = _StageClock(on_stage, progress)
 
     stream = ProofStream()
-    stream.absorb(claim.encode())
+    stream.absorb(claim_encoding(claim))
     stream.enqueue(ProofItem("Log2PaddedHeight", h.bit_length() - 1))
 
+    clock.begin("main: LDE + Merkle")
     main = commit(main_trace, main_trace_randomizers(seed, NUM_MAIN_COLUMNS, k), d, backend)
     stream.enqueue(ProofItem("MerkleRoot", main.tree[1].copy()))
-    t = _timed(progress, "main: LDE + Merkle", t)
 
+    clock.begin("aux: extend")
     challenges = derive_challenges(stream.sample_scalars(NUM_SAMPLED_CHALLENGES), claim.input, claim.output,
                                    claim.program_digest)
     aux_trace = np.zeros((h, NUM_AUX_COLUMNS, 3), dtype=np.uint64)
@@ -207,22 +251,20 @@ def prove(claim: Claim, main_trace: np.ndarray, seed: bytes | None = None, backe
     randomizer_column, aux_randomizers = aux_randomness(seed, NUM_MAIN_COLUMNS, NUM_AUX_COLUMNS, h, k)
     fill_degree_lowering_aux(main_trace, aux_trace, challenges)
     aux_trace[:, RANDOMIZER_COLUMN] = randomizer_column
-    t = _timed(progress, "aux: extend", t)
+    clock.begin("aux: LDE + Merkle")
     aux = commit(aux_trace, aux_randomizers, d, backend)
     stream.enqueue(ProofItem("MerkleRoot", aux.tree[1].copy()))
-    t = _timed(progress, "aux: LDE + Merkle", t)
 
-    from stages.air import constraint_counts
-
+    clock.begin("quotient: constraints")
     weights = stream.sample_scalars(sum(constraint_counts().values()))
     quotient = quotient_codeword(main.lde, aux.lde, challenges, weights, d)
-    t = _timed(progress, "quotient: constraints", t)
+    clock.begin("quotient: segments + Merkle")
     seg_coeffs = quotient_segments(quotient, d)
     segments_lde = evaluate_on_fri_domain(seg_coeffs, d, backend)
     seg_tree = backend.merkle_tree(backend.hash_rows(segments_lde))
     stream.enqueue(ProofItem("MerkleRoot", seg_tree[1].copy()))
-    t = _timed(progress, "quotient: segments + Merkle", t)
 
+    clock.begin("out-of-domain rows")
     alpha = stream.sample_scalars(1)[0]
     points = {"alpha": alpha, "alpha_next": xfield.mul_base(alpha, np.uint64(d.trace.generator)),
               "alpha4": xfield.pow(alpha, NUM_QUOTIENT_SEGMENTS)}
@@ -238,14 +280,14 @@ def prove(claim: Claim, main_trace: np.ndarray, seed: bytes | None = None, backe
     stream.enqueue(ProofItem("OutOfDomainMainRow", ood["main_next"]))
     stream.enqueue(ProofItem("OutOfDomainAuxRow", ood["aux_next"]))
     stream.enqueue(ProofItem("OutOfDomainQuotientSegments", ood["segments"]))
-    t = _timed(progress, "out-of-domain rows", t)
 
+    clock.begin("DEEP codeword")
     lin_weights = stream.sample_scalars(NUM_MAIN_COLUMNS + NUM_AUX_COLUMNS + NUM_QUOTIENT_SEGMENTS + 3)
     codeword = deep_codeword(main.lde, aux.lde, segments_lde, ood, lin_weights, points, d)
-    t = _timed(progress, "DEEP codeword", t)
+    clock.begin("FRI")
     indices = fri.prove(codeword, d.fri, d.num_fri_rounds, d.num_collinearity_checks, stream)
-    t = _timed(progress, "FRI", t)
 
+    clock.begin("open rows + encode")
     stream.enqueue(ProofItem("MasterMainTableRows", main.lde[indices]))
     stream.enqueue(ProofItem("AuthenticationStructure", merkle.auth_structure(main.tree, indices)))
     stream.enqueue(ProofItem("MasterAuxTableRows", aux.lde[indices]))
@@ -253,5 +295,5 @@ def prove(claim: Claim, main_trace: np.ndarray, seed: bytes | None = None, backe
     stream.enqueue(ProofItem("QuotientSegmentsElements", segments_lde[indices]))
     stream.enqueue(ProofItem("AuthenticationStructure", merkle.auth_structure(seg_tree, indices)))
     proof = stream.to_proof()
-    _timed(progress, "open rows + encode", t)
+    clock.begin(None)
     return proof

@@ -6,8 +6,6 @@ check that fails otherwise.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from stages import field, merkle, tip5, xfield
@@ -26,17 +24,9 @@ class VerificationError(Exception):
     """A proof that the verifier rejects, with the reason."""
 
 
-@dataclass(frozen=True)
-class Claim:
-    """What a proof claims: the program's digest, the claim version, public input and output."""
-
-    program_digest: list[int]
-    version: int
-    input: list[int]
-    output: list[int]
-
-    def encode(self) -> list[int]:
-        return encode_claim(self.program_digest, self.version, self.input, self.output)
+def claim_encoding(claim) -> list[int]:
+    """BFieldCodec of a claim: any object with program_digest, version, input and output (stages.vm.Claim)."""
+    return encode_claim(list(claim.program_digest), claim.version, list(claim.input), list(claim.output))
 
 
 def _xscalar(values: np.ndarray) -> np.ndarray:
@@ -69,7 +59,7 @@ def ood_constraint_values(main_curr: np.ndarray, aux_curr: np.ndarray, main_next
     return out
 
 
-def verify(claim: Claim, proof: np.ndarray, params: StarkParams | None = None) -> None:
+def verify(claim, proof: np.ndarray, params: StarkParams | None = None) -> None:
     """Verify a proof (its field elements) of a claim; raises VerificationError if it is not valid."""
     params = params or StarkParams()
     try:
@@ -80,9 +70,9 @@ def verify(claim: Claim, proof: np.ndarray, params: StarkParams | None = None) -
         raise VerificationError(f"FRI: {exc}") from exc
 
 
-def _verify(claim: Claim, proof: np.ndarray, params: StarkParams) -> None:
+def _verify(claim, proof: np.ndarray, params: StarkParams) -> None:
     stream = ProofStream.from_proof(proof)
-    stream.absorb(claim.encode())
+    stream.absorb(claim_encoding(claim))
     log2_height = stream.dequeue("Log2PaddedHeight").payload
     if log2_height > MAX_LOG2_PADDED_HEIGHT:
         raise VerificationError(f"log2 of padded height {log2_height} is too large")
