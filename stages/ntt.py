@@ -208,7 +208,7 @@ def evaluate_at(coeffs, x, extension: bool | None = None) -> np.ndarray:
     base_x = isinstance(x, int | np.integer) and not isinstance(x, bool)
     if base_x:
         x = _check_elem(x, "evaluation point")
-        mat = a.reshape(n, -1)
+        mat = _as_matrix(a)
         pw = F.powers(x, n)[:, None]
         out = np.zeros(mat.shape[1], dtype=np.uint64)
         step = max(1, _BLOCK_ELEMS // max(1, mat.shape[1]))
@@ -220,10 +220,10 @@ def evaluate_at(coeffs, x, extension: bool | None = None) -> np.ndarray:
         raise ValueError(f"evaluation point must be an int or one extension element (3,), got {xe.shape}")
     pw = _xpowers(xe, n)
     if extension:
-        mat = a.reshape(n, -1, 3)
+        mat = a.reshape(n, int(np.prod(a.shape[1:-1])), 3)
         out_shape = a.shape[1:]
     else:
-        mat = a.reshape(n, -1)
+        mat = _as_matrix(a)
         out_shape = a.shape[1:] + (3,)
     out = np.zeros((mat.shape[1], 3), dtype=np.uint64)
     step = max(1, _BLOCK_ELEMS // (3 * max(1, mat.shape[1])))
