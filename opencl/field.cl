@@ -123,3 +123,15 @@ __kernel void copy_kernel(__global const ulong *src, __global ulong *dst, const 
     ulong i = get_global_id(0);
     if (i < n) dst[i] = src[i];
 }
+
+// Pseudo-random canonical field elements (splitmix64 of seed + index, reduced): benchmark input made on
+// the device, so large tables need no host upload.
+__kernel void fill_random_kernel(__global ulong *out, const ulong n, const ulong seed) {
+    ulong i = get_global_id(0);
+    if (i >= n) return;
+    ulong z = seed + (i + 1) * 0x9E3779B97F4A7C15UL;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+    z = z ^ (z >> 31);
+    out[i] = gl_canon(z);
+}

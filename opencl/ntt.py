@@ -116,9 +116,10 @@ def intt_device(rt: Runtime, src, dst, ncols: int, log_n: int) -> None:
 
 
 def lde_device(rt: Runtime, src, dst, ncols: int, log_n: int, log_big: int, offset_in: int,
-               offset_out: int) -> None:
+               offset_out: int, scratch=None) -> None:
     """dst (ncols x 2^log_big) <- values on offset_out * <w_big> of the polynomials that take src's
-    values (ncols x 2^log_n) on offset_in * <w_n>. src is overwritten.
+    values (ncols x 2^log_n) on offset_in * <w_n>. src is kept; scratch (ncols x 2^log_n, allocated when
+    None) ends up holding the scaled coefficients in bit-reversed order.
 
     Inverse DIF leaves coefficients in bit-reversed order; its last pass also multiplies coefficient j
     by (o_out / o_in)^j / n. In bit-reversed order of the big size, the zero-padded coefficients sit at
@@ -127,20 +128,25 @@ def lde_device(rt: Runtime, src, dst, ncols: int, log_n: int, log_big: int, offs
     """
     n = 1 << log_n
     ratio = offset_out * pow(offset_in, P - 2, P) % P
-    scale = rt.empty(8 * n)
-    rt.kernel("ntt", "ntt_powers_kernel")(rt.queue, (n,), None, scale, np.uint64(ratio),
-                                          np.uint64(pow(n, P - 2, P)), np.uint32(log_n), np.uint32(1))
+    key = ("lde_scale", log_n, ratio)
+    if key not in rt.cache:
+        rt.cache[key] = rt.empty(8 * n)
+        rt.kernel("ntt", "ntt_powers_kernel")(rt.queue, (n,), None, rt.cache[key], np.uint64(ratio),
+                                              np.uint64(pow(n, P - 2, P)), np.uint32(log_n), np.uint32(1))
+    scale = rt.cache[key]
     tw_inv = twiddles(rt, log_n, inverse=True)
     inv_plan = plan_dif(0, log_n) or [(0, 0, 0)]
+    scratch = scratch if scratch is not None else rt.empty(8 * n * ncols)
     for i, step in enumerate(inv_plan):
         last = i == len(inv_plan) - 1
-        _run_pass(rt, src, src, tw_inv, scale if last else None, n, n, 0, step, True, ncols, log_n)
+        _run_pass(rt, src if i == 0 else scratch, scratch, tw_inv, scale if last else None, n, n, 0, step,
+                  True, ncols, log_n)
     shift = log_big - log_n
     tw = twiddles(rt, log_big, inverse=False)
     fwd_plan = plan_dit(shift, log_big) or [(shift, 0, 0)]
     for i, step in enumerate(fwd_plan):
         first = i == 0
-        _run_pass(rt, src if first else dst, dst, tw, None, n if first else 1 << log_big, 1 << log_big,
+        _run_pass(rt, scratch if first else dst, dst, tw, None, n if first else 1 << log_big, 1 << log_big,
                   shift if first else 0, step, False, ncols, log_big)
 
 

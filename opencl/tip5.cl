@@ -71,27 +71,27 @@ inline ulong tip5_pow7(ulong x) {
 }
 
 // One coefficient of the circulant MDS matrix: entry (i, j) is MDS_COL((i - j) mod 16).
-#define MDS_COL(k) ((k) == 0 ? 61402UL : (k) == 1 ? 1108UL : (k) == 2 ? 28750UL : (k) == 3 ? 33823UL : \
-                    (k) == 4 ? 7454UL : (k) == 5 ? 43244UL : (k) == 6 ? 53865UL : (k) == 7 ? 12034UL : \
-                    (k) == 8 ? 56951UL : (k) == 9 ? 27521UL : (k) == 10 ? 41351UL : (k) == 11 ? 40901UL : \
-                    (k) == 12 ? 12021UL : (k) == 13 ? 59689UL : (k) == 14 ? 26798UL : 17845UL)
+#define MDS_COL(k) ((k) == 0 ? 61402u : (k) == 1 ? 1108u : (k) == 2 ? 28750u : (k) == 3 ? 33823u : \
+                    (k) == 4 ? 7454u : (k) == 5 ? 43244u : (k) == 6 ? 53865u : (k) == 7 ? 12034u : \
+                    (k) == 8 ? 56951u : (k) == 9 ? 27521u : (k) == 10 ? 41351u : (k) == 11 ? 40901u : \
+                    (k) == 12 ? 12021u : (k) == 13 ? 59689u : (k) == 14 ? 26798u : 17845u)
 
 // state <- M state. Split each element into 32-bit halves; the 16-bit matrix entries keep every
 // row sum of a half below 2^52, so each output needs one reduction at the end.
 inline void tip5_mds(ulong *state) {
-    ulong lo[16], hi[16];
+    uint lo[16], hi[16];  // 32-bit halves, so each product below is one 32 x 32 -> 64 multiply
 #pragma unroll
     for (int j = 0; j < 16; j++) {
-        lo[j] = state[j] & 0xFFFFFFFFUL;
-        hi[j] = state[j] >> 32;
+        lo[j] = (uint)state[j];
+        hi[j] = (uint)(state[j] >> 32);
     }
 #pragma unroll
     for (int i = 0; i < 16; i++) {
         ulong acc_lo = 0, acc_hi = 0;
 #pragma unroll
         for (int j = 0; j < 16; j++) {
-            acc_lo += MDS_COL((i - j) & 15) * lo[j];
-            acc_hi += MDS_COL((i - j) & 15) * hi[j];
+            acc_lo += (ulong)MDS_COL((i - j) & 15) * lo[j];
+            acc_hi += (ulong)MDS_COL((i - j) & 15) * hi[j];
         }
         // value = acc_hi * 2^32 + acc_lo, with acc_hi = h1 * 2^32 + h0 and 2^64 = 2^32 - 1 (mod p).
         ulong h0 = acc_hi & 0xFFFFFFFFUL;
