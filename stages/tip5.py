@@ -11,8 +11,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from stages import field
-
 P = 2**64 - 2**32 + 1
 STATE_SIZE = 16
 RATE = 10
@@ -270,41 +268,124 @@ _MDS_MATRIX_F = np.array(
 _RC_NP = np.array(ROUND_CONSTANTS, dtype=np.uint64).reshape(NUM_ROUNDS, STATE_SIZE, 1)
 _U32 = np.uint64(0xFFFFFFFF)
 _S32 = np.uint64(32)
-_EPS = np.uint64(2**32 - 1)
+_EPS = np.uint64(2**32 - 1)  # 2^64 mod p
 _P_NP = np.uint64(P)
-_BATCH = 1000  # rows per block: 16 x 1000 x 8 bytes stays under glibc's 128 KiB mmap threshold, so
-# numpy temporaries come from the heap instead of fresh (page-faulting) mappings
+# Rows per block. Keeps the float64 MDS products at 16 x 16 x n <= 2^18 multiply-adds, which OpenBLAS
+# runs on one thread (above that it starts threads, which spin and are very slow on a busy machine),
+# and the working set of one block in cache.
+_BATCH = 1000
 
 
-def _mds_batch(s: np.ndarray) -> np.ndarray:
-    """Circulant MDS on lane-major states (16, n), canonical in and out.
-
-    Each 64-bit element is split into 32-bit halves; 16 products of a half (< 2^32) with a coefficient
-    (< 2^16) sum to < 2^52, so float64 matrix products are exact."""
-    lo = _MDS_MATRIX_F @ (s & _U32).astype(np.float64)
-    hi = _MDS_MATRIX_F @ (s >> _S32).astype(np.float64)
-    lo = lo.astype(np.uint64)
-    hi = hi.astype(np.uint64)
-    # value = lo + hi * 2^32, with hi = a * 2^32 + b: a * 2^64 + b * 2^32 = a * (2^32 - 1) + b * 2^32 (mod p)
-    t = (hi >> _S32) * _EPS + lo  # < 2^53
-    r = (hi << _S32) + t  # hi << 32 drops a, keeping b * 2^32
-    r += (r < t) * _EPS  # wrapped past 2^64
-    r -= (r >= _P_NP) * _P_NP
-    return r
+def _workspace(n: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Scratch buffers for _permute_lanes on n states: 7 uint64 and 3 float64 arrays of shape (16, n)."""
+    return (
+        [np.empty((STATE_SIZE, n), dtype=np.uint64) for _ in range(7)],
+        [np.empty((STATE_SIZE, n), dtype=np.float64) for _ in range(3)],
+    )
 
 
-def _permute_lanes(s: np.ndarray) -> np.ndarray:
-    """Tip5 permutation on lane-major canonical states (16, n) uint64; returns a new array."""
-    s = s.copy()
+def _reduce_into(hi: np.ndarray, low: np.ndarray, out: np.ndarray, w0: np.ndarray, w1: np.ndarray) -> None:
+    """out = (hi * 2^64 + low) mod p, canonical; clobbers hi, low, w0, w1 (out may alias none of them)."""
+    np.right_shift(hi, _S32, out=w0)  # hi >> 32 weighs 2^96 = -1
+    np.bitwise_and(hi, _U32, out=hi)  # hi & (2^32 - 1) weighs 2^64 = 2^32 - 1
+    np.less(low, w0, out=w1)
+    np.subtract(low, w0, out=low)
+    np.multiply(w1, _EPS, out=w1)
+    np.subtract(low, w1, out=low)  # a borrow of 2^64 is worth -(2^32 - 1)
+    np.left_shift(hi, _S32, out=w0)
+    np.subtract(w0, hi, out=w0)
+    np.add(low, w0, out=out)
+    np.less(out, w0, out=w1)
+    np.multiply(w1, _EPS, out=w1)
+    np.add(out, w1, out=out)  # a carry of 2^64 is worth 2^32 - 1
+    np.greater_equal(out, _P_NP, out=w1)
+    np.multiply(w1, _P_NP, out=w1)
+    np.subtract(out, w1, out=out)
+
+
+def _mul_into(a: np.ndarray, b: np.ndarray | int, out: np.ndarray, w: list[np.ndarray]) -> None:
+    """out = a * b mod p elementwise without allocating (b an array or a Python-int constant).
+
+    Uses 32-bit limbs; w holds 5 scratch arrays shaped like a; out may alias a or b."""
+    a0, a1, b0, b1, lo = w
+    np.bitwise_and(a, _U32, out=a0)
+    np.right_shift(a, _S32, out=a1)
+    if isinstance(b, np.ndarray):
+        np.bitwise_and(b, _U32, out=b0)
+        np.right_shift(b, _S32, out=b1)
+        c0, c1 = b0, b1
+    else:
+        c0, c1 = np.uint64(b & 0xFFFFFFFF), np.uint64(b >> 32)
+    np.multiply(a0, c0, out=lo)
+    np.multiply(a1, c0, out=b0)
+    np.multiply(a0, c1, out=a0)
+    np.multiply(a1, c1, out=a1)  # a1: high word
+    np.add(a0, b0, out=b0)  # b0: middle sum (may wrap)
+    np.less(b0, a0, out=b1)
+    np.left_shift(b1, _S32, out=b1)  # a wrapped middle sum carries 2^96 = 2^32 in the high word
+    np.add(a1, b1, out=a1)
+    np.right_shift(b0, _S32, out=b1)
+    np.add(a1, b1, out=a1)
+    np.left_shift(b0, _S32, out=b0)
+    np.add(lo, b0, out=b0)  # b0: low word
+    np.less(b0, lo, out=b1)
+    np.add(a1, b1, out=a1)
+    _reduce_into(a1, b0, out, lo, b1)
+
+
+def _permute_lanes(s: np.ndarray, ws: tuple[list[np.ndarray], list[np.ndarray]] | None = None) -> np.ndarray:
+    """Tip5 permutation, in place, on lane-major canonical states s (16, n) uint64 (C-contiguous).
+
+    ws: scratch from _workspace(n), reusable across calls. Returns s."""
+    n = s.shape[1]
+    u, f = ws if ws is not None else _workspace(n)
+    k = NUM_SPLIT_AND_LOOKUP
+    w_lookup = [x[:k] for x in u[:5]]
+    w_power = [x[k:] for x in u[:5]]
+    m, x2, x3 = u[5][:k], u[5][k:], u[6][k:]
+    f_lo, f_hi, f_out = f
+    t0, t1, t2 = u[0], u[1], u[2]
+    x = s[k:]
     for r in range(NUM_ROUNDS):
-        m = field.to_montgomery(s[:NUM_SPLIT_AND_LOOKUP])
-        m = np.ascontiguousarray(m).view(np.uint16)
-        m = _LOOKUP16_NP[m].view(np.uint64)
-        s[:NUM_SPLIT_AND_LOOKUP] = field.from_montgomery(m)
-        x = s[NUM_SPLIT_AND_LOOKUP:]
-        x2 = field.mul(x, x)
-        s[NUM_SPLIT_AND_LOOKUP:] = field.mul(field.mul(x2, x), field.mul(x2, x2))
-        s = field.add(_mds_batch(s), _RC_NP[r])
+        # split-and-lookup on the Montgomery form, two bytes per table access
+        _mul_into(s[:k], _R, m, w_lookup)
+        limbs = m.view(np.uint16)
+        np.take(_LOOKUP16_NP, limbs, out=limbs)
+        _mul_into(m, _R_INV, s[:k], w_lookup)
+        # x^7 = (x^3)^2 * x
+        _mul_into(x, x, x2, w_power)
+        _mul_into(x2, x, x3, w_power)
+        _mul_into(x3, x3, x2, w_power)
+        _mul_into(x2, x, x, w_power)
+        # MDS on 32-bit halves: each output sums 16 products (< 2^32 * 2^16), below 2^52, exact in float64
+        np.bitwise_and(s, _U32, out=t0)
+        f_lo[...] = t0
+        np.right_shift(s, _S32, out=t0)
+        f_hi[...] = t0
+        np.matmul(_MDS_MATRIX_F, f_lo, out=f_out)
+        np.copyto(t0, f_out, casting="unsafe")  # lo sums
+        np.matmul(_MDS_MATRIX_F, f_hi, out=f_out)
+        np.copyto(t1, f_out, casting="unsafe")  # hi sums, weight 2^32
+        # hi * 2^32 with hi = a * 2^32 + b is a * 2^64 + b * 2^32 = a * (2^32 - 1) + b * 2^32 (mod p)
+        np.right_shift(t1, _S32, out=t2)
+        np.multiply(t2, _EPS, out=t2)
+        np.add(t2, t0, out=t2)  # < 2^53
+        np.left_shift(t1, _S32, out=s)
+        np.add(s, t2, out=s)
+        np.less(s, t2, out=t0)
+        np.multiply(t0, _EPS, out=t0)
+        np.add(s, t0, out=s)
+        np.greater_equal(s, _P_NP, out=t0)
+        np.multiply(t0, _P_NP, out=t0)
+        np.subtract(s, t0, out=s)
+        # round constants
+        np.add(s, _RC_NP[r], out=t1)
+        np.less(t1, s, out=t0)
+        np.multiply(t0, _EPS, out=t0)
+        np.add(t1, t0, out=t1)
+        np.greater_equal(t1, _P_NP, out=t0)
+        np.multiply(t0, _P_NP, out=t0)
+        np.subtract(t1, t0, out=s)
     return s
 
 
@@ -325,7 +406,7 @@ def permute_batch(states: np.ndarray) -> np.ndarray:
     states = _u64_matrix(states, "states", STATE_SIZE)
     out = np.empty_like(states)
     for k in range(0, states.shape[0], _BATCH):
-        out[k : k + _BATCH] = _permute_lanes(np.ascontiguousarray(states[k : k + _BATCH].T)).T
+        out[k : k + _BATCH] = _permute_lanes(states[k : k + _BATCH].T.copy()).T  # copy: permuted in place
     return out
 
 
@@ -361,11 +442,12 @@ def hash_rows(rows: np.ndarray) -> np.ndarray:
     for k in range(0, n, _BATCH):
         block = rows[k : k + _BATCH]
         s = np.zeros((STATE_SIZE, block.shape[0]), dtype=np.uint64)
+        ws = _workspace(block.shape[0])
         for c in range(full):
             s[:RATE] = block[:, RATE * c : RATE * (c + 1)].T
-            s = _permute_lanes(s)
+            _permute_lanes(s, ws)
         s[:RATE] = tail
         s[: w - full * RATE] = block[:, RATE * full :].T
-        s = _permute_lanes(s)
+        _permute_lanes(s, ws)
         out[k : k + _BATCH] = s[:DIGEST_LEN].T
     return out

@@ -311,3 +311,29 @@ def test_hash_pairs_matches_vectors_and_scalar(v):
 def test_batch_bad_input_raises(call):
     with pytest.raises(ValueError):
         call()
+
+
+def test_batch_does_not_modify_inputs():
+    for n in [1, 3]:
+        states = np.arange(16 * n, dtype=np.uint64).reshape(n, 16)
+        before = states.copy()
+        tip5.permute_batch(states)
+        assert np.array_equal(states, before)
+    rows = np.arange(24, dtype=np.uint64).reshape(2, 12)
+    before = rows.copy()
+    tip5.hash_rows(rows)
+    assert np.array_equal(rows, before)
+
+
+def test_inplace_field_mul_kernel_edge_values():
+    # the allocation-free multiply used by the batch permutation, on all pairs of edge values
+    edge = [0, 1, 2, P - 1, P - 2, 2**32, 2**32 - 1, 2**32 + 1, 2**63, 2**64 - 2**32, (P - 1) // 2]
+    edge += np.random.default_rng(9).integers(0, P, size=20, dtype=np.uint64).tolist()
+    a = np.array([x for x in edge for _ in edge], dtype=np.uint64)
+    b = np.array([y for _ in edge for y in edge], dtype=np.uint64)
+    out = np.empty_like(a)
+    w = [np.empty_like(a) for _ in range(5)]
+    tip5._mul_into(a, b, out, w)
+    assert out.tolist() == [x * y % P for x, y in zip(a.tolist(), b.tolist(), strict=True)]
+    tip5._mul_into(a, tip5._R, out, w)
+    assert out.tolist() == [x * 2**64 % P for x in a.tolist()]
