@@ -67,18 +67,17 @@ MDS_FIRST_COLUMN: tuple[int, ...] = (
     26798, 17845,
 )  # fmt: skip
 
-# The circulant MDS product is computed as one big-integer multiplication: the state is packed into
-# 128-bit slots, multiplied by the first column repeated twice (32 slots), and slots 16..31 of the
-# product hold new[i] = sum_j MDS_FIRST_COLUMN[(i - j) % 16] * old[j] (< 2^85, so no carries between
-# slots). Adding the packed round constants to the product fuses the constant addition.
-_SLOT = struct.Struct("<" + "Q8x" * STATE_SIZE)
-_UNPACK_HIGH = struct.Struct("<" + "Q" * (2 * STATE_SIZE))
-_MDS_PACKED = int.from_bytes(
-    struct.pack("<" + "Q8x" * 32, 0, *(MDS_FIRST_COLUMN[k % STATE_SIZE] for k in range(1, 32))), "little"
-)
+# The circulant MDS product is computed with one big-integer multiplication: state and first column are
+# packed into 96-bit slots; the product holds the linear convolution (31 slots), and folding slot i + 16
+# onto slot i gives new[i] = sum_j MDS_FIRST_COLUMN[(i - j) % 16] * old[j]. Each slot stays below 2^85
+# (16 products of < 2^64 by < 2^16, plus a round constant), so no carries cross slots.
+_SLOT_BITS = 96
+_PACK = struct.Struct("<" + "Q4x" * STATE_SIZE)
+_UNPACK = struct.Struct("<" + "QI" * STATE_SIZE)
+_LOW_SLOTS = (1 << (_SLOT_BITS * STATE_SIZE)) - 1
+_MDS_PACKED = int.from_bytes(_PACK.pack(*MDS_FIRST_COLUMN), "little")
 _RC_PACKED = tuple(
-    int.from_bytes(_SLOT.pack(*ROUND_CONSTANTS[16 * r : 16 * r + 16]), "little") << (128 * 16)
-    for r in range(NUM_ROUNDS)
+    int.from_bytes(_PACK.pack(*ROUND_CONSTANTS[16 * r : 16 * r + 16]), "little") for r in range(NUM_ROUNDS)
 )
 _TWO64 = 2**64 - P  # 2^64 mod p
 
@@ -117,7 +116,7 @@ def _elements(xs: Sequence[int], name: str, length: int | None = None) -> list[i
 
 def _round(s: list[int], r: int) -> list[int]:
     """One Tip5 round (S-boxes, MDS, round constants) on 16 ints; returns 16 ints congruent to the
-    result mod p but not reduced (below 2^97); inputs may be unreduced likewise."""
+    result mod p but not reduced (below 2^85); inputs may be unreduced likewise."""
     lk = _LOOKUP16
     out = []
     for i in range(NUM_SPLIT_AND_LOOKUP):
@@ -127,8 +126,9 @@ def _round(s: list[int], r: int) -> list[int]:
     for x in s[NUM_SPLIT_AND_LOOKUP:]:
         x3 = x * x * x % P
         out.append(x3 * x3 * x % P)
-    prod = int.from_bytes(_SLOT.pack(*out), "little") * _MDS_PACKED + _RC_PACKED[r]
-    w = _UNPACK_HIGH.unpack_from(prod.to_bytes(768, "little"), 256)
+    prod = int.from_bytes(_PACK.pack(*out), "little") * _MDS_PACKED
+    prod = (prod & _LOW_SLOTS) + (prod >> (_SLOT_BITS * STATE_SIZE)) + _RC_PACKED[r]
+    w = _UNPACK.unpack(prod.to_bytes(_UNPACK.size, "little"))
     return [lo + hi * _TWO64 for lo, hi in zip(w[0::2], w[1::2], strict=True)]
 
 
