@@ -137,8 +137,8 @@ def _weighted_row_sum(main: np.ndarray, aux: np.ndarray, weights: np.ndarray) ->
     if main.ndim == 2:  # base rows: one field matrix-vector product per extension coefficient
         part = np.stack([field.reduce_sum(field.mul(main, w_main[:, k]), axis=1) for k in range(3)], axis=-1)
     else:
-        part = xfield.reduce_sum(xfield.mul(main, w_main), axis=-2)
-    return xfield.add(part, xfield.reduce_sum(xfield.mul(aux, w_aux), axis=-2))
+        part = xfield.reduce_sum(xfield.mul(main, w_main), axis=-1)
+    return xfield.add(part, xfield.reduce_sum(xfield.mul(aux, w_aux), axis=-1))
 
 
 def deep_codeword(main_lde: np.ndarray, aux_lde: np.ndarray, segments_lde: np.ndarray,
