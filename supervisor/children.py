@@ -23,6 +23,7 @@ import time
 import msgpack
 
 log = logging.getLogger("tvmpd")
+STARTUP_GRACE_S = 60.0
 
 
 # ---------------------------------------------------------------- child side
@@ -70,18 +71,30 @@ def _run_prove(msg: dict, device_key: str, stage) -> dict:
     t0 = time.perf_counter()
     arrays = {name: shm.get_array(desc) for name, desc in msg["blocks"].items()}
     aet = jobs.aet_view(arrays, msg["scalars"])
+    timings: dict[str, float] = {}
+
+    def on_timing(name: str, seconds: float) -> None:
+        timings[name] = seconds
+
+    env = [tuple(p) for p in msg["env"]]
     try:
-        proof = jobs.prove_job(msg["claim"], aet, device_key, [tuple(p) for p in msg["env"]], on_stage=stage)
+        proof = jobs.prove_job(msg["claim"], aet, device_key, env, on_stage=stage, on_timing=on_timing)
     except jobs.JobError as exc:
-        return {"outcome": "error", "message": str(exc), "t_prove": time.perf_counter() - t0}
+        if exc.__cause__ is not None:
+            log.error("proving failed", exc_info=exc.__cause__)
+        return {"outcome": "error", "message": str(exc), "t_prove": time.perf_counter() - t0,
+                "stages": timings}
     desc = shm.put_bytes(f"{msg['prefix']}a{msg['attempt']}_proof", proof)
-    return {"outcome": "ok", "proof": desc, "t_prove": time.perf_counter() - t0}
+    return {"outcome": "ok", "proof": desc, "t_prove": time.perf_counter() - t0, "stages": timings}
 
 
 def child_main(conn, name: str, device_key: str, heartbeat_s: float, env: dict) -> None:
     """Entry point of a spawned child: beat, take tasks, answer each with one "result" message."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the supervisor decides
     os.environ.update(env)
+    from supervisor.config import setup_logging
+
+    setup_logging(os.environ.get("TVMPD_LOG_LEVEL", "INFO"))
     lock = threading.Lock()
     beating = threading.Event()
     beating.set()
@@ -214,8 +227,11 @@ class Child:
             return
         if not self.proc.is_alive():
             self.fail(f"exited with code {self.proc.exitcode}")
-        elif time.monotonic() - self.last_beat > timeout_s:
-            self.fail(f"no heartbeat for {timeout_s:.1f}s")
+        else:
+            # spawning a child (fresh interpreter, imports) may take longer than a heartbeat period
+            limit = max(timeout_s, STARTUP_GRACE_S) if self.state == "starting" else timeout_s
+            if time.monotonic() - self.last_beat > limit:
+                self.fail(f"no heartbeat for {limit:.1f}s")
 
     def fail(self, reason: str) -> None:
         """Kill the process, fail its task with ChildDied, and let the scheduler restart it."""

@@ -231,19 +231,25 @@ def job_environment(pairs: list[tuple[str, str]]):
 
 
 def prove_job(claim_json: str, aet, device_key: str, env_pairs: list[tuple[str, str]],
-              on_stage=None) -> bytes:
-    """bincode(Proof) for an executed job, or JobError while the STARK prover (stages.prover) is missing.
+              on_stage=None, on_timing=None) -> bytes:
+    """bincode(Proof) for an executed job; JobError while the STARK prover (stages.prover) is missing.
 
-    Expected prover entry point: `stages.prover.prove(claim, aet, **opts) -> proof`, where opts may include
-    `device_key` and `on_stage(name)`; the proof is bytes (already bincode) or a sequence of field elements.
+    Calls `stages.prover.prove(claim, aet, device_key=..., on_stage=..., progress=...)` (the keywords it
+    accepts): on_stage(name) when a stage starts, on_timing(name, seconds) when it ends. The test-only
+    environment flag TVMPD_TEST_FAKE_PROOF=1 skips the STARK and answers a one-element fake proof
+    [padded height], so daemon tests stay fast.
     """
+    if os.environ.get("TVMPD_TEST_FAKE_PROOF") == "1":
+        if on_stage is not None:
+            on_stage("fake proof")
+        return encode_proof_bincode([int(aet.padded_height)])
     try:
         prover = importlib.import_module("stages.prover")
-    except ImportError:
-        raise JobError(PROVING_MISSING) from None
+    except ImportError as exc:
+        raise JobError(f"{PROVING_MISSING}: {exc}") from None
     prove = getattr(prover, "prove", None)
     if prove is None:
-        raise JobError(PROVING_MISSING + ": stages.prover has no prove()")
+        raise JobError(f"{PROVING_MISSING}: stages.prover has no prove()")
     claim = vm_module().Claim.from_json(claim_json)
     params = inspect.signature(prove).parameters
     opts = {}
@@ -251,8 +257,15 @@ def prove_job(claim_json: str, aet, device_key: str, env_pairs: list[tuple[str, 
         opts["device_key"] = device_key
     if "on_stage" in params and on_stage is not None:
         opts["on_stage"] = on_stage
+    if "progress" in params and on_timing is not None:
+        opts["progress"] = on_timing
     with job_environment(env_pairs):
-        proof = prove(claim, aet, **opts)
+        try:
+            proof = prove(claim, aet, **opts)
+        except ImportError as exc:
+            raise JobError(f"{PROVING_MISSING}: {exc}") from None
+        except (ValueError, ArithmeticError, TypeError, AttributeError, IndexError, KeyError) as exc:
+            raise JobError(f"proving failed: {type(exc).__name__}: {exc}") from exc
     if isinstance(proof, bytes | bytearray):
         return bytes(proof)
     return encode_proof_bincode(getattr(proof, "elements", proof))

@@ -62,6 +62,7 @@ class Job:
     attempt: int = 0
     excluded: set = field(default_factory=set)
     timings: dict = field(default_factory=dict)
+    stage_timings: str | None = None
 
 
 class JobRefused(Exception):
@@ -149,7 +150,10 @@ class Scheduler:
         while True:
             await asyncio.sleep(period)
             for child in self.children:
-                child.check(self.cfg.heartbeat_timeout_s)
+                try:
+                    child.check(self.cfg.heartbeat_timeout_s)
+                except Exception:  # keep watching the others
+                    log.exception("watchdog: checking %s failed", child.name)
 
     def _kick(self) -> None:
         self._wake.set()
@@ -176,7 +180,12 @@ class Scheduler:
     def _restart(self, child: Child) -> None:
         if self.stopping or child.state == "stopped":
             return
-        child.start()
+        try:
+            child.start()
+        except Exception as exc:  # e.g. out of processes or file descriptors: try again later
+            child.state = "restarting"
+            self._on_death(child, f"restart failed: {exc}")
+            return
         log.info("child %s restarted pid=%d", child.name, child.pid)
         self._kick()
 
@@ -241,7 +250,8 @@ class Scheduler:
         self.totals[outcome] += 1
         times = {k: f"{v:.3f}s" for k, v in job.timings.items()}
         age = f"{time.monotonic() - job.created:.3f}s"
-        self._event(job, state, outcome=outcome, device=job.device, age=age, **times, **kv)
+        self._event(job, state, outcome=outcome, device=job.device, age=age, **times,
+                    stages=job.stage_timings, **kv)
 
     async def _guarded(self, job: Job) -> bytes:
         try:
@@ -314,6 +324,8 @@ class Scheduler:
             self._release(child, need, host)
         if "t_prove" in res:
             job.timings["t_prove"] = res["t_prove"]
+        if res.get("stages"):
+            job.stage_timings = ",".join(f"{k.replace(' ', '_')}:{v:.3f}s" for k, v in res["stages"].items())
         if res["outcome"] == "error":
             self._finish(job, "failed", "error", reason=res["message"][:120])
             return protocol.encode_error(job.job_id, res["message"])

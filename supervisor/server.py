@@ -169,6 +169,8 @@ class Daemon:
             await writer.drain()
         except (ConnectionError, OSError) as exc:
             log.warning("connection from %s lost: %s", peer, exc)
+        except asyncio.CancelledError:
+            pass  # shutting down; ending normally keeps asyncio's stream callback quiet
         finally:
             writer.close()
 
@@ -180,7 +182,11 @@ class Daemon:
         return {"draining": True, "pid": os.getpid(), "jobs": len(self.scheduler.jobs)}
 
     async def _on_control_conn(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await control.handle(reader, writer, {"status": self._status, "drain": self._drain_cmd})
+        self._track()
+        try:
+            await control.handle(reader, writer, {"status": self._status, "drain": self._drain_cmd})
+        except asyncio.CancelledError:
+            pass
 
     # ------------------------------------------------------------ shutdown
 

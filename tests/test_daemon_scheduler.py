@@ -51,3 +51,18 @@ def test_memory_admission_refuses_impossible_jobs():
         assert child.mem_reserved == 0 and sched.host_reserved == 0
 
     asyncio.run(go())
+
+
+def test_prove_job_without_prover(monkeypatch):
+    import sys
+    from types import SimpleNamespace
+
+    from supervisor import jobs
+
+    monkeypatch.delenv("TVMPD_TEST_FAKE_PROOF", raising=False)
+    monkeypatch.setitem(sys.modules, "stages.prover", None)  # import now raises ImportError
+    with pytest.raises(jobs.JobError, match=r"^proving is not implemented yet \(STARK stage missing\)"):
+        jobs.prove_job("{}", SimpleNamespace(padded_height=256), "cpu", [])
+    monkeypatch.setenv("TVMPD_TEST_FAKE_PROOF", "1")
+    fake = jobs.prove_job("{}", SimpleNamespace(padded_height=256), "cpu", [])
+    assert fake == (1).to_bytes(8, "little") + (256).to_bytes(8, "little")
