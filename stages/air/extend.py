@@ -213,22 +213,47 @@ def _scan(a: np.ndarray | None, b: np.ndarray | None, init) -> np.ndarray:
     return x.reshape(m * k, 3)[:n]
 
 
+def _scan_const(alpha: np.ndarray, b: np.ndarray, init) -> np.ndarray:
+    """x_k = alpha * x_(k-1) + b_k with one constant alpha (3,): the blocked scan without the products of
+    the multipliers, which are just powers of alpha. (n, 3)."""
+    init = np.asarray(init, dtype=_U).reshape(3)
+    n = b.shape[0]
+    al = tuple(int(v) for v in alpha)
+    if n <= 32:
+        return _scan(np.broadcast_to(alpha, (n, 3)), b, init)
+    k = 16
+    m = -(-n // k)
+    B = np.concatenate([b, np.zeros((m * k - n, 3), dtype=_U)]).reshape(m, k, 3)
+    for j in range(1, k):
+        B[:, j] = F.add(X.mul(B[:, j - 1], alpha), B[:, j])
+    powers = np.array([_xpow_int(al, j + 1) for j in range(k)], dtype=_U)  # alpha^(j+1)
+    ends = _scan_const(powers[-1], B[:, -1], init)
+    starts = np.concatenate([init[None, :], ends[:-1]])
+    x = F.add(X.mul(powers[None, :, :], starts[:, None, :]), B)
+    return x.reshape(m * k, 3)[:n]
+
+
 def _scan_masked(
     mask: np.ndarray, factor: np.ndarray | None, summand: np.ndarray | None, init, n: int
 ) -> np.ndarray:
-    """x = factor * x + summand on rows where mask holds, x unchanged elsewhere (factor None: 1)."""
-    a = None
-    if factor is not None:
-        a = np.zeros((n, 3), dtype=_U)
-        a[:, 0] = 1
-        a[mask] = np.broadcast_to(factor, (n, 3))[mask]
-    b = None
-    if summand is not None:
-        b = np.zeros((n, 3), dtype=_U)
-        b[mask] = np.broadcast_to(summand, (n, 3))[mask]
-    if a is None and b is None:
-        return np.tile(np.asarray(init, dtype=_U), (n, 1))
-    return _scan(a, b, init)
+    """x = factor * x + summand on rows where mask holds, x unchanged elsewhere (factor None: 1; a (3,)
+    factor is a constant, an (n, 3) one per row). Only the masked rows are scanned, then carried forward."""
+    init = np.asarray(init, dtype=_U).reshape(3)
+    idx = np.flatnonzero(mask)
+    if idx.size == 0 or (factor is None and summand is None):
+        return np.tile(init, (n, 1))
+    b = None if summand is None else np.ascontiguousarray(np.broadcast_to(summand, (n, 3))[idx])
+    if factor is not None and np.ndim(factor) == 1:
+        if b is None:
+            b = np.zeros((idx.size, 3), dtype=_U)
+        x = _scan_const(np.asarray(factor, dtype=_U), b, init)
+    else:
+        a = None if factor is None else np.ascontiguousarray(factor[idx])
+        x = _scan(a, b, init)
+    pos = np.cumsum(mask) - 1
+    out = x[np.maximum(pos, 0)]
+    out[pos < 0] = init
+    return out
 
 
 def _inverse_sum(
@@ -376,7 +401,8 @@ def _processor(m: np.ndarray, ch: np.ndarray) -> dict[int, np.ndarray]:
                 cols = [_st(prev[sel], i) for i in range(num)]
                 ws = [np.array(_xpow_int(alpha, num - 1 - i), dtype=_U) for i in range(num)]
             b[sel] = _lin(cols, ws)
-        out[col] = _with_first(_ONE, _scan(a, b, _ONE))
+        io = (ci_prev == op) & valid_prev & (nia_prev >= 1) & (nia_prev <= 5)
+        out[col] = _with_first(_ONE, _scan_masked(io, a, b, _ONE, n - 1))
 
     # instruction lookup client: rows until the first padding row
     live = _prefix_true(m[:, ProcessorMain.IsPadding] != 1)
@@ -457,27 +483,31 @@ def _op_stack_factors(prev, cur, valid, delta, ch) -> np.ndarray:
     factor = np.zeros((n1, 3), dtype=_U)
     factor[:, 0] = 1
     if active.any():
-        grow = delta > 0
-        shorter = np.where(grow[:, None], prev, cur)
-        size = np.abs(delta)
+        rows = np.flatnonzero(active)
+        # the underflow words sit in the row with the shorter stack: before growing, after shrinking
+        grow = (delta[rows] > 0)[:, None]
+        cols = [ProcessorMain.OpStackPointer] + [ProcessorMain.ST0 + 15 - off for off in range(10)]
+        shorter = np.where(grow, prev[rows][:, cols], cur[rows][:, cols])
+        size = np.abs(delta[rows])
         alpha = ch[CI.OpStackIndeterminate]
         base = F.add(
-            _bx(prev[:, ProcessorMain.CLK], ch[CI.OpStackClkWeight]),
-            _bx(prev[:, ProcessorMain.IB1], ch[CI.OpStackIb1Weight]),
+            _bx(prev[rows, ProcessorMain.CLK], ch[CI.OpStackClkWeight]),
+            _bx(prev[rows, ProcessorMain.IB1], ch[CI.OpStackIb1Weight]),
         )
-        for off in range(int(size[active].max())):
-            s = active & (size > off)
-            sh = shorter[s]
-            ptr = F.add(sh[:, ProcessorMain.OpStackPointer], _U(off))
+        f = factor[rows]
+        for off in range(int(size.max())):
+            s = size > off
+            ptr = F.add(shorter[s, 0], _U(off))
             comp = F.add(
                 base[s],
                 _lin(
-                    [ptr, _st(sh, 15 - off)],
+                    [ptr, shorter[s, 1 + off]],
                     [ch[CI.OpStackPointerWeight], ch[CI.OpStackFirstUnderflowElementWeight]],
                 ),
             )
-            factor[s] = X.mul(factor[s], _minus(alpha, comp))
-    return _scan(factor, None, _ONE)
+            f[s] = X.mul(f[s], _minus(alpha, comp))
+        factor[rows] = f
+    return _scan_masked(active, factor, None, _ONE, n1)
 
 
 def _ram_factors(prev, cur, valid, ch) -> np.ndarray:
@@ -488,6 +518,7 @@ def _ram_factors(prev, cur, valid, ch) -> np.ndarray:
     live = valid & (cur[:, ProcessorMain.IsPadding] != 1)
     factor = np.zeros((n1, 3), dtype=_U)
     factor[:, 0] = 1
+    active = np.zeros(n1, dtype=bool)
     alpha = ch[CI.RamIndeterminate]
 
     def apply(sel: np.ndarray, itype: int, accesses) -> None:
@@ -503,6 +534,7 @@ def _ram_factors(prev, cur, valid, ch) -> np.ndarray:
             term = _minus(alpha, comp)
             f = term if f is None else X.mul(f, term)
         factor[sel] = f
+        active[sel] = True
 
     def plus(col: np.ndarray, k: int) -> np.ndarray:
         return F.add(col, _U(k))
@@ -536,7 +568,7 @@ def _ram_factors(prev, cur, valid, ch) -> np.ndarray:
         p = prev[sel]
         acc = [(_st(p, 0), _hv(p, 0))] + [(plus(_st(p, 1), i), _hv(p, 1 + i)) for i in range(3)]
         apply(sel, RAM_READ, acc)
-    return _scan(factor, None, _ONE)
+    return _scan_masked(active, factor, None, _ONE, n1)
 
 
 def _sponge(prev, cur, ci_prev, ch, weights) -> np.ndarray:
