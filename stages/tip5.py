@@ -90,23 +90,29 @@ _LOOKUP16 = tuple(LOOKUP_TABLE[v & 0xFF] | (LOOKUP_TABLE[v >> 8] << 8) for v in 
 
 
 def _elements(xs: Sequence[int], name: str, length: int | None = None) -> list[int]:
-    """Return xs as a list of Python ints after checking each is a canonical field element."""
+    """Return xs as a new list of Python ints after checking each is a canonical field element."""
     if isinstance(xs, np.ndarray):
         if xs.ndim != 1 or xs.dtype.kind not in "ui":
             raise ValueError(f"{name}: expected a 1-d integer array, got {xs.dtype} shape {xs.shape}")
         xs = xs.tolist()
-    try:
-        out = [int(v) for v in xs]
-        bad_type = any(isinstance(v, (bool, float, np.bool_, np.floating)) or isinstance(v, str) for v in xs)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name}: expected a sequence of integers") from exc
-    if bad_type:
-        raise ValueError(f"{name}: expected integers, not bools/floats/strings")
-    if length is not None and len(out) != length:
-        raise ValueError(f"{name}: expected {length} elements, got {len(out)}")
-    for v in out:
-        if not 0 <= v < P:
-            raise ValueError(f"{name}: {v} is not a canonical field element (0 <= v < p)")
+    elif not isinstance(xs, list | tuple):
+        try:
+            xs = list(xs)
+        except TypeError as exc:
+            raise ValueError(f"{name}: expected a sequence of integers") from exc
+    if length is not None and len(xs) != length:
+        raise ValueError(f"{name}: expected {length} elements, got {len(xs)}")
+    if all(type(v) is int for v in xs):
+        out = list(xs)
+    else:  # numpy integers are fine; bools, floats, strings are not
+        out = []
+        for v in xs:
+            if isinstance(v, bool | np.bool_) or not isinstance(v, int | np.integer):
+                raise ValueError(f"{name}: expected integers, got {type(v).__name__}")
+            out.append(int(v))
+    if out and (min(out) < 0 or max(out) >= P):
+        bad = next(v for v in out if not 0 <= v < P)
+        raise ValueError(f"{name}: {bad} is not a canonical field element (0 <= v < p)")
     return out
 
 

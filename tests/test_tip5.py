@@ -208,6 +208,9 @@ def test_sample_indices_skips_p_minus_1_and_drops_leftovers():
         lambda: tip5.hash_varlen([P]),
         lambda: tip5.hash_varlen(np.zeros(3, dtype=np.float64)),
         lambda: tip5.hash_varlen(None),
+        lambda: tip5.hash_varlen([True]),
+        lambda: tip5.hash_varlen([np.float64(1)]),
+        lambda: tip5.hash_varlen([2**64]),
         lambda: tip5.Sponge().absorb([0] * 11),
         lambda: tip5.Sponge().sample_indices(1000, 3),
         lambda: tip5.Sponge().sample_indices(0, 3),
@@ -226,6 +229,9 @@ def test_accepts_numpy_inputs():
     xs = np.arange(16, dtype=np.uint64)
     assert tip5.permutation(xs) == tip5.permutation(list(range(16)))
     assert tip5.hash_varlen(np.array([1, 2, 3], dtype=np.uint64)) == tip5.hash_varlen([1, 2, 3])
+    assert tip5.hash_varlen([np.uint64(1), np.int64(2), 3]) == tip5.hash_varlen([1, 2, 3])
+    assert tip5.hash_varlen(range(1, 4)) == tip5.hash_varlen((1, 2, 3))
+    assert tip5.hash_varlen(x for x in [1, 2, 3]) == tip5.hash_varlen([1, 2, 3])
 
 
 # ---------------------------------------------------------------------------------------------
