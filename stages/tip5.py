@@ -81,7 +81,8 @@ _RC_PACKED = tuple(
 )
 _TWO64 = 2**64 - P  # 2^64 mod p
 
-# The byte-wise lookup applied to two bytes at once (a 16-bit limb), so a word needs 4 lookups.
+_LOOKUP_BYTES = bytes(LOOKUP_TABLE)  # for bytes.translate
+# The byte-wise lookup applied to two bytes at once (a 16-bit limb), for the batch path.
 _LOOKUP16 = tuple(LOOKUP_TABLE[v & 0xFF] | (LOOKUP_TABLE[v >> 8] << 8) for v in range(1 << 16))
 
 
@@ -123,12 +124,11 @@ def _elements(xs: Sequence[int], name: str, length: int | None = None) -> list[i
 def _round(s: list[int], r: int) -> list[int]:
     """One Tip5 round (S-boxes, MDS, round constants) on 16 ints; returns 16 ints congruent to the
     result mod p but not reduced (below 2^85); inputs may be unreduced likewise."""
-    lk = _LOOKUP16
-    out = []
-    for i in range(NUM_SPLIT_AND_LOOKUP):
-        m = s[i] * _R % P
-        m = lk[m & 0xFFFF] | lk[(m >> 16) & 0xFFFF] << 16 | lk[(m >> 32) & 0xFFFF] << 32 | lk[m >> 48] << 48
-        out.append(m * _R_INV % P)
+    # split-and-lookup: the bytes of the Montgomery form x * 2^64 mod p go through the table
+    out = [
+        int.from_bytes((x * _R % P).to_bytes(8, "little").translate(_LOOKUP_BYTES), "little") * _R_INV % P
+        for x in s[:NUM_SPLIT_AND_LOOKUP]
+    ]
     for x in s[NUM_SPLIT_AND_LOOKUP:]:
         x3 = x * x * x % P
         out.append(x3 * x3 * x % P)
