@@ -290,8 +290,12 @@ def _workspace(n: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
     )
 
 
-def _reduce_into(hi: np.ndarray, low: np.ndarray, out: np.ndarray, w0: np.ndarray, w1: np.ndarray) -> None:
-    """out = (hi * 2^64 + low) mod p, canonical; clobbers hi, low, w0, w1 (out may alias none of them)."""
+def _reduce_into(
+    hi: np.ndarray, low: np.ndarray, out: np.ndarray, w0: np.ndarray, w1: np.ndarray, canonical: bool
+) -> None:
+    """out = (hi * 2^64 + low) mod p; clobbers hi, low, w0, w1 (out may alias none of them).
+
+    With canonical=False the result is only congruent mod p and below 2^64 (fine as a multiplicand)."""
     np.right_shift(hi, _S32, out=w0)  # hi >> 32 weighs 2^96 = -1
     np.bitwise_and(hi, _U32, out=hi)  # hi & (2^32 - 1) weighs 2^64 = 2^32 - 1
     np.less(low, w0, out=w1)
@@ -304,15 +308,20 @@ def _reduce_into(hi: np.ndarray, low: np.ndarray, out: np.ndarray, w0: np.ndarra
     np.less(out, w0, out=w1)
     np.multiply(w1, _EPS, out=w1)
     np.add(out, w1, out=out)  # a carry of 2^64 is worth 2^32 - 1
+    if not canonical:
+        return
     np.greater_equal(out, _P_NP, out=w1)
     np.multiply(w1, _P_NP, out=w1)
     np.subtract(out, w1, out=out)
 
 
-def _mul_into(a: np.ndarray, b: np.ndarray | int, out: np.ndarray, w: list[np.ndarray]) -> None:
+def _mul_into(
+    a: np.ndarray, b: np.ndarray | int, out: np.ndarray, w: list[np.ndarray], canonical: bool = True
+) -> None:
     """out = a * b mod p elementwise without allocating (b an array or a Python-int constant).
 
-    Uses 32-bit limbs; w holds 5 scratch arrays shaped like a; out may alias a or b."""
+    Uses 32-bit limbs; inputs may be any values below 2^64; w holds 5 scratch arrays shaped like a;
+    out may alias a or b; canonical=False skips the final reduction below p."""
     a0, a1, b0, b1, lo = w
     np.bitwise_and(a, _U32, out=a0)
     np.right_shift(a, _S32, out=a1)
@@ -336,7 +345,7 @@ def _mul_into(a: np.ndarray, b: np.ndarray | int, out: np.ndarray, w: list[np.nd
     np.add(lo, b0, out=b0)  # b0: low word
     np.less(b0, lo, out=b1)
     np.add(a1, b1, out=a1)
-    _reduce_into(a1, b0, out, lo, b1)
+    _reduce_into(a1, b0, out, lo, b1, canonical)
 
 
 def _permute_lanes(s: np.ndarray, ws: tuple[list[np.ndarray], list[np.ndarray]] | None = None) -> np.ndarray:
@@ -354,16 +363,19 @@ def _permute_lanes(s: np.ndarray, ws: tuple[list[np.ndarray], list[np.ndarray]] 
     x = s[k:]
     for r in range(NUM_ROUNDS):
         # split-and-lookup on the Montgomery form, two bytes per table access
+        # (only the Montgomery words must be canonical; everything else feeds another multiplication or
+        # the MDS, which accept any value below 2^64, so those skip the final reduction)
         _mul_into(s[:k], _R, m, w_lookup)
         limbs = m.view(np.uint16)
         np.take(_LOOKUP16_NP, limbs, out=limbs)
-        _mul_into(m, _R_INV, s[:k], w_lookup)
+        _mul_into(m, _R_INV, s[:k], w_lookup, False)
         # x^7 = (x^3)^2 * x
-        _mul_into(x, x, x2, w_power)
-        _mul_into(x2, x, x3, w_power)
-        _mul_into(x3, x3, x2, w_power)
-        _mul_into(x2, x, x, w_power)
-        # MDS on 32-bit halves: each output sums 16 products (< 2^32 * 2^16), below 2^52, exact in float64
+        _mul_into(x, x, x2, w_power, False)
+        _mul_into(x2, x, x3, w_power, False)
+        _mul_into(x3, x3, x2, w_power, False)
+        _mul_into(x2, x, x, w_power, False)
+        # MDS on 32-bit halves: each output sums 16 products (< 2^32 * 2^16), below 2^52, exact in float64;
+        # the result is canonical
         np.bitwise_and(s, _U32, out=t0)
         f_lo[...] = t0
         np.right_shift(s, _S32, out=t0)

@@ -343,3 +343,10 @@ def test_inplace_field_mul_kernel_edge_values():
     assert out.tolist() == [x * y % P for x, y in zip(a.tolist(), b.tolist(), strict=True)]
     tip5._mul_into(a, tip5._R, out, w)
     assert out.tolist() == [x * 2**64 % P for x in a.tolist()]
+    # lazily reduced results are congruent and may themselves be multiplied again
+    tip5._mul_into(a, b, out, w, False)
+    assert [x % P for x in out.tolist()] == [x * y % P for x, y in zip(a.tolist(), b.tolist(), strict=True)]
+    big = np.array([2**64 - 1, 2**64 - 2, P, P + 5] * 3, dtype=np.uint64)
+    out = np.empty_like(big)
+    tip5._mul_into(big, big[::-1].copy(), out, [np.empty_like(big) for _ in range(5)])
+    assert out.tolist() == [x * y % P for x, y in zip(big.tolist(), big[::-1].tolist(), strict=True)]
