@@ -61,12 +61,88 @@ __kernel void ntt_bitrev_kernel(__global const ulong *src, __global ulong *dst, 
     dst[c * dst_stride + i] = v;
 }
 
+// Butterflies of r = 1, 2 or 3 neighbouring stages s .. s + r - 1 on a group of 2^r elements in
+// registers. x[a] is the element with global index i + a 2^s (i: the group's first index, j = i mod 2^s);
+// stage s + q pairs x[a] with x[a + 2^q] (bit q of a clear) and its twiddle index is
+// (i + a 2^s) mod 2^(s+q) = j + (a mod 2^q) 2^s, which TW(q, a mod 2^q) reads.
+#define TW(q, am) tw[(1u << (s + (q))) + j + ((uint)(am) << s)]
+#define BF_DIT(a, b, w)                  \
+    do {                                 \
+        ulong t_ = gl_mul(x[b], (w));    \
+        x[b] = gl_sub(x[a], t_);         \
+        x[a] = gl_add(x[a], t_);         \
+    } while (0)
+#define BF_DIF(a, b, w)                          \
+    do {                                         \
+        ulong y_ = x[b];                         \
+        x[b] = gl_mul(gl_sub(x[a], y_), (w));    \
+        x[a] = gl_add(x[a], y_);                 \
+    } while (0)
+
+inline void ntt_group2(ulong *x, const uint dif, __global const ulong *tw, const uint s, const uint j) {
+    if (dif) BF_DIF(0, 1, TW(0, 0));
+    else BF_DIT(0, 1, TW(0, 0));
+}
+
+inline void ntt_group4(ulong *x, const uint dif, __global const ulong *tw, const uint s, const uint j) {
+    ulong w0 = TW(0, 0), w10 = TW(1, 0), w11 = TW(1, 1);
+    if (dif) {
+        BF_DIF(0, 2, w10); BF_DIF(1, 3, w11);
+        BF_DIF(0, 1, w0); BF_DIF(2, 3, w0);
+    } else {
+        BF_DIT(0, 1, w0); BF_DIT(2, 3, w0);
+        BF_DIT(0, 2, w10); BF_DIT(1, 3, w11);
+    }
+}
+
+inline void ntt_group8(ulong *x, const uint dif, __global const ulong *tw, const uint s, const uint j) {
+    ulong w0 = TW(0, 0), w10 = TW(1, 0), w11 = TW(1, 1);
+    ulong w20 = TW(2, 0), w21 = TW(2, 1), w22 = TW(2, 2), w23 = TW(2, 3);
+    if (dif) {
+        BF_DIF(0, 4, w20); BF_DIF(1, 5, w21); BF_DIF(2, 6, w22); BF_DIF(3, 7, w23);
+        BF_DIF(0, 2, w10); BF_DIF(1, 3, w11); BF_DIF(4, 6, w10); BF_DIF(5, 7, w11);
+        BF_DIF(0, 1, w0); BF_DIF(2, 3, w0); BF_DIF(4, 5, w0); BF_DIF(6, 7, w0);
+    } else {
+        BF_DIT(0, 1, w0); BF_DIT(2, 3, w0); BF_DIT(4, 5, w0); BF_DIT(6, 7, w0);
+        BF_DIT(0, 2, w10); BF_DIT(1, 3, w11); BF_DIT(4, 6, w10); BF_DIT(5, 7, w11);
+        BF_DIT(0, 4, w20); BF_DIT(1, 5, w21); BF_DIT(2, 6, w22); BF_DIT(3, 7, w23);
+    }
+}
+
+// One step of a pass: stages s0 + rel .. s0 + rel + R_LOG - 1 on every group of 2^R_LOG elements of the
+// block (see ntt_pass_kernel for the block layout). One function per radix keeps x[] in registers.
+#define NTT_BLOCK_STEP(R_LOG, GROUP_FN)                                                                   \
+    inline void ntt_block_step##R_LOG(__local ulong *sh, const uint dif, __global const ulong *tw,       \
+                                      const uint s0, const uint rel, const uint k, const uint log_t,     \
+                                      const uint jblk) {                                                 \
+        const uint hm = 1u << rel;                                                                       \
+        const uint lstep = hm << log_t;                                                                  \
+        const uint groups = 1u << (k + log_t - (R_LOG));                                                 \
+        for (uint g = get_local_id(0); g < groups; g += get_local_size(0)) {                             \
+            uint bt = g & ((1u << log_t) - 1u);                                                          \
+            uint bm = g >> log_t;                                                                        \
+            uint m_low = bm & (hm - 1u);                                                                 \
+            uint m_base = ((bm >> rel) << (rel + (R_LOG))) | m_low;                                      \
+            uint l0 = (m_base << log_t) | bt;                                                            \
+            uint j = (m_low << s0) | (jblk << log_t) | bt;                                               \
+            ulong x[1 << (R_LOG)];                                                                       \
+            _Pragma("unroll") for (uint a = 0; a < (1u << (R_LOG)); a++) x[a] = sh[l0 + a * lstep];      \
+            GROUP_FN(x, dif, tw, s0 + rel, j);                                                           \
+            _Pragma("unroll") for (uint a = 0; a < (1u << (R_LOG)); a++) sh[l0 + a * lstep] = x[a];      \
+        }                                                                                                \
+    }
+
+NTT_BLOCK_STEP(1, ntt_group2)
+NTT_BLOCK_STEP(2, ntt_group4)
+NTT_BLOCK_STEP(3, ntt_group8)
+
 // One pass = k consecutive stages s0 .. s0 + k - 1 done in local memory.
 //
 // A group handles a block of B = 2^(k + log_t) elements of one column: 2^k "rows" m spaced 2^s0 apart
 // times T = 2^log_t neighbouring low indices t (T <= 2^s0 keeps global reads in runs of T elements).
 // Global index of local slot l = m * T + t:  gi = hi * 2^(s0 + k) + m * 2^s0 + jblk * T + t,
-// where the block number (global id 1) splits into hi and jblk.
+// where the block number (global id 1) splits into hi and jblk. Inside the block the stages run up to
+// three at a time (radix 8) in registers, with a barrier after each such step.
 //
 // Loads read src[c * src_stride + (gi >> src_shift)]: src_shift > 0 broadcasts a shorter column, which
 // is how the LDE skips its first stages (see opencl/ntt.py). Stores multiply by scale[gi] when
@@ -94,31 +170,14 @@ __kernel void ntt_pass_kernel(__global const ulong *src, __global ulong *dst, __
     }
     barrier(CLK_LOCAL_MEM_FENCE);
 
-    for (uint step = 0; step < k; step++) {
-        const uint rel = dif ? (k - 1u - step) : step;  // stage s = s0 + rel
-        const uint s = s0 + rel;
-        const uint hm = 1u << rel;
-        for (uint b = lid; b < B / 2u; b += lsize) {
-            uint bt = b & (T - 1u);
-            uint bm = b >> log_t;
-            uint m_low = bm & (hm - 1u);
-            uint m1 = ((bm >> rel) << (rel + 1u)) | m_low;
-            uint l1 = (m1 << log_t) | bt;
-            uint l2 = l1 + (hm << log_t);
-            uint jp = (m_low << s0) | (jblk << log_t) | bt;  // (global index of l1) mod 2^s
-            ulong w = tw[(1u << s) + jp];
-            ulong x = sh[l1];
-            ulong y = sh[l2];
-            if (dif) {
-                sh[l1] = gl_add(x, y);
-                sh[l2] = gl_mul(gl_sub(x, y), w);
-            } else {
-                ulong t = gl_mul(y, w);
-                sh[l1] = gl_add(x, t);
-                sh[l2] = gl_sub(x, t);
-            }
-        }
+    for (uint done = 0; done < k;) {
+        const uint r = min(k - done, 3u);
+        const uint rel = dif ? (k - done - r) : done;  // DIT climbs from stage s0, DIF descends from the top
+        if (r == 3) ntt_block_step3(sh, dif, tw, s0, rel, k, log_t, jblk);
+        else if (r == 2) ntt_block_step2(sh, dif, tw, s0, rel, k, log_t, jblk);
+        else ntt_block_step1(sh, dif, tw, s0, rel, k, log_t, jblk);
         barrier(CLK_LOCAL_MEM_FENCE);
+        done += r;
     }
 
     for (uint l = lid; l < B; l += lsize) {

@@ -37,29 +37,34 @@ def _log2_exact(n: int, what: str) -> int:
 
 
 def plan_dit(first: int, end: int) -> list[tuple[int, int, int]]:
-    """Passes (s0, k, log_t) covering DIT stages first .. end-1 in ascending order."""
-    passes = []
-    s0 = first
+    """Passes (s0, k, log_t) covering stages first .. end-1 in ascending order (DIT order).
+
+    A pass does k <= LOG_BLOCK - log_t stages on blocks of 2^(k + log_t) elements and needs log_t <= s0;
+    runs of at least 2^MIN_RUN elements (where s0 allows) keep its global accesses coalesced. The
+    fewest passes are used, a pass starting below MIN_RUN takes a whole block of stages, the others
+    share the rest evenly, and each pass takes the widest runs its block allows.
+    """
+    cap = LOG_BLOCK - MIN_RUN  # most stages of a pass that starts at s0 >= MIN_RUN
+    count, s0 = 0, first
+    while s0 < end:  # fewest passes: greedy
+        s0 += min(LOG_BLOCK - min(s0, MIN_RUN), end - s0)
+        count += 1
+    passes, s0 = [], first
     while s0 < end:
-        log_t = min(s0, MIN_RUN)
-        k = min(LOG_BLOCK - log_t, end - s0)
-        passes.append((s0, k, log_t))
+        left = max(count - len(passes), 1)
+        rest = end - s0
+        k = max(-(-rest // left), rest - (left - 1) * cap)
+        if s0 < MIN_RUN:  # a pass this low can only use short runs: give it a whole block of stages
+            k = LOG_BLOCK - s0
+        k = min(k, LOG_BLOCK - min(s0, MIN_RUN), rest)
+        passes.append((s0, k, min(s0, LOG_BLOCK - k)))
         s0 += k
     return passes
 
 
 def plan_dif(first: int, end: int) -> list[tuple[int, int, int]]:
-    """Passes (s0, k, log_t) covering DIF stages end-1 .. first in descending order."""
-    passes = []
-    top = end
-    while top > first:
-        k = top - first
-        while k + min(top - k, MIN_RUN) > LOG_BLOCK:
-            k -= 1
-        s0 = top - k
-        passes.append((s0, k, min(s0, MIN_RUN)))
-        top = s0
-    return passes
+    """Passes (s0, k, log_t) covering stages end-1 .. first in descending order (DIF order)."""
+    return plan_dit(first, end)[::-1]
 
 
 def twiddles(rt: Runtime, log_n: int, inverse: bool) -> cl.Buffer:
@@ -81,7 +86,7 @@ def _run_pass(rt: Runtime, src, dst, tw, scale, src_stride: int, dst_stride: int
               step: tuple[int, int, int], dif: bool, ncols: int, log_n: int) -> None:
     s0, k, log_t = step
     block = 1 << (k + log_t)
-    lsize = max(1, min(block // 2, 256, rt.max_work_group()))
+    lsize = max(1, min(max(block // 8, 32), 256, rt.max_work_group()))  # one radix-8 group per work-item
     nblocks = (1 << log_n) // block
     kern = rt.kernel("ntt", "ntt_pass_kernel")
     kern.set_args(src, dst, tw, scale if scale is not None else tw, np.uint64(src_stride),

@@ -132,7 +132,37 @@ def run_opencl(args) -> Table:
 
     if args.commit_log:
         commit_pipeline(args, rt, table, random_buffer, sync)
+        lde_breakdown(args, rt, random_buffer, sync)
     return table
+
+
+def lde_breakdown(args, rt, random_buffer, sync) -> None:
+    """Time each pass of one column batch of the commit's LDE separately (where the LDE time goes)."""
+    from opencl import ntt
+
+    log, log_big, c = args.commit_log, args.commit_log + args.expansion_log, args.batch_cols
+    n, big = 1 << log, 1 << log_big
+    src, scratch, dst = random_buffer(c * n, 7), rt.empty(8 * c * n), rt.empty(8 * c * big)
+    ntt.lde_device(rt, src, dst, c, log, log_big, 1, 7, scratch)  # builds twiddles and the scale table
+    tw_inv, tw = ntt.twiddles(rt, log, True), ntt.twiddles(rt, log_big, False)
+    scale = rt.cache[("lde_scale", log, 7)]
+    inv_plan, fwd_plan = ntt.plan_dif(0, log), ntt.plan_dit(log_big - log, log_big)
+    print(f"lde pass breakdown, {c} columns 2^{log} -> 2^{log_big}:", flush=True)
+    for i, step in enumerate(inv_plan):
+        last = i == len(inv_plan) - 1
+        run = partial(ntt._run_pass, rt, src if i == 0 else scratch, scratch, tw_inv, scale if last else None,
+                      n, n, 0, step, True, c, log)
+        t = best_time(run, args.repeat, sync)
+        print(f"  inverse pass (s0, k, log_t) = {step}: {t * 1e3:.2f} ms, "
+              f"{16 * c * n / t / 1e9:.0f} GB/s", flush=True)
+    for i, step in enumerate(fwd_plan):
+        first = i == 0
+        run = partial(ntt._run_pass, rt, scratch if first else dst, dst, tw, None, n if first else big, big,
+                      log_big - log if first else 0, step, False, c, log_big)
+        t = best_time(run, args.repeat, sync)
+        moved = 8 * c * (n + big) if first else 16 * c * big
+        print(f"  forward pass (s0, k, log_t) = {step}: {t * 1e3:.2f} ms, {moved / t / 1e9:.0f} GB/s",
+              flush=True)
 
 
 def commit_pipeline(args, rt, table: Table, random_buffer, sync) -> None:
