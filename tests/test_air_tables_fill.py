@@ -78,28 +78,38 @@ def test_fill_from_reference_aet(vectors, name):
     assert not bad, f"main columns differ: {bad}"
 
 
-@pytest.mark.parametrize("k", [1, 2, 3, 7, 20])
+@pytest.mark.parametrize("k", [1, 2, 3, 7, 20, 300])
 def test_bezout_relation(k):
     rng = np.random.default_rng(k)
-    roots = np.unique(rng.integers(0, F.P, size=k, dtype=np.uint64))
-    a, b = bezout_coefficients(roots)
-    x = np.uint64(123456789)
-    # a(x) * rp(x) + b(x) * rp'(x) == 1 at a random point
-    rp = np.uint64(1)
+    roots = [int(r) for r in np.unique(rng.integers(0, F.P, size=k, dtype=np.uint64))]
+    a, b = bezout_coefficients(np.array(roots, dtype=np.uint64))
+    x = 123456789
+    # a(x) * rp(x) + b(x) * rp'(x) == 1 at a point, with rp'(x) = rp(x) * sum 1/(x - r)
+    rp = 1
     for r in roots:
-        rp = F.mul(rp, F.sub(x, r))
-    fd = np.uint64(0)
-    for i in range(roots.size):
-        term = np.uint64(1)
-        for j, r in enumerate(roots):
-            if j != i:
-                term = F.mul(term, F.sub(x, r))
-        fd = F.add(fd, term)
+        rp = rp * (x - r) % F.P
+    fd = rp * sum(pow(x - r, F.P - 2, F.P) for r in roots) % F.P
 
     def ev(c):
-        acc = np.uint64(0)
+        acc = 0
         for v in c[::-1]:
-            acc = F.add(F.mul(acc, x), v)
+            acc = (acc * x + int(v)) % F.P
         return acc
 
-    assert int(F.add(F.mul(ev(a), rp), F.mul(ev(b), fd))) == 1
+    assert (ev(a) * rp + ev(b) * fd) % F.P == 1
+
+
+@pytest.mark.parametrize("k", [1, 2, 5, 33, 130])
+def test_bezout_fast_equals_quadratic(k):
+    from stages.air.fill import _bezout_fast, _bezout_quadratic
+
+    roots = np.unique(np.random.default_rng(100 + k).integers(0, F.P, size=k, dtype=np.uint64))
+    roots = np.random.default_rng(k).permutation(roots)
+    fast, slow = _bezout_fast(roots), _bezout_quadratic(roots)
+    np.testing.assert_array_equal(fast[0], slow[0])
+    np.testing.assert_array_equal(fast[1], slow[1])
+
+
+def test_bezout_rejects_repeated_roots():
+    with pytest.raises(ValueError):
+        bezout_coefficients(np.array([5, 7, 5], dtype=np.uint64))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from stages import field as F
+from stages import ntt
 from stages.air.columns import (
     MAIN_TABLE_START,
     NUM_MASTER_MAIN_COLUMNS,
@@ -35,6 +36,7 @@ OP_SPLIT, OP_LT, OP_AND, OP_LOG2FLOOR, OP_POW, OP_POPCOUNT, OP_HASH = 4, 6, 14, 
 PADDING_OP_STACK = 2
 PADDING_RAM = 2
 NUM_OP_STACK_REGISTERS = 16
+BEZOUT_QUADRATIC_MAX = 256  # above this many distinct RAM pointers the O(k log^2 k) path is faster
 TABLE_NAMES = ("Program", "Processor", "OpStack", "Ram", "JumpStack", "Hash", "Cascade", "Lookup", "U32")
 _WIDTH = {
     "Program": 7,
@@ -103,15 +105,9 @@ def _poly_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
-def bezout_coefficients(roots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Coefficients (low to high, k each) of a, b with a*rp + b*rp' = 1, rp = prod (X - r) over the k
-    distinct roots; b interpolates 1/rp'(r) on the roots. Used for the RAM table's contiguity argument."""
-    roots = np.asarray(roots, dtype=_U)
+def _bezout_quadratic(roots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bezout coefficients by schoolbook polynomial arithmetic, vectorised over the roots: O(k^2)."""
     k = roots.size
-    if k == 0:
-        return np.zeros(0, dtype=_U), np.zeros(0, dtype=_U)
-    if np.unique(roots).size != k:
-        raise ValueError("Bezout coefficients need distinct roots")
     # rp = prod (X - r_i), coefficients low to high, monic of degree k
     rp = np.zeros(k + 1, dtype=_U)
     rp[0] = 1
@@ -135,7 +131,7 @@ def bezout_coefficients(roots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         q = F.add(rp[j], F.mul(roots, q))
         b[j - 1] = F.reduce_sum(F.mul(w, q))
     # a = (1 - fd*b) / rp, an exact division by a monic polynomial
-    num = F.neg(_poly_mul(fd, b)) if k > 1 else F.neg(F.mul(fd, b))
+    num = F.neg(_poly_mul(fd, b))
     num[0] = F.add(num[0:1], _U(1))[0]
     a = np.zeros(k, dtype=_U)
     for j in range(num.size - 1 - k, -1, -1):
@@ -145,6 +141,111 @@ def bezout_coefficients(roots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if (num != 0).any():
         raise ValueError("Bezout relation failed: inexact division")
     return a, b
+
+
+def _pmul(a: np.ndarray, b: np.ndarray, n_out: int | None = None) -> np.ndarray:
+    """Column-wise polynomial products (coefficients along axis 0, lowest first) of (la, c) and (lb, c),
+    truncated to n_out coefficients; NTT for long factors, schoolbook for short ones."""
+    la, lb = a.shape[0], b.shape[0]
+    n = la + lb - 1
+    n_out = n if n_out is None else min(n, n_out)
+    if min(la, lb) <= 32:
+        if la > lb:
+            a, b, la, lb = b, a, lb, la
+        out = np.zeros((n, a.shape[1]), dtype=_U)
+        for i in range(la):
+            out[i : i + lb] = F.add(out[i : i + lb], F.mul(b, a[i : i + 1]))
+        return out[:n_out]
+    size = 1 << (n - 1).bit_length()
+    fa = np.zeros((size, a.shape[1]), dtype=_U)
+    fb = np.zeros((size, b.shape[1]), dtype=_U)
+    fa[:la] = a
+    fb[:lb] = b
+    return ntt.intt(F.mul(ntt.ntt(fa), ntt.ntt(fb)))[:n_out]
+
+
+def _series_inverse(h: np.ndarray, n: int) -> np.ndarray:
+    """Column-wise power-series inverses mod X^n of (m, c) polynomials with constant term 1 (Newton)."""
+    g = np.zeros((1, h.shape[1]), dtype=_U)
+    g[0] = 1
+    t = 1
+    while t < n:
+        t = min(2 * t, n)
+        e = F.neg(_pmul(h[:t], g, t))
+        e[0] = F.add(e[0], _U(2))
+        g = _pmul(g, e, t)
+    return g[:n]
+
+
+def _product_tree(leaves: np.ndarray) -> list[np.ndarray]:
+    """Levels of products of adjacent pairs; level l is (2^l + 1, count) for the (2, K) leaf level."""
+    levels = [leaves]
+    while levels[-1].shape[1] > 1:
+        cur = levels[-1]
+        levels.append(_pmul(cur[:, 0::2], cur[:, 1::2]))
+    return levels
+
+
+def _bezout_fast(roots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bezout coefficients with subproduct trees, a remainder tree and Newton division: O(k log^2 k)."""
+    k = roots.size
+    size = 1 << (k - 1).bit_length()
+    # extra evaluation points pad the tree to a power of two; their results are ignored
+    candidates = _U(P - 1) - np.arange(2 * size, dtype=_U)
+    dummies = candidates[~np.isin(candidates, roots)][: size - k]
+    points = np.concatenate([roots, dummies])
+    monic = _product_tree(np.stack([F.neg(points), np.ones(size, dtype=_U)]))
+    # the same shape with the extra points replaced by the constant 1: its root is rp over the real roots
+    real_leaves = np.zeros((2, size), dtype=_U)
+    real_leaves[0, :k] = F.neg(roots)
+    real_leaves[1, :k] = 1
+    real_leaves[0, k:] = 1
+    real = _product_tree(real_leaves)
+    rp = real[-1][: k + 1, 0]
+    fd = F.mul(rp[1:], np.arange(1, k + 1, dtype=_U))
+    # remainder tree: fd mod each node, down to the values at the points
+    rem = np.zeros((size, 1), dtype=_U)
+    rem[:k, 0] = fd
+    for level in range(len(monic) - 2, -1, -1):
+        d = 1 << level
+        z = monic[level]  # (d + 1, count), monic
+        r = np.repeat(rem, 2, axis=1)  # (2d, count): each child starts from its parent's remainder
+        inv = _series_inverse(z[::-1], d)
+        q = _pmul(r[::-1][:d], inv, d)[::-1]
+        rem = F.sub(r[:d], _pmul(q, z, d))
+    fd_at = rem[0, :k]
+    inv_fd = F.batch_inv(fd_at)
+    weights = np.zeros((1, size), dtype=_U)
+    weights[0, :k] = F.mul(inv_fd, inv_fd)
+    # b = sum_i w_i rp / (X - r_i), combined up the tree: P = P_left * Z_right + P_right * Z_left
+    comb = weights
+    for level in range(len(real) - 1):
+        z = real[level]
+        comb = F.add(_pmul(comb[:, 0::2], z[:, 1::2]), _pmul(comb[:, 1::2], z[:, 0::2]))
+    b = comb[:k, 0].copy()
+    # a = (1 - fd*b) / rp: reversed quotient = reversed numerator * reversed rp^-1 mod X^(k-1)
+    num = F.neg(_pmul(fd[:, None], b[:, None])[:, 0])
+    num[0] = F.add(num[0:1], _U(1))[0]
+    a = np.zeros(k, dtype=_U)
+    if k > 1:
+        inv_rp = _series_inverse(rp[::-1, None], k - 1)
+        a[: k - 1] = _pmul(num[::-1][: k - 1, None], inv_rp, k - 1)[::-1, 0]
+    check = F.sub(num, _pmul(a[:, None], rp[:, None])[: num.size, 0])
+    if (check != 0).any():
+        raise ValueError("Bezout relation failed: inexact division")
+    return a, b
+
+
+def bezout_coefficients(roots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Coefficients (low to high, k each) of a, b with a*rp + b*rp' = 1, rp = prod (X - r) over the k
+    distinct roots; b interpolates 1/rp'(r) on the roots. Used for the RAM table's contiguity argument."""
+    roots = np.asarray(roots, dtype=_U)
+    k = roots.size
+    if k == 0:
+        return np.zeros(0, dtype=_U), np.zeros(0, dtype=_U)
+    if np.unique(roots).size != k:
+        raise ValueError("Bezout coefficients need distinct roots")
+    return _bezout_quadratic(roots) if k <= BEZOUT_QUADRATIC_MAX else _bezout_fast(roots)
 
 
 def fill_ram(trace: np.ndarray, num_rows: int) -> tuple[np.ndarray, np.ndarray]:
