@@ -22,8 +22,11 @@ import time
 
 import msgpack
 
+from supervisor.devmem import free_bytes
+
 log = logging.getLogger("tvmpd")
 STARTUP_GRACE_S = 60.0
+MEM_REPORT_S = 5.0
 
 
 # ---------------------------------------------------------------- child side
@@ -104,16 +107,23 @@ def child_main(conn, name: str, device_key: str, heartbeat_s: float, env: dict) 
         with lock:
             conn.send_bytes(msgpack.packb(msg))
 
+    every = max(1, round(MEM_REPORT_S / heartbeat_s))
+
     def beat() -> None:
+        n = 0
         while not done.wait(heartbeat_s):
+            n += 1
             if beating.is_set():
+                msg = {"t": "hb"}
+                if n % every == 0:
+                    msg["mem_free"] = free_bytes(device_key)
                 try:
-                    send({"t": "hb"})
+                    send(msg)
                 except OSError:
                     return
 
     threading.Thread(target=beat, daemon=True).start()
-    send({"t": "hello", "pid": os.getpid(), "name": name})
+    send({"t": "hello", "pid": os.getpid(), "name": name, "mem_free": free_bytes(device_key)})
     while True:
         try:
             msg = msgpack.unpackb(conn.recv_bytes())
@@ -157,6 +167,7 @@ class Child:
         self.device_key = device_key
         self.mem_total = mem_total
         self.mem_reserved = 0
+        self.mem_free: int | None = None  # as the child last measured it, None when unknown
         self.heartbeat_s = heartbeat_s
         self.env = env
         self.state = "starting"  # starting, idle, busy, restarting, stopped
@@ -200,6 +211,8 @@ class Child:
             self.fail("pipe closed")
             return
         self.last_beat = time.monotonic()
+        if msg.get("mem_free") is not None:
+            self.mem_free = int(msg["mem_free"])
         t = msg.get("t")
         if t == "hello":
             self.state = "idle"

@@ -142,12 +142,18 @@ def status(control, as_json) -> None:
     for c in st["children"]:
         job = f"{c['job']}/{c['stage']}" if c["job"] else "-"
         mem = f"{_fmt_bytes(c['mem_reserved'])}/{_fmt_bytes(c['mem_total'])}"
+        if c.get("mem_free") is not None and c["kind"] == "device":
+            mem += f" ({_fmt_bytes(c['mem_free'])} free)"
         click.echo(f"{c['name']:6} {c['kind']:6} {c['key']:5} {c['state']:10} {c['pid'] or '-':>7} "
                    f"{c['restarts']:8d} {mem:>13}  {job}")
     click.echo(f"jobs: {len(st['running'])} running, {len(st['queue'])} queued (max {st['max_jobs']})")
     for j in st["jobs"]:
         click.echo(f"  seq {j['seq']} id {j['job_id']} {j['state']} on {j['device'] or '-'} "
                    f"log2 {j['log2'] if j['log2'] is not None else '-'} age {j['age_s']:.1f}s")
+    if st.get("recent"):
+        last = st["recent"][-1]
+        click.echo(f"last finished: seq {last['seq']} id {last['job_id']} {last['outcome']} on "
+                   f"{last['device'] or '-'} in {last['seconds']:.1f}s")
     totals = ", ".join(f"{k} {v}" for k, v in sorted(st["totals"].items())) or "none yet"
     click.echo(f"totals: {totals}")
     m = st["memory"]

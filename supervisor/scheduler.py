@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 import msgpack
@@ -30,6 +30,7 @@ log = logging.getLogger("tvmpd")
 EXECUTE_RESERVE = 64 << 20
 MAIN_COLUMNS, AUX_XFE_COLUMNS = 379, 91
 HOST_FRACTION = 0.9
+RECENT_JOBS = 32
 
 
 def prove_bytes(log2: int) -> int:
@@ -108,6 +109,7 @@ class Scheduler:
         self.seq = itertools.count(1)
         self.jobs: dict[int, Job] = {}
         self.totals: Counter = Counter()
+        self.recent: deque = deque(maxlen=RECENT_JOBS)
         self.started = time.monotonic()
         self.draining = False
         self.stopping = False
@@ -248,6 +250,9 @@ class Scheduler:
     def _finish(self, job: Job, state: str, outcome: str, **kv) -> None:
         job.state = state
         self.totals[outcome] += 1
+        self.recent.append({"seq": job.seq, "job_id": job.job_id, "state": state, "outcome": outcome,
+                            "device": job.device, "log2": job.log2, "attempts": job.attempt + 1,
+                            "seconds": round(time.monotonic() - job.created, 3)})
         times = {k: f"{v:.3f}s" for k, v in job.timings.items()}
         age = f"{time.monotonic() - job.created:.3f}s"
         self._event(job, state, outcome=outcome, device=job.device, age=age, **times,
@@ -351,9 +356,17 @@ class Scheduler:
         fits = self.host_reserved + need <= self._host_capacity()
         return fits and need <= psutil.virtual_memory().available
 
+    @staticmethod
+    def _device_fits(child: Child, need: int) -> bool:
+        """Our reservations stay within the device; with none running, its measured free memory must do."""
+        if child.kind == "cpu":
+            return True
+        if child.mem_reserved + need > child.mem_total:
+            return False
+        return child.mem_reserved > 0 or child.mem_free is None or need <= child.mem_free
+
     def _pick(self, job: Job, pool: list[Child], need: int) -> Child | None:
-        free = [c for c in pool if c.state == "idle" and c.current is None
-                and (c.kind == "cpu" or c.mem_reserved + need <= c.mem_total)]
+        free = [c for c in pool if c.state == "idle" and c.current is None and self._device_fits(c, need)]
         if not free:
             return None
         fresh = [c for c in free if c.name not in job.excluded]
@@ -411,6 +424,7 @@ class Scheduler:
             children.append({
                 "name": c.name, "kind": c.kind, "key": c.device_key, "state": c.state, "pid": c.pid,
                 "restarts": c.restarts, "mem_total": c.mem_total, "mem_reserved": c.mem_reserved,
+                "mem_free": c.mem_free,
                 "job": j.seq if j else None, "job_id": j.job_id if j else None,
                 "stage": (c.current or {}).get("stage") if j else None,
             })
@@ -423,6 +437,7 @@ class Scheduler:
             "children": children, "jobs": jobs,
             "queue": [j for j in jobs if j["state"] == "queued"],
             "running": [j for j in jobs if j["state"] != "queued"],
+            "recent": list(self.recent),
             "totals": dict(self.totals),
             "memory": {"host_total": vm.total, "host_available": vm.available,
                        "host_reserved": self.host_reserved},

@@ -66,3 +66,15 @@ def test_prove_job_without_prover(monkeypatch):
     monkeypatch.setenv("TVMPD_TEST_FAKE_PROOF", "1")
     fake = jobs.prove_job("{}", SimpleNamespace(padded_height=256), "cpu", [])
     assert fake == (1).to_bytes(8, "little") + (256).to_bytes(8, "little")
+
+
+def test_measured_free_memory_gates_an_idle_device():
+    sched = make(2, mem=64 << 30)
+    job = Job(1, 1, "t", [])
+    gpu0, gpu1 = sched.devices
+    gpu0.mem_free = 2 << 30  # someone else holds most of gpu0
+    gpu1.mem_free = 60 << 30
+    assert sched._pick(job, sched.devices, 8 << 30) is gpu1
+    gpu1.state = "busy"
+    assert sched._pick(job, sched.devices, 8 << 30) is None
+    assert sched._pick(job, sched.devices, 1 << 30) is gpu0

@@ -1,0 +1,114 @@
+"""`tvmpd prove` and `tvmpd verify`: one proof from a request file, or one check of a proof, no daemon."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from supervisor import jobs
+
+TOO_BIG_EXIT_BASE = 200  # the reference prover's CLI exits with 200 + log2(padded height)
+
+
+def _stderr(line: str) -> None:
+    click.echo(line, err=True)
+
+
+def _read_request(path: str) -> list[str]:
+    try:
+        lines = Path(path).read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"cannot read request {path}: {exc}") from None
+    lines = [line for line in lines if line.strip()]
+    if len(lines) != 5:
+        raise click.ClickException(f"{path}: a request has 5 JSON lines (claim, program, non-determinism, "
+                                   f"max log2 padded height, env vars), found {len(lines)}")
+    return lines
+
+
+@click.command()
+@click.argument("request", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", "output", type=click.Path(dir_okay=False), default=None,
+              help="Where to write bincode(Proof); default: standard output.")
+@click.option("--seed", default=None, help="32-byte randomness seed as 64 hex digits (reproducible proofs).")
+@click.option("--backend", type=click.Choice(["numpy", "opencl"]), default="numpy", show_default=True)
+@click.option("--device", default=None, help="OpenCL device key (`tvmpd devices`); implies --backend opencl.")
+def prove(request: str, output: str | None, seed: str | None, backend: str, device: str | None) -> None:
+    """Prove REQUEST (the five JSON lines a node sends) and write the proof."""
+    from stages.proof import to_bincode
+    from stages.prover import prove as stark_prove
+
+    seed_bytes = None
+    if seed is not None:
+        try:
+            seed_bytes = bytes.fromhex(seed)
+        except ValueError:
+            seed_bytes = b""
+        if len(seed_bytes) != 32:
+            raise click.BadParameter("the seed is 64 hex digits (32 bytes)", param_hint="--seed")
+    if device is not None:
+        backend = "opencl"
+    if backend == "opencl" and device is None:
+        from opencl.devices import cpu_device, gpu_devices
+
+        chosen = (gpu_devices() or [cpu_device()])[0]
+        if chosen is None:
+            raise click.ClickException("no OpenCL device found; use --backend numpy")
+        device = chosen.key
+    started = time.perf_counter()
+    try:
+        job = jobs.parse_request(_read_request(request))
+        done = jobs.execute(job)
+    except jobs.JobError as exc:
+        raise click.ClickException(str(exc)) from None
+    if done.kind == "error":
+        raise click.ClickException(done.message)
+    if done.kind == "too_big":
+        _stderr(f"padded height 2^{done.log2} exceeds the maximum 2^{job.max_log2}; not proving")
+        sys.exit(TOO_BIG_EXIT_BASE + done.log2)
+    _stderr(f"executed: padded height 2^{done.log2}, {time.perf_counter() - started:.2f}s")
+
+    def progress(stage: str, seconds: float) -> None:
+        _stderr(f"  {stage:30s} {seconds:8.2f}s")
+
+    proof = stark_prove(job.claim, done.aet, seed=seed_bytes, device_key=device, progress=progress)
+    blob = to_bincode(proof)
+    if output is None:
+        sys.stdout.buffer.write(blob)
+        sys.stdout.buffer.flush()
+    else:
+        Path(output).write_bytes(blob)
+    total = time.perf_counter() - started
+    _stderr(f"proof: {len(proof)} field elements, {len(blob)} bytes, total {total:.2f}s")
+
+
+@click.command()
+@click.argument("claim", type=click.Path(dir_okay=False))
+@click.argument("proof", type=click.Path(dir_okay=False))
+def verify(claim: str, proof: str) -> None:
+    """Verify PROOF (bincode) against CLAIM (claim JSON, or a request whose first line is the claim).
+
+    Exits 0 for a valid proof, 1 for an invalid one (with the reason), 2 for unreadable input.
+    """
+    from stages.proof import ProofFormatError, from_bincode
+    from stages.verifier import VerificationError
+    from stages.verifier import verify as stark_verify
+    from stages.vm import Claim
+
+    try:
+        first = next(line for line in Path(claim).read_text().splitlines() if line.strip())
+        the_claim = Claim.from_json(first)
+        blob = Path(proof).read_bytes()
+    except (OSError, StopIteration, ValueError, UnicodeDecodeError) as exc:
+        _stderr(f"error: cannot read claim or proof: {exc or 'empty claim file'}")
+        sys.exit(2)
+    started = time.perf_counter()
+    try:
+        stark_verify(the_claim, from_bincode(blob))
+    except (VerificationError, ProofFormatError) as exc:
+        click.echo(f"invalid: {exc}")
+        sys.exit(1)
+    click.echo(f"valid ({time.perf_counter() - started:.2f}s)")
