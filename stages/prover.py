@@ -36,15 +36,6 @@ class PaddedHeightTooBig(ValueError):
         self.max_log2 = max_log2
 
 
-@dataclass
-class Committed:
-    """A table committed to: its randomized interpolants' coefficients, its FRI-domain LDE, its tree."""
-
-    coefficients: np.ndarray  # (randomized trace length, cols[, 3])
-    lde: np.ndarray  # (FRI domain length, cols[, 3])
-    tree: np.ndarray  # Merkle nodes (2n, 5)
-
-
 def randomized_interpolants(trace: np.ndarray, randomizers: np.ndarray, d: ProverDomains,
                             backend) -> np.ndarray:
     """Coefficients of I_c(X) + (X^h - 1) r_c(X) for every column c: interpolant plus zerofier * randomizer.
@@ -61,22 +52,73 @@ def randomized_interpolants(trace: np.ndarray, randomizers: np.ndarray, d: Prove
     return coeffs
 
 
-def evaluate_on_fri_domain(coeffs: np.ndarray, d: ProverDomains, backend) -> np.ndarray:
-    """Values of polynomials (coefficients along axis 0) on the FRI domain, natural order."""
-    n = d.fri.length
+def evaluate_on_coset(coeffs: np.ndarray, offset: int, n: int, backend) -> np.ndarray:
+    """Values of polynomials (coefficients along axis 0, at most n of them) at offset * w_n^i, i < n."""
     scaled = np.zeros((n,) + coeffs.shape[1:], dtype=np.uint64)
-    offsets = powers(d.fri.offset, len(coeffs))
     shape = (len(coeffs),) + (1,) * (coeffs.ndim - 1)
-    scaled[:len(coeffs)] = field.mul(coeffs, offsets.reshape(shape))
+    scaled[:len(coeffs)] = field.mul(coeffs, powers(offset, len(coeffs)).reshape(shape))
     return backend.ntt(scaled)
 
 
-def commit(trace: np.ndarray, randomizers: np.ndarray, d: ProverDomains, backend) -> Committed:
+def num_cosets(d: ProverDomains) -> int:
+    """How many cosets of the randomized-trace length make up the FRI domain (the expansion factor)."""
+    return d.fri.length // d.randomized_trace.length
+
+
+def coset_offset(d: ProverDomains, c: int) -> int:
+    """Offset of coset c: FRI-domain rows c, c + E, c + 2E, ... are the points offset * w_L^k."""
+    return d.fri.value(c)
+
+
+@dataclass
+class Committed:
+    """A table committed to: its randomized interpolants' coefficients and its Merkle tree.
+
+    The low-degree extension to the FRI domain is either kept (`lde`) or recomputed one coset at a
+    time when needed, so a large table never has to be held in full; both give the same proof.
+    """
+
+    coefficients: np.ndarray  # (randomized trace length L, cols[, 3])
+    tree: np.ndarray  # Merkle nodes (2n, 5)
+    lde: np.ndarray | None  # (FRI domain length, cols[, 3]) if kept
+    d: ProverDomains
+    backend: object
+
+    def coset(self, c: int) -> np.ndarray:
+        """Values on FRI-domain rows c::E, shape (L, cols[, 3])."""
+        if self.lde is not None:
+            return self.lde[c::num_cosets(self.d)]
+        return evaluate_on_coset(self.coefficients, coset_offset(self.d, c), self.d.randomized_trace.length,
+                                 self.backend)
+
+    def rows(self, indices: list[int]) -> np.ndarray:
+        """The FRI-domain rows at these indices, in the given order (repetitions kept)."""
+        if self.lde is not None:
+            return self.lde[indices]
+        e = num_cosets(self.d)
+        idx = np.asarray(indices, dtype=np.int64)
+        out = np.zeros((len(idx),) + self.coefficients.shape[1:], dtype=np.uint64)
+        for c in sorted(set((idx % e).tolist())):
+            sel = idx % e == c
+            out[sel] = self.coset(c)[idx[sel] // e]
+        return out
+
+
+def commit(trace: np.ndarray, randomizers: np.ndarray, d: ProverDomains, backend,
+           keep_lde: bool = True) -> Committed:
     """Randomize, low-degree extend to the FRI domain, hash every row and build the Merkle tree."""
     coeffs = randomized_interpolants(trace, randomizers, d, backend)
-    lde = evaluate_on_fri_domain(coeffs, d, backend)
-    tree = backend.merkle_tree(backend.hash_rows(lde))
-    return Committed(coeffs, lde, tree)
+    if keep_lde:
+        lde = evaluate_on_coset(coeffs, d.fri.offset, d.fri.length, backend)
+        digests = backend.hash_rows(lde)
+    else:
+        lde = None
+        e = num_cosets(d)
+        digests = np.zeros((d.fri.length, 5), dtype=np.uint64)
+        for c in range(e):
+            values = evaluate_on_coset(coeffs, coset_offset(d, c), d.randomized_trace.length, backend)
+            digests[c::e] = backend.hash_rows(values)
+    return Committed(coeffs, backend.merkle_tree(digests), lde, d, backend)
 
 
 def zerofier_inverses(d: ProverDomains) -> dict[str, np.ndarray]:
@@ -93,34 +135,42 @@ def zerofier_inverses(d: ProverDomains) -> dict[str, np.ndarray]:
     }
 
 
-def quotient_codeword(main_lde: np.ndarray, aux_lde: np.ndarray, challenges: np.ndarray,
-                      weights: np.ndarray, d: ProverDomains) -> np.ndarray:
-    """Sum over all constraints of weight * constraint / zerofier on the quotient (= FRI) domain, (n, 3)."""
+def quotient_codeword(main: Committed, aux: Committed, challenges: np.ndarray, weights: np.ndarray,
+                      d: ProverDomains) -> np.ndarray:
+    """Sum over all constraints of weight * constraint / zerofier on the quotient (= FRI) domain, (n, 3).
+
+    Works coset by coset: within coset c (rows c::E) the next trace row of row k is row k + L/h.
+    """
     from stages.air.constraints import CATEGORIES, lowered_air
     from stages.air.evaluate import evaluate_nodes
 
     air = lowered_air()
-    n = d.fri.length
-    step = n // d.trace.length  # the next trace row of quotient-domain row i is row i + step
+    e = num_cosets(d)
+    shift = d.randomized_trace.length // d.trace.length
     zinv = zerofier_inverses(d)
     offsets, start = {}, 0
     for category in CATEGORIES:
         offsets[category] = (start, start + len(air.constraints[category]))
         start += len(air.constraints[category])
-    out = np.zeros((n, 3), dtype=np.uint64)
-    for lo in range(0, n, QUOTIENT_CHUNK_ROWS):
-        hi = min(n, lo + QUOTIENT_CHUNK_ROWS)
-        nxt = (np.arange(lo, hi) + step) % n
-        main, aux = main_lde[lo:hi], aux_lde[lo:hi]
-        for category in CATEGORIES:
-            a, b = offsets[category]
-            if category == "transition":
-                values = evaluate_nodes(air.constraints[category], main, aux, challenges,
-                                        main_lde[nxt], aux_lde[nxt])
-            else:
-                values = evaluate_nodes(air.constraints[category], main, aux, challenges)
-            combined = xfield.reduce_sum(xfield.mul(values, weights[a:b][np.newaxis]), axis=1)
-            out[lo:hi] = xfield.add(out[lo:hi], xfield.mul_base(combined, zinv[category][lo:hi]))
+    out = np.zeros((d.fri.length, 3), dtype=np.uint64)
+    for c in range(e):
+        main_c, aux_c = main.coset(c), aux.coset(c)
+        n = len(main_c)
+        acc = np.zeros((n, 3), dtype=np.uint64)
+        for lo in range(0, n, QUOTIENT_CHUNK_ROWS):
+            hi = min(n, lo + QUOTIENT_CHUNK_ROWS)
+            nxt = (np.arange(lo, hi) + shift) % n
+            rows_m, rows_a = main_c[lo:hi], aux_c[lo:hi]
+            for category in CATEGORIES:
+                a, b = offsets[category]
+                if category == "transition":
+                    values = evaluate_nodes(air.constraints[category], rows_m, rows_a, challenges,
+                                            main_c[nxt], aux_c[nxt])
+                else:
+                    values = evaluate_nodes(air.constraints[category], rows_m, rows_a, challenges)
+                combined = xfield.reduce_sum(xfield.mul(values, weights[a:b][np.newaxis]), axis=1)
+                acc[lo:hi] = xfield.add(acc[lo:hi], xfield.mul_base(combined, zinv[category][c::e][lo:hi]))
+        out[c::e] = acc
     return out
 
 
@@ -130,28 +180,26 @@ def quotient_segments(quotient: np.ndarray, d: ProverDomains) -> np.ndarray:
     return np.stack([coeffs[k::NUM_QUOTIENT_SEGMENTS] for k in range(NUM_QUOTIENT_SEGMENTS)], axis=1)
 
 
-def _weighted_row_sum(main: np.ndarray, aux: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """sum_c w_c main[.., c] + sum_c w_c aux[.., c] for rows of base main and extension aux values."""
-    nm = main.shape[-1] if main.ndim == 2 else main.shape[-2]
-    w_main, w_aux = weights[:nm], weights[nm:]
-    if main.ndim == 2:  # base rows: one field matrix-vector product per extension coefficient
-        part = np.stack([field.reduce_sum(field.mul(main, w_main[:, k]), axis=1) for k in range(3)], axis=-1)
-    else:
-        part = xfield.reduce_sum(xfield.mul(main, w_main), axis=-1)
-    return xfield.add(part, xfield.reduce_sum(xfield.mul(aux, w_aux), axis=-1))
+def deep_codeword(main: Committed, aux: Committed, seg_coeffs: np.ndarray, ood: dict[str, np.ndarray],
+                  weights: np.ndarray, points: dict[str, np.ndarray], d: ProverDomains,
+                  backend) -> np.ndarray:
+    """The DEEP combination codeword on the FRI domain, the input to FRI.
 
-
-def deep_codeword(main_lde: np.ndarray, aux_lde: np.ndarray, segments_lde: np.ndarray,
-                  ood: dict[str, np.ndarray], weights: np.ndarray, points: dict[str, np.ndarray],
-                  d: ProverDomains) -> np.ndarray:
-    """The DEEP combination codeword on the FRI domain, the input to FRI."""
+    The weighted sums of columns are formed on coefficients (linear), then extended once.
+    """
+    nm = NUM_MAIN_COLUMNS
     nrow = NUM_MAIN_COLUMNS + NUM_AUX_COLUMNS
     row_w, seg_w, deep_w = weights[:nrow], weights[nrow:nrow + NUM_QUOTIENT_SEGMENTS], weights[-3:]
-    f = _weighted_row_sum(main_lde, aux_lde, row_w)
-    g = xfield.reduce_sum(xfield.mul(segments_lde, seg_w), axis=1)
-    f_curr = _weighted_row_sum(ood["main_curr"][np.newaxis], ood["aux_curr"][np.newaxis], row_w)[0]
-    f_next = _weighted_row_sum(ood["main_next"][np.newaxis], ood["aux_next"][np.newaxis], row_w)[0]
-    g_alpha4 = xfield.reduce_sum(xfield.mul(ood["segments"], seg_w), axis=0)
+    f_coeffs = xfield.add(_base_weighted(main.coefficients, row_w[:nm]),
+                          _ext_weighted(aux.coefficients, row_w[nm:]))
+    g_coeffs = _ext_weighted(seg_coeffs, seg_w)
+    f = evaluate_on_coset(f_coeffs, d.fri.offset, d.fri.length, backend)
+    g = evaluate_on_coset(g_coeffs, d.fri.offset, d.fri.length, backend)
+    f_curr = xfield.add(_ext_weighted(ood["main_curr"], row_w[:nm]),
+                        _ext_weighted(ood["aux_curr"], row_w[nm:]))
+    f_next = xfield.add(_ext_weighted(ood["main_next"], row_w[:nm]),
+                        _ext_weighted(ood["aux_next"], row_w[nm:]))
+    g_alpha4 = _ext_weighted(ood["segments"], seg_w)
     x = xfield.lift(d.fri.values())
 
     def term(values: np.ndarray, value_at_z: np.ndarray, z: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -161,6 +209,31 @@ def deep_codeword(main_lde: np.ndarray, aux_lde: np.ndarray, segments_lde: np.nd
     out = term(f, f_curr, points["alpha"], deep_w[0])
     out = xfield.add(out, term(f, f_next, points["alpha_next"], deep_w[1]))
     return xfield.add(out, term(g, g_alpha4, points["alpha4"], deep_w[2]))
+
+
+def _base_weighted(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """sum_c weights[c] * values[.., c] for base values (.., cols) and extension weights (cols, 3)."""
+    return np.stack([field.reduce_sum(field.mul(values, weights[:, k]), axis=-1) for k in range(3)], axis=-1)
+
+
+def _ext_weighted(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """sum_c weights[c] * values[.., c, :] for extension values (.., cols, 3) and weights (cols, 3)."""
+    return xfield.reduce_sum(xfield.mul(values, weights), axis=-1)
+
+
+def lde_bytes(d: ProverDomains) -> int:
+    """Bytes the cached main and aux FRI-domain extensions take."""
+    return d.fri.length * (NUM_MAIN_COLUMNS * 8 + NUM_AUX_COLUMNS * 24)
+
+
+def keep_lde(d: ProverDomains) -> bool:
+    """Cache the extensions if TVM_LDE_TRACE says so (as upstream), else if they fit half the free memory."""
+    setting = os.environ.get("TVM_LDE_TRACE", "").strip().lower()
+    if setting in ("cache", "no_cache"):
+        return setting == "cache"
+    import psutil
+
+    return lde_bytes(d) < psutil.virtual_memory().available // 2
 
 
 class _StageClock:
@@ -202,22 +275,23 @@ def backend_for(device_key: str | None):
 
 def prove(claim, aet, seed: bytes | None = None, device_key: str | None = None,
           on_stage: Callable[[str], None] | None = None, progress: Progress | None = None,
-          params: StarkParams | None = None) -> np.ndarray:
+          params: StarkParams | None = None, cache_lde: bool | None = None) -> np.ndarray:
     """Prove an execution: claim (program_digest, version, input, output) and its AET -> proof elements."""
     clock = _StageClock(on_stage, progress)
     clock.begin("main table")
     table = main_table(aet)
     clock.begin(None)
     return prove_table(claim, table, seed=seed, backend=backend_for(device_key), params=params,
-                       on_stage=on_stage, progress=progress)
+                       on_stage=on_stage, progress=progress, cache_lde=cache_lde)
 
 
 def prove_table(claim, main_trace: np.ndarray, seed: bytes | None = None, backend=None,
                 params: StarkParams | None = None, on_stage: Callable[[str], None] | None = None,
-                progress: Progress | None = None) -> np.ndarray:
+                progress: Progress | None = None, cache_lde: bool | None = None) -> np.ndarray:
     """Prove a claim given the padded master main table (h, 379) of its execution; returns proof elements.
 
-    main_trace must have all 379 columns filled (degree-lowering columns included).
+    main_trace must have all 379 columns filled (degree-lowering columns included). cache_lde: keep
+    the FRI-domain extensions in memory (None: decide from free memory and TVM_LDE_TRACE).
     """
     from stages.air import constraint_counts
     from stages.air.evaluate import fill_degree_lowering_aux
@@ -240,7 +314,8 @@ def prove_table(claim, main_trace: np.ndarray, seed: bytes | None = None, backen
     stream.enqueue(ProofItem("Log2PaddedHeight", h.bit_length() - 1))
 
     clock.begin("main: LDE + Merkle")
-    main = commit(main_trace, main_trace_randomizers(seed, NUM_MAIN_COLUMNS, k), d, backend)
+    keep = keep_lde(d) if cache_lde is None else cache_lde
+    main = commit(main_trace, main_trace_randomizers(seed, NUM_MAIN_COLUMNS, k), d, backend, keep)
     stream.enqueue(ProofItem("MerkleRoot", main.tree[1].copy()))
 
     clock.begin("aux: extend")
@@ -252,15 +327,15 @@ def prove_table(claim, main_trace: np.ndarray, seed: bytes | None = None, backen
     fill_degree_lowering_aux(main_trace, aux_trace, challenges)
     aux_trace[:, RANDOMIZER_COLUMN] = randomizer_column
     clock.begin("aux: LDE + Merkle")
-    aux = commit(aux_trace, aux_randomizers, d, backend)
+    aux = commit(aux_trace, aux_randomizers, d, backend, keep)
     stream.enqueue(ProofItem("MerkleRoot", aux.tree[1].copy()))
 
     clock.begin("quotient: constraints")
     weights = stream.sample_scalars(sum(constraint_counts().values()))
-    quotient = quotient_codeword(main.lde, aux.lde, challenges, weights, d)
+    quotient = quotient_codeword(main, aux, challenges, weights, d)
     clock.begin("quotient: segments + Merkle")
     seg_coeffs = quotient_segments(quotient, d)
-    segments_lde = evaluate_on_fri_domain(seg_coeffs, d, backend)
+    segments_lde = evaluate_on_coset(seg_coeffs, d.fri.offset, d.fri.length, backend)
     seg_tree = backend.merkle_tree(backend.hash_rows(segments_lde))
     stream.enqueue(ProofItem("MerkleRoot", seg_tree[1].copy()))
 
@@ -283,14 +358,14 @@ def prove_table(claim, main_trace: np.ndarray, seed: bytes | None = None, backen
 
     clock.begin("DEEP codeword")
     lin_weights = stream.sample_scalars(NUM_MAIN_COLUMNS + NUM_AUX_COLUMNS + NUM_QUOTIENT_SEGMENTS + 3)
-    codeword = deep_codeword(main.lde, aux.lde, segments_lde, ood, lin_weights, points, d)
+    codeword = deep_codeword(main, aux, seg_coeffs, ood, lin_weights, points, d, backend)
     clock.begin("FRI")
     indices = fri.prove(codeword, d.fri, d.num_fri_rounds, d.num_collinearity_checks, stream)
 
     clock.begin("open rows + encode")
-    stream.enqueue(ProofItem("MasterMainTableRows", main.lde[indices]))
+    stream.enqueue(ProofItem("MasterMainTableRows", main.rows(indices)))
     stream.enqueue(ProofItem("AuthenticationStructure", merkle.auth_structure(main.tree, indices)))
-    stream.enqueue(ProofItem("MasterAuxTableRows", aux.lde[indices]))
+    stream.enqueue(ProofItem("MasterAuxTableRows", aux.rows(indices)))
     stream.enqueue(ProofItem("AuthenticationStructure", merkle.auth_structure(aux.tree, indices)))
     stream.enqueue(ProofItem("QuotientSegmentsElements", segments_lde[indices]))
     stream.enqueue(ProofItem("AuthenticationStructure", merkle.auth_structure(seg_tree, indices)))
