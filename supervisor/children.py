@@ -59,12 +59,23 @@ def _run_execute(msg: dict, stage) -> dict:
         return {"outcome": "error", "message": result.message, "t_execute": t_exec}
     if result.kind == "too_big":
         return {"outcome": "too_big", "log2": result.log2, "t_execute": t_exec}
-    blocks = {}
-    for name, arr in jobs.aet_arrays(result.aet).items():
-        blocks[name] = shm.put_array(f"{msg['prefix']}a{msg['attempt']}_{name}", arr)
+    name = f"{msg['prefix']}a{msg['attempt']}_"
+    stage("main table")
+    t0 = time.perf_counter()
+    try:
+        table = jobs.build_main_table(result.aet)
+    except jobs.JobError as exc:
+        return {"outcome": "error", "message": str(exc), "t_execute": t_exec}
+    stages = {}
+    if table is not None:
+        stages["main table"] = time.perf_counter() - t0
+        blocks = {"main_table": shm.put_array(name + "main_table", table)}
+    else:
+        blocks = {k: shm.put_array(name + k, arr) for k, arr in jobs.aet_arrays(result.aet).items()}
     return {"outcome": "executed", "log2": result.log2, "force_cpu": result.force_cpu,
             "blocks": blocks, "scalars": jobs.aet_scalars(result.aet),
-            "env": [list(p) for p in parsed.env_vars.get(result.log2, [])], "t_execute": t_exec}
+            "env": [list(p) for p in parsed.env_vars.get(result.log2, [])], "t_execute": t_exec,
+            "stages": stages}
 
 
 def _run_prove(msg: dict, device_key: str, stage) -> dict:
@@ -73,7 +84,8 @@ def _run_prove(msg: dict, device_key: str, stage) -> dict:
     stage("prove")
     t0 = time.perf_counter()
     arrays = {name: shm.get_array(desc) for name, desc in msg["blocks"].items()}
-    aet = jobs.aet_view(arrays, msg["scalars"])
+    table = arrays.pop("main_table", None)
+    aet = jobs.aet_view(arrays, msg["scalars"]) if table is None else None
     timings: dict[str, float] = {}
 
     def on_timing(name: str, seconds: float) -> None:
@@ -81,7 +93,8 @@ def _run_prove(msg: dict, device_key: str, stage) -> dict:
 
     env = [tuple(p) for p in msg["env"]]
     try:
-        proof = jobs.prove_job(msg["claim"], aet, device_key, env, on_stage=stage, on_timing=on_timing)
+        proof = jobs.prove_job(msg["claim"], device_key, env, aet=aet, table=table, on_stage=stage,
+                               on_timing=on_timing)
     except jobs.JobError as exc:
         if exc.__cause__ is not None:
             log.error("proving failed", exc_info=exc.__cause__)

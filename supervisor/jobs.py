@@ -230,42 +230,80 @@ def job_environment(pairs: list[tuple[str, str]]):
                 os.environ[key] = old
 
 
-def prove_job(claim_json: str, aet, device_key: str, env_pairs: list[tuple[str, str]],
-              on_stage=None, on_timing=None) -> bytes:
-    """bincode(Proof) for an executed job; JobError while the STARK prover (stages.prover) is missing.
+def fake_proofs() -> bool:
+    """Test-only flag TVMPD_TEST_FAKE_PROOF=1: skip the STARK, answer a one-element proof [padded height]."""
+    return os.environ.get("TVMPD_TEST_FAKE_PROOF") == "1"
 
-    Calls `stages.prover.prove(claim, aet, device_key=..., on_stage=..., progress=...)` (the keywords it
-    accepts): on_stage(name) when a stage starts, on_timing(name, seconds) when it ends. The test-only
-    environment flag TVMPD_TEST_FAKE_PROOF=1 skips the STARK and answers a one-element fake proof
-    [padded height], so daemon tests stay fast.
-    """
-    if os.environ.get("TVMPD_TEST_FAKE_PROOF") == "1":
-        if on_stage is not None:
-            on_stage("fake proof")
-        return encode_proof_bincode([int(aet.padded_height)])
+
+def _prover():
     try:
-        prover = importlib.import_module("stages.prover")
+        return importlib.import_module("stages.prover")
     except ImportError as exc:
         raise JobError(f"{PROVING_MISSING}: {exc}") from None
-    prove = getattr(prover, "prove", None)
-    if prove is None:
-        raise JobError(f"{PROVING_MISSING}: stages.prover has no prove()")
+
+
+def _stark_failure(exc: Exception, what: str) -> JobError:
+    if isinstance(exc, ImportError):
+        return JobError(f"{PROVING_MISSING}: {exc}")
+    return JobError(f"{what} failed: {type(exc).__name__}: {exc}")
+
+
+STARK_ERRORS = (ImportError, ValueError, ArithmeticError, TypeError, AttributeError, IndexError, KeyError)
+
+
+def build_main_table(aet) -> np.ndarray | None:
+    """The padded master main table (h, 379) when stages.prover offers main_table/prove_table (the CPU pool
+    builds it, devices prove from it); None when the prover only takes an AET, or is absent (the prove
+    step then answers why)."""
+    if fake_proofs():
+        return None
+    try:
+        prover = importlib.import_module("stages.prover")
+    except ImportError:
+        return None
+    if not (hasattr(prover, "main_table") and hasattr(prover, "prove_table")):
+        return None
+    try:
+        return np.ascontiguousarray(prover.main_table(aet), dtype=np.uint64)
+    except STARK_ERRORS as exc:
+        raise _stark_failure(exc, "building the main table") from exc
+
+
+def _keywords(fn, **candidates) -> dict:
+    params = inspect.signature(fn).parameters
+    return {k: v for k, v in candidates.items() if k in params and v is not None}
+
+
+def prove_job(claim_json: str, device_key: str, env_pairs: list[tuple[str, str]], aet=None,
+              table: np.ndarray | None = None, on_stage=None, on_timing=None) -> bytes:
+    """bincode(Proof) for an executed job, from its main table or else its AET; JobError while the STARK
+    prover (stages.prover) is missing or fails.
+
+    Uses `stages.prover.prove_table(claim, table, backend=backend_for(device_key), ...)` or
+    `stages.prover.prove(claim, aet, device_key=..., ...)`, passing on_stage(name) (a stage starts) and
+    progress=on_timing(name, seconds) (it ended) where accepted.
+    """
+    if fake_proofs():
+        if on_stage is not None:
+            on_stage("fake proof")
+        height = table.shape[0] if table is not None else int(aet.padded_height)
+        return encode_proof_bincode([height])
+    prover = _prover()
     claim = vm_module().Claim.from_json(claim_json)
-    params = inspect.signature(prove).parameters
-    opts = {}
-    if "device_key" in params:
-        opts["device_key"] = device_key
-    if "on_stage" in params and on_stage is not None:
-        opts["on_stage"] = on_stage
-    if "progress" in params and on_timing is not None:
-        opts["progress"] = on_timing
     with job_environment(env_pairs):
         try:
-            proof = prove(claim, aet, **opts)
-        except ImportError as exc:
-            raise JobError(f"{PROVING_MISSING}: {exc}") from None
-        except (ValueError, ArithmeticError, TypeError, AttributeError, IndexError, KeyError) as exc:
-            raise JobError(f"proving failed: {type(exc).__name__}: {exc}") from exc
+            if table is not None:
+                backend = prover.backend_for(device_key) if hasattr(prover, "backend_for") else None
+                opts = _keywords(prover.prove_table, backend=backend, on_stage=on_stage, progress=on_timing)
+                proof = prover.prove_table(claim, table, **opts)
+            else:
+                prove = getattr(prover, "prove", None)
+                if prove is None:
+                    raise JobError(f"{PROVING_MISSING}: stages.prover has no prove()")
+                opts = _keywords(prove, device_key=device_key, on_stage=on_stage, progress=on_timing)
+                proof = prove(claim, aet, **opts)
+        except STARK_ERRORS as exc:
+            raise _stark_failure(exc, "proving") from exc
     if isinstance(proof, bytes | bytearray):
         return bytes(proof)
     return encode_proof_bincode(getattr(proof, "elements", proof))

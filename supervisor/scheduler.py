@@ -303,6 +303,7 @@ class Scheduler:
         shm.unlink(request["name"])
         if "t_execute" in res:
             job.timings["t_execute"] = res["t_execute"]
+        exec_stages = res.get("stages") or {}
         if res["outcome"] == "error":
             self._finish(job, "failed", "error", reason=res["message"][:120])
             return protocol.encode_error(job.job_id, res["message"])
@@ -329,8 +330,9 @@ class Scheduler:
             self._release(child, need, host)
         if "t_prove" in res:
             job.timings["t_prove"] = res["t_prove"]
-        if res.get("stages"):
-            job.stage_timings = ",".join(f"{k.replace(' ', '_')}:{v:.3f}s" for k, v in res["stages"].items())
+        all_stages = {**exec_stages, **(res.get("stages") or {})}
+        if all_stages:
+            job.stage_timings = ",".join(f"{k.replace(' ', '_')}:{v:.3f}s" for k, v in all_stages.items())
         if res["outcome"] == "error":
             self._finish(job, "failed", "error", reason=res["message"][:120])
             return protocol.encode_error(job.job_id, res["message"])
