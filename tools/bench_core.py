@@ -131,9 +131,43 @@ def run_opencl(args) -> Table:
         table.add("merkle", f"2^{log} leaves", t, n, "leaves/s", 80 * n)
 
     if args.commit_log:
-        commit_pipeline(args, rt, table, random_buffer, sync)
+        nodes = commit_pipeline(args, rt, table, random_buffer, sync)
         lde_breakdown(args, rt, random_buffer, sync)
+        if args.check:
+            check_large(args, rt, nodes, random_buffer)
     return table
+
+
+def check_large(args, rt, nodes, random_buffer) -> None:
+    """Spot-check the kernels at commit size against the numpy reference (tests cover small sizes only)."""
+    from opencl import ntt, tip5
+    from stages import ntt as np_ntt
+    from stages import tip5 as np_tip5
+
+    log, log_big = args.commit_log, args.commit_log + args.expansion_log
+    rng = np.random.default_rng()
+    x = rng.integers(0, P, size=(1 << log, 1), dtype=np.uint64)
+    ok = np.array_equal(ntt.lde(x, 1, 7, 1 << log_big, rt.key), np_ntt.lde(x, 1, 7, 1 << log_big))
+    print(f"check lde 1 x 2^{log}->2^{log_big} vs numpy: {'ok' if ok else 'FAILED'}", flush=True)
+    ok = np.array_equal(ntt.ntt(x, rt.key), np_ntt.ntt(x))
+    ok = ok and np.array_equal(ntt.intt(x, rt.key), np_ntt.intt(x))
+    print(f"check ntt/intt 1 x 2^{log} vs numpy: {'ok' if ok else 'FAILED'}", flush=True)
+
+    big = 1 << log_big
+    host_nodes = rt.from_device(nodes, (2 * big, 5))
+    ks = rng.integers(1, big, size=4096)
+    ok = np.array_equal(host_nodes[ks], np_tip5.hash_pairs(host_nodes[2 * ks], host_nodes[2 * ks + 1]))
+    print(f"check merkle 2^{log_big} leaves, 4096 random parents: {'ok' if ok else 'FAILED'}", flush=True)
+
+    n = 1 << log
+    data, out = random_buffer(ROW_WIDTH * n, 8), rt.empty(40 * n)
+    tip5.hash_rows_device(rt, data, n, ROW_WIDTH, out)
+    table = rt.from_device(data, (ROW_WIDTH, n))
+    rows = rng.integers(0, n, size=1024)
+    expected = np_tip5.hash_rows(np.ascontiguousarray(table[:, rows].T))
+    ok = np.array_equal(rt.from_device(out, (n, 5))[rows], expected)
+    print(f"check tip5 rows 2^{log} x {ROW_WIDTH}, 1024 random rows vs numpy: {'ok' if ok else 'FAILED'}",
+          flush=True)
 
 
 def lde_breakdown(args, rt, random_buffer, sync) -> None:
@@ -210,6 +244,7 @@ def commit_pipeline(args, rt, table: Table, random_buffer, sync) -> None:
     table.add("commit: all", size, t_all, big, "rows/s", 8 * w * (n + 2 * big) + 120 * big)
     print(f"batches of {bc} columns; lde {t_lde:.3f} s (target < 0.3 s at L=21), "
           f"tip5+merkle {t_hash + t_tree:.3f} s (target < 1 s at L=21), all {t_all:.3f} s", flush=True)
+    return nodes
 
 
 # ------------------------------------------------------------------------------------------------ numpy
@@ -257,6 +292,7 @@ def main() -> None:
     ap.add_argument("--commit-log", type=int, default=0, help="full main-table commit at 2^L rows")
     ap.add_argument("--batch-cols", type=int, default=40, help="commit batch columns (10k)")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--check", action="store_true", help="spot-check commit-size results against numpy")
     ap.add_argument("--markdown", default=None, help="also write the table as markdown to this file")
     args = ap.parse_args()
     if args.batch_cols % RATE:
