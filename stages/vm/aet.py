@@ -137,9 +137,9 @@ def build_aet(program: Program, rec) -> AET:
             nia_at[a] = 1
         delta_at[a] = op_stack_delta(op, arg)
 
-    ips = np.array(rec.ips, dtype=np.int64)
+    ips = np.frombuffer(rec.ips, dtype=np.int64)
     n = len(ips)
-    tops = np.fromiter(rec.stack_tops, dtype=np.uint64, count=16 * n).reshape(n, 16)
+    tops = np.frombuffer(rec.stack_tops, dtype=np.uint64).reshape(n, 16)
     proc = np.zeros((n, PROCESSOR_WIDTH), dtype=np.uint64)
     proc[:, CLK] = np.arange(n, dtype=np.uint64)
     proc[:, IP] = ips

@@ -7,6 +7,7 @@ underflow entries, jump-stack registers) is computed afterwards with numpy in `a
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Sequence
 
 from stages.tip5 import permutation_trace
@@ -73,8 +74,8 @@ class Recording:
     """Raw per-run records handed to `aet.build_aet`."""
 
     def __init__(self) -> None:
-        self.ips: list[int] = []
-        self.stack_tops: list[int] = []  # flat: 16 words per cycle, st15 first
+        self.ips = array("q")  # instruction pointer per cycle
+        self.stack_tops = array("Q")  # flat: 16 words per cycle, st15 first
         self.jump_events: list[tuple[int, int, int, int]] = []  # (row from which it holds, jsp, jso, jsd)
         self.ram_log: list[int] = []  # flat: clk, type, pointer, value
         self.helper: dict[int, tuple[int, ...]] = {}  # cycle -> helper variables recorded at runtime
@@ -105,7 +106,9 @@ def execute(program: Program, public_input: Sequence[int] | PublicInput,
     perms = rec.permutations
     jump_events = rec.jump_events
 
-    stk: list[int] = list(reversed(digest)) + [0] * 11  # bottom first; st0 = stk[-1]
+    # the op stack lives in a C array of u64 (bottom first, st0 = stk[-1]) so that recording the top
+    # 16 words per cycle is a memcpy, not 16 int conversions
+    stk = array("Q", list(reversed(digest)) + [0] * 11)
     push = stk.append
     pop = stk.pop
     js: list[tuple[int, int]] = []
@@ -240,7 +243,7 @@ def execute(program: Program, public_input: Sequence[int] | PublicInput,
         return ip + 2
 
     def pop10() -> list[int]:
-        vals = stk[-1:-11:-1]
+        vals = stk[-1:-11:-1].tolist()
         del stk[-10:]
         return vals
 
@@ -435,7 +438,7 @@ def execute(program: Program, public_input: Sequence[int] | PublicInput,
         return ip + 1
 
     def pop_xfe() -> list[int]:
-        v = stk[-1:-4:-1]
+        v = stk[-1:-4:-1].tolist()
         del stk[-3:]
         return v
 
@@ -459,7 +462,7 @@ def execute(program: Program, public_input: Sequence[int] | PublicInput,
         return ip + 1
 
     def h_x_invert(ip, a):
-        x = stk[-1:-4:-1]
+        x = stk[-1:-4:-1].tolist()
         if not any(x):
             raise _Fail("InverseOfZero", "0 does not have a multiplicative inverse")
         del stk[-3:]
@@ -493,7 +496,7 @@ def execute(program: Program, public_input: Sequence[int] | PublicInput,
     def merkle(sibling: list[int]) -> None:
         node_index = stk[-6]
         parent = node_index >> 1
-        acc = stk[-1:-6:-1]
+        acc = stk[-1:-6:-1].tolist()
         del stk[-5:]
         if node_index & 1:
             state = sibling + acc + [1] * 6
