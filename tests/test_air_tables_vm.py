@@ -126,3 +126,15 @@ def test_constraints_vanish_on_filled_tables(vectors, name):
         for k, v in evaluate_on_trace(main, aux, ch).items()
     }
     assert not any(nonzero.values()), nonzero
+
+
+def test_table_heights_and_bad_height(vectors):
+    from stages.air.fill import table_heights
+
+    for name in ("all_tables", "u32_ops", "memory", "halt"):
+        _, _, aet = _run(vectors, name)
+        assert table_heights(aet) == EXPECTED[name]["table_heights"]
+    with pytest.raises(ValueError):
+        fill_main_table(aet, num_rows=128)
+    with pytest.raises(ValueError):
+        fill_main_table(aet, num_rows=300)

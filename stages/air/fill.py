@@ -522,6 +522,26 @@ def fill_u32(entries: np.ndarray, num_rows: int) -> np.ndarray:
 # master table
 
 
+def table_heights(aet) -> dict[str, int]:
+    """Unpadded heights of the nine tables, computed from the AET's arrays as the reference does."""
+    n_words = np.asarray(aet.program_words).reshape(-1).size
+    u32 = _arr(aet.u32_entries, 4, "u32_entries")
+    return {
+        "Program": -(-(n_words + 1) // 10) * 10,
+        "Processor": int(np.shape(aet.processor_trace)[0]),
+        "OpStack": _arr(aet.op_stack_underflow_trace, 4, "op_stack_underflow_trace").shape[0],
+        "Ram": _arr(aet.ram_trace, 4, "ram_trace").shape[0],
+        "JumpStack": int(np.shape(aet.processor_trace)[0]),
+        "Hash": sum(
+            _arr(t, 18, "hash traces").shape[0]
+            for t in (aet.program_hash_trace, aet.sponge_trace, aet.hash_trace)
+        ),
+        "Cascade": np.asarray(aet.cascade_limbs).reshape(-1).size,
+        "Lookup": 256,
+        "U32": int(u32_section_lengths(u32).sum()) if u32.shape[0] else 0,
+    }
+
+
 def fill_main_table(aet, num_rows: int | None = None) -> np.ndarray:
     """Master main table (num_rows, 379) uint64 from an AET (contract in the team notes): columns 0..149
     filled, sorted and padded as the reference does; degree-lowering columns 149..379 left zero.
@@ -530,8 +550,7 @@ def fill_main_table(aet, num_rows: int | None = None) -> np.ndarray:
     proc = _arr(aet.processor_trace, 39, "processor_trace")
     if proc.shape[0] == 0:
         raise ValueError("processor trace is empty")
-    heights = getattr(aet, "table_heights", None) or {}
-    needed = max([proc.shape[0], 256] + [int(v) for v in heights.values()])
+    needed = max(table_heights(aet).values())
     if h < needed or h & (h - 1):
         raise ValueError(f"table height {h} must be a power of two >= the longest table ({needed})")
 
