@@ -17,6 +17,10 @@
 #ifndef NTT_BLOCK
 #define NTT_BLOCK 2048  // elements held in local memory by one work-group (16 KiB)
 #endif
+// Local slot of block element l: one pad word after every 16 words (a 16-word row spans all 32 banks),
+// so the strided accesses of the low stages hit distinct banks.
+#define SH(l) ((l) + ((l) >> 4))
+#define NTT_LOCAL_WORDS (NTT_BLOCK + NTT_BLOCK / 16)
 
 inline uint bit_reverse(uint i, uint log_n) {
     if (log_n == 0) return 0;
@@ -126,9 +130,9 @@ inline void ntt_group8(ulong *x, const uint dif, __global const ulong *tw, const
             uint l0 = (m_base << log_t) | bt;                                                            \
             uint j = (m_low << s0) | (jblk << log_t) | bt;                                               \
             ulong x[1 << (R_LOG)];                                                                       \
-            _Pragma("unroll") for (uint a = 0; a < (1u << (R_LOG)); a++) x[a] = sh[l0 + a * lstep];      \
+            _Pragma("unroll") for (uint a = 0; a < (1u << (R_LOG)); a++) x[a] = sh[SH(l0 + a * lstep)];      \
             GROUP_FN(x, dif, tw, s0 + rel, j);                                                           \
-            _Pragma("unroll") for (uint a = 0; a < (1u << (R_LOG)); a++) sh[l0 + a * lstep] = x[a];      \
+            _Pragma("unroll") for (uint a = 0; a < (1u << (R_LOG)); a++) sh[SH(l0 + a * lstep)] = x[a];      \
         }                                                                                                \
     }
 
@@ -152,7 +156,7 @@ __kernel void ntt_pass_kernel(__global const ulong *src, __global ulong *dst, __
                               __global const ulong *scale, const ulong src_stride, const ulong dst_stride,
                               const uint src_shift, const uint s0, const uint k, const uint log_t,
                               const uint dif, const uint use_scale) {
-    __local ulong sh[NTT_BLOCK];
+    __local ulong sh[NTT_LOCAL_WORDS];
     const uint lid = get_local_id(0);
     const uint lsize = get_local_size(0);
     const ulong c = get_group_id(0);
@@ -166,7 +170,7 @@ __kernel void ntt_pass_kernel(__global const ulong *src, __global ulong *dst, __
 
     for (uint l = lid; l < B; l += lsize) {
         uint gi = base | ((l >> log_t) << s0) | (l & (T - 1u));
-        sh[l] = src[c * src_stride + (gi >> src_shift)];
+        sh[SH(l)] = src[c * src_stride + (gi >> src_shift)];
     }
     barrier(CLK_LOCAL_MEM_FENCE);
 
@@ -182,7 +186,7 @@ __kernel void ntt_pass_kernel(__global const ulong *src, __global ulong *dst, __
 
     for (uint l = lid; l < B; l += lsize) {
         uint gi = base | ((l >> log_t) << s0) | (l & (T - 1u));
-        ulong v = sh[l];
+        ulong v = sh[SH(l)];
         if (use_scale) v = gl_mul(v, scale[gi]);
         dst[c * dst_stride + gi] = v;
     }
