@@ -933,7 +933,7 @@ def extend(main: np.ndarray, challenges: np.ndarray) -> np.ndarray:
         raise ValueError(f"main table must be uint64, got {main.dtype}")
     if challenges.shape != (63, 3) or challenges.dtype != np.uint64:
         raise ValueError(f"challenges must be (63, 3) uint64, got {challenges.shape} {challenges.dtype}")
-    m = np.ascontiguousarray(main[:, :NUM_MAIN_BASE_COLUMNS])
+    m = main[:, :NUM_MAIN_BASE_COLUMNS]
     out = np.zeros((m.shape[0], NUM_AUX_BASE_COLUMNS, 3), dtype=_U)
     for fn in TABLE_EXTENSIONS.values():
         for col, values in fn(m, challenges).items():
