@@ -138,3 +138,22 @@ def test_table_heights_and_bad_height(vectors):
         fill_main_table(aet, num_rows=128)
     with pytest.raises(ValueError):
         fill_main_table(aet, num_rows=300)
+
+
+def test_constraints_vanish_with_many_ram_pointers():
+    """A program writing 270 distinct RAM cells: the Bezout columns come from the fast polynomial path."""
+    from stages.air.evaluate import evaluate_on_trace, fill_degree_lowering_aux, fill_degree_lowering_main
+
+    src = "push 0\ncall loop\nhalt\nloop:\n dup 0 push 270 eq skiz return\n"
+    src += " dup 0 dup 0 write_mem 1 pop 1\n push 1 add\n recurse\n"
+    program = Program.from_tasm(src)
+    no_secrets = NonDeterminism.from_json('{"individual_tokens": [], "digests": [], "ram": {}}')
+    output, aet = run(program, [], no_secrets)
+    assert aet.table_heights["Ram"] == 270
+    main = fill_degree_lowering_main(fill_main_table(aet))
+    sampled = np.random.default_rng(5).integers(0, F.P, size=(59, 3), dtype=np.uint64)
+    ch = derive_challenges(sampled, [], output, program.digest())
+    aux = np.zeros((main.shape[0], C.NUM_MASTER_AUX_COLUMNS, 3), dtype=np.uint64)
+    aux[:, : C.NUM_AUX_BASE_COLUMNS] = extend(main, ch)
+    fill_degree_lowering_aux(main, aux, ch)
+    assert not any(v.any() for v in evaluate_on_trace(main, aux, ch).values())
