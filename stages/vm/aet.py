@@ -6,10 +6,12 @@ uint64, canonical field values, upstream column order).
 
 from __future__ import annotations
 
+import mmap
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from stages import field as fp
 from stages.tip5 import permutation_trace
 
 from .isa import BY_OPCODE, P, op_stack_delta
@@ -80,21 +82,28 @@ def next_power_of_two(n: int) -> int:
     return 1 if n <= 1 else 1 << (n - 1).bit_length()
 
 
-def _inverse_or_zero(values: list[int]) -> list[int]:
-    """Batch inversion of Python ints (Montgomery's trick); zeros map to zero."""
-    nonzero = [v for v in values if v]
-    prefix = []
-    acc = 1
-    for v in nonzero:
-        prefix.append(acc)
-        acc = acc * v % P
-    inv = pow(acc, P - 2, P)
-    inverses = [0] * len(nonzero)
-    for i in range(len(nonzero) - 1, -1, -1):
-        inverses[i] = inv * prefix[i] % P
-        inv = inv * nonzero[i] % P
-    it = iter(inverses)
-    return [next(it) if v else 0 for v in values]
+def _inverse_or_zero(values: np.ndarray) -> np.ndarray:
+    """Elementwise inverse of canonical uint64 values, zeros mapping to zero (batch inversion)."""
+    values = np.asarray(values, dtype=np.uint64)
+    out = np.zeros_like(values)
+    nonzero = values != 0
+    if nonzero.any():
+        out[nonzero] = fp.batch_inv(values[nonzero])
+    return out
+
+
+_POPULATE_BYTES = 1 << 22
+
+
+def _zeros(shape: tuple[int, ...], order: str = "C") -> np.ndarray:
+    """Zeroed uint64 array; large ones come pre-faulted from one mmap (first-touch page faults
+    dominate filling big traces on the VMs we run on)."""
+    nbytes = 8 * int(np.prod(shape))
+    if nbytes < _POPULATE_BYTES or not hasattr(mmap, "MAP_POPULATE"):
+        return np.zeros(shape, dtype=np.uint64, order=order)
+    buf = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | mmap.MAP_POPULATE)
+    flat = np.frombuffer(buf, dtype=np.uint64)
+    return flat.reshape(shape[::-1]).T if order == "F" else flat.reshape(shape)
 
 
 def _hash_rows(trace: np.ndarray, ci: int) -> np.ndarray:
@@ -118,6 +127,88 @@ def program_hash_traces(words: list[int]) -> list[np.ndarray]:
     return traces
 
 
+_BLOCK = 1 << 15
+
+
+def _fill_block(proc, r0, r1, ip_b, tops, osp_start, opcode_at, nia_at, delta_at, jump_events, n):
+    """Fill processor rows [r0, r1); returns the op-stack pointer at row r1, the block's op-stack
+    entries, and (rows, values) whose inverses-or-zero go into HV0."""
+    blk = proc[r0:r1]
+    m = r1 - r0
+    blk[:, CLK] = np.arange(r0, r1, dtype=np.uint64)
+    blk[:, IP] = ip_b
+    ci = opcode_at[ip_b]
+    blk[:, CI] = ci
+    nia = nia_at[ip_b]
+    blk[:, NIA] = nia
+    for bit in range(7):
+        blk[:, IB0 + bit] = (ci >> bit) & 1
+    if jump_events.shape[0]:
+        idx = np.searchsorted(jump_events[:, 0], np.arange(r0, r1, dtype=np.uint64), side="right") - 1
+        has = idx >= 0
+        for col, k in ((JSP, 1), (JSO, 2), (JSD, 3)):
+            blk[has, col] = jump_events[idx[has], k]
+    tb = tops[r0:r1]
+    for r in range(0, m, 2048):  # the row-major source stays in cache while the columns are written
+        blk[r:r + 2048, ST0:ST0 + 16] = tb[r:r + 2048, ::-1]
+    delta = delta_at[ip_b]
+    osp = np.empty(m + 1, dtype=np.int64)
+    osp[0] = 0
+    np.cumsum(delta, out=osp[1:])
+    osp += osp_start
+    blk[:, OSP] = osp[:-1]
+
+    # helper variables that follow from the row itself
+    rows = np.flatnonzero(np.isin(ci, _ARG_DECOMPOSED))
+    for bit in range(4):
+        blk[rows, HV0 + bit] = (nia[rows] >> np.uint64(bit)) & np.uint64(1)
+    # HV0 of skiz, recurse_or_return, eq, split is an inverse (or zero): collected, inverted once later
+    inv_rows, inv_vals = [], []
+    skiz = np.flatnonzero(ci == 2)
+    if skiz.size:
+        inv_rows.append(skiz)
+        inv_vals.append(tb[skiz, 15])
+        v = nia[skiz]
+        blk[skiz, HV0 + 1] = v % 2
+        blk[skiz, HV0 + 2] = (v >> np.uint64(1)) % 4
+        blk[skiz, HV0 + 3] = (v >> np.uint64(3)) % 4
+        blk[skiz, HV0 + 4] = (v >> np.uint64(5)) % 4
+        blk[skiz, HV0 + 5] = v >> np.uint64(7)
+    for opcode, a_reg, b_reg in ((32, 6, 5), (58, 1, 0)):  # recurse_or_return: st6-st5; eq: st1-st0
+        r = np.flatnonzero(ci == opcode)
+        if r.size:
+            inv_rows.append(r)
+            inv_vals.append(fp.sub(tb[r, 15 - a_reg], tb[r, 15 - b_reg]))
+    split = np.flatnonzero(ci == 4)
+    if split.size:
+        x = tb[split, 15]
+        hi_minus_max = fp.sub(x >> np.uint64(32), np.uint64(0xFFFFFFFF))
+        inv_rows.append(split)
+        inv_vals.append(np.where(x & np.uint64(0xFFFFFFFF), hi_minus_max, np.uint64(0)))
+    inverse = (np.concatenate(inv_rows) + r0, np.concatenate(inv_vals)) if inv_rows else None
+
+    # op-stack underflow entries = the net effect of each instruction on the underflow memory:
+    # growing by d writes the old st15..st(16-d) at pointers osp..osp+d-1; shrinking by d reads the
+    # words that surface as st(16-d)..st15 of the next row, at pointers osp-1 down to osp-d.
+    moving = np.flatnonzero(delta)
+    counts = np.abs(delta[moving])
+    total = int(counts.sum())
+    part = np.zeros((total, 4), dtype=np.uint64)
+    if total:
+        local = np.repeat(moving, counts)
+        d = delta[local]
+        j = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+        grow = d > 0
+        row = local + r0
+        part[:, 0] = row
+        part[:, 1] = ~grow
+        part[:, 2] = np.where(grow, osp[local] + j, osp[local] - 1 - j)
+        src_row = np.where(grow, row, np.minimum(row + 1, n - 1))
+        src_col = np.where(grow, j, np.clip(-1 - d - j, 0, 15))
+        part[:, 3] = tops[src_row, src_col]
+    return int(osp[-1]), part, inverse
+
+
 def build_aet(program: Program, rec) -> AET:
     """Turn the interpreter's Recording into the AET arrays."""
     words = program.words()
@@ -125,7 +216,7 @@ def build_aet(program: Program, rec) -> AET:
     instructions = program.instructions
 
     # ---- per-address lookup arrays ----
-    opcode_at = np.array([op for op, _ in instructions], dtype=np.int64)
+    opcode_at = np.array([op for op, _ in instructions], dtype=np.uint8)
     nia_at = np.zeros(n_words, dtype=np.uint64)
     delta_at = np.zeros(n_words, dtype=np.int64)
     for a, (op, arg) in enumerate(instructions):
@@ -139,79 +230,33 @@ def build_aet(program: Program, rec) -> AET:
 
     ips = np.frombuffer(rec.ips, dtype=np.int64)
     n = len(ips)
-    tops = np.frombuffer(rec.stack_tops, dtype=np.uint64).reshape(n, 16)
-    proc = np.zeros((n, PROCESSOR_WIDTH), dtype=np.uint64)
-    proc[:, CLK] = np.arange(n, dtype=np.uint64)
-    proc[:, IP] = ips
-    ci = opcode_at[ips]
-    proc[:, CI] = ci
-    nia = nia_at[ips]
-    proc[:, NIA] = nia
-    for bit in range(7):
-        proc[:, IB0 + bit] = (ci >> bit) & 1
-    if rec.jump_events:
-        ev = np.array(rec.jump_events, dtype=np.uint64)
-        idx = np.searchsorted(ev[:, 0], np.arange(n, dtype=np.uint64), side="right") - 1
-        has = idx >= 0
-        for col, k in ((JSP, 1), (JSO, 2), (JSD, 3)):
-            proc[has, col] = ev[idx[has], k]
-    proc[:, ST0:ST0 + 16] = tops[:, ::-1]
-    osp = np.empty(n, dtype=np.int64)
-    osp[0] = 16
-    np.cumsum(delta_at[ips[:-1]], out=osp[1:])
-    osp[1:] += 16
-    proc[:, OSP] = osp
-
-    # ---- helper variables ----
-    st = proc[:, ST0:ST0 + 16]
-    rows = np.flatnonzero(np.isin(ci, _ARG_DECOMPOSED))
-    for bit in range(4):
-        proc[rows, HV0 + bit] = (nia[rows] >> np.uint64(bit)) & np.uint64(1)
-    skiz = np.flatnonzero(ci == 2)
-    if skiz.size:
-        proc[skiz, HV0] = _inverse_or_zero(st[skiz, 0].tolist())
-        v = nia[skiz]
-        proc[skiz, HV0 + 1] = v % 2
-        proc[skiz, HV0 + 2] = (v >> np.uint64(1)) % 4
-        proc[skiz, HV0 + 3] = (v >> np.uint64(3)) % 4
-        proc[skiz, HV0 + 4] = (v >> np.uint64(5)) % 4
-        proc[skiz, HV0 + 5] = v >> np.uint64(7)
-    for opcode, a_col, b_col in ((32, 6, 5), (58, 1, 0)):  # recurse_or_return: st6-st5; eq: st1-st0
-        r = np.flatnonzero(ci == opcode)
-        if r.size:
-            diffs = [(x - y) % P for x, y in zip(st[r, a_col].tolist(), st[r, b_col].tolist(), strict=True)]
-            proc[r, HV0] = _inverse_or_zero(diffs)
-    split = np.flatnonzero(ci == 4)
-    if split.size:
-        values = []
-        for x in st[split, 0].tolist():
-            values.append(((x >> 32) - 0xFFFFFFFF) % P if x & 0xFFFFFFFF else 0)
-        proc[split, HV0] = _inverse_or_zero(values)
+    tops = np.frombuffer(rec.stack_tops, dtype=np.uint64).reshape(n, 16)  # st15 .. st0 per row
+    jump_events = np.array(rec.jump_events, dtype=np.uint64).reshape(-1, 4)
+    proc = _zeros((n, PROCESSOR_WIDTH), order="F")  # column-wise fill is contiguous
+    op_parts, inv_parts = [], []
+    osp_start = 16
+    # Row blocks keep every temporary small and reused: on our VMs first-touch page faults of big
+    # temporaries cost more than the arithmetic.
+    for r0 in range(0, n, _BLOCK):
+        r1 = min(n, r0 + _BLOCK)
+        osp_start, part, inverse = _fill_block(proc, r0, r1, ips[r0:r1], tops, osp_start, opcode_at, nia_at,
+                                               delta_at, jump_events, n)
+        op_parts.append(part)
+        if inverse is not None:
+            inv_parts.append(inverse)
+    if inv_parts:
+        rows = np.concatenate([r for r, _ in inv_parts])
+        proc[rows, HV0] = _inverse_or_zero(np.concatenate([v for _, v in inv_parts]))
     if rec.helper:
         cycles = np.fromiter(rec.helper.keys(), dtype=np.int64, count=len(rec.helper))
         proc[cycles, HV0:HV0 + 6] = np.array(list(rec.helper.values()), dtype=np.uint64)
-
     multiplicities = np.bincount(ips, minlength=n_words).astype(np.uint64)
-
-    # ---- op-stack underflow entries: the net effect of each instruction on the underflow memory ----
-    d = osp[1:] - osp[:-1]
-    moving = np.flatnonzero(d)
-    counts = np.abs(d[moving])
-    total = int(counts.sum())
-    op_stack = np.zeros((total, 4), dtype=np.uint64)
-    if total:
-        cyc = np.repeat(moving, counts)
-        dd = np.repeat(d[moving], counts)
-        starts = np.repeat(np.cumsum(counts) - counts, counts)
-        j = np.arange(total) - starts
-        grow = dd > 0
-        pointer = np.where(grow, osp[cyc] + j, osp[cyc] - 1 - j)
-        value = np.where(grow, st[cyc, np.clip(15 - j, 0, 15)],
-                         st[np.minimum(cyc + 1, n - 1), np.clip(16 + dd + j, 0, 15)])
-        op_stack[:, 0] = cyc
-        op_stack[:, 1] = ~grow
-        op_stack[:, 2] = pointer
-        op_stack[:, 3] = value
+    total = sum(part.shape[0] for part in op_parts)
+    op_stack = _zeros((total, 4))
+    k = 0
+    for part in op_parts:
+        op_stack[k:k + part.shape[0]] = part
+        k += part.shape[0]
 
     ram = np.array(rec.ram_log, dtype=np.uint64).reshape(-1, 4)
 
