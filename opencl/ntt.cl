@@ -54,14 +54,17 @@ __kernel void ntt_powers_kernel(__global ulong *out, const ulong base, const ulo
     out[i] = gl_mul(factor, gl_pow(base, (ulong)e));
 }
 
-// dst[c][i] = factor * src[c][bit_reverse(i)] for the column given by global id 1.
+// dst[c][i] = factor * src[c][bit_reverse(i)] (times table[i] when use_table) for the column given by
+// global id 1.
 __kernel void ntt_bitrev_kernel(__global const ulong *src, __global ulong *dst, const uint log_n,
-                                const ulong factor, const ulong src_stride, const ulong dst_stride) {
+                                const ulong factor, const ulong src_stride, const ulong dst_stride,
+                                __global const ulong *table, const uint use_table) {
     uint i = get_global_id(0);
     ulong c = get_global_id(1);
     if (i >= (1u << log_n)) return;
     ulong v = src[c * src_stride + bit_reverse(i, log_n)];
     if (factor != 1) v = gl_mul(v, factor);
+    if (use_table) v = gl_mul(v, table[i]);
     dst[c * dst_stride + i] = v;
 }
 

@@ -98,10 +98,39 @@ def _run_pass(rt: Runtime, src, dst, tw, scale, src_stride: int, dst_stride: int
                                    global_work_offset=(0, off))
 
 
-def _bitrev(rt: Runtime, src, dst, ncols: int, log_n: int, factor: int) -> None:
+def _bitrev(rt: Runtime, src, dst, ncols: int, log_n: int, factor: int, table=None) -> None:
     rt.kernel("ntt", "ntt_bitrev_kernel")(
         rt.queue, (1 << log_n, ncols), None, src, dst, np.uint32(log_n), np.uint64(factor),
-        np.uint64(1 << log_n), np.uint64(1 << log_n))
+        np.uint64(1 << log_n), np.uint64(1 << log_n), table if table is not None else src,
+        np.uint32(int(table is not None)))
+
+
+def _powers(rt: Runtime, log_n: int, base: int, factor: int, bitrev: bool) -> cl.Buffer:
+    """Cached device table of factor * base^e(i), i < 2^log_n, e(i) = bit_reverse(i) if bitrev else i."""
+    key = ("ntt_powers", log_n, base, factor, bitrev)
+    if key not in rt.cache:
+        n = 1 << log_n
+        rt.cache[key] = rt.empty(8 * n)
+        rt.kernel("ntt", "ntt_powers_kernel")(rt.queue, (n,), None, rt.cache[key], np.uint64(base),
+                                              np.uint64(factor), np.uint32(log_n), np.uint32(int(bitrev)))
+    return rt.cache[key]
+
+
+def _forward_from_short(rt: Runtime, short, dst, ncols: int, log_short: int, log_n: int) -> None:
+    """dst (ncols x 2^log_n) <- DIT stages log_n - log_short .. log_n - 1 on the bit-reversed, zero-padded
+    columns whose nonzero part `short` (ncols x 2^log_short, bit-reversed order) holds.
+
+    In bit-reversed order of the long size the short column's entries sit at multiples of
+    e = 2^(log_n - log_short); the first log2(e) DIT stages would only copy each over its block of e, so
+    the first pass reads the short column with a shift instead of running them.
+    """
+    shift = log_n - log_short
+    tw = twiddles(rt, log_n, inverse=False)
+    plan = plan_dit(shift, log_n) or [(shift, 0, 0)]
+    for i, step in enumerate(plan):
+        first = i == 0
+        _run_pass(rt, short if first else dst, dst, tw, None, (1 << log_short) if first else 1 << log_n,
+                  1 << log_n, shift if first else 0, step, False, ncols, log_n)
 
 
 def ntt_device(rt: Runtime, src, dst, ncols: int, log_n: int) -> None:
@@ -127,18 +156,11 @@ def lde_device(rt: Runtime, src, dst, ncols: int, log_n: int, log_big: int, offs
     None) ends up holding the scaled coefficients in bit-reversed order.
 
     Inverse DIF leaves coefficients in bit-reversed order; its last pass also multiplies coefficient j
-    by (o_out / o_in)^j / n. In bit-reversed order of the big size, the zero-padded coefficients sit at
-    multiples of e = 2^(log_big - log_n) and the first log2(e) DIT stages only copy each of them over its
-    block of e, so the forward pass reads the short column with a shift instead.
+    by (o_out / o_in)^j / n, which is exactly the input the forward DIT of the big size needs.
     """
     n = 1 << log_n
     ratio = offset_out * pow(offset_in, P - 2, P) % P
-    key = ("lde_scale", log_n, ratio)
-    if key not in rt.cache:
-        rt.cache[key] = rt.empty(8 * n)
-        rt.kernel("ntt", "ntt_powers_kernel")(rt.queue, (n,), None, rt.cache[key], np.uint64(ratio),
-                                              np.uint64(pow(n, P - 2, P)), np.uint32(log_n), np.uint32(1))
-    scale = rt.cache[key]
+    scale = _powers(rt, log_n, ratio, pow(n, P - 2, P), bitrev=True)
     tw_inv = twiddles(rt, log_n, inverse=True)
     inv_plan = plan_dif(0, log_n) or [(0, 0, 0)]
     scratch = scratch if scratch is not None else rt.empty(8 * n * ncols)
@@ -146,13 +168,24 @@ def lde_device(rt: Runtime, src, dst, ncols: int, log_n: int, log_big: int, offs
         last = i == len(inv_plan) - 1
         _run_pass(rt, src if i == 0 else scratch, scratch, tw_inv, scale if last else None, n, n, 0, step,
                   True, ncols, log_n)
-    shift = log_big - log_n
-    tw = twiddles(rt, log_big, inverse=False)
-    fwd_plan = plan_dit(shift, log_big) or [(shift, 0, 0)]
-    for i, step in enumerate(fwd_plan):
-        first = i == 0
-        _run_pass(rt, scratch if first else dst, dst, tw, None, n if first else 1 << log_big, 1 << log_big,
-                  shift if first else 0, step, False, ncols, log_big)
+    _forward_from_short(rt, scratch, dst, ncols, log_n, log_big)
+
+
+def coset_evaluate_device(rt: Runtime, src, dst, ncols: int, log_len: int, log_n: int, offset: int,
+                          scratch=None) -> None:
+    """dst (ncols x 2^log_n) <- values at offset * w_n^i of the polynomials whose coefficients (lowest
+    first) src holds (ncols x 2^log_len, log_len <= log_n). src is kept; scratch (ncols x 2^log_len) is
+    allocated when None."""
+    length = 1 << log_len
+    scratch = scratch if scratch is not None else rt.empty(8 * length * ncols)
+    _bitrev(rt, src, scratch, ncols, log_len, 1, _powers(rt, log_len, offset, 1, bitrev=True))
+    _forward_from_short(rt, scratch, dst, ncols, log_len, log_n)
+
+
+def _check_offset(name: str, off) -> int:
+    if isinstance(off, bool) or not isinstance(off, int | np.integer) or not 0 < int(off) < P:
+        raise ValueError(f"{name} must be a nonzero field element, got {off!r}")
+    return int(off)
 
 
 def _check_table(values: np.ndarray, what: str) -> np.ndarray:
@@ -163,7 +196,7 @@ def _check_table(values: np.ndarray, what: str) -> np.ndarray:
         raise ValueError(f"{what} must have shape (n, cols) or (n, cols, 3), got {values.shape}")
     if values.size and int(values.max()) >= P:
         raise ValueError(f"{what} holds values >= p")
-    return values.reshape(values.shape[0], -1)
+    return values.reshape(values.shape[0], int(np.prod(values.shape[1:])))
 
 
 def _column_batches(rt: Runtime, ncols: int, rows_out: int) -> list[tuple[int, int]]:
@@ -207,11 +240,36 @@ def lde(values: np.ndarray, offset_in: int, offset_out: int, n_out: int,
     log_big = _log2_exact(int(n_out), "n_out")
     if log_big < log_n:
         raise ValueError(f"n_out ({n_out}) must be at least the number of rows ({1 << log_n})")
-    for name, off in (("offset_in", offset_in), ("offset_out", offset_out)):
-        if not isinstance(off, int | np.integer) or not 0 < int(off) < P:
-            raise ValueError(f"{name} must be a nonzero field element, got {off!r}")
+    offset_in, offset_out = _check_offset("offset_in", offset_in), _check_offset("offset_out", offset_out)
 
     def run(rt, s, d, c):
-        lde_device(rt, s, d, c, log_n, log_big, int(offset_in), int(offset_out))
+        lde_device(rt, s, d, c, log_n, log_big, offset_in, offset_out)
 
     return _apply(values, 1 << log_big, run, device_key)
+
+
+def pad_coefficients(coeffs: np.ndarray, n: int) -> tuple[np.ndarray, int]:
+    """Checked (L, c[,3]) coefficients zero-padded to the next power of two (<= n) -> (array, log2 length)."""
+    log_n = _log2_exact(int(n), "n")
+    length = _check_table(coeffs, "coeffs").shape[0]
+    if length > 1 << log_n:
+        raise ValueError(f"{length} coefficients do not fit a domain of {1 << log_n} points")
+    log_len = max(length - 1, 0).bit_length()
+    if length != 1 << log_len:
+        padded = np.zeros((1 << log_len,) + coeffs.shape[1:], dtype=np.uint64)
+        padded[:length] = coeffs
+        coeffs = padded
+    return coeffs, log_len
+
+
+def coset_evaluate(coeffs: np.ndarray, offset: int, n: int, device_key: str | None = None) -> np.ndarray:
+    """Values at offset * w_n^i (i < n) of the polynomials with these coefficients along axis 0, lowest first
+    (at most n of them; any count), as stages/ntt.py's coset_evaluate."""
+    offset = _check_offset("offset", offset)
+    coeffs, log_len = pad_coefficients(coeffs, n)
+    log_n = _log2_exact(int(n), "n")
+
+    def run(rt, s, d, c):
+        coset_evaluate_device(rt, s, d, c, log_len, log_n, offset)
+
+    return _apply(coeffs, 1 << log_n, run, device_key)

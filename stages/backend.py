@@ -1,7 +1,11 @@
 """Compute backends for the proving stages: the numpy reference or OpenCL kernels, same operations.
 
+get_backend("numpy" | "opencl", device_key=None) returns an object with
+  ntt(coeffs), intt(values), lde(values, offset_in, offset_out, n_out), coset_evaluate(coeffs, offset, n),
+  hash_rows(rows) -> (n, 5), merkle_tree(leaves (n, 5)) -> nodes (2n, 5),
+  evaluate_and_hash(coeffs, offset, n, keep_values=True) -> (values or None, digests (n, 5)).
 Arrays in and out use the (rows, cols) or (rows, cols, 3) layout of stages/ntt.py; the OpenCL backend
-moves data to its device column-major (see opencl/ntt.cl) and back.
+moves data to its device column-major (see opencl/ntt.cl) and back. Both give identical results.
 """
 
 from __future__ import annotations
@@ -40,9 +44,19 @@ class NumpyBackend:
         """Interpolate each column on offset_in * <w_n>, evaluate on offset_out * <w_n_out>."""
         return _ntt.lde(values, offset_in, offset_out, n_out)
 
+    def coset_evaluate(self, coeffs: np.ndarray, offset: int, n: int) -> np.ndarray:
+        """Values at offset * w_n^i (i < n) of each column's polynomial (coefficients lowest first)."""
+        return _ntt.coset_evaluate(coeffs, offset, n)
+
     def hash_rows(self, rows: np.ndarray) -> np.ndarray:
         """hash_varlen of every row -> (n, 5)."""
         return _tip5.hash_rows(_flat_rows(rows))
+
+    def evaluate_and_hash(self, coeffs: np.ndarray, offset: int, n: int,
+                          keep_values: bool = True) -> tuple[np.ndarray | None, np.ndarray]:
+        """(coset_evaluate(coeffs, offset, n) or None, hash_rows of those values)."""
+        values = _ntt.coset_evaluate(coeffs, offset, n)
+        return (values if keep_values else None), _tip5.hash_rows(_flat_rows(values))
 
     def merkle_tree(self, leaves: np.ndarray) -> np.ndarray:
         """All (2n, 5) nodes of the Merkle tree over (n, 5) leaf digests (root = node 1)."""
@@ -80,11 +94,25 @@ class OpenCLBackend:
 
         return ntt.lde(values, offset_in, offset_out, n_out, self.device_key)
 
+    def coset_evaluate(self, coeffs: np.ndarray, offset: int, n: int) -> np.ndarray:
+        """Values at offset * w_n^i (i < n) of each column's polynomial (<= n coefficients, lowest first)."""
+        from opencl import ntt
+
+        return ntt.coset_evaluate(coeffs, offset, n, self.device_key)
+
     def hash_rows(self, rows: np.ndarray) -> np.ndarray:
         """hash_varlen of every row -> (n, 5)."""
         from opencl import tip5
 
         return tip5.hash_rows(_flat_rows(rows), self.device_key)
+
+    def evaluate_and_hash(self, coeffs: np.ndarray, offset: int, n: int,
+                          keep_values: bool = True) -> tuple[np.ndarray | None, np.ndarray]:
+        """(coset_evaluate(coeffs, offset, n) or None, hash_rows of those values), fused on the device:
+        column batches are evaluated and absorbed without a second upload of the values."""
+        from opencl import commit
+
+        return commit.evaluate_and_hash(coeffs, offset, n, keep_values, self.device_key)
 
     def merkle_tree(self, leaves: np.ndarray) -> np.ndarray:
         """All (2n, 5) nodes of the Merkle tree over (n, 5) leaf digests (root = node 1, node 0 zero)."""

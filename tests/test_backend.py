@@ -51,3 +51,14 @@ def test_hash_rows_and_merkle_tree_agree(backends, rng):
     assert np.array_equal(dev.merkle_tree(leaves), ref.merkle_tree(leaves))
     ext = rng.integers(0, P, size=(16, 91, 3), dtype=np.uint64)
     assert np.array_equal(dev.hash_rows(ext), ref.hash_rows(ext))
+
+
+def test_coset_evaluate_and_evaluate_and_hash_agree(backends, rng):
+    ref, dev = backends
+    coeffs = rng.integers(0, P, size=(100, 4), dtype=np.uint64)
+    assert np.array_equal(dev.coset_evaluate(coeffs, 7, 512), ref.coset_evaluate(coeffs, 7, 512))
+    ext = rng.integers(0, P, size=(64, 5, 3), dtype=np.uint64)
+    v_ref, d_ref = ref.evaluate_and_hash(ext, 7, 256)
+    v_dev, d_dev = dev.evaluate_and_hash(ext, 7, 256)
+    assert np.array_equal(v_dev, v_ref) and np.array_equal(d_dev, d_ref)
+    assert dev.evaluate_and_hash(ext, 7, 256, keep_values=False)[0] is None

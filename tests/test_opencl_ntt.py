@@ -127,3 +127,21 @@ def test_bad_input_raises():
         cl_ntt.lde(np.zeros((8, 1), dtype=np.uint64), 1, 7, 4)
     with pytest.raises(ValueError):
         cl_ntt.lde(np.zeros((8, 1), dtype=np.uint64), 0, 7, 16)
+
+
+@pytest.mark.parametrize("length, log_n, cols", [(0, 2, 1), (1, 0, 2), (1, 4, 1), (5, 3, 3), (64, 6, 2),
+                                                 (100, 10, 3), (1024, 13, 1)])
+def test_coset_evaluate_matches_numpy(rng, length, log_n, cols):
+    coeffs = _rand(rng, (length, cols))
+    offset = int(rng.integers(1, P, dtype=np.uint64))
+    got = cl_ntt.coset_evaluate(coeffs, offset, 1 << log_n)
+    assert np.array_equal(got, np_ntt.coset_evaluate(coeffs, offset, 1 << log_n))
+
+
+def test_coset_evaluate_extension_and_bad_input(rng):
+    coeffs = _rand(rng, (40, 2, 3))
+    assert np.array_equal(cl_ntt.coset_evaluate(coeffs, 7, 256), np_ntt.coset_evaluate(coeffs, 7, 256))
+    with pytest.raises(ValueError):
+        cl_ntt.coset_evaluate(coeffs, 7, 32)  # more coefficients than points
+    with pytest.raises(ValueError):
+        cl_ntt.coset_evaluate(coeffs, 0, 256)

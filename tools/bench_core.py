@@ -179,7 +179,7 @@ def lde_breakdown(args, rt, random_buffer, sync) -> None:
     src, scratch, dst = random_buffer(c * n, 7), rt.empty(8 * c * n), rt.empty(8 * c * big)
     ntt.lde_device(rt, src, dst, c, log, log_big, 1, 7, scratch)  # builds twiddles and the scale table
     tw_inv, tw = ntt.twiddles(rt, log, True), ntt.twiddles(rt, log_big, False)
-    scale = rt.cache[("lde_scale", log, 7)]
+    scale = ntt._powers(rt, log, 7, pow(n, P - 2, P), bitrev=True)
     inv_plan, fwd_plan = ntt.plan_dif(0, log), ntt.plan_dit(log_big - log, log_big)
     print(f"lde pass breakdown, {c} columns 2^{log} -> 2^{log_big}:", flush=True)
     for i, step in enumerate(inv_plan):
