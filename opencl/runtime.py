@@ -43,6 +43,13 @@ class Runtime:
             self.programs[name] = cl.Program(self.context, source).build(options=list(BUILD_OPTIONS))
         return self.programs[name]
 
+    def program_from_source(self, name: str, source: str, options: tuple[str, ...] = ()) -> cl.Program:
+        """Build OpenCL C source (e.g. generated kernels) once per context under `name`, then reuse it."""
+        key = ("source", name, options)
+        if key not in self.cache:
+            self.cache[key] = cl.Program(self.context, source).build(options=list(BUILD_OPTIONS + options))
+        return self.cache[key]
+
     def kernel(self, program: str, name: str) -> cl.Kernel:
         """A kernel object, cached so argument setting does not re-create it each call."""
         key = ("kernel", program, name)

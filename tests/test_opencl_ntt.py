@@ -145,3 +145,13 @@ def test_coset_evaluate_extension_and_bad_input(rng):
         cl_ntt.coset_evaluate(coeffs, 7, 32)  # more coefficients than points
     with pytest.raises(ValueError):
         cl_ntt.coset_evaluate(coeffs, 0, 256)
+
+
+def test_runtime_builds_and_caches_source_programs():
+    rt = get_runtime()
+    src = "__kernel void twice(__global ulong *x) { x[get_global_id(0)] *= 2; }"
+    prog = rt.program_from_source("test_twice", src)
+    assert rt.program_from_source("test_twice", src) is prog
+    buf = rt.to_device(np.arange(4, dtype=np.uint64))
+    prog.twice(rt.queue, (4,), None, buf)
+    assert rt.from_device(buf, (4,)).tolist() == [0, 2, 4, 6]
