@@ -14,7 +14,7 @@ from stages import tip5
 
 DIGEST_LEN = tip5.DIGEST_LEN
 MAX_TREE_HEIGHT = 63  # upstream computes 1 << height in a usize
-_SCALAR_LEVEL = 24  # verify hashes levels smaller than this with the scalar permutation (less overhead)
+_SCALAR_LEVEL = 24  # levels with fewer nodes are hashed with the scalar permutation (less overhead)
 _ONES = (1,) * tip5.CAPACITY
 
 
@@ -57,10 +57,15 @@ def build_tree(leaves: np.ndarray) -> np.ndarray:
     nodes = np.zeros((2 * n, DIGEST_LEN), dtype=np.uint64)
     nodes[n:] = leaves
     k = n // 2
-    while k >= 1:
+    while k >= max(_SCALAR_LEVEL, 1):
         # parents k..2k-1 from children 2k..4k-1, one batched permutation per level
         nodes[k : 2 * k] = tip5.hash_pairs(nodes[2 * k : 4 * k : 2], nodes[2 * k + 1 : 4 * k : 2])
         k //= 2
+    if k >= 1:
+        top = nodes[: 4 * k].tolist()
+        for j in range(2 * k - 1, 0, -1):
+            top[j] = tip5._permute([*top[2 * j], *top[2 * j + 1], *_ONES])[:DIGEST_LEN]
+        nodes[1 : 2 * k] = top[1 : 2 * k]
     return nodes
 
 

@@ -21,9 +21,11 @@ def scalar_root(leaves: list[list[int]]) -> list[int]:
     return layer[0]
 
 
-def test_build_tree_matches_scalar_hash_pair():
+@pytest.mark.parametrize("scalar_level", [0, 4, 24])
+def test_build_tree_matches_scalar_hash_pair(monkeypatch, scalar_level):
+    monkeypatch.setattr(merkle, "_SCALAR_LEVEL", scalar_level)  # batched, mixed and scalar level hashing
     rng = np.random.default_rng(1)
-    for n in [1, 2, 4, 8, 32]:
+    for n in [1, 2, 4, 8, 64]:
         leaves = random_leaves(rng, n)
         nodes = merkle.build_tree(leaves)
         assert nodes.dtype == np.uint64 and nodes.shape == (2 * n, 5)
