@@ -1,13 +1,16 @@
 """Child processes: CPU pool workers and device children, and the supervisor's handle on each.
 
 A child owns one device key (an OpenCL "platform:device" key, or "cpu") and runs one task at a time:
-"execute" (parse, run the VM, put the AET into shared memory) or "prove" (read the AET back, prove, put the
-proof into shared memory). Messages both ways are msgpack maps over a multiprocessing pipe; arrays travel
-only as shared-memory blocks named in those maps. A heartbeat thread beats while the child lives.
+"execute" (parse, run the VM, build the main table, put it into shared memory) or "prove" (read it back,
+prove, put the proof into shared memory). Messages both ways are msgpack maps over a multiprocessing pipe;
+arrays travel only as shared-memory blocks named in those maps. A heartbeat thread beats while the child
+lives, and reports the device's free memory now and then.
 
-Test-only hooks, read from the environment: TVMPD_TEST_KILL_CHILD_AT_STAGE=<stage> (SIGKILL itself on the
-first attempt of a job when reaching that stage), TVMPD_TEST_SLOW_STAGE=<stage>:<seconds> (sleep there),
-TVMPD_TEST_HANG_AT_STAGE=<stage> (stop heartbeats and hang on the first attempt).
+Test-only hooks, read from the environment:
+- TVMPD_TEST_KILL_CHILD_AT_STAGE=<stage>: SIGKILL itself when a job's first attempt reaches that stage
+  (<stage>:always: on every attempt);
+- TVMPD_TEST_SLOW_STAGE=<stage>:<seconds>: sleep there;
+- TVMPD_TEST_HANG_AT_STAGE=<stage>: stop heartbeats and hang on a job's first attempt.
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ MEM_REPORT_S = 5.0
 
 
 def _test_hook(stage: str, attempt: int, beating: threading.Event) -> None:
-    if os.environ.get("TVMPD_TEST_KILL_CHILD_AT_STAGE") == stage and attempt == 0:
+    kill = os.environ.get("TVMPD_TEST_KILL_CHILD_AT_STAGE", "")
+    if kill == stage and attempt == 0 or kill == f"{stage}:always":
         os.kill(os.getpid(), signal.SIGKILL)
     if os.environ.get("TVMPD_TEST_HANG_AT_STAGE") == stage and attempt == 0:
         beating.clear()

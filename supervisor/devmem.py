@@ -38,11 +38,17 @@ def _nvidia_free(dev) -> int | None:
         import pynvml
 
         pynvml.nvmlInit()
-        bus_id = f"{domain:08x}:{bus:02x}:{slot >> 3:02x}.{slot & 7:x}"
-        handle = pynvml.nvmlDeviceGetHandleByPciBusId(bus_id)
-        return int(pynvml.nvmlDeviceGetMemoryInfo(handle).free)
-    except Exception:  # no NVML, or the address did not match
+    except Exception:  # no NVML here
         return None
+    # drivers report the slot either as the PCI device number or as device << 3 | function
+    prefix = f"{domain:08x}:{bus:02x}:"
+    for bus_id in (f"{prefix}{slot:02x}.0", f"{prefix}{slot >> 3:02x}.{slot & 7:x}"):
+        try:
+            handle = pynvml.nvmlDeviceGetHandleByPciBusId(bus_id)
+            return int(pynvml.nvmlDeviceGetMemoryInfo(handle).free)
+        except Exception:  # no device at this address
+            continue
+    return None
 
 
 def free_bytes(device_key: str) -> int | None:

@@ -332,7 +332,7 @@ class Scheduler:
             job.timings["t_prove"] = res["t_prove"]
         all_stages = {**exec_stages, **(res.get("stages") or {})}
         if all_stages:
-            job.stage_timings = ",".join(f"{k.replace(' ', '_')}:{v:.3f}s" for k, v in all_stages.items())
+            job.stage_timings = "; ".join(f"{k}={v:.3f}s" for k, v in all_stages.items())
         if res["outcome"] == "error":
             self._finish(job, "failed", "error", reason=res["message"][:120])
             return protocol.encode_error(job.job_id, res["message"])

@@ -406,3 +406,17 @@ def test_real_proof_verifies():
         assert "stages=" in d.log()
     finally:
         assert d.stop() == 0
+
+
+def test_job_whose_child_dies_twice_gets_error():
+    d = Daemon(env={"TVMPD_TEST_KILL_CHILD_AT_STAGE": "execute:always"}, devices="")
+    try:
+        resp = d.submit(66, request_fields("halt"))
+        assert resp.status == protocol.STATUS_ERROR and resp.job_id == 66
+        assert resp.message.startswith("job failed twice, giving up: cpu")
+        assert "died during execute" in resp.message
+        st = d.wait_children_idle()
+        assert st["totals"]["retried"] == 1 and st["totals"]["child_restarts"] == 2
+        assert st["recent"][-1]["attempts"] == 2 and st["recent"][-1]["outcome"] == "error"
+    finally:
+        assert d.stop() == 0

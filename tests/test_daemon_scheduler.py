@@ -78,3 +78,26 @@ def test_measured_free_memory_gates_an_idle_device():
     gpu1.state = "busy"
     assert sched._pick(job, sched.devices, 8 << 30) is None
     assert sched._pick(job, sched.devices, 1 << 30) is gpu0
+
+
+def test_nvidia_free_memory_by_pci_address(monkeypatch):
+    import sys
+    from types import SimpleNamespace
+
+    from supervisor import devmem
+
+    asked = []
+
+    def by_bus(bus_id):
+        asked.append(bus_id)
+        if bus_id != "00000000:00:06.0":
+            raise LookupError(bus_id)
+        return "h"
+
+    fake = SimpleNamespace(nvmlInit=lambda: None, nvmlDeviceGetHandleByPciBusId=by_bus,
+                           nvmlDeviceGetMemoryInfo=lambda h: SimpleNamespace(free=123))
+    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    dev = SimpleNamespace(get_info=lambda attr: {0x4008: 0, 0x4009: 6, 0x400A: 0}[attr])
+    assert devmem._nvidia_free(dev) == 123 and asked == ["00000000:00:06.0"]
+    assert devmem._amd_free(dev) is None
+    assert devmem.free_bytes("cpu") > 0
