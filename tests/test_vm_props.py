@@ -238,3 +238,19 @@ def test_run_claim_checks():
     with pytest.raises(ClaimMismatch) as info:
         run_claim(Claim([0] * 5, 5, [9], [9]), program)
     assert info.value.kind == "ProgramDigestMismatch"
+
+
+def test_cycle_limit_and_huge_call_target():
+    looping = Program.from_tasm("call l halt l: recurse")
+    with pytest.raises(VMError) as info:
+        run(looping, [], max_cycles=1000)
+    assert info.value.kind == "CycleLimitExceeded" and info.value.cycle_count >= 1000
+    far = Program([(49, P - 1), (49, P - 1)])
+    with pytest.raises(VMError) as info:
+        run(far, [])
+    assert (info.value.kind, info.value.instruction_pointer, info.value.cycle_count) == \
+        ("InstructionPointerOverflow", P - 1, 1)
+    with pytest.raises(VMError) as info:
+        run(Program([]), [])
+    assert (info.value.kind, info.value.instruction_pointer, info.value.instruction) == \
+        ("InstructionPointerOverflow", 0, None)

@@ -84,8 +84,14 @@ class Recording:
 
 
 def execute(program: Program, public_input: Sequence[int] | PublicInput,
-            non_determinism: NonDeterminism | None = None) -> tuple[list[int], Recording]:
-    """Run the program to `halt`; returns (output, Recording). Raises VMError on failure."""
+            non_determinism: NonDeterminism | None = None,
+            max_cycles: int | None = None) -> tuple[list[int], Recording]:
+    """Run the program to `halt`; returns (output, Recording). Raises VMError on failure.
+
+    `max_cycles` (not in the reference) bounds the run: checked at every jump (`call`, `return`,
+    `recurse`, `recurse_or_return`), which is enough because only jumps go backwards; exceeding it
+    raises VMError of kind `CycleLimitExceeded`.
+    """
     if isinstance(public_input, PublicInput):
         public_input = public_input.individual_tokens
     nd = non_determinism if non_determinism is not None else NonDeterminism()
@@ -120,6 +126,12 @@ def execute(program: Program, public_input: Sequence[int] | PublicInput,
     io = {"inp": 0, "tok": 0, "dig": 0}
     sponge: list = [None]
     ctx = program.assertion_context
+
+    limit = max_cycles if max_cycles is not None else 1 << 62
+
+    def check_limit() -> None:
+        if len(ips) > limit:
+            raise _Fail("CycleLimitExceeded", f"execution exceeds the limit of {limit} cycles")
 
     def jump_event() -> None:
         if js:
@@ -187,11 +199,13 @@ def execute(program: Program, public_input: Sequence[int] | PublicInput,
         return ip + 1 + (2 if instructions[nxt][1] is not None else 1)
 
     def h_call(ip, a):
+        check_limit()
         js.append((ip + 2, a))
         jump_event()
         return a
 
     def h_return(ip, a):
+        check_limit()
         if not js:
             raise _Fail("JumpStackIsEmpty", "jump stack is empty")
         o = js.pop()[0]
@@ -199,11 +213,13 @@ def execute(program: Program, public_input: Sequence[int] | PublicInput,
         return o
 
     def h_recurse(ip, a):
+        check_limit()
         if not js:
             raise _Fail("JumpStackIsEmpty", "jump stack is empty")
         return js[-1][1]
 
     def h_recurse_or_return(ip, a):
+        check_limit()
         if not js:
             raise _Fail("JumpStackIsEmpty", "jump stack is empty")
         if stk[-6] == stk[-7]:
@@ -578,7 +594,7 @@ def execute(program: Program, public_input: Sequence[int] | PublicInput,
             ip = h(ip, a)
     except _Halt:
         pass
-    except IndexError:
+    except (IndexError, OverflowError):  # ip past the end (OverflowError: ip >= 2^63 in the ip record)
         if ip < n:
             raise
         raise VMError("InstructionPointerOverflow", "instruction pointer points outside of program",
@@ -589,15 +605,16 @@ def execute(program: Program, public_input: Sequence[int] | PublicInput,
 
 
 def run(program: Program, public_input: Sequence[int] | PublicInput,
-        non_determinism: NonDeterminism | None = None):
+        non_determinism: NonDeterminism | None = None, max_cycles: int | None = None):
     """Run like the reference's `VM::trace_execution`: returns (output, AET); raises VMError on failure."""
     from .aet import build_aet
 
-    output, rec = execute(program, public_input, non_determinism)
+    output, rec = execute(program, public_input, non_determinism, max_cycles)
     return output, build_aet(program, rec)
 
 
-def run_claim(claim, program: Program, non_determinism: NonDeterminism | None = None):
+def run_claim(claim, program: Program, non_determinism: NonDeterminism | None = None,
+              max_cycles: int | None = None):
     """Check the claim's digest, run on the claim's input, check the claimed output (like `triton_vm::prove`).
 
     Returns (output, AET); raises ClaimMismatch (a ValueError) or VMError.
@@ -607,7 +624,7 @@ def run_claim(claim, program: Program, non_determinism: NonDeterminism | None = 
     if list(claim.program_digest) != program.digest():
         raise ClaimMismatch("ProgramDigestMismatch",
                             "claimed program digest does not match actual program digest")
-    output, aet = run(program, claim.input, non_determinism)
+    output, aet = run(program, claim.input, non_determinism, max_cycles)
     if output != list(claim.output):
         raise ClaimMismatch("PublicOutputMismatch",
                             "claimed public output does not match actual public output")
