@@ -594,11 +594,16 @@ def execute(program: Program, public_input: Sequence[int] | PublicInput,
             ip = h(ip, a)
     except _Halt:
         pass
-    except (IndexError, OverflowError):  # ip past the end (OverflowError: ip >= 2^63 in the ip record)
+    except IndexError:  # ip past the end; its row was already recorded
         if ip < n:
             raise
         raise VMError("InstructionPointerOverflow", "instruction pointer points outside of program",
                       ip, len(ips) - 1, None) from None
+    except OverflowError:  # ip >= 2^63 does not fit the ip record; its row was not recorded
+        if ip < n:
+            raise
+        raise VMError("InstructionPointerOverflow", "instruction pointer points outside of program",
+                      ip, len(ips), None) from None
     except _Fail as f:
         raise VMError(f.kind, f.message, ip, len(ips) - 1, instruction_display(instructions[ip])) from None
     return output, rec
