@@ -45,8 +45,13 @@ def commit_rows_device(rt: Runtime, data, n: int, width: int) -> cl.Buffer:
     return nodes
 
 
-def build_tree(leaves: np.ndarray, device_key: str | None = None) -> np.ndarray:
-    """Merkle tree over (n, 5) leaf digests -> (2n, 5) nodes (node 0 zero)."""
+def build_tree(leaves: np.ndarray, device_key: str | None = None,
+               limit_bytes: int | None = None) -> np.ndarray:
+    """Merkle tree over (n, 5) leaf digests -> (2n, 5) nodes (node 0 zero).
+
+    A node array larger than one device buffer (limit_bytes, default the device's allocation limit) is
+    built as subtrees over chunks of leaves, then one small tree over the subtree roots.
+    """
     if not isinstance(leaves, np.ndarray) or leaves.dtype != np.uint64:
         raise ValueError("leaves must be a numpy uint64 array")
     if leaves.ndim != 2 or leaves.shape[1] != 5:
@@ -56,7 +61,20 @@ def build_tree(leaves: np.ndarray, device_key: str | None = None) -> np.ndarray:
     n = leaves.shape[0]
     _check_leaf_count(n)
     rt = get_runtime(device_key)
-    nodes = new_nodes(rt, n)
-    cl.enqueue_copy(rt.queue, nodes, np.ascontiguousarray(leaves), dst_offset=n * 40)
-    levels_device(rt, nodes, n)
-    return rt.from_device(nodes, (2 * n, 5))
+    limit = limit_bytes or int(rt.device.max_mem_alloc_size)
+    if 80 * n <= limit or n <= 2:
+        nodes = new_nodes(rt, n)
+        cl.enqueue_copy(rt.queue, nodes, np.ascontiguousarray(leaves), dst_offset=n * 40)
+        levels_device(rt, nodes, n)
+        return rt.from_device(nodes, (2 * n, 5))
+    m = min(n // 2, 1 << max(1, (limit // 80).bit_length() - 1))  # leaves per subtree: power of two in [2, n)
+    out = np.zeros((2 * n, 5), dtype=np.uint64)
+    top = n // m  # subtree c's root is node top + c; its level-d nodes start at (top + c) * 2^d
+    for c in range(top):
+        sub = build_tree(leaves[c * m : (c + 1) * m], device_key, limit_bytes)
+        width = 1
+        while width <= m:
+            out[(top + c) * width : (top + c + 1) * width] = sub[width : 2 * width]
+            width *= 2
+    out[1 : 2 * top] = build_tree(out[top : 2 * top], device_key, limit_bytes)[1:]
+    return out

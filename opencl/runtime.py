@@ -80,7 +80,7 @@ class Runtime:
         return int(self.device.max_work_group_size)
 
 
-_RUNTIMES: dict[str, Runtime] = {}
+_RUNTIMES: dict[str | None, Runtime] = {}  # None: the default device, resolved once
 
 
 def default_device_key() -> str:
@@ -99,7 +99,11 @@ def default_device_key() -> str:
 
 def get_runtime(device_key: str | None = None) -> Runtime:
     """The cached Runtime of a device ("platform:device" key of opencl.devices; None picks the default)."""
-    key = device_key or default_device_key()
+    if device_key is None:
+        if None not in _RUNTIMES:
+            _RUNTIMES[None] = get_runtime(default_device_key())
+        return _RUNTIMES[None]
+    key = device_key
     if key not in _RUNTIMES:
         device = get_cl_device(key)
         context = cl.Context([device])

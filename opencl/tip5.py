@@ -72,18 +72,35 @@ def permute_batch(states: np.ndarray, device_key: str | None = None) -> np.ndarr
     return rt.from_device(buf, (n, 16))
 
 
-def hash_rows(rows: np.ndarray, device_key: str | None = None) -> np.ndarray:
-    """hash_varlen of every row of (n, w) or (n, c, 3) (flattened per row as the reference does) -> (n, 5)."""
+def hash_rows(rows: np.ndarray, device_key: str | None = None, limit_bytes: int | None = None) -> np.ndarray:
+    """hash_varlen of every row of (n, w) or (n, c, 3) (flattened per row as the reference does) -> (n, 5).
+
+    Tables larger than one device buffer (limit_bytes, default the device's allocation limit capped at
+    1 GiB) go through in chunks of rows and batches of 10k columns, the sponge states kept on the device.
+    """
     _check_u64(rows, "rows", (2, 3))
     if rows.ndim == 3 and rows.shape[2] != 3:
         raise ValueError(f"rows must have shape (n, w) or (n, c, 3), got {rows.shape}")
-    flat = rows.reshape(rows.shape[0], -1)
+    flat = rows.reshape(rows.shape[0], int(np.prod(rows.shape[1:])))
     n, width = flat.shape
     rt = get_runtime(device_key)
-    data = rt.to_device(np.ascontiguousarray(flat.T))
-    out = rt.empty(40 * n)
-    hash_rows_device(rt, data, n, width, out)
-    return rt.from_device(out, (n, 5))
+    limit = limit_bytes or min(int(rt.device.max_mem_alloc_size), 1 << 30)
+    out = np.empty((n, 5), dtype=np.uint64)
+    if n == 0:
+        return out
+    chunk = n if 8 * n * width <= limit else max(1, min(n, limit // (16 * 8), limit // (8 * RATE)))
+    cols = width if 8 * chunk * width <= limit else max(RATE, limit // (8 * chunk) // RATE * RATE)
+    digests = rt.empty(40 * chunk)
+    states = rt.empty(128 * chunk) if cols < width else None
+    for r0 in range(0, n, chunk):
+        r1 = min(r0 + chunk, n)
+        bounds = list(range(0, width, cols)) + [width] if width else [0, 0]
+        for i in range(len(bounds) - 1):
+            c0, c1 = bounds[i], bounds[i + 1]
+            data = rt.to_device(np.ascontiguousarray(flat[r0:r1, c0:c1].T))
+            absorb_rows_device(rt, data, r1 - r0, c1 - c0, r1 - r0, states, i == 0, c1 == width, digests)
+        out[r0:r1] = rt.from_device(digests, (r1 - r0, 5))  # copies only the first r1 - r0 digests
+    return out
 
 
 def finish(rt: Runtime) -> None:

@@ -114,3 +114,16 @@ def test_bad_input_raises():
         cl_merkle.build_tree(np.zeros((3, 5), dtype=np.uint64))
     with pytest.raises(ValueError):
         cl_merkle.build_tree(np.zeros((4, 4), dtype=np.uint64))
+
+
+@pytest.mark.parametrize("n, width, limit", [(100, 379, 8 * 379 * 100), (100, 379, 40_000), (37, 25, 2_000),
+                                             (5, 0, 64)])
+def test_hash_rows_in_chunks_when_over_the_buffer_limit(rng, n, width, limit):
+    rows = _rand(rng, (n, width))
+    assert np.array_equal(cl_tip5.hash_rows(rows, limit_bytes=limit), np_tip5.hash_rows(rows))
+
+
+@pytest.mark.parametrize("n, limit", [(64, 80 * 16), (256, 80 * 8), (8, 80)])
+def test_merkle_tree_in_subtrees_when_over_the_buffer_limit(rng, n, limit):
+    leaves = _rand(rng, (n, 5))
+    assert np.array_equal(cl_merkle.build_tree(leaves, limit_bytes=limit), cl_merkle.build_tree(leaves))
