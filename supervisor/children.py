@@ -227,6 +227,9 @@ class Child:
         except (EOFError, OSError):
             self.fail("pipe closed")
             return
+        except Exception as exc:  # a garbled message: the child is not trustworthy any more
+            self.fail(f"bad message: {exc}")
+            return
         self.last_beat = time.monotonic()
         if msg.get("mem_free") is not None:
             self.mem_free = int(msg["mem_free"])

@@ -8,7 +8,6 @@ import time
 
 import click
 
-from opencl.devices import cpu_device, gpu_devices, list_devices
 from supervisor.config import (
     DEFAULT_CPU_MAX_LOG2,
     DEFAULT_MAX_FRAME,
@@ -28,6 +27,8 @@ def main() -> None:
 @main.command()
 def devices() -> None:
     """List the OpenCL devices and which ones tvmpd would use."""
+    from opencl.devices import cpu_device, gpu_devices, list_devices
+
     found = list_devices()
     if not found:
         click.echo("no OpenCL platform found (install pocl-binary-distribution or a GPU driver)")

@@ -49,7 +49,6 @@ class ServeConfig:
     cpu_workers: int = 0  # 0 = automatic
     cpu_max_log2: int = DEFAULT_CPU_MAX_LOG2
     max_jobs: int = 0  # 0 = one per child
-    jobs_per_device: int = 1
     max_frame: int = DEFAULT_MAX_FRAME
     heartbeat_s: float = 1.0
     heartbeat_timeout_s: float = 10.0

@@ -77,7 +77,7 @@ class Daemon:
     def status(self) -> dict:
         return control.request(self.control, {"cmd": "status"}, timeout=5)
 
-    def wait_for(self, pred, timeout: float = 30, what: str = "condition"):
+    def wait_for(self, pred, timeout: float = 90, what: str = "condition"):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -296,7 +296,7 @@ def _submit_async(d: Daemon, job_id: int, name: str, out: dict, via: str = "unix
 
 
 def test_status_json_and_drain_wait():
-    d = Daemon("--max-jobs", "4", env={"TVMPD_TEST_SLOW_STAGE": "execute:1.5"}, cpu_workers=1, devices="")
+    d = Daemon("--max-jobs", "4", env={"TVMPD_TEST_SLOW_STAGE": "execute:2"}, cpu_workers=1, devices="")
     answers: dict = {}
     threads = [_submit_async(d, 40 + i, "halt", answers, via="tcp" if i else "unix") for i in range(3)]
     d.wait_for(lambda st: len(st["jobs"]) == 3, what="3 jobs in flight")
@@ -304,11 +304,10 @@ def test_status_json_and_drain_wait():
                          capture_output=True, text=True, timeout=30, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     st = json.loads(out.stdout)
-    states = sorted(j["state"] for j in st["jobs"])
-    assert states == ["executing", "queued", "queued"], st["jobs"]
-    assert [j["job_id"] for j in st["running"]] == [40] or len(st["running"]) == 1
+    assert len(st["queue"]) == 2 and len(st["running"]) == 1, st["jobs"]
+    assert st["running"][0]["state"] == "executing" or st["running"][0]["state"].startswith("proving:")
     busy = [c for c in st["children"] if c["state"] == "busy"]
-    assert len(busy) == 1 and busy[0]["stage"] == "execute" and busy[0]["job"] is not None
+    assert len(busy) == 1 and busy[0]["stage"] and busy[0]["job"] == st["running"][0]["seq"]
     assert all(j["age_s"] >= 0 for j in st["jobs"]) and st["memory"]["host_total"] > 0
     human = subprocess.run([sys.executable, "-m", "supervisor.cli", "status", "--control", d.control],
                            capture_output=True, text=True, timeout=30, cwd=ROOT)
