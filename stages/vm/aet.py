@@ -106,11 +106,25 @@ def _zeros(shape: tuple[int, ...], order: str = "C") -> np.ndarray:
     return flat.reshape(shape[::-1]).T if order == "F" else flat.reshape(shape)
 
 
-def _hash_rows(trace: np.ndarray, ci: int) -> np.ndarray:
-    rows = np.zeros((trace.shape[0], 18), dtype=np.uint64)
-    rows[:, 0] = ci
-    rows[:, 1] = np.arange(trace.shape[0], dtype=np.uint64)
-    rows[:, 2:] = trace
+def _hash_rows(traces: np.ndarray, ci: np.ndarray) -> np.ndarray:
+    """Hash-table rows [CI, RoundNumber, state0..15] of permutation traces (k, 6, 16)."""
+    k = traces.shape[0]
+    rows = np.zeros((k * 6, 18), dtype=np.uint64)
+    rows[:, 0] = np.repeat(np.asarray(ci, dtype=np.uint64), 6)
+    rows[:, 1] = np.tile(np.arange(6, dtype=np.uint64), k)
+    rows[:, 2:] = traces.reshape(-1, 16)
+    return rows
+
+
+def _sponge_rows(events: np.ndarray, traces: np.ndarray) -> np.ndarray:
+    """Sponge rows in event order: `sponge_init` (CI 40) is one all-zero row, the others 6 rows each."""
+    counts = np.where(events == 40, 1, 6)
+    rows = np.zeros((int(counts.sum()), 18), dtype=np.uint64)
+    rows[:, 0] = np.repeat(events, counts)
+    starts = np.cumsum(counts) - counts
+    at = (starts[events != 40][:, None] + np.arange(6)).reshape(-1)
+    rows[at, 1] = np.tile(np.arange(6, dtype=np.uint64), traces.shape[0])
+    rows[at, 2:] = traces.reshape(-1, 16)
     return rows
 
 
@@ -261,25 +275,20 @@ def build_aet(program: Program, rec) -> AET:
     ram = np.array(rec.ram_log, dtype=np.uint64).reshape(-1, 4)
 
     # ---- hash coprocessor ----
-    prog_traces = program_hash_traces(words)
-    program_hash = np.concatenate([_hash_rows(t, 18) for t in prog_traces])
-    hash_parts, sponge_parts, lookup_traces = [], [], list(prog_traces)
-    init_row = np.zeros((1, 18), dtype=np.uint64)
-    init_row[0, 0] = 40
-    for ci_, trace in rec.permutations:
-        if trace is None:
-            sponge_parts.append(init_row)
-            continue
-        lookup_traces.append(trace)
-        (hash_parts if ci_ == 18 else sponge_parts).append(_hash_rows(trace, ci_))
-    empty = np.zeros((0, 18), dtype=np.uint64)
-    hash_trace = np.concatenate(hash_parts) if hash_parts else empty
-    sponge_trace = np.concatenate(sponge_parts) if sponge_parts else empty
+    prog = np.stack(program_hash_traces(words))
+    program_hash = _hash_rows(prog, np.full(prog.shape[0], 18))
+    events = np.array([ci for ci, _ in rec.permutations], dtype=np.uint64)
+    perm = [trace for _, trace in rec.permutations if trace is not None]
+    perm = np.stack(perm) if perm else np.zeros((0, 6, 16), dtype=np.uint64)
+    perm_ci = events[events != 40]
+    hash_trace = _hash_rows(perm[perm_ci == 18], perm_ci[perm_ci == 18])
+    sponge_trace = _sponge_rows(events[events != 18], perm[perm_ci != 18])
 
-    # cascade: 16-bit limbs of the Montgomery form of state[0..4) of every round input
-    looked_up = np.stack(lookup_traces)[:, :5, :4].reshape(-1).tolist()
-    mont = np.array([v * _MONTGOMERY_R % P for v in looked_up], dtype=np.uint64)
-    limbs = ((mont[:, None] >> np.array([0, 16, 32, 48], dtype=np.uint64)) & np.uint64(0xFFFF)).reshape(-1)
+    # cascade: 16-bit limbs of the Montgomery form of state[0..4) of every round input, first-seen order
+    looked_up = np.concatenate([prog, perm])[:, :5, :4].reshape(-1)
+    mont = fp.mul(looked_up, np.uint64(_MONTGOMERY_R))
+    limbs = ((mont[:, None] >> np.array([0, 16, 32, 48], dtype=np.uint64)) & np.uint64(0xFFFF))
+    limbs = limbs.astype(np.uint16).reshape(-1)
     uniq, first, cnt = np.unique(limbs, return_index=True, return_counts=True)
     order = np.argsort(first, kind="stable")
     cascade_limbs = uniq[order].astype(np.uint64)
