@@ -42,6 +42,8 @@ def evaluate_and_hash(coeffs: np.ndarray, offset: int, n: int, keep_values: bool
     bc = batch_cols if batch_cols is not None else batch_columns(n, ncols, limit)
     if bc < 1 or (bc % tip5.RATE and bc < ncols):
         raise ValueError(f"batch_cols must be a positive multiple of {tip5.RATE}, got {bc}")
+    if 8 * n * min(bc, max(ncols, 1)) > int(rt.device.max_mem_alloc_size):
+        raise ValueError(f"a batch of {min(bc, max(ncols, 1))} columns x {n} rows exceeds one device buffer")
     values = np.empty((n, ncols), dtype=np.uint64) if keep_values else None
     digests = rt.empty(40 * n)
     bounds = list(range(0, ncols, bc)) + [ncols]

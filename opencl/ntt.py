@@ -202,6 +202,8 @@ def _check_table(values: np.ndarray, what: str) -> np.ndarray:
 def _column_batches(rt: Runtime, ncols: int, rows_out: int) -> list[tuple[int, int]]:
     """Column ranges whose largest device buffer fits the device's single-allocation limit."""
     limit = min(int(rt.device.max_mem_alloc_size), 1 << 30)
+    if 8 * rows_out > int(rt.device.max_mem_alloc_size):
+        raise ValueError(f"one column of {rows_out} rows exceeds the device's largest buffer")
     per = max(1, limit // (8 * max(rows_out, 1)))
     return [(c, min(c + per, ncols)) for c in range(0, ncols, per)]
 
