@@ -18,6 +18,7 @@ LOG_BLOCK = 11  # log2 of NTT_BLOCK in ntt.cl
 MIN_RUN = 4  # a pass reads runs of at least 2^MIN_RUN neighbouring elements when it can
 MAX_LOG_N = 30
 MAX_GROUPS_PER_LAUNCH = 32768  # keeps dimension 1 of every launch within what all drivers accept
+MAX_POWER_TABLES = 64  # cached coset-power tables per device (one per size and offset)
 
 
 def primitive_root(order: int) -> int:
@@ -109,6 +110,9 @@ def _powers(rt: Runtime, log_n: int, base: int, factor: int, bitrev: bool) -> cl
     """Cached device table of factor * base^e(i), i < 2^log_n, e(i) = bit_reverse(i) if bitrev else i."""
     key = ("ntt_powers", log_n, base, factor, bitrev)
     if key not in rt.cache:
+        old = [k for k in rt.cache if k[0] == "ntt_powers"]
+        for k in old[: max(0, len(old) - MAX_POWER_TABLES + 1)]:  # oldest first
+            del rt.cache[k]
         n = 1 << log_n
         rt.cache[key] = rt.empty(8 * n)
         rt.kernel("ntt", "ntt_powers_kernel")(rt.queue, (n,), None, rt.cache[key], np.uint64(base),
