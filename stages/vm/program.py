@@ -599,10 +599,7 @@ def _program_from_tokens(tokens: list[_Tok], text: str) -> Program:
             type_hints.setdefault(len(instructions), []).append(tok.value)
         elif tok.kind == "ctx":
             assertion_context[max(len(instructions) - 1, 0)] = tok.value
-    address_to_label = {a: name for name, a in sorted(labels.items(), key=lambda kv: kv[1])}
-    if len(address_to_label) != len(labels):  # several labels on one address: the reference keeps one
-        address_to_label = {}
-        for name, a in labels.items():
-            address_to_label[a] = name
-        address_to_label = dict(sorted(address_to_label.items()))
+    address_to_label: dict[int, str] = {}
+    for name, a in sorted(labels.items(), key=lambda kv: kv[1]):  # several labels on one address: one is kept
+        address_to_label[a] = name
     return Program(instructions, address_to_label, breakpoints, type_hints, assertion_context)
