@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from stages.vm import Claim, NonDeterminism, Program, VMError, run
+from stages.vm.isa import P
 from tests.conftest import VECTORS, load_json
 
 EXPECTED = load_json("expected.json")["requests"]
@@ -121,3 +122,62 @@ def test_aet_equals_reference_tables(name):
     u32 = part("U32", aet.table_heights["U32"])
     firsts = u32[u32[:, 0] == 1]
     np.testing.assert_array_equal(firsts[:, [3, 4, 6, 9]], aet.u32_entries)
+
+
+def _inv0(x: int) -> int:
+    return pow(x, P - 2, P) if x % P else 0
+
+
+def _expected_helpers(row: list[int], ram: dict[int, int], digest: list[int] | None) -> list[int]:
+    """derive_helper_variables, written row by row from the reference's rules (slow, independent)."""
+    ci, nia = row[3], row[4]
+    st = row[15:31]
+    hv = [0] * 6
+    read = lambda a: ram.get(a % P, 0)  # noqa: E731
+    if ci in (3, 9, 17, 25, 33, 41, 57, 11, 73, 19):
+        hv[:4] = [(nia >> k) & 1 for k in range(4)]
+    elif ci == 2:
+        hv = [_inv0(st[0]), nia % 2, (nia >> 1) % 4, (nia >> 3) % 4, (nia >> 5) % 4, nia >> 7]
+    elif ci == 32:
+        hv[0] = _inv0(st[6] - st[5])
+    elif ci == 48:
+        hv = [read(st[0] + k) for k in range(4, 10)]
+    elif ci == 36:
+        hv = list(digest or [0] * 5) + [st[5] % 2]
+    elif ci == 44:
+        hv = [read(st[7] + k) for k in range(5)] + [st[5] % 2]
+    elif ci == 4:
+        lo, hi = st[0] & 0xFFFFFFFF, st[0] >> 32
+        hv[0] = _inv0(hi - 0xFFFFFFFF) if lo else 0
+    elif ci == 58:
+        hv[0] = _inv0(st[1] - st[0])
+    elif ci == 80:
+        hv = [read(st[0] + k) for k in range(3)] + [read(st[1] + k) for k in range(3)]
+    elif ci == 88:
+        hv = [read(st[0])] + [read(st[1] + k) for k in range(3)] + [0, 0]
+    return hv
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if EXPECTED[n]["expect"] != "vm_error"
+                                  and not n.startswith("sum_squares_2e1") or n == "sum_squares_2e10"])
+def test_helper_variables_and_ram_replay(name):
+    """Replays RAM from the RAM trace and re-derives every row's helper variables."""
+    _, _, nd = _parsed(name)
+    _, aet = _run(name)
+    ram = dict(nd.ram)
+    digests = list(nd.digests)
+    ram_rows = aet.ram_trace.tolist()
+    k = 0
+    for row in aet.processor_trace.tolist():
+        digest = digests[0] if digests else None
+        assert row[32:38] == _expected_helpers(row, ram, digest), (name, row[0], row[3])
+        if row[3] == 36:
+            digests.pop(0)
+        while k < len(ram_rows) and ram_rows[k][0] == row[0]:
+            clk, kind, pointer, value = ram_rows[k]
+            if kind == 1:
+                assert ram.get(pointer, 0) == value
+            else:
+                ram[pointer] = value
+            k += 1
+    assert k == len(ram_rows)
