@@ -64,10 +64,15 @@ class Job:
     excluded: set = field(default_factory=set)
     timings: dict = field(default_factory=dict)
     stage_timings: str | None = None
+    abandoned: bool = False
 
 
 class JobRefused(Exception):
     """A job that can never be placed (e.g. needs more memory than any child has)."""
+
+
+class JobAbandoned(Exception):
+    """The job's client disconnected before its answer."""
 
 
 def _auto_cpu_workers() -> int:
@@ -225,12 +230,33 @@ class Scheduler:
         log.info("job seq=%d id=%d event=%s log2=%s %s", job.seq, job.job_id, event,
                  job.log2 if job.log2 is not None else "-", extra)
 
-    async def submit(self, req: protocol.Request, peer: str) -> bytes:
-        """Run one request through the pipeline; always returns the encoded answer."""
+    def accept(self, req: protocol.Request, peer: str) -> Job:
+        """Register a request as a queued job."""
         job = Job(next(self.seq), req.job_id, peer, req.fields())
         self.jobs[job.seq] = job
         self.totals["accepted"] += 1
         self._event(job, "accepted", peer=peer, bytes=req.size())
+        return job
+
+    def abandon(self, job: Job) -> None:
+        """The client went away: drop the job where it waits; a child proving it is killed and restarted
+        (cheaper than finishing a proof nobody reads); a short execute step is left to finish."""
+        if job.seq not in self.jobs or job.abandoned:
+            return
+        job.abandoned = True
+        self._event(job, "abandoned", state=job.state, device=job.device)
+        if job.state.startswith("proving"):
+            for child in self.children:
+                if child.current and child.current["job"] == job.seq:
+                    child.fail("its job was abandoned by the client")
+        self._kick()
+
+    async def submit(self, req: protocol.Request, peer: str) -> bytes:
+        """Run one request through the pipeline; always returns the encoded answer."""
+        return await self.run(self.accept(req, peer))
+
+    async def run(self, job: Job) -> bytes:
+        """Run an accepted job; always returns the encoded answer."""
         task = asyncio.create_task(self._guarded(job))
         self._tasks[job.seq] = task
         try:
@@ -264,6 +290,9 @@ class Scheduler:
                 return await self._process(job)
         except asyncio.CancelledError:
             raise
+        except JobAbandoned:
+            self._finish(job, "failed", "abandoned")
+            return protocol.encode_error(job.job_id, "job abandoned: its client went away")
         except Exception as exc:  # never leave a client without an answer
             log.exception("job seq=%d: internal error", job.seq)
             self._finish(job, "failed", "error", reason="internal")
@@ -276,6 +305,8 @@ class Scheduler:
                 return await self._attempt(job)
             except ChildDied as exc:
                 shm.unlink_prefix(shm.job_prefix(self.pid, job.seq))
+                if job.abandoned:
+                    raise JobAbandoned() from exc
                 job.excluded.add(exc.child)
                 if attempt == 1:
                     self._finish(job, "failed", "error", reason="child-died-twice")
@@ -290,6 +321,8 @@ class Scheduler:
         raise AssertionError("unreachable")
 
     async def _attempt(self, job: Job) -> bytes:
+        if job.abandoned:
+            raise JobAbandoned()
         prefix = shm.job_prefix(self.pid, job.seq)
         request = shm.put_bytes(f"{prefix}a{job.attempt}_request", msgpack.packb(job.fields))
         worker, host = await self._acquire(job, self.cpu, EXECUTE_RESERVE, EXECUTE_RESERVE)
@@ -308,6 +341,8 @@ class Scheduler:
             self._finish(job, "failed", "error", reason=res["message"][:120])
             return protocol.encode_error(job.job_id, res["message"])
         job.log2 = res["log2"]
+        if job.abandoned:
+            raise JobAbandoned()
         if res["outcome"] == "too_big":
             self._finish(job, "done", "too_big")
             return protocol.encode_too_big(job.job_id, res["log2"])
@@ -391,6 +426,8 @@ class Scheduler:
         while True:
             if self.stopping:
                 raise asyncio.CancelledError()
+            if job.abandoned:
+                raise JobAbandoned()
             child = self._pick(job, pool, need)
             if child is not None and self._host_fits(host_need):
                 if child.kind == "device":

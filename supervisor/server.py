@@ -164,7 +164,16 @@ class Daemon:
                 log.warning("truncated request from %s: connection closed", peer)
                 self.scheduler.totals["bad_frames"] += 1
                 return
-            answer = await self.scheduler.submit(req, peer)
+            job = self.scheduler.accept(req, peer)
+            run = asyncio.create_task(self.scheduler.run(job))
+            watch = asyncio.create_task(reader.read(1))  # b"" when the client hangs up
+            try:
+                done, _ = await asyncio.wait({run, watch}, return_when=asyncio.FIRST_COMPLETED)
+                if run not in done and (watch.exception() is not None or watch.result() == b""):
+                    self.scheduler.abandon(job)
+                answer = await run
+            finally:
+                watch.cancel()
             writer.write(answer)
             await writer.drain()
         except (ConnectionError, OSError) as exc:

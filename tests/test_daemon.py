@@ -419,3 +419,19 @@ def test_job_whose_child_dies_twice_gets_error():
         assert st["recent"][-1]["attempts"] == 2 and st["recent"][-1]["outcome"] == "error"
     finally:
         assert d.stop() == 0
+
+
+def test_client_that_hangs_up_abandons_its_job():
+    d = Daemon("--cpu-max-log2", "0", env={"TVMPD_TEST_SLOW_STAGE": "fake proof:60"}, cpu_workers=1)
+    try:
+        sock = protocol.connect(d.unix, timeout=10)
+        sock.sendall(protocol.encode_request(7, request_fields("halt")))
+        d.wait_for(lambda st: any(j["state"].startswith("proving") for j in st["jobs"]), what="proving")
+        sock.close()  # as a node does when it kills its prover process
+        st = d.wait_for(lambda st: not st["jobs"] and st["totals"].get("abandoned") == 1, what="abandoned")
+        assert st["totals"]["child_restarts"] == 1 and "ok" not in st["totals"]
+        d.wait_children_idle()
+        assert not shm.list_blocks(f"{shm.PREFIX}{d.proc.pid}_")
+        assert d.submit(8, request_fields("sum_squares_2e12_max10")).status == protocol.STATUS_TOO_BIG
+    finally:
+        assert d.stop() == 0
