@@ -87,8 +87,8 @@ def _omp_init(value: str | None) -> bool | None:
 @click.option("--max-frame", type=int, default=DEFAULT_MAX_FRAME, show_default=True,
               help="Largest request frame in bytes.")
 @click.option("--heartbeat", type=float, default=1.0, show_default=True, help="Child heartbeat period (s).")
-@click.option("--heartbeat-timeout", type=float, default=10.0, show_default=True,
-              help="A child silent this long (s) is restarted.")
+@click.option("--heartbeat-timeout", type=float, default=60.0, show_default=True,
+              help="A child silent this long (s) counts as hung and is restarted (a dead one at once).")
 @click.option("--restart-backoff", type=float, default=0.5, show_default=True,
               help="First restart delay (s); doubles per quick failure, capped at 30 s.")
 @click.option("--omp-threads", type=int, default=None, help="OMP_NUM_THREADS for children (seed flag).")

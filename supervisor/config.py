@@ -51,7 +51,7 @@ class ServeConfig:
     max_jobs: int = 0  # 0 = one per child
     max_frame: int = DEFAULT_MAX_FRAME
     heartbeat_s: float = 1.0
-    heartbeat_timeout_s: float = 10.0
+    heartbeat_timeout_s: float = 60.0
     restart_backoff_s: float = 0.5
     restart_backoff_max_s: float = 30.0
     omp_threads: int | None = None
