@@ -58,9 +58,14 @@ def run_proxy(address: str, stdin: BinaryIO, stdout: BinaryIO, stderr: TextIO,
 
 
 def main(address: str | None) -> int:
-    """Entry point behind the CLI: the address from --socket, else TRITON_VM_PROVER_SOCKET."""
+    """Entry point behind the CLI: --socket, else TRITON_VM_PROVER_SOCKET, else a default daemon's socket."""
+    from supervisor.config import default_unix_path
+
     addr = address or os.environ.get(SOCKET_ENV)
+    if not addr and os.path.exists(default_unix_path()):
+        addr = default_unix_path()
     if not addr:
-        print(f"tvmpd proxy: no daemon address: give --socket or set {SOCKET_ENV}", file=sys.stderr)
+        print(f"tvmpd proxy: no daemon address: give --socket or set {SOCKET_ENV} "
+              f"(no default daemon at {default_unix_path()})", file=sys.stderr)
         return EXIT_TRANSPORT
     return run_proxy(addr, sys.stdin.buffer, sys.stdout.buffer, sys.stderr)
