@@ -200,7 +200,8 @@ def drain(control, wait, timeout) -> None:
 
 @main.command()
 @click.option("--socket", "address", default=None,
-              help="Daemon address, a Unix socket path or HOST:PORT [default: $TRITON_VM_PROVER_SOCKET].")
+              help="Daemon address, a Unix socket path or HOST:PORT [default: $TRITON_VM_PROVER_SOCKET, "
+                   "else a default daemon's Unix socket].")
 def proxy(address) -> None:
     """Drop-in for triton-vm-prover: five JSON lines on stdin, proof on stdout, exit 200+log2 if too big."""
     from supervisor.proxy import main as proxy_main
