@@ -247,6 +247,11 @@ def test_frame_limit_and_remote_refusal():
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 1 and "--allow-remote" in out.stderr
     assert not os.path.exists("/tmp/tvmpd-test-never.sock")
+    cmd[cmd.index("0.0.0.0:0")] = "127.0.0.1:0"
+    cmd[-1] = "9:9"
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and "no OpenCL device '9:9'" in out.stderr
+    assert not os.path.exists("/tmp/tvmpd-test-never.sock")
 
 
 @pytest.mark.parametrize("hook", ["kill", "hang"])
