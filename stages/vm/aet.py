@@ -14,7 +14,7 @@ import numpy as np
 from stages import field as fp
 from stages.tip5 import permutation_trace
 
-from .isa import BY_OPCODE, P, op_stack_delta
+from .isa import P, op_stack_delta
 from .program import Program
 
 TABLE_NAMES = ("Program", "Processor", "OpStack", "Ram", "JumpStack", "Hash", "Cascade", "Lookup", "U32")
@@ -31,13 +31,17 @@ HV0 = 32
 CJD_MULT = 38
 
 _ARG_DECOMPOSED = (3, 9, 17, 25, 33, 41, 57, 11, 73, 19)  # pop divine pick place dup swap read_mem ...
-_RUNTIME_HELPERS = (48, 36, 44, 80, 88)  # sponge_absorb_mem merkle_step(_mem) xx_dot_step xb_dot_step
 _MONTGOMERY_R = (1 << 64) % P
 
 
 @dataclass
 class AET:
-    """Algebraic execution trace of one run (see the team notes for every field's layout)."""
+    """Algebraic execution trace of one run (see the team notes for every field's layout).
+
+    `processor_trace` is column-major (Fortran order; the table is filled column by column);
+    helper variables of sponge_absorb_mem, merkle_step(_mem), xx/xb_dot_step are the RAM values
+    (or divined digest) recorded at run time, all others are derived from the rows.
+    """
 
     program_words: np.ndarray
     processor_trace: np.ndarray
@@ -328,7 +332,3 @@ def build_aet(program: Program, rec) -> AET:
         table_heights=heights,
         padded_height=next_power_of_two(max(heights.values())),
     )
-
-
-def is_u32_opcode(opcode: int) -> bool:
-    return BY_OPCODE[opcode].is_u32
