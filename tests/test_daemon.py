@@ -242,16 +242,18 @@ def test_frame_limit_and_remote_refusal():
         assert resp.job_id == 4
     finally:
         assert d.stop() == 0
+    never = os.path.join(tempfile.mkdtemp(prefix="tvd", dir="/tmp"), "c.sock")
     cmd = [sys.executable, "-m", "supervisor.cli", "serve", "--tcp", "0.0.0.0:0", "--unix", "",
-           "--control", "/tmp/tvmpd-test-never.sock", "--cpu-workers", "1", "--devices", "cpu"]
+           "--control", never, "--cpu-workers", "1", "--devices", "cpu"]
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 1 and "--allow-remote" in out.stderr
-    assert not os.path.exists("/tmp/tvmpd-test-never.sock")
+    assert not os.path.exists(never)
     cmd[cmd.index("0.0.0.0:0")] = "127.0.0.1:0"
     cmd[-1] = "9:9"
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 1 and "no OpenCL device '9:9'" in out.stderr
-    assert not os.path.exists("/tmp/tvmpd-test-never.sock")
+    assert not os.path.exists(never)
+    os.rmdir(os.path.dirname(never))
 
 
 @pytest.mark.parametrize("hook", ["kill", "hang"])
