@@ -162,8 +162,9 @@ def execute(job: ParsedJob) -> Executed:
     claimed = digest_values(job.claim.program_digest)
     actual = digest_values(job.program.digest())
     if claimed != actual:
-        return Executed("error", message=f"program digest mismatch: claim has {digest_hex(claimed)}, "
-                                         f"program hashes to {digest_hex(actual)}")
+        return Executed("error", message=f"claimed program digest does not match actual program digest: "
+                                         f"claim has {digest_hex(claimed)}, program hashes to "
+                                         f"{digest_hex(actual)}")
     public_input = [int(x) for x in job.claim.input]
     try:
         output, aet = vm.run(job.program, public_input, job.non_determinism)

@@ -224,7 +224,8 @@ def test_bad_json_and_programs(daemon):
     claim = json.loads(fields[0])
     claim["program_digest"] = "00" * 40
     resp = daemon.submit(15, [json.dumps(claim)] + fields[1:])
-    assert resp.status == protocol.STATUS_ERROR and resp.message.startswith("program digest mismatch"), resp
+    assert resp.status == protocol.STATUS_ERROR, resp
+    assert resp.message.startswith("claimed program digest does not match actual program digest"), resp
     failing = ["fail_assert_vector", "fail_op_stack_too_shallow", "fail_secret_input_exhausted"]
     for i, name in enumerate(failing):
         check_outcome(name, daemon.submit(20 + i, request_fields(name)))
