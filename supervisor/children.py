@@ -55,7 +55,7 @@ def _run_execute(msg: dict, stage) -> dict:
     fields = msgpack.unpackb(shm.get_bytes(msg["request"]))
     try:
         parsed = jobs.parse_request(fields)
-        result = jobs.execute(parsed)
+        result = jobs.execute(parsed, msg.get("max_cycles") or jobs.DEFAULT_MAX_CYCLES)
     except jobs.JobError as exc:
         return {"outcome": "error", "message": str(exc)}
     t_exec = time.perf_counter() - t0

@@ -50,6 +50,7 @@ class ServeConfig:
     cpu_max_log2: int = DEFAULT_CPU_MAX_LOG2
     max_jobs: int = 0  # 0 = one per child
     max_frame: int = DEFAULT_MAX_FRAME
+    max_cycles: int = 1 << 30
     heartbeat_s: float = 1.0
     heartbeat_timeout_s: float = 60.0
     restart_backoff_s: float = 0.5

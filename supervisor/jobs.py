@@ -156,8 +156,12 @@ def force_cpu(env_vars: dict[int, list[tuple[str, str]]], log2: int) -> bool:
     return any(k.lower() in FORCE_CPU_KEYS and v.strip().lower() in TRUTHY for k, v in env_vars.get(log2, []))
 
 
-def execute(job: ParsedJob) -> Executed:
-    """Check the program digest, run the VM, check the output, then the padded-height limit."""
+DEFAULT_MAX_CYCLES = 1 << 30
+
+
+def execute(job: ParsedJob, max_cycles: int = DEFAULT_MAX_CYCLES) -> Executed:
+    """Check the program digest, run the VM (at most `max_cycles`, so a runaway program cannot hold a
+    worker forever), check the output, then the padded-height limit."""
     vm = vm_module()
     claimed = digest_values(job.claim.program_digest)
     actual = digest_values(job.program.digest())
@@ -167,7 +171,10 @@ def execute(job: ParsedJob) -> Executed:
                                          f"{digest_hex(actual)}")
     public_input = [int(x) for x in job.claim.input]
     try:
-        output, aet = vm.run(job.program, public_input, job.non_determinism)
+        if "max_cycles" in inspect.signature(vm.run).parameters:
+            output, aet = vm.run(job.program, public_input, job.non_determinism, max_cycles=max_cycles)
+        else:
+            output, aet = vm.run(job.program, public_input, job.non_determinism)
     except vm.VMError as exc:
         kind = getattr(exc, "kind", type(exc).__name__)
         message = getattr(exc, "message", str(exc))

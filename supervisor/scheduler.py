@@ -330,6 +330,7 @@ class Scheduler:
         job.device = worker.name
         try:
             res = await self._run(worker, job, "execute", {"request": request, "prefix": prefix,
+                                                           "max_cycles": self.cfg.max_cycles,
                                                            "attempt": job.attempt})
         finally:
             self._release(worker, EXECUTE_RESERVE, host)

@@ -443,3 +443,14 @@ def test_client_that_hangs_up_abandons_its_job():
         assert d.submit(8, request_fields("sum_squares_2e12_max10")).status == protocol.STATUS_TOO_BIG
     finally:
         assert d.stop() == 0
+
+
+@pytest.mark.skipif(not VM_READY, reason="the cycle limit is enforced by stages.vm")
+def test_cycle_limit_stops_runaway_programs():
+    d = Daemon("--max-cycles", "1000", cpu_workers=1, devices="")
+    try:
+        resp = d.submit(1, request_fields("sum_squares_2e12"))
+        assert resp.status == protocol.STATUS_ERROR and "CycleLimitExceeded" in resp.message, resp
+        assert d.submit(2, request_fields("sum_squares_2e12_max10")).status == protocol.STATUS_ERROR
+    finally:
+        assert d.stop() == 0
