@@ -47,7 +47,7 @@ def _test_hook(stage: str, attempt: int, beating: threading.Event) -> None:
         time.sleep(float(slow.partition(":")[2] or 1))
 
 
-def _run_execute(msg: dict, stage) -> dict:
+def _run_execute(msg: dict, stage, ask) -> dict:
     from supervisor import jobs, shm
 
     stage("execute")
@@ -63,6 +63,12 @@ def _run_execute(msg: dict, stage) -> dict:
         return {"outcome": "error", "message": result.message, "t_execute": t_exec}
     if result.kind == "too_big":
         return {"outcome": "too_big", "log2": result.log2, "t_execute": t_exec}
+    # the main table is the big host allocation of a job: wait until the supervisor admits it
+    answer = ask({"t": "admit", "job": msg["job"], "log2": result.log2, "force_cpu": result.force_cpu})
+    if answer.get("t") == "later":
+        return {"outcome": "later", "log2": result.log2, "force_cpu": result.force_cpu, "t_execute": t_exec}
+    if answer.get("t") != "admitted":
+        return {"outcome": "error", "message": answer.get("message", "not admitted"), "t_execute": t_exec}
     name = f"{msg['prefix']}a{msg['attempt']}_"
     stage("main table")
     t0 = time.perf_counter()
@@ -150,13 +156,17 @@ def child_main(conn, name: str, device_key: str, heartbeat_s: float, env: dict) 
             break
         job, attempt = msg["job"], msg["attempt"]
 
+        def ask(question: dict) -> dict:
+            send(question)
+            return msgpack.unpackb(conn.recv_bytes())
+
         def stage(s: str, job=job, attempt=attempt) -> None:
             send({"t": "stage", "job": job, "stage": s})
             _test_hook(s, attempt, beating)
 
         try:
             if msg["op"] == "execute":
-                result = _run_execute(msg, stage)
+                result = _run_execute(msg, stage, ask)
             else:
                 result = _run_prove(msg, device_key, stage)
         except Exception as exc:  # a bug or a resource failure: answer the job instead of dying
@@ -241,6 +251,9 @@ class Child:
             self.current["stage"] = msg["stage"]
             if self.on_stage:
                 self.on_stage(msg["job"], msg["stage"], self)
+        elif t == "admit" and self.current and self.current["job"] == msg["job"]:
+            if self.on_admit:
+                self.on_admit(msg["job"], msg["log2"], bool(msg.get("force_cpu")), self)
         elif t == "result" and self.current and self.current["job"] == msg["job"]:
             fut = self.current["future"]
             self.current = None
@@ -250,6 +263,15 @@ class Child:
 
     on_stage = None  # set by the scheduler: callback(job_seq, stage, child)
     on_death = None  # set by the scheduler: callback(child, reason)
+    on_admit = None  # set by the scheduler: callback(job_seq, log2, force_cpu, child), answers with reply()
+
+    def reply(self, msg: dict) -> None:
+        """Answer a question the child asked while running its task."""
+        if self.conn is not None:
+            try:
+                self.conn.send_bytes(msgpack.packb(msg))
+            except OSError:
+                self.fail("pipe broken")
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.is_alive()

@@ -88,6 +88,8 @@ def _omp_init(value: str | None) -> bool | None:
               help="Largest request frame in bytes.")
 @click.option("--max-cycles", type=int, default=1 << 30, show_default=True,
               help="Stop a program after this many VM cycles (ERROR CycleLimitExceeded).")
+@click.option("--host-memory", type=int, default=0,
+              help="Bytes of host memory jobs may hold (0 = 90% of RAM); admission waits beyond it.")
 @click.option("--heartbeat", type=float, default=1.0, show_default=True, help="Child heartbeat period (s).")
 @click.option("--heartbeat-timeout", type=float, default=60.0, show_default=True,
               help="A child silent this long (s) counts as hung and is restarted (a dead one at once).")
@@ -97,15 +99,15 @@ def _omp_init(value: str | None) -> bool | None:
 @click.option("--omp-init", default=None, help="TRITON_OMP_INIT for children, 0 or 1 (seed flag).")
 @click.option("--log-level", default="INFO", show_default=True)
 def serve(tcp, unix, control, allow_remote, device_keys, num_gpus, cpu_workers, cpu_max_log2, max_jobs,
-          max_frame, max_cycles, heartbeat, heartbeat_timeout, restart_backoff, omp_threads, omp_init,
-          log_level) -> None:
+          max_frame, max_cycles, host_memory, heartbeat, heartbeat_timeout, restart_backoff, omp_threads,
+          omp_init, log_level) -> None:
     """Run the proving daemon (TCP and Unix socket at once)."""
     cfg = ServeConfig(
         tcp=tcp or None, unix=(default_unix_path() if unix is None else unix) or None,
         control=control or default_control_path(), allow_remote=allow_remote,
         devices=[k.strip() for k in device_keys.split(",") if k.strip()] if device_keys else None,
         num_gpus=num_gpus, cpu_workers=cpu_workers, cpu_max_log2=cpu_max_log2, max_jobs=max_jobs,
-        max_frame=max_frame, max_cycles=max_cycles, heartbeat_s=heartbeat,
+        max_frame=max_frame, max_cycles=max_cycles, host_memory=host_memory, heartbeat_s=heartbeat,
         heartbeat_timeout_s=heartbeat_timeout,
         restart_backoff_s=restart_backoff, omp_threads=omp_threads, omp_init=_omp_init(omp_init),
         log_level=log_level)

@@ -27,7 +27,6 @@ from supervisor.config import ServeConfig
 
 log = logging.getLogger("tvmpd")
 
-EXECUTE_RESERVE = 64 << 20
 MAIN_COLUMNS, AUX_XFE_COLUMNS = 379, 91
 HOST_FRACTION = 0.9
 RECENT_JOBS = 32
@@ -65,6 +64,7 @@ class Job:
     timings: dict = field(default_factory=dict)
     stage_timings: str | None = None
     abandoned: bool = False
+    host_hold: int = 0  # host memory held for the job's main table from admission to its end
 
 
 class JobRefused(Exception):
@@ -135,6 +135,7 @@ class Scheduler:
         for child in self.children:
             child.on_stage = self._on_stage
             child.on_death = self._on_death
+            child.on_admit = self._on_admit
         self.max_jobs = cfg.max_jobs or max(1, len(self.children))
         self.slots = asyncio.Semaphore(self.max_jobs)
 
@@ -182,6 +183,55 @@ class Scheduler:
         self.totals["child_restarts"] += 1
         log.warning("child %s pid=%s died (%s); restart in %.1fs", child.name, child.pid, reason, delay)
         asyncio.get_running_loop().call_later(delay, self._restart, child)
+        self._kick()
+
+    def _on_cpu(self, log2: int, forced: bool) -> bool:
+        """Routing: the CPU pool proves up to cpu_max_log2, forced jobs, and everything without devices."""
+        return forced or log2 <= self.cfg.cpu_max_log2 or not self.devices
+
+    def _host_need(self, log2: int, forced: bool) -> int:
+        """Host memory a job holds from admission to its end: all of CPU proving, or just its table."""
+        return prove_bytes(log2) if self._on_cpu(log2, forced) else table_bytes(log2)
+
+    def _on_admit(self, seq: int, log2: int, forced: bool, child: Child) -> None:
+        """A worker asks to build a job's main table: hold the job's host memory, or say "later" (the worker
+        then gives up its slot, and no job holds memory while waiting for more), or refuse what never fits."""
+        job = self.jobs.get(seq)
+        need = self._host_need(log2, forced)
+        if job is None or job.abandoned:
+            child.reply({"t": "refused", "message": "job abandoned"})
+        elif job.host_hold >= need:
+            child.reply({"t": "admitted"})
+        elif need > self._host_capacity():
+            cap = gib(self._host_capacity())
+            child.reply({"t": "refused", "message": f"job needs about {gib(need)} of host memory at log2 "
+                         f"padded height {log2}, more than this host can give ({cap})"})
+        elif self._host_fits(need):
+            self.host_reserved += need
+            job.host_hold += need
+            child.reply({"t": "admitted"})
+        else:
+            self._event(job, "memory-wait", need=gib(need), reserved=gib(self.host_reserved))
+            child.reply({"t": "later"})
+
+    async def _hold_host(self, job: Job, need: int) -> None:
+        """Wait until `need` bytes of host memory fit, then hold them for the job."""
+        while not self._host_fits(need):
+            if self.stopping:
+                raise asyncio.CancelledError()
+            if job.abandoned:
+                raise JobAbandoned()
+            waiter = self._wake
+            try:
+                await asyncio.wait_for(waiter.wait(), 0.5)
+            except TimeoutError:
+                pass
+        self.host_reserved += need
+        job.host_hold += need
+
+    def _drop_hold(self, job: Job) -> None:
+        self.host_reserved -= job.host_hold
+        job.host_hold = 0
         self._kick()
 
     def _restart(self, child: Child) -> None:
@@ -268,6 +318,7 @@ class Scheduler:
             self._finish(job, "failed", "stopped")
         finally:
             self._tasks.pop(job.seq, None)
+            self._drop_hold(job)
             shm.unlink_prefix(shm.job_prefix(self.pid, job.seq))
             self.jobs.pop(job.seq, None)
             self._kick()
@@ -305,6 +356,7 @@ class Scheduler:
                 return await self._attempt(job)
             except ChildDied as exc:
                 shm.unlink_prefix(shm.job_prefix(self.pid, job.seq))
+                self._drop_hold(job)
                 if job.abandoned:
                     raise JobAbandoned() from exc
                 job.excluded.add(exc.child)
@@ -325,15 +377,22 @@ class Scheduler:
             raise JobAbandoned()
         prefix = shm.job_prefix(self.pid, job.seq)
         request = shm.put_bytes(f"{prefix}a{job.attempt}_request", msgpack.packb(job.fields))
-        worker, host = await self._acquire(job, self.cpu, EXECUTE_RESERVE, EXECUTE_RESERVE)
-        job.state = "executing"
-        job.device = worker.name
-        try:
-            res = await self._run(worker, job, "execute", {"request": request, "prefix": prefix,
-                                                           "max_cycles": self.cfg.max_cycles,
-                                                           "attempt": job.attempt})
-        finally:
-            self._release(worker, EXECUTE_RESERVE, host)
+        while True:
+            worker, _ = await self._acquire(job, self.cpu, 0, 0)
+            job.state = "executing"
+            job.device = worker.name
+            try:
+                res = await self._run(worker, job, "execute", {"request": request, "prefix": prefix,
+                                                               "max_cycles": self.cfg.max_cycles,
+                                                               "attempt": job.attempt})
+            finally:
+                self._release(worker, 0, 0)
+            if res["outcome"] != "later":
+                break
+            # the main table did not fit in host memory now: wait without holding a worker, then redo
+            job.state = "queued"
+            job.log2 = res["log2"]
+            await self._hold_host(job, self._host_need(res["log2"], res["force_cpu"]))
         shm.unlink(request["name"])
         if "t_execute" in res:
             job.timings["t_execute"] = res["t_execute"]
@@ -347,10 +406,10 @@ class Scheduler:
         if res["outcome"] == "too_big":
             self._finish(job, "done", "too_big")
             return protocol.encode_too_big(job.job_id, res["log2"])
-        on_cpu = res["force_cpu"] or job.log2 <= self.cfg.cpu_max_log2 or not self.devices
+        on_cpu = self._on_cpu(job.log2, res["force_cpu"])
         pool = self.cpu if on_cpu else self.devices
         need = prove_bytes(job.log2)
-        host_need = need if on_cpu else table_bytes(job.log2)
+        host_need = max(0, self._host_need(job.log2, res["force_cpu"]) - job.host_hold)  # normally held
         self._event(job, "executed", route="cpu" if on_cpu else "device", forced=res["force_cpu"] or None,
                     t_execute=f"{res.get('t_execute', 0):.3f}s")
         job.state = "queued"
@@ -386,6 +445,8 @@ class Scheduler:
     # ------------------------------------------------------------ placement
 
     def _host_capacity(self) -> int:
+        if self.cfg.host_memory:
+            return self.cfg.host_memory
         return int(psutil.virtual_memory().total * HOST_FRACTION)
 
     def _host_fits(self, need: int) -> bool:

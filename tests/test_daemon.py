@@ -454,3 +454,24 @@ def test_cycle_limit_stops_runaway_programs():
         assert d.submit(2, request_fields("sum_squares_2e12_max10")).status == protocol.STATUS_ERROR
     finally:
         assert d.stop() == 0
+
+
+@pytest.mark.skipif(not VM_READY, reason="admission happens after stages.vm has executed the job")
+def test_host_memory_admission_waits_or_refuses():
+    from supervisor.scheduler import prove_bytes
+
+    limit = prove_bytes(8) + (8 << 20)  # room for one 2^8 job on the CPU pool, not two
+    d = Daemon("--host-memory", str(limit), env={"TVMPD_TEST_SLOW_STAGE": "fake proof:2"}, devices="")
+    try:
+        answers: dict = {}
+        threads = [_submit_async(d, 60 + i, "halt", answers) for i in range(2)]
+        for t in threads:
+            t.join(60)
+        for resp in answers.values():
+            check_outcome("halt", resp)
+        assert "event=memory-wait" in d.log()
+        assert d.status()["memory"]["host_reserved"] == 0
+        resp = d.submit(62, request_fields("sum_squares_2e12"))  # 2^12 needs more than the limit allows
+        assert resp.status == protocol.STATUS_ERROR and "more than this host can give" in resp.message, resp
+    finally:
+        assert d.stop() == 0
