@@ -281,9 +281,8 @@ def build_aet(program: Program, rec) -> AET:
     # ---- hash coprocessor ----
     prog = np.stack(program_hash_traces(words))
     program_hash = _hash_rows(prog, np.full(prog.shape[0], 18))
-    events = np.array([ci for ci, _ in rec.permutations], dtype=np.uint64)
-    perm = [trace for _, trace in rec.permutations if trace is not None]
-    perm = np.stack(perm) if perm else np.zeros((0, 6, 16), dtype=np.uint64)
+    events = np.frombuffer(rec.hash_events, dtype=np.uint8).astype(np.uint64)
+    perm = np.frombuffer(rec.hash_traces, dtype=np.uint64).reshape(-1, 6, 16)
     perm_ci = events[events != 40]
     hash_trace = _hash_rows(perm[perm_ci == 18], perm_ci[perm_ci == 18])
     sponge_trace = _sponge_rows(events[events != 18], perm[perm_ci != 18])

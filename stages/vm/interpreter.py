@@ -80,7 +80,8 @@ class Recording:
         self.ram_log: list[int] = []  # flat: clk, type, pointer, value
         self.helper: dict[int, tuple[int, ...]] = {}  # cycle -> helper variables recorded at runtime
         self.u32: dict[tuple[int, int, int], int] = {}
-        self.permutations: list[tuple[int, object]] = []  # (ci, trace or None for sponge_init)
+        self.hash_events = array("B")  # CI per hash-coprocessor call in order (40 = sponge_init, no trace)
+        self.hash_traces = array("Q")  # flat: 6 x 16 words per permutation (not for sponge_init)
 
 
 def execute(program: Program, public_input: Sequence[int] | PublicInput,
@@ -109,7 +110,12 @@ def execute(program: Program, public_input: Sequence[int] | PublicInput,
     ram_log = rec.ram_log
     u32 = rec.u32
     helper = rec.helper
-    perms = rec.permutations
+    hash_event = rec.hash_events.append
+    add_trace = rec.hash_traces.frombytes
+
+    def record_permutation(ci: int, trace) -> None:
+        hash_event(ci)
+        add_trace(trace.tobytes())
     jump_events = rec.jump_events
 
     # the op stack lives in a C array of u64 (bottom first, st0 = stk[-1]) so that recording the top
@@ -267,7 +273,7 @@ def execute(program: Program, public_input: Sequence[int] | PublicInput,
         if len(stk) < 21:
             raise _shallow()
         trace = permutation_trace(pop10() + [1] * 6)
-        perms.append((18, trace))
+        record_permutation(18, trace)
         out = trace[5, :5].tolist()
         stk.extend(out[::-1])
         return ip + 1
@@ -286,7 +292,7 @@ def execute(program: Program, public_input: Sequence[int] | PublicInput,
 
     def h_sponge_init(ip, a):
         sponge[0] = [0] * 16
-        perms.append((40, None))
+        hash_event(40)
         return ip + 1
 
     def no_sponge() -> _Fail:
@@ -299,7 +305,7 @@ def execute(program: Program, public_input: Sequence[int] | PublicInput,
         if state is None:
             raise no_sponge()
         trace = permutation_trace(pop10() + state[10:])
-        perms.append((34, trace))
+        record_permutation(34, trace)
         sponge[0] = trace[5].tolist()
         return ip + 1
 
@@ -316,7 +322,7 @@ def execute(program: Program, public_input: Sequence[int] | PublicInput,
         push(ptr)
         helper[len(ips) - 1] = tuple(vals[4:10])
         trace = permutation_trace(vals + state[10:])
-        perms.append((34, trace))
+        record_permutation(34, trace)
         sponge[0] = trace[5].tolist()
         return ip + 1
 
@@ -326,7 +332,7 @@ def execute(program: Program, public_input: Sequence[int] | PublicInput,
             raise no_sponge()
         stk.extend(state[9::-1])
         trace = permutation_trace(state)
-        perms.append((56, trace))
+        record_permutation(56, trace)
         sponge[0] = trace[5].tolist()
         return ip + 1
 
@@ -519,7 +525,7 @@ def execute(program: Program, public_input: Sequence[int] | PublicInput,
         else:
             state = acc + sibling + [1] * 6
         trace = permutation_trace(state)
-        perms.append((18, trace))
+        record_permutation(18, trace)
         out = trace[5, :5].tolist()
         stk.extend(out[::-1])
         stk[-6] = parent
