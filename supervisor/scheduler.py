@@ -397,12 +397,12 @@ class Scheduler:
         if "t_execute" in res:
             job.timings["t_execute"] = res["t_execute"]
         exec_stages = res.get("stages") or {}
+        if job.abandoned:
+            raise JobAbandoned()
         if res["outcome"] == "error":
             self._finish(job, "failed", "error", reason=res["message"][:120])
             return protocol.encode_error(job.job_id, res["message"])
         job.log2 = res["log2"]
-        if job.abandoned:
-            raise JobAbandoned()
         if res["outcome"] == "too_big":
             self._finish(job, "done", "too_big")
             return protocol.encode_too_big(job.job_id, res["log2"])
