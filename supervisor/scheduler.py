@@ -122,7 +122,7 @@ class Scheduler:
         self._wake = asyncio.Event()
         self._tasks: dict[int, asyncio.Task] = {}
         self._watchdog: asyncio.Task | None = None
-        env = {}
+        env = {"TVMPD_LOG_LEVEL": cfg.log_level}
         if cfg.omp_threads:
             env["OMP_NUM_THREADS"] = str(cfg.omp_threads)
         if cfg.omp_init is not None:
