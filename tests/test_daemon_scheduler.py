@@ -101,3 +101,20 @@ def test_nvidia_free_memory_by_pci_address(monkeypatch):
     assert devmem._nvidia_free(dev) == 123 and asked == ["00000000:00:06.0"]
     assert devmem._amd_free(dev) is None
     assert devmem.free_bytes("cpu") > 0
+
+
+def test_cli_entry_points_without_a_daemon(tmp_path):
+    from click.testing import CliRunner
+
+    from supervisor.cli import main, prover_server
+
+    out = CliRunner().invoke(prover_server, ["--help"])
+    assert out.exit_code == 0
+    for flag in ("--tcp", "--unix", "--max-jobs", "--num-gpus", "--omp-threads", "--omp-init"):
+        assert flag in out.output
+    assert CliRunner().invoke(prover_server, ["--bogus"]).exit_code != 0
+    missing = str(tmp_path / "none.sock")
+    for args in (["status", "--control", missing], ["status", "--json", "--control", missing],
+                 ["drain", "--wait", "--control", missing]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 2 and "no daemon at" in result.output, result.output
