@@ -139,7 +139,10 @@ def child_main(conn, name: str, device_key: str, heartbeat_s: float, env: dict) 
             if beating.is_set():
                 msg = {"t": "hb"}
                 if n % every == 0:
-                    msg["mem_free"] = free_bytes(device_key)
+                    try:
+                        msg["mem_free"] = free_bytes(device_key)
+                    except Exception:  # a failed measurement must never stop the heartbeat
+                        msg["mem_free"] = None
                 try:
                     send(msg)
                 except OSError:
