@@ -116,6 +116,7 @@ def execute(program: Program, public_input: Sequence[int] | PublicInput,
     def record_permutation(ci: int, trace) -> None:
         hash_event(ci)
         add_trace(trace.tobytes())
+
     jump_events = rec.jump_events
 
     # the op stack lives in a C array of u64 (bottom first, st0 = stk[-1]) so that recording the top
