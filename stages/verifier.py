@@ -48,14 +48,14 @@ def ood_constraint_values(main_curr: np.ndarray, aux_curr: np.ndarray, main_next
                           aux_next: np.ndarray, challenges: np.ndarray) -> dict[str, np.ndarray]:
     """All lowered AIR constraints at one out-of-domain row pair (main rows are extension elements)."""
     from stages.air.constraints import lowered_air
-    from stages.air.evaluate import evaluate_nodes_ext  # the AIR is large; load it only when verifying
+    from stages.air.evaluate import evaluate_nodes  # the AIR is large; load it only when verifying
 
     air = lowered_air()
     mc, ac, mn, an = (r[np.newaxis] for r in (main_curr, aux_curr, main_next, aux_next))
     out = {}
     for category in ("initial", "consistency", "terminal"):
-        out[category] = evaluate_nodes_ext(air.constraints[category], mc, ac, challenges)[0]
-    out["transition"] = evaluate_nodes_ext(air.constraints["transition"], mc, ac, challenges, mn, an)[0]
+        out[category] = evaluate_nodes(air.constraints[category], mc, ac, challenges)[0]
+    out["transition"] = evaluate_nodes(air.constraints["transition"], mc, ac, challenges, mn, an)[0]
     return out
 
 

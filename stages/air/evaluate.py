@@ -38,7 +38,8 @@ def evaluate_nodes(
     aux_next: np.ndarray | None = None,
 ) -> np.ndarray:
     """Values of the circuits `roots` on every row: (n, len(roots), 3) uint64.  Single-row inputs
-    read `main`/`aux`; dual-row inputs read current from `main`/`aux` and next from `*_next`."""
+    read `main`/`aux`; dual-row inputs read current from `main`/`aux` and next from `*_next`.
+    Main rows may be base (n, cols) or extension (n, cols, 3) values."""
     n = main.shape[0]
     order = _postorder(roots)
     uses: dict[int, int] = {}
@@ -70,7 +71,9 @@ def evaluate_nodes(
                 src = main_next if is_next else main
                 if src is None:
                     raise ValueError("transition circuits need the next main rows")
-                vals[node.id] = (True, np.ascontiguousarray(src[:, ind.col]))
+                # main rows are base (n, cols) on the trace / quotient domain, extension (n, cols, 3)
+                # at the verifier's out-of-domain point
+                vals[node.id] = (src.ndim == 2, np.ascontiguousarray(src[:, ind.col]))
             else:
                 src = aux_next if is_next else aux
                 if src is None:
