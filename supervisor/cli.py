@@ -8,6 +8,7 @@ import time
 
 import click
 
+from supervisor import offline
 from supervisor.config import (
     DEFAULT_CPU_MAX_LOG2,
     DEFAULT_MAX_FRAME,
@@ -240,3 +241,7 @@ def prover_server(tcp, unix, max_jobs, num_gpus, omp_threads, omp_init) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+main.add_command(offline.prove)
+main.add_command(offline.verify)

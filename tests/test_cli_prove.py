@@ -1,0 +1,81 @@
+"""`tvmpd prove` then `tvmpd verify` for the vector requests (no seed), and the CLI's refusals."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from supervisor.cli import main
+from tests.conftest import load_json
+
+EXPECTED = load_json("expected.json")["requests"]
+# Requests up to 2^12 are proved here; the 2^14 and 2^16 ones are left to tools/check_vectors.py (minutes).
+SMALL_OK = sorted(n for n, e in EXPECTED.items() if e["expect"] == "ok" and e["log2_padded_height"] <= 12)
+
+
+@pytest.mark.parametrize("name", SMALL_OK)
+def test_prove_then_verify(vectors, tmp_path, name):
+    request = vectors / "requests" / f"{name}.req"
+    proof = tmp_path / "proof.bin"
+    runner = CliRunner()
+    result = runner.invoke(main, ["prove", str(request), "-o", str(proof)])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(main, ["verify", str(request), str(proof)])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("valid")
+
+
+def test_verify_rejects_a_proof_for_another_claim(vectors, tmp_path):
+    proof = tmp_path / "halt.proof"
+    proof.write_bytes((vectors / "proofs" / "halt.proof").read_bytes())
+    claim = tmp_path / "claim.json"
+    halt_claim = json.loads((vectors / "requests" / "halt.req").read_text().splitlines()[0])
+    claim.write_text(json.dumps({**halt_claim, "output": [1]}))
+    result = CliRunner().invoke(main, ["verify", str(claim), str(proof)])
+    assert result.exit_code == 1 and result.output.startswith("invalid:")
+
+
+def test_verify_of_unreadable_input_exits_2(vectors, tmp_path):
+    bad = tmp_path / "bad.proof"
+    bad.write_bytes(b"\x01\x02")
+    result = CliRunner().invoke(main, ["verify", str(vectors / "requests" / "halt.req"), str(bad)])
+    assert result.exit_code == 1 and "invalid" in result.output
+    result = CliRunner().invoke(main, ["verify", str(tmp_path / "missing.json"), str(bad)])
+    assert result.exit_code == 2
+
+
+@pytest.mark.parametrize("name", sorted(n for n, e in EXPECTED.items() if e["expect"] == "too_big"))
+def test_too_big_exits_200_plus_log2(vectors, tmp_path, name):
+    result = CliRunner().invoke(main, ["prove", str(vectors / "requests" / f"{name}.req"),
+                                       "-o", str(tmp_path / "p")])
+    assert result.exit_code == EXPECTED[name]["reference_prove_exit_code"]
+    assert not (tmp_path / "p").exists()
+
+
+REFUSED = sorted(n for n, e in EXPECTED.items() if e["expect"] in ("vm_error", "claim_mismatch"))
+
+
+@pytest.mark.parametrize("name", REFUSED)
+def test_failing_requests_are_refused_with_a_reason(vectors, tmp_path, name):
+    result = CliRunner().invoke(main, ["prove", str(vectors / "requests" / f"{name}.req"),
+                                       "-o", str(tmp_path / "p")])
+    assert result.exit_code == 1
+    entry = EXPECTED[name]
+    if entry["expect"] == "vm_error":
+        assert entry["error"]["message"] in result.output
+    else:
+        assert "output" in result.output
+
+
+def test_bad_seed_is_refused(vectors):
+    result = CliRunner().invoke(main, ["prove", str(vectors / "requests" / "halt.req"), "--seed", "abc"])
+    assert result.exit_code == 2 and "seed" in result.output
+
+
+def test_seeded_cli_proof_is_the_reference_proof(vectors, tmp_path):
+    seed = (vectors / "proofs" / "halt.seed").read_text().strip()
+    out = tmp_path / "halt.proof"
+    result = CliRunner().invoke(main, ["prove", str(vectors / "requests" / "halt.req"), "--seed", seed, "-o",
+                                       str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes() == (vectors / "proofs" / "halt.proof").read_bytes()
