@@ -1,0 +1,90 @@
+"""Benchmark the prover: total and per-stage time per padded height, for one backend.
+
+The workload is a counting loop whose public input sets the cycle count (about 12 cycles a round),
+so each requested log2 padded height gets a program run that lands exactly there.
+
+    python3 tools/bench_prove.py --backend numpy --log2 8 10 12
+    python3 tools/bench_prove.py --backend opencl --device 0:0 --log2 16 18 20 21
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from stages.prover import prove  # noqa: E402
+from stages.verifier import verify  # noqa: E402
+from stages.vm import Claim, NonDeterminism, Program, run  # noqa: E402
+
+LOOP = """
+read_io 1 push 0 call loop write_io 1 pop 1 halt
+loop:
+  dup 1 push 0 eq skiz return
+  dup 1 dup 0 mul add
+  swap 1 addi -1 swap 1
+  recurse
+"""
+
+
+def workload(log2: int):
+    """(claim, aet) of a loop run whose padded height is 2^log2."""
+    program = Program.from_tasm(LOOP)
+    rounds = max(1, (int(0.9 * (1 << log2)) - 11) // 12) if log2 > 8 else 1
+    no_secrets = NonDeterminism.from_json('{"individual_tokens":[],"digests":[],"ram":{}}')
+    output, aet = run(program, [rounds], no_secrets)
+    return Claim(program.digest(), 5, [rounds], output), aet
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backend", choices=["numpy", "opencl"], default="numpy")
+    parser.add_argument("--device", default=None, help="OpenCL device key (default: first GPU, else pocl)")
+    parser.add_argument("--log2", type=int, nargs="+", default=[8, 10, 12])
+    parser.add_argument("--verify", action="store_true", help="also verify each proof (numpy verifier)")
+    args = parser.parse_args()
+
+    device = args.device
+    if args.backend == "numpy":
+        device = None
+    elif device is None:
+        from opencl.devices import cpu_device, gpu_devices
+
+        device = (gpu_devices() or [cpu_device()])[0].key
+    label = "numpy" if device is None else f"opencl {device}"
+
+    rows = []
+    for log2 in args.log2:
+        t = time.perf_counter()
+        claim, aet = workload(log2)
+        if aet.padded_height != 1 << log2:  # the loop program alone already needs 2^9 rows
+            print(f"2^{log2}: skipped, the workload's smallest padded height is {aet.padded_height}",
+                  file=sys.stderr)
+            continue
+        stages = {"VM run": time.perf_counter() - t}
+        t = time.perf_counter()
+        proof = prove(claim, aet, device_key=device, progress=lambda s, d, st=stages: st.__setitem__(s, d))
+        total = time.perf_counter() - t
+        if args.verify:
+            t = time.perf_counter()
+            verify(claim, proof)
+            stages["verify"] = time.perf_counter() - t
+        rows.append((log2, stages, total, len(proof)))
+        print(f"2^{log2}: proved in {total:.2f}s ({len(proof)} elements)", file=sys.stderr, flush=True)
+
+    names = list(dict.fromkeys(name for _, stages, _, _ in rows for name in stages))
+    print(f"\nbackend: {label}")
+    print(f"{'stage':30s}" + "".join(f"{'2^' + str(log2):>10s}" for log2, *_ in rows))
+    for name in names:
+        print(f"{name:30s}" + "".join(f"{stages.get(name, float('nan')):10.2f}" for _, stages, _, _ in rows))
+    print(f"{'prove total':30s}" + "".join(f"{total:10.2f}" for _, _, total, _ in rows))
+
+
+if __name__ == "__main__":
+    main()
