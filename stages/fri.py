@@ -52,34 +52,61 @@ def horner(coefficients: np.ndarray, x: np.ndarray) -> np.ndarray:
     return acc
 
 
-def prove(codeword: np.ndarray, domain: Domain, num_rounds: int, num_checks: int,
-          stream: ProofStream) -> list[int]:
-    """Run the FRI prover on a codeword over `domain`; returns the first round's query indices."""
+class HostRounds:
+    """FRI round operations on host arrays: the reference for every other engine (see `prove`)."""
+
+    def tree(self, codeword: np.ndarray) -> np.ndarray:
+        return merkle.build_tree(leaf_digests(codeword))
+
+    def root(self, tree: np.ndarray) -> np.ndarray:
+        return tree[1].copy()
+
+    def fold(self, codeword: np.ndarray, domain: Domain, challenge: np.ndarray) -> np.ndarray:
+        return fold(codeword, domain, challenge)
+
+    def to_host(self, codeword: np.ndarray) -> np.ndarray:
+        return codeword
+
+    def auth(self, tree: np.ndarray, indices: list[int]) -> np.ndarray:
+        return merkle.auth_structure(tree, indices)
+
+    def values(self, codeword: np.ndarray, indices: list[int]) -> np.ndarray:
+        return codeword[indices]
+
+
+def prove(codeword, domain: Domain, num_rounds: int, num_checks: int, stream: ProofStream,
+          rounds=None) -> list[int]:
+    """Run the FRI prover on a codeword over `domain`; returns the first round's query indices.
+
+    rounds: the object doing trees, folds and openings (default HostRounds on (n, 3) numpy codewords;
+    a device engine keeps codewords and trees on its device).
+    """
+    rounds = rounds or HostRounds()
     codewords = [codeword]
     domains = [domain]
-    trees = [merkle.build_tree(leaf_digests(codeword))]
-    stream.enqueue(ProofItem("MerkleRoot", trees[0][1].copy()))
+    trees = [rounds.tree(codeword)]
+    stream.enqueue(ProofItem("MerkleRoot", rounds.root(trees[0])))
     for _ in range(num_rounds):
         challenge = stream.sample_scalars(1)[0]
-        codewords.append(fold(codewords[-1], domains[-1], challenge))
+        codewords.append(rounds.fold(codewords[-1], domains[-1], challenge))
         domains.append(domains[-1].pow(2))
-        trees.append(merkle.build_tree(leaf_digests(codewords[-1])))
-        stream.enqueue(ProofItem("MerkleRoot", trees[-1][1].copy()))
-    stream.enqueue(ProofItem("FriCodeword", codewords[-1]))
-    stream.enqueue(ProofItem("FriPolynomial", interpolate_plain(codewords[-1])))
+        trees.append(rounds.tree(codewords[-1]))
+        stream.enqueue(ProofItem("MerkleRoot", rounds.root(trees[-1])))
+    last = rounds.to_host(codewords[-1])
+    stream.enqueue(ProofItem("FriCodeword", last))
+    stream.enqueue(ProofItem("FriPolynomial", interpolate_plain(last)))
 
     a_indices = stream.sample_indices(domain.length, num_checks)
-    _reveal(stream, trees[0], codewords[0], a_indices)
+    _reveal(stream, rounds, trees[0], codewords[0], a_indices)
     for r in range(num_rounds):
         n = domains[r].length
-        _reveal(stream, trees[r], codewords[r], [(a + n // 2) % n for a in a_indices])
+        _reveal(stream, rounds, trees[r], codewords[r], [(a + n // 2) % n for a in a_indices])
     stream.sample_scalars(1)  # the verifier's low-degree test point; the prover must advance the sponge too
     return a_indices
 
 
-def _reveal(stream: ProofStream, tree: np.ndarray, codeword: np.ndarray, indices: list[int]) -> None:
-    auth = merkle.auth_structure(tree, indices)
-    stream.enqueue(ProofItem("FriResponse", (auth, codeword[indices])))
+def _reveal(stream: ProofStream, rounds, tree, codeword, indices: list[int]) -> None:
+    stream.enqueue(ProofItem("FriResponse", (rounds.auth(tree, indices), rounds.values(codeword, indices))))
 
 
 def verify(stream: ProofStream, domain: Domain, num_rounds: int, num_checks: int,

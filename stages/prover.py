@@ -291,7 +291,8 @@ def prove_table(claim, main_trace: np.ndarray, seed: bytes | None = None, backen
     """Prove a claim given the padded master main table (h, 379) of its execution; returns proof elements.
 
     main_trace must have all 379 columns filled (degree-lowering columns included). cache_lde: keep
-    the FRI-domain extensions in memory (None: decide from free memory and TVM_LDE_TRACE).
+    the FRI-domain extensions in memory (None: decide from free memory and TVM_LDE_TRACE); the OpenCL
+    backend keeps coefficients on its device and always evaluates cosets just in time.
     """
     from stages.air import constraint_counts
     from stages.air.evaluate import fill_degree_lowering_aux
@@ -308,15 +309,20 @@ def prove_table(claim, main_trace: np.ndarray, seed: bytes | None = None, backen
         raise ValueError(f"main table must be ({d.trace.length}, {NUM_MAIN_COLUMNS}), got {main_trace.shape}")
     k = d.num_trace_randomizers
     clock = _StageClock(on_stage, progress)
+    if getattr(backend, "name", None) == "opencl":
+        from stages.prover_device import DeviceOps
+
+        ops = DeviceOps(backend, d)
+    else:
+        ops = HostOps(backend, d, keep_lde(d) if cache_lde is None else cache_lde)
 
     stream = ProofStream()
     stream.absorb(claim_encoding(claim))
     stream.enqueue(ProofItem("Log2PaddedHeight", h.bit_length() - 1))
 
     clock.begin("main: LDE + Merkle")
-    keep = keep_lde(d) if cache_lde is None else cache_lde
-    main = commit(main_trace, main_trace_randomizers(seed, NUM_MAIN_COLUMNS, k), d, backend, keep)
-    stream.enqueue(ProofItem("MerkleRoot", main.tree[1].copy()))
+    main = ops.commit(main_trace, main_trace_randomizers(seed, NUM_MAIN_COLUMNS, k))
+    stream.enqueue(ProofItem("MerkleRoot", ops.root(main)))
 
     clock.begin("aux: extend")
     challenges = derive_challenges(stream.sample_scalars(NUM_SAMPLED_CHALLENGES), claim.input, claim.output,
@@ -327,29 +333,20 @@ def prove_table(claim, main_trace: np.ndarray, seed: bytes | None = None, backen
     fill_degree_lowering_aux(main_trace, aux_trace, challenges)
     aux_trace[:, RANDOMIZER_COLUMN] = randomizer_column
     clock.begin("aux: LDE + Merkle")
-    aux = commit(aux_trace, aux_randomizers, d, backend, keep)
-    stream.enqueue(ProofItem("MerkleRoot", aux.tree[1].copy()))
+    aux = ops.commit(aux_trace, aux_randomizers)
+    del aux_trace
+    stream.enqueue(ProofItem("MerkleRoot", ops.root(aux)))
 
     clock.begin("quotient: constraints")
     weights = stream.sample_scalars(sum(constraint_counts().values()))
-    quotient = quotient_codeword(main, aux, challenges, weights, d)
-    clock.begin("quotient: segments + Merkle")
-    seg_coeffs = quotient_segments(quotient, d)
-    segments_lde = evaluate_on_coset(seg_coeffs, d.fri.offset, d.fri.length, backend)
-    seg_tree = backend.merkle_tree(backend.hash_rows(segments_lde))
-    stream.enqueue(ProofItem("MerkleRoot", seg_tree[1].copy()))
+    segments = ops.quotient(main, aux, challenges, weights, clock)
+    stream.enqueue(ProofItem("MerkleRoot", ops.root(segments)))
 
     clock.begin("out-of-domain rows")
     alpha = stream.sample_scalars(1)[0]
     points = {"alpha": alpha, "alpha_next": xfield.mul_base(alpha, np.uint64(d.trace.generator)),
               "alpha4": xfield.pow(alpha, NUM_QUOTIENT_SEGMENTS)}
-    ood = {
-        "main_curr": ntt.evaluate_at(main.coefficients, points["alpha"]),
-        "aux_curr": ntt.evaluate_at(aux.coefficients, points["alpha"]),
-        "main_next": ntt.evaluate_at(main.coefficients, points["alpha_next"]),
-        "aux_next": ntt.evaluate_at(aux.coefficients, points["alpha_next"]),
-        "segments": ntt.evaluate_at(seg_coeffs, points["alpha4"]),
-    }
+    ood = ops.out_of_domain(main, aux, segments, points)
     stream.enqueue(ProofItem("OutOfDomainMainRow", ood["main_curr"]))
     stream.enqueue(ProofItem("OutOfDomainAuxRow", ood["aux_curr"]))
     stream.enqueue(ProofItem("OutOfDomainMainRow", ood["main_next"]))
@@ -358,17 +355,89 @@ def prove_table(claim, main_trace: np.ndarray, seed: bytes | None = None, backen
 
     clock.begin("DEEP codeword")
     lin_weights = stream.sample_scalars(NUM_MAIN_COLUMNS + NUM_AUX_COLUMNS + NUM_QUOTIENT_SEGMENTS + 3)
-    codeword = deep_codeword(main, aux, seg_coeffs, ood, lin_weights, points, d, backend)
+    codeword = ops.deep(main, aux, segments, ood, lin_weights, points)
     clock.begin("FRI")
-    indices = fri.prove(codeword, d.fri, d.num_fri_rounds, d.num_collinearity_checks, stream)
+    indices = fri.prove(codeword, d.fri, d.num_fri_rounds, d.num_collinearity_checks, stream,
+                        ops.fri_rounds())
 
     clock.begin("open rows + encode")
-    stream.enqueue(ProofItem("MasterMainTableRows", main.rows(indices)))
-    stream.enqueue(ProofItem("AuthenticationStructure", merkle.auth_structure(main.tree, indices)))
-    stream.enqueue(ProofItem("MasterAuxTableRows", aux.rows(indices)))
-    stream.enqueue(ProofItem("AuthenticationStructure", merkle.auth_structure(aux.tree, indices)))
-    stream.enqueue(ProofItem("QuotientSegmentsElements", segments_lde[indices]))
-    stream.enqueue(ProofItem("AuthenticationStructure", merkle.auth_structure(seg_tree, indices)))
+    stream.enqueue(ProofItem("MasterMainTableRows", ops.rows(main, indices)))
+    stream.enqueue(ProofItem("AuthenticationStructure", ops.auth(main, indices)))
+    stream.enqueue(ProofItem("MasterAuxTableRows", ops.rows(aux, indices)))
+    stream.enqueue(ProofItem("AuthenticationStructure", ops.auth(aux, indices)))
+    stream.enqueue(ProofItem("QuotientSegmentsElements", ops.rows(segments, indices)))
+    stream.enqueue(ProofItem("AuthenticationStructure", ops.auth(segments, indices)))
+    ops.close()
     proof = stream.to_proof()
     clock.begin(None)
     return proof
+
+
+@dataclass
+class Segments:
+    """The quotient's segment polynomials q_k: coefficients (L, 4, 3), values on the FRI domain, tree."""
+
+    coefficients: np.ndarray
+    lde: np.ndarray
+    tree: np.ndarray
+
+
+class HostOps:
+    """The proving steps on host arrays, heavy transforms through a backend (the numpy reference path)."""
+
+    def __init__(self, backend, d: ProverDomains, keep: bool) -> None:
+        self.backend, self.d, self.keep = backend, d, keep
+
+    def commit(self, trace: np.ndarray, randomizers: np.ndarray) -> Committed:
+        return commit(trace, randomizers, self.d, self.backend, self.keep)
+
+    def root(self, table: Committed | Segments) -> np.ndarray:
+        return table.tree[1].copy()
+
+    def quotient(self, main: Committed, aux: Committed, challenges: np.ndarray, weights: np.ndarray,
+                 clock: _StageClock) -> Segments:
+        quotient = quotient_codeword(main, aux, challenges, weights, self.d)
+        clock.begin("quotient: segments + Merkle")
+        seg_coeffs = quotient_segments(quotient, self.d)
+        lde = evaluate_on_coset(seg_coeffs, self.d.fri.offset, self.d.fri.length, self.backend)
+        return Segments(seg_coeffs, lde, self.backend.merkle_tree(self.backend.hash_rows(lde)))
+
+    def out_of_domain(self, main: Committed, aux: Committed, segments: Segments,
+                      points: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {
+            "main_curr": ntt.evaluate_at(main.coefficients, points["alpha"]),
+            "aux_curr": ntt.evaluate_at(aux.coefficients, points["alpha"]),
+            "main_next": ntt.evaluate_at(main.coefficients, points["alpha_next"]),
+            "aux_next": ntt.evaluate_at(aux.coefficients, points["alpha_next"]),
+            "segments": ntt.evaluate_at(segments.coefficients, points["alpha4"]),
+        }
+
+    def deep(self, main: Committed, aux: Committed, segments: Segments, ood: dict[str, np.ndarray],
+             weights: np.ndarray, points: dict[str, np.ndarray]) -> np.ndarray:
+        return deep_codeword(main, aux, segments.coefficients, ood, weights, points, self.d, self.backend)
+
+    def fri_rounds(self) -> fri.HostRounds:
+        return fri.HostRounds()
+
+    def rows(self, table: Committed | Segments, indices: list[int]) -> np.ndarray:
+        if isinstance(table, Segments):
+            return table.lde[indices]
+        return table.rows(indices)
+
+    def auth(self, table: Committed | Segments, indices: list[int]) -> np.ndarray:
+        return merkle.auth_structure(table.tree, indices)
+
+    def close(self) -> None:
+        pass
+
+
+def deep_constants(ood: dict[str, np.ndarray], weights: np.ndarray,
+                   points: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """f(alpha), f(alpha_next), g(alpha^4): the weighted out-of-domain values the DEEP terms subtract."""
+    nm, nrow = NUM_MAIN_COLUMNS, NUM_MAIN_COLUMNS + NUM_AUX_COLUMNS
+    row_w, seg_w = weights[:nrow], weights[nrow:nrow + NUM_QUOTIENT_SEGMENTS]
+    f_curr = xfield.add(_ext_weighted(ood["main_curr"], row_w[:nm]),
+                        _ext_weighted(ood["aux_curr"], row_w[nm:]))
+    f_next = xfield.add(_ext_weighted(ood["main_next"], row_w[:nm]),
+                        _ext_weighted(ood["aux_next"], row_w[nm:]))
+    return f_curr, f_next, _ext_weighted(ood["segments"], seg_w)

@@ -1,0 +1,284 @@
+"""Device side of the prover: tables, cosets, quotient, out-of-domain rows, DEEP and FRI kept on one device.
+
+Tables live column-major on the device as their randomized interpolants' coefficients (one buffer,
+column c at c * L); extension tables are three base columns per column. Cosets of the FRI domain are
+evaluated just in time into a second buffer of the same shape. Only digests, roots, small vectors and
+revealed rows come back to the host. Kernels: opencl/prove.cl (+ field.cl), the constraint evaluator
+opencl/constraints.cl (generated), and the NTT / Tip5 / Merkle kernels of the other wrappers.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pyopencl as cl
+
+from opencl import merkle, tip5
+from opencl.ntt import coset_evaluate_device, intt_device
+from opencl.runtime import Runtime
+
+P = 2**64 - 2**32 + 1
+KERNEL_DIR = Path(__file__).resolve().parent
+EVAL_BLOCK = 8  # columns per work-item in evaluate_partial_kernel (prove.cl)
+EVAL_GROUPS = 64  # work-groups per column block of evaluate_partial_kernel
+BATCH_BYTES = 1 << 30  # largest scratch / staging buffer
+CPU_CONSTRAINT_GROUP = 8  # pocl: small work-groups for the (unoptimised, very large) constraint kernel
+
+
+def _program(rt: Runtime) -> cl.Program:
+    source = "\n".join((KERNEL_DIR / f).read_text() for f in ("field.cl", "prove.cl"))
+    return rt.program_from_source("prove", source)
+
+
+def _kernel(rt: Runtime, name: str) -> cl.Kernel:
+    key = ("prove_kernel", name)
+    if key not in rt.cache:
+        rt.cache[key] = getattr(_program(rt), name)
+    return rt.cache[key]
+
+
+def _run(rt: Runtime, name: str, gsize: tuple[int, ...], *args) -> None:
+    if all(gsize):
+        _kernel(rt, name)(rt.queue, gsize, None, *args)
+
+
+def columns(buf: cl.Buffer, c0: int, ncols: int, n: int) -> cl.Buffer:
+    """The sub-buffer of columns c0 .. c0 + ncols of a column-major table with n rows (n >= 64)."""
+    if c0 == 0 and ncols * n * 8 == buf.size:
+        return buf
+    return buf.get_sub_region(8 * c0 * n, 8 * ncols * n)
+
+
+def batch_width(n: int, ncols: int, multiple: int = 1) -> int:
+    """Columns per batch so that a scratch buffer of n rows stays under BATCH_BYTES."""
+    per = max(multiple, BATCH_BYTES // (8 * n) // multiple * multiple)
+    return max(1, min(per, ncols))
+
+
+def upload_columns(rt: Runtime, table: np.ndarray) -> cl.Buffer:
+    """A row-major (rows, cols) host table as a column-major device table, transposed on the device."""
+    rows, cols = table.shape
+    dst = rt.empty(8 * rows * cols)
+    chunk = max(1, min(rows, BATCH_BYTES // (8 * max(cols, 1))))
+    for r0 in range(0, rows, chunk):
+        r1 = min(rows, r0 + chunk)
+        staging = rt.to_device(np.ascontiguousarray(table[r0:r1]))
+        _run(rt, "transpose_kernel", (r1 - r0, cols), staging, dst, np.uint32(r1 - r0), np.uint32(cols),
+             np.uint64(rows), np.uint64(r0))
+        rt.queue.finish()
+        staging.release()
+    return dst
+
+
+def download_columns(rt: Runtime, buf: cl.Buffer, ncols: int, n: int) -> np.ndarray:
+    """A column-major device table as a row-major (n, ncols) host array (small tables: tests, last rounds)."""
+    return rt.from_device(buf, (ncols, n)).T.copy()
+
+
+def randomized_interpolants(rt: Runtime, trace: cl.Buffer, ncols: int, h: int,
+                            randomizers: np.ndarray) -> cl.Buffer:
+    """Coefficients (ncols x 2h) of interpolant + (X^h - 1) * randomizer of every column of a
+    column-major trace (ncols x h) on <w_h>; randomizers (ncols, k). The trace buffer is overwritten."""
+    log_h = h.bit_length() - 1
+    k = randomizers.shape[1]
+    coef = rt.empty(8 * ncols * 2 * h)
+    bc = batch_width(h, ncols)
+    tmp = rt.empty(8 * bc * h)
+    for c0 in range(0, ncols, bc):
+        c1 = min(ncols, c0 + bc)
+        intt_device(rt, columns(trace, c0, c1 - c0, h), tmp, c1 - c0, log_h)
+        rnd = rt.to_device(np.ascontiguousarray(randomizers[c0:c1]))
+        _run(rt, "randomize_kernel", (2 * h, c1 - c0), tmp, rnd, columns(coef, c0, c1 - c0, 2 * h),
+             np.uint32(h), np.uint32(k))
+    rt.queue.finish()
+    tmp.release()
+    return coef
+
+
+def evaluate_coset(rt: Runtime, coef: cl.Buffer, ncols: int, length: int, offset: int, n: int,
+                   out: cl.Buffer) -> None:
+    """out (ncols x n) <- values at offset * w_n^i of the columns' polynomials (coef: ncols x length)."""
+    log_len, log_n = length.bit_length() - 1, n.bit_length() - 1
+    bc = batch_width(max(length, n), ncols)
+    scratch = rt.cache.get(("prove_scratch", bc * length))
+    if scratch is None:
+        for key in [k for k in rt.cache if k[0] == "prove_scratch"]:
+            del rt.cache[key]
+        scratch = rt.cache[("prove_scratch", bc * length)] = rt.empty(8 * bc * length)
+    for c0 in range(0, ncols, bc):
+        c1 = min(ncols, c0 + bc)
+        coset_evaluate_device(rt, columns(coef, c0, c1 - c0, length), columns(out, c0, c1 - c0, n), c1 - c0,
+                              log_len, log_n, offset, scratch)
+
+
+def release_scratch(rt: Runtime) -> None:
+    """Drop the cached evaluation scratch buffer."""
+    for key in [k for k in rt.cache if k[0] == "prove_scratch"]:
+        rt.cache.pop(key).release()
+
+
+def hash_rows_into_tree(rt: Runtime, values: cl.Buffer, ncols: int, n: int, nodes: cl.Buffer, n_leaves: int,
+                        first: int, step: int) -> None:
+    """Leaves first + step * i (i < n) of a node array <- hash_varlen of row i of a column-major table."""
+    digests = rt.empty(40 * n)
+    tip5.hash_rows_device(rt, values, n, ncols, digests)
+    _run(rt, "scatter_digests_kernel", (n,), digests, nodes, np.uint32(n), np.uint64(n_leaves),
+         np.uint32(first), np.uint32(step))
+    rt.queue.finish()
+    digests.release()
+
+
+def new_tree(rt: Runtime, n_leaves: int) -> cl.Buffer:
+    """A zeroed node array (2 n_leaves, 5) for merkle.levels_device."""
+    return merkle.new_nodes(rt, n_leaves)
+
+
+def finish_tree(rt: Runtime, nodes: cl.Buffer, n_leaves: int) -> None:
+    """Fill the internal nodes once all leaves are set."""
+    merkle.levels_device(rt, nodes, n_leaves)
+
+
+def gather_rows(rt: Runtime, src: cl.Buffer, indices, width: int) -> np.ndarray:
+    """Rows `indices` of a row-major (*, width) device array -> (len(indices), width) host array."""
+    idx = np.asarray(indices, dtype=np.uint64)
+    if len(idx) == 0:
+        return np.zeros((0, width), dtype=np.uint64)
+    ibuf = rt.to_device(idx)
+    out = rt.empty(8 * len(idx) * width)
+    _run(rt, "gather_rows_kernel", (len(idx),), src, ibuf, out, np.uint32(len(idx)), np.uint32(width))
+    return rt.from_device(out, (len(idx), width))
+
+
+def gather_columns(rt: Runtime, data: cl.Buffer, n: int, ncols: int, indices) -> np.ndarray:
+    """Rows `indices` of a column-major (ncols x n) device table -> (len(indices), ncols) host array."""
+    idx = np.asarray(indices, dtype=np.uint64)
+    if len(idx) == 0:
+        return np.zeros((0, ncols), dtype=np.uint64)
+    ibuf = rt.to_device(idx)
+    out = rt.empty(8 * len(idx) * ncols)
+    _run(rt, "gather_columns_kernel", (len(idx), ncols), data, np.uint64(n), ibuf, out, np.uint32(len(idx)),
+         np.uint32(ncols))
+    return rt.from_device(out, (len(idx), ncols))
+
+
+_AUX_LOAD = re.compile(r"cst_xload\((ac|an) \+ (\d+) \* aux_col_stride\)")
+_STRIDED_LOAD = """
+// Added by opencl/prove.py: auxiliary columns are three base columns each (column-major), so the
+// components of extension column j sit at base columns 3j, 3j + 1, 3j + 2.
+inline cst_xfe cst_xload_split(__global const ulong *p, const ulong stride) {
+    cst_xfe r = {p[0], p[stride], p[2 * stride]};
+    return r;
+}
+
+__kernel void evaluate_constraints("""
+
+
+def constraints_source() -> str:
+    """opencl/constraints.cl with its auxiliary loads rewritten for the split-component layout."""
+    path = KERNEL_DIR / "constraints.cl"
+    if not path.is_file():
+        raise ValueError("opencl/constraints.cl is missing: run tools/gen_constraints.py")
+    text = path.read_text()
+    text, count = _AUX_LOAD.subn(lambda m: f"cst_xload_split({m[1]} + {3 * int(m[2])} * aux_col_stride, "
+                                           "aux_col_stride)", text)
+    if count == 0 or "* aux_col_stride)" in text or text.count("__kernel void evaluate_constraints(") != 1:
+        raise ValueError("opencl/constraints.cl has an unexpected form; cannot adapt its auxiliary loads")
+    return text.replace("__kernel void evaluate_constraints(", _STRIDED_LOAD, 1)
+
+
+def constraints_kernel(rt: Runtime) -> cl.Kernel:
+    """The generated constraint evaluator, built once per context (unoptimised on CPU devices: pocl
+    compile time grows steeply with optimisation on a kernel this large)."""
+    key = ("prove_kernel", "evaluate_constraints")
+    if key not in rt.cache:
+        cpu = bool(rt.device.type & cl.device_type.CPU)
+        options = ("-cl-opt-disable",) if cpu else ()
+        rt.cache[key] = rt.program_from_source("constraints_split", constraints_source(), options) \
+            .evaluate_constraints
+    return rt.cache[key]
+
+
+def quotient_coset(rt: Runtime, main_vals: cl.Buffer, aux_vals: cl.Buffer, n: int, step: int,
+                   challenges: cl.Buffer, weights: cl.Buffer, sums: cl.Buffer, out: cl.Buffer, out_len: int,
+                   first: int, out_step: int, offset: int, gen: int, omega_inv: int, cons_even: int,
+                   cons_odd: int) -> None:
+    """Quotient values of one coset (n rows, next row at +step) into out (3 x out_len) at first + step * i."""
+    kern = constraints_kernel(rt)
+    local = (CPU_CONSTRAINT_GROUP,) if rt.device.type & cl.device_type.CPU else None
+    kern(rt.queue, (n,), local, main_vals, np.uint64(1), np.uint64(n), aux_vals, np.uint64(1), np.uint64(n),
+         challenges, weights, np.uint32(n), np.uint32(step), np.uint32(1), sums)
+    _run(rt, "quotient_combine_kernel", (n,), sums, out, np.uint32(n), np.uint64(offset), np.uint64(gen),
+         np.uint64(omega_inv), np.uint64(cons_even), np.uint64(cons_odd), np.uint64(out_len),
+         np.uint32(first), np.uint32(out_step))
+
+
+def quotient_segment_coefficients(rt: Runtime, quotient: cl.Buffer, n: int, offset: int) -> cl.Buffer:
+    """Segment coefficients (12 x n/4: column 3k + j = component j of q_k) of the quotient codeword on
+    offset * <w_n> (3 x n column-major; overwritten)."""
+    log_n = n.bit_length() - 1
+    coeffs = rt.empty(8 * 3 * n)
+    intt_device(rt, quotient, coeffs, 3, log_n)
+    seg = rt.empty(8 * 3 * n)
+    _run(rt, "segments_split_kernel", (n,), coeffs, seg, np.uint32(n // 4), np.uint64(pow(offset, P - 2, P)))
+    rt.queue.finish()
+    coeffs.release()
+    return seg
+
+
+def evaluate_at(rt: Runtime, data: cl.Buffer, n: int, ncols: int, za: np.ndarray,
+                zb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Values of the ncols base polynomials (coefficients column-major, n each) at extension points za, zb:
+    two (ncols, 3) arrays."""
+    nblocks = -(-ncols // EVAL_BLOCK)
+    lsize = 256 if rt.max_work_group() >= 256 else 1 << (rt.max_work_group().bit_length() - 1)
+    groups = max(1, min(EVAL_GROUPS, n // lsize))
+    points = rt.to_device(np.concatenate([za, zb]).astype(np.uint64))
+    partial = rt.empty(8 * nblocks * groups * EVAL_BLOCK * 6)
+    _kernel(rt, "evaluate_partial_kernel")(rt.queue, (groups * lsize, nblocks), (lsize, 1), data,
+                                           np.uint64(n), np.uint32(ncols), np.uint32(n), points, partial)
+    parts = rt.from_device(partial, (nblocks, groups, EVAL_BLOCK, 2, 3))
+    total = parts[:, 0]
+    for g in range(1, groups):
+        s = total + parts[:, g]
+        total = np.where((s < total) | (s >= P), s - np.uint64(P), s)  # field add (wrap-around included)
+    total = total.reshape(nblocks * EVAL_BLOCK, 2, 3)[:ncols]
+    return total[:, 0].copy(), total[:, 1].copy()
+
+
+def weighted_sum(rt: Runtime, data: cl.Buffer, n: int, ncols: int, weights: np.ndarray, out: cl.Buffer,
+                 accumulate: bool) -> None:
+    """out (3 x n) (+)= sum_c weights[c] * column c of data (ncols x n); weights (ncols, 3)."""
+    wbuf = rt.to_device(np.ascontiguousarray(weights, dtype=np.uint64))
+    _run(rt, "weighted_sum_kernel", (n,), data, np.uint64(n), np.uint32(ncols), wbuf, out, np.uint32(n),
+         np.uint32(int(accumulate)))
+
+
+def deep(rt: Runtime, f: cl.Buffer, g: cl.Buffer, constants: np.ndarray, n: int, offset: int,
+         gen: int) -> cl.Buffer:
+    """DEEP codeword (n, 3) row-major from the weighted sums f, g (3 x n) and deep_kernel's 9 constants."""
+    out = rt.empty(24 * n)
+    cbuf = rt.to_device(np.ascontiguousarray(constants, dtype=np.uint64).reshape(27))
+    _run(rt, "deep_kernel", (n,), f, g, cbuf, out, np.uint32(n), np.uint64(offset), np.uint64(gen))
+    return out
+
+
+def fri_fold(rt: Runtime, codeword: cl.Buffer, n: int, challenge: np.ndarray, offset: int,
+             gen: int) -> cl.Buffer:
+    """One FRI fold of an (n, 3) row-major codeword on offset * <gen> -> (n/2, 3)."""
+    half = n // 2
+    out = rt.empty(24 * half)
+    cbuf = rt.to_device(np.ascontiguousarray(challenge, dtype=np.uint64))
+    _run(rt, "fri_fold_kernel", (half,), codeword, out, np.uint32(half), cbuf,
+         np.uint64(pow(offset, P - 2, P)), np.uint64(pow(gen, P - 2, P)), np.uint64(pow(2, P - 2, P)))
+    return out
+
+
+def xfe_tree(rt: Runtime, codeword: cl.Buffer, n: int) -> cl.Buffer:
+    """Merkle nodes over the leaves [c0, c1, c2, 0, 0] of an (n, 3) codeword."""
+    nodes = rt.empty(80 * n)
+    cl.enqueue_fill_buffer(rt.queue, nodes, np.uint64(0), 0, 40)
+    _run(rt, "xfe_leaves_kernel", (n,), codeword, nodes, np.uint32(n))
+    merkle.levels_device(rt, nodes, n)
+    return nodes

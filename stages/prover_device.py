@@ -1,0 +1,248 @@
+"""The proving steps of stages/prover.py with every large array resident on one OpenCL device.
+
+A committed table is held as its randomized interpolants' coefficients (column-major, extension columns
+as three base columns) and its Merkle tree; each of the E cosets of the FRI domain (rows c, c + E, ...,
+the points offset_c * w_L^k) is evaluated just in time into one reusable buffer per table, for hashing,
+for the quotient and for opening rows. Quotient, segments, out-of-domain rows, DEEP and FRI run on the
+device; the host sees roots, small vectors, authentication paths and revealed rows. Same proof bytes as
+HostOps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from stages import merkle, xfield
+from stages.domains import NUM_QUOTIENT_SEGMENTS, Domain, ProverDomains
+from stages.verifier import NUM_AUX_COLUMNS, NUM_MAIN_COLUMNS
+
+P = 2**64 - 2**32 + 1
+_BASIS = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1]], dtype=np.uint64)  # 1, X, X^2 of the extension
+
+
+@dataclass
+class DeviceTree:
+    """Merkle nodes (2n, 5) in a device buffer."""
+
+    nodes: object
+    n_leaves: int
+
+
+@dataclass
+class DeviceTable:
+    """A committed table: coefficients (ncols x L) on the device, its tree, and its coset buffer."""
+
+    coefficients: object
+    ncols: int  # base columns (3 per extension column)
+    extension: bool
+    tree: DeviceTree
+    values: object  # (ncols x L) buffer the cosets are evaluated into
+
+
+@dataclass
+class DeviceSegments:
+    """Quotient segments: coefficients (12 x L: column 3k + j = component j of q_k), FRI-domain values
+    (12 x N) and tree."""
+
+    coefficients: object
+    values: object
+    tree: DeviceTree
+
+
+@dataclass
+class DeviceCodeword:
+    """An (n, 3) row-major codeword of extension elements on the device."""
+
+    buf: object
+    n: int
+
+
+def _split_weights(weights: np.ndarray) -> np.ndarray:
+    """Weights (m, 3) of extension columns -> (3m, 3) weights of their base components: w * X^j."""
+    return xfield.mul(weights[:, np.newaxis, :], _BASIS[np.newaxis]).reshape(-1, 3)
+
+
+def _join_components(values: np.ndarray) -> np.ndarray:
+    """Values (3m, 3) at an extension point of the base components of m extension columns -> (m, 3)."""
+    v = values.reshape(-1, 3, 3)
+    return xfield.add(xfield.add(v[:, 0], xfield.mul(v[:, 1], _BASIS[1])), xfield.mul(v[:, 2], _BASIS[2]))
+
+
+class DeviceRounds:
+    """FRI rounds (fri.prove's engine) on device codewords and trees."""
+
+    def __init__(self, rt) -> None:
+        self.rt = rt
+
+    def tree(self, codeword: DeviceCodeword) -> DeviceTree:
+        from opencl import prove as dev
+
+        return DeviceTree(dev.xfe_tree(self.rt, codeword.buf, codeword.n), codeword.n)
+
+    def root(self, tree: DeviceTree) -> np.ndarray:
+        from opencl import prove as dev
+
+        return dev.gather_rows(self.rt, tree.nodes, [1], 5)[0]
+
+    def fold(self, codeword: DeviceCodeword, domain: Domain, challenge: np.ndarray) -> DeviceCodeword:
+        from opencl import prove as dev
+
+        buf = dev.fri_fold(self.rt, codeword.buf, codeword.n, challenge, domain.offset, domain.generator)
+        return DeviceCodeword(buf, codeword.n // 2)
+
+    def to_host(self, codeword: DeviceCodeword) -> np.ndarray:
+        return self.rt.from_device(codeword.buf, (codeword.n, 3))
+
+    def auth(self, tree: DeviceTree, indices: list[int]) -> np.ndarray:
+        from opencl import prove as dev
+
+        nodes = merkle.auth_structure_node_indices(tree.n_leaves, indices)
+        return dev.gather_rows(self.rt, tree.nodes, nodes, 5)
+
+    def values(self, codeword: DeviceCodeword, indices: list[int]) -> np.ndarray:
+        from opencl import prove as dev
+
+        return dev.gather_rows(self.rt, codeword.buf, indices, 3)
+
+
+class DeviceOps:
+    """stages.prover.HostOps's steps on an OpenCL backend's device."""
+
+    def __init__(self, backend, d: ProverDomains) -> None:
+        self.rt = backend.runtime
+        self.d = d
+        self.L = d.randomized_trace.length
+        self.N = d.fri.length
+        self.E = self.N // self.L
+
+    def _offset(self, c: int) -> int:
+        return self.d.fri.value(c)
+
+    def commit(self, trace: np.ndarray, randomizers: np.ndarray) -> DeviceTable:
+        """Upload, interpolate + randomize, hash every coset's rows into the tree."""
+        from opencl import prove as dev
+
+        rt, h = self.rt, trace.shape[0]
+        extension = trace.ndim == 3
+        flat = trace.reshape(h, -1)
+        ncols = flat.shape[1]
+        if extension:  # base column 3c + j takes component j of randomizer c
+            randomizers = randomizers.transpose(0, 2, 1).reshape(ncols, -1)
+        columns = dev.upload_columns(rt, flat)
+        coef = dev.randomized_interpolants(rt, columns, ncols, h, randomizers)
+        columns.release()
+        values = rt.empty(8 * ncols * self.L)
+        nodes = dev.new_tree(rt, self.N)
+        for c in range(self.E):
+            dev.evaluate_coset(rt, coef, ncols, self.L, self._offset(c), self.L, values)
+            dev.hash_rows_into_tree(rt, values, ncols, self.L, nodes, self.N, c, self.E)
+        dev.finish_tree(rt, nodes, self.N)
+        return DeviceTable(coef, ncols, extension, DeviceTree(nodes, self.N), values)
+
+    def root(self, table: DeviceTable | DeviceSegments) -> np.ndarray:
+        return DeviceRounds(self.rt).root(table.tree)
+
+    def quotient(self, main: DeviceTable, aux: DeviceTable, challenges: np.ndarray, weights: np.ndarray,
+                 clock) -> DeviceSegments:
+        """Constraints coset by coset, then segments, their FRI-domain values and tree."""
+        from opencl import prove as dev
+        from opencl import tip5
+
+        rt, d, L, N, E = self.rt, self.d, self.L, self.N, self.E
+        h = d.trace.length
+        ch = rt.to_device(np.ascontiguousarray(challenges, dtype=np.uint64))
+        wt = rt.to_device(np.ascontiguousarray(weights, dtype=np.uint64))
+        sums = rt.empty(8 * 12 * L)
+        quotient = rt.empty(8 * 3 * N)
+        omega_inv = pow(d.trace.generator, P - 2, P)
+        for c in range(E):
+            offset = self._offset(c)
+            dev.evaluate_coset(rt, main.coefficients, main.ncols, L, offset, L, main.values)
+            dev.evaluate_coset(rt, aux.coefficients, aux.ncols, L, offset, L, aux.values)
+            x_h = pow(offset, h, P)  # x^h on this coset is x_h at even rows and -x_h at odd rows
+            dev.quotient_coset(rt, main.values, aux.values, L, L // h, ch, wt, sums, quotient, N, c, E,
+                               offset, d.randomized_trace.generator, omega_inv,
+                               pow((x_h - 1) % P, P - 2, P), pow((P - x_h - 1) % P, P - 2, P))
+        rt.queue.finish()
+        sums.release()
+        clock.begin("quotient: segments + Merkle")
+        seg = dev.quotient_segment_coefficients(rt, quotient, N, d.quotient.offset)
+        quotient.release()
+        width = 3 * NUM_QUOTIENT_SEGMENTS
+        values = rt.empty(8 * width * N)
+        dev.evaluate_coset(rt, seg, width, L, d.fri.offset, N, values)
+        nodes = dev.new_tree(rt, N)
+        tip5.hash_rows_device(rt, values, N, width, nodes, out_offset=N)
+        dev.finish_tree(rt, nodes, N)
+        return DeviceSegments(seg, values, DeviceTree(nodes, N))
+
+    def out_of_domain(self, main: DeviceTable, aux: DeviceTable, segments: DeviceSegments,
+                      points: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        from opencl import prove as dev
+
+        rt, L = self.rt, self.L
+        main_curr, main_next = dev.evaluate_at(rt, main.coefficients, L, main.ncols, points["alpha"],
+                                               points["alpha_next"])
+        aux_curr, aux_next = dev.evaluate_at(rt, aux.coefficients, L, aux.ncols, points["alpha"],
+                                             points["alpha_next"])
+        seg, _ = dev.evaluate_at(rt, segments.coefficients, L, 3 * NUM_QUOTIENT_SEGMENTS, points["alpha4"],
+                                 points["alpha4"])
+        return {"main_curr": main_curr, "aux_curr": _join_components(aux_curr), "main_next": main_next,
+                "aux_next": _join_components(aux_next), "segments": _join_components(seg)}
+
+    def deep(self, main: DeviceTable, aux: DeviceTable, segments: DeviceSegments, ood: dict[str, np.ndarray],
+             weights: np.ndarray, points: dict[str, np.ndarray]) -> DeviceCodeword:
+        """Weighted sums on coefficients, extended to the FRI domain once, then the DEEP quotients."""
+        from opencl import prove as dev
+        from stages.prover import deep_constants
+
+        rt, L, N = self.rt, self.L, self.N
+        nm, nrow = NUM_MAIN_COLUMNS, NUM_MAIN_COLUMNS + NUM_AUX_COLUMNS
+        f_coef, g_coef = rt.empty(24 * L), rt.empty(24 * L)
+        dev.weighted_sum(rt, main.coefficients, L, main.ncols, weights[:nm], f_coef, False)
+        dev.weighted_sum(rt, aux.coefficients, L, aux.ncols, _split_weights(weights[nm:nrow]), f_coef, True)
+        dev.weighted_sum(rt, segments.coefficients, L, 3 * NUM_QUOTIENT_SEGMENTS,
+                         _split_weights(weights[nrow:nrow + NUM_QUOTIENT_SEGMENTS]), g_coef, False)
+        f, g = rt.empty(24 * N), rt.empty(24 * N)
+        dev.evaluate_coset(rt, f_coef, 3, L, self.d.fri.offset, N, f)
+        dev.evaluate_coset(rt, g_coef, 3, L, self.d.fri.offset, N, g)
+        f_curr, f_next, g_alpha4 = deep_constants(ood, weights, points)
+        constants = np.stack([f_curr, f_next, g_alpha4, points["alpha"], points["alpha_next"],
+                              points["alpha4"], weights[-3], weights[-2], weights[-1]])
+        out = dev.deep(rt, f, g, constants, N, self.d.fri.offset, self.d.fri.generator)
+        rt.queue.finish()
+        for buf in (f_coef, g_coef, f, g):
+            buf.release()
+        dev.release_scratch(rt)
+        return DeviceCodeword(out, N)
+
+    def fri_rounds(self) -> DeviceRounds:
+        return DeviceRounds(self.rt)
+
+    def rows(self, table: DeviceTable | DeviceSegments, indices: list[int]) -> np.ndarray:
+        """FRI-domain rows at these indices: segments from their values, tables by re-evaluating cosets."""
+        from opencl import prove as dev
+
+        rt = self.rt
+        if isinstance(table, DeviceSegments):
+            out = dev.gather_columns(rt, table.values, self.N, 3 * NUM_QUOTIENT_SEGMENTS, indices)
+            return out.reshape(len(indices), NUM_QUOTIENT_SEGMENTS, 3)
+        idx = np.asarray(indices, dtype=np.int64)
+        out = np.zeros((len(idx), table.ncols), dtype=np.uint64)
+        for c in sorted(set((idx % self.E).tolist())):
+            sel = idx % self.E == c
+            dev.evaluate_coset(rt, table.coefficients, table.ncols, self.L, self._offset(c), self.L,
+                               table.values)
+            out[sel] = dev.gather_columns(rt, table.values, self.L, table.ncols, idx[sel] // self.E)
+        return out.reshape(len(idx), -1, 3) if table.extension else out
+
+    def auth(self, table: DeviceTable | DeviceSegments, indices: list[int]) -> np.ndarray:
+        return DeviceRounds(self.rt).auth(table.tree, indices)
+
+    def close(self) -> None:
+        from opencl import prove as dev
+
+        dev.release_scratch(self.rt)
+        self.rt.queue.finish()

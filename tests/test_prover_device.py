@@ -1,0 +1,113 @@
+"""The device-resident prover path (stages/prover_device.py, opencl/prove.py) on pocl: its primitives equal
+the numpy reference, and a seeded proof is byte-identical to the reference prover's."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stages import field, fri, ntt, xfield
+from stages.domains import derive
+
+cl = pytest.importorskip("pyopencl")
+
+
+@pytest.fixture(scope="module")
+def rt():
+    from opencl.devices import cpu_device
+    from opencl.runtime import get_runtime
+
+    device = cpu_device()
+    if device is None:
+        pytest.skip("no pocl CPU device")
+    return get_runtime(device.key)
+
+
+def _rand(rng, shape):
+    return rng.integers(0, field.P, size=shape, dtype=np.uint64)
+
+
+def test_randomized_interpolants_and_coset_values_equal_numpy(rt):
+    from opencl import prove as dev
+    from stages.backend import get_backend
+    from stages.prover import evaluate_on_coset, randomized_interpolants
+
+    rng = np.random.default_rng(1)
+    d = derive(256)
+    trace, rnd = _rand(rng, (256, 13)), _rand(rng, (13, 98))
+    want = randomized_interpolants(trace, rnd, d, get_backend("numpy"))
+    coef = dev.randomized_interpolants(rt, dev.upload_columns(rt, trace), 13, 256, rnd)
+    np.testing.assert_array_equal(dev.download_columns(rt, coef, 13, 512), want)
+    out = rt.empty(8 * 13 * 512)
+    dev.evaluate_coset(rt, coef, 13, 512, d.fri.value(3), 512, out)
+    np.testing.assert_array_equal(dev.download_columns(rt, out, 13, 512),
+                                  evaluate_on_coset(want, d.fri.value(3), 512, get_backend("numpy")))
+
+
+def test_evaluate_at_and_weighted_sum_equal_numpy(rt):
+    from opencl import prove as dev
+    from stages.prover import _base_weighted
+
+    rng = np.random.default_rng(2)
+    coef = _rand(rng, (1024, 11))
+    za, zb = _rand(rng, 3), _rand(rng, 3)
+    buf = rt.to_device(np.ascontiguousarray(coef.T))
+    va, vb = dev.evaluate_at(rt, buf, 1024, 11, za, zb)
+    np.testing.assert_array_equal(va, ntt.evaluate_at(coef, za))
+    np.testing.assert_array_equal(vb, ntt.evaluate_at(coef, zb))
+    weights = _rand(rng, (11, 3))
+    out = rt.empty(24 * 1024)
+    dev.weighted_sum(rt, buf, 1024, 11, weights, out, False)
+    np.testing.assert_array_equal(dev.download_columns(rt, out, 3, 1024), _base_weighted(coef, weights))
+
+
+def test_fri_rounds_equal_host_rounds(rt):
+    from stages.prover_device import DeviceCodeword, DeviceRounds
+
+    rng = np.random.default_rng(3)
+    domain = derive(256).fri
+    codeword = _rand(rng, (domain.length, 3))
+    challenge = _rand(rng, 3)
+    host, device = fri.HostRounds(), DeviceRounds(rt)
+    cw = DeviceCodeword(rt.to_device(codeword), domain.length)
+    folded = device.fold(cw, domain, challenge)
+    np.testing.assert_array_equal(device.to_host(folded), fri.fold(codeword, domain, challenge))
+    tree, ref_tree = device.tree(cw), host.tree(codeword)
+    np.testing.assert_array_equal(device.root(tree), host.root(ref_tree))
+    idx = [5, 900, 5, 2047, 0]
+    np.testing.assert_array_equal(device.auth(tree, idx), host.auth(ref_tree, idx))
+    np.testing.assert_array_equal(device.values(cw, idx), codeword[idx])
+
+
+def test_deep_kernel_inverse(rt):
+    from opencl import prove as dev
+
+    rng = np.random.default_rng(4)
+    n = 64
+    f, g = _rand(rng, (3, n)), _rand(rng, (3, n))
+    consts = _rand(rng, (9, 3))
+    out = rt.from_device(dev.deep(rt, rt.to_device(f), rt.to_device(g), consts, n, 7, 1 << 32), (n, 3))
+    x = xfield.lift(field.mul(np.uint64(7), field.powers(1 << 32, n)))
+    fx, gx = f.T, g.T
+
+    def term(v, at, z, w):
+        return xfield.mul(xfield.mul(xfield.sub(v, at), xfield.inv(xfield.sub(x, z))), w)
+
+    want = term(fx, consts[0], consts[3], consts[6])
+    want = xfield.add(want, term(fx, consts[1], consts[4], consts[7]))
+    want = xfield.add(want, term(gx, consts[2], consts[5], consts[8]))
+    np.testing.assert_array_equal(out, want)
+
+
+def test_seeded_proof_on_device_is_byte_identical(rt, vectors):
+    from stages.proof import from_bincode
+    from stages.prover import prove
+    from stages.vm import Claim, NonDeterminism, Program
+    from stages.vm.interpreter import run_claim
+
+    lines = (vectors / "requests" / "halt.req").read_text().splitlines()
+    claim = Claim.from_json(lines[0])
+    _, aet = run_claim(claim, Program.from_json(lines[1]), NonDeterminism.from_json(lines[2]))
+    seed = bytes.fromhex((vectors / "proofs" / "halt.seed").read_text().strip())
+    reference = from_bincode((vectors / "proofs" / "halt.proof").read_bytes())
+    np.testing.assert_array_equal(prove(claim, aet, seed=seed, device_key=rt.key), reference)
