@@ -239,9 +239,9 @@ def prover_server(tcp, unix, max_jobs, num_gpus, omp_threads, omp_init) -> None:
     _run_daemon(cfg)
 
 
-if __name__ == "__main__":
-    main()
-
-
 main.add_command(offline.prove)
 main.add_command(offline.verify)
+
+
+if __name__ == "__main__":
+    main()
