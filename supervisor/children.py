@@ -198,6 +198,7 @@ class Child:
         self.mem_total = mem_total
         self.mem_reserved = 0
         self.mem_free: int | None = None  # as the child last measured it, None when unknown
+        self.mem_foreign = 0  # device memory others held when the child started
         self.heartbeat_s = heartbeat_s
         self.env = env
         self.state = "starting"  # starting, idle, busy, restarting, stopped
@@ -209,6 +210,11 @@ class Child:
         self.restarts = 0
         self.current: dict | None = None  # {"job", "op", "stage", "future"}
         self.ready = asyncio.Event()
+
+    @property
+    def capacity(self) -> int:
+        """Device memory our jobs may reserve: the total less what others held at the child's start."""
+        return max(0, self.mem_total - self.mem_foreign)
 
     def start(self) -> None:
         ctx = multiprocessing.get_context("spawn")
@@ -248,6 +254,8 @@ class Child:
             self.mem_free = int(msg["mem_free"])
         t = msg.get("t")
         if t == "hello":
+            # what others use of the device when the child starts; later readings include our own caches
+            self.mem_foreign = max(0, self.mem_total - self.mem_free) if self.mem_free is not None else 0
             self.state = "idle"
             self.ready.set()
         elif t == "stage" and self.current and self.current["job"] == msg["job"]:

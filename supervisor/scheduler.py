@@ -33,9 +33,11 @@ RECENT_JOBS = 32
 
 
 def prove_bytes(log2: int) -> int:
-    """Rough peak memory of proving at 2^log2 rows: main + aux tables, their 4x LDE, quotient, overhead."""
+    """Rough peak memory of proving at 2^log2 rows: about three copies of the main and aux tables (trace
+    values or coefficients, one coset of the extended tables, quotient and FRI data) plus overhead.
+    A job whose estimate exceeds a whole device or host still runs there alone."""
     row = 8 * (MAIN_COLUMNS + 3 * AUX_XFE_COLUMNS)
-    return (1 << log2) * row * 5 + (128 << 20)
+    return (1 << log2) * row * 3 + (256 << 20)
 
 
 def table_bytes(log2: int) -> int:
@@ -65,6 +67,7 @@ class Job:
     stage_timings: str | None = None
     abandoned: bool = False
     host_hold: int = 0  # host memory held for the job's main table from admission to its end
+    device_hold: int = 0  # device memory reserved while a device child proves it
 
 
 class JobRefused(Exception):
@@ -190,8 +193,11 @@ class Scheduler:
         return forced or log2 <= self.cfg.cpu_max_log2 or not self.devices
 
     def _host_need(self, log2: int, forced: bool) -> int:
-        """Host memory a job holds from admission to its end: all of CPU proving, or just its table."""
-        return prove_bytes(log2) if self._on_cpu(log2, forced) else table_bytes(log2)
+        """Host memory a job holds from admission to its end: all of CPU proving (at most the whole host:
+        such a job runs alone), or just its table."""
+        if self._on_cpu(log2, forced):
+            return min(prove_bytes(log2), self._host_capacity())
+        return table_bytes(log2)
 
     def _on_admit(self, seq: int, log2: int, forced: bool, child: Child) -> None:
         """A worker asks to build a job's main table: hold the job's host memory, or say "later" (the worker
@@ -202,10 +208,10 @@ class Scheduler:
             child.reply({"t": "refused", "message": "job abandoned"})
         elif job.host_hold >= need:
             child.reply({"t": "admitted"})
-        elif need > self._host_capacity():
-            cap = gib(self._host_capacity())
-            child.reply({"t": "refused", "message": f"job needs about {gib(need)} of host memory at log2 "
-                         f"padded height {log2}, more than this host can give ({cap})"})
+        elif table_bytes(log2) > self._host_capacity():
+            cap, table = gib(self._host_capacity()), gib(table_bytes(log2))
+            child.reply({"t": "refused", "message": f"job's main table needs about {table} of host memory at "
+                         f"log2 padded height {log2}, more than this host can give ({cap})"})
         elif self._host_fits(need):
             self.host_reserved += need
             job.host_hold += need
@@ -386,7 +392,7 @@ class Scheduler:
                                                                "max_cycles": self.cfg.max_cycles,
                                                                "attempt": job.attempt})
             finally:
-                self._release(worker, 0, 0)
+                self._release(worker, job, 0)
             if res["outcome"] != "later":
                 break
             # the main table did not fit in host memory now: wait without holding a worker, then redo
@@ -422,7 +428,7 @@ class Scheduler:
                 "prefix": prefix, "attempt": job.attempt, "blocks": res["blocks"], "scalars": res["scalars"],
                 "env": res["env"], "claim": job.fields[0]})
         finally:
-            self._release(child, need, host)
+            self._release(child, job, host)
         if "t_prove" in res:
             job.timings["t_prove"] = res["t_prove"]
         all_stages = {**exec_stages, **(res.get("stages") or {})}
@@ -456,13 +462,16 @@ class Scheduler:
         return fits and need <= psutil.virtual_memory().available
 
     @staticmethod
+    def _device_need(child: Child, need: int) -> int:
+        """A device reservation: the estimate, at most the device's capacity (such a job runs alone)."""
+        return min(need, child.capacity)
+
+    @staticmethod
     def _device_fits(child: Child, need: int) -> bool:
-        """Our reservations stay within the device; with none running, its measured free memory must do."""
+        """Our reservations stay within the device's capacity (its total less what others held at start)."""
         if child.kind == "cpu":
             return True
-        if child.mem_reserved + need > child.mem_total:
-            return False
-        return child.mem_reserved > 0 or child.mem_free is None or need <= child.mem_free
+        return child.mem_reserved + min(need, child.capacity) <= child.capacity
 
     def _pick(self, job: Job, pool: list[Child], need: int) -> Child | None:
         free = [c for c in pool if c.state == "idle" and c.current is None and self._device_fits(c, need)]
@@ -473,15 +482,11 @@ class Scheduler:
         if not fresh and others_alive:
             return None  # a retry waits for another child when one exists
         candidates = fresh or free
-        return min(candidates, key=lambda c: (c.mem_reserved, -(c.mem_total - c.mem_reserved), c.name))
+        return min(candidates, key=lambda c: (c.mem_reserved, -(c.capacity - c.mem_reserved), c.name))
 
     async def _acquire(self, job: Job, pool: list[Child], need: int, host_need: int) -> tuple[Child, int]:
         if not pool:
             raise JobRefused("no child can run this job (no CPU worker and no device)")
-        if pool[0].kind == "device" and need > max(c.mem_total for c in pool):
-            raise JobRefused(f"job needs about {gib(need)} of device memory at log2 padded height "
-                             f"{job.log2}, "
-                             f"more than any device has ({gib(max(c.mem_total for c in pool))})")
         if host_need > self._host_capacity():
             raise JobRefused(f"job needs about {gib(host_need)} of host memory at log2 padded height "
                              f"{job.log2}, more than this host can give ({gib(self._host_capacity())})")
@@ -493,7 +498,8 @@ class Scheduler:
             child = self._pick(job, pool, need)
             if child is not None and self._host_fits(host_need):
                 if child.kind == "device":
-                    child.mem_reserved += need
+                    job.device_hold = self._device_need(child, need)
+                    child.mem_reserved += job.device_hold
                 self.host_reserved += host_need
                 child.state = "busy"
                 return child, host_need
@@ -503,9 +509,10 @@ class Scheduler:
             except TimeoutError:
                 pass
 
-    def _release(self, child: Child, need: int, host_need: int) -> None:
+    def _release(self, child: Child, job: Job, host_need: int) -> None:
         if child.kind == "device":
-            child.mem_reserved -= need
+            child.mem_reserved -= job.device_hold
+            job.device_hold = 0
         self.host_reserved -= host_need
         self._kick()
 
@@ -525,7 +532,7 @@ class Scheduler:
             children.append({
                 "name": c.name, "kind": c.kind, "key": c.device_key, "state": c.state, "pid": c.pid,
                 "restarts": c.restarts, "mem_total": c.mem_total, "mem_reserved": c.mem_reserved,
-                "mem_free": c.mem_free,
+                "mem_free": c.mem_free, "mem_capacity": c.capacity,
                 "job": j.seq if j else None, "job_id": j.job_id if j else None,
                 "stage": (c.current or {}).get("stage") if j else None,
             })

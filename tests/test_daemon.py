@@ -483,7 +483,9 @@ def test_host_memory_admission_waits_or_refuses():
             check_outcome("halt", resp)
         assert "event=memory-wait" in d.log()
         assert d.status()["memory"]["host_reserved"] == 0
-        resp = d.submit(62, request_fields("sum_squares_2e12"))  # 2^12 needs more than the limit allows
+        resp = d.submit(62, request_fields("sum_squares_2e12"))  # estimate above the limit: runs alone
+        check_outcome("sum_squares_2e12", resp)
+        resp = d.submit(63, request_fields("sum_squares_2e16"))  # its main table alone exceeds the limit
         assert resp.status == protocol.STATUS_ERROR and "more than this host can give" in resp.message, resp
     finally:
         assert d.stop() == 0

@@ -35,20 +35,21 @@ def test_least_loaded_device_and_retry_avoidance():
     assert sched._pick(job, sched.devices, 60 << 30) is None
 
 
-def test_memory_admission_refuses_impossible_jobs():
+def test_device_reservations_and_host_refusal():
     async def go():
         sched = make(2, mem=4 << 30)
-        job = Job(1, 1, "t", [])
-        job.log2 = 20
+        job, other = Job(1, 1, "t", []), Job(2, 2, "t", [])
+        job.log2 = other.log2 = 20
         assert prove_bytes(20) > 4 << 30
-        with pytest.raises(JobRefused, match="device memory"):
-            await sched._acquire(job, sched.devices, prove_bytes(20), 0)
+        # an estimate above a whole device is clamped: the job runs there alone
+        child, host = await sched._acquire(job, sched.devices, prove_bytes(20), 1 << 20)
+        assert child.state == "busy" and child.mem_reserved == 4 << 30 and sched.host_reserved == 1 << 20
+        child.state = "idle"  # even idle, that device has no room left for another job
+        assert sched._pick(other, sched.devices, 1 << 30) is not child
+        sched._release(child, job, host)
+        assert child.mem_reserved == 0 and sched.host_reserved == 0 and job.device_hold == 0
         with pytest.raises(JobRefused, match="host memory"):
             await sched._acquire(job, sched.cpu, 1 << 50, 1 << 50)
-        child, host = await sched._acquire(job, sched.devices, 1 << 30, 1 << 20)
-        assert child.state == "busy" and child.mem_reserved == 1 << 30 and sched.host_reserved == 1 << 20
-        sched._release(child, 1 << 30, host)
-        assert child.mem_reserved == 0 and sched.host_reserved == 0
 
     asyncio.run(go())
 
@@ -68,16 +69,18 @@ def test_prove_job_without_prover(monkeypatch):
     assert fake == (1).to_bytes(8, "little") + (256).to_bytes(8, "little")
 
 
-def test_measured_free_memory_gates_an_idle_device():
+def test_memory_others_hold_lowers_a_device_capacity():
     sched = make(2, mem=64 << 30)
     job = Job(1, 1, "t", [])
     gpu0, gpu1 = sched.devices
-    gpu0.mem_free = 2 << 30  # someone else holds most of gpu0
-    gpu1.mem_free = 60 << 30
+    gpu0.mem_foreign = 62 << 30  # someone else held most of gpu0 when its child started
+    gpu1.mem_foreign = 4 << 30
+    assert gpu0.capacity == 2 << 30 and gpu1.capacity == 60 << 30
     assert sched._pick(job, sched.devices, 8 << 30) is gpu1
-    gpu1.state = "busy"
+    gpu1.mem_reserved = 56 << 30
+    assert sched._pick(job, sched.devices, 8 << 30) is gpu0  # alone on gpu0 rather than never
+    gpu0.mem_reserved = 1 << 30
     assert sched._pick(job, sched.devices, 8 << 30) is None
-    assert sched._pick(job, sched.devices, 1 << 30) is gpu0
 
 
 def test_nvidia_free_memory_by_pci_address(monkeypatch):
