@@ -1,4 +1,4 @@
-"""The generated OpenCL constraint evaluator equals the numpy evaluator on random rows and challenges."""
+"""The generated OpenCL constraint evaluators equal the numpy evaluator on random rows and challenges."""
 
 from __future__ import annotations
 
@@ -11,12 +11,18 @@ import pytest
 
 from stages import field as F
 from stages import xfield as X
-from stages.air.constraints import CATEGORIES, lower, lowered_air
+from stages.air.constraints import CATEGORIES, lower, lowered_air, source_digest
 from stages.air.evaluate import evaluate_category
 
 cl = pytest.importorskip("pyopencl")
 ROOT = Path(__file__).resolve().parents[1]
 P = F.P
+
+# The full kernels take pocl minutes to compile the first time (it caches them afterwards), so by default
+# the generator is checked on the AIR without the processor and hash tables (same code paths, 1/7 of
+# the size), and the committed .cl files are checked to be exactly what the generator writes.
+FULL = os.environ.get("TVMPD_FULL_OPENCL") == "1"
+SMALL_TABLES = ("program", "op_stack", "ram", "jump_stack", "cascade", "lookup", "u32", "cross_table")
 
 
 def _gen_module():
@@ -30,33 +36,43 @@ def _rand(rng, shape):
     return rng.integers(0, P, size=shape, dtype=np.uint64)
 
 
-# The full kernel takes pocl minutes to compile the first time (it caches it afterwards), so by default
-# the generator is checked on the AIR without the processor and hash tables (same code paths, 1/7 of
-# the size) and the committed constraints.cl is checked to be exactly what the generator writes.
-FULL = os.environ.get("TVMPD_FULL_OPENCL") == "1"
-SMALL_TABLES = ("program", "op_stack", "ram", "jump_stack", "cascade", "lookup", "u32", "cross_table")
-
-
-def test_committed_kernel_is_generated_from_current_air():
-    from stages.air.constraints import source_digest
-
+def test_committed_kernels_are_generated_from_current_air():
     gen = _gen_module()
-    assert gen.CL_PATH.read_text() == gen.opencl_source(lowered_air(), source_digest())
+    air, digest = lowered_air(), source_digest()
+    assert gen.CL_PATH.read_text() == gen.opencl_source(air, digest)
+    assert gen.CL_CHUNKED_PATH.read_text() == gen.opencl_chunked_source(air, digest)
 
 
 @pytest.fixture(scope="module")
 def compiled():
+    gen = _gen_module()
     air = lowered_air() if FULL else lower(SMALL_TABLES)
-    source = _gen_module().opencl_source(air, "test")
     ctx = cl.Context([cl.get_platforms()[0].get_devices()[0]])
     # unoptimised: pocl compile time grows steeply with optimisation on kernels this large
-    prog = cl.Program(ctx, source).build(options=["-cl-std=CL1.2", "-cl-opt-disable"])
-    return air, ctx, cl.Kernel(prog, "evaluate_constraints")
+    options = ["-cl-std=CL1.2", "-cl-opt-disable"]
+    single = cl.Program(ctx, gen.opencl_source(air, "test")).build(options=options)
+    chunked = cl.Program(ctx, gen.opencl_chunked_source(air, "test")).build(options=options)
+    return air, ctx, [cl.Kernel(single, "evaluate_constraints")], gen.constraint_kernels(chunked)
 
 
-@pytest.mark.parametrize("layout", ["row", "col"])
-def test_opencl_equals_numpy(compiled, layout):
-    air, ctx, kernel = compiled
+def _expected(air, main, aux, challenges, step):
+    nxt = np.roll(np.arange(main.shape[0]), -step)
+    parts = []
+    for c in CATEGORIES:
+        if c == "transition":
+            parts.append(evaluate_category(c, main, aux, challenges, main[nxt], aux[nxt], air=air))
+        else:
+            parts.append(evaluate_category(c, main, aux, challenges, air=air))
+    return np.concatenate(parts, axis=1)
+
+
+@pytest.mark.parametrize("kind", ["single", "chunked"])
+@pytest.mark.parametrize("layout", ["row", "col", "split"])
+def test_opencl_equals_numpy(compiled, kind, layout):
+    air, ctx, single, chunked = compiled
+    if kind == "single" and layout == "split":
+        pytest.skip("the single kernel reads interleaved extension coefficients only")
+    kernels = single if kind == "single" else chunked
     queue = cl.CommandQueue(ctx)
     rng = np.random.default_rng(7)
     n, step = 16, 3
@@ -66,36 +82,28 @@ def test_opencl_equals_numpy(compiled, layout):
     counts = air.counts()
     total = sum(counts.values())
     weights = _rand(rng, (total, 3))
-    mf = cl.mem_flags
     if layout == "row":
         main_dev, mstr = main, (379, 1)
-        aux_dev, astr = aux, (91 * 3, 3)
-    else:
+        aux_dev, astr = aux, (91 * 3, 3, 1)
+    elif layout == "col":
         main_dev, mstr = np.ascontiguousarray(main.T), (1, n)
-        aux_dev, astr = np.ascontiguousarray(aux.transpose(1, 0, 2)), (3, 3 * n)
+        aux_dev, astr = np.ascontiguousarray(aux.transpose(1, 0, 2)), (3, 3 * n, 1)
+    else:  # every extension column as three column-major base columns
+        main_dev, mstr = np.ascontiguousarray(main.T), (1, n)
+        aux_dev, astr = np.ascontiguousarray(aux.transpose(1, 2, 0)), (1, 3 * n, n)
+    mf = cl.mem_flags
     bm = cl.Buffer(ctx, mf.READ_ONLY | mf.COPY_HOST_PTR, hostbuf=main_dev)
     ba = cl.Buffer(ctx, mf.READ_ONLY | mf.COPY_HOST_PTR, hostbuf=aux_dev)
     bc = cl.Buffer(ctx, mf.READ_ONLY | mf.COPY_HOST_PTR, hostbuf=challenges)
     bw = cl.Buffer(ctx, mf.READ_ONLY | mf.COPY_HOST_PTR, hostbuf=weights)
-    nxt = np.roll(np.arange(n), -step)
-    expected = np.concatenate(
-        [
-            evaluate_category(c, main, aux, challenges, main[nxt], aux[nxt], air=air)
-            if c == "transition"
-            else evaluate_category(c, main, aux, challenges, air=air)
-            for c in CATEGORIES
-        ],
-        axis=1,
-    )
+    aux_args = [np.uint64(astr[0]), np.uint64(astr[1])] + ([np.uint64(astr[2])] if kind == "chunked" else [])
+    expected = _expected(air, main, aux, challenges, step)
     for mode in (0, 1):
         out = np.zeros((n, total, 3) if mode == 0 else (n, 4, 3), dtype=np.uint64)
-        bo = cl.Buffer(ctx, mf.WRITE_ONLY, out.nbytes)
-        kernel(
-            queue, (n,), None,
-            bm, np.uint64(mstr[0]), np.uint64(mstr[1]),
-            ba, np.uint64(astr[0]), np.uint64(astr[1]),
-            bc, bw, np.uint32(n), np.uint32(step), np.uint32(mode), bo,
-        )  # fmt: skip
+        bo = cl.Buffer(ctx, mf.READ_WRITE | mf.COPY_HOST_PTR, hostbuf=out)
+        for kernel in kernels:
+            kernel(queue, (n,), None, bm, np.uint64(mstr[0]), np.uint64(mstr[1]), ba, *aux_args,
+                   bc, bw, np.uint32(n), np.uint32(step), np.uint32(mode), bo)  # fmt: skip
         cl.enqueue_copy(queue, out, bo)
         if mode == 0:
             np.testing.assert_array_equal(out, expected)

@@ -1,0 +1,110 @@
+"""Rows per second of evaluating all 604 AIR constraints: numpy evaluator and the generated OpenCL
+kernel (opencl/constraints.cl, weighted-sum mode as the quotient uses it) on random rows.
+
+Usage: python3 tools/bench_constraints.py [--numpy-rows 1024] [--cl-log2 16 18 20] [--local 64 128 256]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+for _path in (str(ROOT), str(ROOT / "tools")):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+from stages.air.constraints import CATEGORIES, lowered_air  # noqa: E402
+from stages.air.evaluate import evaluate_category  # noqa: E402
+
+P = 2**64 - 2**32 + 1
+
+
+def _rand(rng, shape):
+    return rng.integers(0, P, size=shape, dtype=np.uint64)
+
+
+def bench_numpy(n: int) -> float:
+    rng = np.random.default_rng(1)
+    main, aux, ch = _rand(rng, (n, 379)), _rand(rng, (n, 91, 3)), _rand(rng, (63, 3))
+    nxt = np.roll(np.arange(n), -1)
+    air = lowered_air()
+    t = time.perf_counter()
+    for c in CATEGORIES:
+        if c == "transition":
+            evaluate_category(c, main, aux, ch, main[nxt], aux[nxt], air=air)
+        else:
+            evaluate_category(c, main, aux, ch, air=air)
+    return n / (time.perf_counter() - t)
+
+
+def bench_opencl(log2s: list[int], locals_: list[int]) -> None:
+    import pyopencl as cl
+
+    platforms = cl.get_platforms()
+    gpus = [d for p in platforms for d in p.get_devices() if d.type & cl.device_type.GPU]
+    device = gpus[0] if gpus else platforms[0].get_devices()[0]
+    ctx = cl.Context([device])
+    queue = cl.CommandQueue(ctx)
+    print(f"device: {device.name}")
+    source = (ROOT / "opencl" / "constraints_chunked.cl").read_text()
+    first = source.split("\n__kernel void evaluate_constraints_1(")[0]
+    t = time.perf_counter()
+    cl.Program(ctx, first).build(options=["-cl-std=CL1.2"])
+    print(f"build of the first kernel alone: {time.perf_counter() - t:.1f} s", flush=True)
+    t = time.perf_counter()
+    prog = cl.Program(ctx, source).build(options=["-cl-std=CL1.2"])
+    from gen_constraints import constraint_kernels
+
+    kernels = constraint_kernels(prog)
+    print(f"build of all {len(kernels)} kernels: {time.perf_counter() - t:.1f} s", flush=True)
+    rng = np.random.default_rng(2)
+    mf = cl.mem_flags
+    ch = cl.Buffer(ctx, mf.READ_ONLY | mf.COPY_HOST_PTR, hostbuf=_rand(rng, (63, 3)))
+    w = cl.Buffer(ctx, mf.READ_ONLY | mf.COPY_HOST_PTR, hostbuf=_rand(rng, (604, 3)))
+    for log2 in log2s:
+        n = 1 << log2
+        # column-major tables as an LDE leaves them: column c of main at c * n
+        main = cl.Buffer(ctx, mf.READ_ONLY | mf.COPY_HOST_PTR, hostbuf=_rand(rng, (379, n)))
+        aux = cl.Buffer(ctx, mf.READ_ONLY | mf.COPY_HOST_PTR, hostbuf=_rand(rng, (91 * 3, n)))
+        out = cl.Buffer(ctx, mf.READ_WRITE, n * 4 * 3 * 8)
+        # aux: each extension column as three column-major base columns
+        args = (main, np.uint64(1), np.uint64(n), aux, np.uint64(1), np.uint64(3 * n), np.uint64(n), ch, w)
+        for local in locals_:
+            global_size = (n + local - 1) // local * local
+            run = (global_size,), (local,), *args, np.uint32(n), np.uint32(8), np.uint32(1), out
+            for kernel in kernels:
+                kernel(queue, *run)
+            queue.finish()
+            t = time.perf_counter()
+            reps = 3
+            for _ in range(reps):
+                for kernel in kernels:
+                    kernel(queue, *run)
+            queue.finish()
+            dt = (time.perf_counter() - t) / reps
+            print(f"opencl rows=2^{log2} local={local}: {dt * 1e3:.1f} ms, {n / dt:.3e} rows/s", flush=True)
+        main.release()
+        aux.release()
+        out.release()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--numpy-rows", type=int, default=1024)
+    parser.add_argument("--cl-log2", type=int, nargs="*", default=[])
+    parser.add_argument("--local", type=int, nargs="*", default=[128])
+    args = parser.parse_args(argv)
+    if args.numpy_rows:
+        print(f"numpy rows={args.numpy_rows}: {bench_numpy(args.numpy_rows):.3e} rows/s")
+    if args.cl_log2:
+        bench_opencl(args.cl_log2, args.local)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
