@@ -51,6 +51,7 @@ class ServeConfig:
     max_jobs: int = 0  # 0 = one per child
     max_frame: int = DEFAULT_MAX_FRAME
     max_cycles: int = 1 << 30
+    read_timeout_s: float = 600.0  # a request must arrive completely within this
     host_memory: int = 0  # bytes jobs may hold on the host; 0 = 90% of RAM
     heartbeat_s: float = 1.0
     heartbeat_timeout_s: float = 60.0

@@ -152,7 +152,13 @@ class Daemon:
                 await writer.drain()
                 return
             try:
-                req = await protocol.read_request(reader, self.cfg.max_frame)
+                req = await asyncio.wait_for(protocol.read_request(reader, self.cfg.max_frame),
+                                             self.cfg.read_timeout_s)
+            except TimeoutError:
+                log.warning("request from %s not complete after %.0fs: connection closed", peer,
+                            self.cfg.read_timeout_s)
+                self.scheduler.totals["bad_frames"] += 1
+                return
             except protocol.ProtocolError as exc:
                 log.warning("bad request from %s: %s", peer, exc)
                 self.scheduler.totals["bad_frames"] += 1
