@@ -68,8 +68,16 @@ class Daemon:
         self.logf = open(self.log_path, "w")
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=self.logf, stderr=subprocess.STDOUT)
         self.tcp = None
-        self.wait_children_idle()
-        self.tcp = self.status()["listen"]["tcp"]
+        try:
+            self.wait_children_idle()
+            self.tcp = self.status()["listen"]["tcp"]
+        except BaseException:
+            self.proc.kill()  # never leave a daemon behind when a test fails early
+            self.proc.wait(10)
+            shm.unlink_prefix(f"{shm.PREFIX}{self.proc.pid}_")
+            self.logf.close()
+            shutil.rmtree(self.dir, ignore_errors=True)
+            raise
 
     def log(self) -> str:
         return Path(self.log_path).read_text()
