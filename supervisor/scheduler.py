@@ -149,6 +149,9 @@ class Scheduler:
     # ------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
+        stale = shm.reap_stale()
+        if stale:
+            log.warning("unlinked %d shared-memory block(s) of supervisors that are gone", len(stale))
         for child in self.children:
             child.start()
         self._watchdog = asyncio.create_task(self._watch())

@@ -90,3 +90,19 @@ def unlink_prefix(prefix: str) -> int:
     if not prefix.startswith(PREFIX) or len(prefix) <= len(PREFIX):
         raise ValueError(f"refusing to unlink by the broad prefix {prefix!r}")
     return sum(unlink(n) for n in list_blocks(prefix))
+
+
+def reap_stale() -> list[str]:
+    """Unlink blocks left by supervisors that no longer run (killed with SIGKILL, say); their names."""
+    import psutil
+
+    gone = []
+    for name in list_blocks():
+        pid = name[len(PREFIX):].split("_", 1)[0]
+        if pid.isdigit() and not psutil.pid_exists(int(pid)):
+            try:
+                if unlink(name):
+                    gone.append(name)
+            except OSError:  # another user's block: not ours to remove
+                pass
+    return gone

@@ -4,6 +4,7 @@ memory admission."""
 from __future__ import annotations
 
 import asyncio
+import os
 
 import pytest
 
@@ -121,3 +122,19 @@ def test_cli_entry_points_without_a_daemon(tmp_path):
                  ["drain", "--wait", "--control", missing]):
         result = CliRunner().invoke(main, args)
         assert result.exit_code == 2 and "no daemon at" in result.output, result.output
+
+
+def test_blocks_of_dead_supervisors_are_reaped():
+    import numpy as np
+
+    from supervisor import shm
+
+    dead = "tvmpd_4194303_1_a0_request"  # no process has this pid (above the usual pid_max)
+    shm.put_array(dead, np.zeros(4, dtype=np.uint64))
+    mine = shm.put_array(f"{shm.job_prefix(os.getpid(), 1)}a0_request", np.zeros(4, dtype=np.uint64))
+    try:
+        assert dead in shm.reap_stale()
+        assert shm.list_blocks("tvmpd_4194303_") == [] and shm.list_blocks(mine["name"]) == [mine["name"]]
+    finally:
+        shm.unlink(dead)
+        shm.unlink(mine["name"])
