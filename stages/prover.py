@@ -277,25 +277,30 @@ def prove(claim, aet, seed: bytes | None = None, device_key: str | None = None,
           on_stage: Callable[[str], None] | None = None, progress: Progress | None = None,
           params: StarkParams | None = None, cache_lde: bool | None = None) -> np.ndarray:
     """Prove an execution: claim (program_digest, version, input, output) and its AET -> proof elements."""
+    from stages.air.fill import fill_main_table
+
     clock = _StageClock(on_stage, progress)
     clock.begin("main table")
-    table = main_table(aet)
+    backend = backend_for(device_key)
+    device = getattr(backend, "name", None) == "opencl"  # the device fills the degree-lowering columns
+    table = fill_main_table(aet) if device else main_table(aet)
     clock.begin(None)
-    return prove_table(claim, table, seed=seed, backend=backend_for(device_key), params=params,
-                       on_stage=on_stage, progress=progress, cache_lde=cache_lde)
+    return prove_table(claim, table, seed=seed, backend=backend, params=params, on_stage=on_stage,
+                       progress=progress, cache_lde=cache_lde, degree_lowered=not device)
 
 
 def prove_table(claim, main_trace: np.ndarray, seed: bytes | None = None, backend=None,
                 params: StarkParams | None = None, on_stage: Callable[[str], None] | None = None,
-                progress: Progress | None = None, cache_lde: bool | None = None) -> np.ndarray:
+                progress: Progress | None = None, cache_lde: bool | None = None,
+                degree_lowered: bool = True) -> np.ndarray:
     """Prove a claim given the padded master main table (h, 379) of its execution; returns proof elements.
 
-    main_trace must have all 379 columns filled (degree-lowering columns included). cache_lde: keep
+    main_trace must have all 379 columns filled, or, with degree_lowered=False, all but the
+    degree-lowering columns (149..), which are then filled here (on the device for OpenCL). cache_lde: keep
     the FRI-domain extensions in memory (None: decide from free memory and TVM_LDE_TRACE); the OpenCL
     backend keeps coefficients on its device and always evaluates cosets just in time.
     """
     from stages.air import constraint_counts
-    from stages.air.evaluate import fill_degree_lowering_aux
     from stages.air.extend import extend
 
     backend = backend or backend_for(None)
@@ -321,7 +326,8 @@ def prove_table(claim, main_trace: np.ndarray, seed: bytes | None = None, backen
     stream.enqueue(ProofItem("Log2PaddedHeight", h.bit_length() - 1))
 
     clock.begin("main: LDE + Merkle")
-    main = ops.commit(main_trace, main_trace_randomizers(seed, NUM_MAIN_COLUMNS, k))
+    main = ops.commit(main_trace, main_trace_randomizers(seed, NUM_MAIN_COLUMNS, k),
+                      None if degree_lowered else "main")
     stream.enqueue(ProofItem("MerkleRoot", ops.root(main)))
 
     clock.begin("aux: extend")
@@ -330,10 +336,9 @@ def prove_table(claim, main_trace: np.ndarray, seed: bytes | None = None, backen
     aux_trace = np.zeros((h, NUM_AUX_COLUMNS, 3), dtype=np.uint64)
     aux_trace[:, :49] = extend(main_trace, challenges)
     randomizer_column, aux_randomizers = aux_randomness(seed, NUM_MAIN_COLUMNS, NUM_AUX_COLUMNS, h, k)
-    fill_degree_lowering_aux(main_trace, aux_trace, challenges)
     aux_trace[:, RANDOMIZER_COLUMN] = randomizer_column
     clock.begin("aux: LDE + Merkle")
-    aux = ops.commit(aux_trace, aux_randomizers)
+    aux = ops.commit(aux_trace, aux_randomizers, "aux", challenges)
     del aux_trace
     stream.enqueue(ProofItem("MerkleRoot", ops.root(aux)))
 
@@ -387,8 +392,19 @@ class HostOps:
 
     def __init__(self, backend, d: ProverDomains, keep: bool) -> None:
         self.backend, self.d, self.keep = backend, d, keep
+        self.main_trace: np.ndarray | None = None
 
-    def commit(self, trace: np.ndarray, randomizers: np.ndarray) -> Committed:
+    def commit(self, trace: np.ndarray, randomizers: np.ndarray, lower: str | None = None,
+               challenges: np.ndarray | None = None) -> Committed:
+        """commit(), after filling the trace's degree-lowering columns if `lower` ("main" / "aux") says so."""
+        from stages.air.evaluate import fill_degree_lowering_aux, fill_degree_lowering_main
+
+        if lower == "main":
+            fill_degree_lowering_main(trace)
+        elif lower == "aux":
+            fill_degree_lowering_aux(self.main_trace, trace, challenges)
+        if trace.ndim == 2:
+            self.main_trace = trace
         return commit(trace, randomizers, self.d, self.backend, self.keep)
 
     def root(self, table: Committed | Segments) -> np.ndarray:

@@ -116,12 +116,16 @@ class DeviceOps:
         self.L = d.randomized_trace.length
         self.N = d.fri.length
         self.E = self.N // self.L
+        self.main_trace = None  # the main table's columns, kept for the aux degree-lowering columns
 
     def _offset(self, c: int) -> int:
         return self.d.fri.value(c)
 
-    def commit(self, trace: np.ndarray, randomizers: np.ndarray) -> DeviceTable:
-        """Upload, interpolate + randomize, hash every coset's rows into the tree."""
+    def commit(self, trace: np.ndarray, randomizers: np.ndarray, lower: str | None = None,
+               challenges: np.ndarray | None = None) -> DeviceTable:
+        """Upload, fill the degree-lowering columns if `lower` ("main" / "aux") says so, interpolate +
+        randomize, hash every coset's rows into the tree. The main trace stays on the device until the
+        aux table is committed (its degree-lowering columns read the main table)."""
         from opencl import prove as dev
 
         rt, h = self.rt, trace.shape[0]
@@ -131,8 +135,19 @@ class DeviceOps:
         if extension:  # base column 3c + j takes component j of randomizer c
             randomizers = randomizers.transpose(0, 2, 1).reshape(ncols, -1)
         columns = dev.upload_columns(rt, flat)
+        if lower == "main":
+            dev.fill_degree_lowering(rt, "main", columns, None, None, h)
+        elif lower == "aux":
+            ch = rt.to_device(np.ascontiguousarray(challenges, dtype=np.uint64))
+            dev.fill_degree_lowering(rt, "aux", self.main_trace, columns, ch, h)
         coef = dev.randomized_interpolants(rt, columns, ncols, h, randomizers)
-        columns.release()
+        if extension:
+            columns.release()
+            if self.main_trace is not None:
+                self.main_trace.release()
+                self.main_trace = None
+        else:
+            self.main_trace = columns
         values = rt.empty(8 * ncols * self.L)
         nodes = dev.new_tree(rt, self.N)
         for c in range(self.E):
