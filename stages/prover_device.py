@@ -2,8 +2,8 @@
 
 A committed table is held as its randomized interpolants' coefficients (column-major, extension columns
 as three base columns) and its Merkle tree; each of the E cosets of the FRI domain (rows c, c + E, ...,
-the points offset_c * w_L^k) is evaluated just in time into one reusable buffer per table, for hashing,
-for the quotient and for opening rows. Quotient, segments, out-of-domain rows, DEEP and FRI run on the
+the points offset_c * w_L^k) is evaluated just in time into a coset buffer held only during a step
+(hashing, quotient, opening rows). Quotient, segments, out-of-domain rows, DEEP and FRI run on the
 device; the host sees roots, small vectors, authentication paths and revealed rows. Same proof bytes as
 HostOps.
 """
@@ -32,13 +32,12 @@ class DeviceTree:
 
 @dataclass
 class DeviceTable:
-    """A committed table: coefficients (ncols x L) on the device, its tree, and its coset buffer."""
+    """A committed table: coefficients (ncols x L) on the device and its tree."""
 
     coefficients: object
     ncols: int  # base columns (3 per extension column)
     extension: bool
     tree: DeviceTree
-    values: object  # (ncols x L) buffer the cosets are evaluated into
 
 
 @dataclass
@@ -154,7 +153,8 @@ class DeviceOps:
             dev.evaluate_coset(rt, coef, ncols, self.L, self._offset(c), self.L, values)
             dev.hash_rows_into_tree(rt, values, ncols, self.L, nodes, self.N, c, self.E)
         dev.finish_tree(rt, nodes, self.N)
-        return DeviceTable(coef, ncols, extension, DeviceTree(nodes, self.N), values)
+        values.release()
+        return DeviceTable(coef, ncols, extension, DeviceTree(nodes, self.N))
 
     def root(self, table: DeviceTable | DeviceSegments) -> np.ndarray:
         return DeviceRounds(self.rt).root(table.tree)
@@ -171,17 +171,19 @@ class DeviceOps:
         wt = rt.to_device(np.ascontiguousarray(weights, dtype=np.uint64))
         sums = rt.empty(8 * 12 * L)
         quotient = rt.empty(8 * 3 * N)
+        main_values, aux_values = rt.empty(8 * main.ncols * L), rt.empty(8 * aux.ncols * L)
         omega_inv = pow(d.trace.generator, P - 2, P)
         for c in range(E):
             offset = self._offset(c)
-            dev.evaluate_coset(rt, main.coefficients, main.ncols, L, offset, L, main.values)
-            dev.evaluate_coset(rt, aux.coefficients, aux.ncols, L, offset, L, aux.values)
+            dev.evaluate_coset(rt, main.coefficients, main.ncols, L, offset, L, main_values)
+            dev.evaluate_coset(rt, aux.coefficients, aux.ncols, L, offset, L, aux_values)
             x_h = pow(offset, h, P)  # x^h on this coset is x_h at even rows and -x_h at odd rows
-            dev.quotient_coset(rt, main.values, aux.values, L, L // h, ch, wt, sums, quotient, N, c, E,
+            dev.quotient_coset(rt, main_values, aux_values, L, L // h, ch, wt, sums, quotient, N, c, E,
                                offset, d.randomized_trace.generator, omega_inv,
                                pow((x_h - 1) % P, P - 2, P), pow((P - x_h - 1) % P, P - 2, P))
         rt.queue.finish()
-        sums.release()
+        for buf in (sums, main_values, aux_values):
+            buf.release()
         clock.begin("quotient: segments + Merkle")
         seg = dev.quotient_segment_coefficients(rt, quotient, N, d.quotient.offset)
         quotient.release()
@@ -246,11 +248,12 @@ class DeviceOps:
             return out.reshape(len(indices), NUM_QUOTIENT_SEGMENTS, 3)
         idx = np.asarray(indices, dtype=np.int64)
         out = np.zeros((len(idx), table.ncols), dtype=np.uint64)
+        values = rt.empty(8 * table.ncols * self.L)
         for c in sorted(set((idx % self.E).tolist())):
             sel = idx % self.E == c
-            dev.evaluate_coset(rt, table.coefficients, table.ncols, self.L, self._offset(c), self.L,
-                               table.values)
-            out[sel] = dev.gather_columns(rt, table.values, self.L, table.ncols, idx[sel] // self.E)
+            dev.evaluate_coset(rt, table.coefficients, table.ncols, self.L, self._offset(c), self.L, values)
+            out[sel] = dev.gather_columns(rt, values, self.L, table.ncols, idx[sel] // self.E)
+        values.release()
         return out.reshape(len(idx), -1, 3) if table.extension else out
 
     def auth(self, table: DeviceTable | DeviceSegments, indices: list[int]) -> np.ndarray:
