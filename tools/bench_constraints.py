@@ -52,16 +52,17 @@ def bench_opencl(log2s: list[int], locals_: list[int]) -> None:
     queue = cl.CommandQueue(ctx)
     print(f"device: {device.name}")
     source = (ROOT / "opencl" / "constraints_chunked.cl").read_text()
-    first = source.split("\n__kernel void evaluate_constraints_1(")[0]
-    t = time.perf_counter()
-    cl.Program(ctx, first).build(options=["-cl-std=CL1.2"])
-    print(f"build of the first kernel alone: {time.perf_counter() - t:.1f} s", flush=True)
-    t = time.perf_counter()
-    prog = cl.Program(ctx, source).build(options=["-cl-std=CL1.2"])
-    from gen_constraints import constraint_kernels
-
-    kernels = constraint_kernels(prog)
-    print(f"build of all {len(kernels)} kernels: {time.perf_counter() - t:.1f} s", flush=True)
+    # one program per kernel, so that slow driver compiles show up kernel by kernel
+    marker = "\n__kernel void evaluate_constraints_"
+    prelude, *bodies = source.split(marker)
+    kernels = []
+    t0 = time.perf_counter()
+    for body in bodies:
+        t = time.perf_counter()
+        prog = cl.Program(ctx, prelude + marker + body).build(options=["-cl-std=CL1.2"])
+        kernels.append(prog.all_kernels()[0])
+        print(f"built kernel {len(kernels) - 1}: {time.perf_counter() - t:.1f} s", flush=True)
+    print(f"build of all {len(kernels)} kernels: {time.perf_counter() - t0:.1f} s", flush=True)
     rng = np.random.default_rng(2)
     mf = cl.mem_flags
     ch = cl.Buffer(ctx, mf.READ_ONLY | mf.COPY_HOST_PTR, hostbuf=_rand(rng, (63, 3)))

@@ -9,7 +9,8 @@ k-th in quotient order (initial, consistency, transition, terminal; base-field o
 opencl/constraints.cl: one kernel `evaluate_constraints`, aux[x * aux_row_stride + col * aux_col_stride
   + j] = coefficient j.  mode 0: out[(x * 604 + k) * 3 + j] = constraint k at row x; mode 1:
   out[(x * 4 + category) * 3 + j] = sum_k weights[k] * constraint k over the category (written).
-  Easy to compile on pocl with -cl-opt-disable; NVIDIA's compiler did not finish it within 9.5 minutes.
+  Easy to compile on pocl with -cl-opt-disable; NVIDIA's compiler did not finish it within 9.5 minutes
+  (H200), so GPUs should use the chunked kernels (H100: 132 s to build all, 1.0e7 rows/s).
 
 opencl/constraints_chunked.cl: kernels `evaluate_constraints_0` .. `evaluate_constraints_{K-1}` (K =
   CST_NUM_KERNELS), each a slice of the constraints (at most MAX_NODES_PER_KERNEL circuit nodes); launch
