@@ -18,6 +18,10 @@ NUM_MAIN = 379
 NUM_AUX = 91
 
 
+def _is_minus_one(node: Node) -> bool:
+    return node.kind == BCONST and node.value == F.P - 1
+
+
 def _check_rows(main: np.ndarray, aux: np.ndarray, challenges: np.ndarray) -> None:
     if main.ndim != 2 or main.dtype != np.uint64:
         raise ValueError(f"main rows must be a 2-d uint64 array, got {main.shape} {main.dtype}")
@@ -82,7 +86,11 @@ def evaluate_nodes(
         else:
             lb, lv = vals[node.lhs.id]
             rb, rv = vals[node.rhs.id]
-            if lb and rb:
+            if node.op == "*" and (_is_minus_one(node.lhs) or _is_minus_one(node.rhs)):
+                # every subtraction is a product with -1: negate instead of multiplying
+                b, v = (rb, rv) if _is_minus_one(node.lhs) else (lb, lv)
+                out = (b, F.neg(v))
+            elif lb and rb:
                 out = (True, F.add(lv, rv) if node.op == "+" else F.mul(lv, rv))
             elif node.op == "+":
                 out = (False, X.add(X.lift(lv) if lb else lv, X.lift(rv) if rb else rv))
