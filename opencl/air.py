@@ -58,6 +58,14 @@ def _check_main(main: np.ndarray, width: int = NUM_MAIN) -> None:
                          f"{main.dtype}")
 
 
+LOCAL_SIZE = 64  # explicit work-group size: pocl's own choice for the long kernels overflows its stack
+
+
+def _global(n: int) -> tuple[int]:
+    """Global size: n rounded up to whole work-groups (kernels skip rows >= n)."""
+    return (-(-n // LOCAL_SIZE) * LOCAL_SIZE,)
+
+
 def _rows(n: int) -> np.uint32:
     if n < 2 or n >= 2**31:
         raise ValueError(f"row count must be in [2, 2^31), got {n}")
@@ -66,14 +74,17 @@ def _rows(n: int) -> np.uint32:
 
 def _run_main_lowering(rt: Runtime, buf: cl.Buffer, n: int, row_stride: int, col_stride: int) -> None:
     for name in _lowering_kernels("main"):
-        _lowering_kernel(rt, name)(rt.queue, (n,), None, buf, _U(row_stride), _U(col_stride), _rows(n))
+        _lowering_kernel(rt, name)(rt.queue, _global(n), (LOCAL_SIZE,), buf, _U(row_stride), _U(col_stride),
+                                   _rows(n))
 
 
 def _run_aux_lowering(rt: Runtime, main_buf: cl.Buffer, main_strides: tuple[int, int], aux_buf: cl.Buffer,
                       aux_strides: tuple[int, int, int], challenges: cl.Buffer, n: int) -> None:
     for name in _lowering_kernels("aux"):
-        _lowering_kernel(rt, name)(rt.queue, (n,), None, main_buf, *(_U(s) for s in main_strides), aux_buf,
-                            *(_U(s) for s in aux_strides), challenges, _rows(n))
+        strides = [_U(s) for s in main_strides], [_U(s) for s in aux_strides]
+        kernel = _lowering_kernel(rt, name)
+        kernel(rt.queue, _global(n), (LOCAL_SIZE,), main_buf, *strides[0], aux_buf, *strides[1], challenges,
+               _rows(n))
 
 
 def fill_degree_lowering_main_device(rt: Runtime, main: cl.Buffer, n: int) -> None:
@@ -117,3 +128,131 @@ def fill_degree_lowering_aux(main: np.ndarray, aux: np.ndarray, challenges: np.n
     _run_aux_lowering(rt, main_buf, (NUM_MAIN, 1), aux_buf, (3 * NUM_AUX, 3, 1), ch, n)
     aux[:] = rt.from_device(aux_buf, aux.shape)
     return aux
+
+
+# ---------------------------------------------------------------------------------------------
+# auxiliary-table extension (opencl/extend.cl)
+
+P = 2**64 - 2**32 + 1
+SCAN_CHUNK = 64  # elements one work item of the affine scan walks through
+
+
+def _defines() -> dict[str, int]:
+    """The generated column and challenge indices of opencl/air_defs.cl."""
+    out = {}
+    for line in (KERNEL_DIR / "air_defs.cl").read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[0] == "#define":
+            out[parts[1]] = int(parts[2])
+    return out
+
+
+# aux columns solved as products / evaluations (a != 1); every other one is a running sum
+_MULTIPLIED = (
+    "ProgramAux_PrepareChunkRunningEvaluation", "ProgramAux_SendChunkRunningEvaluation",
+    "ProcessorAux_InputTableEvalArg", "ProcessorAux_OutputTableEvalArg", "ProcessorAux_OpStackTablePermArg",
+    "ProcessorAux_RamTablePermArg", "ProcessorAux_JumpStackTablePermArg", "ProcessorAux_HashInputEvalArg",
+    "ProcessorAux_HashDigestEvalArg", "ProcessorAux_SpongeEvalArg", "OpStackAux_RunningProductPermArg",
+    "RamAux_RunningProductOfRAMP", "RamAux_BezoutCoefficient0", "RamAux_BezoutCoefficient1",
+    "RamAux_RunningProductPermArg", "JumpStackAux_RunningProductPermArg",
+    "HashAux_ReceiveChunkRunningEvaluation", "HashAux_HashInputRunningEvaluation",
+    "HashAux_HashDigestRunningEvaluation", "HashAux_SpongeRunningEvaluation",
+    "LookupAux_PublicEvaluationArgument",
+)
+
+
+def _xmul(a: tuple[int, int, int], b: tuple[int, int, int]) -> tuple[int, int, int]:
+    """Product in F_p[t]/(t^3 - t + 1) on Python ints."""
+    d = [0] * 5
+    for i in range(3):
+        for j in range(3):
+            d[i + j] += a[i] * b[j]
+    return ((d[0] - d[3]) % P, (d[1] + d[3] - d[4]) % P, (d[2] + d[4]) % P)
+
+
+def _powers(x: np.ndarray, count: int) -> list[tuple[int, int, int]]:
+    out = [(1, 0, 0)]
+    xi = tuple(int(v) for v in x)
+    for _ in range(count - 1):
+        out.append(_xmul(out[-1], xi))
+    return out
+
+
+def _extend_consts(challenges: np.ndarray) -> np.ndarray:
+    """consts of extend.cl: the challenges, then indeterminate powers for the fixed-length arguments."""
+    d = _defines()
+    ch = _check_challenges(challenges)
+    rows = [tuple(int(v) for v in c) for c in ch]
+    rows += _powers(ch[d["ChallengeId_StandardInputIndeterminate"]], 6)
+    rows += _powers(ch[d["ChallengeId_StandardOutputIndeterminate"]], 6)
+    rows += _powers(ch[d["ChallengeId_ProgramAttestationPrepareChunkIndeterminate"]], 11)
+    return np.array(rows, dtype=_U)
+
+
+def _extend_kernel(rt: Runtime, name: str) -> cl.Kernel:
+    key = ("air_extend", name)
+    if key not in rt.cache:
+        source = "\n".join((KERNEL_DIR / f).read_text() for f in ("field.cl", "air_defs.cl", "extend.cl"))
+        prog = rt.program_from_source("extend", source)
+        rt.cache[key] = cl.Kernel(prog, name)
+    return rt.cache[key]
+
+
+def _has_a(rt: Runtime) -> cl.Buffer:
+    key = ("air_extend_has_a",)
+    if key not in rt.cache:
+        d = _defines()
+        flags = np.zeros(NUM_AUX_BASE, dtype=np.uint32)
+        for name in _MULTIPLIED:
+            flags[d[name]] = 1
+        rt.cache[key] = rt.to_device(flags)
+    return rt.cache[key]
+
+
+def scan_device(rt: Runtime, a: cl.Buffer, b: cl.Buffer, stride: int, n: int, cols: list[int],
+                width: int = NUM_AUX_BASE) -> None:
+    """Solve x_i = a_i x_(i-1) + b_i (x_(-1) = 0) in place of b for the listed extension columns of
+    (width x 3 x stride) split-component tables a, b (columns of has_a 0 are sums: a is not read)."""
+    has_a = _has_a(rt)
+    cols_buf = rt.to_device(np.array(cols, dtype=np.uint32))
+    nchunks = -(-n // SCAN_CHUNK)
+    sizes = ((_global(nchunks)[0], len(cols)), (LOCAL_SIZE, 1))
+    shape = (_U(stride), np.uint32(n), np.uint32(SCAN_CHUNK), cols_buf, has_a)
+    sx = rt.empty(8) if nchunks == 1 else None
+    if nchunks > 1:
+        sa, sx = rt.empty(8 * 3 * width * nchunks), rt.empty(8 * 3 * width * nchunks)
+        _extend_kernel(rt, "ext_scan_reduce")(rt.queue, *sizes, a, b, *shape, sa, sx, _U(nchunks))
+        scan_device(rt, sa, sx, nchunks, nchunks, cols, width)
+    _extend_kernel(rt, "ext_scan_apply")(rt.queue, *sizes, a, b, *shape, sx, _U(nchunks))
+
+
+def extend_device(rt: Runtime, main: cl.Buffer, challenges: np.ndarray, n: int, aux: cl.Buffer) -> None:
+    """Write aux columns 0..48 of a split-component device aux table (>= 49 * 3 x n) from the column-major
+    device main table (>= 149 x n) under the 63 challenges; the other aux columns are left alone."""
+    rows = _rows(n)
+    d = _defines()
+    consts = rt.to_device(_extend_consts(challenges))
+    first = rt.to_device(np.full(8, n, dtype=np.uint32))
+    amul = rt.empty(8 * 3 * NUM_AUX_BASE * n)
+    _extend_kernel(rt, "ext_first_padding")(rt.queue, _global(n), (LOCAL_SIZE,), main, rows, first)
+    _extend_kernel(rt, "ext_terms")(rt.queue, _global(n), (LOCAL_SIZE,), main, rows, consts, first, aux, amul)
+    send = d["ProgramAux_SendChunkRunningEvaluation"]
+    scan_device(rt, amul, aux, n, n, [c for c in range(NUM_AUX_BASE) if c != send])
+    _extend_kernel(rt, "ext_terms_late")(rt.queue, _global(n), (LOCAL_SIZE,), main, rows, consts, aux, amul)
+    scan_device(rt, amul, aux, n, n, [send])
+
+
+def extend(main: np.ndarray, challenges: np.ndarray, device_key: str | None = None) -> np.ndarray:
+    """OpenCL version of stages.air.extend.extend: the 49 auxiliary columns (rows, 49, 3) of a padded
+    master main table (rows, >= 149) under the challenges (63, 3)."""
+    main = np.asarray(main)
+    if main.ndim != 2 or main.shape[1] < NUM_MAIN_BASE or main.shape[0] < 2 or main.dtype != _U:
+        raise ValueError(f"main table must be (rows >= 2, >= {NUM_MAIN_BASE}) uint64, got {main.shape} "
+                         f"{main.dtype}")
+    _check_challenges(challenges)
+    rt = get_runtime(device_key)
+    n = main.shape[0]
+    main_buf = rt.to_device(np.ascontiguousarray(main[:, :NUM_MAIN_BASE].T))
+    aux_buf = rt.empty(8 * 3 * NUM_AUX_BASE * n)
+    extend_device(rt, main_buf, challenges, n, aux_buf)
+    return np.ascontiguousarray(rt.from_device(aux_buf, (3 * NUM_AUX_BASE, n)).T).reshape(n, NUM_AUX_BASE, 3)
