@@ -9,6 +9,7 @@ column-major (column c at main[c * n ...]) and the auxiliary table with three ba
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -39,10 +40,9 @@ def _lowering_kernel(rt: Runtime, name: str) -> cl.Kernel:
 
 
 def _lowering_kernels(side: str) -> list[str]:
-    """Kernel names of lowering.cl for one side, in the order they must run (categories in order)."""
+    """Kernel names of lowering.cl for one side, in the order they must run (the file's order)."""
     text = (KERNEL_DIR / "lowering.cl").read_text()
-    order = ("initial", "consistency", "transition", "terminal")
-    return [f"lower_{side}_{c}" for c in order if f"__kernel void lower_{side}_{c}(" in text]
+    return re.findall(rf"__kernel void (lower_{side}_[a-z]+_\d+)\(", text)
 
 
 def _check_challenges(challenges: np.ndarray) -> np.ndarray:

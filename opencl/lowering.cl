@@ -64,7 +64,7 @@ inline dl_xfe dl_xload(__global const ulong *p, ulong s) { dl_xfe r = {p[0], p[s
 
 inline void dl_xstore(__global ulong *p, ulong s, dl_xfe v) { p[0] = v.c0; p[s] = v.c1; p[2 * s] = v.c2; }
 
-__kernel void lower_main_initial(__global ulong *main, const ulong main_row_stride,
+__kernel void lower_main_initial_0(__global ulong *main, const ulong main_row_stride,
                                     const ulong main_col_stride, const uint n_rows)
 {
     const ulong x = get_global_id(0);
@@ -99,7 +99,7 @@ __kernel void lower_main_initial(__global ulong *main, const ulong main_row_stri
     mc[150 * main_col_stride] = v118;  // column 150
 }
 
-__kernel void lower_main_consistency(__global ulong *main, const ulong main_row_stride,
+__kernel void lower_main_consistency_0(__global ulong *main, const ulong main_row_stride,
                                     const ulong main_col_stride, const uint n_rows)
 {
     const ulong x = get_global_id(0);
@@ -202,7 +202,7 @@ __kernel void lower_main_consistency(__global ulong *main, const ulong main_row_
     mc[168 * main_col_stride] = v701;  // column 168
 }
 
-__kernel void lower_main_transition(__global ulong *main, const ulong main_row_stride,
+__kernel void lower_main_transition_0(__global ulong *main, const ulong main_row_stride,
                                     const ulong main_col_stride, const uint n_rows)
 {
     const ulong x = get_global_id(0);
@@ -338,87 +338,6 @@ __kernel void lower_main_transition(__global ulong *main, const ulong main_row_s
         mc[295 * main_col_stride] = 0UL;
         mc[296 * main_col_stride] = 0UL;
         mc[297 * main_col_stride] = 0UL;
-        mc[298 * main_col_stride] = 0UL;
-        mc[299 * main_col_stride] = 0UL;
-        mc[300 * main_col_stride] = 0UL;
-        mc[301 * main_col_stride] = 0UL;
-        mc[302 * main_col_stride] = 0UL;
-        mc[303 * main_col_stride] = 0UL;
-        mc[304 * main_col_stride] = 0UL;
-        mc[305 * main_col_stride] = 0UL;
-        mc[306 * main_col_stride] = 0UL;
-        mc[307 * main_col_stride] = 0UL;
-        mc[308 * main_col_stride] = 0UL;
-        mc[309 * main_col_stride] = 0UL;
-        mc[310 * main_col_stride] = 0UL;
-        mc[311 * main_col_stride] = 0UL;
-        mc[312 * main_col_stride] = 0UL;
-        mc[313 * main_col_stride] = 0UL;
-        mc[314 * main_col_stride] = 0UL;
-        mc[315 * main_col_stride] = 0UL;
-        mc[316 * main_col_stride] = 0UL;
-        mc[317 * main_col_stride] = 0UL;
-        mc[318 * main_col_stride] = 0UL;
-        mc[319 * main_col_stride] = 0UL;
-        mc[320 * main_col_stride] = 0UL;
-        mc[321 * main_col_stride] = 0UL;
-        mc[322 * main_col_stride] = 0UL;
-        mc[323 * main_col_stride] = 0UL;
-        mc[324 * main_col_stride] = 0UL;
-        mc[325 * main_col_stride] = 0UL;
-        mc[326 * main_col_stride] = 0UL;
-        mc[327 * main_col_stride] = 0UL;
-        mc[328 * main_col_stride] = 0UL;
-        mc[329 * main_col_stride] = 0UL;
-        mc[330 * main_col_stride] = 0UL;
-        mc[331 * main_col_stride] = 0UL;
-        mc[332 * main_col_stride] = 0UL;
-        mc[333 * main_col_stride] = 0UL;
-        mc[334 * main_col_stride] = 0UL;
-        mc[335 * main_col_stride] = 0UL;
-        mc[336 * main_col_stride] = 0UL;
-        mc[337 * main_col_stride] = 0UL;
-        mc[338 * main_col_stride] = 0UL;
-        mc[339 * main_col_stride] = 0UL;
-        mc[340 * main_col_stride] = 0UL;
-        mc[341 * main_col_stride] = 0UL;
-        mc[342 * main_col_stride] = 0UL;
-        mc[343 * main_col_stride] = 0UL;
-        mc[344 * main_col_stride] = 0UL;
-        mc[345 * main_col_stride] = 0UL;
-        mc[346 * main_col_stride] = 0UL;
-        mc[347 * main_col_stride] = 0UL;
-        mc[348 * main_col_stride] = 0UL;
-        mc[349 * main_col_stride] = 0UL;
-        mc[350 * main_col_stride] = 0UL;
-        mc[351 * main_col_stride] = 0UL;
-        mc[352 * main_col_stride] = 0UL;
-        mc[353 * main_col_stride] = 0UL;
-        mc[354 * main_col_stride] = 0UL;
-        mc[355 * main_col_stride] = 0UL;
-        mc[356 * main_col_stride] = 0UL;
-        mc[357 * main_col_stride] = 0UL;
-        mc[358 * main_col_stride] = 0UL;
-        mc[359 * main_col_stride] = 0UL;
-        mc[360 * main_col_stride] = 0UL;
-        mc[361 * main_col_stride] = 0UL;
-        mc[362 * main_col_stride] = 0UL;
-        mc[363 * main_col_stride] = 0UL;
-        mc[364 * main_col_stride] = 0UL;
-        mc[365 * main_col_stride] = 0UL;
-        mc[366 * main_col_stride] = 0UL;
-        mc[367 * main_col_stride] = 0UL;
-        mc[368 * main_col_stride] = 0UL;
-        mc[369 * main_col_stride] = 0UL;
-        mc[370 * main_col_stride] = 0UL;
-        mc[371 * main_col_stride] = 0UL;
-        mc[372 * main_col_stride] = 0UL;
-        mc[373 * main_col_stride] = 0UL;
-        mc[374 * main_col_stride] = 0UL;
-        mc[375 * main_col_stride] = 0UL;
-        mc[376 * main_col_stride] = 0UL;
-        mc[377 * main_col_stride] = 0UL;
-        mc[378 * main_col_stride] = 0UL;
         return;
     }
     __global const ulong *mn = main + (x + 1) * main_row_stride;
@@ -796,7 +715,89 @@ __kernel void lower_main_transition(__global ulong *main, const ulong main_row_s
     mc[296 * main_col_stride] = v695;  // column 296
     const ulong v696 = dl_mul(v694, v325);
     mc[297 * main_col_stride] = v696;  // column 297
+}
+
+__kernel void lower_main_transition_1(__global ulong *main, const ulong main_row_stride,
+                                    const ulong main_col_stride, const uint n_rows)
+{
+    const ulong x = get_global_id(0);
+    if (x >= n_rows) return;
+    __global ulong *mc = main + x * main_row_stride;
+    if (x + 1 == n_rows) {
+        mc[298 * main_col_stride] = 0UL;
+        mc[299 * main_col_stride] = 0UL;
+        mc[300 * main_col_stride] = 0UL;
+        mc[301 * main_col_stride] = 0UL;
+        mc[302 * main_col_stride] = 0UL;
+        mc[303 * main_col_stride] = 0UL;
+        mc[304 * main_col_stride] = 0UL;
+        mc[305 * main_col_stride] = 0UL;
+        mc[306 * main_col_stride] = 0UL;
+        mc[307 * main_col_stride] = 0UL;
+        mc[308 * main_col_stride] = 0UL;
+        mc[309 * main_col_stride] = 0UL;
+        mc[310 * main_col_stride] = 0UL;
+        mc[311 * main_col_stride] = 0UL;
+        mc[312 * main_col_stride] = 0UL;
+        mc[313 * main_col_stride] = 0UL;
+        mc[314 * main_col_stride] = 0UL;
+        mc[315 * main_col_stride] = 0UL;
+        mc[316 * main_col_stride] = 0UL;
+        mc[317 * main_col_stride] = 0UL;
+        mc[318 * main_col_stride] = 0UL;
+        mc[319 * main_col_stride] = 0UL;
+        mc[320 * main_col_stride] = 0UL;
+        mc[321 * main_col_stride] = 0UL;
+        mc[322 * main_col_stride] = 0UL;
+        mc[323 * main_col_stride] = 0UL;
+        mc[324 * main_col_stride] = 0UL;
+        mc[325 * main_col_stride] = 0UL;
+        mc[326 * main_col_stride] = 0UL;
+        mc[327 * main_col_stride] = 0UL;
+        mc[328 * main_col_stride] = 0UL;
+        mc[329 * main_col_stride] = 0UL;
+        mc[330 * main_col_stride] = 0UL;
+        mc[331 * main_col_stride] = 0UL;
+        mc[332 * main_col_stride] = 0UL;
+        mc[333 * main_col_stride] = 0UL;
+        mc[334 * main_col_stride] = 0UL;
+        mc[335 * main_col_stride] = 0UL;
+        mc[336 * main_col_stride] = 0UL;
+        mc[337 * main_col_stride] = 0UL;
+        mc[338 * main_col_stride] = 0UL;
+        mc[339 * main_col_stride] = 0UL;
+        mc[340 * main_col_stride] = 0UL;
+        mc[341 * main_col_stride] = 0UL;
+        mc[342 * main_col_stride] = 0UL;
+        mc[343 * main_col_stride] = 0UL;
+        mc[344 * main_col_stride] = 0UL;
+        mc[345 * main_col_stride] = 0UL;
+        mc[346 * main_col_stride] = 0UL;
+        mc[347 * main_col_stride] = 0UL;
+        mc[348 * main_col_stride] = 0UL;
+        mc[349 * main_col_stride] = 0UL;
+        mc[350 * main_col_stride] = 0UL;
+        mc[351 * main_col_stride] = 0UL;
+        mc[352 * main_col_stride] = 0UL;
+        mc[353 * main_col_stride] = 0UL;
+        mc[354 * main_col_stride] = 0UL;
+        mc[355 * main_col_stride] = 0UL;
+        mc[356 * main_col_stride] = 0UL;
+        mc[357 * main_col_stride] = 0UL;
+        mc[358 * main_col_stride] = 0UL;
+        mc[359 * main_col_stride] = 0UL;
+        mc[360 * main_col_stride] = 0UL;
+        mc[361 * main_col_stride] = 0UL;
+        mc[362 * main_col_stride] = 0UL;
+        mc[363 * main_col_stride] = 0UL;
+        mc[364 * main_col_stride] = 0UL;
+        mc[365 * main_col_stride] = 0UL;
+        mc[366 * main_col_stride] = 0UL;
+        return;
+    }
+    __global const ulong *mn = main + (x + 1) * main_row_stride;
     const ulong v5196 = mn[64 * main_col_stride];
+    const ulong v24 = 18446744069414584320UL;
     const ulong v6114 = dl_add(v5196, v24);
     const ulong v6221 = dl_mul(v5196, v6114);
     const ulong v311 = 18446744069414584319UL;
@@ -806,7 +807,9 @@ __kernel void lower_main_transition(__global ulong *main, const ulong main_row_s
     const ulong v6117 = dl_add(v5196, v894);
     const ulong v6223 = dl_mul(v6222, v6117);
     mc[298 * main_col_stride] = v6223;  // column 298
-    const ulong v250 = dl_mul(v146, v116);
+    const ulong v6974 = mc[209 * main_col_stride];
+    const ulong v116 = mc[18 * main_col_stride];
+    const ulong v250 = dl_mul(v6974, v116);
     mc[299 * main_col_stride] = v250;  // column 299
     const ulong v5194 = mn[62 * main_col_stride];
     const ulong v974 = 18446744069414584316UL;
@@ -817,10 +820,16 @@ __kernel void lower_main_transition(__global ulong *main, const ulong main_row_s
     const ulong v6069 = dl_add(v5195, v4795);
     const ulong v6299 = dl_mul(v6298, v6069);
     mc[300 * main_col_stride] = v6299;  // column 300
-    const ulong v254 = dl_mul(v218, v115);
+    const ulong v7031 = mc[228 * main_col_stride];
+    const ulong v115 = mc[17 * main_col_stride];
+    const ulong v254 = dl_mul(v7031, v115);
+    const ulong v0 = 1UL;
+    const ulong v135 = dl_mul(v24, v116);
+    const ulong v136 = dl_add(v0, v135);
     const ulong v255 = dl_mul(v254, v136);
     mc[301 * main_col_stride] = v255;  // column 301
-    const ulong v256 = dl_mul(v234, v115);
+    const ulong v7118 = mc[254 * main_col_stride];
+    const ulong v256 = dl_mul(v7118, v115);
     const ulong v257 = dl_mul(v256, v136);
     mc[302 * main_col_stride] = v257;  // column 302
     const ulong v1833 = mc[44 * main_col_stride];
@@ -835,12 +844,15 @@ __kernel void lower_main_transition(__global ulong *main, const ulong main_row_s
     const ulong v1857 = dl_add(v1828, v894);
     const ulong v1858 = dl_mul(v1856, v1857);
     mc[304 * main_col_stride] = v1858;  // column 304
+    const ulong v328 = mc[40 * main_col_stride];
     const ulong v329 = dl_add(v328, v24);
     const ulong v330 = dl_mul(v328, v329);
     mc[305 * main_col_stride] = v330;  // column 305
-    const ulong v258 = dl_mul(v177, v116);
+    const ulong v7109 = mc[251 * main_col_stride];
+    const ulong v258 = dl_mul(v7109, v116);
     mc[306 * main_col_stride] = v258;  // column 306
-    const ulong v259 = dl_mul(v180, v116);
+    const ulong v7061 = mc[238 * main_col_stride];
+    const ulong v259 = dl_mul(v7061, v116);
     mc[307 * main_col_stride] = v259;  // column 307
     const ulong v6704 = mn[142 * main_col_stride];
     const ulong v935 = 18446744069414584317UL;
@@ -864,51 +876,75 @@ __kernel void lower_main_transition(__global ulong *main, const ulong main_row_s
     const ulong v6119 = dl_add(v5196, v935);
     const ulong v6120 = dl_mul(v6118, v6119);
     mc[310 * main_col_stride] = v6120;  // column 310
-    const ulong v5340 = dl_mul(v5328, v5248);
+    const ulong v7115 = mc[253 * main_col_stride];
+    const ulong v5248 = mc[97 * main_col_stride];
+    const ulong v5340 = dl_mul(v7115, v5248);
     const ulong v5352 = dl_mul(v5340, v5248);
     const ulong v5364 = dl_mul(v5352, v5248);
     mc[311 * main_col_stride] = v5364;  // column 311
-    const ulong v5341 = dl_mul(v5329, v5249);
+    const ulong v7124 = mc[255 * main_col_stride];
+    const ulong v5249 = mc[98 * main_col_stride];
+    const ulong v5341 = dl_mul(v7124, v5249);
     const ulong v5353 = dl_mul(v5341, v5249);
     const ulong v5365 = dl_mul(v5353, v5249);
     mc[312 * main_col_stride] = v5365;  // column 312
-    const ulong v5342 = dl_mul(v5330, v5250);
+    const ulong v7136 = mc[259 * main_col_stride];
+    const ulong v5250 = mc[99 * main_col_stride];
+    const ulong v5342 = dl_mul(v7136, v5250);
     const ulong v5354 = dl_mul(v5342, v5250);
     const ulong v5366 = dl_mul(v5354, v5250);
     mc[313 * main_col_stride] = v5366;  // column 313
-    const ulong v5343 = dl_mul(v5331, v5251);
+    const ulong v7151 = mc[263 * main_col_stride];
+    const ulong v5251 = mc[100 * main_col_stride];
+    const ulong v5343 = dl_mul(v7151, v5251);
     const ulong v5355 = dl_mul(v5343, v5251);
     const ulong v5367 = dl_mul(v5355, v5251);
     mc[314 * main_col_stride] = v5367;  // column 314
-    const ulong v5344 = dl_mul(v5332, v5252);
+    const ulong v7160 = mc[266 * main_col_stride];
+    const ulong v5252 = mc[101 * main_col_stride];
+    const ulong v5344 = dl_mul(v7160, v5252);
     const ulong v5356 = dl_mul(v5344, v5252);
     const ulong v5368 = dl_mul(v5356, v5252);
     mc[315 * main_col_stride] = v5368;  // column 315
-    const ulong v5345 = dl_mul(v5333, v5253);
+    const ulong v7172 = mc[270 * main_col_stride];
+    const ulong v5253 = mc[102 * main_col_stride];
+    const ulong v5345 = dl_mul(v7172, v5253);
     const ulong v5357 = dl_mul(v5345, v5253);
     const ulong v5369 = dl_mul(v5357, v5253);
     mc[316 * main_col_stride] = v5369;  // column 316
-    const ulong v5346 = dl_mul(v5334, v5254);
+    const ulong v7181 = mc[272 * main_col_stride];
+    const ulong v5254 = mc[103 * main_col_stride];
+    const ulong v5346 = dl_mul(v7181, v5254);
     const ulong v5358 = dl_mul(v5346, v5254);
     const ulong v5370 = dl_mul(v5358, v5254);
     mc[317 * main_col_stride] = v5370;  // column 317
-    const ulong v5347 = dl_mul(v5335, v5255);
+    const ulong v7196 = mc[277 * main_col_stride];
+    const ulong v5255 = mc[104 * main_col_stride];
+    const ulong v5347 = dl_mul(v7196, v5255);
     const ulong v5359 = dl_mul(v5347, v5255);
     const ulong v5371 = dl_mul(v5359, v5255);
     mc[318 * main_col_stride] = v5371;  // column 318
-    const ulong v5348 = dl_mul(v5336, v5256);
+    const ulong v7205 = mc[279 * main_col_stride];
+    const ulong v5256 = mc[105 * main_col_stride];
+    const ulong v5348 = dl_mul(v7205, v5256);
     const ulong v5360 = dl_mul(v5348, v5256);
     const ulong v5372 = dl_mul(v5360, v5256);
     mc[319 * main_col_stride] = v5372;  // column 319
-    const ulong v5349 = dl_mul(v5337, v5257);
+    const ulong v7211 = mc[281 * main_col_stride];
+    const ulong v5257 = mc[106 * main_col_stride];
+    const ulong v5349 = dl_mul(v7211, v5257);
     const ulong v5361 = dl_mul(v5349, v5257);
     const ulong v5373 = dl_mul(v5361, v5257);
     mc[320 * main_col_stride] = v5373;  // column 320
-    const ulong v5350 = dl_mul(v5338, v5258);
+    const ulong v7229 = mc[283 * main_col_stride];
+    const ulong v5258 = mc[107 * main_col_stride];
+    const ulong v5350 = dl_mul(v7229, v5258);
     const ulong v5362 = dl_mul(v5350, v5258);
     const ulong v5374 = dl_mul(v5362, v5258);
     mc[321 * main_col_stride] = v5374;  // column 321
-    const ulong v5351 = dl_mul(v5339, v5259);
+    const ulong v7232 = mc[284 * main_col_stride];
+    const ulong v5259 = mc[108 * main_col_stride];
+    const ulong v5351 = dl_mul(v7232, v5259);
     const ulong v5363 = dl_mul(v5351, v5259);
     const ulong v5375 = dl_mul(v5363, v5259);
     mc[322 * main_col_stride] = v5375;  // column 322
@@ -933,7 +969,9 @@ __kernel void lower_main_transition(__global ulong *main, const ulong main_row_s
     const ulong v4652 = mn[14 * main_col_stride];
     const ulong v4678 = dl_mul(v4677, v4652);
     mc[326 * main_col_stride] = v4678;  // column 326
+    const ulong v325 = mc[39 * main_col_stride];
     const ulong v366 = mc[23 * main_col_stride];
+    const ulong v721 = mc[22 * main_col_stride];
     const ulong v722 = dl_mul(v24, v721);
     const ulong v2616 = dl_add(v366, v722);
     const ulong v2617 = dl_mul(v325, v2616);
@@ -958,6 +996,7 @@ __kernel void lower_main_transition(__global ulong *main, const ulong main_row_s
     const ulong v6205 = dl_mul(v6204, v5194);
     mc[330 * main_col_stride] = v6205;  // column 330
     const ulong v367 = mc[24 * main_col_stride];
+    const ulong v370 = mc[27 * main_col_stride];
     const ulong v2685 = dl_mul(v367, v370);
     mc[331 * main_col_stride] = v2685;  // column 331
     const ulong v353 = mn[24 * main_col_stride];
@@ -1050,6 +1089,7 @@ __kernel void lower_main_transition(__global ulong *main, const ulong main_row_s
     const ulong v4680 = dl_mul(v4679, v4669);
     const ulong v4681 = dl_mul(v4680, v4655);
     mc[357 * main_col_stride] = v4681;  // column 357
+    const ulong v334 = mc[42 * main_col_stride];
     const ulong v2939 = dl_mul(v325, v334);
     mc[358 * main_col_stride] = v2939;  // column 358
     const ulong v4683 = dl_mul(v4678, v4653);
@@ -1067,13 +1107,15 @@ __kernel void lower_main_transition(__global ulong *main, const ulong main_row_s
     const ulong v6058 = dl_mul(v6056, v6057);
     const ulong v6059 = dl_mul(v6058, v5187);
     mc[361 * main_col_stride] = v6059;  // column 361
+    const ulong v7091 = mc[246 * main_col_stride];
     const ulong v2630 = 18446744065119617026UL;
     const ulong v2631 = dl_add(v352, v2630);
     const ulong v2632 = dl_mul(v325, v2631);
     const ulong v2633 = dl_add(v2632, v24);
     const ulong v2634 = dl_mul(v351, v2633);
-    const ulong v3133 = dl_mul(v220, v2634);
+    const ulong v3133 = dl_mul(v7091, v2634);
     mc[362 * main_col_stride] = v3133;  // column 362
+    const ulong v7001 = mc[218 * main_col_stride];
     const ulong v306 = mn[9 * main_col_stride];
     const ulong v307 = mc[9 * main_col_stride];
     const ulong v308 = dl_mul(v24, v307);
@@ -1081,7 +1123,8 @@ __kernel void lower_main_transition(__global ulong *main, const ulong main_row_s
     const ulong v1817 = dl_add(v309, v24);
     const ulong v1837 = dl_mul(v1817, v721);
     const ulong v312 = dl_add(v309, v311);
-    const ulong v1819 = dl_add(v1818, v24);
+    const ulong v7214 = mc[282 * main_col_stride];
+    const ulong v1819 = dl_add(v7214, v24);
     const ulong v1838 = dl_mul(v312, v1819);
     const ulong v1839 = dl_mul(v1838, v329);
     const ulong v1843 = dl_add(v1837, v1839);
@@ -1089,43 +1132,87 @@ __kernel void lower_main_transition(__global ulong *main, const ulong main_row_s
     const ulong v1841 = dl_mul(v1840, v1819);
     const ulong v1842 = dl_mul(v1841, v328);
     const ulong v1844 = dl_add(v1843, v1842);
-    const ulong v3277 = dl_mul(v173, v1844);
+    const ulong v3277 = dl_mul(v7001, v1844);
     mc[363 * main_col_stride] = v3277;  // column 363
+    const ulong v7079 = mc[243 * main_col_stride];
+    const ulong v331 = mc[41 * main_col_stride];
     const ulong v1845 = dl_add(v331, v311);
-    const ulong v1846 = dl_mul(v333, v1845);
+    const ulong v1846 = dl_mul(v7079, v1845);
     const ulong v1847 = dl_add(v331, v894);
     const ulong v1848 = dl_mul(v1846, v1847);
-    const ulong v3459 = dl_mul(v173, v1848);
+    const ulong v3459 = dl_mul(v7001, v1848);
     mc[364 * main_col_stride] = v3459;  // column 364
+    const ulong v7112 = mc[252 * main_col_stride];
     const ulong v1849 = dl_add(v334, v311);
-    const ulong v1850 = dl_mul(v336, v1849);
+    const ulong v1850 = dl_mul(v7112, v1849);
     const ulong v1851 = dl_add(v334, v894);
     const ulong v1852 = dl_mul(v1850, v1851);
-    const ulong v3550 = dl_mul(v173, v1852);
+    const ulong v3550 = dl_mul(v7001, v1852);
     mc[365 * main_col_stride] = v3550;  // column 365
     const ulong v1861 = dl_add(v1833, v311);
     const ulong v1862 = dl_mul(v1860, v1861);
     const ulong v1863 = dl_add(v1833, v894);
     const ulong v1864 = dl_mul(v1862, v1863);
-    const ulong v3732 = dl_mul(v173, v1864);
+    const ulong v3732 = dl_mul(v7001, v1864);
     mc[366 * main_col_stride] = v3732;  // column 366
+}
+
+__kernel void lower_main_transition_2(__global ulong *main, const ulong main_row_stride,
+                                    const ulong main_col_stride, const uint n_rows)
+{
+    const ulong x = get_global_id(0);
+    if (x >= n_rows) return;
+    __global ulong *mc = main + x * main_row_stride;
+    if (x + 1 == n_rows) {
+        mc[367 * main_col_stride] = 0UL;
+        mc[368 * main_col_stride] = 0UL;
+        mc[369 * main_col_stride] = 0UL;
+        mc[370 * main_col_stride] = 0UL;
+        mc[371 * main_col_stride] = 0UL;
+        mc[372 * main_col_stride] = 0UL;
+        mc[373 * main_col_stride] = 0UL;
+        mc[374 * main_col_stride] = 0UL;
+        mc[375 * main_col_stride] = 0UL;
+        mc[376 * main_col_stride] = 0UL;
+        mc[377 * main_col_stride] = 0UL;
+        mc[378 * main_col_stride] = 0UL;
+        return;
+    }
+    __global const ulong *mn = main + (x + 1) * main_row_stride;
     const ulong v5189 = mc[64 * main_col_stride];
+    const ulong v24 = 18446744069414584320UL;
     const ulong v6024 = dl_add(v5189, v24);
     const ulong v6025 = dl_mul(v5189, v6024);
+    const ulong v311 = 18446744069414584319UL;
     const ulong v6026 = dl_add(v5189, v311);
     const ulong v6027 = dl_mul(v6025, v6026);
+    const ulong v894 = 18446744069414584318UL;
     const ulong v6028 = dl_add(v5189, v894);
     const ulong v6029 = dl_mul(v6027, v6028);
     mc[367 * main_col_stride] = v6029;  // column 367
+    const ulong v5187 = mc[62 * main_col_stride];
     const ulong v6078 = dl_add(v5187, v24);
+    const ulong v6057 = dl_add(v5187, v894);
     const ulong v6079 = dl_mul(v6078, v6057);
     const ulong v6080 = dl_mul(v6079, v5187);
+    const ulong v5194 = mn[62 * main_col_stride];
+    const ulong v6081 = dl_add(v5194, v311);
     const ulong v6082 = dl_mul(v6080, v6081);
     mc[368 * main_col_stride] = v6082;  // column 368
-    const ulong v6790 = dl_mul(v6789, v6748);
+    const ulong v7346 = mc[309 * main_col_stride];
+    const ulong v6704 = mn[142 * main_col_stride];
+    const ulong v6747 = 18446744069414584309UL;
+    const ulong v6748 = dl_add(v6704, v6747);
+    const ulong v6790 = dl_mul(v7346, v6748);
+    const ulong v6712 = 18446744069414584291UL;
+    const ulong v6750 = dl_add(v6704, v6712);
     const ulong v6791 = dl_mul(v6790, v6750);
+    const ulong v6753 = 18446744069414584293UL;
+    const ulong v6754 = dl_add(v6704, v6753);
     const ulong v6792 = dl_mul(v6791, v6754);
     mc[369 * main_col_stride] = v6792;  // column 369
+    const ulong v7409 = mc[328 * main_col_stride];
+    const ulong v0 = 1UL;
     const ulong v6698 = mc[143 * main_col_stride];
     const ulong v310 = 2UL;
     const ulong v6705 = mn[143 * main_col_stride];
@@ -1144,9 +1231,12 @@ __kernel void lower_main_transition(__global ulong *main, const ulong main_row_s
     const ulong v6777 = dl_mul(v310, v6716);
     const ulong v6778 = dl_mul(v6777, v6719);
     const ulong v6779 = dl_add(v6776, v6778);
-    const ulong v6780 = dl_mul(v6766, v6779);
+    const ulong v6780 = dl_mul(v7409, v6779);
     mc[370 * main_col_stride] = v6780;  // column 370
-    const ulong v6817 = dl_mul(v6816, v6754);
+    const ulong v6702 = mn[139 * main_col_stride];
+    const ulong v6723 = dl_add(v6702, v24);
+    const ulong v7454 = mc[333 * main_col_stride];
+    const ulong v6817 = dl_mul(v7454, v6754);
     const ulong v6818 = dl_mul(v6723, v6817);
     mc[371 * main_col_stride] = v6818;  // column 371
     const ulong v5134 = mn[59 * main_col_stride];
@@ -1168,38 +1258,49 @@ __kernel void lower_main_transition(__global ulong *main, const ulong main_row_s
     const ulong v5157 = dl_add(v5156, v24);
     const ulong v5158 = dl_mul(v5148, v5157);
     mc[372 * main_col_stride] = v5158;  // column 372
+    const ulong v7544 = mc[361 * main_col_stride];
+    const ulong v6060 = dl_add(v5194, v24);
+    const ulong v6065 = dl_add(v5194, v894);
     const ulong v6066 = dl_mul(v6060, v6065);
     const ulong v6067 = dl_mul(v6066, v5194);
-    const ulong v6068 = dl_mul(v6059, v6067);
+    const ulong v6068 = dl_mul(v7544, v6067);
     mc[373 * main_col_stride] = v6068;  // column 373
+    const ulong v6056 = dl_add(v5187, v311);
     const ulong v6085 = dl_mul(v6078, v6056);
     const ulong v6086 = dl_mul(v6085, v5187);
     const ulong v6087 = dl_mul(v6086, v6065);
     mc[374 * main_col_stride] = v6087;  // column 374
-    const ulong v6123 = dl_mul(v6122, v6065);
+    const ulong v7394 = mc[325 * main_col_stride];
+    const ulong v6123 = dl_mul(v7394, v6065);
     const ulong v6124 = dl_mul(v6123, v5194);
+    const ulong v5195 = mn[63 * main_col_stride];
+    const ulong v4795 = 18446744069414584281UL;
+    const ulong v6069 = dl_add(v5195, v4795);
     const ulong v6125 = dl_mul(v6124, v6069);
     mc[375 * main_col_stride] = v6125;  // column 375
     const ulong v4688 = 18446744069414584303UL;
     const ulong v6172 = dl_add(v5195, v4688);
     const ulong v6173 = dl_mul(v6172, v6069);
+    const ulong v4798 = 18446744069414584287UL;
     const ulong v6174 = dl_add(v5195, v4798);
     const ulong v6175 = dl_mul(v6173, v6174);
-    const ulong v6176 = dl_mul(v6122, v6175);
+    const ulong v6176 = dl_mul(v7394, v6175);
     mc[376 * main_col_stride] = v6176;  // column 376
+    const ulong v7463 = mc[335 * main_col_stride];
     const ulong v6708 = mn[144 * main_col_stride];
     const ulong v6805 = dl_mul(v6705, v6708);
     const ulong v6806 = dl_mul(v24, v6805);
     const ulong v6807 = dl_add(v0, v6806);
-    const ulong v6808 = dl_mul(v6804, v6807);
+    const ulong v6808 = dl_mul(v7463, v6807);
     const ulong v6809 = dl_mul(v6808, v6698);
     mc[377 * main_col_stride] = v6809;  // column 377
+    const ulong v6707 = mn[147 * main_col_stride];
     const ulong v6823 = dl_mul(v6707, v6707);
     const ulong v6828 = dl_mul(v6823, v6698);
     mc[378 * main_col_stride] = v6828;  // column 378
 }
 
-__kernel void lower_aux_transition(__global const ulong *main, const ulong main_row_stride,
+__kernel void lower_aux_transition_0(__global const ulong *main, const ulong main_row_stride,
                                    const ulong main_col_stride, __global ulong *aux,
                                    const ulong aux_row_stride, const ulong aux_col_stride,
                                    const ulong aux_comp_stride, __global const ulong *challenges,
@@ -1229,28 +1330,6 @@ __kernel void lower_aux_transition(__global const ulong *main, const ulong main_
         dl_xstore(ac + 65 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
         dl_xstore(ac + 66 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
         dl_xstore(ac + 67 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
-        dl_xstore(ac + 68 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
-        dl_xstore(ac + 69 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
-        dl_xstore(ac + 70 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
-        dl_xstore(ac + 71 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
-        dl_xstore(ac + 72 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
-        dl_xstore(ac + 73 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
-        dl_xstore(ac + 74 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
-        dl_xstore(ac + 75 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
-        dl_xstore(ac + 76 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
-        dl_xstore(ac + 77 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
-        dl_xstore(ac + 78 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
-        dl_xstore(ac + 79 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
-        dl_xstore(ac + 80 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
-        dl_xstore(ac + 81 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
-        dl_xstore(ac + 82 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
-        dl_xstore(ac + 83 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
-        dl_xstore(ac + 84 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
-        dl_xstore(ac + 85 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
-        dl_xstore(ac + 86 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
-        dl_xstore(ac + 87 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
-        dl_xstore(ac + 88 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
-        dl_xstore(ac + 89 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
         return;
     }
     __global const ulong *mn = main + (x + 1) * main_row_stride;
@@ -1560,15 +1639,63 @@ __kernel void lower_aux_transition(__global const ulong *main, const ulong main_
     const dl_xfe v2558 = dl_xadd(v473, v2557);
     const dl_xfe v2559 = dl_xmul(v2551, v2558);
     dl_xstore(ac + 67 * aux_col_stride, aux_comp_stride, v2559);  // column 67
+}
+
+__kernel void lower_aux_transition_1(__global const ulong *main, const ulong main_row_stride,
+                                   const ulong main_col_stride, __global ulong *aux,
+                                   const ulong aux_row_stride, const ulong aux_col_stride,
+                                   const ulong aux_comp_stride, __global const ulong *challenges,
+                                   const uint n_rows)
+{
+    const ulong x = get_global_id(0);
+    if (x >= n_rows) return;
+    __global const ulong *mc = main + x * main_row_stride;
+    __global ulong *ac = aux + x * aux_row_stride;
+    if (x + 1 == n_rows) {
+        dl_xstore(ac + 68 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
+        dl_xstore(ac + 69 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
+        dl_xstore(ac + 70 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
+        dl_xstore(ac + 71 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
+        dl_xstore(ac + 72 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
+        dl_xstore(ac + 73 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
+        dl_xstore(ac + 74 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
+        dl_xstore(ac + 75 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
+        dl_xstore(ac + 76 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
+        dl_xstore(ac + 77 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
+        dl_xstore(ac + 78 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
+        dl_xstore(ac + 79 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
+        dl_xstore(ac + 80 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
+        dl_xstore(ac + 81 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
+        dl_xstore(ac + 82 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
+        dl_xstore(ac + 83 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
+        dl_xstore(ac + 84 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
+        dl_xstore(ac + 85 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
+        dl_xstore(ac + 86 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
+        return;
+    }
+    __global const ulong *mn = main + (x + 1) * main_row_stride;
+    __global const ulong *an = aux + (x + 1) * aux_row_stride;
+    const dl_xfe v7313 = dl_xload(ac + 66 * aux_col_stride, aux_comp_stride);
+    const dl_xfe v1914 = dl_xnew(challenges[24], challenges[25], challenges[26]);
+    const ulong v24 = 18446744069414584320UL;
+    const ulong v101 = mc[7 * main_col_stride];
+    const dl_xfe v1904 = dl_xnew(challenges[60], challenges[61], challenges[62]);
+    const dl_xfe v1905 = dl_xmulb(v1904, v101);
+    const dl_xfe v1906 = dl_xnew(challenges[69], challenges[70], challenges[71]);
+    const dl_xfe v1907 = dl_xadd(v1905, v1906);
+    const ulong v721 = mc[22 * main_col_stride];
+    const ulong v2402 = 7UL;
     const ulong v2434 = dl_add(v721, v2402);
+    const dl_xfe v1908 = dl_xnew(challenges[63], challenges[64], challenges[65]);
     const dl_xfe v2476 = dl_xmulb(v1908, v2434);
     const dl_xfe v2477 = dl_xadd(v1907, v2476);
     const ulong v334 = mc[42 * main_col_stride];
+    const dl_xfe v1911 = dl_xnew(challenges[66], challenges[67], challenges[68]);
     const dl_xfe v2478 = dl_xmulb(v1911, v334);
     const dl_xfe v2479 = dl_xadd(v2477, v2478);
     const dl_xfe v2480 = dl_xmulb(v2479, v24);
     const dl_xfe v2481 = dl_xadd(v1914, v2480);
-    const dl_xfe v2482 = dl_xmul(v2475, v2481);
+    const dl_xfe v2482 = dl_xmul(v7313, v2481);
     const ulong v338 = 8UL;
     const ulong v2435 = dl_add(v721, v338);
     const dl_xfe v2483 = dl_xmulb(v1908, v2435);
@@ -1590,15 +1717,27 @@ __kernel void lower_aux_transition(__global const ulong *main, const ulong main_
     const dl_xfe v2495 = dl_xadd(v1914, v2494);
     const dl_xfe v2496 = dl_xmul(v2489, v2495);
     dl_xstore(ac + 68 * aux_col_stride, aux_comp_stride, v2496);  // column 68
+    const dl_xfe v477 = dl_xload(ac + 6 * aux_col_stride, aux_comp_stride);
+    const dl_xfe v7310 = dl_xload(ac + 65 * aux_col_stride, aux_comp_stride);
+    const dl_xfe v473 = dl_xnew(challenges[21], challenges[22], challenges[23]);
+    const dl_xfe v462 = dl_xnew(challenges[48], challenges[49], challenges[50]);
+    const dl_xfe v463 = dl_xmulb(v462, v101);
+    const dl_xfe v464 = dl_xnew(challenges[51], challenges[52], challenges[53]);
+    const ulong v111 = mc[13 * main_col_stride];
+    const dl_xfe v465 = dl_xmulb(v464, v111);
+    const dl_xfe v466 = dl_xadd(v463, v465);
+    const dl_xfe v467 = dl_xnew(challenges[54], challenges[55], challenges[56]);
+    const ulong v454 = mn[38 * main_col_stride];
     const ulong v2411 = dl_add(v454, v338);
     const dl_xfe v2412 = dl_xmulb(v467, v2411);
     const dl_xfe v2413 = dl_xadd(v466, v2412);
+    const dl_xfe v470 = dl_xnew(challenges[57], challenges[58], challenges[59]);
     const ulong v358 = mn[29 * main_col_stride];
     const dl_xfe v2414 = dl_xmulb(v470, v358);
     const dl_xfe v2415 = dl_xadd(v2413, v2414);
     const dl_xfe v2416 = dl_xmulb(v2415, v24);
     const dl_xfe v2417 = dl_xadd(v473, v2416);
-    const dl_xfe v2418 = dl_xmul(v2410, v2417);
+    const dl_xfe v2418 = dl_xmul(v7310, v2417);
     const ulong v2419 = dl_add(v454, v1);
     const dl_xfe v2420 = dl_xmulb(v467, v2419);
     const dl_xfe v2421 = dl_xadd(v466, v2420);
@@ -1610,6 +1749,8 @@ __kernel void lower_aux_transition(__global const ulong *main, const ulong main_
     const dl_xfe v2426 = dl_xmul(v2418, v2425);
     const dl_xfe v2427 = dl_xmul(v477, v2426);
     dl_xstore(ac + 69 * aux_col_stride, aux_comp_stride, v2427);  // column 69
+    const dl_xfe v7316 = dl_xload(ac + 67 * aux_col_stride, aux_comp_stride);
+    const ulong v455 = mc[38 * main_col_stride];
     const ulong v2560 = dl_add(v455, v338);
     const dl_xfe v2561 = dl_xmulb(v467, v2560);
     const dl_xfe v2562 = dl_xadd(v466, v2561);
@@ -1618,7 +1759,7 @@ __kernel void lower_aux_transition(__global const ulong *main, const ulong main_
     const dl_xfe v2564 = dl_xadd(v2562, v2563);
     const dl_xfe v2565 = dl_xmulb(v2564, v24);
     const dl_xfe v2566 = dl_xadd(v473, v2565);
-    const dl_xfe v2567 = dl_xmul(v2559, v2566);
+    const dl_xfe v2567 = dl_xmul(v7316, v2566);
     const ulong v2568 = dl_add(v455, v1);
     const dl_xfe v2569 = dl_xmulb(v467, v2568);
     const dl_xfe v2570 = dl_xadd(v466, v2569);
@@ -1633,6 +1774,9 @@ __kernel void lower_aux_transition(__global const ulong *main, const ulong main_
     const ulong v6956 = mc[203 * main_col_stride];
     const dl_xfe v707 = dl_xload(an + 7 * aux_col_stride, aux_comp_stride);
     const dl_xfe v708 = dl_xload(ac + 7 * aux_col_stride, aux_comp_stride);
+    const dl_xfe v7292 = dl_xload(ac + 62 * aux_col_stride, aux_comp_stride);
+    const ulong v351 = mn[22 * main_col_stride];
+    const ulong v648 = 5UL;
     const ulong v2051 = dl_add(v351, v648);
     const dl_xfe v2052 = dl_xmulb(v1908, v2051);
     const dl_xfe v2053 = dl_xadd(v1907, v2052);
@@ -1641,19 +1785,23 @@ __kernel void lower_aux_transition(__global const ulong *main, const ulong main_
     const dl_xfe v2055 = dl_xadd(v2053, v2054);
     const dl_xfe v2056 = dl_xmulb(v2055, v24);
     const dl_xfe v2057 = dl_xadd(v1914, v2056);
-    const dl_xfe v2058 = dl_xmul(v2022, v2057);
+    const dl_xfe v2058 = dl_xmul(v7292, v2057);
     const dl_xfe v2059 = dl_xmul(v708, v2058);
     const dl_xfe v2060 = dl_xmulb(v2059, v24);
     const dl_xfe v2061 = dl_xadd(v707, v2060);
     const dl_xfe v2073 = dl_xmulb(v2061, v6956);
     dl_xstore(ac + 71 * aux_col_stride, aux_comp_stride, v2073);  // column 71
+    const dl_xfe v7298 = dl_xload(ac + 63 * aux_col_stride, aux_comp_stride);
+    const ulong v342 = 4UL;
+    const ulong v2279 = dl_add(v721, v342);
+    const dl_xfe v2280 = dl_xmulb(v1908, v2279);
     const dl_xfe v2281 = dl_xadd(v1905, v2280);
     const ulong v370 = mc[27 * main_col_stride];
     const dl_xfe v2282 = dl_xmulb(v1911, v370);
     const dl_xfe v2283 = dl_xadd(v2281, v2282);
     const dl_xfe v2284 = dl_xmulb(v2283, v24);
     const dl_xfe v2285 = dl_xadd(v1914, v2284);
-    const dl_xfe v2286 = dl_xmul(v2250, v2285);
+    const dl_xfe v2286 = dl_xmul(v7298, v2285);
     const dl_xfe v2287 = dl_xmul(v708, v2286);
     const dl_xfe v2288 = dl_xmulb(v2287, v24);
     const dl_xfe v2289 = dl_xadd(v707, v2288);
@@ -1661,23 +1809,32 @@ __kernel void lower_aux_transition(__global const ulong *main, const ulong main_
     dl_xstore(ac + 72 * aux_col_stride, aux_comp_stride, v2301);  // column 72
     const dl_xfe v2852 = dl_xmulb(v1908, v372);
     const dl_xfe v2853 = dl_xadd(v1907, v2852);
+    const ulong v325 = mc[39 * main_col_stride];
+    const dl_xfe v2457 = dl_xmulb(v1911, v325);
     const dl_xfe v2854 = dl_xadd(v2853, v2457);
     const dl_xfe v2855 = dl_xmulb(v2854, v24);
     const dl_xfe v2856 = dl_xadd(v1914, v2855);
+    const ulong v0 = 1UL;
     const ulong v2848 = dl_add(v372, v0);
     const dl_xfe v2857 = dl_xmulb(v1908, v2848);
     const dl_xfe v2858 = dl_xadd(v1907, v2857);
+    const ulong v328 = mc[40 * main_col_stride];
+    const dl_xfe v2464 = dl_xmulb(v1911, v328);
     const dl_xfe v2859 = dl_xadd(v2858, v2464);
     const dl_xfe v2860 = dl_xmulb(v2859, v24);
     const dl_xfe v2861 = dl_xadd(v1914, v2860);
     const dl_xfe v2862 = dl_xmul(v2856, v2861);
+    const ulong v310 = 2UL;
     const ulong v2849 = dl_add(v372, v310);
     const dl_xfe v2863 = dl_xmulb(v1908, v2849);
     const dl_xfe v2864 = dl_xadd(v1907, v2863);
+    const ulong v331 = mc[41 * main_col_stride];
+    const dl_xfe v2471 = dl_xmulb(v1911, v331);
     const dl_xfe v2865 = dl_xadd(v2864, v2471);
     const dl_xfe v2866 = dl_xmulb(v2865, v24);
     const dl_xfe v2867 = dl_xadd(v1914, v2866);
     const dl_xfe v2868 = dl_xmul(v2862, v2867);
+    const ulong v565 = 3UL;
     const ulong v2850 = dl_add(v372, v565);
     const dl_xfe v2869 = dl_xmulb(v1908, v2850);
     const dl_xfe v2870 = dl_xadd(v1907, v2869);
@@ -1686,17 +1843,26 @@ __kernel void lower_aux_transition(__global const ulong *main, const ulong main_
     const dl_xfe v2873 = dl_xadd(v1914, v2872);
     const dl_xfe v2874 = dl_xmul(v2868, v2873);
     dl_xstore(ac + 73 * aux_col_stride, aux_comp_stride, v2874);  // column 73
+    const dl_xfe v2139 = dl_xmulb(v1908, v721);
+    const dl_xfe v2437 = dl_xadd(v1907, v2139);
     const dl_xfe v2908 = dl_xadd(v2437, v2457);
     const dl_xfe v2909 = dl_xmulb(v2908, v24);
     const dl_xfe v2910 = dl_xadd(v1914, v2909);
+    const ulong v2165 = dl_add(v721, v0);
+    const dl_xfe v2166 = dl_xmulb(v1908, v2165);
+    const dl_xfe v2441 = dl_xadd(v1907, v2166);
     const dl_xfe v2911 = dl_xadd(v2441, v2464);
     const dl_xfe v2912 = dl_xmulb(v2911, v24);
     const dl_xfe v2913 = dl_xadd(v1914, v2912);
     const dl_xfe v2914 = dl_xmul(v2910, v2913);
+    const ulong v2205 = dl_add(v721, v310);
+    const dl_xfe v2206 = dl_xmulb(v1908, v2205);
+    const dl_xfe v2446 = dl_xadd(v1907, v2206);
     const dl_xfe v2915 = dl_xadd(v2446, v2471);
     const dl_xfe v2916 = dl_xmulb(v2915, v24);
     const dl_xfe v2917 = dl_xadd(v1914, v2916);
     const dl_xfe v2918 = dl_xmul(v2914, v2917);
+    const ulong v366 = mc[23 * main_col_stride];
     const dl_xfe v2919 = dl_xmulb(v1908, v366);
     const dl_xfe v2920 = dl_xadd(v1907, v2919);
     const dl_xfe v2921 = dl_xadd(v2920, v2478);
@@ -1725,50 +1891,71 @@ __kernel void lower_aux_transition(__global const ulong *main, const ulong main_
     dl_xstore(ac + 75 * aux_col_stride, aux_comp_stride, v2976);  // column 75
     const ulong v6944 = mc[199 * main_col_stride];
     const dl_xfe v476 = dl_xload(an + 6 * aux_col_stride, aux_comp_stride);
+    const dl_xfe v468 = dl_xmulb(v467, v454);
+    const dl_xfe v469 = dl_xadd(v466, v468);
+    const ulong v461 = mn[37 * main_col_stride];
+    const dl_xfe v471 = dl_xmulb(v470, v461);
+    const dl_xfe v472 = dl_xadd(v469, v471);
+    const dl_xfe v474 = dl_xmulb(v472, v24);
+    const dl_xfe v475 = dl_xadd(v473, v474);
     const dl_xfe v478 = dl_xmul(v477, v475);
     const dl_xfe v479 = dl_xmulb(v478, v24);
     const dl_xfe v480 = dl_xadd(v476, v479);
     const dl_xfe v492 = dl_xmulb(v480, v6944);
     dl_xstore(ac + 76 * aux_col_stride, aux_comp_stride, v492);  // column 76
     const ulong v6947 = mc[200 * main_col_stride];
-    const dl_xfe v531 = dl_xmul(v477, v530);
+    const dl_xfe v7070 = dl_xload(ac + 49 * aux_col_stride, aux_comp_stride);
+    const dl_xfe v531 = dl_xmul(v477, v7070);
     const dl_xfe v532 = dl_xmulb(v531, v24);
     const dl_xfe v533 = dl_xadd(v476, v532);
     const dl_xfe v539 = dl_xmulb(v533, v6947);
     dl_xstore(ac + 77 * aux_col_stride, aux_comp_stride, v539);  // column 77
     const ulong v6950 = mc[201 * main_col_stride];
-    const dl_xfe v577 = dl_xmul(v477, v576);
+    const dl_xfe v7097 = dl_xload(ac + 51 * aux_col_stride, aux_comp_stride);
+    const dl_xfe v577 = dl_xmul(v477, v7097);
     const dl_xfe v578 = dl_xmulb(v577, v24);
     const dl_xfe v579 = dl_xadd(v476, v578);
     const dl_xfe v583 = dl_xmulb(v579, v6950);
     dl_xstore(ac + 78 * aux_col_stride, aux_comp_stride, v583);  // column 78
     const ulong v6953 = mc[202 * main_col_stride];
-    const dl_xfe v618 = dl_xmul(v477, v617);
+    const dl_xfe v7145 = dl_xload(ac + 53 * aux_col_stride, aux_comp_stride);
+    const dl_xfe v618 = dl_xmul(v477, v7145);
     const dl_xfe v619 = dl_xmulb(v618, v24);
     const dl_xfe v620 = dl_xadd(v476, v619);
     const dl_xfe v626 = dl_xmulb(v620, v6953);
     dl_xstore(ac + 79 * aux_col_stride, aux_comp_stride, v626);  // column 79
+    const dl_xfe v753 = dl_xmulb(v467, v455);
+    const dl_xfe v754 = dl_xadd(v466, v753);
+    const ulong v380 = mc[37 * main_col_stride];
+    const dl_xfe v755 = dl_xmulb(v470, v380);
+    const dl_xfe v756 = dl_xadd(v754, v755);
+    const dl_xfe v757 = dl_xmulb(v756, v24);
+    const dl_xfe v758 = dl_xadd(v473, v757);
     const dl_xfe v759 = dl_xmul(v477, v758);
     const dl_xfe v760 = dl_xmulb(v759, v24);
     const dl_xfe v761 = dl_xadd(v476, v760);
     const dl_xfe v824 = dl_xmulb(v761, v6944);
     dl_xstore(ac + 80 * aux_col_stride, aux_comp_stride, v824);  // column 80
-    const dl_xfe v863 = dl_xmul(v477, v862);
+    const dl_xfe v7088 = dl_xload(ac + 50 * aux_col_stride, aux_comp_stride);
+    const dl_xfe v863 = dl_xmul(v477, v7088);
     const dl_xfe v864 = dl_xmulb(v863, v24);
     const dl_xfe v865 = dl_xadd(v476, v864);
     const dl_xfe v868 = dl_xmulb(v865, v6947);
     dl_xstore(ac + 81 * aux_col_stride, aux_comp_stride, v868);  // column 81
-    const dl_xfe v906 = dl_xmul(v477, v905);
+    const dl_xfe v7121 = dl_xload(ac + 52 * aux_col_stride, aux_comp_stride);
+    const dl_xfe v906 = dl_xmul(v477, v7121);
     const dl_xfe v907 = dl_xmulb(v906, v24);
     const dl_xfe v908 = dl_xadd(v476, v907);
     const dl_xfe v911 = dl_xmulb(v908, v6950);
     dl_xstore(ac + 82 * aux_col_stride, aux_comp_stride, v911);  // column 82
-    const dl_xfe v947 = dl_xmul(v477, v946);
+    const dl_xfe v7175 = dl_xload(ac + 54 * aux_col_stride, aux_comp_stride);
+    const dl_xfe v947 = dl_xmul(v477, v7175);
     const dl_xfe v948 = dl_xmulb(v947, v24);
     const dl_xfe v949 = dl_xadd(v476, v948);
     const dl_xfe v952 = dl_xmulb(v949, v6953);
     dl_xstore(ac + 83 * aux_col_stride, aux_comp_stride, v952);  // column 83
-    const dl_xfe v986 = dl_xmul(v477, v985);
+    const dl_xfe v7226 = dl_xload(ac + 59 * aux_col_stride, aux_comp_stride);
+    const dl_xfe v986 = dl_xmul(v477, v7226);
     const dl_xfe v987 = dl_xmulb(v986, v24);
     const dl_xfe v988 = dl_xadd(v476, v987);
     const dl_xfe v991 = dl_xmulb(v988, v6956);
@@ -1806,63 +1993,129 @@ __kernel void lower_aux_transition(__global const ulong *main, const ulong main_
     const ulong v5036 = dl_add(v0, v5035);
     const dl_xfe v5116 = dl_xmulb(v5115, v5036);
     dl_xstore(ac + 86 * aux_col_stride, aux_comp_stride, v5116);  // column 86
+}
+
+__kernel void lower_aux_transition_2(__global const ulong *main, const ulong main_row_stride,
+                                   const ulong main_col_stride, __global ulong *aux,
+                                   const ulong aux_row_stride, const ulong aux_col_stride,
+                                   const ulong aux_comp_stride, __global const ulong *challenges,
+                                   const uint n_rows)
+{
+    const ulong x = get_global_id(0);
+    if (x >= n_rows) return;
+    __global const ulong *mc = main + x * main_row_stride;
+    __global ulong *ac = aux + x * aux_row_stride;
+    if (x + 1 == n_rows) {
+        dl_xstore(ac + 87 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
+        dl_xstore(ac + 88 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
+        dl_xstore(ac + 89 * aux_col_stride, aux_comp_stride, dl_xlift(0UL));
+        return;
+    }
+    __global const ulong *mn = main + (x + 1) * main_row_stride;
+    __global const ulong *an = aux + (x + 1) * aux_row_stride;
     const ulong v7295 = mc[302 * main_col_stride];
+    const dl_xfe v708 = dl_xload(ac + 7 * aux_col_stride, aux_comp_stride);
+    const dl_xfe v7403 = dl_xload(ac + 73 * aux_col_stride, aux_comp_stride);
+    const dl_xfe v1914 = dl_xnew(challenges[24], challenges[25], challenges[26]);
+    const ulong v24 = 18446744069414584320UL;
+    const ulong v101 = mc[7 * main_col_stride];
+    const dl_xfe v1904 = dl_xnew(challenges[60], challenges[61], challenges[62]);
+    const dl_xfe v1905 = dl_xmulb(v1904, v101);
+    const dl_xfe v1906 = dl_xnew(challenges[69], challenges[70], challenges[71]);
+    const dl_xfe v1907 = dl_xadd(v1905, v1906);
+    const ulong v372 = mc[29 * main_col_stride];
+    const ulong v342 = 4UL;
     const ulong v2851 = dl_add(v372, v342);
+    const dl_xfe v1908 = dl_xnew(challenges[63], challenges[64], challenges[65]);
     const dl_xfe v2875 = dl_xmulb(v1908, v2851);
     const dl_xfe v2876 = dl_xadd(v1907, v2875);
+    const ulong v1828 = mc[43 * main_col_stride];
+    const dl_xfe v1911 = dl_xnew(challenges[66], challenges[67], challenges[68]);
+    const dl_xfe v2485 = dl_xmulb(v1911, v1828);
     const dl_xfe v2877 = dl_xadd(v2876, v2485);
     const dl_xfe v2878 = dl_xmulb(v2877, v24);
     const dl_xfe v2879 = dl_xadd(v1914, v2878);
-    const dl_xfe v2880 = dl_xmul(v2874, v2879);
+    const dl_xfe v2880 = dl_xmul(v7403, v2879);
     const dl_xfe v2881 = dl_xmul(v708, v2880);
+    const dl_xfe v707 = dl_xload(an + 7 * aux_col_stride, aux_comp_stride);
     const dl_xfe v2498 = dl_xmulb(v707, v24);
     const dl_xfe v2882 = dl_xadd(v2881, v2498);
     const dl_xfe v3163 = dl_xmulb(v2882, v7295);
     dl_xstore(ac + 87 * aux_col_stride, aux_comp_stride, v3163);  // column 87
     const ulong v7007 = mc[220 * main_col_stride];
+    const ulong v6944 = mc[199 * main_col_stride];
+    const ulong v351 = mn[22 * main_col_stride];
+    const ulong v0 = 1UL;
+    const ulong v1903 = dl_add(v351, v0);
+    const dl_xfe v1909 = dl_xmulb(v1908, v1903);
+    const dl_xfe v1910 = dl_xadd(v1907, v1909);
+    const ulong v352 = mn[23 * main_col_stride];
+    const dl_xfe v1912 = dl_xmulb(v1911, v352);
+    const dl_xfe v1913 = dl_xadd(v1910, v1912);
+    const dl_xfe v1915 = dl_xmulb(v1913, v24);
+    const dl_xfe v1916 = dl_xadd(v1914, v1915);
     const dl_xfe v1917 = dl_xmul(v708, v1916);
     const dl_xfe v1918 = dl_xmulb(v1917, v24);
     const dl_xfe v1919 = dl_xadd(v707, v1918);
     const dl_xfe v1921 = dl_xmulb(v1919, v6944);
-    const dl_xfe v1945 = dl_xmul(v708, v1944);
+    const ulong v6947 = mc[200 * main_col_stride];
+    const dl_xfe v7217 = dl_xload(ac + 56 * aux_col_stride, aux_comp_stride);
+    const dl_xfe v1945 = dl_xmul(v708, v7217);
     const dl_xfe v1946 = dl_xmulb(v1945, v24);
     const dl_xfe v1947 = dl_xadd(v707, v1946);
     const dl_xfe v1962 = dl_xmulb(v1947, v6947);
     const dl_xfe v2088 = dl_xadd(v1921, v1962);
-    const dl_xfe v1985 = dl_xmul(v708, v1984);
+    const ulong v6950 = mc[201 * main_col_stride];
+    const dl_xfe v7235 = dl_xload(ac + 60 * aux_col_stride, aux_comp_stride);
+    const dl_xfe v1985 = dl_xmul(v708, v7235);
     const dl_xfe v1986 = dl_xmulb(v1985, v24);
     const dl_xfe v1987 = dl_xadd(v707, v1986);
     const dl_xfe v2001 = dl_xmulb(v1987, v6950);
     const dl_xfe v2089 = dl_xadd(v2088, v2001);
-    const dl_xfe v2023 = dl_xmul(v708, v2022);
+    const ulong v6953 = mc[202 * main_col_stride];
+    const dl_xfe v7292 = dl_xload(ac + 62 * aux_col_stride, aux_comp_stride);
+    const dl_xfe v2023 = dl_xmul(v708, v7292);
     const dl_xfe v2024 = dl_xmulb(v2023, v24);
     const dl_xfe v2025 = dl_xadd(v707, v2024);
     const dl_xfe v2038 = dl_xmulb(v2025, v6953);
     const dl_xfe v2090 = dl_xadd(v2089, v2038);
-    const dl_xfe v2091 = dl_xadd(v2090, v2073);
+    const dl_xfe v7334 = dl_xload(ac + 71 * aux_col_stride, aux_comp_stride);
+    const dl_xfe v2091 = dl_xadd(v2090, v7334);
     const dl_xfe v4046 = dl_xmulb(v2091, v7007);
     dl_xstore(ac + 88 * aux_col_stride, aux_comp_stride, v4046);  // column 88
     const ulong v7037 = mc[230 * main_col_stride];
+    const ulong v721 = mc[22 * main_col_stride];
+    const dl_xfe v2139 = dl_xmulb(v1908, v721);
+    const dl_xfe v2140 = dl_xadd(v1905, v2139);
+    const ulong v366 = mc[23 * main_col_stride];
+    const dl_xfe v2141 = dl_xmulb(v1911, v366);
+    const dl_xfe v2142 = dl_xadd(v2140, v2141);
+    const dl_xfe v2143 = dl_xmulb(v2142, v24);
+    const dl_xfe v2144 = dl_xadd(v1914, v2143);
     const dl_xfe v2145 = dl_xmul(v708, v2144);
     const dl_xfe v2146 = dl_xmulb(v2145, v24);
     const dl_xfe v2147 = dl_xadd(v707, v2146);
     const dl_xfe v2149 = dl_xmulb(v2147, v6944);
-    const dl_xfe v2173 = dl_xmul(v708, v2172);
+    const dl_xfe v7220 = dl_xload(ac + 57 * aux_col_stride, aux_comp_stride);
+    const dl_xfe v2173 = dl_xmul(v708, v7220);
     const dl_xfe v2174 = dl_xmulb(v2173, v24);
     const dl_xfe v2175 = dl_xadd(v707, v2174);
     const dl_xfe v2190 = dl_xmulb(v2175, v6947);
     const dl_xfe v2316 = dl_xadd(v2149, v2190);
-    const dl_xfe v2213 = dl_xmul(v708, v2212);
+    const dl_xfe v7241 = dl_xload(ac + 61 * aux_col_stride, aux_comp_stride);
+    const dl_xfe v2213 = dl_xmul(v708, v7241);
     const dl_xfe v2214 = dl_xmulb(v2213, v24);
     const dl_xfe v2215 = dl_xadd(v707, v2214);
     const dl_xfe v2229 = dl_xmulb(v2215, v6950);
     const dl_xfe v2317 = dl_xadd(v2316, v2229);
-    const dl_xfe v2251 = dl_xmul(v708, v2250);
+    const dl_xfe v7298 = dl_xload(ac + 63 * aux_col_stride, aux_comp_stride);
+    const dl_xfe v2251 = dl_xmul(v708, v7298);
     const dl_xfe v2252 = dl_xmulb(v2251, v24);
     const dl_xfe v2253 = dl_xadd(v707, v2252);
     const dl_xfe v2266 = dl_xmulb(v2253, v6953);
     const dl_xfe v2318 = dl_xadd(v2317, v2266);
-    const dl_xfe v2319 = dl_xadd(v2318, v2301);
+    const dl_xfe v7340 = dl_xload(ac + 72 * aux_col_stride, aux_comp_stride);
+    const dl_xfe v2319 = dl_xadd(v2318, v7340);
     const dl_xfe v4048 = dl_xmulb(v2319, v7037);
     dl_xstore(ac + 89 * aux_col_stride, aux_comp_stride, v4048);  // column 89
 }
