@@ -10,7 +10,9 @@ Tip5 / Merkle kernels of the other wrappers.
 
 from __future__ import annotations
 
+import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +27,7 @@ KERNEL_DIR = Path(__file__).resolve().parent
 EVAL_BLOCK = 8  # columns per work-item in evaluate_partial_kernel (prove.cl)
 EVAL_GROUPS = 64  # work-groups per column block of evaluate_partial_kernel
 BATCH_BYTES = 1 << 30  # largest scratch / staging buffer
+BUILD_THREADS = 16  # generated AIR kernels built at the same time
 CPU_GROUP = 8  # pocl: small work-groups for the (unoptimised, large) generated AIR kernels
 
 
@@ -166,25 +169,36 @@ def gather_columns(rt: Runtime, data: cl.Buffer, n: int, ncols: int, indices) ->
     return rt.from_device(out, (len(idx), ncols))
 
 
-def _generated(rt: Runtime, name: str) -> tuple[cl.Program, str]:
-    """A generated kernel file (tools/gen_prover_kernels.py) built with field.cl once per context; unoptimised
-    on CPU devices, where pocl's compile time grows steeply with optimisation on kernels this large."""
-    path = KERNEL_DIR / name
-    if not path.is_file():
-        raise ValueError(f"opencl/{name} is missing: run tools/gen_prover_kernels.py")
-    text = path.read_text()
-    cpu = bool(rt.device.type & cl.device_type.CPU)
-    options = ("-cl-opt-disable",) if cpu else ()
-    return rt.program_from_source(name, (KERNEL_DIR / "field.cl").read_text() + text, options), text
-
-
 def _parts(rt: Runtime, name: str, prefix: str) -> list[cl.Kernel]:
-    """The kernels prefix0, prefix1, ... of a generated file, in order."""
+    """The kernels prefix0, prefix1, ... of a generated file (tools/gen_prover_kernels.py), in order.
+
+    On a GPU each kernel is built as its own small program, several at a time in threads (its compiler
+    takes far longer on one large program, and builds run without the GIL). On a CPU device all are one
+    program, unoptimised: pocl compiles each kernel at its first launch, and its compile time grows
+    steeply with optimisation on kernels this large.
+    """
     key = ("prove_parts", name, prefix)
     if key not in rt.cache:
-        program, text = _generated(rt, name)
-        count = len(re.findall(rf"__kernel void {prefix}\d+\(", text))
-        rt.cache[key] = [getattr(program, f"{prefix}{i}") for i in range(count)]
+        path = KERNEL_DIR / name
+        if not path.is_file():
+            raise ValueError(f"opencl/{name} is missing: run tools/gen_prover_kernels.py")
+        text = path.read_text()
+        first = text.index("__kernel void ")
+        prelude = (KERNEL_DIR / "field.cl").read_text() + text[:first]
+        bodies = {m[1]: m[0] for m in re.finditer(r"__kernel void (\w+)\(.*?\n}\n", text[first:], re.S)}
+        names = [f"{prefix}{i}" for i in range(sum(k.startswith(prefix) for k in bodies))]
+        if any(k not in bodies for k in names):
+            raise ValueError(f"opencl/{name} does not hold the kernels {prefix}0, {prefix}1, ... in order")
+        if rt.device.type & cl.device_type.CPU:
+            program = rt.program_from_source(name, prelude + text[first:], ("-cl-opt-disable",))
+            rt.cache[key] = [getattr(program, k) for k in names]
+            return rt.cache[key]
+
+        def build(kernel: str) -> cl.Kernel:
+            return getattr(rt.program_from_source(f"{name}:{kernel}", prelude + bodies[kernel]), kernel)
+
+        with ThreadPoolExecutor(max_workers=max(1, min(BUILD_THREADS, os.cpu_count() or 1))) as pool:
+            rt.cache[key] = list(pool.map(build, names))
     return rt.cache[key]
 
 
