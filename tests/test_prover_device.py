@@ -111,3 +111,13 @@ def test_seeded_proof_on_device_is_byte_identical(rt, vectors):
     seed = bytes.fromhex((vectors / "proofs" / "halt.seed").read_text().strip())
     reference = from_bincode((vectors / "proofs" / "halt.proof").read_bytes())
     np.testing.assert_array_equal(prove(claim, aet, seed=seed, device_key=rt.key), reference)
+
+
+def test_small_batches_give_the_same_proof(rt, vectors, monkeypatch):
+    """Large tables go through the device in column batches and row chunks; force them at a small size."""
+    from opencl import prove as dev
+
+    monkeypatch.setattr(dev, "BATCH_BYTES", 1 << 15)  # 8 columns of 512 rows, 10 rows of 379 columns
+    dev.release_scratch(rt)
+    test_seeded_proof_on_device_is_byte_identical(rt, vectors)
+    dev.release_scratch(rt)
