@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -24,6 +26,9 @@ OPCODES = np.array(
 
 @pytest.fixture(scope="module")
 def device():
+    """pocl by default; TVMPD_AIR_TEST_DEVICE runs the same checks on another device (e.g. a GPU)."""
+    if os.environ.get("TVMPD_AIR_TEST_DEVICE"):
+        return os.environ["TVMPD_AIR_TEST_DEVICE"]
     dev = cpu_device()
     if dev is None:
         pytest.skip("no OpenCL CPU device")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +23,9 @@ from opencl.devices import cpu_device  # noqa: E402
 
 @pytest.fixture(scope="module")
 def device():
+    """pocl by default; TVMPD_AIR_TEST_DEVICE runs the same checks on another device (e.g. a GPU)."""
+    if os.environ.get("TVMPD_AIR_TEST_DEVICE"):
+        return os.environ["TVMPD_AIR_TEST_DEVICE"]
     dev = cpu_device()
     if dev is None:
         pytest.skip("no OpenCL CPU device")
