@@ -61,10 +61,11 @@ def batch_width(n: int, ncols: int, multiple: int = 1) -> int:
     return max(1, min(per, ncols))
 
 
-def upload_columns(rt: Runtime, table: np.ndarray) -> cl.Buffer:
-    """A row-major (rows, cols) host table as a column-major device table, transposed on the device."""
+def upload_columns(rt: Runtime, table: np.ndarray, dst: cl.Buffer | None = None) -> cl.Buffer:
+    """A row-major (rows, cols) host table as a column-major device table (into dst if given), transposed
+    on the device."""
     rows, cols = table.shape
-    dst = rt.empty(8 * rows * cols)
+    dst = dst if dst is not None else rt.empty(8 * rows * cols)
     chunk = max(1, min(rows, BATCH_BYTES // (8 * max(cols, 1))))
     for r0 in range(0, rows, chunk):
         r1 = min(rows, r0 + chunk)

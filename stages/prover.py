@@ -333,13 +333,11 @@ def prove_table(claim, main_trace: np.ndarray, seed: bytes | None = None, backen
     clock.begin("aux: extend")
     challenges = derive_challenges(stream.sample_scalars(NUM_SAMPLED_CHALLENGES), claim.input, claim.output,
                                    claim.program_digest)
-    aux_trace = np.zeros((h, NUM_AUX_COLUMNS, 3), dtype=np.uint64)
-    aux_trace[:, :49] = extend(main_trace, challenges)
+    extension = extend(main_trace, challenges)
     randomizer_column, aux_randomizers = aux_randomness(seed, NUM_MAIN_COLUMNS, NUM_AUX_COLUMNS, h, k)
-    aux_trace[:, RANDOMIZER_COLUMN] = randomizer_column
     clock.begin("aux: LDE + Merkle")
-    aux = ops.commit(aux_trace, aux_randomizers, "aux", challenges)
-    del aux_trace
+    aux = ops.commit_aux(extension, randomizer_column, aux_randomizers, challenges)
+    del extension
     stream.enqueue(ProofItem("MerkleRoot", ops.root(aux)))
 
     clock.begin("quotient: constraints")
@@ -406,6 +404,14 @@ class HostOps:
         if trace.ndim == 2:
             self.main_trace = trace
         return commit(trace, randomizers, self.d, self.backend, self.keep)
+
+    def commit_aux(self, extension: np.ndarray, randomizer_column: np.ndarray, randomizers: np.ndarray,
+                   challenges: np.ndarray) -> Committed:
+        """The aux table from its extension columns (h, 49, 3) and randomizer column, with degree lowering."""
+        aux_trace = np.zeros((len(extension), NUM_AUX_COLUMNS, 3), dtype=np.uint64)
+        aux_trace[:, :extension.shape[1]] = extension
+        aux_trace[:, RANDOMIZER_COLUMN] = randomizer_column
+        return self.commit(aux_trace, randomizers, "aux", challenges)
 
     def root(self, table: Committed | Segments) -> np.ndarray:
         return table.tree[1].copy()

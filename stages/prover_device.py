@@ -19,6 +19,7 @@ from stages.domains import NUM_QUOTIENT_SEGMENTS, Domain, ProverDomains
 from stages.verifier import NUM_AUX_COLUMNS, NUM_MAIN_COLUMNS
 
 P = 2**64 - 2**32 + 1
+RANDOMIZER_COLUMN = 90
 _BASIS = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1]], dtype=np.uint64)  # 1, X, X^2 of the extension
 
 
@@ -56,6 +57,13 @@ class DeviceCodeword:
 
     buf: object
     n: int
+
+
+def cl_fill_zero(rt, buf, nbytes: int) -> None:
+    """Zero the first nbytes of a device buffer."""
+    import pyopencl as cl
+
+    cl.enqueue_fill_buffer(rt.queue, buf, np.uint64(0), 0, nbytes)
 
 
 def _split_weights(weights: np.ndarray) -> np.ndarray:
@@ -134,6 +142,28 @@ class DeviceOps:
         if extension:  # base column 3c + j takes component j of randomizer c
             randomizers = randomizers.transpose(0, 2, 1).reshape(ncols, -1)
         columns = dev.upload_columns(rt, flat)
+        return self._commit_columns(columns, ncols, h, randomizers, extension, lower, challenges)
+
+    def commit_aux(self, extension: np.ndarray, randomizer_column: np.ndarray, randomizers: np.ndarray,
+                   challenges: np.ndarray) -> DeviceTable:
+        """The aux table from its extension columns (h, 49, 3) and randomizer column: both uploaded into
+        one device table whose degree-lowering columns are then filled on the device."""
+        from opencl import prove as dev
+
+        rt, h = self.rt, extension.shape[0]
+        ncols = 3 * NUM_AUX_COLUMNS
+        columns = rt.empty(8 * ncols * h)
+        cl_fill_zero(rt, columns, 8 * ncols * h)
+        dev.upload_columns(rt, extension.reshape(h, -1), dev.columns(columns, 0, 3 * extension.shape[1], h))
+        dev.upload_columns(rt, randomizer_column, dev.columns(columns, 3 * RANDOMIZER_COLUMN, 3, h))
+        randomizers = randomizers.transpose(0, 2, 1).reshape(ncols, -1)
+        return self._commit_columns(columns, ncols, h, randomizers, True, "aux", challenges)
+
+    def _commit_columns(self, columns, ncols: int, h: int, randomizers: np.ndarray, extension: bool,
+                        lower: str | None, challenges: np.ndarray | None) -> DeviceTable:
+        from opencl import prove as dev
+
+        rt = self.rt
         if lower == "main":
             dev.fill_degree_lowering(rt, "main", columns, None, None, h)
         elif lower == "aux":
