@@ -18,7 +18,9 @@ index order, all main parts before the aux ones. A substitution rule reads origi
 degree-lowering columns of the current row only (checked here); transition columns are 0 in the last row, as
 stages.air.evaluate.fill_degree_lowering_main / _aux fill them.
 
-Usage: python3 tools/gen_prover_kernels.py [--check]   (--check: fail if the outputs are not up to date)
+Usage: python3 tools/gen_prover_kernels.py [--check] [--nodes N]
+  --check: fail if the outputs are not up to date; --nodes: circuit nodes per kernel (default 300; smaller
+  parts compile faster on GPU drivers whose compile time grows superlinearly, at more launches)
 """
 
 from __future__ import annotations
@@ -196,8 +198,11 @@ def degree_lowering_source(budget: int = NODES_PER_PART) -> tuple[str, dict[str,
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only check that the outputs are up to date")
+    parser.add_argument("--nodes", type=int, default=NODES_PER_PART, help="circuit nodes per kernel")
     args = parser.parse_args(argv)
-    outputs = {QUOTIENT_PATH: quotient_source()[0], DL_PATH: degree_lowering_source()[0]}
+    if args.nodes < 1:
+        raise ValueError("--nodes must be positive")
+    outputs = {QUOTIENT_PATH: quotient_source(args.nodes)[0], DL_PATH: degree_lowering_source(args.nodes)[0]}
     if args.check:
         ok = all(p.is_file() and p.read_text() == text for p, text in outputs.items())
         print("up to date" if ok else "STALE: run python3 tools/gen_prover_kernels.py")
