@@ -256,6 +256,26 @@ class _StageClock:
             self.on_stage(name)
 
 
+def extend_tables(main_trace: np.ndarray, challenges: np.ndarray) -> np.ndarray:
+    """stages.air.extend.extend (aux columns 0..48, (h, 49, 3)) with the tables extended in threads: numpy
+    releases the GIL in its array loops, and the nine tables are independent."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from stages.air.extend import NUM_AUX_BASE_COLUMNS, NUM_MAIN_BASE_COLUMNS, TABLE_EXTENSIONS
+
+    if main_trace.ndim != 2 or main_trace.shape[1] < NUM_MAIN_BASE_COLUMNS or main_trace.dtype != np.uint64:
+        raise ValueError(f"main table must be (rows, >= {NUM_MAIN_BASE_COLUMNS}) uint64, "
+                         f"got {main_trace.shape} {main_trace.dtype}")
+    base = main_trace[:, :NUM_MAIN_BASE_COLUMNS]
+    out = np.zeros((len(base), NUM_AUX_BASE_COLUMNS, 3), dtype=np.uint64)
+    workers = max(1, min(len(TABLE_EXTENSIONS), os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for columns in pool.map(lambda fn: fn(base, challenges), TABLE_EXTENSIONS.values()):
+            for col, values in columns.items():
+                out[:, int(col)] = values
+    return out
+
+
 def main_table(aet) -> np.ndarray:
     """The padded master main table (h, 379) of an execution, degree-lowering columns included."""
     from stages.air.evaluate import fill_degree_lowering_main
@@ -301,7 +321,6 @@ def prove_table(claim, main_trace: np.ndarray, seed: bytes | None = None, backen
     backend keeps coefficients on its device and always evaluates cosets just in time.
     """
     from stages.air import constraint_counts
-    from stages.air.extend import extend
 
     backend = backend or backend_for(None)
     params = params or StarkParams()
@@ -333,7 +352,7 @@ def prove_table(claim, main_trace: np.ndarray, seed: bytes | None = None, backen
     clock.begin("aux: extend")
     challenges = derive_challenges(stream.sample_scalars(NUM_SAMPLED_CHALLENGES), claim.input, claim.output,
                                    claim.program_digest)
-    extension = extend(main_trace, challenges)
+    extension = extend_tables(main_trace, challenges)
     randomizer_column, aux_randomizers = aux_randomness(seed, NUM_MAIN_COLUMNS, NUM_AUX_COLUMNS, h, k)
     clock.begin("aux: LDE + Merkle")
     aux = ops.commit_aux(extension, randomizer_column, aux_randomizers, challenges)
