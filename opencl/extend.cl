@@ -24,6 +24,25 @@ inline xfe ex_c(__global const ulong *consts, uint i) {
     return r;
 }
 
+inline ulong ex_sqn(ulong x, int k) {
+    for (int i = 0; i < k; i++) x = gl_mul(x, x);
+    return x;
+}
+
+// x^(p - 2) = 1/x by an addition chain (73 products instead of gl_pow's 127); t_k = x^(2^k - 1)
+inline ulong ex_inv_base(ulong x) {
+    const ulong t2 = gl_mul(gl_mul(x, x), x);
+    const ulong t4 = gl_mul(ex_sqn(t2, 2), t2);
+    const ulong t8 = gl_mul(ex_sqn(t4, 4), t4);
+    const ulong t16 = gl_mul(ex_sqn(t8, 8), t8);
+    const ulong t24 = gl_mul(ex_sqn(t16, 8), t8);
+    const ulong t28 = gl_mul(ex_sqn(t24, 4), t4);
+    const ulong t30 = gl_mul(ex_sqn(t28, 2), t2);
+    const ulong t31 = gl_mul(gl_mul(t30, t30), x);
+    const ulong t32m2 = gl_mul(t31, t31);  // x^(2^32 - 2)
+    return gl_mul(ex_sqn(t32m2, 32), gl_mul(t32m2, x));  // p - 2 = (2^32 - 2) 2^32 + 2^32 - 1
+}
+
 // inverse through the adjugate of the multiplication matrix of a (basis 1, t, t^2; t^3 = t - 1)
 inline xfe ex_inv(xfe a) {
     ulong s = gl_add(a.c0, a.c2);
@@ -32,7 +51,7 @@ inline xfe ex_inv(xfe a) {
     ulong k1 = gl_sub(gl_mul(d, a.c2), gl_mul(a.c1, s));
     ulong k2 = gl_sub(gl_mul(a.c1, a.c1), gl_mul(s, a.c2));
     ulong det = gl_sub(gl_sub(gl_mul(a.c0, k0), gl_mul(a.c2, k1)), gl_mul(a.c1, k2));
-    ulong di = gl_pow(det, GL_P - 2);
+    ulong di = ex_inv_base(det);
     xfe r = {gl_mul(k0, di), gl_mul(k1, di), gl_mul(k2, di)};
     return r;
 }
@@ -431,16 +450,25 @@ __kernel void ext_terms(__global const ulong *main, const uint n, __global const
             for (uint i = 0; i < 5; i++) b = ex_wsum(consts, b, ChallengeId_StackWeight0 + i, rate[i]);
         }
         EX_PUT_ONE(HashAux_HashDigestRunningEvaluation, a, b);
-        const int active = mode != 0 && rnd != 5 && ci != 40;
-        const xfe alpha = EX_CH(HashCascadeLookupIndeterminate);
-        for (uint j = 0; j < 16; j++) {
-            xfe t = zero;
-            if (active) {
+        // 16 cascade lookups, inverted together (Montgomery's trick: one inversion, 45 products)
+        if (mode != 0 && rnd != 5 && ci != 40) {
+            const xfe alpha = EX_CH(HashCascadeLookupIndeterminate);
+            xfe den[16], before[16];
+            xfe acc = one;
+            for (uint j = 0; j < 16; j++) {
                 xfe comp = ex_wsum(consts, zero, ChallengeId_HashCascadeLookInWeight, EX_M(HashMain_State0HighestLkIn + j));
                 comp = ex_wsum(consts, comp, ChallengeId_HashCascadeLookOutWeight, EX_M(HashMain_State0HighestLkOut + j));
-                t = ex_inv(xfe_sub(alpha, comp));
+                den[j] = xfe_sub(alpha, comp);
+                before[j] = acc;
+                acc = xfe_mul(acc, den[j]);
             }
-            EX_STORE(aux, HashAux_CascadeState0HighestClientLogDerivative + j, t);
+            xfe inv = ex_inv(acc);  // 1 / (den_0 ... den_15)
+            for (int j = 15; j >= 0; j--) {
+                EX_STORE(aux, HashAux_CascadeState0HighestClientLogDerivative + j, xfe_mul(inv, before[j]));
+                inv = xfe_mul(inv, den[j]);
+            }
+        } else {
+            for (uint j = 0; j < 16; j++) EX_STORE(aux, HashAux_CascadeState0HighestClientLogDerivative + j, zero);
         }
     }
 
