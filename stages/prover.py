@@ -276,12 +276,15 @@ def extend_tables(main_trace: np.ndarray, challenges: np.ndarray) -> np.ndarray:
     return out
 
 
-def main_table(aet) -> np.ndarray:
-    """The padded master main table (h, 379) of an execution, degree-lowering columns included."""
+def main_table(aet, degree_lowered: bool = True) -> np.ndarray:
+    """The padded master main table (h, 379) of an execution, degree-lowering columns included unless
+    degree_lowered is False (then prove_table(..., degree_lowered=False) fills them, on the device for
+    OpenCL backends: much faster than numpy for large tables)."""
     from stages.air.evaluate import fill_degree_lowering_main
     from stages.air.fill import fill_main_table
 
-    return fill_degree_lowering_main(fill_main_table(aet))
+    table = fill_main_table(aet)
+    return fill_degree_lowering_main(table) if degree_lowered else table
 
 
 def backend_for(device_key: str | None):
@@ -297,13 +300,11 @@ def prove(claim, aet, seed: bytes | None = None, device_key: str | None = None,
           on_stage: Callable[[str], None] | None = None, progress: Progress | None = None,
           params: StarkParams | None = None, cache_lde: bool | None = None) -> np.ndarray:
     """Prove an execution: claim (program_digest, version, input, output) and its AET -> proof elements."""
-    from stages.air.fill import fill_main_table
-
     clock = _StageClock(on_stage, progress)
     clock.begin("main table")
     backend = backend_for(device_key)
     device = getattr(backend, "name", None) == "opencl"  # the device fills the degree-lowering columns
-    table = fill_main_table(aet) if device else main_table(aet)
+    table = main_table(aet, degree_lowered=not device)
     clock.begin(None)
     return prove_table(claim, table, seed=seed, backend=backend, params=params, on_stage=on_stage,
                        progress=progress, cache_lde=cache_lde, degree_lowered=not device)
