@@ -211,8 +211,9 @@ def _has_a(rt: Runtime) -> cl.Buffer:
 
 def scan_device(rt: Runtime, a: cl.Buffer, b: cl.Buffer, stride: int, n: int, cols: list[int],
                 width: int = NUM_AUX_BASE) -> None:
-    """Solve x_i = a_i x_(i-1) + b_i (x_(-1) = 0) in place of b for the listed extension columns of
-    (width x 3 x stride) split-component tables a, b (columns of has_a 0 are sums: a is not read)."""
+    """Solve x_i = a_i x_(i-1) + b_i (x_(-1) = 0) in place of b for the listed aux columns of
+    (width x 3 x stride) split-component tables a, b; a is read only for the _MULTIPLIED columns (the
+    others are running sums, a = 1)."""
     has_a = _has_a(rt)
     cols_buf = rt.to_device(np.array(cols, dtype=np.uint32))
     nchunks = -(-n // SCAN_CHUNK)
