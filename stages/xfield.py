@@ -167,3 +167,33 @@ def reduce_sum(x, axis: int = 0) -> np.ndarray:
     if axis < 0:
         axis -= 1
     return F.reduce_sum(x, axis=axis)
+
+
+# Scalar helpers on Python-int triples (c0, c1, c2), for the few places that work one element at a time
+# (deriving challenges, constant folding in circuits, scan coefficients).
+XInt = tuple[int, int, int]
+
+
+def add_int(a: XInt, b: XInt) -> XInt:
+    return ((a[0] + b[0]) % F.P, (a[1] + b[1]) % F.P, (a[2] + b[2]) % F.P)
+
+
+def mul_int(a: XInt, b: XInt) -> XInt:
+    """Product of two triples: schoolbook, then x^3 = x - 1 and x^4 = x^2 - x."""
+    a0, a1, a2 = a
+    b0, b1, b2 = b
+    c3 = a1 * b2 + a2 * b1
+    c4 = a2 * b2
+    p = F.P
+    return ((a0 * b0 - c3) % p, (a0 * b1 + a1 * b0 + c3 - c4) % p, (a0 * b2 + a1 * b1 + a2 * b0 + c4) % p)
+
+
+def pow_int(x: XInt, e: int) -> XInt:
+    """x^e for e >= 0 by square-and-multiply."""
+    acc, base = (1, 0, 0), x
+    while e:
+        if e & 1:
+            acc = mul_int(acc, base)
+        base = mul_int(base, base)
+        e >>= 1
+    return acc

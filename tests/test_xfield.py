@@ -150,3 +150,12 @@ def test_bad_input():
         X.pow(X.ONE, 1.5)
     assert ints(X.to_array([[1, 2, 3]])) == [[1, 2, 3]]
     assert not X.ONE.flags.writeable
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.tuples(*[st.integers(0, P - 1)] * 3), st.tuples(*[st.integers(0, P - 1)] * 3), st.integers(0, 300))
+def test_scalar_int_helpers_agree_with_arrays(a, b, e):
+    xa, xb = np.array(a, dtype=np.uint64), np.array(b, dtype=np.uint64)
+    assert X.mul_int(a, b) == tuple(int(v) for v in X.mul(xa, xb))
+    assert X.add_int(a, b) == tuple(int(v) for v in X.add(xa, xb))
+    assert X.pow_int(a, e) == tuple(int(v) for v in X.pow(xa, e))

@@ -7,6 +7,8 @@ from enum import IntEnum
 
 import numpy as np
 
+from stages import xfield
+
 P = 2**64 - 2**32 + 1
 
 _NAMES = (
@@ -38,19 +40,6 @@ NUM_DERIVED_CHALLENGES = 4
 TIP5_LOOKUP_TABLE = tuple(((x + 1) ** 3 - 1) % 257 for x in range(256))
 
 
-def _xmul(a: tuple[int, int, int], b: tuple[int, int, int]) -> tuple[int, int, int]:
-    """Product in F_p[x]/(x^3 - x + 1) on Python-int triples."""
-    a0, a1, a2 = a
-    b0, b1, b2 = b
-    c0 = a0 * b0
-    c1 = a0 * b1 + a1 * b0
-    c2 = a0 * b2 + a1 * b1 + a2 * b0
-    c3 = a1 * b2 + a2 * b1
-    c4 = a2 * b2
-    # x^3 = x - 1, x^4 = x^2 - x
-    return ((c0 - c3) % P, (c1 + c3 - c4) % P, (c2 + c4) % P)
-
-
 def eval_arg_terminal(symbols: Sequence[int], indeterminate: Sequence[int]) -> np.ndarray:
     """Evaluation-argument terminal: acc = 1, then acc = acc*indeterminate + symbol for every symbol."""
     x = tuple(int(c) for c in indeterminate)
@@ -59,7 +48,7 @@ def eval_arg_terminal(symbols: Sequence[int], indeterminate: Sequence[int]) -> n
         s = int(s)
         if not 0 <= s < P:
             raise ValueError(f"symbol {s} is not a canonical field element")
-        acc = _xmul(acc, x)
+        acc = xfield.mul_int(acc, x)
         acc = ((acc[0] + s) % P, acc[1], acc[2])
     return np.array(acc, dtype=np.uint64)
 

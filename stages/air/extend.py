@@ -159,21 +159,6 @@ def _cumsum(x: np.ndarray) -> np.ndarray:
     return F.add(F.mul(hi, _U(1 << 32)), lo)
 
 
-def _xmul_int(a: tuple[int, int, int], b: tuple[int, int, int]) -> tuple[int, int, int]:
-    a0, a1, a2 = a
-    b0, b1, b2 = b
-    c3 = a1 * b2 + a2 * b1
-    c4 = a2 * b2
-    return ((a0 * b0 - c3) % P, (a0 * b1 + a1 * b0 + c3 - c4) % P, (a0 * b2 + a1 * b1 + a2 * b0 + c4) % P)
-
-
-def _xpow_int(x: tuple[int, int, int], e: int) -> tuple[int, int, int]:
-    acc = (1, 0, 0)
-    for _ in range(e):
-        acc = _xmul_int(acc, x)
-    return acc
-
-
 def _scan(a: np.ndarray | None, b: np.ndarray | None, init) -> np.ndarray:
     """x_k = a_k * x_(k-1) + b_k for all k with x_(-1) = init; a None means 1, b None means 0. (n, 3)."""
     init = np.asarray(init, dtype=_U).reshape(3)
@@ -188,7 +173,7 @@ def _scan(a: np.ndarray | None, b: np.ndarray | None, init) -> np.ndarray:
         x = tuple(int(v) for v in init)
         out = np.empty((n, 3), dtype=_U)
         for k in range(n):
-            x = _xmul_int(tuple(int(v) for v in a[k]), x)
+            x = X.mul_int(tuple(int(v) for v in a[k]), x)
             if b is not None:
                 x = ((x[0] + int(b[k, 0])) % P, (x[1] + int(b[k, 1])) % P, (x[2] + int(b[k, 2])) % P)
             out[k] = x
@@ -226,7 +211,7 @@ def _scan_const(alpha: np.ndarray, b: np.ndarray, init) -> np.ndarray:
     B = np.concatenate([b, np.zeros((m * k - n, 3), dtype=_U)]).reshape(m, k, 3)
     for j in range(1, k):
         B[:, j] = F.add(X.mul(B[:, j - 1], alpha), B[:, j])
-    powers = np.array([_xpow_int(al, j + 1) for j in range(k)], dtype=_U)  # alpha^(j+1)
+    powers = np.array([X.pow_int(al, j + 1) for j in range(k)], dtype=_U)  # alpha^(j+1)
     ends = _scan_const(powers[-1], B[:, -1], init)
     starts = np.concatenate([init[None, :], ends[:-1]])
     x = F.add(X.mul(powers[None, :, :], starts[:, None, :]), B)
@@ -393,13 +378,13 @@ def _processor(m: np.ndarray, ch: np.ndarray) -> dict[int, np.ndarray]:
             sel = (ci_prev == op) & valid_prev & (nia_prev == num)
             if not sel.any():
                 continue
-            a[sel] = np.array(_xpow_int(alpha, num), dtype=_U)
+            a[sel] = np.array(X.pow_int(alpha, num), dtype=_U)
             if op == OP_READ_IO:  # symbols st_(n-1) .. st_0 of the next row, st_0 last
                 cols = [_st(cur[sel], i) for i in range(num)]
-                ws = [np.array(_xpow_int(alpha, i), dtype=_U) for i in range(num)]
+                ws = [np.array(X.pow_int(alpha, i), dtype=_U) for i in range(num)]
             else:  # symbols st_0 .. st_(n-1) of this row, st_0 first
                 cols = [_st(prev[sel], i) for i in range(num)]
-                ws = [np.array(_xpow_int(alpha, num - 1 - i), dtype=_U) for i in range(num)]
+                ws = [np.array(X.pow_int(alpha, num - 1 - i), dtype=_U) for i in range(num)]
             b[sel] = _lin(cols, ws)
         io = (ci_prev == op) & valid_prev & (nia_prev >= 1) & (nia_prev <= 5)
         out[col] = _with_first(_ONE, _scan_masked(io, a, b, _ONE, n - 1))
@@ -774,8 +759,8 @@ def _hash(m: np.ndarray, ch: np.ndarray) -> dict[int, np.ndarray]:
         alpha = tuple(int(v) for v in ch[CI.ProgramAttestationPrepareChunkIndeterminate])
         regs = rate(m[sel])
         summand[sel] = F.add(
-            _lin(regs, [np.array(_xpow_int(alpha, 9 - i), dtype=_U) for i in range(10)]),
-            np.array(_xpow_int(alpha, 10), dtype=_U)[None, :],
+            _lin(regs, [np.array(X.pow_int(alpha, 9 - i), dtype=_U) for i in range(10)]),
+            np.array(X.pow_int(alpha, 10), dtype=_U)[None, :],
         )
     out[HashAux.ReceiveChunkRunningEvaluation] = _scan_masked(
         sel, ch[CI.ProgramAttestationSendChunkIndeterminate], summand, _ONE, n
