@@ -93,10 +93,10 @@ class Claim:
         return json.dumps(self.to_obj(), separators=(",", ":"))
 
     def encode(self) -> list[int]:
-        """BFieldCodec of the claim (fields reversed, length-prefixed vectors), as absorbed by Fiat-Shamir."""
-        out, inp = list(self.output), list(self.input)
-        return ([len(out) + 1, len(out)] + out + [len(inp) + 1, len(inp)] + inp + [self.version]
-                + list(self.program_digest))
+        """BFieldCodec of the claim, as absorbed first by Fiat-Shamir."""
+        from stages.proof import encode_claim
+
+        return encode_claim(list(self.program_digest), self.version, list(self.input), list(self.output))
 
 
 @dataclass
