@@ -353,7 +353,7 @@ def prove_table(claim, main_trace: np.ndarray, seed: bytes | None = None, backen
     clock.begin("aux: extend")
     challenges = derive_challenges(stream.sample_scalars(NUM_SAMPLED_CHALLENGES), claim.input, claim.output,
                                    claim.program_digest)
-    extension = extend_tables(main_trace, challenges)
+    extension = ops.extend(main_trace, challenges)
     randomizer_column, aux_randomizers = aux_randomness(seed, NUM_MAIN_COLUMNS, NUM_AUX_COLUMNS, h, k)
     clock.begin("aux: LDE + Merkle")
     aux = ops.commit_aux(extension, randomizer_column, aux_randomizers, challenges)
@@ -424,6 +424,10 @@ class HostOps:
         if trace.ndim == 2:
             self.main_trace = trace
         return commit(trace, randomizers, self.d, self.backend, self.keep)
+
+    def extend(self, main_trace: np.ndarray, challenges: np.ndarray) -> np.ndarray:
+        """The aux table's extension columns (h, 49, 3)."""
+        return extend_tables(main_trace, challenges)
 
     def commit_aux(self, extension: np.ndarray, randomizer_column: np.ndarray, randomizers: np.ndarray,
                    challenges: np.ndarray) -> Committed:

@@ -144,17 +144,28 @@ class DeviceOps:
         columns = dev.upload_columns(rt, flat)
         return self._commit_columns(columns, ncols, h, randomizers, extension, lower, challenges)
 
-    def commit_aux(self, extension: np.ndarray, randomizer_column: np.ndarray, randomizers: np.ndarray,
-                   challenges: np.ndarray) -> DeviceTable:
-        """The aux table from its extension columns (h, 49, 3) and randomizer column: both uploaded into
-        one device table whose degree-lowering columns are then filled on the device."""
-        from opencl import prove as dev
+    def extend(self, main_trace: np.ndarray, challenges: np.ndarray):
+        """The aux table (91 * 3 base columns x h) on the device with its extension columns 0..48 filled from
+        the device's main table (opencl/air.py extend_device); the host table is not needed."""
+        from opencl.air import extend_device
 
-        rt, h = self.rt, extension.shape[0]
+        rt, h = self.rt, main_trace.shape[0]
         ncols = 3 * NUM_AUX_COLUMNS
         columns = rt.empty(8 * ncols * h)
         cl_fill_zero(rt, columns, 8 * ncols * h)
-        dev.upload_columns(rt, extension.reshape(h, -1), dev.columns(columns, 0, 3 * extension.shape[1], h))
+        extend_device(rt, self.main_trace, np.ascontiguousarray(challenges, dtype=np.uint64), h, columns)
+        rt.queue.finish()
+        return columns
+
+    def commit_aux(self, extension, randomizer_column: np.ndarray, randomizers: np.ndarray,
+                   challenges: np.ndarray) -> DeviceTable:
+        """The aux table from the device table of extend() and the randomizer column (uploaded into it); its
+        degree-lowering columns are then filled on the device."""
+        from opencl import prove as dev
+
+        rt, h = self.rt, randomizer_column.shape[0]
+        ncols = 3 * NUM_AUX_COLUMNS
+        columns = extension
         dev.upload_columns(rt, randomizer_column, dev.columns(columns, 3 * RANDOMIZER_COLUMN, 3, h))
         randomizers = randomizers.transpose(0, 2, 1).reshape(ncols, -1)
         return self._commit_columns(columns, ncols, h, randomizers, True, "aux", challenges)
