@@ -23,28 +23,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from stages.xfield import add_int, mul_int
+
 P = 2**64 - 2**32 + 1
 
 BCONST, XCONST, INPUT, CHALLENGE, BINOP = range(5)
 ADD, MUL = "+", "*"
-
-
-def _xmul(a: tuple[int, int, int], b: tuple[int, int, int]) -> tuple[int, int, int]:
-    """Product in F_p[x]/(x^3 - x + 1) on coefficient triples."""
-    c = [0] * 5
-    for i in range(3):
-        for j in range(3):
-            c[i + j] += a[i] * b[j]
-    # x^4 = x^2 - x, x^3 = x - 1
-    c[2] += c[4]
-    c[1] -= c[4]
-    c[1] += c[3]
-    c[0] -= c[3]
-    return (c[0] % P, c[1] % P, c[2] % P)
-
-
-def _xadd(a: tuple[int, int, int], b: tuple[int, int, int]) -> tuple[int, int, int]:
-    return ((a[0] + b[0]) % P, (a[1] + b[1]) % P, (a[2] + b[2]) % P)
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,7 +287,7 @@ class CircuitBuilder:
                 return self.b_constant(val)
             lv = (lhs.value, 0, 0) if lk == BCONST else lhs.value
             rv = (rhs.value, 0, 0) if rk == BCONST else rhs.value
-            return self.x_constant(_xadd(lv, rv) if op == ADD else _xmul(lv, rv))
+            return self.x_constant(add_int(lv, rv) if op == ADD else mul_int(lv, rv))
 
         # commutative: the swapped order is searched first, as upstream does
         found = self._index.get((op, rhs.id, lhs.id))
