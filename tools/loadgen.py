@@ -25,9 +25,7 @@ if str(ROOT) not in sys.path:
 
 from supervisor import protocol  # noqa: E402
 from supervisor.config import default_unix_path  # noqa: E402
-from tools.bench_prove import LOOP  # noqa: E402
-
-NO_SECRETS = '{"individual_tokens":[],"digests":[],"ram":{}}'
+from tools.bench_prove import LOOP, NO_SECRETS  # noqa: E402
 
 
 def request_fields(log2: int, salt: int) -> list[str]:
