@@ -178,7 +178,7 @@ class DeviceOps:
         if lower == "main":
             dev.fill_degree_lowering(rt, "main", columns, None, None, h)
         elif lower == "aux":
-            ch = rt.to_device(np.ascontiguousarray(challenges, dtype=np.uint64))
+            ch = np.ascontiguousarray(challenges, dtype=np.uint64)
             dev.fill_degree_lowering(rt, "aux", self.main_trace, columns, ch, h)
         coef = dev.randomized_interpolants(rt, columns, ncols, h, randomizers)
         if extension:

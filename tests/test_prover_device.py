@@ -122,13 +122,3 @@ def test_small_batches_give_the_same_proof(rt, vectors, monkeypatch):
     test_seeded_proof_on_device_is_byte_identical(rt, vectors)
     dev.release_scratch(rt)
 
-
-def test_generated_air_kernels_are_up_to_date():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "tools" / "gen_prover_kernels.py"
-    spec = importlib.util.spec_from_file_location("gen_prover_kernels", path)
-    gen = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gen)
-    assert gen.main(["--check"]) == 0, "run python3 tools/gen_prover_kernels.py"
