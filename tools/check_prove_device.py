@@ -39,12 +39,12 @@ def main() -> int:
     print(f"device {rt.device.name} ({rt.key}): {rt.device.global_mem_size / 2**30:.1f} GiB, "
           f"largest buffer {rt.device.max_mem_alloc_size / 2**30:.1f} GiB", flush=True)
     for what, build in (("prove.cl", lambda: dev._program(rt)),
-                        ("degree_lowering.cl", lambda: dev._parts(rt, "degree_lowering.cl", "dl_main_")),
-                        ("degree_lowering.cl (aux)", lambda: dev._parts(rt, "degree_lowering.cl", "dl_aux_")),
-                        ("quotient.cl", lambda: dev._parts(rt, "quotient.cl", "quotient_part_"))):
+                        ("constraints_chunked.cl", lambda: dev._parts(rt, "constraints_chunked.cl",
+                                                                     "evaluate_constraints_"))):
         t = time.perf_counter()
         build()
         print(f"build {what}: {time.perf_counter() - t:.1f}s", flush=True)
+    print("(lowering.cl and extend.cl are built during the first proof)", flush=True)
     ok = True
     for name in args.names:
         lines = (args.vectors / "requests" / f"{name}.req").read_text().splitlines()
