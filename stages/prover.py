@@ -310,6 +310,15 @@ def prove(claim, aet, seed: bytes | None = None, device_key: str | None = None,
                        progress=progress, cache_lde=cache_lde, degree_lowered=not device)
 
 
+def _device_fits(backend, d: ProverDomains) -> bool:
+    """Whether an OpenCL backend's device can hold a proof's tables (stages/prover_device.py)."""
+    from stages.prover_device import device_bytes
+
+    largest, total = device_bytes(d)
+    dev = backend.runtime.device
+    return largest <= int(dev.max_mem_alloc_size) and total <= int(dev.global_mem_size)
+
+
 def prove_table(claim, main_trace: np.ndarray, seed: bytes | None = None, backend=None,
                 params: StarkParams | None = None, on_stage: Callable[[str], None] | None = None,
                 progress: Progress | None = None, cache_lde: bool | None = None,
@@ -334,11 +343,11 @@ def prove_table(claim, main_trace: np.ndarray, seed: bytes | None = None, backen
         raise ValueError(f"main table must be ({d.trace.length}, {NUM_MAIN_COLUMNS}), got {main_trace.shape}")
     k = d.num_trace_randomizers
     clock = _StageClock(on_stage, progress)
-    if getattr(backend, "name", None) == "opencl":
+    if getattr(backend, "name", None) == "opencl" and _device_fits(backend, d):
         from stages.prover_device import DeviceOps
 
         ops = DeviceOps(backend, d)
-    else:
+    else:  # numpy, or a device too small to hold the tables: host arrays, transforms through the backend
         ops = HostOps(backend, d, keep_lde(d) if cache_lde is None else cache_lde)
 
     stream = ProofStream()

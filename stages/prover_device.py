@@ -59,6 +59,18 @@ class DeviceCodeword:
     n: int
 
 
+def device_bytes(d: ProverDomains) -> tuple[int, int]:
+    """(largest buffer, peak of all buffers) in bytes that DeviceOps allocates for a proof on domains d.
+
+    Peak: the quotient step, with both tables' coefficients and one coset of each, three Merkle trees,
+    the quotient buffers and up to three 1 GiB scratch buffers.
+    """
+    L, N = d.randomized_trace.length, d.fri.length
+    width = NUM_MAIN_COLUMNS + 3 * NUM_AUX_COLUMNS
+    scratch = 3 * min(1 << 30, 8 * NUM_MAIN_COLUMNS * L)
+    return 8 * NUM_MAIN_COLUMNS * L, 8 * L * 2 * width + 3 * 80 * N + 8 * N * 24 + scratch
+
+
 def cl_fill_zero(rt, buf, nbytes: int) -> None:
     """Zero the first nbytes of a device buffer."""
     import pyopencl as cl

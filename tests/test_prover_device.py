@@ -122,3 +122,11 @@ def test_small_batches_give_the_same_proof(rt, vectors, monkeypatch):
     test_seeded_proof_on_device_is_byte_identical(rt, vectors)
     dev.release_scratch(rt)
 
+
+
+def test_device_too_small_falls_back_to_host_arrays(rt, vectors, monkeypatch):
+    """A device that cannot hold the tables still proves, through host arrays (same proof)."""
+    import stages.prover_device as pd
+
+    monkeypatch.setattr(pd, "device_bytes", lambda d: (1 << 60, 1 << 60))
+    test_seeded_proof_on_device_is_byte_identical(rt, vectors)
