@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -259,8 +260,6 @@ class _StageClock:
 def extend_tables(main_trace: np.ndarray, challenges: np.ndarray) -> np.ndarray:
     """stages.air.extend.extend (aux columns 0..48, (h, 49, 3)) with the tables extended in threads: numpy
     releases the GIL in its array loops, and the nine tables are independent."""
-    from concurrent.futures import ThreadPoolExecutor
-
     from stages.air.extend import NUM_AUX_BASE_COLUMNS, NUM_MAIN_BASE_COLUMNS, TABLE_EXTENSIONS
 
     if main_trace.ndim != 2 or main_trace.shape[1] < NUM_MAIN_BASE_COLUMNS or main_trace.dtype != np.uint64:
@@ -350,6 +349,11 @@ def prove_table(claim, main_trace: np.ndarray, seed: bytes | None = None, backen
     else:  # numpy, or a device too small to hold the tables: host arrays, transforms through the backend
         ops = HostOps(backend, d, keep_lde(d) if cache_lde is None else cache_lde)
 
+    # The aux randomness depends on the seed only: draw it on another thread while the main table commits.
+    background = ThreadPoolExecutor(max_workers=1)
+    aux_random = background.submit(aux_randomness, seed, NUM_MAIN_COLUMNS, NUM_AUX_COLUMNS, h, k)
+    background.shutdown(wait=False)
+
     stream = ProofStream()
     stream.absorb(claim_encoding(claim))
     stream.enqueue(ProofItem("Log2PaddedHeight", h.bit_length() - 1))
@@ -363,7 +367,7 @@ def prove_table(claim, main_trace: np.ndarray, seed: bytes | None = None, backen
     challenges = derive_challenges(stream.sample_scalars(NUM_SAMPLED_CHALLENGES), claim.input, claim.output,
                                    claim.program_digest)
     extension = ops.extend(main_trace, challenges)
-    randomizer_column, aux_randomizers = aux_randomness(seed, NUM_MAIN_COLUMNS, NUM_AUX_COLUMNS, h, k)
+    randomizer_column, aux_randomizers = aux_random.result()
     clock.begin("aux: LDE + Merkle")
     aux = ops.commit_aux(extension, randomizer_column, aux_randomizers, challenges)
     del extension
