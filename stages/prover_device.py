@@ -3,9 +3,10 @@
 A committed table is held as its randomized interpolants' coefficients (column-major, extension columns
 as three base columns) and its Merkle tree; each of the E cosets of the FRI domain (rows c, c + E, ...,
 the points offset_c * w_L^k) is evaluated just in time into a coset buffer held only during a step
-(hashing, quotient, opening rows). Quotient, segments, out-of-domain rows, DEEP and FRI run on the
-device; the host sees roots, small vectors, authentication paths and revealed rows. Same proof bytes as
-HostOps.
+(hashing, quotient, opening rows). The host uploads the main table (without its degree-lowering
+columns) once; degree lowering, the aux table's extension, quotient, segments, out-of-domain rows, DEEP
+and FRI run on the device; the host sees roots, small vectors, authentication paths and revealed rows.
+Same proof bytes as HostOps. Peak device memory: see device_bytes (about 50 GiB at padded height 2^21).
 """
 
 from __future__ import annotations
