@@ -272,7 +272,9 @@ def build_main_table(aet) -> np.ndarray | None:
     if not (hasattr(prover, "main_table") and hasattr(prover, "prove_table")):
         return None
     try:
-        return np.ascontiguousarray(prover.main_table(aet), dtype=np.uint64)
+        # The degree-lowering columns are left to the prover: a device child fills them on its GPU.
+        opts = _keywords(prover.main_table, degree_lowered=False)
+        return np.ascontiguousarray(prover.main_table(aet, **opts), dtype=np.uint64)
     except STARK_ERRORS as exc:
         raise _stark_failure(exc, "building the main table") from exc
 
@@ -303,6 +305,8 @@ def prove_job(claim_json: str, device_key: str, env_pairs: list[tuple[str, str]]
             if table is not None:
                 backend = prover.backend_for(device_key) if hasattr(prover, "backend_for") else None
                 opts = _keywords(prover.prove_table, backend=backend, on_stage=on_stage, progress=on_timing)
+                if "degree_lowered" in inspect.signature(prover.main_table).parameters:
+                    opts["degree_lowered"] = False  # build_main_table left those columns to the prover
                 proof = prover.prove_table(claim, table, **opts)
             else:
                 prove = getattr(prover, "prove", None)
