@@ -7,9 +7,18 @@ including lazily evaluated iterator chains. Tip5 constants come from `stages.tip
 from __future__ import annotations
 
 from stages.air.challenges import ChallengeId as C
-from stages.air.circuit import CircuitBuilder, DualRow, Node, SingleRow, circuit_sum
+from stages.air.circuit import CircuitBuilder, Node, circuit_sum
 from stages.air.columns import HashAux as HA
 from stages.air.columns import HashMain as H
+from stages.air.constraints.leaves import aux as _aux
+from stages.air.constraints.leaves import challenge as _ch
+from stages.air.constraints.leaves import const as _c
+from stages.air.constraints.leaves import curr_aux as _ca
+from stages.air.constraints.leaves import curr_main as _cm
+from stages.air.constraints.leaves import main as _main
+from stages.air.constraints.leaves import next_aux as _na
+from stages.air.constraints.leaves import next_main as _nm
+from stages.air.constraints.leaves import xconst as _xc
 from stages.tip5 import MDS_FIRST_COLUMN, NUM_ROUNDS, RATE, ROUND_CONSTANTS, STATE_SIZE
 
 P = 2**64 - 2**32 + 1
@@ -52,40 +61,6 @@ def round_constants_by_round_number(r: int) -> list[int]:
 
 
 # ---- leaf helpers ---------------------------------------------------------------------------------
-def _main(b: CircuitBuilder, col: int) -> Node:
-    return b.input(SingleRow.main(col))
-
-
-def _aux(b: CircuitBuilder, col: int) -> Node:
-    return b.input(SingleRow.aux(col))
-
-
-def _cm(b: CircuitBuilder, col: int) -> Node:
-    return b.input(DualRow.curr_main(col))
-
-
-def _nm(b: CircuitBuilder, col: int) -> Node:
-    return b.input(DualRow.next_main(col))
-
-
-def _ca(b: CircuitBuilder, col: int) -> Node:
-    return b.input(DualRow.curr_aux(col))
-
-
-def _na(b: CircuitBuilder, col: int) -> Node:
-    return b.input(DualRow.next_aux(col))
-
-
-def _c(b: CircuitBuilder, value: int) -> Node:
-    return b.b_constant(value)
-
-
-def _xc(b: CircuitBuilder, value: int) -> Node:
-    return b.x_constant((value, 0, 0))
-
-
-def _ch(b: CircuitBuilder, cid: int) -> Node:
-    return b.challenge(cid)
 
 
 # ---- selectors ------------------------------------------------------------------------------------

@@ -8,9 +8,18 @@ Public functions take a `CircuitBuilder` and return the constraint list in the r
 from __future__ import annotations
 
 from stages.air.challenges import ChallengeId as C
-from stages.air.circuit import CircuitBuilder, DualRow, Node, SingleRow, circuit_sum
+from stages.air.circuit import CircuitBuilder, Node, circuit_sum
 from stages.air.columns import ProcessorAux as A
 from stages.air.columns import ProcessorMain as M
+from stages.air.constraints.leaves import aux as _aux
+from stages.air.constraints.leaves import challenge as _ch
+from stages.air.constraints.leaves import const as _c
+from stages.air.constraints.leaves import curr_aux as _ca
+from stages.air.constraints.leaves import curr_main as _cm
+from stages.air.constraints.leaves import main as _main
+from stages.air.constraints.leaves import next_aux as _na
+from stages.air.constraints.leaves import next_main as _nm
+from stages.air.constraints.leaves import xconst as _xc
 
 P = 2**64 - 2**32 + 1
 NUM_OP_STACK_REGISTERS = 16
@@ -81,41 +90,6 @@ NodeList = list[Node]
 
 
 # ---- leaf helpers ---------------------------------------------------------------------------------
-def _main(b: CircuitBuilder, col: int) -> Node:
-    return b.input(SingleRow.main(col))
-
-
-def _aux(b: CircuitBuilder, col: int) -> Node:
-    return b.input(SingleRow.aux(col))
-
-
-def _cm(b: CircuitBuilder, col: int) -> Node:
-    return b.input(DualRow.curr_main(col))
-
-
-def _nm(b: CircuitBuilder, col: int) -> Node:
-    return b.input(DualRow.next_main(col))
-
-
-def _ca(b: CircuitBuilder, col: int) -> Node:
-    return b.input(DualRow.curr_aux(col))
-
-
-def _na(b: CircuitBuilder, col: int) -> Node:
-    return b.input(DualRow.next_aux(col))
-
-
-def _c(b: CircuitBuilder, value: int) -> Node:
-    return b.b_constant(value)
-
-
-def _xc(b: CircuitBuilder, value: int) -> Node:
-    """Extension-field constant with only a base coefficient (how the reference writes XFE 0 and 1)."""
-    return b.x_constant((value, 0, 0))
-
-
-def _ch(b: CircuitBuilder, cid: int) -> Node:
-    return b.challenge(cid)
 
 
 # ---- public AIR -----------------------------------------------------------------------------------
