@@ -295,7 +295,7 @@ def prove_job(claim_json: str, device_key: str, env_pairs: list[tuple[str, str]]
     """
     if fake_proofs():
         if on_stage is not None:
-            on_stage("fake proof")
+            on_stage("test stand-in proof")
         height = table.shape[0] if table is not None else int(aet.padded_height)
         return encode_proof_bincode([height])
     prover = _prover()

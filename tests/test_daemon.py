@@ -154,7 +154,7 @@ def check_outcome(name: str, resp: protocol.Response) -> None:
         assert resp.status == protocol.STATUS_ERROR and "stages.vm" in resp.message, resp
         return
     entry = EXPECTED[name]
-    if entry["expect"] == "ok":  # daemons under test answer a fake proof: [padded height]
+    if entry["expect"] == "ok":  # daemons under test answer a test stand-in proof: [padded height]
         assert resp.status == protocol.STATUS_OK, resp
         assert resp.proof == protocol.encode_proof_bincode([entry["padded_height"]]), resp
     elif entry["expect"] == "too_big":
@@ -450,7 +450,7 @@ def test_job_whose_child_dies_twice_gets_error():
 
 
 def test_client_that_hangs_up_abandons_its_job():
-    d = Daemon("--cpu-max-log2", "0", env={"TVMPD_TEST_SLOW_STAGE": "fake proof:60"}, cpu_workers=1)
+    d = Daemon("--cpu-max-log2", "0", env={"TVMPD_TEST_SLOW_STAGE": "test stand-in proof:60"}, cpu_workers=1)
     try:
         sock = protocol.connect(d.unix, timeout=10)
         sock.sendall(protocol.encode_request(7, request_fields("halt")))
@@ -481,7 +481,8 @@ def test_host_memory_admission_waits_or_refuses():
     from supervisor.scheduler import prove_bytes
 
     limit = prove_bytes(8) + (8 << 20)  # room for one 2^8 job on the CPU pool, not two
-    d = Daemon("--host-memory", str(limit), env={"TVMPD_TEST_SLOW_STAGE": "fake proof:2"}, devices="")
+    slow = {"TVMPD_TEST_SLOW_STAGE": "test stand-in proof:2"}
+    d = Daemon("--host-memory", str(limit), env=slow, devices="")
     try:
         answers: dict = {}
         threads = [_submit_async(d, 60 + i, "halt", answers) for i in range(2)]
