@@ -86,6 +86,26 @@ inline xfe xfe_mul(xfe a, xfe b) {
     return r;
 }
 
+inline xfe xfe_new(ulong c0, ulong c1, ulong c2) { xfe r = { c0, c1, c2 }; return r; }
+
+inline xfe xfe_lift(ulong a) { xfe r = { a, 0UL, 0UL }; return r; }
+
+// Extension elements in global memory: coefficients at p[0], p[1], p[2], or p[0], p[s], p[2s].
+inline xfe xfe_load(__global const ulong *p) { xfe r = { p[0], p[1], p[2] }; return r; }
+
+inline void xfe_store(__global ulong *p, xfe v) { p[0] = v.c0; p[1] = v.c1; p[2] = v.c2; }
+
+inline xfe xfe_load_strided(__global const ulong *p, const ulong s) {
+    xfe r = { p[0], p[s], p[2 * s] };
+    return r;
+}
+
+inline void xfe_store_strided(__global ulong *p, const ulong s, xfe v) {
+    p[0] = v.c0;
+    p[s] = v.c1;
+    p[2 * s] = v.c2;
+}
+
 // Elementwise kernels over flat arrays; used by tests and as building blocks.
 __kernel void gl_mul_kernel(__global const ulong *a, __global const ulong *b, __global ulong *out,
                             const uint n) {
