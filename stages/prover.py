@@ -192,15 +192,15 @@ def deep_codeword(main: Committed, aux: Committed, seg_coeffs: np.ndarray, ood: 
     nrow = NUM_MAIN_COLUMNS + NUM_AUX_COLUMNS
     row_w, seg_w, deep_w = weights[:nrow], weights[nrow:nrow + NUM_QUOTIENT_SEGMENTS], weights[-3:]
     f_coeffs = xfield.add(_base_weighted(main.coefficients, row_w[:nm]),
-                          _ext_weighted(aux.coefficients, row_w[nm:]))
-    g_coeffs = _ext_weighted(seg_coeffs, seg_w)
+                          xfield.dot(aux.coefficients, row_w[nm:]))
+    g_coeffs = xfield.dot(seg_coeffs, seg_w)
     f = evaluate_on_coset(f_coeffs, d.fri.offset, d.fri.length, backend)
     g = evaluate_on_coset(g_coeffs, d.fri.offset, d.fri.length, backend)
-    f_curr = xfield.add(_ext_weighted(ood["main_curr"], row_w[:nm]),
-                        _ext_weighted(ood["aux_curr"], row_w[nm:]))
-    f_next = xfield.add(_ext_weighted(ood["main_next"], row_w[:nm]),
-                        _ext_weighted(ood["aux_next"], row_w[nm:]))
-    g_alpha4 = _ext_weighted(ood["segments"], seg_w)
+    f_curr = xfield.add(xfield.dot(ood["main_curr"], row_w[:nm]),
+                        xfield.dot(ood["aux_curr"], row_w[nm:]))
+    f_next = xfield.add(xfield.dot(ood["main_next"], row_w[:nm]),
+                        xfield.dot(ood["aux_next"], row_w[nm:]))
+    g_alpha4 = xfield.dot(ood["segments"], seg_w)
     x = xfield.lift(d.fri.values())
 
     def term(values: np.ndarray, value_at_z: np.ndarray, z: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -215,11 +215,6 @@ def deep_codeword(main: Committed, aux: Committed, seg_coeffs: np.ndarray, ood: 
 def _base_weighted(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """sum_c weights[c] * values[.., c] for base values (.., cols) and extension weights (cols, 3)."""
     return np.stack([field.reduce_sum(field.mul(values, weights[:, k]), axis=-1) for k in range(3)], axis=-1)
-
-
-def _ext_weighted(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """sum_c weights[c] * values[.., c, :] for extension values (.., cols, 3) and weights (cols, 3)."""
-    return xfield.reduce_sum(xfield.mul(values, weights), axis=-1)
 
 
 def lde_bytes(d: ProverDomains) -> int:
@@ -495,8 +490,8 @@ def deep_constants(ood: dict[str, np.ndarray], weights: np.ndarray,
     """f(alpha), f(alpha_next), g(alpha^4): the weighted out-of-domain values the DEEP terms subtract."""
     nm, nrow = NUM_MAIN_COLUMNS, NUM_MAIN_COLUMNS + NUM_AUX_COLUMNS
     row_w, seg_w = weights[:nrow], weights[nrow:nrow + NUM_QUOTIENT_SEGMENTS]
-    f_curr = xfield.add(_ext_weighted(ood["main_curr"], row_w[:nm]),
-                        _ext_weighted(ood["aux_curr"], row_w[nm:]))
-    f_next = xfield.add(_ext_weighted(ood["main_next"], row_w[:nm]),
-                        _ext_weighted(ood["aux_next"], row_w[nm:]))
-    return f_curr, f_next, _ext_weighted(ood["segments"], seg_w)
+    f_curr = xfield.add(xfield.dot(ood["main_curr"], row_w[:nm]),
+                        xfield.dot(ood["aux_curr"], row_w[nm:]))
+    f_next = xfield.add(xfield.dot(ood["main_next"], row_w[:nm]),
+                        xfield.dot(ood["aux_next"], row_w[nm:]))
+    return f_curr, f_next, xfield.dot(ood["segments"], seg_w)

@@ -33,11 +33,6 @@ def _xscalar(values: np.ndarray) -> np.ndarray:
     return np.asarray(values, dtype=np.uint64).reshape(3)
 
 
-def _dot(weights: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Sum of weights[i] * values[i] over extension elements, both (k, 3)."""
-    return xfield.reduce_sum(xfield.mul(weights, values), axis=0)
-
-
 def _deep_update(x: int, value_at_x: np.ndarray, z: np.ndarray, value_at_z: np.ndarray) -> np.ndarray:
     """(f(x) - f(z)) / (x - z): one DEEP quotient term at a FRI domain point x."""
     denominator = xfield.sub(xfield.lift(np.uint64(x)), z)
@@ -113,18 +108,18 @@ def _verify(claim, proof: np.ndarray, params: StarkParams) -> None:
         xfield.mul(values["transition"], transition_zinv),
         xfield.mul(values["terminal"], terminal_zinv),
     ])
-    quotient_value = _dot(quotient_weights, summands)
+    quotient_value = xfield.dot(quotient_weights, summands)
     alpha_powers = np.stack([xfield.pow(alpha, k) for k in range(NUM_QUOTIENT_SEGMENTS)])
-    if not np.array_equal(quotient_value, _dot(alpha_powers, ood_segments)):
+    if not np.array_equal(quotient_value, xfield.dot(alpha_powers, ood_segments)):
         raise VerificationError("out-of-domain quotient value does not match the quotient segments")
 
     weights = stream.sample_scalars(NUM_MAIN_COLUMNS + NUM_AUX_COLUMNS + NUM_QUOTIENT_SEGMENTS + 3)
     row_weights = weights[:NUM_MAIN_COLUMNS + NUM_AUX_COLUMNS]
     segment_weights = weights[NUM_MAIN_COLUMNS + NUM_AUX_COLUMNS:-3]
     deep_weights = weights[-3:]
-    ood_curr_value = _dot(row_weights, np.concatenate([ood_main_curr, ood_aux_curr]))
-    ood_next_value = _dot(row_weights, np.concatenate([ood_main_next, ood_aux_next]))
-    ood_segment_value = _dot(segment_weights, ood_segments)
+    ood_curr_value = xfield.dot(row_weights, np.concatenate([ood_main_curr, ood_aux_curr]))
+    ood_next_value = xfield.dot(row_weights, np.concatenate([ood_main_next, ood_aux_next]))
+    ood_segment_value = xfield.dot(segment_weights, ood_segments)
 
     indices, fri_values = fri_mod.verify(stream, d.fri, d.num_fri_rounds, d.num_collinearity_checks,
                                          d.fri_last_round_max_degree)
@@ -156,12 +151,12 @@ def _verify(claim, proof: np.ndarray, params: StarkParams) -> None:
     for i, index in enumerate(indices):
         x = d.fri.value(index)
         row = np.concatenate([xfield.lift(main_rows[i]), aux_rows[i]])
-        row_value = _dot(row_weights, row)
-        segment_value = _dot(segment_weights, segment_rows[i])
+        row_value = xfield.dot(row_weights, row)
+        segment_value = xfield.dot(segment_weights, segment_rows[i])
         components = np.stack([
             _deep_update(x, row_value, alpha, ood_curr_value),
             _deep_update(x, row_value, alpha_next, ood_next_value),
             _deep_update(x, segment_value, alpha_pow_segments, ood_segment_value),
         ])
-        if not np.array_equal(_dot(deep_weights, components), fri_values[i]):
+        if not np.array_equal(xfield.dot(deep_weights, components), fri_values[i]):
             raise VerificationError(f"combination codeword mismatch at revealed row {index}")

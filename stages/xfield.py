@@ -197,3 +197,8 @@ def pow_int(x: XInt, e: int) -> XInt:
         base = mul_int(base, base)
         e >>= 1
     return acc
+
+
+def dot(values, weights) -> np.ndarray:
+    """sum_c weights[c] * values[..., c, :]: weighted sum over the last element axis, (..., k, 3) x (k, 3)."""
+    return reduce_sum(mul(values, weights), axis=-1)
