@@ -55,13 +55,17 @@ __kernel void ntt_powers_kernel(__global ulong *out, const ulong base, const ulo
 }
 
 // dst[c][i] = factor * src[c][bit_reverse(i)] (times table[i] when use_table) for the column given by
-// global id 1.
+// global id 1. src_off / dst_off (elements) select columns inside larger tables without sub-buffers,
+// which the NVIDIA driver handles slowly.
 __kernel void ntt_bitrev_kernel(__global const ulong *src, __global ulong *dst, const uint log_n,
                                 const ulong factor, const ulong src_stride, const ulong dst_stride,
-                                __global const ulong *table, const uint use_table) {
+                                __global const ulong *table, const uint use_table, const ulong src_off,
+                                const ulong dst_off) {
     uint i = get_global_id(0);
     ulong c = get_global_id(1);
     if (i >= (1u << log_n)) return;
+    src += src_off;
+    dst += dst_off;
     ulong v = src[c * src_stride + bit_reverse(i, log_n)];
     if (factor != 1) v = gl_mul(v, factor);
     if (use_table) v = gl_mul(v, table[i]);
@@ -154,12 +158,16 @@ NTT_BLOCK_STEP(3, ntt_group8)
 // Loads read src[c * src_stride + (gi >> src_shift)]: src_shift > 0 broadcasts a shorter column, which
 // is how the LDE skips its first stages (see opencl/ntt.py). Stores multiply by scale[gi] when
 // use_scale is set. Global id 0 is column * local size + local id, so groups of the same block of
-// different columns run side by side and share twiddles in cache.
+// different columns run side by side and share twiddles in cache. src_off / dst_off (elements) select
+// columns inside larger tables, as in ntt_bitrev_kernel.
 __kernel void ntt_pass_kernel(__global const ulong *src, __global ulong *dst, __global const ulong *tw,
                               __global const ulong *scale, const ulong src_stride, const ulong dst_stride,
                               const uint src_shift, const uint s0, const uint k, const uint log_t,
-                              const uint dif, const uint use_scale) {
+                              const uint dif, const uint use_scale, const ulong src_off,
+                              const ulong dst_off) {
     __local ulong sh[NTT_LOCAL_WORDS];
+    src += src_off;
+    dst += dst_off;
     const uint lid = get_local_id(0);
     const uint lsize = get_local_size(0);
     const ulong c = get_group_id(0);

@@ -37,19 +37,20 @@ inline xfe xfe_at(__global const ulong *p) {
     return r;
 }
 
-// dst[c * dst_stride + row0 + r] = src[r * cols + c]: a chunk of rows of a row-major table into columns.
+// dst[dst_off + c * dst_stride + row0 + r] = src[r * cols + c]: a chunk of rows of a row-major table into
+// columns (dst_off: the first target column inside a larger table).
 __kernel void transpose_kernel(__global const ulong *src, __global ulong *dst, const uint rows,
-                               const uint cols, const ulong dst_stride, const ulong row0) {
+                               const uint cols, const ulong dst_stride, const ulong row0, const ulong dst_off) {
     uint r = get_global_id(0);
     uint c = get_global_id(1);
     if (r >= rows || c >= cols) return;
-    dst[c * dst_stride + row0 + r] = src[(ulong)r * cols + c];
+    dst[dst_off + c * dst_stride + row0 + r] = src[(ulong)r * cols + c];
 }
 
 // Randomized interpolant coefficients: column c of dst (length 2h) = interpolant (tmp, length h)
-// + (X^h - 1) * randomizer (rnd, k coefficients per column).
+// + (X^h - 1) * randomizer (rnd, k coefficients per column); dst starts at element dst_off.
 __kernel void randomize_kernel(__global const ulong *tmp, __global const ulong *rnd, __global ulong *dst,
-                               const uint h, const uint k) {
+                               const uint h, const uint k, const ulong dst_off) {
     uint i = get_global_id(0);
     ulong c = get_global_id(1);
     if (i >= 2 * h) return;
@@ -60,7 +61,7 @@ __kernel void randomize_kernel(__global const ulong *tmp, __global const ulong *
     } else {
         v = (i - h < k) ? rnd[c * k + (i - h)] : 0;
     }
-    dst[c * 2 * h + i] = v;
+    dst[dst_off + c * 2 * h + i] = v;
 }
 
 // Leaves of a Merkle node array: node n_leaves + first + step * i <- digest i (row-major (count, 5)).

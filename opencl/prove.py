@@ -48,22 +48,16 @@ def _run(rt: Runtime, name: str, gsize: tuple[int, ...], *args) -> None:
         _kernel(rt, name)(rt.queue, gsize, None, *args)
 
 
-def columns(buf: cl.Buffer, c0: int, ncols: int, n: int) -> cl.Buffer:
-    """The sub-buffer of columns c0 .. c0 + ncols of a column-major table with n rows (n >= 64)."""
-    if c0 == 0 and ncols * n * 8 == buf.size:
-        return buf
-    return buf.get_sub_region(8 * c0 * n, 8 * ncols * n)
-
-
 def batch_width(n: int, ncols: int, multiple: int = 1) -> int:
     """Columns per batch so that a scratch buffer of n rows stays under BATCH_BYTES."""
     per = max(multiple, BATCH_BYTES // (8 * n) // multiple * multiple)
     return max(1, min(per, ncols))
 
 
-def upload_columns(rt: Runtime, table: np.ndarray, dst: cl.Buffer | None = None) -> cl.Buffer:
-    """A row-major (rows, cols) host table as a column-major device table (into dst if given), transposed
-    on the device."""
+def upload_columns(rt: Runtime, table: np.ndarray, dst: cl.Buffer | None = None,
+                   first_column: int = 0) -> cl.Buffer:
+    """A row-major (rows, cols) host table as a column-major device table, transposed on the device: a new
+    buffer, or columns first_column.. of dst (a table of the same row count)."""
     rows, cols = table.shape
     dst = dst if dst is not None else rt.empty(8 * rows * cols)
     chunk = max(1, min(rows, BATCH_BYTES // (8 * max(cols, 1))))
@@ -71,7 +65,7 @@ def upload_columns(rt: Runtime, table: np.ndarray, dst: cl.Buffer | None = None)
         r1 = min(rows, r0 + chunk)
         staging = rt.to_device(np.ascontiguousarray(table[r0:r1]))
         _run(rt, "transpose_kernel", (r1 - r0, cols), staging, dst, np.uint32(r1 - r0), np.uint32(cols),
-             np.uint64(rows), np.uint64(r0))
+             np.uint64(rows), np.uint64(r0), np.uint64(first_column * rows))
         rt.queue.finish()
         staging.release()
     return dst
@@ -93,11 +87,11 @@ def randomized_interpolants(rt: Runtime, trace: cl.Buffer, ncols: int, h: int,
     tmp, work = rt.empty(8 * bc * h), rt.empty(8 * bc * h)
     for c0 in range(0, ncols, bc):
         c1 = min(ncols, c0 + bc)
-        cl.enqueue_copy(rt.queue, work, columns(trace, c0, c1 - c0, h), byte_count=8 * (c1 - c0) * h)
+        cl.enqueue_copy(rt.queue, work, trace, src_offset=8 * c0 * h, byte_count=8 * (c1 - c0) * h)
         intt_device(rt, work, tmp, c1 - c0, log_h)
         rnd = rt.to_device(np.ascontiguousarray(randomizers[c0:c1]))
-        _run(rt, "randomize_kernel", (2 * h, c1 - c0), tmp, rnd, columns(coef, c0, c1 - c0, 2 * h),
-             np.uint32(h), np.uint32(k))
+        _run(rt, "randomize_kernel", (2 * h, c1 - c0), tmp, rnd, coef, np.uint32(h), np.uint32(k),
+             np.uint64(c0 * 2 * h))
     rt.queue.finish()
     tmp.release()
     work.release()
@@ -116,8 +110,7 @@ def evaluate_coset(rt: Runtime, coef: cl.Buffer, ncols: int, length: int, offset
         scratch = rt.cache[("prove_scratch", bc * length)] = rt.empty(8 * bc * length)
     for c0 in range(0, ncols, bc):
         c1 = min(ncols, c0 + bc)
-        coset_evaluate_device(rt, columns(coef, c0, c1 - c0, length), columns(out, c0, c1 - c0, n), c1 - c0,
-                              log_len, log_n, offset, scratch)
+        coset_evaluate_device(rt, coef, out, c1 - c0, log_len, log_n, offset, scratch, c0 * length, c0 * n)
 
 
 def release_scratch(rt: Runtime) -> None:

@@ -23,6 +23,7 @@ from stages.rng import aux_randomness, main_trace_randomizers
 from stages.verifier import NUM_AUX_COLUMNS, NUM_MAIN_COLUMNS, NUM_SAMPLED_CHALLENGES, claim_encoding
 
 RANDOMIZER_COLUMN = 90
+NUM_MAIN_BASE_COLUMNS = 149  # main columns before the degree-lowering ones
 QUOTIENT_CHUNK_ROWS = 1 << 13  # rows of the quotient domain evaluated per constraint pass
 
 Progress = Callable[[str, float], None]
@@ -271,14 +272,15 @@ def extend_tables(main_trace: np.ndarray, challenges: np.ndarray) -> np.ndarray:
 
 
 def main_table(aet, degree_lowered: bool = True) -> np.ndarray:
-    """The padded master main table (h, 379) of an execution, degree-lowering columns included unless
-    degree_lowered is False (then prove_table(..., degree_lowered=False) fills them, on the device for
-    OpenCL backends: much faster than numpy for large tables)."""
+    """The padded master main table (h, 379) of an execution with its degree-lowering columns, or without
+    them, (h, 149), if degree_lowered is False: prove_table(..., degree_lowered=False) then fills them, on
+    the device for OpenCL backends (much faster than numpy for large tables)."""
     from stages.air.evaluate import fill_degree_lowering_main
     from stages.air.fill import fill_main_table
 
-    table = fill_main_table(aet)
-    return fill_degree_lowering_main(table) if degree_lowered else table
+    if not degree_lowered:
+        return fill_main_table(aet, base_only=True)
+    return fill_degree_lowering_main(fill_main_table(aet))
 
 
 def backend_for(device_key: str | None):
@@ -319,8 +321,9 @@ def prove_table(claim, main_trace: np.ndarray, seed: bytes | None = None, backen
                 degree_lowered: bool = True) -> np.ndarray:
     """Prove a claim given the padded master main table (h, 379) of its execution; returns proof elements.
 
-    main_trace must have all 379 columns filled, or, with degree_lowered=False, all but the
-    degree-lowering columns (149..), which are then filled here (on the device for OpenCL). cache_lde: keep
+    main_trace must have all 379 columns filled, or, with degree_lowered=False, hold the 149 base columns
+    (any further columns are ignored): the degree-lowering columns are then filled here (on the device for
+    OpenCL). cache_lde: keep
     the FRI-domain extensions in memory (None: decide from free memory and TVM_LDE_TRACE); the OpenCL
     backend keeps coefficients on its device and always evaluates cosets just in time.
     """
@@ -333,8 +336,11 @@ def prove_table(claim, main_trace: np.ndarray, seed: bytes | None = None, backen
         raise ValueError(f"randomness seed must be 32 bytes, got {len(seed)}")
     h = main_trace.shape[0]
     d = derive(h, params)
-    if main_trace.shape != (d.trace.length, NUM_MAIN_COLUMNS):
-        raise ValueError(f"main table must be ({d.trace.length}, {NUM_MAIN_COLUMNS}), got {main_trace.shape}")
+    width = NUM_MAIN_COLUMNS if degree_lowered else NUM_MAIN_BASE_COLUMNS
+    if main_trace.ndim != 2 or main_trace.shape[0] != d.trace.length or main_trace.shape[1] < width:
+        raise ValueError(f"main table must be ({d.trace.length}, {width}), got {main_trace.shape}")
+    if not degree_lowered:
+        main_trace = main_trace[:, :NUM_MAIN_BASE_COLUMNS]
     k = d.num_trace_randomizers
     clock = _StageClock(on_stage, progress)
     if getattr(backend, "name", None) == "opencl" and _device_fits(backend, d):
@@ -426,7 +432,9 @@ class HostOps:
         from stages.air.evaluate import fill_degree_lowering_aux, fill_degree_lowering_main
 
         if lower == "main":
-            fill_degree_lowering_main(trace)
+            full = np.zeros((len(trace), NUM_MAIN_COLUMNS), dtype=np.uint64)
+            full[:, :trace.shape[1]] = trace
+            trace = fill_degree_lowering_main(full)
         elif lower == "aux":
             fill_degree_lowering_aux(self.main_trace, trace, challenges)
         if trace.ndim == 2:

@@ -72,11 +72,11 @@ def device_bytes(d: ProverDomains) -> tuple[int, int]:
     return 8 * NUM_MAIN_COLUMNS * L, 8 * L * 2 * width + 3 * 80 * N + 8 * N * 24 + scratch
 
 
-def cl_fill_zero(rt, buf, nbytes: int) -> None:
-    """Zero the first nbytes of a device buffer."""
+def cl_fill_zero(rt, buf, nbytes: int, start: int = 0) -> None:
+    """Zero nbytes of a device buffer from byte `start`."""
     import pyopencl as cl
 
-    cl.enqueue_fill_buffer(rt.queue, buf, np.uint64(0), 0, nbytes)
+    cl.enqueue_fill_buffer(rt.queue, buf, np.uint64(0), start, nbytes)
 
 
 def _split_weights(weights: np.ndarray) -> np.ndarray:
@@ -151,10 +151,13 @@ class DeviceOps:
         rt, h = self.rt, trace.shape[0]
         extension = trace.ndim == 3
         flat = trace.reshape(h, -1)
-        ncols = flat.shape[1]
+        ncols = NUM_MAIN_COLUMNS if lower == "main" else flat.shape[1]
         if extension:  # base column 3c + j takes component j of randomizer c
             randomizers = randomizers.transpose(0, 2, 1).reshape(ncols, -1)
-        columns = dev.upload_columns(rt, flat)
+        columns = rt.empty(8 * ncols * h)
+        dev.upload_columns(rt, flat, columns)  # the base columns; lowering fills the others
+        if flat.shape[1] < ncols:
+            cl_fill_zero(rt, columns, 8 * (ncols - flat.shape[1]) * h, 8 * flat.shape[1] * h)
         return self._commit_columns(columns, ncols, h, randomizers, extension, lower, challenges)
 
     def extend(self, main_trace: np.ndarray, challenges: np.ndarray):
@@ -179,7 +182,7 @@ class DeviceOps:
         rt, h = self.rt, randomizer_column.shape[0]
         ncols = 3 * NUM_AUX_COLUMNS
         columns = extension
-        dev.upload_columns(rt, randomizer_column, dev.columns(columns, 3 * RANDOMIZER_COLUMN, 3, h))
+        dev.upload_columns(rt, randomizer_column, columns, 3 * RANDOMIZER_COLUMN)
         randomizers = randomizers.transpose(0, 2, 1).reshape(ncols, -1)
         return self._commit_columns(columns, ncols, h, randomizers, True, "aux", challenges)
 

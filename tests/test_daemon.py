@@ -294,7 +294,10 @@ def test_device_child_killed_while_proving_retries_on_other_device():
         assert st["totals"]["retried"] == 1
         log = d.log()
         proving = [line for line in log.splitlines() if "event=proving" in line]
-        assert len(proving) == 2 and "device=gpu0" in proving[0] and "device=gpu1" in proving[1], log
+        devices = [line.split("device=")[1].split()[0] for line in proving]
+        # either idle device may take the first attempt (whichever child is ready first); the retry goes
+        # to the other one
+        assert sorted(devices) == ["gpu0", "gpu1"], log
     finally:
         assert d.stop() == 0
 

@@ -87,3 +87,16 @@ def test_seeded_proof_on_opencl_is_byte_identical(reference_proofs):
 def test_recomputed_lde_gives_the_same_proof(reference_proofs):
     claim, aet, seed, reference = reference_proofs["io_arith"]
     np.testing.assert_array_equal(prove(claim, aet, seed=seed, cache_lde=False), reference)
+
+
+def test_base_only_table_on_numpy_gives_the_same_proof(reference_proofs):
+    # The daemon's CPU pool ships the 149 base columns; the prover fills the degree-lowering ones.
+    from stages.prover import main_table, prove_table
+
+    claim, aet, seed, reference = reference_proofs["halt"]
+    base = main_table(aet, degree_lowered=False)
+    assert base.shape == (aet.padded_height, 149)
+    np.testing.assert_array_equal(main_table(aet)[:, :149], base)
+    np.testing.assert_array_equal(prove_table(claim, base, seed=seed, degree_lowered=False), reference)
+    with pytest.raises(ValueError, match="main table must be"):
+        prove_table(claim, base, seed=seed)  # all 379 columns are needed when they are not filled here

@@ -10,6 +10,8 @@ so each requested log2 padded height gets a program run that lands exactly there
 from __future__ import annotations
 
 import argparse
+import cProfile
+import pstats
 import sys
 import time
 from pathlib import Path
@@ -51,6 +53,8 @@ def main() -> None:
     parser.add_argument("--device", default=None, help="OpenCL device key (default: first GPU, else pocl)")
     parser.add_argument("--log2", type=int, nargs="+", default=[8, 10, 12])
     parser.add_argument("--verify", action="store_true", help="also verify each proof (numpy verifier)")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="profile each proof (cProfile) and print its N costliest functions by own time")
     args = parser.parse_args()
 
     device = args.device
@@ -71,9 +75,16 @@ def main() -> None:
                   file=sys.stderr)
             continue
         stages = {"VM run": time.perf_counter() - t}
+        profiler = cProfile.Profile() if args.profile else None
         t = time.perf_counter()
+        if profiler is not None:
+            profiler.enable()
         proof = prove(claim, aet, device_key=device, progress=lambda s, d, st=stages: st.__setitem__(s, d))
         total = time.perf_counter() - t
+        if profiler is not None:
+            profiler.disable()
+            print(f"2^{log2}: profile, costliest functions by own time", file=sys.stderr)
+            pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(args.profile)
         if args.verify:
             t = time.perf_counter()
             verify(claim, proof)

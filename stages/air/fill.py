@@ -2,8 +2,9 @@
 
 `fill_main_table(aet)` returns the (padded_height, 379) uint64 master main table with columns 0..149
 filled; the degree-lowering columns 149..379 are left zero for the AIR's lowering code to fill (they are
-computed on the padded table). Filling order follows the reference: OpStack, Ram, JumpStack (they yield
-the clock-jump differences), Processor, Program, Hash, Cascade, Lookup, U32.
+computed on the padded table). With base_only it returns just the 149 filled columns. Filling order
+follows the reference: OpStack, Ram, JumpStack (they yield the clock-jump differences), Processor,
+Program, Hash, Cascade, Lookup, U32.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from stages import field as F
 from stages import ntt
 from stages.air.columns import (
     MAIN_TABLE_START,
+    NUM_MAIN_BASE_COLUMNS,
     NUM_MASTER_MAIN_COLUMNS,
     CascadeMain,
     HashMain,
@@ -542,9 +544,10 @@ def table_heights(aet) -> dict[str, int]:
     }
 
 
-def fill_main_table(aet, num_rows: int | None = None) -> np.ndarray:
+def fill_main_table(aet, num_rows: int | None = None, base_only: bool = False) -> np.ndarray:
     """Master main table (num_rows, 379) uint64 from an AET (contract in the team notes): columns 0..149
-    filled, sorted and padded as the reference does; degree-lowering columns 149..379 left zero.
+    filled, sorted and padded as the reference does; degree-lowering columns 149..379 left zero, or left
+    out with base_only (num_rows, 149): less to build and ship when a device fills them.
     num_rows defaults to aet.padded_height (the trace-domain length for default parameters)."""
     h = int(aet.padded_height if num_rows is None else num_rows)
     proc = _arr(aet.processor_trace, 39, "processor_trace")
@@ -568,7 +571,7 @@ def fill_main_table(aet, num_rows: int | None = None) -> np.ndarray:
         "Lookup": fill_lookup(aet.lookup_multiplicities, h),
         "U32": fill_u32(aet.u32_entries, h),
     }
-    main = np.zeros((h, NUM_MASTER_MAIN_COLUMNS), dtype=_U)
+    main = np.zeros((h, NUM_MAIN_BASE_COLUMNS if base_only else NUM_MASTER_MAIN_COLUMNS), dtype=_U)
     for name in TABLE_NAMES:
         start = MAIN_TABLE_START[name]
         main[:, start : start + _WIDTH[name]] = blocks[name]
