@@ -9,6 +9,9 @@ Program, Hash, Cascade, Lookup, U32.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from stages import field as F
@@ -38,6 +41,7 @@ OP_SPLIT, OP_LT, OP_AND, OP_LOG2FLOOR, OP_POW, OP_POPCOUNT, OP_HASH = 4, 6, 14, 
 PADDING_OP_STACK = 2
 PADDING_RAM = 2
 NUM_OP_STACK_REGISTERS = 16
+FILL_THREADS = 8  # tables filled at the same time
 BEZOUT_QUADRATIC_MAX = 256  # above this many distinct RAM pointers the O(k log^2 k) path is faster
 TABLE_NAMES = ("Program", "Processor", "OpStack", "Ram", "JumpStack", "Hash", "Cascade", "Lookup", "U32")
 _WIDTH = {
@@ -557,22 +561,38 @@ def fill_main_table(aet, num_rows: int | None = None, base_only: bool = False) -
     if h < needed or h & (h - 1):
         raise ValueError(f"table height {h} must be a power of two >= the longest table ({needed})")
 
-    op_stack, cjd_op = fill_op_stack(aet.op_stack_underflow_trace, h)
-    ram, cjd_ram = fill_ram(aet.ram_trace, h)
-    jump_stack, cjd_js = fill_jump_stack(proc, h)
-    blocks = {
-        "OpStack": op_stack,
-        "Ram": ram,
-        "JumpStack": jump_stack,
-        "Processor": fill_processor(proc, np.concatenate([cjd_op, cjd_ram, cjd_js]), h),
-        "Program": fill_program(aet.program_words, aet.instruction_multiplicities, h),
-        "Hash": fill_hash(aet.program_hash_trace, aet.sponge_trace, aet.hash_trace, h),
-        "Cascade": fill_cascade(aet.cascade_limbs, aet.cascade_multiplicities, h),
-        "Lookup": fill_lookup(aet.lookup_multiplicities, h),
-        "U32": fill_u32(aet.u32_entries, h),
-    }
-    main = np.zeros((h, NUM_MAIN_BASE_COLUMNS if base_only else NUM_MASTER_MAIN_COLUMNS), dtype=_U)
-    for name in TABLE_NAMES:
+    # The tables are independent apart from the processor's clock-jump multiplicities, and numpy releases
+    # the GIL in its array loops: fill them, and copy each into its columns, on a few threads.
+    width = NUM_MAIN_BASE_COLUMNS if base_only else NUM_MASTER_MAIN_COLUMNS
+    main = np.empty((h, width), dtype=_U)
+    if not base_only:
+        main[:, NUM_MAIN_BASE_COLUMNS:] = 0
+
+    def place(name: str, block: np.ndarray) -> None:
         start = MAIN_TABLE_START[name]
-        main[:, start : start + _WIDTH[name]] = blocks[name]
+        main[:, start : start + _WIDTH[name]] = block
+
+    fills = {
+        "OpStack": lambda: fill_op_stack(aet.op_stack_underflow_trace, h),
+        "Ram": lambda: fill_ram(aet.ram_trace, h),
+        "JumpStack": lambda: fill_jump_stack(proc, h),
+        "Program": lambda: fill_program(aet.program_words, aet.instruction_multiplicities, h),
+        "Hash": lambda: fill_hash(aet.program_hash_trace, aet.sponge_trace, aet.hash_trace, h),
+        "Cascade": lambda: fill_cascade(aet.cascade_limbs, aet.cascade_multiplicities, h),
+        "Lookup": lambda: fill_lookup(aet.lookup_multiplicities, h),
+        "U32": lambda: fill_u32(aet.u32_entries, h),
+    }
+
+    def fill_and_place(name: str):
+        result = fills[name]()
+        block, cjd = result if isinstance(result, tuple) else (result, None)
+        place(name, block)
+        return cjd
+
+    with ThreadPoolExecutor(max_workers=min(FILL_THREADS, os.cpu_count() or 1)) as pool:
+        futures = {name: pool.submit(fill_and_place, name) for name in fills}
+        cjd = np.concatenate([futures[name].result() for name in ("OpStack", "Ram", "JumpStack")])
+        place("Processor", fill_processor(proc, cjd, h))
+        for future in futures.values():
+            future.result()
     return main
