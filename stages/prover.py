@@ -306,13 +306,24 @@ def prove(claim, aet, seed: bytes | None = None, device_key: str | None = None,
                        progress=progress, cache_lde=cache_lde, degree_lowered=not device)
 
 
-def _device_fits(backend, d: ProverDomains) -> bool:
-    """Whether an OpenCL backend's device can hold a proof's tables (stages/prover_device.py)."""
+class DeviceTooSmall(ValueError):
+    """An OpenCL device cannot hold a proof's tables (stages/prover_device.py's model); refused at once,
+    since the host-array path with numpy constraints would take hours at the sizes where this happens."""
+
+
+def check_device_fits(backend, d: ProverDomains) -> None:
+    """Raise DeviceTooSmall unless an OpenCL backend's device holds the proof's largest buffer and peak."""
     from stages.prover_device import device_bytes
 
     largest, total = device_bytes(d)
     dev = backend.runtime.device
-    return largest <= int(dev.max_mem_alloc_size) and total <= int(dev.global_mem_size)
+    have_largest, have_total = int(dev.max_mem_alloc_size), int(dev.global_mem_size)
+    if largest > have_largest or total > have_total:
+        gib = 2**30
+        raise DeviceTooSmall(
+            f"padded height 2^{d.trace.length.bit_length() - 1} needs about {total / gib:.1f} GiB of device "
+            f"memory (largest buffer {largest / gib:.1f} GiB); {dev.name.strip()} has {have_total / gib:.1f} "
+            f"GiB (largest buffer {have_largest / gib:.1f} GiB)")
 
 
 def prove_table(claim, main_trace: np.ndarray, seed: bytes | None = None, backend=None,
@@ -343,11 +354,12 @@ def prove_table(claim, main_trace: np.ndarray, seed: bytes | None = None, backen
         main_trace = main_trace[:, :NUM_MAIN_BASE_COLUMNS]
     k = d.num_trace_randomizers
     clock = _StageClock(on_stage, progress)
-    if getattr(backend, "name", None) == "opencl" and _device_fits(backend, d):
+    if getattr(backend, "name", None) == "opencl":
         from stages.prover_device import DeviceOps
 
+        check_device_fits(backend, d)
         ops = DeviceOps(backend, d)
-    else:  # numpy, or a device too small to hold the tables: host arrays, transforms through the backend
+    else:  # numpy: host arrays
         ops = HostOps(backend, d, keep_lde(d) if cache_lde is None else cache_lde)
 
     # The aux randomness depends on the seed only: draw it on another thread while the main table commits.

@@ -40,6 +40,17 @@ def prove_bytes(log2: int) -> int:
     return (1 << log2) * row * 3 + (256 << 20)
 
 
+def device_prove_bytes(log2: int) -> int:
+    """Peak device memory of the device-resident prover at 2^log2 rows (stages.prover_device's model,
+    about 50 GiB at 2^21); the rough prove_bytes when the STARK stage is absent."""
+    try:
+        from stages.domains import derive
+        from stages.prover_device import device_bytes
+    except ImportError:
+        return prove_bytes(log2)
+    return device_bytes(derive(1 << log2))[1]
+
+
 def table_bytes(log2: int) -> int:
     """Host memory a device job still needs: the AET and main table staged in shared memory."""
     return (1 << log2) * 8 * MAIN_COLUMNS * 2 + (64 << 20)
@@ -417,7 +428,7 @@ class Scheduler:
             return protocol.encode_too_big(job.job_id, res["log2"])
         on_cpu = self._on_cpu(job.log2, res["force_cpu"])
         pool = self.cpu if on_cpu else self.devices
-        need = prove_bytes(job.log2)
+        need = prove_bytes(job.log2) if on_cpu else device_prove_bytes(job.log2)
         host_need = max(0, self._host_need(job.log2, res["force_cpu"]) - job.host_hold)  # normally held
         self._event(job, "executed", route="cpu" if on_cpu else "device", forced=res["force_cpu"] or None,
                     t_execute=f"{res.get('t_execute', 0):.3f}s")
@@ -485,7 +496,9 @@ class Scheduler:
         if not fresh and others_alive:
             return None  # a retry waits for another child when one exists
         candidates = fresh or free
-        return min(candidates, key=lambda c: (c.mem_reserved, -(c.capacity - c.mem_reserved), c.name))
+        # devices large enough for the job first (on a smaller one the prover refuses it), then least loaded
+        return min(candidates, key=lambda c: (c.kind == "device" and c.capacity < need, c.mem_reserved,
+                                              -(c.capacity - c.mem_reserved), c.name))
 
     async def _acquire(self, job: Job, pool: list[Child], need: int, host_need: int) -> tuple[Child, int]:
         if not pool:

@@ -138,3 +138,17 @@ def test_blocks_of_dead_supervisors_are_reaped():
     finally:
         shm.unlink(dead)
         shm.unlink(mine["name"])
+
+
+def test_a_device_large_enough_is_preferred():
+    # the device model of the prover decides: at 2^21 about 50 GiB, so of a 40 GiB and an 80 GiB device
+    # the larger one takes the job even though it is busier
+    from supervisor.scheduler import device_prove_bytes
+
+    need = device_prove_bytes(21)
+    assert 40 << 30 < need < 60 << 30
+    sched = make(2, mem=80 << 30)
+    small, large = sched.devices
+    small.mem_total = 40 << 30
+    large.mem_reserved = 1 << 30
+    assert sched._pick(Job(1, 1, "t", []), sched.devices, need) is large

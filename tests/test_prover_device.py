@@ -124,9 +124,21 @@ def test_small_batches_give_the_same_proof(rt, vectors, monkeypatch):
 
 
 
-def test_device_too_small_falls_back_to_host_arrays(rt, vectors, monkeypatch):
-    """A device that cannot hold the tables still proves, through host arrays (same proof)."""
+def test_device_too_small_is_refused_with_the_sizes(rt, vectors, monkeypatch):
+    """A device that cannot hold the tables is refused before any work, saying what is needed and what the
+    device has (the host-array fallback would run numpy constraints for hours at such sizes)."""
     import stages.prover_device as pd
+    from stages.prover import DeviceTooSmall, main_table, prove_table
+    from stages.vm import Claim, NonDeterminism, Program
+    from stages.vm.interpreter import run_claim
 
-    monkeypatch.setattr(pd, "device_bytes", lambda d: (1 << 60, 1 << 60))
-    test_seeded_proof_on_device_is_byte_identical(rt, vectors)
+    monkeypatch.setattr(pd, "device_bytes", lambda d: (1 << 40, 1 << 60))
+    lines = (vectors / "requests" / "halt.req").read_text().splitlines()
+    claim = Claim.from_json(lines[0])
+    _, aet = run_claim(claim, Program.from_json(lines[1]), NonDeterminism.from_json(lines[2]))
+    from stages.backend import get_backend
+
+    want = r"padded height 2\^8 needs about 1073741824.0 GiB of device memory \(largest buffer 1024.0 GiB\); "
+    with pytest.raises(DeviceTooSmall, match=want + r".* has .* GiB \(largest buffer .* GiB\)"):
+        prove_table(claim, main_table(aet, degree_lowered=False), backend=get_backend("opencl", rt.key),
+                    degree_lowered=False)
