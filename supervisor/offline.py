@@ -74,7 +74,12 @@ def prove(request: str, output: str | None, seed: str | None, backend: str, devi
     def progress(stage: str, seconds: float) -> None:
         _stderr(f"  {stage:30s} {seconds:8.2f}s")
 
-    proof = stark_prove(job.claim, done.aet, seed=seed_bytes, device_key=device, progress=progress)
+    from stages.prover import DeviceTooSmall
+
+    try:
+        proof = stark_prove(job.claim, done.aet, seed=seed_bytes, device_key=device, progress=progress)
+    except DeviceTooSmall as exc:
+        raise click.ClickException(str(exc)) from None
     blob = to_bincode(proof)
     if output is None:
         sys.stdout.buffer.write(blob)

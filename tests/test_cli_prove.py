@@ -79,3 +79,14 @@ def test_seeded_cli_proof_is_the_reference_proof(vectors, tmp_path):
                                        str(out)])
     assert result.exit_code == 0, result.output
     assert out.read_bytes() == (vectors / "proofs" / "halt.proof").read_bytes()
+
+
+def test_device_too_small_is_a_clear_error(vectors, tmp_path, monkeypatch):
+    import stages.prover_device as pd
+
+    monkeypatch.setattr(pd, "device_bytes", lambda d: (1 << 40, 1 << 60))
+    result = CliRunner().invoke(main, ["prove", str(vectors / "requests" / "halt.req"), "--backend", "opencl",
+                                       "-o", str(tmp_path / "p")])
+    assert result.exit_code == 1 and result.exception is not None and isinstance(result.exception, SystemExit)
+    assert "needs about" in result.output and "GiB of device memory" in result.output
+    assert not (tmp_path / "p").exists()
