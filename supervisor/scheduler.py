@@ -427,13 +427,19 @@ class Scheduler:
             self._finish(job, "done", "too_big")
             return protocol.encode_too_big(job.job_id, res["log2"])
         on_cpu = self._on_cpu(job.log2, res["force_cpu"])
-        pool = self.cpu if on_cpu else self.devices
-        need = prove_bytes(job.log2) if on_cpu else device_prove_bytes(job.log2)
         host_need = max(0, self._host_need(job.log2, res["force_cpu"]) - job.host_hold)  # normally held
-        self._event(job, "executed", route="cpu" if on_cpu else "device", forced=res["force_cpu"] or None,
-                    t_execute=f"{res.get('t_execute', 0):.3f}s")
+        # A job small enough for the CPU pool still goes to an idle device when there is one: the device
+        # proves it in about a second, numpy takes seconds to minutes. Whichever frees first takes it.
+        either = on_cpu and bool(self.devices) and not res["force_cpu"]
+        if on_cpu and not either:
+            route, pool, need, fallback = "cpu", self.cpu, prove_bytes(job.log2), None
+        else:
+            route, pool, need = "device", self.devices, device_prove_bytes(job.log2)
+            fallback = (self.cpu, prove_bytes(job.log2)) if either else None
+        self._event(job, "executed", route="device-or-cpu" if either else route,
+                    forced=res["force_cpu"] or None, t_execute=f"{res.get('t_execute', 0):.3f}s")
         job.state = "queued"
-        child, host = await self._acquire(job, pool, need, host_need)
+        child, host = await self._acquire(job, pool, need, host_need, fallback)
         job.state = "proving:prove"
         job.device = child.name
         self._event(job, "proving", device=child.name, key=child.device_key)
@@ -500,7 +506,10 @@ class Scheduler:
         return min(candidates, key=lambda c: (c.kind == "device" and c.capacity < need, c.mem_reserved,
                                               -(c.capacity - c.mem_reserved), c.name))
 
-    async def _acquire(self, job: Job, pool: list[Child], need: int, host_need: int) -> tuple[Child, int]:
+    async def _acquire(self, job: Job, pool: list[Child], need: int, host_need: int,
+                       fallback: tuple[list[Child], int] | None = None) -> tuple[Child, int]:
+        """Wait for a child of `pool` with room for `need` (or, if given, of the fallback pool with its need,
+        whichever is free first, `pool` preferred) and host room for host_need; reserve both."""
         if not pool:
             raise JobRefused("no child can run this job (no CPU worker and no device)")
         if host_need > self._host_capacity():
@@ -511,10 +520,12 @@ class Scheduler:
                 raise asyncio.CancelledError()
             if job.abandoned:
                 raise JobAbandoned()
-            child = self._pick(job, pool, need)
+            child, child_need = self._pick(job, pool, need), need
+            if child is None and fallback is not None:
+                child, child_need = self._pick(job, fallback[0], fallback[1]), fallback[1]
             if child is not None and self._host_fits(host_need):
                 if child.kind == "device":
-                    job.device_hold = self._device_need(child, need)
+                    job.device_hold = self._device_need(child, child_need)
                     child.mem_reserved += job.device_hold
                 self.host_reserved += host_need
                 child.state = "busy"

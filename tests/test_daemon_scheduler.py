@@ -152,3 +152,20 @@ def test_a_device_large_enough_is_preferred():
     small.mem_total = 40 << 30
     large.mem_reserved = 1 << 30
     assert sched._pick(Job(1, 1, "t", []), sched.devices, need) is large
+
+
+def test_small_job_takes_an_idle_device_else_a_cpu_worker():
+    async def go():
+        sched = make(1)
+        (gpu0,), (cpu0,) = sched.devices, sched.cpu
+        cpu0.state = "idle"
+        job = Job(1, 1, "t", [])
+        job.log2 = 10
+        child, _ = await sched._acquire(job, sched.devices, 1 << 30, 0, (sched.cpu, 1 << 30))
+        assert child is gpu0 and gpu0.mem_reserved == 1 << 30
+        other = Job(2, 2, "t", [])
+        other.log2 = 10
+        child, _ = await sched._acquire(other, sched.devices, 1 << 30, 0, (sched.cpu, 1 << 30))
+        assert child is cpu0 and cpu0.state == "busy"  # the device is busy: the CPU pool takes it
+
+    asyncio.run(go())
