@@ -84,6 +84,9 @@ def _omp_init(value: str | None) -> bool | None:
 @click.option("--cpu-workers", type=int, default=0, help="CPU pool size (0 = automatic).")
 @click.option("--cpu-max-log2", type=int, default=DEFAULT_CPU_MAX_LOG2, show_default=True,
               help="Prove on the CPU pool up to this log2 padded height; larger goes to devices.")
+@click.option("--idle-device-first", is_flag=True,
+              help="Jobs up to --cpu-max-log2 go to an idle device when there is one, else to whichever "
+                   "of a CPU worker and a device frees first (a GPU proves them far sooner than numpy).")
 @click.option("--max-jobs", type=int, default=0, help="Jobs in flight at once (0 = one per child).")
 @click.option("--max-frame", type=int, default=DEFAULT_MAX_FRAME, show_default=True,
               help="Largest request frame in bytes.")
@@ -99,15 +102,16 @@ def _omp_init(value: str | None) -> bool | None:
 @click.option("--omp-threads", type=int, default=None, help="OMP_NUM_THREADS for children (seed flag).")
 @click.option("--omp-init", default=None, help="TRITON_OMP_INIT for children, 0 or 1 (seed flag).")
 @click.option("--log-level", default="INFO", show_default=True)
-def serve(tcp, unix, control, allow_remote, device_keys, num_gpus, cpu_workers, cpu_max_log2, max_jobs,
-          max_frame, max_cycles, host_memory, heartbeat, heartbeat_timeout, restart_backoff, omp_threads,
-          omp_init, log_level) -> None:
+def serve(tcp, unix, control, allow_remote, device_keys, num_gpus, cpu_workers, cpu_max_log2,
+          idle_device_first, max_jobs, max_frame, max_cycles, host_memory, heartbeat, heartbeat_timeout,
+          restart_backoff, omp_threads, omp_init, log_level) -> None:
     """Run the proving daemon (TCP and Unix socket at once)."""
     cfg = ServeConfig(
         tcp=tcp or None, unix=(default_unix_path() if unix is None else unix) or None,
         control=control or default_control_path(), allow_remote=allow_remote,
         devices=[k.strip() for k in device_keys.split(",") if k.strip()] if device_keys else None,
-        num_gpus=num_gpus, cpu_workers=cpu_workers, cpu_max_log2=cpu_max_log2, max_jobs=max_jobs,
+        num_gpus=num_gpus, cpu_workers=cpu_workers, cpu_max_log2=cpu_max_log2,
+        idle_device_first=idle_device_first, max_jobs=max_jobs,
         max_frame=max_frame, max_cycles=max_cycles, host_memory=host_memory, heartbeat_s=heartbeat,
         heartbeat_timeout_s=heartbeat_timeout,
         restart_backoff_s=restart_backoff, omp_threads=omp_threads, omp_init=_omp_init(omp_init),

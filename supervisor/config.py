@@ -48,6 +48,7 @@ class ServeConfig:
     num_gpus: int | None = None
     cpu_workers: int = 0  # 0 = automatic
     cpu_max_log2: int = DEFAULT_CPU_MAX_LOG2
+    idle_device_first: bool = False  # CPU-pool-sized jobs go to an idle device first
     max_jobs: int = 0  # 0 = one per child
     max_frame: int = DEFAULT_MAX_FRAME
     max_cycles: int = 1 << 30

@@ -428,9 +428,9 @@ class Scheduler:
             return protocol.encode_too_big(job.job_id, res["log2"])
         on_cpu = self._on_cpu(job.log2, res["force_cpu"])
         host_need = max(0, self._host_need(job.log2, res["force_cpu"]) - job.host_hold)  # normally held
-        # A job small enough for the CPU pool still goes to an idle device when there is one: the device
-        # proves it in about a second, numpy takes seconds to minutes. Whichever frees first takes it.
-        either = on_cpu and bool(self.devices) and not res["force_cpu"]
+        # With --idle-device-first a job small enough for the CPU pool still goes to an idle device when
+        # there is one (about a second there, seconds to minutes on numpy), else whichever frees first.
+        either = self.cfg.idle_device_first and on_cpu and bool(self.devices) and not res["force_cpu"]
         if on_cpu and not either:
             route, pool, need, fallback = "cpu", self.cpu, prove_bytes(job.log2), None
         else:

@@ -390,20 +390,31 @@ def test_proxy_against_daemon(daemon):
 
 
 @pytest.mark.skipif(not VM_READY, reason="routing happens after stages.vm has executed the job")
+def test_idle_device_first_takes_small_jobs():
+    d = Daemon("--cpu-max-log2", "8", "--idle-device-first", cpu_workers=1, devices="cpu")
+    try:
+        check_outcome("halt", d.submit(1, request_fields("halt")))  # log2 8: CPU-sized, the device is idle
+        routes = [line for line in d.log().splitlines() if "event=executed" in line]
+        proving = [line for line in d.log().splitlines() if "event=proving" in line]
+        assert "route=device-or-cpu" in routes[0] and "device=gpu0" in proving[0]
+    finally:
+        assert d.stop() == 0
+
+
+@pytest.mark.skipif(not VM_READY, reason="routing happens after stages.vm has executed the job")
 def test_routing_by_height_and_force_cpu():
     d = Daemon("--cpu-max-log2", "8", cpu_workers=1, devices="cpu")
     try:
         fields = request_fields("io_arith")  # log2 9: above the CPU limit, so a device job
         check_outcome("io_arith", d.submit(1, fields))
-        # log2 8: small enough for the CPU pool, but the device is idle, and an idle device goes first
-        check_outcome("halt", d.submit(2, request_fields("halt")))
+        check_outcome("halt", d.submit(2, request_fields("halt")))  # log2 8: CPU pool
         forced = fields[:4] + ['{"9": [["force_cpu", "1"], ["RAYON_NUM_THREADS", "1"]]}']
         check_outcome("io_arith", d.submit(3, forced))
         routes = [line for line in d.log().splitlines() if "event=executed" in line]
-        assert "route=device" in routes[0] and "route=device-or-cpu" in routes[1]
+        assert "route=device" in routes[0] and "route=cpu" in routes[1]
         assert "route=cpu" in routes[2] and "forced=True" in routes[2]
         proving = [line for line in d.log().splitlines() if "event=proving" in line]
-        assert "device=gpu0" in proving[0] and "device=gpu0" in proving[1] and "device=cpu0" in proving[2]
+        assert "device=gpu0" in proving[0] and "device=cpu0" in proving[1] and "device=cpu0" in proving[2]
     finally:
         assert d.stop() == 0
 
