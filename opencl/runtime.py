@@ -107,6 +107,9 @@ def get_runtime(device_key: str | None = None) -> Runtime:
     if key not in _RUNTIMES:
         device = get_cl_device(key)
         context = cl.Context([device])
-        queue = cl.CommandQueue(context)
+        # TVMPD_CL_PROFILE=1: events carry device timestamps (tools/profile_prove.py reads them)
+        profiling = os.environ.get("TVMPD_CL_PROFILE", "") not in ("", "0")
+        queue = cl.CommandQueue(context, properties=cl.command_queue_properties.PROFILING_ENABLE
+                                if profiling else 0)
         _RUNTIMES[key] = Runtime(key=key, device=device, context=context, queue=queue)
     return _RUNTIMES[key]

@@ -1,0 +1,92 @@
+"""Device time of every OpenCL command of one proof, per stage and per kernel (OpenCL event profiling).
+
+Proves bench_prove.py's workload at each padded height on an OpenCL device with a profiling queue and
+prints, per stage, the wall time next to the summed device time of each kernel / copy / fill, so the
+gap between the two (host work, launch overhead, waiting) and the costliest kernels are visible.
+
+    python3 tools/profile_prove.py --log2 10            # pocl
+    python3 tools/profile_prove.py --log2 21 --top 6    # a GPU
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+os.environ["TVMPD_CL_PROFILE"] = "1"  # before any runtime exists: its queue records timestamps
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import pyopencl as cl  # noqa: E402
+import pyopencl._cl as _cl  # noqa: E402
+
+from stages.prover import prove  # noqa: E402
+from tools.bench_prove import workload  # noqa: E402
+
+EVENTS: list[tuple[str, object]] = []  # (command name, event) in enqueue order
+
+
+def _recording(name_of, enqueue):
+    def wrapped(*args, **kwargs):
+        event = enqueue(*args, **kwargs)
+        if isinstance(event, cl.Event):
+            EVENTS.append((name_of(args), event))
+        return event
+
+    return wrapped
+
+
+def install() -> None:
+    """Record the event of every kernel launch, copy and fill (pyopencl looks these up at call time)."""
+    launch = _recording(lambda a: a[1].function_name, _cl.enqueue_nd_range_kernel)
+    _cl.enqueue_nd_range_kernel = cl.enqueue_nd_range_kernel = launch
+    cl.enqueue_copy = _recording(lambda a: "copy", cl.enqueue_copy)
+    cl.enqueue_fill_buffer = _recording(lambda a: "fill", cl.enqueue_fill_buffer)
+
+
+def device_seconds(events: list[tuple[str, object]]) -> dict[str, float]:
+    """Summed device execution time per command name."""
+    out: dict[str, float] = defaultdict(float)
+    for name, event in events:
+        event.wait()
+        out[name] += (event.profile.end - event.profile.start) * 1e-9
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default=None, help="OpenCL device key (default: first GPU, else pocl)")
+    parser.add_argument("--log2", type=int, nargs="+", default=[10])
+    parser.add_argument("--top", type=int, default=5, help="kernels listed per stage")
+    args = parser.parse_args()
+    from opencl.devices import cpu_device, gpu_devices
+
+    device = args.device or (gpu_devices() or [cpu_device()])[0].key
+    install()
+    for log2 in args.log2:
+        claim, aet = workload(log2)
+        marks: list[tuple[str, float, int]] = []  # (stage, wall seconds, events recorded by its end)
+        EVENTS.clear()
+        t = time.perf_counter()
+        prove(claim, aet, device_key=device, progress=lambda s, d, m=marks: m.append((s, d, len(EVENTS))))
+        total = time.perf_counter() - t
+        print(f"\n2^{log2} on {device}: {total:.2f}s wall; per stage: wall, device busy, top commands")
+        start = 0
+        for stage, wall, end in marks:
+            per = device_seconds(EVENTS[start:end])
+            busy = sum(per.values())
+            top = sorted(per.items(), key=lambda kv: -kv[1])[:args.top]
+            listed = ", ".join(f"{name} {sec:.3f}" for name, sec in top)
+            print(f"  {stage:28s} {wall:7.3f} {busy:7.3f}  {listed}", flush=True)
+            start = end
+
+
+if __name__ == "__main__":
+    main()
