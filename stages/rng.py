@@ -33,15 +33,22 @@ def _quarter_round(s: list[np.ndarray], a: int, b: int, c: int, d: int) -> None:
 
 def chacha12_blocks(key: bytes, first_block: int, num_blocks: int) -> np.ndarray:
     """Keystream words of blocks first_block .. first_block+num_blocks-1 (stream id 0), flat uint32."""
-    if len(key) != 32:
-        raise ValueError(f"ChaCha key must be 32 bytes, got {len(key)}")
-    key_words = np.frombuffer(key, dtype="<u4").astype(np.uint32)
+    return chacha12_blocks_many([key], first_block, num_blocks)[0]
+
+
+def chacha12_blocks_many(keys: list[bytes], first_block: int, num_blocks: int) -> np.ndarray:
+    """chacha12_blocks for several keys at once (one set of array operations for all): (len(keys), words)."""
+    if any(len(k) != 32 for k in keys):
+        raise ValueError("ChaCha keys must be 32 bytes")
+    nk = len(keys)
+    key_words = np.frombuffer(b"".join(keys), dtype="<u4").astype(np.uint32).reshape(nk, 8)
     counters = np.arange(first_block, first_block + num_blocks, dtype=np.uint64)
-    init = [np.full(num_blocks, w, dtype=np.uint32) for w in _SIGMA]
-    init += [np.full(num_blocks, w, dtype=np.uint32) for w in key_words]
-    init += [(counters & np.uint64(0xFFFF_FFFF)).astype(np.uint32),
-             (counters >> np.uint64(32)).astype(np.uint32)]
-    init += [np.zeros(num_blocks, dtype=np.uint32), np.zeros(num_blocks, dtype=np.uint32)]
+    shape = (nk, num_blocks)
+    init = [np.full(shape, w, dtype=np.uint32) for w in _SIGMA]
+    init += [np.broadcast_to(key_words[:, i:i + 1], shape).copy() for i in range(8)]
+    init += [np.broadcast_to((counters & np.uint64(0xFFFF_FFFF)).astype(np.uint32), shape).copy(),
+             np.broadcast_to((counters >> np.uint64(32)).astype(np.uint32), shape).copy()]
+    init += [np.zeros(shape, dtype=np.uint32), np.zeros(shape, dtype=np.uint32)]
     s = list(init)
     with np.errstate(over="ignore"):
         for _ in range(_DOUBLE_ROUNDS):
@@ -53,8 +60,8 @@ def chacha12_blocks(key: bytes, first_block: int, num_blocks: int) -> np.ndarray
             _quarter_round(s, 1, 6, 11, 12)
             _quarter_round(s, 2, 7, 8, 13)
             _quarter_round(s, 3, 4, 9, 14)
-        out = np.stack([s[i] + init[i] for i in range(16)], axis=1)
-    return out.reshape(-1)
+        out = np.stack([s[i] + init[i] for i in range(16)], axis=2)
+    return out.reshape(nk, -1)
 
 
 def offset_seed(seed: bytes, index: int) -> bytes:
@@ -77,6 +84,18 @@ class StdRng:
         self._words = np.zeros(0, dtype=np.uint32)  # generated, not yet consumed words
         self._pos = 0
         self._next_block = 0  # always a multiple of four: the buffer is refilled four blocks at a time
+
+    @classmethod
+    def many(cls, seeds: list[bytes], words: int) -> list[StdRng]:
+        """One generator per seed, each with at least `words` keystream words generated up front in one
+        vectorised pass (many short streams, e.g. one per column, would otherwise cost a pass each)."""
+        rngs = [cls(seed) for seed in seeds]
+        blocks = 4 * -(-words // _BUFFER_WORDS)
+        if rngs and blocks:
+            stream = chacha12_blocks_many([r._key for r in rngs], 0, blocks)
+            for rng, row in zip(rngs, stream, strict=True):
+                rng._words, rng._next_block = row, blocks
+        return rngs
 
     def _ensure(self, n_words: int) -> None:
         """Make at least n_words unconsumed words available, generating whole 4-block buffers."""
@@ -164,7 +183,9 @@ def seed_from_u64(state: int) -> bytes:
 
 def main_trace_randomizers(seed: bytes, num_columns: int, num_coefficients: int) -> np.ndarray:
     """Coefficients (low first) of every main column's trace randomizer: (num_columns, num_coefficients)."""
-    return np.stack([StdRng(offset_seed(seed, c)).random_bfes(num_coefficients) for c in range(num_columns)])
+    # a draw takes two u64 (four words) but for rare unbiased ones; more words are made when needed
+    rngs = StdRng.many([offset_seed(seed, c) for c in range(num_columns)], 4 * num_coefficients)
+    return np.stack([rng.random_bfes(num_coefficients) for rng in rngs])
 
 
 def aux_randomness(seed: bytes, num_main_columns: int, num_aux_columns: int, trace_len: int,
@@ -177,6 +198,6 @@ def aux_randomness(seed: bytes, num_main_columns: int, num_aux_columns: int, tra
     rng = StdRng(offset_seed(seed, num_main_columns))
     column = rng.random_xfes(trace_len)
     aux_seed = rng.random_bytes32()
-    randomizers = np.stack([StdRng(offset_seed(aux_seed, c)).random_xfes(num_coefficients)
-                            for c in range(num_aux_columns)])
+    rngs = StdRng.many([offset_seed(aux_seed, c) for c in range(num_aux_columns)], 12 * num_coefficients)
+    randomizers = np.stack([r.random_xfes(num_coefficients) for r in rngs])
     return column, randomizers

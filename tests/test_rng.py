@@ -91,3 +91,15 @@ def test_rare_one_draw_path_matches_scalar_definition():
     fast = StdRng(seed).random_bfes(500)
     slow_rng = StdRng(seed)
     assert [scalar(slow_rng) for _ in range(500)] == [int(v) for v in fast]
+
+
+def test_many_generators_draw_the_same_streams_as_one_at_a_time():
+    from stages.rng import StdRng, chacha12_blocks, chacha12_blocks_many, offset_seed
+
+    seeds = [offset_seed(bytes(range(32)), c) for c in range(5)]
+    many = chacha12_blocks_many(seeds, 3, 6)
+    for seed, row in zip(seeds, many, strict=True):
+        np.testing.assert_array_equal(row, chacha12_blocks(seed, 3, 6))
+    # 10 words prefetched, 400 draws wanted: the generators go on past their first buffer
+    for rng, seed in zip(StdRng.many(seeds, 10), seeds, strict=True):
+        np.testing.assert_array_equal(rng.random_bfes(400), StdRng(seed).random_bfes(400))
