@@ -7,6 +7,9 @@ The keystream is computed with numpy, many 64-byte blocks at a time (ChaCha is a
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 P = 0xFFFF_FFFF_0000_0001
@@ -14,6 +17,8 @@ _SIGMA = np.array([0x61707865, 0x3320646E, 0x79622D32, 0x6B206574], dtype=np.uin
 _DOUBLE_ROUNDS = 6  # ChaCha12
 _BUFFER_WORDS = 64  # rand_chacha refills four 16-word blocks at a time
 _BIAS_THRESHOLD = (1 << 64) - P  # range.wrapping_neg() for the range [0, p-1]
+KEYSTREAM_THREADS = 8  # threads generating one long keystream
+KEYSTREAM_MIN_BLOCKS = 1 << 14  # blocks per thread, at least
 
 
 def _rotl(x: np.ndarray, n: int) -> np.ndarray:
@@ -64,6 +69,18 @@ def chacha12_blocks_many(keys: list[bytes], first_block: int, num_blocks: int) -
     return out.reshape(nk, -1)
 
 
+def _keystream(key: bytes, first_block: int, num_blocks: int) -> np.ndarray:
+    """chacha12_blocks, long runs split over threads (numpy releases the GIL in its array loops; the aux
+    randomizer column alone takes 12 words per trace row)."""
+    parts = min(KEYSTREAM_THREADS, os.cpu_count() or 1, num_blocks // KEYSTREAM_MIN_BLOCKS)
+    if parts <= 1:
+        return chacha12_blocks(key, first_block, num_blocks)
+    bounds = [first_block + num_blocks * i // parts for i in range(parts + 1)]
+    with ThreadPoolExecutor(max_workers=parts) as pool:
+        chunks = pool.map(lambda i: chacha12_blocks(key, bounds[i], bounds[i + 1] - bounds[i]), range(parts))
+        return np.concatenate(list(chunks))
+
+
 def offset_seed(seed: bytes, index: int) -> bytes:
     """Seed of column `index`: its 8 little-endian bytes added to seed bytes 0..8, each wrapping, no carry."""
     if len(seed) != 32:
@@ -103,7 +120,7 @@ class StdRng:
         if have >= n_words:
             return
         buffers = -(-(n_words - have) // _BUFFER_WORDS)
-        fresh = chacha12_blocks(self._key, self._next_block, 4 * buffers)
+        fresh = _keystream(self._key, self._next_block, 4 * buffers)
         self._next_block += 4 * buffers
         self._words = np.concatenate([self._words[self._pos:], fresh])
         self._pos = 0

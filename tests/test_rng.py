@@ -103,3 +103,14 @@ def test_many_generators_draw_the_same_streams_as_one_at_a_time():
     # 10 words prefetched, 400 draws wanted: the generators go on past their first buffer
     for rng, seed in zip(StdRng.many(seeds, 10), seeds, strict=True):
         np.testing.assert_array_equal(rng.random_bfes(400), StdRng(seed).random_bfes(400))
+
+
+def test_keystream_split_over_threads_is_the_same_stream(monkeypatch):
+    import stages.rng as rng
+
+    monkeypatch.setattr(rng, "KEYSTREAM_MIN_BLOCKS", 4)
+    key = bytes(range(32))
+    np.testing.assert_array_equal(rng._keystream(key, 8, 37), rng.chacha12_blocks(key, 8, 37))
+    whole = rng.StdRng(key).random_bfes(3000)
+    monkeypatch.setattr(rng, "KEYSTREAM_MIN_BLOCKS", 1 << 30)
+    np.testing.assert_array_equal(whole, rng.StdRng(key).random_bfes(3000))
