@@ -49,12 +49,11 @@ def evaluate_and_hash(coeffs: np.ndarray, offset: int, n: int, keep_values: bool
     bounds = list(range(0, ncols, bc)) + [ncols]
     states = rt.empty(128 * n) if len(bounds) > 2 else None
     dst = rt.empty(8 * n * min(bc, max(ncols, 1)))
-    scratch = rt.empty(8 * length * min(bc, max(ncols, 1)))
     for i in range(max(len(bounds) - 1, 1)):
         c0, c1 = (bounds[i], bounds[i + 1]) if ncols else (0, 0)
         if c1 > c0:
             src = rt.to_device(np.ascontiguousarray(flat[:, c0:c1].T))
-            coset_evaluate_device(rt, src, dst, c1 - c0, log_len, log_n, int(offset), scratch)
+            coset_evaluate_device(rt, src, dst, c1 - c0, log_len, log_n, int(offset))
         tip5.absorb_rows_device(rt, dst, n, c1 - c0, n, states, i == 0, c1 == ncols, digests)
         if values is not None and c1 > c0:
             values[:, c0:c1] = rt.from_device(dst, (c1 - c0, n)).T

@@ -156,7 +156,9 @@ NTT_BLOCK_STEP(3, ntt_group8)
 // three at a time (radix 8) in registers, with a barrier after each such step.
 //
 // Loads read src[c * src_stride + (gi >> src_shift)]: src_shift > 0 broadcasts a shorter column, which
-// is how the LDE skips its first stages (see opencl/ntt.py). Stores multiply by scale[gi] when
+// is how the LDE skips its first stages (see opencl/ntt.py). With load_bits > 0 a load instead takes
+// element bit_reverse(j, load_bits) of the column times load_table[j] (j = gi >> src_shift): the bit
+// reversal and coset scaling of a coset evaluation done while loading, with no separate pass. Stores multiply by scale[gi] when
 // use_scale is set. Global id 0 is column * local size + local id, so groups of the same block of
 // different columns run side by side and share twiddles in cache. src_off / dst_off (elements) select
 // columns inside larger tables, as in ntt_bitrev_kernel.
@@ -164,7 +166,7 @@ __kernel void ntt_pass_kernel(__global const ulong *src, __global ulong *dst, __
                               __global const ulong *scale, const ulong src_stride, const ulong dst_stride,
                               const uint src_shift, const uint s0, const uint k, const uint log_t,
                               const uint dif, const uint use_scale, const ulong src_off,
-                              const ulong dst_off) {
+                              const ulong dst_off, __global const ulong *load_table, const uint load_bits) {
     __local ulong sh[NTT_LOCAL_WORDS];
     src += src_off;
     dst += dst_off;
@@ -181,7 +183,12 @@ __kernel void ntt_pass_kernel(__global const ulong *src, __global ulong *dst, __
 
     for (uint l = lid; l < B; l += lsize) {
         uint gi = base | ((l >> log_t) << s0) | (l & (T - 1u));
-        sh[SH(l)] = src[c * src_stride + (gi >> src_shift)];
+        uint j = gi >> src_shift;
+        if (load_bits) {
+            sh[SH(l)] = gl_mul(src[c * src_stride + bit_reverse(j, load_bits)], load_table[j]);
+        } else {
+            sh[SH(l)] = src[c * src_stride + j];
+        }
     }
     barrier(CLK_LOCAL_MEM_FENCE);
 

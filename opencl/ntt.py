@@ -85,7 +85,7 @@ def twiddles(rt: Runtime, log_n: int, inverse: bool) -> cl.Buffer:
 
 def _run_pass(rt: Runtime, src, dst, tw, scale, src_stride: int, dst_stride: int, src_shift: int,
               step: tuple[int, int, int], dif: bool, ncols: int, log_n: int, src_off: int = 0,
-              dst_off: int = 0) -> None:
+              dst_off: int = 0, load_table=None, load_bits: int = 0) -> None:
     s0, k, log_t = step
     block = 1 << (k + log_t)
     lsize = max(1, min(max(block // 8, 32), 256, rt.max_work_group()))  # one radix-8 group per work-item
@@ -94,7 +94,8 @@ def _run_pass(rt: Runtime, src, dst, tw, scale, src_stride: int, dst_stride: int
     kern.set_args(src, dst, tw, scale if scale is not None else tw, np.uint64(src_stride),
                   np.uint64(dst_stride), np.uint32(src_shift), np.uint32(s0), np.uint32(k),
                   np.uint32(log_t), np.uint32(int(dif)), np.uint32(int(scale is not None)),
-                  np.uint64(src_off), np.uint64(dst_off))
+                  np.uint64(src_off), np.uint64(dst_off), load_table if load_table is not None else tw,
+                  np.uint32(load_bits))
     for off in range(0, nblocks, MAX_GROUPS_PER_LAUNCH):
         count = min(MAX_GROUPS_PER_LAUNCH, nblocks - off)
         cl.enqueue_nd_range_kernel(rt.queue, kern, (ncols * lsize, count), (lsize, 1),
@@ -124,14 +125,15 @@ def _powers(rt: Runtime, log_n: int, base: int, factor: int, bitrev: bool) -> cl
 
 
 def _forward_from_short(rt: Runtime, short, dst, ncols: int, log_short: int, log_n: int,
-                        dst_off: int = 0) -> None:
+                        dst_off: int = 0, short_off: int = 0, load_table=None) -> None:
     """dst (ncols x 2^log_n) <- DIT stages log_n - log_short .. log_n - 1 on the bit-reversed, zero-padded
     columns whose nonzero part `short` (ncols x 2^log_short, bit-reversed order) holds.
 
     In bit-reversed order of the long size the short column's entries sit at multiples of
     e = 2^(log_n - log_short); the first log2(e) DIT stages would only copy each over its block of e, so
     the first pass reads the short column with a shift instead of running them. dst's columns start at
-    element dst_off.
+    element dst_off, short's at short_off. With load_table, `short` holds natural-order values that the
+    first pass bit-reverses and multiplies by load_table (bit-reversed order) as it loads them.
     """
     shift = log_n - log_short
     tw = twiddles(rt, log_n, inverse=False)
@@ -139,8 +141,9 @@ def _forward_from_short(rt: Runtime, short, dst, ncols: int, log_short: int, log
     for i, step in enumerate(plan):
         first = i == 0
         _run_pass(rt, short if first else dst, dst, tw, None, (1 << log_short) if first else 1 << log_n,
-                  1 << log_n, shift if first else 0, step, False, ncols, log_n, 0 if first else dst_off,
-                  dst_off)
+                  1 << log_n, shift if first else 0, step, False, ncols, log_n,
+                  short_off if first else dst_off, dst_off, load_table if first else None,
+                  log_short if first and load_table is not None else 0)
 
 
 def ntt_device(rt: Runtime, src, dst, ncols: int, log_n: int) -> None:
@@ -182,14 +185,12 @@ def lde_device(rt: Runtime, src, dst, ncols: int, log_n: int, log_big: int, offs
 
 
 def coset_evaluate_device(rt: Runtime, src, dst, ncols: int, log_len: int, log_n: int, offset: int,
-                          scratch=None, src_off: int = 0, dst_off: int = 0) -> None:
+                          src_off: int = 0, dst_off: int = 0) -> None:
     """dst (ncols x 2^log_n, from element dst_off) <- values at offset * w_n^i of the polynomials whose
     coefficients (lowest first) src holds (ncols x 2^log_len from element src_off, log_len <= log_n).
-    src is kept; scratch (ncols x 2^log_len) is allocated when None."""
-    length = 1 << log_len
-    scratch = scratch if scratch is not None else rt.empty(8 * length * ncols)
-    _bitrev(rt, src, scratch, ncols, log_len, 1, _powers(rt, log_len, offset, 1, bitrev=True), src_off)
-    _forward_from_short(rt, scratch, dst, ncols, log_len, log_n, dst_off)
+    src is kept. The first NTT pass loads the coefficients bit-reversed and scaled by offset^j."""
+    _forward_from_short(rt, src, dst, ncols, log_len, log_n, dst_off, src_off,
+                        _powers(rt, log_len, offset, 1, bitrev=True))
 
 
 def _check_offset(name: str, off) -> int:

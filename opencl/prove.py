@@ -100,23 +100,13 @@ def randomized_interpolants(rt: Runtime, trace: cl.Buffer, ncols: int, h: int,
 
 def evaluate_coset(rt: Runtime, coef: cl.Buffer, ncols: int, length: int, offset: int, n: int,
                    out: cl.Buffer) -> None:
-    """out (ncols x n) <- values at offset * w_n^i of the columns' polynomials (coef: ncols x length)."""
+    """out (ncols x n) <- values at offset * w_n^i of the columns' polynomials (coef: ncols x length), in
+    column batches of at most BATCH_BYTES of output."""
     log_len, log_n = length.bit_length() - 1, n.bit_length() - 1
-    bc = batch_width(max(length, n), ncols)
-    scratch = rt.cache.get(("prove_scratch", bc * length))
-    if scratch is None:
-        for key in [k for k in rt.cache if k[0] == "prove_scratch"]:
-            del rt.cache[key]
-        scratch = rt.cache[("prove_scratch", bc * length)] = rt.empty(8 * bc * length)
+    bc = batch_width(n, ncols)
     for c0 in range(0, ncols, bc):
         c1 = min(ncols, c0 + bc)
-        coset_evaluate_device(rt, coef, out, c1 - c0, log_len, log_n, offset, scratch, c0 * length, c0 * n)
-
-
-def release_scratch(rt: Runtime) -> None:
-    """Drop the cached evaluation scratch buffer."""
-    for key in [k for k in rt.cache if k[0] == "prove_scratch"]:
-        rt.cache.pop(key).release()
+        coset_evaluate_device(rt, coef, out, c1 - c0, log_len, log_n, offset, c0 * length, c0 * n)
 
 
 def hash_rows_into_tree(rt: Runtime, values: cl.Buffer, ncols: int, n: int, nodes: cl.Buffer, n_leaves: int,

@@ -289,7 +289,6 @@ class DeviceOps:
         rt.queue.finish()
         for buf in (f_coef, g_coef, f, g):
             buf.release()
-        dev.release_scratch(rt)
         return DeviceCodeword(out, N)
 
     def fri_rounds(self) -> DeviceRounds:
@@ -317,7 +316,4 @@ class DeviceOps:
         return DeviceRounds(self.rt).auth(table.tree, indices)
 
     def close(self) -> None:
-        from opencl import prove as dev
-
-        dev.release_scratch(self.rt)
         self.rt.queue.finish()

@@ -118,9 +118,7 @@ def test_small_batches_give_the_same_proof(rt, vectors, monkeypatch):
     from opencl import prove as dev
 
     monkeypatch.setattr(dev, "BATCH_BYTES", 1 << 15)  # 8 columns of 512 rows, 10 rows of 379 columns
-    dev.release_scratch(rt)
     test_seeded_proof_on_device_is_byte_identical(rt, vectors)
-    dev.release_scratch(rt)
 
 
 
