@@ -151,8 +151,9 @@ HALT = {"address_to_label": {}, "debug_information": {"breakpoints": [], "type_h
 
 
 @pytest.mark.parametrize("instructions", [
-    ["Foo"], [{"Push": P}, {"Push": P}], [{"Push": 1}, "Halt"], [{"Push": 1}], [{"Pop": "N6"}, {"Pop": "N6"}],
-    [{"Dup": "ST16"}, {"Dup": "ST16"}], [{"Push": -1}, {"Push": -1}], ["Push"], [{"Halt": 1}], [7],
+    ["Foo"], [{"Push": 2**64}, {"Push": 2**64}], [{"Push": 1}, "Halt"], [{"Push": 1}],
+    [{"Pop": "N6"}, {"Pop": "N6"}], [{"Dup": "ST16"}, {"Dup": "ST16"}], [{"Push": -1}, {"Push": -1}],
+    ["Push"], [{"Halt": 1}], [7],
 ])
 def test_program_json_errors(instructions):
     with pytest.raises(ProgramError):
@@ -165,7 +166,7 @@ def test_json_bad_input():
             Program.from_json(text)
     good = {"program_digest": "00" * 40, "version": 5, "input": [], "output": []}
     assert Claim.from_json(json.dumps(good)).program_digest == [0] * 5
-    for change in ({"program_digest": "00" * 39}, {"program_digest": "zz" * 40}, {"input": [P]},
+    for change in ({"program_digest": "00" * 39}, {"program_digest": "zz" * 40}, {"input": [2**64]},
                    {"output": [-1]}, {"version": "5"}, {"program_digest": "ff" * 40}):
         with pytest.raises(InputError):
             Claim.from_json(json.dumps({**good, **change}))
@@ -254,3 +255,22 @@ def test_cycle_limit_and_huge_call_target():
         run(Program([]), [])
     assert (info.value.kind, info.value.instruction_pointer, info.value.instruction) == \
         ("InstructionPointerOverflow", 0, None)
+
+
+def test_json_field_elements_at_or_above_p_are_reduced_as_the_reference_does():
+    # BFieldElement's serde reads any u64 and reduces it mod p (BFieldElement::new); only non-u64 is an error
+    from stages.vm import Claim, NonDeterminism, Program
+    from stages.vm.errors import InputError
+
+    p = 2**64 - 2**32 + 1
+    digest = "00" * 40
+    claim = Claim.from_json(f'{{"program_digest":"{digest}","version":0,"input":[{p}, {p + 5}],"output":[]}}')
+    assert claim.input == [0, 5]
+    secrets = f'{{"individual_tokens":[{2**64 - 1}],"digests":[],"ram":{{"{p + 1}":{p}}}}}'
+    nd = NonDeterminism.from_json(secrets)
+    assert nd.individual_tokens == [2**64 - 1 - p] and nd.ram == {1: 0}
+    program = Program.from_tasm("push 7 halt")
+    reduced = Program.from_json(program.to_json().replace('"Push":7', f'"Push":{p + 7}'))
+    assert reduced.digest() == program.digest()
+    with pytest.raises(InputError, match="not a u64"):
+        Claim.from_json(f'{{"program_digest":"{digest}","version":0,"input":[{2**64}],"output":[]}}')

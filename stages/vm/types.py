@@ -42,10 +42,19 @@ def _canonical(v, what: str) -> int:
     return v
 
 
+def _json_element(v, what: str) -> int:
+    """A field element as the reference reads one from JSON: any u64, reduced mod p (BFieldElement::new)."""
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise InputError(f"{what} must be an integer, got {v!r}")
+    if not 0 <= v < 2**64:
+        raise InputError(f"{what} {v} is not a u64")
+    return v % P
+
+
 def _elements(values, what: str) -> list[int]:
     if not isinstance(values, list):
         raise InputError(f"{what} must be a list of field elements")
-    return [_canonical(v, what + " element") for v in values]
+    return [_json_element(v, what + " element") for v in values]
 
 
 def _load(text, what: str):
@@ -136,7 +145,7 @@ class NonDeterminism:
         for key, value in obj["ram"].items():
             if not (isinstance(key, str) and key.isdigit()):
                 raise InputError(f"RAM address {key!r} must be a decimal string")
-            ram[_canonical(int(key), "RAM address")] = _canonical(value, "RAM value")
+            ram[_json_element(int(key), "RAM address")] = _json_element(value, "RAM value")
         return cls(_elements(obj["individual_tokens"], "individual token"),
                    [digest_from_hex(d) for d in obj["digests"]], ram)
 
