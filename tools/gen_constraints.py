@@ -116,8 +116,10 @@ def _leaf_expr(n: Node, split: bool) -> tuple[bool, str]:
     return False, f"xfe_load({row} + {ind.col} * aux_col_stride)"
 
 
-def _node_lines(constraints: list[Node], split: bool, indent: str) -> tuple[list[str], dict[int, bool]]:
-    """One `const` definition per circuit node below the constraints (children first)."""
+def _node_lines(constraints: list[Node], split: bool, indent: str,
+                after: dict[int, list[str]] | None = None) -> tuple[list[str], dict[int, bool]]:
+    """One `const` definition per circuit node below the constraints (children first); after[id] lines
+    (given as functions of is_base through _emit_after) follow the definition of node id."""
     lines: list[str] = []
     is_base: dict[int, bool] = {}
     for n in _postorder(constraints):
@@ -139,6 +141,8 @@ def _node_lines(constraints: list[Node], split: bool, indent: str) -> tuple[list
                 expr = f"xfe_mul({lv}, {rv})"
         is_base[n.id] = b
         lines.append(f"{indent}const {'ulong' if b else 'xfe'} v{n.id} = {expr};")
+        for emit in (after or {}).get(n.id, []):
+            lines.append(emit(is_base))
     return lines, is_base
 
 
@@ -161,6 +165,15 @@ def _weighted(
         term = f"xfe_mul_base({w}, v{c.id})" if is_base[c.id] else f"xfe_mul({w}, v{c.id})"
         lines.append(f"{indent}{acc} = xfe_add({acc}, {term});")
     return lines
+
+
+def _use_constraint(c: Node, is_base: dict[int, bool], k: int, total: int, indent: str) -> str:
+    """Constraint k (node c) stored at its place (mode 0) or added into acc with its weight (mode 1)."""
+    value = f"xfe_lift(v{c.id})" if is_base[c.id] else f"v{c.id}"
+    w = f"xfe_load(weights + {3 * k})"
+    term = f"xfe_mul_base({w}, v{c.id})" if is_base[c.id] else f"xfe_mul({w}, v{c.id})"
+    return (f"{indent}if (mode == 0) xfe_store(out + (x * {total} + {k}) * 3, {value}); "
+            f"else acc = xfe_add(acc, {term});")
 
 
 def opencl_source(air: LoweredAir, digest: str) -> str:
@@ -213,16 +226,17 @@ def opencl_chunked_source(air: LoweredAir, digest: str) -> str:
     for index, category in enumerate(CATEGORIES):
         for chunk in _chunks(air.constraints[category]):
             lines = [_CHUNK_HEAD.format(index=len(kernels)).rstrip("\n")]
-            body, is_base = _node_lines(chunk, True, " " * 4)
+            lines.append(f"    __global ulong *acc_at = out + (x * 4 + {index}) * 3;")
+            lines.append("    xfe acc = mode == 1 ? xfe_load(acc_at) : xfe_new(0, 0, 0);")
+            # Each constraint is stored (mode 0) or weighted into acc (mode 1) as soon as it is computed,
+            # so its value need not stay live to the end of the kernel (fewer registers, fewer spills).
+            after: dict[int, list] = {}
+            for k, c in enumerate(chunk):
+                after.setdefault(c.id, []).append(
+                    lambda is_base, c=c, k=offset + k: _use_constraint(c, is_base, k, total, " " * 4))
+            body, _ = _node_lines(chunk, True, " " * 4, after)
             lines += body
-            lines.append("    if (mode == 0) {")
-            lines += _stores(chunk, is_base, offset, total, " " * 8)
-            lines.append("    } else {")
-            lines.append(f"        __global ulong *acc_at = out + (x * 4 + {index}) * 3;")
-            lines.append("        xfe acc = xfe_load(acc_at);")
-            lines += _weighted(chunk, is_base, offset, "acc", " " * 8)
-            lines.append("        xfe_store(acc_at, acc);")
-            lines.append("    }")
+            lines.append("    if (mode == 1) xfe_store(acc_at, acc);")
             lines.append("}")
             kernels.append("\n".join(lines))
             offset += len(chunk)
