@@ -158,7 +158,9 @@ NTT_BLOCK_STEP(3, ntt_group8)
 // Loads read src[c * src_stride + (gi >> src_shift)]: src_shift > 0 broadcasts a shorter column, which
 // is how the LDE skips its first stages (see opencl/ntt.py). With load_bits > 0 a load instead takes
 // element bit_reverse(j, load_bits) of the column times load_table[j] (j = gi >> src_shift): the bit
-// reversal and coset scaling of a coset evaluation done while loading, with no separate pass. Stores multiply by scale[gi] when
+// reversal and coset scaling of a coset evaluation done while loading, with no separate pass. A column
+// longer than the transform (fold > 1 parts of 2^load_bits) is folded on the way: element r becomes
+// sum_t src[r + t 2^load_bits] fold_factor^t (a polynomial evaluated on a coset smaller than its length). Stores multiply by scale[gi] when
 // use_scale is set. Global id 0 is column * local size + local id, so groups of the same block of
 // different columns run side by side and share twiddles in cache. src_off / dst_off (elements) select
 // columns inside larger tables, as in ntt_bitrev_kernel.
@@ -166,7 +168,8 @@ __kernel void ntt_pass_kernel(__global const ulong *src, __global ulong *dst, __
                               __global const ulong *scale, const ulong src_stride, const ulong dst_stride,
                               const uint src_shift, const uint s0, const uint k, const uint log_t,
                               const uint dif, const uint use_scale, const ulong src_off,
-                              const ulong dst_off, __global const ulong *load_table, const uint load_bits) {
+                              const ulong dst_off, __global const ulong *load_table, const uint load_bits,
+                              const uint fold, const ulong fold_factor) {
     __local ulong sh[NTT_LOCAL_WORDS];
     src += src_off;
     dst += dst_off;
@@ -185,7 +188,12 @@ __kernel void ntt_pass_kernel(__global const ulong *src, __global ulong *dst, __
         uint gi = base | ((l >> log_t) << s0) | (l & (T - 1u));
         uint j = gi >> src_shift;
         if (load_bits) {
-            sh[SH(l)] = gl_mul(src[c * src_stride + bit_reverse(j, load_bits)], load_table[j]);
+            __global const ulong *at = src + c * src_stride + bit_reverse(j, load_bits);
+            ulong v = at[(ulong)(fold - 1) << load_bits];
+            for (uint t = fold - 1; t > 0; t--) {
+                v = gl_add(gl_mul(v, fold_factor), at[(ulong)(t - 1) << load_bits]);
+            }
+            sh[SH(l)] = gl_mul(v, load_table[j]);
         } else {
             sh[SH(l)] = src[c * src_stride + j];
         }

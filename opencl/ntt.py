@@ -85,7 +85,8 @@ def twiddles(rt: Runtime, log_n: int, inverse: bool) -> cl.Buffer:
 
 def _run_pass(rt: Runtime, src, dst, tw, scale, src_stride: int, dst_stride: int, src_shift: int,
               step: tuple[int, int, int], dif: bool, ncols: int, log_n: int, src_off: int = 0,
-              dst_off: int = 0, load_table=None, load_bits: int = 0) -> None:
+              dst_off: int = 0, load_table=None, load_bits: int = 0, fold: int = 1,
+              fold_factor: int = 1) -> None:
     s0, k, log_t = step
     block = 1 << (k + log_t)
     lsize = max(1, min(max(block // 8, 32), 256, rt.max_work_group()))  # one radix-8 group per work-item
@@ -95,7 +96,7 @@ def _run_pass(rt: Runtime, src, dst, tw, scale, src_stride: int, dst_stride: int
                   np.uint64(dst_stride), np.uint32(src_shift), np.uint32(s0), np.uint32(k),
                   np.uint32(log_t), np.uint32(int(dif)), np.uint32(int(scale is not None)),
                   np.uint64(src_off), np.uint64(dst_off), load_table if load_table is not None else tw,
-                  np.uint32(load_bits))
+                  np.uint32(load_bits), np.uint32(fold), np.uint64(fold_factor))
     for off in range(0, nblocks, MAX_GROUPS_PER_LAUNCH):
         count = min(MAX_GROUPS_PER_LAUNCH, nblocks - off)
         cl.enqueue_nd_range_kernel(rt.queue, kern, (ncols * lsize, count), (lsize, 1),
@@ -187,10 +188,23 @@ def lde_device(rt: Runtime, src, dst, ncols: int, log_n: int, log_big: int, offs
 def coset_evaluate_device(rt: Runtime, src, dst, ncols: int, log_len: int, log_n: int, offset: int,
                           src_off: int = 0, dst_off: int = 0) -> None:
     """dst (ncols x 2^log_n, from element dst_off) <- values at offset * w_n^i of the polynomials whose
-    coefficients (lowest first) src holds (ncols x 2^log_len from element src_off, log_len <= log_n).
-    src is kept. The first NTT pass loads the coefficients bit-reversed and scaled by offset^j."""
-    _forward_from_short(rt, src, dst, ncols, log_len, log_n, dst_off, src_off,
-                        _powers(rt, log_len, offset, 1, bitrev=True))
+    coefficients (lowest first) src holds (ncols x 2^log_len from element src_off). src is kept. The first
+    NTT pass loads the coefficients bit-reversed and scaled by offset^j; with log_len > log_n it first
+    folds coefficient j + t n onto j (times offset^(t n)), as w_n^(j + t n) = w_n^j."""
+    if log_len <= log_n:
+        _forward_from_short(rt, src, dst, ncols, log_len, log_n, dst_off, src_off,
+                            _powers(rt, log_len, offset, 1, bitrev=True))
+        return
+    tw = twiddles(rt, log_n, inverse=False)
+    table = _powers(rt, log_n, offset, 1, bitrev=True)
+    fold, factor = 1 << (log_len - log_n), pow(offset, 1 << log_n, P)
+    for i, step in enumerate(plan_dit(0, log_n)):
+        if i == 0:
+            _run_pass(rt, src, dst, tw, None, 1 << log_len, 1 << log_n, 0, step, False, ncols, log_n, src_off,
+                      dst_off, table, log_n, fold, factor)
+        else:
+            _run_pass(rt, dst, dst, tw, None, 1 << log_n, 1 << log_n, 0, step, False, ncols, log_n, dst_off,
+                      dst_off)
 
 
 def _check_offset(name: str, off) -> int:

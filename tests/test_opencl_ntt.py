@@ -155,3 +155,24 @@ def test_runtime_builds_and_caches_source_programs():
     buf = rt.to_device(np.arange(4, dtype=np.uint64))
     prog.twice(rt.queue, (4,), None, buf)
     assert rt.from_device(buf, (4,)).tolist() == [0, 2, 4, 6]
+
+
+@pytest.mark.parametrize("log_len, log_n", [(6, 4), (6, 5), (9, 7), (12, 11)])
+def test_coset_evaluate_device_on_a_coset_smaller_than_the_polynomial(rng, log_len, log_n):
+    # coefficients j + t n fold onto j: the prover evaluates on cosets of half the randomized-trace
+    # length when the full-length coset buffers would not fit the device
+    rt = get_runtime()
+    coeffs = rng.integers(0, F.P, size=(3, 1 << log_len), dtype=np.uint64)
+    offset = 7
+    src, dst = rt.to_device(coeffs), rt.empty(8 * 3 << log_n)
+    cl_ntt.coset_evaluate_device(rt, src, dst, 3, log_len, log_n, offset)
+    got = rt.from_device(dst, (3, 1 << log_n))
+    from stages.domains import powers
+
+    x = F.mul(np.uint64(offset), powers(cl_ntt.primitive_root(1 << log_n), 1 << log_n))
+    want = np.zeros_like(got)
+    power = np.ones(1 << log_n, dtype=np.uint64)
+    for j in range(1 << log_len):  # Horner would be shorter; this is the definition
+        want = F.add(want, F.mul(coeffs[:, j:j + 1], power[np.newaxis]))
+        power = F.mul(power, x)
+    np.testing.assert_array_equal(got, want)
