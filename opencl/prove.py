@@ -77,9 +77,10 @@ def download_columns(rt: Runtime, buf: cl.Buffer, ncols: int, n: int) -> np.ndar
 
 
 def randomized_interpolants(rt: Runtime, trace: cl.Buffer, ncols: int, h: int,
-                            randomizers: np.ndarray) -> cl.Buffer:
-    """Coefficients (ncols x 2h) of interpolant + (X^h - 1) * randomizer of every column of a
-    column-major trace (ncols x h) on <w_h>; randomizers (ncols, k). The trace is kept."""
+                            randomizers: np.ndarray, first_col: int = 0) -> cl.Buffer:
+    """Coefficients (ncols x 2h) of interpolant + (X^h - 1) * randomizer of the trace's columns first_col ..
+    first_col + ncols (column-major trace, h rows each, on <w_h>); randomizers (ncols, k). The trace is
+    kept."""
     log_h = h.bit_length() - 1
     k = randomizers.shape[1]
     coef = rt.empty(8 * ncols * 2 * h)
@@ -87,7 +88,8 @@ def randomized_interpolants(rt: Runtime, trace: cl.Buffer, ncols: int, h: int,
     tmp, work = rt.empty(8 * bc * h), rt.empty(8 * bc * h)
     for c0 in range(0, ncols, bc):
         c1 = min(ncols, c0 + bc)
-        cl.enqueue_copy(rt.queue, work, trace, src_offset=8 * c0 * h, byte_count=8 * (c1 - c0) * h)
+        cl.enqueue_copy(rt.queue, work, trace, src_offset=8 * (first_col + c0) * h,
+                        byte_count=8 * (c1 - c0) * h)
         intt_device(rt, work, tmp, c1 - c0, log_h)
         rnd = rt.to_device(np.ascontiguousarray(randomizers[c0:c1]))
         _run(rt, "randomize_kernel", (2 * h, c1 - c0), tmp, rnd, coef, np.uint32(h), np.uint32(k),
@@ -99,14 +101,15 @@ def randomized_interpolants(rt: Runtime, trace: cl.Buffer, ncols: int, h: int,
 
 
 def evaluate_coset(rt: Runtime, coef: cl.Buffer, ncols: int, length: int, offset: int, n: int,
-                   out: cl.Buffer) -> None:
-    """out (ncols x n) <- values at offset * w_n^i of the columns' polynomials (coef: ncols x length), in
-    column batches of at most BATCH_BYTES of output."""
+                   out: cl.Buffer, out_col: int = 0) -> None:
+    """Columns out_col .. out_col + ncols of out (n rows each) <- values at offset * w_n^i of the columns'
+    polynomials (coef: ncols x length; n may be smaller than length), in column batches of at most
+    BATCH_BYTES of output."""
     log_len, log_n = length.bit_length() - 1, n.bit_length() - 1
     bc = batch_width(n, ncols)
     for c0 in range(0, ncols, bc):
         c1 = min(ncols, c0 + bc)
-        coset_evaluate_device(rt, coef, out, c1 - c0, log_len, log_n, offset, c0 * length, c0 * n)
+        coset_evaluate_device(rt, coef, out, c1 - c0, log_len, log_n, offset, c0 * length, (out_col + c0) * n)
 
 
 def hash_rows_into_tree(rt: Runtime, values: cl.Buffer, ncols: int, n: int, nodes: cl.Buffer, n_leaves: int,

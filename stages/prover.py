@@ -311,19 +311,23 @@ class DeviceTooSmall(ValueError):
     since the host-array path with numpy constraints would take hours at the sizes where this happens."""
 
 
-def check_device_fits(backend, d: ProverDomains) -> None:
-    """Raise DeviceTooSmall unless an OpenCL backend's device holds the proof's largest buffer and peak."""
+def device_split(backend, d: ProverDomains) -> int:
+    """Coset split for an OpenCL backend's device (stages/prover_device.py): 1 (cosets of the randomized
+    trace length) if the proof fits so, else 2 (half-length cosets, about 20% less memory); DeviceTooSmall
+    if neither fits."""
     from stages.prover_device import device_bytes
 
-    largest, total = device_bytes(d)
     dev = backend.runtime.device
     have_largest, have_total = int(dev.max_mem_alloc_size), int(dev.global_mem_size)
-    if largest > have_largest or total > have_total:
-        gib = 2**30
-        raise DeviceTooSmall(
-            f"padded height 2^{d.trace.length.bit_length() - 1} needs about {total / gib:.1f} GiB of device "
-            f"memory (largest buffer {largest / gib:.1f} GiB); {dev.name.strip()} has {have_total / gib:.1f} "
-            f"GiB (largest buffer {have_largest / gib:.1f} GiB)")
+    for split in (1, 2):
+        largest, total = device_bytes(d, split)
+        if largest <= have_largest and total <= have_total:
+            return split
+    gib = 2**30
+    raise DeviceTooSmall(
+        f"padded height 2^{d.trace.length.bit_length() - 1} needs about {total / gib:.1f} GiB of device "
+        f"memory (largest buffer {largest / gib:.1f} GiB); {dev.name.strip()} has {have_total / gib:.1f} "
+        f"GiB (largest buffer {have_largest / gib:.1f} GiB)")
 
 
 def prove_table(claim, main_trace: np.ndarray, seed: bytes | None = None, backend=None,
@@ -357,8 +361,7 @@ def prove_table(claim, main_trace: np.ndarray, seed: bytes | None = None, backen
     if getattr(backend, "name", None) == "opencl":
         from stages.prover_device import DeviceOps
 
-        check_device_fits(backend, d)
-        ops = DeviceOps(backend, d)
+        ops = DeviceOps(backend, d, device_split(backend, d))
     else:  # numpy: host arrays
         ops = HostOps(backend, d, keep_lde(d) if cache_lde is None else cache_lde)
 

@@ -1,9 +1,11 @@
 """The proving steps of stages/prover.py with every large array resident on one OpenCL device.
 
 A committed table is held as its randomized interpolants' coefficients (column-major, extension columns
-as three base columns) and its Merkle tree; each of the E cosets of the FRI domain (rows c, c + E, ...,
-the points offset_c * w_L^k) is evaluated just in time into a coset buffer held only during a step
-(hashing, quotient, opening rows). The host uploads the main table (without its degree-lowering
+as three base columns; in column parts no larger than the device's largest buffer) and its Merkle tree;
+each of the E cosets of the FRI domain (rows c, c + E, ..., the points offset_c * w_M^k, M = N / E) is
+evaluated just in time into a coset buffer held only during a step (hashing, quotient, opening rows).
+Cosets have the randomized-trace length L, or L / 2 (`split` 2) when full-length coset buffers would not
+fit the device (2^22 on an 80 GB GPU). The host uploads the main table (without its degree-lowering
 columns) once; degree lowering, the aux table's extension, quotient, segments, out-of-domain rows, DEEP
 and FRI run on the device; the host sees roots, small vectors, authentication paths and revealed rows.
 Same proof bytes as HostOps. Peak device memory: see device_bytes (about 50 GiB at padded height 2^21).
@@ -34,12 +36,17 @@ class DeviceTree:
 
 @dataclass
 class DeviceTable:
-    """A committed table: coefficients (ncols x L) on the device and its tree."""
+    """A committed table: coefficients (ncols x L) on the device, as parts (buffer, first column, columns),
+    and its tree."""
 
-    coefficients: object
+    parts: list[tuple[object, int, int]]
     ncols: int  # base columns (3 per extension column)
     extension: bool
     tree: DeviceTree
+
+    def release(self) -> None:
+        for buf, _, _ in self.parts:
+            buf.release()
 
 
 @dataclass
@@ -60,16 +67,22 @@ class DeviceCodeword:
     n: int
 
 
-def device_bytes(d: ProverDomains) -> tuple[int, int]:
-    """(largest buffer, peak of all buffers) in bytes that DeviceOps allocates for a proof on domains d.
+MAX_PART_BYTES: int | None = None  # tests: cap coefficient parts below the device's largest buffer
+
+
+def device_bytes(d: ProverDomains, split: int = 1) -> tuple[int, int]:
+    """(largest unsplittable buffer, peak of all buffers) in bytes that DeviceOps allocates for a proof on
+    domains d with cosets of length L / split.
 
     Peak: the quotient step, with both tables' coefficients and one coset of each, three Merkle trees,
-    the quotient buffers and up to three 1 GiB scratch buffers.
+    the quotient buffers and up to three 1 GiB scratch buffers. Coefficients are stored in parts, so the
+    largest buffer that cannot be split is a coset of the main table.
     """
     L, N = d.randomized_trace.length, d.fri.length
+    M = L // split
     width = NUM_MAIN_COLUMNS + 3 * NUM_AUX_COLUMNS
     scratch = 3 * min(1 << 30, 8 * NUM_MAIN_COLUMNS * L)
-    return 8 * NUM_MAIN_COLUMNS * L, 8 * L * 2 * width + 3 * 80 * N + 8 * N * 24 + scratch
+    return 8 * NUM_MAIN_COLUMNS * M, 8 * (L + M) * width + 3 * 80 * N + 8 * N * 24 + scratch
 
 
 def cl_fill_zero(rt, buf, nbytes: int, start: int = 0) -> None:
@@ -130,13 +143,44 @@ class DeviceRounds:
 class DeviceOps:
     """stages.prover.HostOps's steps on an OpenCL backend's device."""
 
-    def __init__(self, backend, d: ProverDomains) -> None:
+    def __init__(self, backend, d: ProverDomains, split: int = 1) -> None:
+        if split not in (1, 2):
+            raise ValueError(f"cosets of L or L/2 rows only, got split {split}")
         self.rt = backend.runtime
         self.d = d
         self.L = d.randomized_trace.length
         self.N = d.fri.length
-        self.E = self.N // self.L
+        self.M = self.L // split  # rows of an evaluated coset
+        self.E = self.N // self.M
         self.main_trace = None  # the main table's columns, kept for the aux degree-lowering columns
+
+    def _part_ranges(self, ncols: int) -> list[tuple[int, int]]:
+        """Column ranges of a table's coefficient parts: each within the device's largest buffer."""
+        limit = int(self.rt.device.max_mem_alloc_size)
+        if MAX_PART_BYTES is not None:
+            limit = min(limit, MAX_PART_BYTES)
+        per = max(1, limit // (8 * self.L))
+        return [(c, min(c + per, ncols)) for c in range(0, ncols, per)]
+
+    def _evaluate(self, table: DeviceTable, c: int, out) -> None:
+        """out (table.ncols x M) <- the table's values on coset c."""
+        from opencl import prove as dev
+
+        for buf, c0, k in table.parts:
+            dev.evaluate_coset(self.rt, buf, k, self.L, self._offset(c), self.M, out, c0)
+
+    def _evaluate_at(self, table: DeviceTable, za: np.ndarray,
+                     zb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        from opencl import prove as dev
+
+        values = [dev.evaluate_at(self.rt, buf, self.L, k, za, zb) for buf, _, k in table.parts]
+        return np.concatenate([a for a, _ in values]), np.concatenate([b for _, b in values])
+
+    def _weighted_sum(self, table: DeviceTable, weights: np.ndarray, out, accumulate: bool) -> None:
+        from opencl import prove as dev
+
+        for i, (buf, c0, k) in enumerate(table.parts):
+            dev.weighted_sum(self.rt, buf, self.L, k, weights[c0:c0 + k], out, accumulate or i > 0)
 
     def _offset(self, c: int) -> int:
         return self.d.fri.value(c)
@@ -196,7 +240,8 @@ class DeviceOps:
         elif lower == "aux":
             ch = np.ascontiguousarray(challenges, dtype=np.uint64)
             dev.fill_degree_lowering(rt, "aux", self.main_trace, columns, ch, h)
-        coef = dev.randomized_interpolants(rt, columns, ncols, h, randomizers)
+        parts = [(dev.randomized_interpolants(rt, columns, c1 - c0, h, randomizers[c0:c1], c0), c0, c1 - c0)
+                 for c0, c1 in self._part_ranges(ncols)]
         if extension:
             columns.release()
             if self.main_trace is not None:
@@ -204,14 +249,14 @@ class DeviceOps:
                 self.main_trace = None
         else:
             self.main_trace = columns
-        values = rt.empty(8 * ncols * self.L)
-        nodes = dev.new_tree(rt, self.N)
+        table = DeviceTable(parts, ncols, extension, DeviceTree(dev.new_tree(rt, self.N), self.N))
+        values = rt.empty(8 * ncols * self.M)
         for c in range(self.E):
-            dev.evaluate_coset(rt, coef, ncols, self.L, self._offset(c), self.L, values)
-            dev.hash_rows_into_tree(rt, values, ncols, self.L, nodes, self.N, c, self.E)
-        dev.finish_tree(rt, nodes, self.N)
+            self._evaluate(table, c, values)
+            dev.hash_rows_into_tree(rt, values, ncols, self.M, table.tree.nodes, self.N, c, self.E)
+        dev.finish_tree(rt, table.tree.nodes, self.N)
         values.release()
-        return DeviceTable(coef, ncols, extension, DeviceTree(nodes, self.N))
+        return table
 
     def root(self, table: DeviceTable | DeviceSegments) -> np.ndarray:
         return DeviceRounds(self.rt).root(table.tree)
@@ -222,22 +267,24 @@ class DeviceOps:
         from opencl import prove as dev
         from opencl import tip5
 
-        rt, d, L, N, E = self.rt, self.d, self.L, self.N, self.E
+        rt, d, M, N, E = self.rt, self.d, self.M, self.N, self.E
         h = d.trace.length
         ch = rt.to_device(np.ascontiguousarray(challenges, dtype=np.uint64))
         wt = rt.to_device(np.ascontiguousarray(weights, dtype=np.uint64))
-        sums = rt.empty(8 * 12 * L)
+        sums = rt.empty(8 * 12 * M)
         quotient = rt.empty(8 * 3 * N)
-        main_values, aux_values = rt.empty(8 * main.ncols * L), rt.empty(8 * aux.ncols * L)
+        main_values, aux_values = rt.empty(8 * main.ncols * M), rt.empty(8 * aux.ncols * M)
         omega_inv = pow(d.trace.generator, P - 2, P)
+        gen = pow(d.fri.generator, E, P)  # of the coset's subgroup, order M
+        sign = pow(gen, h, P)  # -1 for M = 2h, 1 for M = h
         for c in range(E):
             offset = self._offset(c)
-            dev.evaluate_coset(rt, main.coefficients, main.ncols, L, offset, L, main_values)
-            dev.evaluate_coset(rt, aux.coefficients, aux.ncols, L, offset, L, aux_values)
-            x_h = pow(offset, h, P)  # x^h on this coset is x_h at even rows and -x_h at odd rows
-            dev.quotient_coset(rt, main_values, aux_values, L, L // h, ch, wt, sums, quotient, N, c, E,
-                               offset, d.randomized_trace.generator, omega_inv,
-                               pow((x_h - 1) % P, P - 2, P), pow((P - x_h - 1) % P, P - 2, P))
+            self._evaluate(main, c, main_values)
+            self._evaluate(aux, c, aux_values)
+            x_h = pow(offset, h, P)  # x^h on this coset: x_h at even rows, x_h * sign at odd rows
+            dev.quotient_coset(rt, main_values, aux_values, M, M // h, ch, wt, sums, quotient, N, c, E,
+                               offset, gen, omega_inv, pow((x_h - 1) % P, P - 2, P),
+                               pow((x_h * sign - 1) % P, P - 2, P))
         rt.queue.finish()
         for buf in (sums, main_values, aux_values):
             buf.release()
@@ -246,7 +293,7 @@ class DeviceOps:
         quotient.release()
         width = 3 * NUM_QUOTIENT_SEGMENTS
         values = rt.empty(8 * width * N)
-        dev.evaluate_coset(rt, seg, width, L, d.fri.offset, N, values)
+        dev.evaluate_coset(rt, seg, width, self.L, d.fri.offset, N, values)
         nodes = dev.new_tree(rt, N)
         tip5.hash_rows_device(rt, values, N, width, nodes, out_offset=N)
         dev.finish_tree(rt, nodes, N)
@@ -257,10 +304,8 @@ class DeviceOps:
         from opencl import prove as dev
 
         rt, L = self.rt, self.L
-        main_curr, main_next = dev.evaluate_at(rt, main.coefficients, L, main.ncols, points["alpha"],
-                                               points["alpha_next"])
-        aux_curr, aux_next = dev.evaluate_at(rt, aux.coefficients, L, aux.ncols, points["alpha"],
-                                             points["alpha_next"])
+        main_curr, main_next = self._evaluate_at(main, points["alpha"], points["alpha_next"])
+        aux_curr, aux_next = self._evaluate_at(aux, points["alpha"], points["alpha_next"])
         seg, _ = dev.evaluate_at(rt, segments.coefficients, L, 3 * NUM_QUOTIENT_SEGMENTS, points["alpha4"],
                                  points["alpha4"])
         return {"main_curr": main_curr, "aux_curr": _join_components(aux_curr), "main_next": main_next,
@@ -275,8 +320,8 @@ class DeviceOps:
         rt, L, N = self.rt, self.L, self.N
         nm, nrow = NUM_MAIN_COLUMNS, NUM_MAIN_COLUMNS + NUM_AUX_COLUMNS
         f_coef, g_coef = rt.empty(24 * L), rt.empty(24 * L)
-        dev.weighted_sum(rt, main.coefficients, L, main.ncols, weights[:nm], f_coef, False)
-        dev.weighted_sum(rt, aux.coefficients, L, aux.ncols, _split_weights(weights[nm:nrow]), f_coef, True)
+        self._weighted_sum(main, weights[:nm], f_coef, False)
+        self._weighted_sum(aux, _split_weights(weights[nm:nrow]), f_coef, True)
         dev.weighted_sum(rt, segments.coefficients, L, 3 * NUM_QUOTIENT_SEGMENTS,
                          _split_weights(weights[nrow:nrow + NUM_QUOTIENT_SEGMENTS]), g_coef, False)
         f, g = rt.empty(24 * N), rt.empty(24 * N)
@@ -304,11 +349,11 @@ class DeviceOps:
             return out.reshape(len(indices), NUM_QUOTIENT_SEGMENTS, 3)
         idx = np.asarray(indices, dtype=np.int64)
         out = np.zeros((len(idx), table.ncols), dtype=np.uint64)
-        values = rt.empty(8 * table.ncols * self.L)
+        values = rt.empty(8 * table.ncols * self.M)
         for c in sorted(set((idx % self.E).tolist())):
             sel = idx % self.E == c
-            dev.evaluate_coset(rt, table.coefficients, table.ncols, self.L, self._offset(c), self.L, values)
-            out[sel] = dev.gather_columns(rt, values, self.L, table.ncols, idx[sel] // self.E)
+            self._evaluate(table, c, values)
+            out[sel] = dev.gather_columns(rt, values, self.M, table.ncols, idx[sel] // self.E)
         values.release()
         return out.reshape(len(idx), -1, 3) if table.extension else out
 

@@ -130,7 +130,7 @@ def test_device_too_small_is_refused_with_the_sizes(rt, vectors, monkeypatch):
     from stages.vm import Claim, NonDeterminism, Program
     from stages.vm.interpreter import run_claim
 
-    monkeypatch.setattr(pd, "device_bytes", lambda d: (1 << 40, 1 << 60))
+    monkeypatch.setattr(pd, "device_bytes", lambda d, split=1: (1 << 40, 1 << 60))
     lines = (vectors / "requests" / "halt.req").read_text().splitlines()
     claim = Claim.from_json(lines[0])
     _, aet = run_claim(claim, Program.from_json(lines[1]), NonDeterminism.from_json(lines[2]))
@@ -140,3 +140,29 @@ def test_device_too_small_is_refused_with_the_sizes(rt, vectors, monkeypatch):
     with pytest.raises(DeviceTooSmall, match=want + r".* has .* GiB \(largest buffer .* GiB\)"):
         prove_table(claim, main_table(aet, degree_lowered=False), backend=get_backend("opencl", rt.key),
                     degree_lowered=False)
+
+
+def test_half_length_cosets_and_coefficient_parts_give_the_same_proof(rt, vectors, monkeypatch):
+    """What a 2^22 proof does on an 80 GB GPU: cosets of L/2 rows (16 instead of 8) and each table's
+    coefficients in several buffers; forced here at a small size."""
+    import stages.prover as prover
+    import stages.prover_device as pd
+
+    monkeypatch.setattr(prover, "device_split", lambda backend, d: 2)
+    monkeypatch.setattr(pd, "MAX_PART_BYTES", 8 * 512 * 100)  # parts of 100 columns of L = 512 rows
+    test_seeded_proof_on_device_is_byte_identical(rt, vectors)
+
+
+def test_device_split_is_chosen_from_the_memory_model(rt, monkeypatch):
+    import stages.prover_device as pd
+    from stages.backend import get_backend
+    from stages.domains import derive
+    from stages.prover import DeviceTooSmall, device_split
+
+    backend, d = get_backend("opencl", rt.key), derive(1 << 8)
+    assert device_split(backend, d) == 1
+    monkeypatch.setattr(pd, "device_bytes", lambda d, split=1: (0, 1 << 60 if split == 1 else 0))
+    assert device_split(backend, d) == 2
+    monkeypatch.setattr(pd, "device_bytes", lambda d, split=1: (0, 1 << 60))
+    with pytest.raises(DeviceTooSmall):
+        device_split(backend, d)
