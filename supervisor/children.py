@@ -93,15 +93,15 @@ def _run_prove(msg: dict, device_key: str, stage) -> dict:
 
     stage("prove")
     t0 = time.perf_counter()
-    arrays = {name: shm.get_array(desc) for name, desc in msg["blocks"].items()}
-    table = arrays.pop("main_table", None)
-    aet = jobs.aet_view(arrays, msg["scalars"]) if table is None else None
     timings: dict[str, float] = {}
 
     def on_timing(name: str, seconds: float) -> None:
         timings[name] = seconds
 
     env = [tuple(p) for p in msg["env"]]
+    arrays = {name: shm.attached(desc) for name, desc in msg["blocks"].items()}  # mapped, not copied
+    table = arrays.pop("main_table", None)
+    aet = jobs.aet_view(arrays, msg["scalars"]) if table is None else None
     try:
         proof = jobs.prove_job(msg["claim"], device_key, env, aet=aet, table=table, on_stage=stage,
                                on_timing=on_timing)

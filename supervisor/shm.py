@@ -58,6 +58,16 @@ def get_array(desc: dict) -> np.ndarray:
     return out
 
 
+def attached(desc: dict) -> np.ndarray:
+    """A read-only memory map of the array a descriptor names, without copying it (a proving child reads a
+    2^21-row main table, gigabytes, straight from the block). The mapping lives as long as any view of it:
+    unlinking the block meanwhile is safe, and nothing can be left pointing at unmapped memory."""
+    shape, dtype = tuple(desc["shape"]), np.dtype(desc["dtype"])
+    if int(np.prod(shape)) == 0:
+        return np.zeros(shape, dtype=dtype)
+    return np.memmap(os.path.join(SHM_DIR, desc["name"]), dtype=dtype, mode="r", shape=shape)
+
+
 def put_bytes(name: str, data: bytes) -> dict:
     """A block holding raw bytes (used for request texts)."""
     return put_array(name, np.frombuffer(data, dtype=np.uint8))

@@ -513,3 +513,21 @@ def test_host_memory_admission_waits_or_refuses():
         assert resp.status == protocol.STATUS_ERROR and "more than this host can give" in resp.message, resp
     finally:
         assert d.stop() == 0
+
+
+def test_attached_block_is_read_in_place_and_outlives_its_unlinking():
+    import numpy as np
+
+    name = f"{shm.PREFIX}{os.getpid()}_attach_test"
+    data = np.arange(12, dtype=np.uint64).reshape(3, 4)
+    view = shm.attached(shm.put_array(name, data))
+    try:
+        np.testing.assert_array_equal(view, data)
+        with pytest.raises(ValueError):
+            view[0, 0] = 7  # read-only: a prover must not write into a job's block
+        row = view[1]
+    finally:
+        shm.unlink(name)  # as the supervisor does when the job ends
+    assert not shm.list_blocks(name)
+    np.testing.assert_array_equal(row, data[1])  # still mapped while a view lives
+    assert shm.attached({"name": name, "dtype": "<u8", "shape": [0, 4]}).shape == (0, 4)
