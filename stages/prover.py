@@ -271,15 +271,17 @@ def extend_tables(main_trace: np.ndarray, challenges: np.ndarray) -> np.ndarray:
     return out
 
 
-def main_table(aet, degree_lowered: bool = True) -> np.ndarray:
+def main_table(aet, degree_lowered: bool = True, allocate: Callable | None = None) -> np.ndarray:
     """The padded master main table (h, 379) of an execution with its degree-lowering columns, or without
     them, (h, 149), if degree_lowered is False: prove_table(..., degree_lowered=False) then fills them, on
-    the device for OpenCL backends (much faster than numpy for large tables)."""
+    the device for OpenCL backends (much faster than numpy for large tables). allocate(shape) gives the
+    array the (h, 149) table is written into (the daemon's shared memory)."""
     from stages.air.evaluate import fill_degree_lowering_main
     from stages.air.fill import fill_main_table
 
     if not degree_lowered:
-        return fill_main_table(aet, base_only=True)
+        out = None if allocate is None else allocate((int(aet.padded_height), NUM_MAIN_BASE_COLUMNS))
+        return fill_main_table(aet, base_only=True, out=out)
     return fill_degree_lowering_main(fill_main_table(aet))
 
 

@@ -72,14 +72,27 @@ def _run_execute(msg: dict, stage, ask) -> dict:
     name = f"{msg['prefix']}a{msg['attempt']}_"
     stage("main table")
     t0 = time.perf_counter()
+    made: list[tuple[dict, object]] = []
+
+    def allocate(shape: tuple[int, ...]):
+        desc, view = shm.create_array(name + "main_table", shape)  # filled in place: no copy afterwards
+        made.append((desc, view))
+        return view
+
     try:
-        table = jobs.build_main_table(result.aet)
+        table = jobs.build_main_table(result.aet, allocate)
     except jobs.JobError as exc:
         return {"outcome": "error", "message": str(exc), "t_execute": t_exec}
     stages = {}
     if table is not None:
         stages["main table"] = time.perf_counter() - t0
-        blocks = {"main_table": shm.put_array(name + "main_table", table)}
+        if made and table.shape == made[0][1].shape and jobs.same_memory(table, made[0][1]):
+            blocks = {"main_table": made[0][0]}
+        else:  # a prover that built its own array
+            if made:
+                shm.unlink(made[0][0]["name"])
+            blocks = {"main_table": shm.put_array(name + "main_table", table)}
+        del table, made
     else:
         blocks = {k: shm.put_array(name + k, arr) for k, arr in jobs.aet_arrays(result.aet).items()}
     return {"outcome": "executed", "log2": result.log2, "force_cpu": result.force_cpu,

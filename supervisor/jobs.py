@@ -259,10 +259,16 @@ def _stark_failure(exc: Exception, what: str) -> JobError:
 STARK_ERRORS = (ImportError, ValueError, ArithmeticError, TypeError, AttributeError, IndexError, KeyError)
 
 
-def build_main_table(aet) -> np.ndarray | None:
-    """The padded master main table (h, 379) when stages.prover offers main_table/prove_table (the CPU pool
-    builds it, devices prove from it); None when the prover only takes an AET, or is absent (the prove
-    step then answers why)."""
+def same_memory(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two arrays overlap in memory (bounds check; enough to tell a view from a separate copy)."""
+    return bool(np.may_share_memory(a, b))
+
+
+def build_main_table(aet, allocate=None) -> np.ndarray | None:
+    """The padded master main table (h, 149 base columns) when stages.prover offers main_table/prove_table
+    (the CPU pool builds it, devices prove from it), written into allocate(shape) when given and the
+    prover takes it; None when the prover only takes an AET, or is absent (the prove step then answers
+    why)."""
     if fake_proofs():
         return None
     try:
@@ -273,7 +279,7 @@ def build_main_table(aet) -> np.ndarray | None:
         return None
     try:
         # The degree-lowering columns are left to the prover: a device child fills them on its GPU.
-        opts = _keywords(prover.main_table, degree_lowered=False)
+        opts = _keywords(prover.main_table, degree_lowered=False, allocate=allocate)
         return np.ascontiguousarray(prover.main_table(aet, **opts), dtype=np.uint64)
     except STARK_ERRORS as exc:
         raise _stark_failure(exc, "building the main table") from exc

@@ -58,6 +58,20 @@ def get_array(desc: dict) -> np.ndarray:
     return out
 
 
+def create_array(name: str, shape: tuple[int, ...], dtype=np.uint64) -> tuple[dict, np.ndarray]:
+    """A new block called `name` for an array of this shape, as (descriptor, writable view): the producer
+    writes straight into shared memory instead of copying a finished array in (put_array)."""
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape)) * dtype.itemsize
+    shm = shared_memory.SharedMemory(name=name, create=True, size=max(1, nbytes))
+    _untrack(shm)
+    shm.close()
+    desc = {"name": name, "dtype": dtype.str, "shape": list(shape)}
+    if nbytes == 0:
+        return desc, np.zeros(shape, dtype=dtype)
+    return desc, np.memmap(os.path.join(SHM_DIR, name), dtype=dtype, mode="r+", shape=tuple(shape))
+
+
 def attached(desc: dict) -> np.ndarray:
     """A read-only memory map of the array a descriptor names, without copying it (a proving child reads a
     2^21-row main table, gigabytes, straight from the block). The mapping lives as long as any view of it:

@@ -531,3 +531,27 @@ def test_attached_block_is_read_in_place_and_outlives_its_unlinking():
     assert not shm.list_blocks(name)
     np.testing.assert_array_equal(row, data[1])  # still mapped while a view lives
     assert shm.attached({"name": name, "dtype": "<u8", "shape": [0, 4]}).shape == (0, 4)
+
+
+@pytest.mark.skipif(not _stark_ready(), reason="needs stages.vm and stages.prover")
+def test_main_table_is_built_in_place_in_shared_memory():
+    import numpy as np
+
+    from stages.prover import main_table
+    from supervisor import jobs
+
+    result = jobs.execute(jobs.parse_request(request_fields("halt")))
+    name = f"{shm.PREFIX}{os.getpid()}_table_test"
+    made = []
+
+    def allocate(shape):
+        desc, view = shm.create_array(name, shape)
+        made.append((desc, view))
+        return view
+
+    try:
+        table = jobs.build_main_table(result.aet, allocate)
+        assert made and jobs.same_memory(table, made[0][1])  # written into the block, not copied there
+        np.testing.assert_array_equal(shm.attached(made[0][0]), main_table(result.aet, degree_lowered=False))
+    finally:
+        shm.unlink(name)

@@ -548,11 +548,13 @@ def table_heights(aet) -> dict[str, int]:
     }
 
 
-def fill_main_table(aet, num_rows: int | None = None, base_only: bool = False) -> np.ndarray:
+def fill_main_table(aet, num_rows: int | None = None, base_only: bool = False,
+                    out: np.ndarray | None = None) -> np.ndarray:
     """Master main table (num_rows, 379) uint64 from an AET (contract in the team notes): columns 0..149
     filled, sorted and padded as the reference does; degree-lowering columns 149..379 left zero, or left
     out with base_only (num_rows, 149): less to build and ship when a device fills them.
-    num_rows defaults to aet.padded_height (the trace-domain length for default parameters)."""
+    num_rows defaults to aet.padded_height (the trace-domain length for default parameters). With `out`
+    (a C-contiguous uint64 array of that shape, e.g. in shared memory) the table is written there."""
     h = int(aet.padded_height if num_rows is None else num_rows)
     proc = _arr(aet.processor_trace, 39, "processor_trace")
     if proc.shape[0] == 0:
@@ -564,7 +566,10 @@ def fill_main_table(aet, num_rows: int | None = None, base_only: bool = False) -
     # The tables are independent apart from the processor's clock-jump multiplicities, and numpy releases
     # the GIL in its array loops: fill them, and copy each into its columns, on a few threads.
     width = NUM_MAIN_BASE_COLUMNS if base_only else NUM_MASTER_MAIN_COLUMNS
-    main = np.empty((h, width), dtype=_U)
+    if out is not None and (out.shape != (h, width) or out.dtype != _U or not out.flags.c_contiguous):
+        raise ValueError(f"out must be a C-contiguous ({h}, {width}) uint64 array, "
+                         f"got {out.shape} {out.dtype}")
+    main = np.empty((h, width), dtype=_U) if out is None else out
     if not base_only:
         main[:, NUM_MAIN_BASE_COLUMNS:] = 0
 
