@@ -54,21 +54,14 @@ __kernel void ntt_powers_kernel(__global ulong *out, const ulong base, const ulo
     out[i] = gl_mul(factor, gl_pow(base, (ulong)e));
 }
 
-// dst[c][i] = factor * src[c][bit_reverse(i)] (times table[i] when use_table) for the column given by
-// global id 1. src_off / dst_off (elements) select columns inside larger tables without sub-buffers,
-// which the NVIDIA driver handles slowly.
+// dst[c][i] = factor * src[c][bit_reverse(i)] for the column given by global id 1.
 __kernel void ntt_bitrev_kernel(__global const ulong *src, __global ulong *dst, const uint log_n,
-                                const ulong factor, const ulong src_stride, const ulong dst_stride,
-                                __global const ulong *table, const uint use_table, const ulong src_off,
-                                const ulong dst_off) {
+                                const ulong factor, const ulong src_stride, const ulong dst_stride) {
     uint i = get_global_id(0);
     ulong c = get_global_id(1);
     if (i >= (1u << log_n)) return;
-    src += src_off;
-    dst += dst_off;
     ulong v = src[c * src_stride + bit_reverse(i, log_n)];
     if (factor != 1) v = gl_mul(v, factor);
-    if (use_table) v = gl_mul(v, table[i]);
     dst[c * dst_stride + i] = v;
 }
 
@@ -163,7 +156,7 @@ NTT_BLOCK_STEP(3, ntt_group8)
 // sum_t src[r + t 2^load_bits] fold_factor^t (a polynomial evaluated on a coset smaller than its length). Stores multiply by scale[gi] when
 // use_scale is set. Global id 0 is column * local size + local id, so groups of the same block of
 // different columns run side by side and share twiddles in cache. src_off / dst_off (elements) select
-// columns inside larger tables, as in ntt_bitrev_kernel.
+// columns inside larger tables without sub-buffers, which NVIDIA's driver handles slowly.
 __kernel void ntt_pass_kernel(__global const ulong *src, __global ulong *dst, __global const ulong *tw,
                               __global const ulong *scale, const ulong src_stride, const ulong dst_stride,
                               const uint src_shift, const uint s0, const uint k, const uint log_t,

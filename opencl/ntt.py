@@ -103,12 +103,10 @@ def _run_pass(rt: Runtime, src, dst, tw, scale, src_stride: int, dst_stride: int
                                    global_work_offset=(0, off))
 
 
-def _bitrev(rt: Runtime, src, dst, ncols: int, log_n: int, factor: int, table=None, src_off: int = 0,
-            dst_off: int = 0) -> None:
+def _bitrev(rt: Runtime, src, dst, ncols: int, log_n: int, factor: int) -> None:
     rt.kernel("ntt", "ntt_bitrev_kernel")(
         rt.queue, (1 << log_n, ncols), None, src, dst, np.uint32(log_n), np.uint64(factor),
-        np.uint64(1 << log_n), np.uint64(1 << log_n), table if table is not None else src,
-        np.uint32(int(table is not None)), np.uint64(src_off), np.uint64(dst_off))
+        np.uint64(1 << log_n), np.uint64(1 << log_n))
 
 
 def _powers(rt: Runtime, log_n: int, base: int, factor: int, bitrev: bool) -> cl.Buffer:
@@ -126,7 +124,7 @@ def _powers(rt: Runtime, log_n: int, base: int, factor: int, bitrev: bool) -> cl
 
 
 def _forward_from_short(rt: Runtime, short, dst, ncols: int, log_short: int, log_n: int,
-                        dst_off: int = 0, short_off: int = 0, load_table=None) -> None:
+                        dst_off: int = 0, short_off: int = 0, load_table=None, fold_factor: int = 1) -> None:
     """dst (ncols x 2^log_n) <- DIT stages log_n - log_short .. log_n - 1 on the bit-reversed, zero-padded
     columns whose nonzero part `short` (ncols x 2^log_short, bit-reversed order) holds.
 
@@ -134,9 +132,12 @@ def _forward_from_short(rt: Runtime, short, dst, ncols: int, log_short: int, log
     e = 2^(log_n - log_short); the first log2(e) DIT stages would only copy each over its block of e, so
     the first pass reads the short column with a shift instead of running them. dst's columns start at
     element dst_off, short's at short_off. With load_table, `short` holds natural-order values that the
-    first pass bit-reverses and multiplies by load_table (bit-reversed order) as it loads them.
+    first pass bit-reverses and multiplies by load_table (bit-reversed order) as it loads them; a column
+    longer than 2^log_n (log_short > log_n) is then folded: element j + t 2^log_n adds fold_factor^t times
+    its value to element j.
     """
-    shift = log_n - log_short
+    shift = max(0, log_n - log_short)
+    fold = 1 << max(0, log_short - log_n)
     tw = twiddles(rt, log_n, inverse=False)
     plan = plan_dit(shift, log_n) or [(shift, 0, 0)]
     for i, step in enumerate(plan):
@@ -144,7 +145,8 @@ def _forward_from_short(rt: Runtime, short, dst, ncols: int, log_short: int, log
         _run_pass(rt, short if first else dst, dst, tw, None, (1 << log_short) if first else 1 << log_n,
                   1 << log_n, shift if first else 0, step, False, ncols, log_n,
                   short_off if first else dst_off, dst_off, load_table if first else None,
-                  log_short if first and load_table is not None else 0)
+                  min(log_short, log_n) if first and load_table is not None else 0,
+                  fold if first else 1, fold_factor)
 
 
 def ntt_device(rt: Runtime, src, dst, ncols: int, log_n: int) -> None:
@@ -191,20 +193,9 @@ def coset_evaluate_device(rt: Runtime, src, dst, ncols: int, log_len: int, log_n
     coefficients (lowest first) src holds (ncols x 2^log_len from element src_off). src is kept. The first
     NTT pass loads the coefficients bit-reversed and scaled by offset^j; with log_len > log_n it first
     folds coefficient j + t n onto j (times offset^(t n)), as w_n^(j + t n) = w_n^j."""
-    if log_len <= log_n:
-        _forward_from_short(rt, src, dst, ncols, log_len, log_n, dst_off, src_off,
-                            _powers(rt, log_len, offset, 1, bitrev=True))
-        return
-    tw = twiddles(rt, log_n, inverse=False)
-    table = _powers(rt, log_n, offset, 1, bitrev=True)
-    fold, factor = 1 << (log_len - log_n), pow(offset, 1 << log_n, P)
-    for i, step in enumerate(plan_dit(0, log_n)):
-        if i == 0:
-            _run_pass(rt, src, dst, tw, None, 1 << log_len, 1 << log_n, 0, step, False, ncols, log_n, src_off,
-                      dst_off, table, log_n, fold, factor)
-        else:
-            _run_pass(rt, dst, dst, tw, None, 1 << log_n, 1 << log_n, 0, step, False, ncols, log_n, dst_off,
-                      dst_off)
+    table = _powers(rt, min(log_len, log_n), offset, 1, bitrev=True)
+    _forward_from_short(rt, src, dst, ncols, log_len, log_n, dst_off, src_off, table,
+                        pow(offset, 1 << log_n, P))
 
 
 def _check_offset(name: str, off) -> int:

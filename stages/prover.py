@@ -16,6 +16,7 @@ import numpy as np
 
 from stages import field, fri, merkle, ntt, xfield
 from stages.air.challenges import derive_challenges
+from stages.air.columns import NUM_MAIN_BASE_COLUMNS
 from stages.domains import NUM_QUOTIENT_SEGMENTS, ProverDomains, StarkParams, derive, powers
 from stages.proof import ProofItem
 from stages.proof_stream import ProofStream
@@ -23,7 +24,6 @@ from stages.rng import aux_randomness, main_trace_randomizers
 from stages.verifier import NUM_AUX_COLUMNS, NUM_MAIN_COLUMNS, NUM_SAMPLED_CHALLENGES, claim_encoding
 
 RANDOMIZER_COLUMN = 90
-NUM_MAIN_BASE_COLUMNS = 149  # main columns before the degree-lowering ones
 QUOTIENT_CHUNK_ROWS = 1 << 13  # rows of the quotient domain evaluated per constraint pass
 
 Progress = Callable[[str, float], None]

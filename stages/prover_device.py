@@ -44,10 +44,6 @@ class DeviceTable:
     extension: bool
     tree: DeviceTree
 
-    def release(self) -> None:
-        for buf, _, _ in self.parts:
-            buf.release()
-
 
 @dataclass
 class DeviceSegments:

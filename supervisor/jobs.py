@@ -259,11 +259,6 @@ def _stark_failure(exc: Exception, what: str) -> JobError:
 STARK_ERRORS = (ImportError, ValueError, ArithmeticError, TypeError, AttributeError, IndexError, KeyError)
 
 
-def same_memory(a: np.ndarray, b: np.ndarray) -> bool:
-    """Whether two arrays overlap in memory (bounds check; enough to tell a view from a separate copy)."""
-    return bool(np.may_share_memory(a, b))
-
-
 def build_main_table(aet, allocate=None) -> np.ndarray | None:
     """The padded master main table (h, 149 base columns) when stages.prover offers main_table/prove_table
     (the CPU pool builds it, devices prove from it), written into allocate(shape) when given and the

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,7 @@ from opencl import ntt  # noqa: E402
 from opencl import prove as dev  # noqa: E402
 from opencl.runtime import get_runtime  # noqa: E402
 from stages.domains import derive  # noqa: E402
+from tools.bench_core import best_time  # noqa: E402
 
 P = 2**64 - 2**32 + 1
 MAIN, AUX = 379, 3 * 91
@@ -45,15 +45,8 @@ def random_buffer(rt, nelems: int, rng: np.random.Generator):
 
 
 def timed(rt, fn, repeat: int) -> float:
-    """Best wall time in ms of fn() with the queue drained before and after."""
-    best = float("inf")
-    for _ in range(repeat):
-        rt.queue.finish()
-        t = time.perf_counter()
-        fn()
-        rt.queue.finish()
-        best = min(best, time.perf_counter() - t)
-    return 1e3 * best
+    """Best wall time in ms of fn() with the queue drained after each run (bench_core.best_time)."""
+    return 1e3 * best_time(fn, repeat, rt.queue.finish)
 
 
 def run(rt, log2: int, repeat: int) -> list[tuple[str, float]]:
