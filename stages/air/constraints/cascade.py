@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from stages.air.challenges import ChallengeId as Ch
-from stages.air.circuit import CircuitBuilder, DualRow, Node, SingleRow
+from stages.air.circuit import CircuitBuilder, Node, SingleRow
 from stages.air.columns import CascadeAux as A
 from stages.air.columns import CascadeMain as M
+from stages.air.constraints import leaves
 
 
 def initial_constraints(b: CircuitBuilder) -> list[Node]:
-    def main(c):
-        return b.input(SingleRow.main(c))
-
-    def aux(c):
-        return b.input(SingleRow.aux(c))
+    main = partial(leaves.main, b)
+    aux = partial(leaves.aux, b)
 
     def one():
         return b.b_constant(1)
@@ -71,17 +71,10 @@ def consistency_constraints(b: CircuitBuilder) -> list[Node]:
 
 
 def transition_constraints(b: CircuitBuilder) -> list[Node]:
-    def cur(c):
-        return b.input(DualRow.curr_main(c))
-
-    def nxt(c):
-        return b.input(DualRow.next_main(c))
-
-    def cur_aux(c):
-        return b.input(DualRow.curr_aux(c))
-
-    def nxt_aux(c):
-        return b.input(DualRow.next_aux(c))
+    cur = partial(leaves.curr_main, b)
+    nxt = partial(leaves.next_main, b)
+    cur_aux = partial(leaves.curr_aux, b)
+    nxt_aux = partial(leaves.next_aux, b)
 
     one = b.b_constant(1)
     two = b.b_constant(2)

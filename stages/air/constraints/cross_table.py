@@ -3,8 +3,10 @@ constraints tying the tables' running products, evaluations and log derivatives 
 
 from __future__ import annotations
 
+from functools import partial
+
 from stages.air.challenges import ChallengeId as Ch
-from stages.air.circuit import CircuitBuilder, Node, SingleRow
+from stages.air.circuit import CircuitBuilder, Node
 from stages.air.columns import (
     CascadeAux,
     HashAux,
@@ -16,6 +18,7 @@ from stages.air.columns import (
     RamAux,
     U32Aux,
 )
+from stages.air.constraints import leaves
 
 
 def initial_constraints(b: CircuitBuilder) -> list[Node]:
@@ -31,11 +34,8 @@ def transition_constraints(b: CircuitBuilder) -> list[Node]:
 
 
 def terminal_constraints(b: CircuitBuilder) -> list[Node]:
-    def aux(c):
-        return b.input(SingleRow.aux(c))
-
-    def ch(c):
-        return b.challenge(c)
+    aux = partial(leaves.aux, b)
+    ch = partial(leaves.challenge, b)
 
     program_attestation = aux(ProgramAux.SendChunkRunningEvaluation) - aux(
         HashAux.ReceiveChunkRunningEvaluation

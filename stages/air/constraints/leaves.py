@@ -1,4 +1,4 @@
-"""Short names for the circuit leaves the big table ports (processor, hash) create over and over."""
+"""Short names for the circuit leaves every table's constraints create over and over."""
 
 from __future__ import annotations
 

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from stages.air.challenges import ChallengeId as Ch
-from stages.air.circuit import CircuitBuilder, DualRow, Node, SingleRow
+from stages.air.circuit import CircuitBuilder, Node, SingleRow
 from stages.air.columns import LookupAux as A
 from stages.air.columns import LookupMain as M
+from stages.air.constraints import leaves
 
 
 def initial_constraints(b: CircuitBuilder) -> list[Node]:
-    def main(c):
-        return b.input(SingleRow.main(c))
-
-    def aux(c):
-        return b.input(SingleRow.aux(c))
+    main = partial(leaves.main, b)
+    aux = partial(leaves.aux, b)
 
     lookup_input = main(M.LookIn)
     lookup_output = main(M.LookOut)
@@ -36,8 +36,7 @@ def initial_constraints(b: CircuitBuilder) -> list[Node]:
 
 
 def consistency_constraints(b: CircuitBuilder) -> list[Node]:
-    def main(c):
-        return b.input(SingleRow.main(c))
+    main = partial(leaves.main, b)
 
     return [main(M.IsPadding) * (b.b_constant(1) - main(M.IsPadding))]
 
@@ -46,17 +45,10 @@ def transition_constraints(b: CircuitBuilder) -> list[Node]:
     def one():
         return b.b_constant(1)
 
-    def cur(c):
-        return b.input(DualRow.curr_main(c))
-
-    def nxt(c):
-        return b.input(DualRow.next_main(c))
-
-    def cur_aux(c):
-        return b.input(DualRow.curr_aux(c))
-
-    def nxt_aux(c):
-        return b.input(DualRow.next_aux(c))
+    cur = partial(leaves.curr_main, b)
+    nxt = partial(leaves.next_main, b)
+    cur_aux = partial(leaves.curr_aux, b)
+    nxt_aux = partial(leaves.next_aux, b)
 
     lookup_input = cur(M.LookIn)
     is_padding = cur(M.IsPadding)

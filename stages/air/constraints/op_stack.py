@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from stages.air.challenges import ChallengeId as Ch
-from stages.air.circuit import CircuitBuilder, DualRow, Node, SingleRow
+from stages.air.circuit import CircuitBuilder, Node, SingleRow
 from stages.air.columns import OpStackAux as A
 from stages.air.columns import OpStackMain as M
+from stages.air.constraints import leaves
 
 PADDING_VALUE = 2
 NUM_OP_STACK_REGISTERS = 16
 
 
 def initial_constraints(b: CircuitBuilder) -> list[Node]:
-    def ch(c):
-        return b.challenge(c)
-
-    def main(c):
-        return b.input(SingleRow.main(c))
-
-    def aux(c):
-        return b.input(SingleRow.aux(c))
+    ch = partial(leaves.challenge, b)
+    main = partial(leaves.main, b)
+    aux = partial(leaves.aux, b)
 
     initial_stack_length = b.b_constant(NUM_OP_STACK_REGISTERS)
     padding_indicator = b.b_constant(PADDING_VALUE)
@@ -54,20 +52,11 @@ def consistency_constraints(b: CircuitBuilder) -> list[Node]:
 
 
 def transition_constraints(b: CircuitBuilder) -> list[Node]:
-    def ch(c):
-        return b.challenge(c)
-
-    def cur(c):
-        return b.input(DualRow.curr_main(c))
-
-    def nxt(c):
-        return b.input(DualRow.next_main(c))
-
-    def cur_aux(c):
-        return b.input(DualRow.curr_aux(c))
-
-    def nxt_aux(c):
-        return b.input(DualRow.next_aux(c))
+    ch = partial(leaves.challenge, b)
+    cur = partial(leaves.curr_main, b)
+    nxt = partial(leaves.next_main, b)
+    cur_aux = partial(leaves.curr_aux, b)
+    nxt_aux = partial(leaves.next_aux, b)
 
     one = b.b_constant(1)
     padding_indicator = b.b_constant(PADDING_VALUE)

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from stages.air.challenges import ChallengeId as Ch
-from stages.air.circuit import CircuitBuilder, DualRow, Node, SingleRow
+from stages.air.circuit import CircuitBuilder, Node
 from stages.air.columns import ProgramAux as A
 from stages.air.columns import ProgramMain as M
+from stages.air.constraints import leaves
 
 RATE = 10
 
 
 def initial_constraints(b: CircuitBuilder) -> list[Node]:
-    def main(c):
-        return b.input(SingleRow.main(c))
-
-    def aux(c):
-        return b.input(SingleRow.aux(c))
+    main = partial(leaves.main, b)
+    aux = partial(leaves.aux, b)
 
     address = main(M.Address)
     instruction = main(M.Instruction)
@@ -45,8 +45,7 @@ def initial_constraints(b: CircuitBuilder) -> list[Node]:
 
 
 def consistency_constraints(b: CircuitBuilder) -> list[Node]:
-    def main(c):
-        return b.input(SingleRow.main(c))
+    main = partial(leaves.main, b)
 
     one = b.b_constant(1)
     max_index_in_chunk = b.b_constant(RATE - 1)
@@ -71,20 +70,11 @@ def consistency_constraints(b: CircuitBuilder) -> list[Node]:
 
 
 def transition_constraints(b: CircuitBuilder) -> list[Node]:
-    def ch(c):
-        return b.challenge(c)
-
-    def cur(c):
-        return b.input(DualRow.curr_main(c))
-
-    def nxt(c):
-        return b.input(DualRow.next_main(c))
-
-    def cur_aux(c):
-        return b.input(DualRow.curr_aux(c))
-
-    def nxt_aux(c):
-        return b.input(DualRow.next_aux(c))
+    ch = partial(leaves.challenge, b)
+    cur = partial(leaves.curr_main, b)
+    nxt = partial(leaves.next_main, b)
+    cur_aux = partial(leaves.curr_aux, b)
+    nxt_aux = partial(leaves.next_aux, b)
 
     one = b.b_constant(1)
     rate_minus_one = b.b_constant(RATE - 1)
@@ -175,8 +165,7 @@ def transition_constraints(b: CircuitBuilder) -> list[Node]:
 
 
 def terminal_constraints(b: CircuitBuilder) -> list[Node]:
-    def main(c):
-        return b.input(SingleRow.main(c))
+    main = partial(leaves.main, b)
 
     index_in_chunk = main(M.IndexInChunk)
     is_hash_input_padding = main(M.IsHashInputPadding)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from stages.air.challenges import ChallengeId as Ch
-from stages.air.circuit import CircuitBuilder, DualRow, Node, SingleRow
+from stages.air.circuit import CircuitBuilder, Node, SingleRow
 from stages.air.columns import RamAux as A
 from stages.air.columns import RamMain as M
+from stages.air.constraints import leaves
 
 INSTRUCTION_TYPE_WRITE = 0
 INSTRUCTION_TYPE_READ = 1
@@ -13,17 +16,10 @@ PADDING_INDICATOR = 2
 
 
 def initial_constraints(b: CircuitBuilder) -> list[Node]:
-    def ch(c):
-        return b.challenge(c)
-
-    def const(c):
-        return b.b_constant(c)
-
-    def main(c):
-        return b.input(SingleRow.main(c))
-
-    def aux(c):
-        return b.input(SingleRow.aux(c))
+    ch = partial(leaves.challenge, b)
+    const = partial(leaves.const, b)
+    main = partial(leaves.main, b)
+    aux = partial(leaves.aux, b)
 
     first_row_is_padding_row = main(M.InstructionType) - const(PADDING_INDICATOR)
     first_row_is_not_padding_row = (main(M.InstructionType) - const(INSTRUCTION_TYPE_READ)) * (
@@ -74,23 +70,12 @@ def consistency_constraints(b: CircuitBuilder) -> list[Node]:
 
 
 def transition_constraints(b: CircuitBuilder) -> list[Node]:
-    def ch(c):
-        return b.challenge(c)
-
-    def const(c):
-        return b.b_constant(c)
-
-    def cur(c):
-        return b.input(DualRow.curr_main(c))
-
-    def nxt(c):
-        return b.input(DualRow.next_main(c))
-
-    def cur_aux(c):
-        return b.input(DualRow.curr_aux(c))
-
-    def nxt_aux(c):
-        return b.input(DualRow.next_aux(c))
+    ch = partial(leaves.challenge, b)
+    const = partial(leaves.const, b)
+    cur = partial(leaves.curr_main, b)
+    nxt = partial(leaves.next_main, b)
+    cur_aux = partial(leaves.curr_aux, b)
+    nxt_aux = partial(leaves.next_aux, b)
 
     one = const(1)
     bezout_challenge = ch(Ch.RamTableBezoutRelationIndeterminate)
@@ -187,8 +172,7 @@ def transition_constraints(b: CircuitBuilder) -> list[Node]:
 
 
 def terminal_constraints(b: CircuitBuilder) -> list[Node]:
-    def aux(c):
-        return b.input(SingleRow.aux(c))
+    aux = partial(leaves.aux, b)
 
     bezout_relation_holds = (
         aux(A.BezoutCoefficient0) * aux(A.RunningProductOfRAMP)

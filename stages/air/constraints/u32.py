@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from stages.air.challenges import ChallengeId as Ch
 from stages.air.circuit import CircuitBuilder, DualRow, Node, SingleRow
 from stages.air.columns import U32Aux as A
 from stages.air.columns import U32Main as M
+from stages.air.constraints import leaves
 
 OP_SPLIT, OP_LT, OP_AND, OP_LOG2FLOOR, OP_POW, OP_POPCOUNT = 4, 6, 14, 12, 30, 28
 _U32_INSTRUCTIONS = (OP_SPLIT, OP_LT, OP_AND, OP_LOG2FLOOR, OP_POW, OP_POPCOUNT)
@@ -21,11 +24,8 @@ def instruction_deselector(opcode: int, b: CircuitBuilder, ci: Node) -> Node:
 
 
 def initial_constraints(b: CircuitBuilder) -> list[Node]:
-    def main(c):
-        return b.input(SingleRow.main(c))
-
-    def ch(c):
-        return b.challenge(c)
+    main = partial(leaves.main, b)
+    ch = partial(leaves.challenge, b)
 
     one = b.b_constant(1)
     copy_flag = main(M.CopyFlag)
@@ -51,8 +51,7 @@ def initial_constraints(b: CircuitBuilder) -> list[Node]:
 
 
 def consistency_constraints(b: CircuitBuilder) -> list[Node]:
-    def main(c):
-        return b.input(SingleRow.main(c))
+    main = partial(leaves.main, b)
 
     def one():
         return b.b_constant(1)
@@ -99,14 +98,9 @@ def consistency_constraints(b: CircuitBuilder) -> list[Node]:
 
 
 def transition_constraints(b: CircuitBuilder) -> list[Node]:
-    def cur(c):
-        return b.input(DualRow.curr_main(c))
-
-    def nxt(c):
-        return b.input(DualRow.next_main(c))
-
-    def ch(c):
-        return b.challenge(c)
+    cur = partial(leaves.curr_main, b)
+    nxt = partial(leaves.next_main, b)
+    ch = partial(leaves.challenge, b)
 
     def one():
         return b.b_constant(1)
@@ -239,8 +233,7 @@ def transition_constraints(b: CircuitBuilder) -> list[Node]:
 
 
 def terminal_constraints(b: CircuitBuilder) -> list[Node]:
-    def main(c):
-        return b.input(SingleRow.main(c))
+    main = partial(leaves.main, b)
 
     ci = main(M.CI)
     lhs = main(M.LHS)
