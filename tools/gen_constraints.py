@@ -116,6 +116,19 @@ def _leaf_expr(n: Node, split: bool) -> tuple[bool, str]:
     return False, f"xfe_load({row} + {ind.col} * aux_col_stride)"
 
 
+def binop_expr(op: str, lv: str, lb: bool, rv: str, rb: bool) -> str:
+    """C expression of lv op rv ('+' or '*'), each operand a base (ulong) or extension (xfe) value."""
+    if lb and rb:
+        return f"gl_{'add' if op == '+' else 'mul'}({lv}, {rv})"
+    if op == "+":
+        return f"xfe_add({f'xfe_lift({lv})' if lb else lv}, {f'xfe_lift({rv})' if rb else rv})"
+    if lb:
+        return f"xfe_mul_base({rv}, {lv})"
+    if rb:
+        return f"xfe_mul_base({lv}, {rv})"
+    return f"xfe_mul({lv}, {rv})"
+
+
 def _node_lines(constraints: list[Node], split: bool, indent: str,
                 after: dict[int, list[str]] | None = None) -> tuple[list[str], dict[int, bool]]:
     """One `const` definition per circuit node below the constraints (children first); after[id] lines
@@ -127,18 +140,8 @@ def _node_lines(constraints: list[Node], split: bool, indent: str,
             b, expr = _leaf_expr(n, split)
         else:
             lb, rb = is_base[n.lhs.id], is_base[n.rhs.id]
-            lv, rv = f"v{n.lhs.id}", f"v{n.rhs.id}"
             b = lb and rb
-            if b:
-                expr = f"gl_{'add' if n.op == '+' else 'mul'}({lv}, {rv})"
-            elif n.op == "+":
-                expr = f"xfe_add({f'xfe_lift({lv})' if lb else lv}, {f'xfe_lift({rv})' if rb else rv})"
-            elif lb:
-                expr = f"xfe_mul_base({rv}, {lv})"
-            elif rb:
-                expr = f"xfe_mul_base({lv}, {rv})"
-            else:
-                expr = f"xfe_mul({lv}, {rv})"
+            expr = binop_expr(n.op, f"v{n.lhs.id}", lb, f"v{n.rhs.id}", rb)
         is_base[n.id] = b
         lines.append(f"{indent}const {'ulong' if b else 'xfe'} v{n.id} = {expr};")
         for emit in (after or {}).get(n.id, []):

@@ -37,7 +37,7 @@ if str(ROOT) not in sys.path:
 from stages.air.circuit import BCONST, BINOP, CHALLENGE, INPUT, XCONST, Node, _postorder  # noqa: E402
 from stages.air.constraints import CATEGORIES, LoweredAir, lowered_air, source_digest  # noqa: E402
 from stages.air.evaluate import _substitution_expr  # noqa: E402
-from tools.gen_constraints import field_helpers  # noqa: E402
+from tools.gen_constraints import binop_expr, field_helpers  # noqa: E402
 
 CL_PATH = ROOT / "opencl" / "lowering.cl"
 NODES_PER_PART = 300
@@ -154,17 +154,7 @@ def _kernel(side: str, category: str, part: int, rules: list[Node]) -> list[str]
                 lines.append(f"    const {'ulong' if b else 'xfe'} v{n.id} = {text};")
                 continue
             lb, rb = is_base[n.lhs.id], is_base[n.rhs.id]
-            lv, rv = name[n.lhs.id], name[n.rhs.id]
-            if lb and rb:
-                text = f"gl_{'add' if n.op == '+' else 'mul'}({lv}, {rv})"
-            elif n.op == "+":
-                text = f"xfe_add({f'xfe_lift({lv})' if lb else lv}, {f'xfe_lift({rv})' if rb else rv})"
-            elif lb:
-                text = f"xfe_mul_base({rv}, {lv})"
-            elif rb:
-                text = f"xfe_mul_base({lv}, {rv})"
-            else:
-                text = f"xfe_mul({lv}, {rv})"
+            text = binop_expr(n.op, name[n.lhs.id], lb, name[n.rhs.id], rb)
             is_base[n.id] = lb and rb
             name[n.id] = f"v{n.id}"
             lines.append(f"    const {'ulong' if lb and rb else 'xfe'} v{n.id} = {text};")
