@@ -12,7 +12,7 @@ import pytest
 from stages import field as F
 from stages import xfield as X
 from stages.air.constraints import CATEGORIES, lower, lowered_air, source_digest
-from stages.air.evaluate import evaluate_category
+from stages.air.evaluate import evaluate_every_row
 
 cl = pytest.importorskip("pyopencl")
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,14 +56,7 @@ def compiled():
 
 
 def _expected(air, main, aux, challenges, step):
-    nxt = np.roll(np.arange(main.shape[0]), -step)
-    parts = []
-    for c in CATEGORIES:
-        if c == "transition":
-            parts.append(evaluate_category(c, main, aux, challenges, main[nxt], aux[nxt], air=air))
-        else:
-            parts.append(evaluate_category(c, main, aux, challenges, air=air))
-    return np.concatenate(parts, axis=1)
+    return np.concatenate(list(evaluate_every_row(main, aux, challenges, step, air).values()), axis=1)
 
 
 @pytest.mark.parametrize("kind", ["single", "chunked"])

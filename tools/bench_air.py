@@ -26,9 +26,9 @@ for _path in (str(ROOT), str(ROOT / "tools")):
         sys.path.insert(0, _path)
 
 from bench_prove import workload  # noqa: E402, I001
-from stages.air.constraints import CATEGORIES, lowered_air  # noqa: E402
+from stages.air.constraints import lowered_air  # noqa: E402
 from stages.air.evaluate import (  # noqa: E402
-    evaluate_category,
+    evaluate_every_row,
     fill_degree_lowering_aux,
     fill_degree_lowering_main,
 )
@@ -56,13 +56,8 @@ def numpy_stages(main_base: np.ndarray, ch: np.ndarray, constraints: bool) -> tu
     out["main"], out["aux"] = main, aux
     if constraints:
         air = lowered_air()
-        nxt = np.roll(np.arange(main.shape[0]), -1)
         t = time.perf_counter()
-        for c in CATEGORIES:
-            if c == "transition":
-                evaluate_category(c, main, aux, ch, main[nxt], aux[nxt], air=air)
-            else:
-                evaluate_category(c, main, aux, ch, air=air)
+        evaluate_every_row(main, aux, ch, 1, air)
         times["constraints"] = time.perf_counter() - t
     return times, out
 

@@ -133,6 +133,17 @@ def evaluate_category(
     return evaluate_nodes(air.constraints[category], main, aux, challenges, main_next, aux_next)
 
 
+def evaluate_every_row(
+    main: np.ndarray, aux: np.ndarray, challenges: np.ndarray, step: int = 1, air: LoweredAir | None = None
+) -> dict[str, np.ndarray]:
+    """Every category's constraints on every row, the next row of row i being row (i + step) mod n: what
+    the quotient evaluates on a coset (and what the constraint kernels compute); (n, count, 3) each."""
+    air = lowered_air() if air is None else air
+    nxt = (np.arange(main.shape[0]) + step) % main.shape[0]
+    return {c: evaluate_category(c, main, aux, challenges, main[nxt], aux[nxt], air=air) if c == "transition"
+            else evaluate_category(c, main, aux, challenges, air=air) for c in CATEGORIES}
+
+
 def evaluate_on_trace(
     main: np.ndarray, aux: np.ndarray, challenges: np.ndarray, air: LoweredAir | None = None
 ) -> dict[str, np.ndarray]:
