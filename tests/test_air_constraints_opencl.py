@@ -13,6 +13,7 @@ from stages import field as F
 from stages import xfield as X
 from stages.air.constraints import CATEGORIES, lower, lowered_air, source_digest
 from stages.air.evaluate import evaluate_every_row
+from tests.conftest import random_field
 
 cl = pytest.importorskip("pyopencl")
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,9 +32,6 @@ def _gen_module():
     spec.loader.exec_module(mod)
     return mod
 
-
-def _rand(rng, shape):
-    return rng.integers(0, P, size=shape, dtype=np.uint64)
 
 
 def test_committed_kernels_are_generated_from_current_air():
@@ -69,12 +67,12 @@ def test_opencl_equals_numpy(compiled, kind, layout):
     queue = cl.CommandQueue(ctx)
     rng = np.random.default_rng(7)
     n, step = 16, 3
-    main = _rand(rng, (n, 379))
-    aux = _rand(rng, (n, 91, 3))
-    challenges = _rand(rng, (63, 3))
+    main = random_field(rng, (n, 379))
+    aux = random_field(rng, (n, 91, 3))
+    challenges = random_field(rng, (63, 3))
     counts = air.counts()
     total = sum(counts.values())
-    weights = _rand(rng, (total, 3))
+    weights = random_field(rng, (total, 3))
     if layout == "row":
         main_dev, mstr = main, (379, 1)
         aux_dev, astr = aux, (91 * 3, 3, 1)

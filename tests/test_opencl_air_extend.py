@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 
@@ -15,7 +13,7 @@ P = 2**64 - 2**32 + 1
 
 cl = pytest.importorskip("pyopencl")
 from opencl import air  # noqa: E402
-from opencl.devices import cpu_device  # noqa: E402
+from tests.conftest import random_field  # noqa: E402
 
 OPCODES = np.array(
     [0, 1, 2, 3, 4, 6, 8, 9, 10, 11, 12, 14, 16, 17, 18, 19, 20, 22, 24, 25, 26, 28, 30, 32, 33, 34, 36, 40,
@@ -24,26 +22,12 @@ OPCODES = np.array(
 )
 
 
-@pytest.fixture(scope="module")
-def device():
-    """pocl by default; TVMPD_AIR_TEST_DEVICE runs the same checks on another device (e.g. a GPU)."""
-    if os.environ.get("TVMPD_AIR_TEST_DEVICE"):
-        return os.environ["TVMPD_AIR_TEST_DEVICE"]
-    dev = cpu_device()
-    if dev is None:
-        pytest.skip("no OpenCL CPU device")
-    return dev.key
-
-
-def _random_field(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-    x = rng.integers(0, 2**64, size=shape, dtype=np.uint64)
-    return np.where(x >= np.uint64(P), x - np.uint64(P), x)
 
 
 def _adversarial_main(rng: np.random.Generator, n: int) -> np.ndarray:
     """Random main table whose cells are mostly small (flags, modes, paddings, equal neighbours hit every
     branch), with random opcodes and full-range field elements mixed in."""
-    main = _random_field(rng, (n, 149))
+    main = random_field(rng, (n, 149))
     small = rng.random((n, 149)) < 0.7
     main[small] = rng.integers(0, 4, size=int(small.sum()), dtype=np.uint64)
     for col in (C.ProcessorMain.CI, C.HashMain.CI, C.JumpStackMain.CI, C.U32Main.CI):
@@ -67,7 +51,7 @@ def test_extend_matches_reference_tables(vectors, device, name):
 def test_extend_matches_numpy_on_random_tables(device, seed, n):
     rng = np.random.default_rng(seed)
     main = _adversarial_main(rng, n)
-    ch = _random_field(rng, (63, 3))
+    ch = random_field(rng, (63, 3))
     want = np_extend(main, ch)
     got = air.extend(main, ch, device)
     bad = [c for c in range(49) if not np.array_equal(got[:, c], want[:, c])]
@@ -80,8 +64,8 @@ def test_scan_matches_sequential(device):
     rng = np.random.default_rng(9)
     n = 64 * 64 + 37  # three scan levels
     rt = get_runtime(device)
-    a = _random_field(rng, (49, 3, n))
-    b = _random_field(rng, (49, 3, n))
+    a = random_field(rng, (49, 3, n))
+    b = random_field(rng, (49, 3, n))
     abuf, bbuf = rt.to_device(a), rt.to_device(b)
     cols = [1, 5]  # one multiplied column, one running sum
     air.scan_device(rt, abuf, bbuf, n, n, cols)

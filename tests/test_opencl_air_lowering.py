@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,23 +17,7 @@ P = 2**64 - 2**32 + 1
 
 cl = pytest.importorskip("pyopencl")
 from opencl import air  # noqa: E402
-from opencl.devices import cpu_device  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def device():
-    """pocl by default; TVMPD_AIR_TEST_DEVICE runs the same checks on another device (e.g. a GPU)."""
-    if os.environ.get("TVMPD_AIR_TEST_DEVICE"):
-        return os.environ["TVMPD_AIR_TEST_DEVICE"]
-    dev = cpu_device()
-    if dev is None:
-        pytest.skip("no OpenCL CPU device")
-    return dev.key
-
-
-def _random_field(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-    x = rng.integers(0, 2**64, size=shape, dtype=np.uint64)
-    return np.where(x >= np.uint64(P), x - np.uint64(P), x)
+from tests.conftest import random_field  # noqa: E402
 
 
 @pytest.mark.parametrize("name", ["halt", "all_tables"])
@@ -53,12 +36,12 @@ def test_lowering_matches_reference_tables(vectors, device, name):
 def test_lowering_matches_numpy_on_random_tables(device):
     rng = np.random.default_rng(7)
     n = 64
-    main = _random_field(rng, (n, 379))
-    ch = _random_field(rng, (63, 3))
+    main = random_field(rng, (n, 379))
+    ch = random_field(rng, (63, 3))
     want_main = np_fill_main(main.copy())
     got_main = air.fill_degree_lowering_main(main.copy(), device)
     np.testing.assert_array_equal(got_main, want_main)
-    aux = _random_field(rng, (n, 91, 3))
+    aux = random_field(rng, (n, 91, 3))
     want = np_fill_aux(want_main, aux.copy(), ch)
     got = air.fill_degree_lowering_aux(want_main, aux.copy(), ch, device)
     np.testing.assert_array_equal(got, want)
@@ -69,9 +52,9 @@ def test_lowering_device_layout(device):
 
     rng = np.random.default_rng(8)
     n = 32
-    main = _random_field(rng, (n, 379))
-    aux = _random_field(rng, (n, 91, 3))
-    ch = _random_field(rng, (63, 3))
+    main = random_field(rng, (n, 379))
+    aux = random_field(rng, (n, 91, 3))
+    ch = random_field(rng, (63, 3))
     want_main = np_fill_main(main.copy())
     want_aux = np_fill_aux(want_main, aux.copy(), ch)
     rt = get_runtime(device)

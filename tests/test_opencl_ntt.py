@@ -10,6 +10,7 @@ from opencl.runtime import get_runtime
 from stages import field as F
 from stages import ntt as np_ntt
 from stages import xfield as X
+from tests.conftest import random_field
 
 P = F.P
 
@@ -19,13 +20,10 @@ def rng():
     return np.random.default_rng()
 
 
-def _rand(rng, shape):
-    return rng.integers(0, P, size=shape, dtype=np.uint64)
-
 
 def _edge_values(rng, n):
     """Random values with a share of edge cases (0, 1, p-1, 2^32-1, 2^32, p-2^32)."""
-    x = _rand(rng, n)
+    x = random_field(rng, n)
     edges = np.array([0, 1, P - 1, 2**32 - 1, 2**32, P - 2**32, P - 2], dtype=np.uint64)
     pick = rng.random(n) < 0.25
     x[pick] = rng.choice(edges, size=int(pick.sum()))
@@ -62,7 +60,7 @@ def test_primitive_roots_match_field_module():
 
 @pytest.mark.parametrize("log_n, cols", [(0, 1), (1, 3), (4, 5), (7, 1), (11, 2), (12, 3), (14, 1)])
 def test_ntt_and_intt_match_numpy(rng, log_n, cols):
-    x = _rand(rng, (1 << log_n, cols))
+    x = random_field(rng, (1 << log_n, cols))
     values = cl_ntt.ntt(x)
     assert np.array_equal(values, np_ntt.ntt(x))
     coeffs = cl_ntt.intt(x)
@@ -71,7 +69,7 @@ def test_ntt_and_intt_match_numpy(rng, log_n, cols):
 
 
 def test_ntt_extension_columns(rng):
-    x = _rand(rng, (256, 3, 3))
+    x = random_field(rng, (256, 3, 3))
     out = cl_ntt.ntt(x)
     assert out.shape == x.shape
     assert np.array_equal(out, np_ntt.ntt(x))
@@ -91,13 +89,13 @@ def test_ntt_extension_columns(rng):
     ],
 )
 def test_lde_matches_numpy(rng, log_n, log_out, cols, offsets):
-    x = _rand(rng, (1 << log_n, cols))
+    x = random_field(rng, (1 << log_n, cols))
     got = cl_ntt.lde(x, offsets[0], offsets[1], 1 << log_out)
     assert np.array_equal(got, np_ntt.lde(x, offsets[0], offsets[1], 1 << log_out))
 
 
 def test_lde_extension_random_offsets(rng):
-    x = _rand(rng, (64, 5, 3))
+    x = random_field(rng, (64, 5, 3))
     o_in, o_out = (int(v) for v in rng.integers(1, P, size=2, dtype=np.uint64))
     got = cl_ntt.lde(x, o_in, o_out, 512)
     assert got.shape == (512, 5, 3)
@@ -132,14 +130,14 @@ def test_bad_input_raises():
 @pytest.mark.parametrize("length, log_n, cols", [(0, 2, 1), (1, 0, 2), (1, 4, 1), (5, 3, 3), (64, 6, 2),
                                                  (100, 10, 3), (1024, 13, 1)])
 def test_coset_evaluate_matches_numpy(rng, length, log_n, cols):
-    coeffs = _rand(rng, (length, cols))
+    coeffs = random_field(rng, (length, cols))
     offset = int(rng.integers(1, P, dtype=np.uint64))
     got = cl_ntt.coset_evaluate(coeffs, offset, 1 << log_n)
     assert np.array_equal(got, np_ntt.coset_evaluate(coeffs, offset, 1 << log_n))
 
 
 def test_coset_evaluate_extension_and_bad_input(rng):
-    coeffs = _rand(rng, (40, 2, 3))
+    coeffs = random_field(rng, (40, 2, 3))
     assert np.array_equal(cl_ntt.coset_evaluate(coeffs, 7, 256), np_ntt.coset_evaluate(coeffs, 7, 256))
     with pytest.raises(ValueError):
         cl_ntt.coset_evaluate(coeffs, 7, 32)  # more coefficients than points

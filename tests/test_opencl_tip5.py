@@ -9,7 +9,7 @@ from opencl import merkle as cl_merkle
 from opencl import tip5 as cl_tip5
 from opencl.runtime import get_runtime
 from stages import tip5 as np_tip5
-from tests.conftest import load_json
+from tests.conftest import load_json, random_field
 
 P = np_tip5.P
 
@@ -23,9 +23,6 @@ def _digest(d):
     return d["values"] if isinstance(d, dict) else d
 
 
-def _rand(rng, shape):
-    return rng.integers(0, P, size=shape, dtype=np.uint64)
-
 
 def test_permutation_known_answers(vectors):
     cases = load_json("tip5.json")["random"]["permutation"]
@@ -35,7 +32,7 @@ def test_permutation_known_answers(vectors):
 
 
 def test_permutation_matches_numpy(rng):
-    states = _rand(rng, (1000, 16))
+    states = random_field(rng, (1000, 16))
     edges = np.array([0, 1, P - 1, 2**32 - 1, P - 2**32], dtype=np.uint64)
     states[:5] = edges[:, None]  # edge words in every lane
     assert np.array_equal(cl_tip5.permute_batch(states), np_tip5.permute_batch(states))
@@ -50,19 +47,19 @@ def test_hash_rows_known_answers(vectors):
 
 @pytest.mark.parametrize("n, width", [(1, 0), (1, 1), (3, 9), (17, 10), (64, 12), (33, 273), (257, 379)])
 def test_hash_rows_matches_numpy(rng, n, width):
-    rows = _rand(rng, (n, width))
+    rows = random_field(rng, (n, width))
     assert np.array_equal(cl_tip5.hash_rows(rows), np_tip5.hash_rows(rows))
 
 
 def test_hash_rows_extension_rows_are_flattened(rng):
-    rows = _rand(rng, (20, 91, 3))
+    rows = random_field(rng, (20, 91, 3))
     assert np.array_equal(cl_tip5.hash_rows(rows), np_tip5.hash_rows(rows.reshape(20, 273)))
 
 
 def test_hash_rows_in_column_batches(rng):
     """Feeding a 379-wide table as batches of 10k columns gives the same digests as one pass."""
     n, width = 100, 379
-    rows = _rand(rng, (n, width))
+    rows = random_field(rng, (n, width))
     rt = get_runtime()
     states = rt.empty(n * 16 * 8)
     out = rt.empty(n * 5 * 8)
@@ -83,7 +80,7 @@ def test_hash_pair_known_answers(vectors):
 
 @pytest.mark.parametrize("n", [1, 2, 8, 1024])
 def test_merkle_tree_matches_numpy(rng, n):
-    leaves = _rand(rng, (n, 5))
+    leaves = random_field(rng, (n, 5))
     nodes = cl_merkle.build_tree(leaves)
     expected = np.zeros((2 * n, 5), dtype=np.uint64)
     expected[n:] = leaves
@@ -96,7 +93,7 @@ def test_merkle_tree_matches_numpy(rng, n):
 
 def test_commit_rows_device(rng):
     n, width = 64, 23
-    rows = _rand(rng, (n, width))
+    rows = random_field(rng, (n, width))
     rt = get_runtime()
     nodes = cl_merkle.commit_rows_device(rt, rt.to_device(np.ascontiguousarray(rows.T)), n, width)
     got = rt.from_device(nodes, (2 * n, 5))
@@ -119,11 +116,11 @@ def test_bad_input_raises():
 @pytest.mark.parametrize("n, width, limit", [(100, 379, 8 * 379 * 100), (100, 379, 40_000), (37, 25, 2_000),
                                              (5, 0, 64)])
 def test_hash_rows_in_chunks_when_over_the_buffer_limit(rng, n, width, limit):
-    rows = _rand(rng, (n, width))
+    rows = random_field(rng, (n, width))
     assert np.array_equal(cl_tip5.hash_rows(rows, limit_bytes=limit), np_tip5.hash_rows(rows))
 
 
 @pytest.mark.parametrize("n, limit", [(64, 80 * 16), (256, 80 * 8), (8, 80)])
 def test_merkle_tree_in_subtrees_when_over_the_buffer_limit(rng, n, limit):
-    leaves = _rand(rng, (n, 5))
+    leaves = random_field(rng, (n, 5))
     assert np.array_equal(cl_merkle.build_tree(leaves, limit_bytes=limit), cl_merkle.build_tree(leaves))

@@ -8,6 +8,7 @@ import pytest
 
 from stages import field, fri, ntt, xfield
 from stages.domains import derive
+from tests.conftest import random_field
 
 cl = pytest.importorskip("pyopencl")
 
@@ -23,9 +24,6 @@ def rt():
     return get_runtime(device.key)
 
 
-def _rand(rng, shape):
-    return rng.integers(0, field.P, size=shape, dtype=np.uint64)
-
 
 def test_randomized_interpolants_and_coset_values_equal_numpy(rt):
     from opencl import prove as dev
@@ -34,7 +32,7 @@ def test_randomized_interpolants_and_coset_values_equal_numpy(rt):
 
     rng = np.random.default_rng(1)
     d = derive(256)
-    trace, rnd = _rand(rng, (256, 13)), _rand(rng, (13, 98))
+    trace, rnd = random_field(rng, (256, 13)), random_field(rng, (13, 98))
     want = randomized_interpolants(trace, rnd, d, get_backend("numpy"))
     coef = dev.randomized_interpolants(rt, dev.upload_columns(rt, trace), 13, 256, rnd)
     np.testing.assert_array_equal(dev.download_columns(rt, coef, 13, 512), want)
@@ -49,13 +47,13 @@ def test_evaluate_at_and_weighted_sum_equal_numpy(rt):
     from stages.prover import _base_weighted
 
     rng = np.random.default_rng(2)
-    coef = _rand(rng, (1024, 11))
-    za, zb = _rand(rng, 3), _rand(rng, 3)
+    coef = random_field(rng, (1024, 11))
+    za, zb = random_field(rng, 3), random_field(rng, 3)
     buf = rt.to_device(np.ascontiguousarray(coef.T))
     va, vb = dev.evaluate_at(rt, buf, 1024, 11, za, zb)
     np.testing.assert_array_equal(va, ntt.evaluate_at(coef, za))
     np.testing.assert_array_equal(vb, ntt.evaluate_at(coef, zb))
-    weights = _rand(rng, (11, 3))
+    weights = random_field(rng, (11, 3))
     out = rt.empty(24 * 1024)
     dev.weighted_sum(rt, buf, 1024, 11, weights, out, False)
     np.testing.assert_array_equal(dev.download_columns(rt, out, 3, 1024), _base_weighted(coef, weights))
@@ -66,8 +64,8 @@ def test_fri_rounds_equal_host_rounds(rt):
 
     rng = np.random.default_rng(3)
     domain = derive(256).fri
-    codeword = _rand(rng, (domain.length, 3))
-    challenge = _rand(rng, 3)
+    codeword = random_field(rng, (domain.length, 3))
+    challenge = random_field(rng, 3)
     host, device = fri.HostRounds(), DeviceRounds(rt)
     cw = DeviceCodeword(rt.to_device(codeword), domain.length)
     folded = device.fold(cw, domain, challenge)
@@ -84,8 +82,8 @@ def test_deep_kernel_inverse(rt):
 
     rng = np.random.default_rng(4)
     n = 64
-    f, g = _rand(rng, (3, n)), _rand(rng, (3, n))
-    consts = _rand(rng, (9, 3))
+    f, g = random_field(rng, (3, n)), random_field(rng, (3, n))
+    consts = random_field(rng, (9, 3))
     out = rt.from_device(dev.deep(rt, rt.to_device(f), rt.to_device(g), consts, n, 7, 1 << 32), (n, 3))
     x = xfield.lift(field.mul(np.uint64(7), field.powers(1 << 32, n)))
     fx, gx = f.T, g.T
