@@ -48,7 +48,7 @@ def _test_hook(stage: str, attempt: int, beating: threading.Event) -> None:
         time.sleep(float(slow.partition(":")[2] or 1))
 
 
-def _run_execute(msg: dict, stage, ask) -> dict:
+def _run_execute(msg: dict, stage, ask, progress) -> dict:
     from supervisor import jobs, shm
 
     stage("execute")
@@ -56,7 +56,7 @@ def _run_execute(msg: dict, stage, ask) -> dict:
     fields = msgpack.unpackb(shm.get_bytes(msg["request"]))
     try:
         parsed = jobs.parse_request(fields)
-        result = jobs.execute(parsed, msg.get("max_cycles") or jobs.DEFAULT_MAX_CYCLES)
+        result = jobs.execute(parsed, msg.get("max_cycles") or jobs.DEFAULT_MAX_CYCLES, progress)
     except jobs.JobError as exc:
         return {"outcome": "error", "message": str(exc)}
     t_exec = time.perf_counter() - t0
@@ -128,10 +128,15 @@ def _run_prove(msg: dict, device_key: str, stage) -> dict:
     return {"outcome": "ok", "proof": desc, "t_prove": time.perf_counter() - t0, "stages": timings}
 
 
-def child_main(conn, name: str, device_key: str, heartbeat_s: float, env: dict) -> None:
-    """Entry point of a spawned child: beat, take tasks, answer each with one "result" message."""
+def child_main(conn, name: str, device_key: str, heartbeat_s: float, env: dict, cancel) -> None:
+    """Entry point of a spawned child: beat, take tasks, answer each with one "result" message.
+
+    `cancel` is a shared integer the supervisor sets to a job's sequence number to stop that job: the work
+    loop checks it at every stage boundary and VM progress report and answers "cancelled".
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the supervisor decides
     os.environ.update(env)
+    from supervisor import jobs
     from supervisor.config import setup_logging
 
     setup_logging(os.environ.get("TVMPD_LOG_LEVEL", "INFO"))
@@ -177,15 +182,26 @@ def child_main(conn, name: str, device_key: str, heartbeat_s: float, env: dict) 
             send(question)
             return msgpack.unpackb(conn.recv_bytes())
 
+        def check_cancel(job=job) -> None:
+            if cancel.value == job:
+                raise jobs.JobCancelled()
+
         def stage(s: str, job=job, attempt=attempt) -> None:
+            check_cancel()
             send({"t": "stage", "job": job, "stage": s})
             _test_hook(s, attempt, beating)
 
+        def progress(cycles: int) -> None:
+            check_cancel()
+
         try:
             if msg["op"] == "execute":
-                result = _run_execute(msg, stage, ask)
+                result = _run_execute(msg, stage, ask, progress)
             else:
                 result = _run_prove(msg, device_key, stage)
+        except jobs.JobCancelled:
+            log.info("child %s: job seq=%d stopped: its client went away", name, job)
+            result = {"outcome": "cancelled"}
         except Exception as exc:  # a bug or a resource failure: answer the job instead of dying
             log.exception("child %s: task failed", name)
             result = {"outcome": "error", "message": f"internal error in {name}: {type(exc).__name__}: {exc}"}
@@ -224,6 +240,7 @@ class Child:
         self.restarts = 0
         self.current: dict | None = None  # {"job", "op", "stage", "future"}
         self.ready = asyncio.Event()
+        self.cancel_flag = None  # shared with the process: the seq of a job it should stop, else 0
 
     @property
     def capacity(self) -> int:
@@ -233,8 +250,10 @@ class Child:
     def start(self) -> None:
         ctx = multiprocessing.get_context("spawn")
         parent, child = ctx.Pipe(duplex=True)
+        self.cancel_flag = ctx.RawValue("q", 0)
         self.proc = ctx.Process(target=child_main, name=f"tvmpd-{self.name}",
-                                args=(child, self.name, self.device_key, self.heartbeat_s, self.env),
+                                args=(child, self.name, self.device_key, self.heartbeat_s, self.env,
+                                      self.cancel_flag),
                                 daemon=True)
         self.proc.start()
         child.close()
@@ -289,6 +308,12 @@ class Child:
     on_stage = None  # set by the scheduler: callback(job_seq, stage, child)
     on_death = None  # set by the scheduler: callback(child, reason)
     on_admit = None  # set by the scheduler: callback(job_seq, log2, force_cpu, child), answers with reply()
+
+    def cancel(self, job_seq: int) -> None:
+        """Ask the child to stop job `job_seq` at its next stage boundary (or VM progress report); it then
+        answers that task with outcome "cancelled" and stays up, its compiled kernels warm."""
+        if self.cancel_flag is not None:
+            self.cancel_flag.value = job_seq
 
     def reply(self, msg: dict) -> None:
         """Answer a question the child asked while running its task."""

@@ -20,7 +20,30 @@ from supervisor.config import (
 )
 
 
-@click.group()
+def proof_versions_text() -> str:
+    """Which claim versions this build proves, e.g. "proof version 5 (Triton VM v7.0.0)"."""
+    from stages.vm.types import PROOF_SYSTEM_NAMES, SUPPORTED_PROOF_VERSIONS
+
+    return "proof version " + ", ".join(f"{v} ({PROOF_SYSTEM_NAMES.get(v, '?')})"
+                                        for v in SUPPORTED_PROOF_VERSIONS)
+
+
+def _print_version(ctx: click.Context, _param, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        ours = version("tvmpd")
+    except PackageNotFoundError:
+        ours = "(not installed)"
+    click.echo(f"tvmpd {ours}; proves {proof_versions_text()}")
+    ctx.exit()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Print the version and the proof versions this build proves, then exit.")
 def main() -> None:
     """tvmpd: a proving daemon for Triton VM v7.0.0."""
 
@@ -40,6 +63,7 @@ def devices() -> None:
                    f"{d.platform} / {d.name}")
     cpu = cpu_device()
     click.echo(f"CPU pool device: {cpu.key + ' ' + cpu.name if cpu else 'none (numpy backend)'}")
+    click.echo(f"proves: {proof_versions_text()}")
     gpus = gpu_devices()
     if gpus:
         for i, g in enumerate(gpus):
@@ -99,12 +123,15 @@ def _omp_init(value: str | None) -> bool | None:
               help="A child silent this long (s) counts as hung and is restarted (a dead one at once).")
 @click.option("--restart-backoff", type=float, default=0.5, show_default=True,
               help="First restart delay (s); doubles per quick failure, capped at 30 s.")
+@click.option("--cancel-grace", type=float, default=30.0, show_default=True,
+              help="A child asked to stop a job whose client went away (it stops at the next stage "
+                   "boundary) is killed if still at it after this many seconds.")
 @click.option("--omp-threads", type=int, default=None, help="OMP_NUM_THREADS for children (seed flag).")
 @click.option("--omp-init", default=None, help="TRITON_OMP_INIT for children, 0 or 1 (seed flag).")
 @click.option("--log-level", default="INFO", show_default=True)
 def serve(tcp, unix, control, allow_remote, device_keys, num_gpus, cpu_workers, cpu_max_log2,
           idle_device_first, max_jobs, max_frame, max_cycles, host_memory, heartbeat, heartbeat_timeout,
-          restart_backoff, omp_threads, omp_init, log_level) -> None:
+          restart_backoff, cancel_grace, omp_threads, omp_init, log_level) -> None:
     """Run the proving daemon (TCP and Unix socket at once)."""
     cfg = ServeConfig(
         tcp=tcp or None, unix=(default_unix_path() if unix is None else unix) or None,
@@ -114,7 +141,7 @@ def serve(tcp, unix, control, allow_remote, device_keys, num_gpus, cpu_workers, 
         idle_device_first=idle_device_first, max_jobs=max_jobs,
         max_frame=max_frame, max_cycles=max_cycles, host_memory=host_memory, heartbeat_s=heartbeat,
         heartbeat_timeout_s=heartbeat_timeout,
-        restart_backoff_s=restart_backoff, omp_threads=omp_threads, omp_init=_omp_init(omp_init),
+        restart_backoff_s=restart_backoff, cancel_grace_s=cancel_grace, omp_threads=omp_threads, omp_init=_omp_init(omp_init),
         log_level=log_level)
     _run_daemon(cfg)
 
@@ -158,6 +185,8 @@ def status(control, as_json) -> None:
             mem += f" ({_fmt_bytes(c['mem_free'])} free)"
         click.echo(f"{c['name']:6} {c['kind']:6} {c['key']:5} {c['state']:10} {c['pid'] or '-':>7} "
                    f"{c['restarts']:8d} {mem:>13}  {job}")
+    if st.get("proof_versions"):
+        click.echo(f"proves claim version(s) {', '.join(str(v) for v in st['proof_versions'])}")
     click.echo(f"jobs: {len(st['running'])} running, {len(st['queue'])} queued (max {st['max_jobs']})")
     for j in st["jobs"]:
         click.echo(f"  seq {j['seq']} id {j['job_id']} {j['state']} on {j['device'] or '-'} "
@@ -214,7 +243,11 @@ def drain(control, wait, timeout) -> None:
               help="Daemon address, a Unix socket path or HOST:PORT [default: $TRITON_VM_PROVER_SOCKET, "
                    "else a default daemon's Unix socket].")
 def proxy(address) -> None:
-    """Drop-in for triton-vm-prover: five JSON lines on stdin, proof on stdout, exit 200+log2 if too big."""
+    """A node's external prover: the job on stdin, the proof on stdout, exit 200+log2 if too big.
+
+    Reads neptune-core's JSON job object or xnt-core's five JSON lines and forwards the job to a running
+    daemon; errors are one `ERROR:` line on stderr.
+    """
     from supervisor.proxy import main as proxy_main
 
     sys.exit(proxy_main(address))

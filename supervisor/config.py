@@ -58,6 +58,7 @@ class ServeConfig:
     heartbeat_timeout_s: float = 60.0
     restart_backoff_s: float = 0.5
     restart_backoff_max_s: float = 30.0
+    cancel_grace_s: float = 30.0  # a child asked to stop an abandoned job is killed if still at it then
     omp_threads: int | None = None
     omp_init: bool | None = None
     log_level: str = "INFO"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import logging
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,6 +22,10 @@ from supervisor.protocol import encode_proof_bincode
 
 PROVING_MISSING = "proving is not implemented yet (STARK stage missing)"
 FORCE_CPU_KEYS = ("force_cpu", "tvmpd_force_cpu", "triton_force_cpu")
+# Job env var keys that change how tvmpd proves (besides FORCE_CPU_KEYS); a node may send others (e.g.
+# RAYON_NUM_THREADS for its own prover): they are accepted, logged once per process, and ignored.
+USED_ENV_KEYS = ("TVM_LDE_TRACE",)
+_ignored_keys_logged: set[str] = set()
 TRUTHY = ("1", "true", "yes", "on")
 
 # AET arrays (see the team contract) that travel to the proving child through shared memory.
@@ -33,6 +38,11 @@ AET_ARRAYS = (
 
 class JobError(Exception):
     """A job that cannot be proved; the message is what the client receives."""
+
+
+class JobCancelled(Exception):
+    """Raised inside a child's work loop (stage boundary, VM progress) when the supervisor asked it to
+    stop its job because the client went away; the child answers "cancelled" and stays up."""
 
 
 @dataclass
@@ -65,7 +75,8 @@ def vm_module():
     except ImportError as exc:
         raise JobError(f"cannot execute the program: the Triton VM module (stages.vm) is not available "
                        f"({exc})") from None
-    missing = [n for n in ("Program", "Claim", "NonDeterminism", "VMError", "run") if not hasattr(vm, n)]
+    needed = ("Program", "Claim", "NonDeterminism", "VMError", "run", "unsupported_version_message")
+    missing = [n for n in needed if not hasattr(vm, n)]
     if missing:
         raise JobError(f"cannot execute the program: the Triton VM module (stages.vm) is incomplete "
                        f"(missing {', '.join(missing)})")
@@ -109,12 +120,37 @@ def parse_env_vars(text: str) -> dict[int, list[tuple[str, str]]]:
     return out
 
 
+def supported_proof_versions() -> tuple[int, ...]:
+    """The claim versions this build proves (empty while the VM module is missing)."""
+    try:
+        return tuple(vm_module().SUPPORTED_PROOF_VERSIONS)
+    except (JobError, AttributeError):
+        return ()
+
+
+def version_refusal(claim_text: str) -> str | None:
+    """The reason to refuse a request whose claim asks for a proof version this build does not prove, from
+    the claim's JSON alone (checked before any work); None when the version is fine or the claim is not
+    even readable (parse_request then names that problem)."""
+    try:
+        claim = json.loads(claim_text)
+    except (ValueError, TypeError):
+        return None
+    if not isinstance(claim, dict) or "version" not in claim:
+        return None
+    return vm_module().unsupported_version_message(claim["version"])
+
+
 def parse_request(fields: list[str]) -> ParsedJob:
-    """Parse the five JSON texts into VM objects; JobError names the first bad field."""
+    """Parse the five JSON texts into VM objects; JobError names the first bad field or an unsupported
+    claim version."""
     if len(fields) != 5:
         raise JobError(f"a request has 5 fields, got {len(fields)}")
     for text, what in zip(fields[:3], ("claim", "program", "non-determinism"), strict=True):
         _json(text, what)
+    refusal = version_refusal(fields[0])
+    if refusal:
+        raise JobError(refusal)
     max_log2 = parse_max_log2(fields[3])
     env_vars = parse_env_vars(fields[4])
     vm = vm_module()
@@ -159,9 +195,10 @@ def force_cpu(env_vars: dict[int, list[tuple[str, str]]], log2: int) -> bool:
 DEFAULT_MAX_CYCLES = 1 << 30
 
 
-def execute(job: ParsedJob, max_cycles: int = DEFAULT_MAX_CYCLES) -> Executed:
+def execute(job: ParsedJob, max_cycles: int = DEFAULT_MAX_CYCLES, progress=None) -> Executed:
     """Check the program digest, run the VM (at most `max_cycles`, so a runaway program cannot hold a
-    worker forever), check the output, then the padded-height limit."""
+    worker forever), check the output, then the padded-height limit. `progress(cycles)` is called now and
+    then during the run; it may raise (JobCancelled) to stop it."""
     vm = vm_module()
     claimed = digest_values(job.claim.program_digest)
     actual = digest_values(job.program.digest())
@@ -171,10 +208,8 @@ def execute(job: ParsedJob, max_cycles: int = DEFAULT_MAX_CYCLES) -> Executed:
                                          f"{digest_hex(actual)}")
     public_input = [int(x) for x in job.claim.input]
     try:
-        if "max_cycles" in inspect.signature(vm.run).parameters:
-            output, aet = vm.run(job.program, public_input, job.non_determinism, max_cycles=max_cycles)
-        else:
-            output, aet = vm.run(job.program, public_input, job.non_determinism)
+        opts = _keywords(vm.run, max_cycles=max_cycles, progress=progress)
+        output, aet = vm.run(job.program, public_input, job.non_determinism, **opts)
     except vm.VMError as exc:
         kind = getattr(exc, "kind", type(exc).__name__)
         message = getattr(exc, "message", str(exc))
@@ -221,10 +256,17 @@ def aet_view(arrays: dict[str, np.ndarray], scalars: dict) -> SimpleNamespace:
 
 @contextmanager
 def job_environment(pairs: list[tuple[str, str]]):
-    """Set the request's env vars for this log2 while proving (as the seed's prover does), then restore."""
+    """Set the request's env vars for this log2 that tvmpd uses (USED_ENV_KEYS) while proving, then
+    restore; other keys are ignored, each logged once."""
     saved = {}
     for key, value in pairs:
         if key.lower() in FORCE_CPU_KEYS:
+            continue
+        if key not in USED_ENV_KEYS:
+            if key not in _ignored_keys_logged:
+                _ignored_keys_logged.add(key)
+                logging.getLogger("tvmpd").info("job env var %s is not used by tvmpd: ignored (logged once "
+                                                "per process)", key)
             continue
         saved[key] = os.environ.get(key)
         os.environ[key] = value

@@ -8,8 +8,6 @@ from pathlib import Path
 
 import click
 
-from supervisor import jobs
-
 TOO_BIG_EXIT_BASE = 200  # the reference prover's CLI exits with 200 + log2(padded height)
 
 
@@ -40,6 +38,7 @@ def prove(request: str, output: str | None, seed: str | None, backend: str, devi
     """Prove REQUEST (the five JSON lines a node sends) and write the proof."""
     from stages.proof import to_bincode
     from stages.prover import prove as stark_prove
+    from supervisor import jobs
 
     seed_bytes = None
     if seed is not None:

@@ -14,8 +14,6 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 MAGIC_REQUEST = 0x54564D50
 MAGIC_RESPONSE = 0x54564D52
 PROTOCOL_VERSION = 1
@@ -99,6 +97,8 @@ def encode_error(job_id: int, message: str) -> bytes:
 
 def encode_proof_bincode(elements) -> bytes:
     """bincode(Proof): u64 element count, then each BFieldElement as u64, all little-endian."""
+    import numpy as np  # here, not at the top: `tvmpd proxy` imports this module and must start fast
+
     arr = np.asarray(elements, dtype=np.uint64)
     if arr.ndim != 1:
         raise ValueError("a proof is a flat sequence of field elements")

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import msgpack
 import psutil
 
-from supervisor import protocol, shm
+from supervisor import jobs, protocol, shm
 from supervisor.children import Child, ChildDied
 from supervisor.config import ServeConfig
 
@@ -309,17 +309,23 @@ class Scheduler:
         return job
 
     def abandon(self, job: Job) -> None:
-        """The client went away: drop the job where it waits; a child proving it is killed and restarted
-        (cheaper than finishing a proof nobody reads); a short execute step is left to finish."""
+        """The client went away: drop the job where it waits; a child running it is asked to stop at its
+        next stage boundary (VM: within PROGRESS_CYCLES cycles) and stays up; only a child that has not
+        stopped after cancel_grace_s is killed."""
         if job.seq not in self.jobs or job.abandoned:
             return
         job.abandoned = True
         self._event(job, "abandoned", state=job.state, device=job.device)
-        if job.state.startswith("proving"):
-            for child in self.children:
-                if child.current and child.current["job"] == job.seq:
-                    child.fail("its job was abandoned by the client")
+        for child in self.children:
+            if child.current and child.current["job"] == job.seq:
+                child.cancel(job.seq)
+                asyncio.get_running_loop().call_later(self.cfg.cancel_grace_s, self._cancel_overdue,
+                                                      child, job.seq)
         self._kick()
+
+    def _cancel_overdue(self, child: Child, seq: int) -> None:
+        if child.current and child.current["job"] == seq:
+            child.fail(f"did not stop its abandoned job within {self.cfg.cancel_grace_s:.0f}s")
 
     async def submit(self, req: protocol.Request, peer: str) -> bytes:
         """Run one request through the pipeline; always returns the encoded answer."""
@@ -356,6 +362,14 @@ class Scheduler:
                     stages=job.stage_timings, **kv)
 
     async def _guarded(self, job: Job) -> bytes:
+        try:
+            refusal = jobs.version_refusal(job.fields[0])
+        except jobs.JobError as exc:  # the VM module is missing: parse_request will say so again
+            refusal = None
+            log.error("job seq=%d: cannot check the claim version: %s", job.seq, exc)
+        if refusal:  # before any work: a node must learn this at once, not after minutes of proving
+            self._finish(job, "failed", "error", reason="unsupported-version")
+            return protocol.encode_error(job.job_id, refusal)
         try:
             async with self.slots:
                 return await self._process(job)
@@ -407,6 +421,8 @@ class Scheduler:
                                                                "attempt": job.attempt})
             finally:
                 self._release(worker, job, 0)
+            if res["outcome"] == "cancelled":
+                raise JobAbandoned()
             if res["outcome"] != "later":
                 break
             # the main table did not fit in host memory now: wait without holding a worker, then redo
@@ -449,6 +465,8 @@ class Scheduler:
                 "env": res["env"], "claim": job.fields[0]})
         finally:
             self._release(child, job, host)
+        if res["outcome"] == "cancelled":
+            raise JobAbandoned()
         if "t_prove" in res:
             job.timings["t_prove"] = res["t_prove"]
         all_stages = {**exec_stages, **(res.get("stages") or {})}
@@ -563,15 +581,16 @@ class Scheduler:
                 "job": j.seq if j else None, "job_id": j.job_id if j else None,
                 "stage": (c.current or {}).get("stage") if j else None,
             })
-        jobs = [{"seq": j.seq, "job_id": j.job_id, "state": j.state, "device": j.device, "log2": j.log2,
+        rows = [{"seq": j.seq, "job_id": j.job_id, "state": j.state, "device": j.device, "log2": j.log2,
                  "attempt": j.attempt, "age_s": round(now - j.created, 3), "peer": j.peer}
                 for j in sorted(self.jobs.values(), key=lambda j: j.seq)]
         return {
             "pid": self.pid, "uptime_s": round(now - self.started, 3), "draining": self.draining,
             "max_jobs": self.max_jobs, "cpu_max_log2": self.cfg.cpu_max_log2,
-            "children": children, "jobs": jobs,
-            "queue": [j for j in jobs if j["state"] == "queued"],
-            "running": [j for j in jobs if j["state"] != "queued"],
+            "proof_versions": list(jobs.supported_proof_versions()),
+            "children": children, "jobs": rows,
+            "queue": [j for j in rows if j["state"] == "queued"],
+            "running": [j for j in rows if j["state"] != "queued"],
             "recent": list(self.recent),
             "totals": dict(self.totals),
             "memory": {"host_total": vm.total, "host_available": vm.available,

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 VECTORS = Path(os.environ.get("TVMPD_VECTORS", Path(__file__).resolve().parents[2] / "shared" / "vectors"))
+NODE_FORMATS = VECTORS.parent / "node-formats"  # sample node jobs next to the vectors in ../shared
 
 
 @pytest.fixture(scope="session")

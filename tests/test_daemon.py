@@ -4,25 +4,21 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
-import socket
 import stat
 import struct
 import subprocess
 import sys
 import tempfile
 import threading
-import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from supervisor import control, protocol, shm
+from supervisor import protocol, shm
 from tests.conftest import VECTORS, load_json
+from tests.daemon_harness import ROOT, Daemon
 
-ROOT = Path(__file__).resolve().parents[1]
 EXPECTED = load_json("expected.json")["requests"]
 
 
@@ -45,94 +41,6 @@ def _vm_ready() -> bool:
 VM_READY = _vm_ready()
 
 
-
-
-class Daemon:
-    """A `tvmpd serve` subprocess with private socket paths; stop() checks it left nothing behind."""
-
-    def __init__(self, *args: str, env: dict | None = None, cpu_workers: int = 2, devices: str = "cpu",
-                 real_stark: bool = False):
-        self.dir = tempfile.mkdtemp(prefix="tvd", dir="/tmp")
-        self.unix = os.path.join(self.dir, "p.sock")
-        self.control = os.path.join(self.dir, "c.sock")
-        self.log_path = os.path.join(self.dir, "log")
-        cmd = [sys.executable, "-m", "supervisor.cli", "serve", "--tcp", "127.0.0.1:0", "--unix", self.unix,
-               "--control", self.control, "--cpu-workers", str(cpu_workers), "--heartbeat", "0.2",
-               "--heartbeat-timeout", "5", "--restart-backoff", "0.1", *args]
-        if devices:
-            cmd += ["--devices", devices]
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith("TVMPD_TEST_")}
-        if not real_stark:
-            full_env["TVMPD_TEST_FAKE_PROOF"] = "1"  # daemon mechanics only; the STARK has its own tests
-        full_env.update(env or {})
-        self.logf = open(self.log_path, "w")
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=self.logf, stderr=subprocess.STDOUT)
-        self.tcp = None
-        try:
-            self.wait_children_idle()
-            self.tcp = self.status()["listen"]["tcp"]
-        except BaseException:
-            self.proc.kill()  # never leave a daemon behind when a test fails early
-            self.proc.wait(10)
-            shm.unlink_prefix(f"{shm.PREFIX}{self.proc.pid}_")
-            self.logf.close()
-            shutil.rmtree(self.dir, ignore_errors=True)
-            raise
-
-    def log(self) -> str:
-        return Path(self.log_path).read_text()
-
-    def status(self) -> dict:
-        return control.request(self.control, {"cmd": "status"}, timeout=5)
-
-    def wait_for(self, pred, timeout: float = 90, what: str = "condition"):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"daemon exited early with {self.proc.returncode}:\n{self.log()}")
-            try:
-                st = self.status()
-                if pred(st):
-                    return st
-            except OSError:
-                pass
-            time.sleep(0.05)
-        raise AssertionError(f"timed out waiting for {what}:\n{self.log()}")
-
-    def wait_children_idle(self):
-        return self.wait_for(lambda st: all(c["state"] == "idle" for c in st["children"]) and not st["jobs"],
-                             what="children idle")
-
-    def submit(self, job_id: int, fields: list[str], via: str = "unix", timeout: float = 60):
-        return protocol.submit(self.unix if via == "unix" else self.tcp, job_id, fields, timeout=timeout)
-
-    def raw(self, data: bytes, shut: bool = False, timeout: float = 10) -> bytes:
-        """Send raw bytes over TCP; everything the server sends back until it closes."""
-        with protocol.connect(self.tcp, timeout=timeout) as sock:
-            sock.sendall(data)
-            if shut:
-                sock.shutdown(socket.SHUT_WR)
-            out = b""
-            while True:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    return out
-                out += chunk
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            code = self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            code = self.proc.wait(10)
-        self.logf.close()
-        leftovers = shm.list_blocks(f"{shm.PREFIX}{self.proc.pid}_")
-        assert not leftovers, f"shared memory left behind: {leftovers}"
-        assert not os.path.exists(self.unix) and not os.path.exists(self.control), "socket files left"
-        shutil.rmtree(self.dir, ignore_errors=True)
-        return code
 
 
 @pytest.fixture(scope="module")
@@ -386,7 +294,7 @@ def test_proxy_against_daemon(daemon):
     stdin = (VECTORS / "requests" / "fail_assert.req").read_bytes()
     cmd = [sys.executable, "-m", "supervisor.cli", "proxy", "--socket", daemon.tcp]
     out = subprocess.run(cmd, input=stdin, cwd=ROOT, capture_output=True, timeout=60)
-    assert out.returncode == 1 and b"daemon error" in out.stderr and out.stdout == b""
+    assert out.returncode == 1 and b"ERROR: tvmpd proxy: VM execution failed" in out.stderr and out.stdout == b""
 
 
 @pytest.mark.skipif(not VM_READY, reason="routing happens after stages.vm has executed the job")
@@ -464,15 +372,20 @@ def test_job_whose_child_dies_twice_gets_error():
         assert d.stop() == 0
 
 
-def test_client_that_hangs_up_abandons_its_job():
-    d = Daemon("--cpu-max-log2", "0", env={"TVMPD_TEST_SLOW_STAGE": "test stand-in proof:60"}, cpu_workers=1)
+def test_child_that_does_not_stop_its_abandoned_job_is_killed_after_the_grace():
+    """Cancelling is cooperative (stage boundaries, VM progress); a child stuck inside a stage past
+    --cancel-grace is killed and restarted as the last resort. (Clean cancels: test_node_dropin.py.)"""
+    d = Daemon("--cpu-max-log2", "0", "--cancel-grace", "1",
+               env={"TVMPD_TEST_SLOW_STAGE": "test stand-in proof:60"}, cpu_workers=1)
     try:
         sock = protocol.connect(d.unix, timeout=10)
         sock.sendall(protocol.encode_request(7, request_fields("halt")))
-        d.wait_for(lambda st: any(j["state"].startswith("proving") for j in st["jobs"]), what="proving")
+        d.wait_for(lambda st: any(j["state"] == "proving:test stand-in proof" for j in st["jobs"]),
+                   what="the child inside its slow stage")
         sock.close()  # as a node does when it kills its prover process
         st = d.wait_for(lambda st: not st["jobs"] and st["totals"].get("abandoned") == 1, what="abandoned")
         assert st["totals"]["child_restarts"] == 1 and "ok" not in st["totals"]
+        assert "did not stop its abandoned job within 1s" in d.log()
         d.wait_children_idle()
         assert not shm.list_blocks(f"{shm.PREFIX}{d.proc.pid}_")
         assert d.submit(8, request_fields("sum_squares_2e12_max10")).status == protocol.STATUS_TOO_BIG

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import os
 import socket
 import tempfile
@@ -12,10 +13,12 @@ import threading
 import pytest
 
 from supervisor import protocol
-from supervisor.proxy import EXIT_ERROR, EXIT_TRANSPORT, read_five_lines, run_proxy
-from tests.conftest import VECTORS
+from supervisor.proxy import EXIT_ERROR, EXIT_TRANSPORT, JobInputError, read_job, run_proxy
+from tests.conftest import NODE_FORMATS, VECTORS
 
 REQUEST = (VECTORS / "requests" / "halt.req").read_bytes()
+LIMITED = (VECTORS / "requests" / "sum_squares_2e12_max10.req").read_bytes()
+JOB = (NODE_FORMATS / "halt.job.json").read_bytes()
 
 
 def serve_once(answer: bytes) -> tuple[str, dict]:
@@ -56,6 +59,7 @@ def serve_once(answer: bytes) -> tuple[str, dict]:
 
 
 def proxy(answer: bytes, stdin: bytes = REQUEST):
+    """Run the proxy against a one-shot server answering `answer`: (exit code, stdout, stderr, seen)."""
     path, seen = serve_once(answer)
     out, err = io.BytesIO(), io.StringIO()
     code = run_proxy(path, io.BytesIO(stdin), out, err, timeout=10)
@@ -68,30 +72,74 @@ def test_ok_writes_proof_bytes():
     assert code == 0 and out == proof
     lines = REQUEST.decode().split("\n")[:5]
     assert seen["request"].fields() == lines and seen["request"].job_id == os.getpid()
+    assert all(line.startswith("INFO: ") for line in err.splitlines())
 
 
-def test_too_big_exit_code():
-    code, out, err, _ = proxy(protocol.encode_too_big(1, 12))
+def test_object_form_is_forwarded_as_the_same_five_fields():
+    """neptune-core's JSON object (no newline, then EOF) becomes the same TVMP fields as its five lines."""
+    proof = protocol.encode_proof_bincode([7])
+    code, out, _, seen = proxy(protocol.encode_ok(1, proof), stdin=JOB)
+    assert code == 0 and out == proof
+    job = json.loads(JOB)
+    fields = [json.loads(f) for f in seen["request"].fields()]
+    assert fields == [job["claim"], job["program"], job["non_determinism"], job["max_log2_padded_height"],
+                      job["env_vars"]]
+
+
+def test_env_vars_travel_with_the_job():
+    job = (NODE_FORMATS / "all_tables_env.job.json").read_bytes()
+    _, _, _, seen = proxy(protocol.encode_ok(1, protocol.encode_proof_bincode([1])), stdin=job)
+    assert json.loads(seen["request"].env_vars) == json.loads(job)["env_vars"]
+
+
+def test_too_big_exit_code_only_for_a_set_limit():
+    code, out, err, _ = proxy(protocol.encode_too_big(1, 12), stdin=LIMITED)
     assert code == 212 and out == b"" and "2^12" in err
+    # a node panics on 200..232 for a job without a limit: a TOO_BIG answer then is an error
+    code, out, err, _ = proxy(protocol.encode_too_big(1, 12), stdin=REQUEST)
+    assert code == EXIT_ERROR and out == b"" and err.splitlines()[-1].startswith("ERROR: ")
 
 
 def test_error_answer():
     code, out, err, _ = proxy(protocol.encode_error(1, "VM execution failed: boom"))
-    assert code == EXIT_ERROR and out == b"" and "boom" in err
+    assert code == EXIT_ERROR and out == b""
+    assert err.splitlines()[-1].startswith("ERROR: ") and "boom" in err
 
 
 def test_garbled_answer_and_no_daemon():
     code, _, err, _ = proxy(b"NOPE" + bytes(12))
     assert code == EXIT_TRANSPORT and "invalid response magic" in err
     err = io.StringIO()
-    code = run_proxy("/tmp/tvmpd-no-such-daemon.sock", io.BytesIO(REQUEST), io.BytesIO(), err)
+    tried = [("/tmp/tvmpd-no-such-daemon.sock", "default Unix socket"), ("127.0.0.1:1", "default TCP")]
+    code = run_proxy(tried, io.BytesIO(REQUEST), io.BytesIO(), err)
     assert code == EXIT_TRANSPORT
-    assert "cannot get an answer" in err.getvalue()
+    line, = err.getvalue().splitlines()
+    assert line.startswith("ERROR: ") and "/tmp/tvmpd-no-such-daemon.sock" in line and "127.0.0.1:1" in line
+    assert "tvmpd serve" in line
 
 
-def test_stdin_without_trailing_newline_and_short_input():
-    assert read_five_lines(io.BytesIO(b"a\nb\nc\nnull\n{}")) == ["a", "b", "c", "null", "{}"]
-    with pytest.raises(ValueError, match="5 JSON lines"):
-        read_five_lines(io.BytesIO(b"a\nb\n"))
+def test_five_lines_with_or_without_trailing_newline_and_open_stdin():
+    five = b'{"a":1}\n[1]\n{}\nnull\n{}'
+    assert read_job(io.BytesIO(five))[0] == ['{"a":1}', "[1]", "{}", "null", "{}"]
+    # a writer that keeps stdin open after five lines: reading stops after the fifth
+    assert read_job(io.BytesIO(five + b"\nnot read\n"))[0][4] == "{}"
+    assert read_job(io.BytesIO(b'{"a":1}\n[1]\n{}\n12\n{}\n'))[1] == 12
+
+
+@pytest.mark.parametrize("stdin, expect", [
+    (b"", "empty input"),
+    (b"  \n", "empty input"),
+    (b"garbage", "not valid JSON"),
+    (b"\xff\xfe\n", "not UTF-8"),
+    (JOB[: len(JOB) // 2], "truncated"),
+    (b'{"program": {}, "claim": {}, "non_determinism": {}, "env_vars": {}}', "max_log2_padded_height"),
+    (b'{"a":1}\n[1]\n', "got 2 line(s)"),
+    (b'{"a":1}\n[1]\n{}\nnul\n{}', "line 4 (max log2 padded height)"),
+])
+def test_bad_stdin_is_one_error_line(stdin, expect):
+    with pytest.raises(JobInputError, match=expect.replace("(", r"\(").replace(")", r"\)")):
+        read_job(io.BytesIO(stdin))
     err = io.StringIO()
-    assert run_proxy("/nonexistent", io.BytesIO(b"x\n"), io.BytesIO(), err) == EXIT_ERROR
+    assert run_proxy("/nonexistent", io.BytesIO(stdin), io.BytesIO(), err) == EXIT_ERROR
+    line, = err.getvalue().splitlines()
+    assert line.startswith("ERROR: ") and expect in line

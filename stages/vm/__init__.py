@@ -5,11 +5,20 @@ from .errors import ClaimMismatch, InputError, ProgramError, TasmParseError, VME
 from .interpreter import execute, run, run_claim
 from .isa import SPECS, InstructionSpec, instruction_display
 from .program import Program
-from .types import Claim, NonDeterminism, PublicInput, digest_from_hex, digest_to_hex
+from .types import (
+    SUPPORTED_PROOF_VERSIONS,
+    Claim,
+    NonDeterminism,
+    PublicInput,
+    digest_from_hex,
+    digest_to_hex,
+    unsupported_version_message,
+)
 
 __all__ = [
     "AET", "TABLE_NAMES", "ClaimMismatch", "run_claim", "build_aet", "InputError", "ProgramError",
     "TasmParseError", "VMError",
     "execute", "run", "SPECS", "InstructionSpec", "instruction_display", "Program", "Claim",
-    "NonDeterminism", "PublicInput", "digest_from_hex", "digest_to_hex",
+    "NonDeterminism", "PublicInput", "digest_from_hex", "digest_to_hex", "SUPPORTED_PROOF_VERSIONS",
+    "unsupported_version_message",
 ]

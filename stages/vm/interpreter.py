@@ -19,6 +19,7 @@ from .types import NonDeterminism, PublicInput
 
 _U32 = 1 << 32
 _MASK32 = _U32 - 1
+PROGRESS_CYCLES = 1 << 16  # cycles between two progress reports (tens of ms at the interpreter's speed)
 
 
 class _Fail(Exception):
@@ -86,8 +87,11 @@ class Recording:
 
 def execute(program: Program, public_input: Sequence[int] | PublicInput,
             non_determinism: NonDeterminism | None = None,
-            max_cycles: int | None = None) -> tuple[list[int], Recording]:
+            max_cycles: int | None = None, progress=None) -> tuple[list[int], Recording]:
     """Run the program to `halt`; returns (output, Recording). Raises VMError on failure.
+
+    `progress(cycles)`, when given, is called at a jump once at least PROGRESS_CYCLES more cycles have run
+    (a daemon's liveness signal); whatever it raises stops the run and propagates unchanged.
 
     `max_cycles` (not in the reference) bounds the run: checked at every jump (`call`, `return`,
     `recurse`, `recurse_or_return`), which is enough because only jumps go backwards; exceeding it
@@ -135,10 +139,16 @@ def execute(program: Program, public_input: Sequence[int] | PublicInput,
     ctx = program.assertion_context
 
     limit = max_cycles if max_cycles is not None else 1 << 62
+    # the cycle count at which the next progress report is due (never, without a progress callback)
+    report_at = [PROGRESS_CYCLES if progress is not None else 1 << 62]
 
     def check_limit() -> None:
-        if len(ips) > limit:
+        cycles = len(ips)
+        if cycles > limit:
             raise _Fail("CycleLimitExceeded", f"execution exceeds the limit of {limit} cycles")
+        if cycles >= report_at[0]:
+            report_at[0] = cycles + PROGRESS_CYCLES
+            progress(cycles)
 
     def jump_event() -> None:
         if js:
@@ -617,11 +627,12 @@ def execute(program: Program, public_input: Sequence[int] | PublicInput,
 
 
 def run(program: Program, public_input: Sequence[int] | PublicInput,
-        non_determinism: NonDeterminism | None = None, max_cycles: int | None = None):
-    """Run like the reference's `VM::trace_execution`: returns (output, AET); raises VMError on failure."""
+        non_determinism: NonDeterminism | None = None, max_cycles: int | None = None, progress=None):
+    """Run like the reference's `VM::trace_execution`: returns (output, AET); raises VMError on failure.
+    `progress` is execute's progress callback."""
     from .aet import build_aet
 
-    output, rec = execute(program, public_input, non_determinism, max_cycles)
+    output, rec = execute(program, public_input, non_determinism, max_cycles, progress)
     return output, build_aet(program, rec)
 
 

@@ -10,6 +10,19 @@ from .errors import InputError
 from .isa import P
 
 CURRENT_VERSION = 5
+# Claim versions this build can prove: version 5 is Triton VM v7.0.0's proof system. A claim of any other
+# version (8 is Triton VM v8/v9) must be refused before any work: our AIR would make a proof of it that
+# no verifier of that version accepts.
+SUPPORTED_PROOF_VERSIONS = (CURRENT_VERSION,)
+PROOF_SYSTEM_NAMES = {5: "Triton VM v7.0.0"}
+
+
+def unsupported_version_message(version: object) -> str | None:
+    """None when a claim of this version can be proved here, else the one-line reason to give a node."""
+    if isinstance(version, int) and not isinstance(version, bool) and version in SUPPORTED_PROOF_VERSIONS:
+        return None
+    supported = ", ".join(f"{v} ({PROOF_SYSTEM_NAMES.get(v, '?')})" for v in SUPPORTED_PROOF_VERSIONS)
+    return f"unsupported claim version {version!r}: this tvmpd proves proof version {supported} only"
 
 
 def digest_to_hex(digest: Sequence[int]) -> str:
