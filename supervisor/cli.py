@@ -141,7 +141,8 @@ def serve(tcp, unix, control, allow_remote, device_keys, num_gpus, cpu_workers, 
         idle_device_first=idle_device_first, max_jobs=max_jobs,
         max_frame=max_frame, max_cycles=max_cycles, host_memory=host_memory, heartbeat_s=heartbeat,
         heartbeat_timeout_s=heartbeat_timeout,
-        restart_backoff_s=restart_backoff, cancel_grace_s=cancel_grace, omp_threads=omp_threads, omp_init=_omp_init(omp_init),
+        restart_backoff_s=restart_backoff, cancel_grace_s=cancel_grace, omp_threads=omp_threads,
+        omp_init=_omp_init(omp_init),
         log_level=log_level)
     _run_daemon(cfg)
 

@@ -97,7 +97,8 @@ def cancel_neptune(proc: subprocess.Popen) -> None:
 
 def run_xnt(job: dict, prover_command: list[str], socket_address: str, cwd: str | None = None,
             timeout: float = 600) -> NodeRun:
-    """One job as xnt-core hands it to `triton-vm-prover`: five lines, the daemon in TRITON_VM_PROVER_SOCKET."""
+    """One job as xnt-core hands it to `triton-vm-prover`: five lines, the daemon's address in
+    TRITON_VM_PROVER_SOCKET."""
     env = {**os.environ, "TRITON_VM_PROVER_SOCKET": socket_address}
     proc = subprocess.Popen(prover_command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=env, cwd=cwd)
