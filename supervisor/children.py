@@ -3,19 +3,25 @@
 A child owns one device key (an OpenCL "platform:device" key, or "cpu") and runs one task at a time:
 "execute" (parse, run the VM, build the main table, put it into shared memory) or "prove" (read it back,
 prove, put the proof into shared memory). Messages both ways are msgpack maps over a multiprocessing pipe;
-arrays travel only as shared-memory blocks named in those maps. A heartbeat thread beats while the child
-lives, and reports the device's free memory now and then.
+arrays travel only as shared-memory blocks named in those maps.
+
+Liveness comes from the work itself: a child reports progress from its work loop (warm-up steps, stage
+boundaries, VM cycle counts), and the supervisor judges a busy child hung when that stops for longer than
+its job's predicted time allows. Before it says "ready" a child warms up: an OpenCL device child proves a
+tiny built-in program, which builds (or loads from pyopencl's binary cache) every kernel a proof uses, so
+no job pays for the build. A side thread only reports the device's free memory.
 
 Test-only hooks, read from the environment:
 - TVMPD_TEST_KILL_CHILD_AT_STAGE=<stage>: SIGKILL itself when a job's first attempt reaches that stage
   (<stage>:always: on every attempt);
 - TVMPD_TEST_SLOW_STAGE=<stage>:<seconds>: sleep there;
-- TVMPD_TEST_HANG_AT_STAGE=<stage>: stop heartbeats and hang on a job's first attempt.
+- TVMPD_TEST_HANG_AT_STAGE=<stage>: hang (no more progress) on a job's first attempt.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import multiprocessing
 import os
@@ -29,19 +35,32 @@ import numpy as np
 from supervisor.devmem import free_bytes
 
 log = logging.getLogger("tvmpd")
-STARTUP_GRACE_S = 60.0
 MEM_REPORT_S = 5.0
+PROGRESS_MIN_S = 0.5  # VM progress is reported at most this often
+# The warm-up proof: `halt` alone, padded height 2^8 (as small as a proof gets).
+WARMUP_TASM = "halt"
+
+
+class ChildState(enum.StrEnum):
+    """Where a child is in its life; a str so that logs and status show the plain name."""
+
+    STARTING = "starting"  # spawned, not yet heard from
+    WARMING = "warming"  # up, building kernels / compiling before it takes jobs
+    IDLE = "idle"
+    BUSY = "busy"
+    RESTARTING = "restarting"  # died or was killed; a restart is scheduled
+    FAILED = "failed"  # could not start (no device, driver error): not restarted
+    STOPPED = "stopped"
 
 
 # ---------------------------------------------------------------- child side
 
 
-def _test_hook(stage: str, attempt: int, beating: threading.Event) -> None:
+def _test_hook(stage: str, attempt: int) -> None:
     kill = os.environ.get("TVMPD_TEST_KILL_CHILD_AT_STAGE", "")
     if kill == stage and attempt == 0 or kill == f"{stage}:always":
         os.kill(os.getpid(), signal.SIGKILL)
     if os.environ.get("TVMPD_TEST_HANG_AT_STAGE") == stage and attempt == 0:
-        beating.clear()
         time.sleep(3600)
     slow = os.environ.get("TVMPD_TEST_SLOW_STAGE", "")
     if slow.partition(":")[0] == stage:
@@ -128,8 +147,28 @@ def _run_prove(msg: dict, device_key: str, stage) -> dict:
     return {"outcome": "ok", "proof": desc, "t_prove": time.perf_counter() - t0, "stages": timings}
 
 
-def child_main(conn, name: str, device_key: str, heartbeat_s: float, env: dict, cancel) -> None:
-    """Entry point of a spawned child: beat, take tasks, answer each with one "result" message.
+def warm_up(device_key: str, progress) -> None:
+    """Pay every one-time cost before the first job: the VM's compile where it has one, and for an OpenCL
+    device a proof of `halt`, which builds every kernel program a proof of any size uses."""
+    import stages.vm as vm
+    from supervisor import jobs
+
+    if hasattr(vm, "warm_up"):
+        progress("VM compile")
+        vm.warm_up()
+    if device_key == "cpu":
+        return  # the numpy prover has nothing to build
+    program = vm.Program.from_tasm(WARMUP_TASM)
+    claim = vm.Claim(program.digest())
+    parsed = jobs.ParsedJob(claim, program, vm.NonDeterminism(), None)
+    done = jobs.execute(parsed)
+    table = jobs.build_main_table(done.aet)
+    jobs.prove_job(claim.to_json(), device_key, [], aet=done.aet, table=table,
+                   on_stage=lambda s: progress(f"warm-up proof: {s}"))
+
+
+def child_main(conn, name: str, device_key: str, env: dict, cancel) -> None:
+    """Entry point of a spawned child: warm up, then take tasks and answer each with one "result" message.
 
     `cancel` is a shared integer the supervisor sets to a job's sequence number to stop that job: the work
     loop checks it at every stage boundary and VM progress report and answers "cancelled".
@@ -141,34 +180,33 @@ def child_main(conn, name: str, device_key: str, heartbeat_s: float, env: dict, 
 
     setup_logging(os.environ.get("TVMPD_LOG_LEVEL", "INFO"))
     lock = threading.Lock()
-    beating = threading.Event()
-    beating.set()
     done = threading.Event()
 
     def send(msg: dict) -> None:
         with lock:
             conn.send_bytes(msgpack.packb(msg))
 
-    every = max(1, round(MEM_REPORT_S / heartbeat_s))
+    send({"t": "hello", "pid": os.getpid(), "name": name})
+    started = time.perf_counter()
+    try:
+        warm_up(device_key, lambda what: send({"t": "progress", "what": what}))
+        mem_free = free_bytes(device_key)
+    except Exception as exc:  # no device, a driver or build error: say why once, then exit
+        log.exception("child %s: warm-up on %s failed", name, device_key)
+        send({"t": "boot-failed", "message": f"{type(exc).__name__}: {exc}"})
+        return
+    send({"t": "ready", "warmup_s": time.perf_counter() - started, "mem_free": mem_free})
 
-    def beat() -> None:
-        n = 0
-        while not done.wait(heartbeat_s):
-            n += 1
-            if beating.is_set():
-                msg = {"t": "hb"}
-                if n % every == 0:
-                    try:
-                        msg["mem_free"] = free_bytes(device_key)
-                    except Exception:  # a failed measurement must never stop the heartbeat
-                        msg["mem_free"] = None
-                try:
-                    send(msg)
-                except OSError:
-                    return
+    def report_memory() -> None:
+        while not done.wait(MEM_REPORT_S):
+            try:
+                send({"t": "mem", "mem_free": free_bytes(device_key)})
+            except OSError:
+                return
+            except Exception:  # a failed measurement is no reason to stop reporting
+                continue
 
-    threading.Thread(target=beat, daemon=True).start()
-    send({"t": "hello", "pid": os.getpid(), "name": name, "mem_free": free_bytes(device_key)})
+    threading.Thread(target=report_memory, daemon=True).start()
     while True:
         try:
             msg = msgpack.unpackb(conn.recv_bytes())
@@ -177,6 +215,7 @@ def child_main(conn, name: str, device_key: str, heartbeat_s: float, env: dict, 
         if msg.get("t") == "stop":
             break
         job, attempt = msg["job"], msg["attempt"]
+        last_report = [0.0]
 
         def ask(question: dict) -> dict:
             send(question)
@@ -189,10 +228,14 @@ def child_main(conn, name: str, device_key: str, heartbeat_s: float, env: dict, 
         def stage(s: str, job=job, attempt=attempt) -> None:
             check_cancel()
             send({"t": "stage", "job": job, "stage": s})
-            _test_hook(s, attempt, beating)
+            _test_hook(s, attempt)
 
-        def progress(cycles: int) -> None:
+        def progress(cycles: int, job=job, last_report=last_report) -> None:
             check_cancel()
+            now = time.monotonic()
+            if now - last_report[0] >= PROGRESS_MIN_S:
+                last_report[0] = now
+                send({"t": "progress", "job": job, "cycles": cycles})
 
         try:
             if msg["op"] == "execute":
@@ -214,30 +257,35 @@ def child_main(conn, name: str, device_key: str, heartbeat_s: float, env: dict, 
 
 
 class ChildDied(Exception):
-    """The child running a task died or stopped beating."""
+    """The child running a task died or stopped making progress."""
 
 
 class Child:
     """The supervisor's handle on one child process: spawn, send a task, await its result, watch it."""
 
-    def __init__(self, name: str, kind: str, device_key: str, mem_total: int, heartbeat_s: float,
-                 env: dict):
+    def __init__(self, name: str, kind: str, device_key: str, mem_total: int, env: dict,
+                 speed_class: str = "numpy:host"):
         self.name = name
         self.kind = kind  # "cpu" (pool worker) or "device"
         self.device_key = device_key
+        self.speed_class = speed_class  # what proves here, the key of the timing table
         self.mem_total = mem_total
         self.mem_reserved = 0
         self.mem_free: int | None = None  # as the child last measured it, None when unknown
         self.mem_foreign = 0  # device memory others held when the child started
-        self.heartbeat_s = heartbeat_s
         self.env = env
-        self.state = "starting"  # starting, idle, busy, restarting, stopped
+        self.state = ChildState.STARTING
         self.proc = None
         self.conn = None
         self.pid = None
-        self.last_beat = 0.0
+        self.last_progress = 0.0  # when the child last showed progress (any message of its work loop)
         self.started_at = 0.0
-        self.restarts = 0
+        self.busy_since = 0.0
+        self.busy_predicted = 0.0  # predicted seconds of the task it runs (0: unknown)
+        self.restarts = 0  # every restart, for status
+        self.quick_failures = 0  # deaths since it last completed a job: the restart back-off exponent
+        self.boot_failures = 0  # deaths before "ready" in a row
+        self.boot_error: str | None = None
         self.current: dict | None = None  # {"job", "op", "stage", "future"}
         self.ready = asyncio.Event()
         self.cancel_flag = None  # shared with the process: the seq of a job it should stop, else 0
@@ -252,16 +300,15 @@ class Child:
         parent, child = ctx.Pipe(duplex=True)
         self.cancel_flag = ctx.RawValue("q", 0)
         self.proc = ctx.Process(target=child_main, name=f"tvmpd-{self.name}",
-                                args=(child, self.name, self.device_key, self.heartbeat_s, self.env,
-                                      self.cancel_flag),
+                                args=(child, self.name, self.device_key, self.env, self.cancel_flag),
                                 daemon=True)
         self.proc.start()
         child.close()
         self.conn = parent
         self.pid = self.proc.pid
-        self.state = "starting"
+        self.state = ChildState.STARTING
         self.ready.clear()
-        self.started_at = self.last_beat = time.monotonic()
+        self.started_at = self.last_progress = time.monotonic()
         asyncio.get_running_loop().add_reader(self.conn.fileno(), self._on_readable)
 
     def _detach(self) -> None:
@@ -282,15 +329,27 @@ class Child:
         except Exception as exc:  # a garbled message: the child is not trustworthy any more
             self.fail(f"bad message: {exc}")
             return
-        self.last_beat = time.monotonic()
         if msg.get("mem_free") is not None:
             self.mem_free = int(msg["mem_free"])
         t = msg.get("t")
+        if t != "mem":  # the memory thread runs on its own: only the work loop's messages show progress
+            self.last_progress = time.monotonic()
         if t == "hello":
+            self.state = ChildState.WARMING
+            log.info("child %s pid=%d up: warming (%s)", self.name, msg.get("pid", 0), self.device_key)
+        elif t == "progress" and self.state == ChildState.WARMING:
+            log.info("child %s warming: %s", self.name, msg.get("what"))
+        elif t == "ready":
             # what others use of the device when the child starts; later readings include our own caches
             self.mem_foreign = max(0, self.mem_total - self.mem_free) if self.mem_free is not None else 0
-            self.state = "idle"
+            self.state = ChildState.IDLE
+            self.boot_failures = 0
             self.ready.set()
+            if self.on_ready:
+                self.on_ready(self, float(msg.get("warmup_s", 0.0)))
+        elif t == "boot-failed":
+            self.boot_error = str(msg.get("message", "unknown"))
+            self.give_up(f"could not start: {self.boot_error}")
         elif t == "stage" and self.current and self.current["job"] == msg["job"]:
             self.current["stage"] = msg["stage"]
             if self.on_stage:
@@ -301,12 +360,14 @@ class Child:
         elif t == "result" and self.current and self.current["job"] == msg["job"]:
             fut = self.current["future"]
             self.current = None
-            self.state = "idle"
+            self.state = ChildState.IDLE
+            self.busy_predicted = 0.0
             if not fut.done():
                 fut.set_result(msg)
 
     on_stage = None  # set by the scheduler: callback(job_seq, stage, child)
     on_death = None  # set by the scheduler: callback(child, reason)
+    on_ready = None  # set by the scheduler: callback(child, warm-up seconds)
     on_admit = None  # set by the scheduler: callback(job_seq, log2, force_cpu, child), answers with reply()
 
     def cancel(self, job_seq: int) -> None:
@@ -326,28 +387,37 @@ class Child:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.is_alive()
 
-    def check(self, timeout_s: float) -> None:
-        """Declare the child dead if its process ended or it missed heartbeats for `timeout_s`."""
-        if self.state in ("restarting", "stopped") or self.proc is None:
+    def check_alive(self) -> None:
+        """Declare the child dead if its process has ended."""
+        if self.state in (ChildState.RESTARTING, ChildState.STOPPED, ChildState.FAILED) or self.proc is None:
             return
         if not self.proc.is_alive():
             self.fail(f"exited with code {self.proc.exitcode}")
-        else:
-            # spawning a child (fresh interpreter, imports) may take longer than a heartbeat period
-            limit = max(timeout_s, STARTUP_GRACE_S) if self.state == "starting" else timeout_s
-            if time.monotonic() - self.last_beat > limit:
-                self.fail(f"no heartbeat for {limit:.1f}s")
 
-    def fail(self, reason: str) -> None:
-        """Kill the process, fail its task with ChildDied, and let the scheduler restart it."""
-        if self.state in ("restarting", "stopped"):
-            return
+    def _end_process(self) -> None:
         self._detach()
         if self.proc is not None and self.proc.is_alive():
             self.proc.kill()
         if self.proc is not None:
             self.proc.join(timeout=5)
-        self.state = "restarting"
+
+    def give_up(self, reason: str) -> None:
+        """The child cannot start here (no device, driver or build error): stop it for good and say why."""
+        self._end_process()
+        self.state = ChildState.FAILED
+        self.ready.clear()
+        log.error("child %s (%s) failed and is not restarted: %s", self.name, self.device_key, reason)
+        if self.on_death:
+            self.on_death(self, reason)
+
+    def fail(self, reason: str) -> None:
+        """Kill the process, fail its task with ChildDied, and let the scheduler restart it."""
+        if self.state in (ChildState.RESTARTING, ChildState.STOPPED, ChildState.FAILED):
+            return
+        if self.state in (ChildState.STARTING, ChildState.WARMING):
+            self.boot_failures += 1
+        self._end_process()
+        self.state = ChildState.RESTARTING
         self.ready.clear()
         current, self.current = self.current, None
         if current and not current["future"].done():
@@ -360,7 +430,8 @@ class Child:
         """Send one task and wait for its result; ChildDied if the child goes away meanwhile."""
         fut = asyncio.get_running_loop().create_future()
         self.current = {"job": job_seq, "op": op, "stage": op, "future": fut}
-        self.state = "busy"
+        self.state = ChildState.BUSY
+        self.busy_since = self.last_progress = time.monotonic()
         try:
             self.conn.send_bytes(msgpack.packb({**msg, "t": "job", "job": job_seq, "op": op}))
         except (OSError, AttributeError):
@@ -369,7 +440,7 @@ class Child:
 
     def stop(self, timeout: float = 3.0) -> None:
         """Ask the child to exit, then make sure it has."""
-        self.state = "stopped"
+        self.state = ChildState.STOPPED
         if self.conn is not None:
             try:
                 self.conn.send_bytes(msgpack.packb({"t": "stop"}))

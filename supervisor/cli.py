@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 
 import click
 
 from supervisor import offline
 from supervisor.config import (
-    DEFAULT_CPU_MAX_LOG2,
+    DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_FRAME,
     DEFAULT_TCP,
     ServeConfig,
@@ -106,21 +107,28 @@ def _omp_init(value: str | None) -> bool | None:
                    "default every GPU.")
 @click.option("--num-gpus", type=int, default=None, help="Use only the first N GPUs (the seed's flag).")
 @click.option("--cpu-workers", type=int, default=0, help="CPU pool size (0 = automatic).")
-@click.option("--cpu-max-log2", type=int, default=DEFAULT_CPU_MAX_LOG2, show_default=True,
-              help="Prove on the CPU pool up to this log2 padded height; larger goes to devices.")
-@click.option("--idle-device-first", is_flag=True,
-              help="Jobs up to --cpu-max-log2 go to an idle device when there is one, else to whichever "
-                   "of a CPU worker and a device frees first (a GPU proves them far sooner than numpy).")
+@click.option("--cpu-max-log2", type=int, default=None,
+              help="Override the routing: prove on the CPU pool up to this log2 padded height, on devices "
+                   "above [default: every job goes where it is predicted to finish first].")
 @click.option("--max-jobs", type=int, default=0, help="Jobs in flight at once (0 = one per child).")
 @click.option("--max-frame", type=int, default=DEFAULT_MAX_FRAME, show_default=True,
               help="Largest request frame in bytes.")
+@click.option("--read-timeout", type=float, default=30.0, show_default=True,
+              help="Seconds a client has to send its whole request frame.")
+@click.option("--max-connections", type=int, default=DEFAULT_MAX_CONNECTIONS, show_default=True,
+              help="Job connections open at once; one more is answered ERROR and closed.")
 @click.option("--max-cycles", type=int, default=1 << 30, show_default=True,
               help="Stop a program after this many VM cycles (ERROR CycleLimitExceeded).")
 @click.option("--host-memory", type=int, default=0,
               help="Bytes of host memory jobs may hold (0 = 90% of RAM); admission waits beyond it.")
-@click.option("--heartbeat", type=float, default=1.0, show_default=True, help="Child heartbeat period (s).")
-@click.option("--heartbeat-timeout", type=float, default=60.0, show_default=True,
-              help="A child silent this long (s) counts as hung and is restarted (a dead one at once).")
+@click.option("--hang-floor", type=float, default=60.0, show_default=True,
+              help="A busy child that reports no progress for this long, and for longer than --hang-margin "
+                   "times its task's predicted time, counts as hung: it is killed and the job retried.")
+@click.option("--hang-margin", type=float, default=4.0, show_default=True,
+              help="Multiple of a task's predicted time a child may go without progress.")
+@click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
+              help="Where the measured timing table is kept [default: $TVMPD_CACHE_DIR, else "
+                   "$XDG_CACHE_HOME/tvmpd].")
 @click.option("--restart-backoff", type=float, default=0.5, show_default=True,
               help="First restart delay (s); doubles per quick failure, capped at 30 s.")
 @click.option("--cancel-grace", type=float, default=30.0, show_default=True,
@@ -129,18 +137,18 @@ def _omp_init(value: str | None) -> bool | None:
 @click.option("--omp-threads", type=int, default=None, help="OMP_NUM_THREADS for children (seed flag).")
 @click.option("--omp-init", default=None, help="TRITON_OMP_INIT for children, 0 or 1 (seed flag).")
 @click.option("--log-level", default="INFO", show_default=True)
-def serve(tcp, unix, control, allow_remote, device_keys, num_gpus, cpu_workers, cpu_max_log2,
-          idle_device_first, max_jobs, max_frame, max_cycles, host_memory, heartbeat, heartbeat_timeout,
-          restart_backoff, cancel_grace, omp_threads, omp_init, log_level) -> None:
+def serve(tcp, unix, control, allow_remote, device_keys, num_gpus, cpu_workers, cpu_max_log2, max_jobs,
+          max_frame, read_timeout, max_connections, max_cycles, host_memory, hang_floor, hang_margin,
+          cache_dir, restart_backoff, cancel_grace, omp_threads, omp_init, log_level) -> None:
     """Run the proving daemon (TCP and Unix socket at once)."""
     cfg = ServeConfig(
         tcp=tcp or None, unix=(default_unix_path() if unix is None else unix) or None,
         control=control or default_control_path(), allow_remote=allow_remote,
         devices=[k.strip() for k in device_keys.split(",") if k.strip()] if device_keys else None,
         num_gpus=num_gpus, cpu_workers=cpu_workers, cpu_max_log2=cpu_max_log2,
-        idle_device_first=idle_device_first, max_jobs=max_jobs,
-        max_frame=max_frame, max_cycles=max_cycles, host_memory=host_memory, heartbeat_s=heartbeat,
-        heartbeat_timeout_s=heartbeat_timeout,
+        max_jobs=max_jobs, max_frame=max_frame, read_timeout_s=read_timeout, max_connections=max_connections,
+        max_cycles=max_cycles, host_memory=host_memory, hang_floor_s=hang_floor, hang_margin=hang_margin,
+        cache_dir=Path(cache_dir) if cache_dir else None,
         restart_backoff_s=restart_backoff, cancel_grace_s=cancel_grace, omp_threads=omp_threads,
         omp_init=_omp_init(omp_init),
         log_level=log_level)

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_TCP = "127.0.0.1:5555"
-DEFAULT_CPU_MAX_LOG2 = 16
 DEFAULT_MAX_FRAME = 1 << 30
+DEFAULT_MAX_CONNECTIONS = 256
 
 
 def runtime_dir() -> Path:
@@ -47,15 +47,16 @@ class ServeConfig:
     devices: list[str] | None = None  # OpenCL keys ("0:1") or "cpu"; None = every GPU
     num_gpus: int | None = None
     cpu_workers: int = 0  # 0 = automatic
-    cpu_max_log2: int = DEFAULT_CPU_MAX_LOG2
-    idle_device_first: bool = False  # CPU-pool-sized jobs go to an idle device first
+    cpu_max_log2: int | None = None  # None: earliest predicted finish; N: CPU pool up to 2^N, devices above
     max_jobs: int = 0  # 0 = one per child
     max_frame: int = DEFAULT_MAX_FRAME
     max_cycles: int = 1 << 30
-    read_timeout_s: float = 600.0  # a request must arrive completely within this
+    read_timeout_s: float = 30.0  # a request must arrive completely within this
+    max_connections: int = DEFAULT_MAX_CONNECTIONS  # job connections open at once; more are refused
     host_memory: int = 0  # bytes jobs may hold on the host; 0 = 90% of RAM
-    heartbeat_s: float = 1.0
-    heartbeat_timeout_s: float = 60.0
+    hang_floor_s: float = 60.0  # a busy child may always go this long without progress
+    hang_margin: float = 4.0  # ... or this many times its task's predicted time, if longer
+    cache_dir: Path | None = None  # timing table; None: $TVMPD_CACHE_DIR or $XDG_CACHE_HOME/tvmpd
     restart_backoff_s: float = 0.5
     restart_backoff_max_s: float = 30.0
     cancel_grace_s: float = 30.0  # a child asked to stop an abandoned job is killed if still at it then

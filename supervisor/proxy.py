@@ -19,6 +19,8 @@ from __future__ import annotations
 import json
 import os
 import select
+import socket
+import struct
 import sys
 import time
 from collections.abc import Callable
@@ -230,6 +232,9 @@ def run_proxy(addresses: list[tuple[str, str]] | str, stdin: BinaryIO, stdout: B
             sock.sendall(frame)
             _info(stderr, f"job {job_id} ({len(frame)} bytes) sent to the daemon at {addr}")
             answer = _await_answer(sock, watch.gone if watch else lambda: None)
+            if isinstance(answer, str) and sock.family in (socket.AF_INET, socket.AF_INET6):
+                # close with a reset, not a FIN: the daemon keeps serving clients that only half-close
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     except (OSError, ValueError) as exc:
         _error(stderr, f"no answer from the daemon at {addr}: {exc}")
         return EXIT_TRANSPORT

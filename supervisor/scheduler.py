@@ -1,10 +1,12 @@
 """The supervisor's core: per-job state, routing, device choice, memory admission, retries, restarts.
 
 A job runs in two steps: "execute" on a CPU pool worker (parse, VM, AET into shared memory), then "prove"
-on a CPU worker (log2 padded height <= cpu_max_log2, or forced to CPU by the request) or on the least-loaded
-device child that has the memory. A child that dies takes its task with it: the job's shared memory is
-unlinked and the job starts over once, avoiding that child where another can take it; a second death
-answers ERROR. Every accepted job is answered exactly once.
+on the child where it is predicted to finish first: that child's remaining work plus the job's predicted
+time there (supervisor.timings, learned from finished jobs), with the jobs waiting before it counted in
+line (list scheduling). `--cpu-max-log2` and a job's `force_cpu` restrict the choice when given. A child
+that dies or stops making progress takes its task with it: the job's shared memory is unlinked and the job
+starts over once, avoiding that child where another can take it; a second death answers ERROR. Every
+accepted job is answered exactly once.
 """
 
 from __future__ import annotations
@@ -22,14 +24,19 @@ import msgpack
 import psutil
 
 from supervisor import jobs, protocol, shm
-from supervisor.children import Child, ChildDied
+from supervisor.children import Child, ChildDied, ChildState
 from supervisor.config import ServeConfig
+from supervisor.timings import TimingTable, default_cache_dir
 
 log = logging.getLogger("tvmpd")
 
 MAIN_COLUMNS, AUX_XFE_COLUMNS = 379, 91
 HOST_FRACTION = 0.9
 RECENT_JOBS = 32
+WARMING_HANG_FLOOR_S = 600.0  # a kernel build reports no progress for minutes on a fresh host
+EXECUTE_PREDICTED_S = 10.0  # what a worker running the VM is assumed to need, for routing only
+TOO_SMALL_PENALTY_S = 1e6  # a device below the job's memory estimate: only when nothing else can take it
+MAX_BOOT_FAILURES = 3  # deaths before "ready" in a row, then the child is given up
 
 
 def prove_bytes(log2: int) -> int:
@@ -79,6 +86,17 @@ class Job:
     abandoned: bool = False
     host_hold: int = 0  # host memory held for the job's main table from admission to its end
     device_hold: int = 0  # device memory reserved while a device child proves it
+    predicted: float | None = None  # predicted proving seconds on the child it was placed on
+    proving_since: float | None = None
+
+
+@dataclass
+class Waiting:
+    """A job ready to prove, waiting for the dispatcher to give it a child."""
+
+    job: Job
+    forced_cpu: bool
+    future: asyncio.Future
 
 
 class JobRefused(Exception):
@@ -93,13 +111,19 @@ def _auto_cpu_workers() -> int:
     return max(1, min(4, (os.cpu_count() or 2) // 2))
 
 
-def resolve_devices(cfg: ServeConfig) -> list[tuple[str, int]]:
-    """(device key, memory bytes) for each device child: --devices, else every GPU (first --num-gpus)."""
+def _speed_class(device) -> str:
+    """The timing table's key for an OpenCL device."""
+    return f"{'opencl' if device.kind == 'gpu' else 'opencl-cpu'}:{device.name}"
+
+
+def resolve_devices(cfg: ServeConfig) -> list[tuple[str, int, str]]:
+    """(device key, memory bytes, speed class) for each device child: --devices, else every GPU (first
+    --num-gpus)."""
     host_total = psutil.virtual_memory().total
     if cfg.devices is None:
         from opencl.devices import gpu_devices
 
-        found = [(d.key, d.global_mem_bytes) for d in gpu_devices()]
+        found = [(d.key, d.global_mem_bytes, _speed_class(d)) for d in gpu_devices()]
         if cfg.num_gpus is not None:
             if cfg.num_gpus > len(found):
                 log.warning("--num-gpus %d but only %d GPU(s) found", cfg.num_gpus, len(found))
@@ -107,13 +131,13 @@ def resolve_devices(cfg: ServeConfig) -> list[tuple[str, int]]:
         return found
     from opencl.devices import list_devices
 
-    known = {d.key: d.global_mem_bytes for d in list_devices()}
+    known = {d.key: d for d in list_devices()}
     out = []
     for key in cfg.devices:
         if key == "cpu":
-            out.append((key, host_total))
+            out.append((key, host_total, "numpy:host"))
         elif key in known:
-            out.append((key, known[key]))
+            out.append((key, known[key].global_mem_bytes, _speed_class(known[key])))
         else:
             raise ValueError(f"no OpenCL device {key!r} (see `tvmpd devices`; 'cpu' is also accepted)")
     return out
@@ -136,6 +160,9 @@ class Scheduler:
         self._wake = asyncio.Event()
         self._tasks: dict[int, asyncio.Task] = {}
         self._watchdog: asyncio.Task | None = None
+        self.waiting: list[Waiting] = []
+        cache_dir = cfg.cache_dir or default_cache_dir()
+        self.timings = TimingTable(cache_dir / "timings.json")
         env = {"TVMPD_LOG_LEVEL": cfg.log_level}
         if cfg.omp_threads:
             env["OMP_NUM_THREADS"] = str(cfg.omp_threads)
@@ -143,13 +170,14 @@ class Scheduler:
             env["TRITON_OMP_INIT"] = "1" if cfg.omp_init else "0"
         host_total = psutil.virtual_memory().total
         workers = cfg.cpu_workers or _auto_cpu_workers()
-        self.cpu = [Child(f"cpu{i}", "cpu", "cpu", host_total, cfg.heartbeat_s, env) for i in range(workers)]
-        self.devices = [Child(f"gpu{i}", "device", key, mem, cfg.heartbeat_s, env)
-                        for i, (key, mem) in enumerate(resolve_devices(cfg))]
+        self.cpu = [Child(f"cpu{i}", "cpu", "cpu", host_total, env) for i in range(workers)]
+        self.devices = [Child(f"gpu{i}", "device", key, mem, env, speed)
+                        for i, (key, mem, speed) in enumerate(resolve_devices(cfg))]
         for child in self.children:
             child.on_stage = self._on_stage
             child.on_death = self._on_death
             child.on_admit = self._on_admit
+            child.on_ready = self._on_ready
         self.max_jobs = cfg.max_jobs or max(1, len(self.children))
         self.slots = asyncio.Semaphore(self.max_jobs)
 
@@ -166,23 +194,65 @@ class Scheduler:
         for child in self.children:
             child.start()
         self._watchdog = asyncio.create_task(self._watch())
-        log.info("supervisor pid=%d cpu_workers=%d devices=%s max_jobs=%d cpu_max_log2=%d", self.pid,
-                 len(self.cpu), ",".join(f"{c.name}={c.device_key}" for c in self.devices) or "none",
-                 self.max_jobs, self.cfg.cpu_max_log2)
+        log.info("supervisor pid=%d cpu_workers=%d devices=%s max_jobs=%d routing=%s proof_versions=%s",
+                 self.pid, len(self.cpu),
+                 ",".join(f"{c.name}={c.device_key}" for c in self.devices) or "none", self.max_jobs,
+                 "earliest-finish" if self.cfg.cpu_max_log2 is None else
+                 f"cpu-max-log2={self.cfg.cpu_max_log2}",
+                 ",".join(str(v) for v in jobs.supported_proof_versions()))
+
+    @property
+    def ready(self) -> bool:
+        """Every child that can run is warm (readiness; liveness is judged per job from progress)."""
+        usable = [c for c in self.children if c.state != ChildState.FAILED]
+        return bool(usable) and all(c.state in (ChildState.IDLE, ChildState.BUSY) for c in usable)
+
+    def hang_limit(self, child: Child) -> float:
+        """Seconds a child may go without progress before it counts as hung: a warming child gets minutes
+        (kernel builds report nothing while they run); a busy one its task's predicted time x margin,
+        never less than the floor."""
+        if child.state in (ChildState.STARTING, ChildState.WARMING):
+            warm = self.timings.predict_warmup(child.speed_class)
+            return max(WARMING_HANG_FLOOR_S, self.cfg.hang_floor_s, self.cfg.hang_margin * warm)
+        if child.current and child.current["op"] == "execute":
+            return self.cfg.hang_floor_s  # the VM reports progress as it runs; its length is not predicted
+        return max(self.cfg.hang_floor_s, self.cfg.hang_margin * child.busy_predicted)
+
+    def check_child(self, child: Child, now: float) -> None:
+        """The watchdog's look at one child: dead, or making no progress for longer than it may."""
+        child.check_alive()
+        if child.state not in (ChildState.STARTING, ChildState.WARMING, ChildState.BUSY):
+            return
+        silent = now - child.last_progress
+        limit = self.hang_limit(child)
+        if silent > limit:
+            what = f"{child.current['stage']} of job seq={child.current['job']}" if child.current else \
+                child.state.value
+            child.fail(f"no progress for {silent:.0f}s during {what} (limit {limit:.0f}s)")
 
     async def _watch(self) -> None:
-        period = max(0.05, min(self.cfg.heartbeat_s, self.cfg.heartbeat_timeout_s / 4))
         while True:
-            await asyncio.sleep(period)
+            await asyncio.sleep(0.25)
+            now = time.monotonic()
             for child in self.children:
                 try:
-                    child.check(self.cfg.heartbeat_timeout_s)
+                    self.check_child(child, now)
                 except Exception:  # keep watching the others
                     log.exception("watchdog: checking %s failed", child.name)
 
     def _kick(self) -> None:
         self._wake.set()
         self._wake = asyncio.Event()
+        self._dispatch()
+
+    def _on_ready(self, child: Child, warmup_s: float) -> None:
+        log.info("child %s ready after %.1fs warm-up", child.name, warmup_s)
+        if child.device_key != "cpu":
+            self.timings.record(child.speed_class, "warmup", warmup_s)
+        if self.ready:
+            log.info("ready: all %d children warm", len([c for c in self.children
+                                                         if c.state != ChildState.FAILED]))
+        self._kick()
 
     def _on_stage(self, seq: int, stage: str, child: Child) -> None:
         job = self.jobs.get(seq)
@@ -193,23 +263,30 @@ class Scheduler:
         self._event(job, "stage", stage=stage, device=child.name)
 
     def _on_death(self, child: Child, reason: str) -> None:
-        if time.monotonic() - child.started_at > 60:
-            child.restarts = 0
-        delay = min(self.cfg.restart_backoff_max_s, self.cfg.restart_backoff_s * 2 ** child.restarts)
+        """A child died or was killed: restart it with back-off (doubling per failure since it last completed
+        a job), or give it up after MAX_BOOT_FAILURES deaths before it was ever ready."""
+        if child.state == ChildState.FAILED:
+            self.totals["child_failed"] += 1
+            self._kick()
+            return
+        if child.boot_failures >= MAX_BOOT_FAILURES:
+            child.give_up(f"died {child.boot_failures} times before it was ready (last: {reason})")
+            return
+        delay = min(self.cfg.restart_backoff_max_s, self.cfg.restart_backoff_s * 2 ** child.quick_failures)
+        child.quick_failures += 1
         child.restarts += 1
         self.totals["child_restarts"] += 1
         log.warning("child %s pid=%s died (%s); restart in %.1fs", child.name, child.pid, reason, delay)
         asyncio.get_running_loop().call_later(delay, self._restart, child)
         self._kick()
 
-    def _on_cpu(self, log2: int, forced: bool) -> bool:
-        """Routing: the CPU pool proves up to cpu_max_log2, forced jobs, and everything without devices."""
-        return forced or log2 <= self.cfg.cpu_max_log2 or not self.devices
+    def _cpu_only(self, forced: bool) -> bool:
+        return forced or not self.devices
 
-    def _host_need(self, log2: int, forced: bool) -> int:
-        """Host memory a job holds from admission to its end: all of CPU proving (at most the whole host:
-        such a job runs alone), or just its table."""
-        if self._on_cpu(log2, forced):
+    def _host_need(self, log2: int, on_cpu: bool) -> int:
+        """Host memory a job holds while it is proved: all of CPU proving (at most the whole host: such a
+        job runs alone), or just its table for a device."""
+        if on_cpu:
             return min(prove_bytes(log2), self._host_capacity())
         return table_bytes(log2)
 
@@ -217,7 +294,8 @@ class Scheduler:
         """A worker asks to build a job's main table: hold the job's host memory, or say "later" (the worker
         then gives up its slot, and no job holds memory while waiting for more), or refuse what never fits."""
         job = self.jobs.get(seq)
-        need = self._host_need(log2, forced)
+        # the table is held from now on; CPU proving holds the rest when it is placed on a worker
+        need = self._host_need(log2, self._cpu_only(forced))
         if job is None or job.abandoned:
             child.reply({"t": "refused", "message": "job abandoned"})
         elif job.host_hold >= need:
@@ -255,12 +333,12 @@ class Scheduler:
         self._kick()
 
     def _restart(self, child: Child) -> None:
-        if self.stopping or child.state == "stopped":
+        if self.stopping or child.state in (ChildState.STOPPED, ChildState.FAILED):
             return
         try:
             child.start()
         except Exception as exc:  # e.g. out of processes or file descriptors: try again later
-            child.state = "restarting"
+            child.state = ChildState.RESTARTING
             self._on_death(child, f"restart failed: {exc}")
             return
         log.info("child %s restarted pid=%d", child.name, child.pid)
@@ -412,7 +490,7 @@ class Scheduler:
         prefix = shm.job_prefix(self.pid, job.seq)
         request = shm.put_bytes(f"{prefix}a{job.attempt}_request", msgpack.packb(job.fields))
         while True:
-            worker, _ = await self._acquire(job, self.cpu, 0, 0)
+            worker = await self._acquire(job, self.cpu)
             job.state = "executing"
             job.device = worker.name
             try:
@@ -428,7 +506,7 @@ class Scheduler:
             # the main table did not fit in host memory now: wait without holding a worker, then redo
             job.state = "queued"
             job.log2 = res["log2"]
-            await self._hold_host(job, self._host_need(res["log2"], res["force_cpu"]))
+            await self._hold_host(job, self._host_need(res["log2"], self._cpu_only(res["force_cpu"])))
         shm.unlink(request["name"])
         if "t_execute" in res:
             job.timings["t_execute"] = res["t_execute"]
@@ -442,23 +520,14 @@ class Scheduler:
         if res["outcome"] == "too_big":
             self._finish(job, "done", "too_big")
             return protocol.encode_too_big(job.job_id, res["log2"])
-        on_cpu = self._on_cpu(job.log2, res["force_cpu"])
-        host_need = max(0, self._host_need(job.log2, res["force_cpu"]) - job.host_hold)  # normally held
-        # With --idle-device-first a job small enough for the CPU pool still goes to an idle device when
-        # there is one (about a second there, seconds to minutes on numpy), else whichever frees first.
-        either = self.cfg.idle_device_first and on_cpu and bool(self.devices) and not res["force_cpu"]
-        if on_cpu and not either:
-            route, pool, need, fallback = "cpu", self.cpu, prove_bytes(job.log2), None
-        else:
-            route, pool, need = "device", self.devices, device_prove_bytes(job.log2)
-            fallback = (self.cpu, prove_bytes(job.log2)) if either else None
-        self._event(job, "executed", route="device-or-cpu" if either else route,
-                    forced=res["force_cpu"] or None, t_execute=f"{res.get('t_execute', 0):.3f}s")
+        self._event(job, "executed", forced=res["force_cpu"] or None,
+                    t_execute=f"{res.get('t_execute', 0):.3f}s")
         job.state = "queued"
-        child, host = await self._acquire(job, pool, need, host_need, fallback)
+        job.device = None
+        child, host = await self._place(job, bool(res["force_cpu"]))
         job.state = "proving:prove"
         job.device = child.name
-        self._event(job, "proving", device=child.name, key=child.device_key)
+        job.proving_since = time.monotonic()
         try:
             res = await self._run(child, job, "prove", {
                 "prefix": prefix, "attempt": job.attempt, "blocks": res["blocks"], "scalars": res["scalars"],
@@ -475,6 +544,9 @@ class Scheduler:
         if res["outcome"] == "error":
             self._finish(job, "failed", "error", reason=res["message"][:120])
             return protocol.encode_error(job.job_id, res["message"])
+        child.quick_failures = 0  # a completed job resets the restart back-off
+        if "t_prove" in res:
+            self.timings.record(child.speed_class, job.log2, res["t_prove"])
         proof = shm.get_bytes(res["proof"])
         self._finish(job, "done", "ok", proof_bytes=len(proof))
         return protocol.encode_ok(job.job_id, proof)
@@ -494,60 +566,32 @@ class Scheduler:
         return int(psutil.virtual_memory().total * HOST_FRACTION)
 
     def _host_fits(self, need: int) -> bool:
-        if self.host_reserved == 0:
-            return True  # one job alone may always try
+        if self.host_reserved == 0 or need == 0:
+            return True  # one job alone may always try; nothing more asked always fits
         fits = self.host_reserved + need <= self._host_capacity()
         return fits and need <= psutil.virtual_memory().available
 
-    @staticmethod
-    def _device_need(child: Child, need: int) -> int:
-        """A device reservation: the estimate, at most the device's capacity (such a job runs alone)."""
-        return min(need, child.capacity)
-
-    @staticmethod
-    def _device_fits(child: Child, need: int) -> bool:
-        """Our reservations stay within the device's capacity (its total less what others held at start)."""
-        if child.kind == "cpu":
-            return True
-        return child.mem_reserved + min(need, child.capacity) <= child.capacity
-
-    def _pick(self, job: Job, pool: list[Child], need: int) -> Child | None:
-        free = [c for c in pool if c.state == "idle" and c.current is None and self._device_fits(c, need)]
-        if not free:
-            return None
-        fresh = [c for c in free if c.name not in job.excluded]
-        others_alive = any(c.name not in job.excluded and c.state != "stopped" for c in pool)
-        if not fresh and others_alive:
-            return None  # a retry waits for another child when one exists
-        candidates = fresh or free
-        # devices large enough for the job first (on a smaller one the prover refuses it), then least loaded
-        return min(candidates, key=lambda c: (c.kind == "device" and c.capacity < need, c.mem_reserved,
-                                              -(c.capacity - c.mem_reserved), c.name))
-
-    async def _acquire(self, job: Job, pool: list[Child], need: int, host_need: int,
-                       fallback: tuple[list[Child], int] | None = None) -> tuple[Child, int]:
-        """Wait for a child of `pool` with room for `need` (or, if given, of the fallback pool with its need,
-        whichever is free first, `pool` preferred) and host room for host_need; reserve both."""
+    async def _acquire(self, job: Job, pool: list[Child]) -> Child:
+        """Wait for an idle child of `pool` (the CPU pool, to execute a job), one the job has not failed on
+        where another exists; mark it busy."""
         if not pool:
-            raise JobRefused("no child can run this job (no CPU worker and no device)")
-        if host_need > self._host_capacity():
-            raise JobRefused(f"job needs about {gib(host_need)} of host memory at log2 padded height "
-                             f"{job.log2}, more than this host can give ({gib(self._host_capacity())})")
+            raise JobRefused("no child can run this job (no CPU worker)")
         while True:
             if self.stopping:
                 raise asyncio.CancelledError()
             if job.abandoned:
                 raise JobAbandoned()
-            child, child_need = self._pick(job, pool, need), need
-            if child is None and fallback is not None:
-                child, child_need = self._pick(job, fallback[0], fallback[1]), fallback[1]
-            if child is not None and self._host_fits(host_need):
-                if child.kind == "device":
-                    job.device_hold = self._device_need(child, child_need)
-                    child.mem_reserved += job.device_hold
-                self.host_reserved += host_need
-                child.state = "busy"
-                return child, host_need
+            free = [c for c in pool if c.state == ChildState.IDLE and c.current is None]
+            fresh = [c for c in free if c.name not in job.excluded]
+            others_alive = any(c.name not in job.excluded and c.state != ChildState.FAILED for c in pool)
+            candidates = fresh or ([] if others_alive else free)
+            if candidates:
+                child = min(candidates, key=lambda c: c.name)
+                child.state = ChildState.BUSY
+                child.busy_predicted = EXECUTE_PREDICTED_S
+                return child
+            if all(c.state in (ChildState.FAILED, ChildState.STOPPED) for c in pool):
+                raise JobRefused("no CPU worker could start: see the daemon's log")
             waiter = self._wake
             try:
                 await asyncio.wait_for(waiter.wait(), 0.5)
@@ -561,6 +605,97 @@ class Scheduler:
         self.host_reserved -= host_need
         self._kick()
 
+    def predict(self, child: Child, log2: int) -> float:
+        """Predicted seconds to prove 2^log2 on this child (a device too small for the job's memory
+        estimate is penalised: it is chosen only when no other child can take the job)."""
+        t = self.timings.predict(child.speed_class, log2)
+        if child.kind == "device" and device_prove_bytes(log2) > child.capacity:
+            t += TOO_SMALL_PENALTY_S
+        return t
+
+    def free_in(self, child: Child, now: float) -> float | None:
+        """Predicted seconds until the child can start another task; None for one that never will."""
+        state = child.state
+        if state == ChildState.IDLE:
+            return 0.0
+        if state == ChildState.BUSY:
+            return max(0.0, child.busy_predicted - (now - child.busy_since))
+        if state in (ChildState.STARTING, ChildState.WARMING, ChildState.RESTARTING):
+            return max(1.0, self.timings.predict_warmup(child.speed_class) - (now - child.started_at))
+        return None
+
+    def options(self, job: Job, forced_cpu: bool) -> list[Child]:
+        """The children a job may be proved on: all of them by default; the CPU pool for a job forced to
+        the CPU (or without devices); with --cpu-max-log2, the CPU pool up to it and devices above. Children
+        the job failed on are left out while another can take it."""
+        cap = self.cfg.cpu_max_log2
+        if self._cpu_only(forced_cpu) or (cap is not None and job.log2 <= cap):
+            pool = self.cpu
+        elif cap is not None:
+            pool = self.devices
+        else:
+            pool = self.children
+        alive = [c for c in pool if c.state not in (ChildState.FAILED, ChildState.STOPPED)]
+        fresh = [c for c in alive if c.name not in job.excluded]
+        return fresh or alive
+
+    def _dispatch(self) -> None:
+        """Give waiting jobs their children, in arrival order, each where it is predicted to finish first.
+
+        A job whose best child is busy waits for it, and the jobs behind it see that child as busy for the
+        job's predicted time as well (list scheduling), so a burst spreads over the children by predicted
+        finish instead of piling onto whichever frees first.
+        """
+        if not self.waiting:
+            return
+        now = time.monotonic()
+        free = {c.name: self.free_in(c, now) for c in self.children}
+        for w in sorted(self.waiting, key=lambda w: w.job.seq):
+            if w.future.done():
+                continue
+            if w.job.abandoned:
+                w.future.set_exception(JobAbandoned())
+                continue
+            scored = []
+            for child in self.options(w.job, w.forced_cpu):
+                if free[child.name] is not None:
+                    pred = self.predict(child, w.job.log2)
+                    scored.append((free[child.name] + pred, child.name, pred, child))
+            if not scored:
+                w.future.set_exception(JobRefused("no child can prove this job: every one that could has "
+                                                  "failed to start (see the daemon's log)"))
+                continue
+            finish, _, pred, child = min(scored, key=lambda s: (s[0], s[1]))
+            on_cpu = child.kind == "cpu" or child.device_key == "cpu"
+            host = max(0, self._host_need(w.job.log2, on_cpu) - w.job.host_hold)
+            if child.state == ChildState.IDLE and child.current is None and self._host_fits(host):
+                if child.kind == "device":
+                    w.job.device_hold = min(device_prove_bytes(w.job.log2), child.capacity)
+                    child.mem_reserved += w.job.device_hold
+                self.host_reserved += host
+                child.state = ChildState.BUSY
+                child.busy_since, child.busy_predicted = now, pred
+                w.job.predicted = pred
+                choices = " ".join(f"{n}={f:.1f}s" for f, n, _, _ in sorted(scored, key=lambda s: s[1]))
+                self._event(w.job, "proving", device=child.name, key=child.device_key,
+                            predicted=f"{pred:.2f}s", finish=choices)
+                w.future.set_result((child, host))
+                free[child.name] = pred
+            else:
+                free[child.name] = finish  # it queues behind: later jobs see the child busy for it too
+
+    async def _place(self, job: Job, forced_cpu: bool) -> tuple[Child, int]:
+        """Wait until the dispatcher gives the job a child; (child, host memory reserved for it)."""
+        if self.stopping:
+            raise asyncio.CancelledError()
+        waiting = Waiting(job, forced_cpu, asyncio.get_running_loop().create_future())
+        self.waiting.append(waiting)
+        try:
+            self._dispatch()
+            return await waiting.future
+        finally:
+            self.waiting.remove(waiting)
+
     # ------------------------------------------------------------ status
 
     def status(self) -> dict:
@@ -573,19 +708,24 @@ class Scheduler:
                 by_child[job.device] = job
         children = []
         for c in self.children:
-            j = by_child.get(c.name) if c.state == "busy" else None
+            j = by_child.get(c.name) if c.state == ChildState.BUSY else None
+            free = self.free_in(c, now)
             children.append({
-                "name": c.name, "kind": c.kind, "key": c.device_key, "state": c.state, "pid": c.pid,
-                "restarts": c.restarts, "mem_total": c.mem_total, "mem_reserved": c.mem_reserved,
-                "mem_free": c.mem_free, "mem_capacity": c.capacity,
+                "name": c.name, "kind": c.kind, "key": c.device_key, "state": c.state.value, "pid": c.pid,
+                "speed_class": c.speed_class, "restarts": c.restarts, "mem_total": c.mem_total,
+                "mem_reserved": c.mem_reserved, "mem_free": c.mem_free, "mem_capacity": c.capacity,
+                "free_in_s": None if free is None else round(free, 3), "error": c.boot_error,
                 "job": j.seq if j else None, "job_id": j.job_id if j else None,
                 "stage": (c.current or {}).get("stage") if j else None,
             })
         rows = [{"seq": j.seq, "job_id": j.job_id, "state": j.state, "device": j.device, "log2": j.log2,
-                 "attempt": j.attempt, "age_s": round(now - j.created, 3), "peer": j.peer}
+                 "attempt": j.attempt, "age_s": round(now - j.created, 3), "peer": j.peer,
+                 "predicted_s": None if j.predicted is None else round(j.predicted, 3),
+                 "proving_s": None if j.proving_since is None else round(now - j.proving_since, 3)}
                 for j in sorted(self.jobs.values(), key=lambda j: j.seq)]
         return {
             "pid": self.pid, "uptime_s": round(now - self.started, 3), "draining": self.draining,
+            "ready": self.ready,
             "max_jobs": self.max_jobs, "cpu_max_log2": self.cfg.cpu_max_log2,
             "proof_versions": list(jobs.supported_proof_versions()),
             "children": children, "jobs": rows,

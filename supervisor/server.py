@@ -1,7 +1,11 @@
 """The daemon process: job listeners on TCP and a Unix socket at once, the control socket, and signals.
 
 SIGTERM drains (no new jobs, running ones finish) and then exits; the first SIGINT does the same, a second
-SIGINT stops at once (running jobs are answered with ERROR). Socket files are removed on exit.
+SIGINT stops at once (running jobs are answered with ERROR) and the daemon exits 1. Socket files are
+removed on exit.
+
+A client that half-closes its connection after sending (shutdown(SHUT_WR), as `nc -N` does) still gets
+its answer; a client that resets the connection (or, on a Unix socket, closes it) abandons its job.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import contextlib
 import ipaddress
 import logging
 import os
+import select
 import signal
 import socket
 import time
@@ -22,6 +27,19 @@ from supervisor.scheduler import Scheduler
 log = logging.getLogger("tvmpd")
 
 DRAINING_MESSAGE = "draining: this daemon is finishing its jobs and takes no new ones"
+HANGUP_POLL_S = 0.25
+
+
+def peer_hung_up(sock) -> bool:
+    """True when the peer has gone for good (hang-up or error on the socket), not merely half-closed:
+    a Unix socket whose peer closed reports POLLHUP, a TCP connection that was reset POLLERR/POLLHUP; a
+    peer that only shut down its sending side reports neither."""
+    try:
+        poller = select.poll()
+        poller.register(sock.fileno(), 0)  # error, hang-up and invalid are always reported
+        return any(ev & (select.POLLHUP | select.POLLERR | select.POLLNVAL) for _, ev in poller.poll(0))
+    except (OSError, ValueError):
+        return True
 
 
 def is_loopback(host: str) -> bool:
@@ -63,8 +81,10 @@ class Daemon:
         self.listen: dict[str, str] = {}
         self.done = asyncio.Event()
         self.sigints = 0
+        self.exit_code = 0
         self._drain_task: asyncio.Task | None = None
         self._conns: set[asyncio.Task] = set()
+        self.job_conns = 0
 
     async def _bind_unix(self, path: str, handler) -> asyncio.AbstractServer:
         ensure_private_dir(path)
@@ -116,7 +136,8 @@ class Daemon:
             log.info("SIGINT: draining (send SIGINT again to stop at once)")
             self.begin_drain()
         else:
-            log.warning("second SIGINT: stopping now")
+            log.warning("second SIGINT: stopping now; running jobs are answered ERROR")
+            self.exit_code = 1
             self.scheduler.hard_stop()
             self.done.set()
 
@@ -137,11 +158,39 @@ class Daemon:
         self._conns.add(task)
         task.add_done_callback(self._conns.discard)
 
+    async def _wait_for_answer(self, job, run: asyncio.Task, reader: asyncio.StreamReader, sock) -> bytes:
+        """The job's answer; the job is abandoned when its client goes away first (reset, or a closed Unix
+        socket), but not when it only half-closes."""
+        watch = asyncio.create_task(reader.read(1))
+        try:
+            done, _ = await asyncio.wait({run, watch}, return_when=asyncio.FIRST_COMPLETED)
+            if run not in done:
+                if watch.exception() is not None:
+                    self.scheduler.abandon(job)  # reset by the peer
+                else:  # end of stream: a half-close, or a full close we can only see as a hang-up
+                    while not run.done():
+                        if sock is None or peer_hung_up(sock):
+                            self.scheduler.abandon(job)
+                            break
+                        await asyncio.wait({run}, timeout=HANGUP_POLL_S)
+            return await run
+        finally:
+            watch.cancel()
+
     async def _on_job_conn(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._track()
         peer = writer.get_extra_info("peername") or "unix"
         peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "unix"
+        self.job_conns += 1
         try:
+            if self.job_conns > self.cfg.max_connections:
+                log.warning("connection from %s refused: %d job connections open (--max-connections %d)",
+                            peer, self.job_conns - 1, self.cfg.max_connections)
+                self.scheduler.totals["refused_connections"] += 1
+                writer.write(protocol.encode_error(0, f"too many connections: this daemon serves at most "
+                                                      f"{self.cfg.max_connections} at once"))
+                await writer.drain()
+                return
             if self.scheduler.draining:
                 try:
                     job_id = await asyncio.wait_for(protocol.read_request_header(reader), 5)
@@ -172,14 +221,7 @@ class Daemon:
                 return
             job = self.scheduler.accept(req, peer)
             run = asyncio.create_task(self.scheduler.run(job))
-            watch = asyncio.create_task(reader.read(1))  # b"" when the client hangs up
-            try:
-                done, _ = await asyncio.wait({run, watch}, return_when=asyncio.FIRST_COMPLETED)
-                if run not in done and (watch.exception() is not None or watch.result() == b""):
-                    self.scheduler.abandon(job)
-                answer = await run
-            finally:
-                watch.cancel()
+            answer = await self._wait_for_answer(job, run, reader, writer.get_extra_info("socket"))
             writer.write(answer)
             await writer.drain()
         except (ConnectionError, OSError) as exc:
@@ -187,10 +229,11 @@ class Daemon:
         except asyncio.CancelledError:
             pass  # shutting down; ending normally keeps asyncio's stream callback quiet
         finally:
+            self.job_conns -= 1
             writer.close()
 
     def _status(self, _msg: dict) -> dict:
-        return {**self.scheduler.status(), "listen": self.listen, "ready": True}
+        return {**self.scheduler.status(), "listen": self.listen, "connections": self.job_conns}
 
     def _drain_cmd(self, _msg: dict) -> dict:
         self.begin_drain()
@@ -229,8 +272,8 @@ async def serve_async(cfg: ServeConfig) -> int:
         raise
     await daemon.done.wait()
     await daemon.close()
-    log.info("daemon exited")
-    return 0
+    log.info("daemon exited%s", " (interrupted: running jobs were cut off)" if daemon.exit_code else "")
+    return daemon.exit_code
 
 
 def serve(cfg: ServeConfig) -> int:

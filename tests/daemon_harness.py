@@ -27,8 +27,8 @@ class Daemon:
         self.control = os.path.join(self.dir, "c.sock")
         self.log_path = os.path.join(self.dir, "log")
         cmd = [sys.executable, "-m", "supervisor.cli", "serve", "--tcp", "127.0.0.1:0", "--unix", self.unix,
-               "--control", self.control, "--cpu-workers", str(cpu_workers), "--heartbeat", "0.2",
-               "--heartbeat-timeout", "5", "--restart-backoff", "0.1", *args]
+               "--control", self.control, "--cpu-workers", str(cpu_workers), "--restart-backoff", "0.1",
+               "--cache-dir", os.path.join(self.dir, "cache"), *args]
         if devices:
             cmd += ["--devices", devices]
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("TVMPD_TEST_")}

@@ -176,7 +176,7 @@ def test_frame_limit_and_remote_refusal():
 @pytest.mark.parametrize("hook", ["kill", "hang"])
 def test_child_failure_is_retried_and_child_restarted(hook):
     env = {"TVMPD_TEST_KILL_CHILD_AT_STAGE" if hook == "kill" else "TVMPD_TEST_HANG_AT_STAGE": "execute"}
-    d = Daemon("--heartbeat-timeout", "2", env=env)
+    d = Daemon("--hang-floor", "2", env=env)
     try:
         before = {c["name"]: c["pid"] for c in d.status()["children"]}
         resp = d.submit(77, request_fields("halt"), timeout=60)
@@ -278,8 +278,9 @@ def test_sigterm_drains_and_double_sigint_stops():
     d.proc.send_signal(signal.SIGINT)
     t.join(20)
     assert answers[51].status == protocol.STATUS_ERROR and "stopped" in answers[51].message
-    assert d.proc.wait(20) == 0
-    assert d.stop() == 0
+    assert d.proc.wait(20) == 1, "a stop that cut a job off is not a clean exit"
+    assert "Traceback" not in d.log()
+    assert d.stop() == 1
 
 
 def test_proxy_against_daemon(daemon):
@@ -299,18 +300,6 @@ def test_proxy_against_daemon(daemon):
 
 
 @pytest.mark.skipif(not VM_READY, reason="routing happens after stages.vm has executed the job")
-def test_idle_device_first_takes_small_jobs():
-    d = Daemon("--cpu-max-log2", "8", "--idle-device-first", cpu_workers=1, devices="cpu")
-    try:
-        check_outcome("halt", d.submit(1, request_fields("halt")))  # log2 8: CPU-sized, the device is idle
-        routes = [line for line in d.log().splitlines() if "event=executed" in line]
-        proving = [line for line in d.log().splitlines() if "event=proving" in line]
-        assert "route=device-or-cpu" in routes[0] and "device=gpu0" in proving[0]
-    finally:
-        assert d.stop() == 0
-
-
-@pytest.mark.skipif(not VM_READY, reason="routing happens after stages.vm has executed the job")
 def test_routing_by_height_and_force_cpu():
     d = Daemon("--cpu-max-log2", "8", cpu_workers=1, devices="cpu")
     try:
@@ -320,8 +309,7 @@ def test_routing_by_height_and_force_cpu():
         forced = fields[:4] + ['{"9": [["force_cpu", "1"], ["RAYON_NUM_THREADS", "1"]]}']
         check_outcome("io_arith", d.submit(3, forced))
         routes = [line for line in d.log().splitlines() if "event=executed" in line]
-        assert "route=device" in routes[0] and "route=cpu" in routes[1]
-        assert "route=cpu" in routes[2] and "forced=True" in routes[2]
+        assert "forced=True" in routes[2]
         proving = [line for line in d.log().splitlines() if "event=proving" in line]
         assert "device=gpu0" in proving[0] and "device=cpu0" in proving[1] and "device=cpu0" in proving[2]
     finally:

@@ -1,56 +1,208 @@
-"""Scheduler placement without processes: least-loaded device choice, retries avoid the dead child,
-memory admission."""
+"""Scheduler placement without processes: earliest predicted finish (list scheduling over waiting jobs),
+overrides, retries avoiding the dead child, memory, readiness and hang judging."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import time
 
 import pytest
 
+from supervisor.children import ChildState
 from supervisor.config import ServeConfig
-from supervisor.scheduler import Job, JobRefused, Scheduler, prove_bytes
+from supervisor.scheduler import Job, JobRefused, Scheduler, device_prove_bytes
+from supervisor.timings import TimingTable
+
+FAST = "opencl:Test GPU"
 
 
-def make(devices: int = 2, mem: int = 64 << 30) -> Scheduler:
-    sched = Scheduler(ServeConfig(devices=["cpu"] * devices, cpu_workers=1, tcp=None, unix=None))
+def make(devices: int = 1, mem: int = 64 << 30, workers: int = 1, **cfg) -> Scheduler:
+    """A scheduler whose children are all idle (no processes), CPU workers numpy, devices FAST."""
+    sched = Scheduler(ServeConfig(devices=["cpu"] * devices, cpu_workers=workers, tcp=None, unix=None,
+                                  **cfg))
+    sched.timings = TimingTable(None)
     for c in sched.children:
-        c.state = "idle"
+        c.state = ChildState.IDLE
         c.mem_total = mem
+    for c in sched.devices:
+        c.speed_class = FAST
     return sched
 
 
-def test_least_loaded_device_and_retry_avoidance():
-    sched = make(3)
-    job = Job(1, 1, "t", [])
-    gpu0, gpu1, gpu2 = sched.devices
-    gpu0.mem_reserved = 8 << 30
-    gpu1.mem_reserved = 1 << 30
-    assert sched._pick(job, sched.devices, 1 << 30) is gpu2
-    gpu2.state = "busy"
-    assert sched._pick(job, sched.devices, 1 << 30) is gpu1
-    job.excluded.add("gpu1")
-    assert sched._pick(job, sched.devices, 1 << 30) is gpu0
-    gpu0.state = "busy"
-    assert sched._pick(job, sched.devices, 1 << 30) is None  # waits for a child it has not failed on
-    assert sched._pick(job, sched.devices, 60 << 30) is None
+def seed(sched: Scheduler, numpy_s: float, fast_s: float, log2: int = 10) -> None:
+    sched.timings.record("numpy:host", log2, numpy_s)
+    sched.timings.record(FAST, log2, fast_s)
 
 
-def test_device_reservations_and_host_refusal():
+def job(seq: int, log2: int = 10) -> Job:
+    j = Job(seq, seq, "t", [])
+    j.log2 = log2
+    return j
+
+
+async def place_all(sched: Scheduler, jobs: list[Job]) -> list[asyncio.Task]:
+    tasks = [asyncio.create_task(sched._place(j, False)) for j in jobs]
+    await asyncio.sleep(0)
+    return tasks
+
+
+def placed(tasks) -> list[str | None]:
+    return [t.result()[0].name if t.done() else None for t in tasks]
+
+
+def test_burst_is_placed_by_predicted_finish():
     async def go():
-        sched = make(2, mem=4 << 30)
-        job, other = Job(1, 1, "t", []), Job(2, 2, "t", [])
-        job.log2 = other.log2 = 20
-        assert prove_bytes(20) > 4 << 30
-        # an estimate above a whole device is clamped: the job runs there alone
-        child, host = await sched._acquire(job, sched.devices, prove_bytes(20), 1 << 20)
-        assert child.state == "busy" and child.mem_reserved == 4 << 30 and sched.host_reserved == 1 << 20
-        child.state = "idle"  # even idle, that device has no room left for another job
-        assert sched._pick(other, sched.devices, 1 << 30) is not child
-        sched._release(child, job, host)
-        assert child.mem_reserved == 0 and sched.host_reserved == 0 and job.device_hold == 0
-        with pytest.raises(JobRefused, match="host memory"):
-            await sched._acquire(job, sched.cpu, 1 << 50, 1 << 50)
+        sched = make()
+        seed(sched, numpy_s=4.5, fast_s=1.0)
+        burst = [job(i) for i in range(1, 6)]
+        tasks = await place_all(sched, burst)
+        # in line, the GPU would finish the jobs at 1, 2, 3, 4, 5 s and the idle CPU worker one at 4.5 s:
+        # jobs 2-4 wait for the GPU, the 5th goes to the worker now
+        assert placed(tasks) == ["gpu0", None, None, None, "cpu0"]
+        assert [j.predicted for j in burst if j.predicted] == [1.0, 4.5]
+        gpu0 = sched.devices[0]
+        gpu0.state = ChildState.IDLE  # the first job is done
+        sched._release(gpu0, burst[0], 0)
+        await asyncio.sleep(0)
+        assert placed(tasks)[:4] == ["gpu0", "gpu0", None, None]
+        for t in tasks:
+            t.cancel()
+
+    asyncio.run(go())
+
+
+def test_no_threshold_sends_a_job_to_a_slower_idle_child():
+    async def go():
+        sched = make()
+        seed(sched, numpy_s=5.0, fast_s=1.0)
+        tasks = await place_all(sched, [job(1)])
+        assert placed(tasks) == ["gpu0"]
+        # a big job waits for the busy GPU rather than taking the idle CPU worker (predicted ~hours there)
+        tasks += await place_all(sched, [job(2, log2=21)])
+        assert placed(tasks) == ["gpu0", None]
+        for t in tasks:
+            t.cancel()
+
+    asyncio.run(go())
+
+
+def test_cpu_max_log2_and_force_cpu_override():
+    async def go():
+        sched = make(cpu_max_log2=10)
+        seed(sched, numpy_s=5.0, fast_s=1.0)
+        small, large = job(1, 10), job(2, 11)
+        tasks = await place_all(sched, [small, large])
+        assert placed(tasks) == ["cpu0", "gpu0"]
+        sched = make()
+        seed(sched, numpy_s=5.0, fast_s=1.0)
+        forced = asyncio.create_task(sched._place(job(3), True))
+        await asyncio.sleep(0)
+        assert forced.result()[0].name == "cpu0"
+
+    asyncio.run(go())
+
+
+def test_retry_avoids_the_child_it_died_on_while_another_lives():
+    sched = make(devices=2)
+    j = job(1)
+    j.excluded.add("gpu0")
+    assert "gpu0" not in [c.name for c in sched.options(j, False)]
+    for c in sched.children:
+        if c.name != "gpu0":
+            c.state = ChildState.FAILED
+    assert [c.name for c in sched.options(j, False)] == ["gpu0"]  # the only one left: try again there
+
+
+def test_a_device_too_small_for_the_job_is_chosen_only_when_nothing_else_can():
+    need = device_prove_bytes(21)
+    assert 40 << 30 < need < 60 << 30
+    sched = make(devices=2, mem=80 << 30)
+    small, large = sched.devices
+    small.mem_total = 40 << 30
+    assert sched.predict(small, 21) > sched.predict(large, 21) + 1e5
+    large.state = ChildState.FAILED
+    assert small in sched.options(job(1, 21), False) and large not in sched.options(job(1, 21), False)
+
+
+def test_memory_others_hold_lowers_a_device_capacity():
+    sched = make(devices=2, mem=64 << 30)
+    gpu0, gpu1 = sched.devices
+    gpu0.mem_foreign = 62 << 30  # someone else held most of gpu0 when its child started
+    gpu1.mem_foreign = 4 << 30
+    assert gpu0.capacity == 2 << 30 and gpu1.capacity == 60 << 30
+
+
+def test_a_warming_child_is_waited_for_when_it_still_finishes_first():
+    async def go():
+        sched = make()
+        seed(sched, numpy_s=5.0, fast_s=1.0, log2=16)
+        gpu0 = sched.devices[0]
+        gpu0.state, gpu0.started_at = ChildState.WARMING, time.monotonic()
+        sched.timings.record(FAST, "warmup", 30.0)
+        tasks = await place_all(sched, [job(1, 16)])
+        assert placed(tasks) == ["cpu0"]  # 5 s on the worker beats 30 s of warm-up + 1 s
+        tasks += await place_all(sched, [job(2, 21)])
+        assert placed(tasks) == ["cpu0", None]  # numpy at 2^21 is predicted far above the warm-up
+        assert not sched.ready
+        for t in tasks:
+            t.cancel()
+
+    asyncio.run(go())
+
+
+def test_jobs_are_refused_when_every_child_that_could_prove_failed():
+    async def go():
+        sched = make(workers=1)
+        for c in sched.children:
+            c.state = ChildState.FAILED
+        with pytest.raises(JobRefused, match="failed to start"):
+            await sched._place(job(1), False)
+        with pytest.raises(JobRefused, match="could start"):
+            await sched._acquire(job(2), sched.cpu)
+
+    asyncio.run(go())
+
+
+def test_hang_judged_from_progress_and_prediction_not_while_warming():
+    async def go():
+        sched = make(hang_floor_s=5.0, hang_margin=4.0)
+        gpu0, cpu0 = sched.devices[0], sched.cpu[0]
+        now = time.monotonic()
+        gpu0.state, gpu0.last_progress = ChildState.WARMING, now - 90  # building kernels for 90 s
+        sched.check_child(gpu0, now)
+        assert gpu0.state == ChildState.WARMING
+        cpu0.state, cpu0.busy_predicted, cpu0.last_progress = ChildState.BUSY, 1.0, now - 4
+        cpu0.current = {"job": 1, "op": "prove", "stage": "FRI",
+                        "future": asyncio.get_running_loop().create_future()}
+        sched.check_child(cpu0, now)
+        assert cpu0.state == ChildState.BUSY  # within the floor
+        cpu0.busy_predicted = 10.0
+        cpu0.last_progress = now - 30
+        sched.check_child(cpu0, now)
+        assert cpu0.state == ChildState.BUSY  # 30 s < 4 x 10 s
+        cpu0.last_progress = now - 41
+        sched.check_child(cpu0, now)
+        assert cpu0.state == ChildState.RESTARTING and sched.totals["child_restarts"] == 1
+
+    asyncio.run(go())
+
+
+def test_back_off_grows_with_failures_and_a_boot_loop_is_given_up():
+    async def go():
+        sched = make(restart_backoff_s=0.5)
+        cpu0 = sched.cpu[0]
+        delays = []
+        for _ in range(3):
+            cpu0.state = ChildState.BUSY
+            delays.append(min(30.0, 0.5 * 2 ** cpu0.quick_failures))
+            cpu0.fail("test")
+        assert delays == [0.5, 1.0, 2.0] and cpu0.quick_failures == 3
+        gpu0 = sched.devices[0]
+        for _ in range(3):
+            gpu0.state = ChildState.WARMING
+            gpu0.fail("driver crash")
+        assert gpu0.state == ChildState.FAILED and sched.totals["child_failed"] == 1
 
     asyncio.run(go())
 
@@ -68,20 +220,6 @@ def test_prove_job_without_prover(monkeypatch):
     monkeypatch.setenv("TVMPD_TEST_FAKE_PROOF", "1")
     fake = jobs.prove_job("{}", "cpu", [], aet=SimpleNamespace(padded_height=256))
     assert fake == (1).to_bytes(8, "little") + (256).to_bytes(8, "little")
-
-
-def test_memory_others_hold_lowers_a_device_capacity():
-    sched = make(2, mem=64 << 30)
-    job = Job(1, 1, "t", [])
-    gpu0, gpu1 = sched.devices
-    gpu0.mem_foreign = 62 << 30  # someone else held most of gpu0 when its child started
-    gpu1.mem_foreign = 4 << 30
-    assert gpu0.capacity == 2 << 30 and gpu1.capacity == 60 << 30
-    assert sched._pick(job, sched.devices, 8 << 30) is gpu1
-    gpu1.mem_reserved = 56 << 30
-    assert sched._pick(job, sched.devices, 8 << 30) is gpu0  # alone on gpu0 rather than never
-    gpu0.mem_reserved = 1 << 30
-    assert sched._pick(job, sched.devices, 8 << 30) is None
 
 
 def test_nvidia_free_memory_by_pci_address(monkeypatch):
@@ -140,32 +278,3 @@ def test_blocks_of_dead_supervisors_are_reaped():
         shm.unlink(mine["name"])
 
 
-def test_a_device_large_enough_is_preferred():
-    # the device model of the prover decides: at 2^21 about 50 GiB, so of a 40 GiB and an 80 GiB device
-    # the larger one takes the job even though it is busier
-    from supervisor.scheduler import device_prove_bytes
-
-    need = device_prove_bytes(21)
-    assert 40 << 30 < need < 60 << 30
-    sched = make(2, mem=80 << 30)
-    small, large = sched.devices
-    small.mem_total = 40 << 30
-    large.mem_reserved = 1 << 30
-    assert sched._pick(Job(1, 1, "t", []), sched.devices, need) is large
-
-
-def test_small_job_takes_an_idle_device_else_a_cpu_worker():
-    async def go():
-        sched = make(1)
-        (gpu0,), (cpu0,) = sched.devices, sched.cpu
-        cpu0.state = "idle"
-        job = Job(1, 1, "t", [])
-        job.log2 = 10
-        child, _ = await sched._acquire(job, sched.devices, 1 << 30, 0, (sched.cpu, 1 << 30))
-        assert child is gpu0 and gpu0.mem_reserved == 1 << 30
-        other = Job(2, 2, "t", [])
-        other.log2 = 10
-        child, _ = await sched._acquire(other, sched.devices, 1 << 30, 0, (sched.cpu, 1 << 30))
-        assert child is cpu0 and cpu0.state == "busy"  # the device is busy: the CPU pool takes it
-
-    asyncio.run(go())
