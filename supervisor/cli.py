@@ -183,7 +183,9 @@ def status(control, as_json) -> None:
     if as_json:
         click.echo(json.dumps(st, indent=1, sort_keys=True))
         return
-    click.echo(f"tvmpd pid {st['pid']}, up {st['uptime_s']:.0f}s{', DRAINING' if st['draining'] else ''}; "
+    readiness = "ready" if st.get("ready") else "WARMING"
+    click.echo(f"tvmpd pid {st['pid']}, up {st['uptime_s']:.0f}s, {readiness}"
+               f"{', DRAINING' if st['draining'] else ''}; "
                f"listening {' '.join(f'{k}={v}' for k, v in st['listen'].items())}")
     click.echo(f"{'child':6} {'kind':6} {'key':5} {'state':10} {'pid':>7} {'restarts':>8} "
                f"{'mem':>13}  job/stage")
@@ -194,12 +196,17 @@ def status(control, as_json) -> None:
             mem += f" ({_fmt_bytes(c['mem_free'])} free)"
         click.echo(f"{c['name']:6} {c['kind']:6} {c['key']:5} {c['state']:10} {c['pid'] or '-':>7} "
                    f"{c['restarts']:8d} {mem:>13}  {job}")
+        if c.get("error"):
+            click.echo(f"       {c['name']} failed: {c['error']}")
     if st.get("proof_versions"):
         click.echo(f"proves claim version(s) {', '.join(str(v) for v in st['proof_versions'])}")
     click.echo(f"jobs: {len(st['running'])} running, {len(st['queue'])} queued (max {st['max_jobs']})")
     for j in st["jobs"]:
+        timing = f"age {j['age_s']:.1f}s"
+        if j.get("predicted_s") is not None and j.get("proving_s") is not None:
+            timing += f", proving {j['proving_s']:.1f}s of {j['predicted_s']:.1f}s predicted"
         click.echo(f"  seq {j['seq']} id {j['job_id']} {j['state']} on {j['device'] or '-'} "
-                   f"log2 {j['log2'] if j['log2'] is not None else '-'} age {j['age_s']:.1f}s")
+                   f"log2 {j['log2'] if j['log2'] is not None else '-'} {timing}")
     if st.get("recent"):
         last = st["recent"][-1]
         click.echo(f"last finished: seq {last['seq']} id {last['job_id']} {last['outcome']} on "
