@@ -37,6 +37,8 @@ WARMING_HANG_FLOOR_S = 600.0  # a kernel build reports no progress for minutes o
 EXECUTE_PREDICTED_S = 10.0  # what a worker running the VM is assumed to need, for routing only
 TOO_SMALL_PENALTY_S = 1e6  # a device below the job's memory estimate: only when nothing else can take it
 MAX_BOOT_FAILURES = 3  # deaths before "ready" in a row, then the child is given up
+MEMORY_FLOOR_BYTES = 512 << 20  # the memory guard acts when less than this (or the fraction) is available
+MEMORY_FLOOR_FRACTION = 0.02
 
 
 def prove_bytes(log2: int) -> int:
@@ -88,6 +90,7 @@ class Job:
     device_hold: int = 0  # device memory reserved while a device child proves it
     predicted: float | None = None  # predicted proving seconds on the child it was placed on
     proving_since: float | None = None
+    fatal: str | None = None  # why its child was stopped on purpose (no retry): the ERROR it gets
 
 
 @dataclass
@@ -230,15 +233,47 @@ class Scheduler:
                 child.state.value
             child.fail(f"no progress for {silent:.0f}s during {what} (limit {limit:.0f}s)")
 
+    def guard_memory(self) -> None:
+        """When the host is about to run out of memory, stop the busy child holding the most (the kernel's
+        OOM killer would otherwise pick a process, maybe the supervisor) and answer its job ERROR."""
+        vm = psutil.virtual_memory()
+        if vm.available >= max(MEMORY_FLOOR_BYTES, vm.total * MEMORY_FLOOR_FRACTION):
+            return
+        busy = []
+        for child in self.children:
+            if child.state == ChildState.BUSY and child.current and child.pid:
+                try:
+                    busy.append((psutil.Process(child.pid).memory_info().rss, child))
+                except psutil.Error:
+                    continue
+        if not busy:
+            return
+        rss, child = max(busy, key=lambda b: b[0])
+        job = self.jobs.get(child.current["job"])
+        held = gib(job.host_hold) if job else "?"
+        message = (f"job stopped: host memory nearly exhausted ({gib(vm.available)} available of "
+                   f"{gib(vm.total)}) while its process held {gib(rss)} (reserved for the job: {held})")
+        if job:
+            job.fatal = message
+        log.error("memory guard: %s; stopping %s", message, child.name)
+        child.fail("stopped by the memory guard")
+
     async def _watch(self) -> None:
+        tick = 0
         while True:
             await asyncio.sleep(0.25)
+            tick += 1
             now = time.monotonic()
             for child in self.children:
                 try:
                     self.check_child(child, now)
                 except Exception:  # keep watching the others
                     log.exception("watchdog: checking %s failed", child.name)
+            if tick % 4 == 0:
+                try:
+                    self.guard_memory()
+                except Exception:
+                    log.exception("watchdog: memory guard failed")
 
     def _kick(self) -> None:
         self._wake.set()
@@ -471,6 +506,9 @@ class Scheduler:
                 self._drop_hold(job)
                 if job.abandoned:
                     raise JobAbandoned() from exc
+                if job.fatal:
+                    self._finish(job, "failed", "error", reason="host-memory")
+                    return protocol.encode_error(job.job_id, job.fatal)
                 job.excluded.add(exc.child)
                 if attempt == 1:
                     self._finish(job, "failed", "error", reason="child-died-twice")

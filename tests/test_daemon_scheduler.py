@@ -207,6 +207,39 @@ def test_back_off_grows_with_failures_and_a_boot_loop_is_given_up():
     asyncio.run(go())
 
 
+def test_memory_guard_stops_the_biggest_busy_child_with_an_error(monkeypatch):
+    from types import SimpleNamespace
+
+    import supervisor.scheduler as sch
+
+    async def go():
+        sched = make(devices=1)
+        gpu0, cpu0 = sched.devices[0], sched.cpu[0]
+        j = job(1)
+        j.host_hold = 1 << 30
+        sched.jobs[1] = j
+        loop = asyncio.get_running_loop()
+        for pid, child in ((101, cpu0), (102, gpu0)):
+            child.state, child.pid = ChildState.BUSY, pid
+            child.current = {"job": 1 if child is cpu0 else 2, "op": "prove", "stage": "FRI",
+                             "future": loop.create_future()}
+        rss = {101: 20 << 30, 102: 2 << 30}
+        monkeypatch.setattr(sch.psutil, "Process", lambda pid: SimpleNamespace(
+            memory_info=lambda: SimpleNamespace(rss=rss[pid])))
+        monkeypatch.setattr(sch.psutil, "virtual_memory", lambda: SimpleNamespace(
+            total=24 << 30, available=4 << 30))
+        sched.guard_memory()
+        assert cpu0.state == ChildState.BUSY  # 4 GiB available: nothing to do
+        monkeypatch.setattr(sch.psutil, "virtual_memory", lambda: SimpleNamespace(
+            total=24 << 30, available=256 << 20))
+        sched.guard_memory()
+        assert cpu0.state == ChildState.RESTARTING and gpu0.state == ChildState.BUSY
+        assert j.fatal.startswith("job stopped: host memory nearly exhausted (0.25 GiB available")
+        assert "held 20.00 GiB (reserved for the job: 1.00 GiB)" in j.fatal
+
+    asyncio.run(go())
+
+
 def test_prove_job_without_prover(monkeypatch):
     import sys
     from types import SimpleNamespace
