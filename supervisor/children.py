@@ -11,11 +11,6 @@ its job's predicted time allows. Before it says "ready" a child warms up: an Ope
 tiny built-in program, which builds (or loads from pyopencl's binary cache) every kernel a proof uses, so
 no job pays for the build. A side thread only reports the device's free memory.
 
-Test-only hooks, read from the environment:
-- TVMPD_TEST_KILL_CHILD_AT_STAGE=<stage>: SIGKILL itself when a job's first attempt reaches that stage
-  (<stage>:always: on every attempt);
-- TVMPD_TEST_SLOW_STAGE=<stage>:<seconds>: sleep there;
-- TVMPD_TEST_HANG_AT_STAGE=<stage>: hang (no more progress) on a job's first attempt.
 """
 
 from __future__ import annotations
@@ -54,17 +49,6 @@ class ChildState(enum.StrEnum):
 
 
 # ---------------------------------------------------------------- child side
-
-
-def _test_hook(stage: str, attempt: int) -> None:
-    kill = os.environ.get("TVMPD_TEST_KILL_CHILD_AT_STAGE", "")
-    if kill == stage and attempt == 0 or kill == f"{stage}:always":
-        os.kill(os.getpid(), signal.SIGKILL)
-    if os.environ.get("TVMPD_TEST_HANG_AT_STAGE") == stage and attempt == 0:
-        time.sleep(3600)
-    slow = os.environ.get("TVMPD_TEST_SLOW_STAGE", "")
-    if slow.partition(":")[0] == stage:
-        time.sleep(float(slow.partition(":")[2] or 1))
 
 
 def _run_execute(msg: dict, stage, ask, progress) -> dict:
@@ -214,7 +198,7 @@ def child_main(conn, name: str, device_key: str, env: dict, cancel) -> None:
             break
         if msg.get("t") == "stop":
             break
-        job, attempt = msg["job"], msg["attempt"]
+        job = msg["job"]
         last_report = [0.0]
 
         def ask(question: dict) -> dict:
@@ -225,10 +209,9 @@ def child_main(conn, name: str, device_key: str, env: dict, cancel) -> None:
             if cancel.value == job:
                 raise jobs.JobCancelled()
 
-        def stage(s: str, job=job, attempt=attempt) -> None:
+        def stage(s: str, job=job) -> None:
             check_cancel()
             send({"t": "stage", "job": job, "stage": s})
-            _test_hook(s, attempt)
 
         def progress(cycles: int, job=job, last_report=last_report) -> None:
             check_cancel()

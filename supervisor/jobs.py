@@ -280,11 +280,6 @@ def job_environment(pairs: list[tuple[str, str]]):
                 os.environ[key] = old
 
 
-def fake_proofs() -> bool:
-    """Test-only flag TVMPD_TEST_FAKE_PROOF=1: skip the STARK, answer a one-element proof [padded height]."""
-    return os.environ.get("TVMPD_TEST_FAKE_PROOF") == "1"
-
-
 def _prover():
     try:
         return importlib.import_module("stages.prover")
@@ -306,8 +301,6 @@ def build_main_table(aet, allocate=None) -> np.ndarray | None:
     (the CPU pool builds it, devices prove from it), written into allocate(shape) when given and the
     prover takes it; None when the prover only takes an AET, or is absent (the prove step then answers
     why)."""
-    if fake_proofs():
-        return None
     try:
         prover = importlib.import_module("stages.prover")
     except ImportError:
@@ -336,11 +329,6 @@ def prove_job(claim_json: str, device_key: str, env_pairs: list[tuple[str, str]]
     `stages.prover.prove(claim, aet, device_key=..., ...)`, passing on_stage(name) (a stage starts) and
     progress=on_timing(name, seconds) (it ended) where accepted.
     """
-    if fake_proofs():
-        if on_stage is not None:
-            on_stage("test stand-in proof")
-        height = table.shape[0] if table is not None else int(aet.padded_height)
-        return encode_proof_bincode([height])
     prover = _prover()
     claim = vm_module().Claim.from_json(claim_json)
     with job_environment(env_pairs):

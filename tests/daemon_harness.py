@@ -21,7 +21,8 @@ class Daemon:
     """A `tvmpd serve` subprocess with private socket paths; stop() checks it left nothing behind."""
 
     def __init__(self, *args: str, env: dict | None = None, cpu_workers: int = 2, devices: str = "cpu",
-                 real_stark: bool = False):
+                 faults: str | None = None):
+        """`faults`: a tests/faults/inject.py specification, injected into every process of the daemon."""
         self.dir = tempfile.mkdtemp(prefix="tvd", dir="/tmp")
         self.unix = os.path.join(self.dir, "p.sock")
         self.control = os.path.join(self.dir, "c.sock")
@@ -31,9 +32,11 @@ class Daemon:
                "--cache-dir", os.path.join(self.dir, "cache"), *args]
         if devices:
             cmd += ["--devices", devices]
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith("TVMPD_TEST_")}
-        if not real_stark:
-            full_env["TVMPD_TEST_FAKE_PROOF"] = "1"  # daemon mechanics only; the STARK has its own tests
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("TVMPD_FAULTS")}
+        if faults:
+            path = os.pathsep.join(p for p in (str(ROOT / "tests" / "faults"), str(ROOT),
+                                               full_env.get("PYTHONPATH")) if p)
+            full_env.update(PYTHONPATH=path, TVMPD_FAULTS=faults, TVMPD_FAULTS_DIR=self.dir)
         full_env.update(env or {})
         self.logf = open(self.log_path, "w")
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=self.logf, stderr=subprocess.STDOUT)

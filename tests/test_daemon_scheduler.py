@@ -246,13 +246,9 @@ def test_prove_job_without_prover(monkeypatch):
 
     from supervisor import jobs
 
-    monkeypatch.delenv("TVMPD_TEST_FAKE_PROOF", raising=False)
     monkeypatch.setitem(sys.modules, "stages.prover", None)  # import now raises ImportError
     with pytest.raises(jobs.JobError, match=r"^proving is not implemented yet \(STARK stage missing\)"):
         jobs.prove_job("{}", "cpu", [], aet=SimpleNamespace(padded_height=256))
-    monkeypatch.setenv("TVMPD_TEST_FAKE_PROOF", "1")
-    fake = jobs.prove_job("{}", "cpu", [], aet=SimpleNamespace(padded_height=256))
-    assert fake == (1).to_bytes(8, "little") + (256).to_bytes(8, "little")
 
 
 def test_nvidia_free_memory_by_pci_address(monkeypatch):

@@ -31,7 +31,7 @@ def sample(name: str) -> dict:
 @pytest.fixture(scope="module")
 def daemon():
     """One CPU worker proving with numpy; no device child (as on a host without GPU)."""
-    d = Daemon(real_stark=True, cpu_workers=1, devices="")
+    d = Daemon(cpu_workers=1, devices="")
     yield d
     assert d.stop() == 0
 

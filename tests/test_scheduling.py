@@ -43,7 +43,7 @@ def _worker(st: dict, name: str = "cpu0") -> dict:
 
 
 def test_half_closed_client_gets_its_proof():
-    d = Daemon(real_stark=True, cpu_workers=1, devices="")
+    d = Daemon(cpu_workers=1, devices="")
     try:
         for address in (d.tcp, d.unix):
             with protocol.connect(address, timeout=30) as sock:
@@ -57,7 +57,7 @@ def test_half_closed_client_gets_its_proof():
 
 
 def test_ten_cancels_in_a_row_leave_the_worker_warm_and_free():
-    d = Daemon(real_stark=True, cpu_workers=1, devices="")
+    d = Daemon(cpu_workers=1, devices="")
     try:
         pid = _worker(d.status())["pid"]
         gaps = []
@@ -82,7 +82,7 @@ def test_ten_cancels_in_a_row_leave_the_worker_warm_and_free():
 
 
 def test_a_frozen_child_is_detected_and_its_job_answered_once():
-    d = Daemon("--hang-floor", "2", "--hang-margin", "1", real_stark=True, cpu_workers=2, devices="")
+    d = Daemon("--hang-floor", "2", "--hang-margin", "1", cpu_workers=2, devices="")
     try:
         with protocol.connect(d.unix, timeout=30) as sock:
             sock.sendall(protocol.encode_request(9, fields("all_tables")))
@@ -114,7 +114,7 @@ def test_burst_placed_by_predicted_finish_on_a_pocl_device_and_a_cpu_worker():
     pocl = cpu_device()
     if pocl is None:
         pytest.skip("no OpenCL CPU device")
-    d = Daemon(real_stark=True, cpu_workers=1, devices=pocl.key)
+    d = Daemon(cpu_workers=1, devices=pocl.key)
     try:
         st = d.status()
         assert st["ready"], st
