@@ -28,6 +28,25 @@ import msgpack
 import numpy as np
 
 from supervisor.devmem import free_bytes
+from supervisor.messages import (
+    Admission,
+    Admit,
+    AdmitReply,
+    BootFailed,
+    ExecuteTask,
+    Hello,
+    Memory,
+    Message,
+    Outcome,
+    Progress,
+    ProveTask,
+    Ready,
+    Result,
+    Stage,
+    Stop,
+    decode,
+    encode,
+)
 
 log = logging.getLogger("tvmpd")
 MEM_REPORT_S = 5.0
@@ -51,29 +70,30 @@ class ChildState(enum.StrEnum):
 # ---------------------------------------------------------------- child side
 
 
-def _run_execute(msg: dict, stage, ask, progress) -> dict:
+def _run_execute(task: ExecuteTask, stage, ask, progress) -> Result:
     from supervisor import jobs, shm
 
     stage("execute")
     t0 = time.perf_counter()
-    fields = msgpack.unpackb(shm.get_bytes(msg["request"]))
+    fields = msgpack.unpackb(shm.get_bytes(task.request))
     try:
         parsed = jobs.parse_request(fields)
-        result = jobs.execute(parsed, msg.get("max_cycles") or jobs.DEFAULT_MAX_CYCLES, progress)
+        result = jobs.execute(parsed, task.max_cycles or jobs.DEFAULT_MAX_CYCLES, progress)
     except jobs.JobError as exc:
-        return {"outcome": "error", "message": str(exc)}
+        return Result(task.job, Outcome.ERROR, message=str(exc))
     t_exec = time.perf_counter() - t0
     if result.kind == "error":
-        return {"outcome": "error", "message": result.message, "t_execute": t_exec}
+        return Result(task.job, Outcome.ERROR, message=result.message, t_execute=t_exec)
     if result.kind == "too_big":
-        return {"outcome": "too_big", "log2": result.log2, "t_execute": t_exec}
+        return Result(task.job, Outcome.TOO_BIG, log2=result.log2, t_execute=t_exec)
     # the main table is the big host allocation of a job: wait until the supervisor admits it
-    answer = ask({"t": "admit", "job": msg["job"], "log2": result.log2, "force_cpu": result.force_cpu})
-    if answer.get("t") == "later":
-        return {"outcome": "later", "log2": result.log2, "force_cpu": result.force_cpu, "t_execute": t_exec}
-    if answer.get("t") != "admitted":
-        return {"outcome": "error", "message": answer.get("message", "not admitted"), "t_execute": t_exec}
-    name = f"{msg['prefix']}a{msg['attempt']}_"
+    answer = ask(Admit(task.job, result.log2, result.force_cpu))
+    if isinstance(answer, AdmitReply) and answer.answer == Admission.LATER:
+        return Result(task.job, Outcome.LATER, log2=result.log2, force_cpu=result.force_cpu, t_execute=t_exec)
+    if not isinstance(answer, AdmitReply) or answer.answer != Admission.ADMITTED:
+        message = answer.message if isinstance(answer, AdmitReply) else "not admitted"
+        return Result(task.job, Outcome.ERROR, message=message, t_execute=t_exec)
+    name = f"{task.prefix}a{task.attempt}_"
     stage("main table")
     t0 = time.perf_counter()
     made: list[tuple[dict, object]] = []
@@ -86,7 +106,7 @@ def _run_execute(msg: dict, stage, ask, progress) -> dict:
     try:
         table = jobs.build_main_table(result.aet, allocate)
     except jobs.JobError as exc:
-        return {"outcome": "error", "message": str(exc), "t_execute": t_exec}
+        return Result(task.job, Outcome.ERROR, message=str(exc), t_execute=t_exec)
     stages = {}
     if table is not None:
         stages["main table"] = time.perf_counter() - t0
@@ -99,13 +119,13 @@ def _run_execute(msg: dict, stage, ask, progress) -> dict:
         del table, made
     else:
         blocks = {k: shm.put_array(name + k, arr) for k, arr in jobs.aet_arrays(result.aet).items()}
-    return {"outcome": "executed", "log2": result.log2, "force_cpu": result.force_cpu,
-            "blocks": blocks, "scalars": jobs.aet_scalars(result.aet),
-            "env": [list(p) for p in parsed.env_vars.get(result.log2, [])], "t_execute": t_exec,
-            "stages": stages}
+    return Result(task.job, Outcome.EXECUTED, log2=result.log2, force_cpu=result.force_cpu, blocks=blocks,
+                  scalars=jobs.aet_scalars(result.aet),
+                  env=[list(p) for p in parsed.env_vars.get(result.log2, [])], t_execute=t_exec,
+                  stages=stages)
 
 
-def _run_prove(msg: dict, device_key: str, stage) -> dict:
+def _run_prove(task: ProveTask, device_key: str, stage) -> Result:
     from supervisor import jobs, shm
 
     stage("prove")
@@ -115,20 +135,20 @@ def _run_prove(msg: dict, device_key: str, stage) -> dict:
     def on_timing(name: str, seconds: float) -> None:
         timings[name] = seconds
 
-    env = [tuple(p) for p in msg["env"]]
-    arrays = {name: shm.attached(desc) for name, desc in msg["blocks"].items()}  # mapped, not copied
+    env = [tuple(p) for p in task.env]
+    arrays = {name: shm.attached(desc) for name, desc in task.blocks.items()}  # mapped, not copied
     table = arrays.pop("main_table", None)
-    aet = jobs.aet_view(arrays, msg["scalars"]) if table is None else None
+    aet = jobs.aet_view(arrays, task.scalars) if table is None else None
     try:
-        proof = jobs.prove_job(msg["claim"], device_key, env, aet=aet, table=table, on_stage=stage,
+        proof = jobs.prove_job(task.claim, device_key, env, aet=aet, table=table, on_stage=stage,
                                on_timing=on_timing)
     except jobs.JobError as exc:
         if exc.__cause__ is not None:
             log.error("proving failed", exc_info=exc.__cause__)
-        return {"outcome": "error", "message": str(exc), "t_prove": time.perf_counter() - t0,
-                "stages": timings}
-    desc = shm.put_bytes(f"{msg['prefix']}a{msg['attempt']}_proof", proof)
-    return {"outcome": "ok", "proof": desc, "t_prove": time.perf_counter() - t0, "stages": timings}
+        return Result(task.job, Outcome.ERROR, message=str(exc), t_prove=time.perf_counter() - t0,
+                      stages=timings)
+    desc = shm.put_bytes(f"{task.prefix}a{task.attempt}_proof", proof)
+    return Result(task.job, Outcome.OK, proof=desc, t_prove=time.perf_counter() - t0, stages=timings)
 
 
 def warm_up(device_key: str, progress) -> None:
@@ -166,25 +186,25 @@ def child_main(conn, name: str, device_key: str, env: dict, cancel) -> None:
     lock = threading.Lock()
     done = threading.Event()
 
-    def send(msg: dict) -> None:
+    def send(msg: Message) -> None:
         with lock:
-            conn.send_bytes(msgpack.packb(msg))
+            conn.send_bytes(encode(msg))
 
-    send({"t": "hello", "pid": os.getpid(), "name": name})
+    send(Hello(os.getpid(), name))
     started = time.perf_counter()
     try:
-        warm_up(device_key, lambda what: send({"t": "progress", "what": what}))
+        warm_up(device_key, lambda what: send(Progress(what=what)))
         mem_free = free_bytes(device_key)
     except Exception as exc:  # no device, a driver or build error: say why once, then exit
         log.exception("child %s: warm-up on %s failed", name, device_key)
-        send({"t": "boot-failed", "message": f"{type(exc).__name__}: {exc}"})
+        send(BootFailed(f"{type(exc).__name__}: {exc}"))
         return
-    send({"t": "ready", "warmup_s": time.perf_counter() - started, "mem_free": mem_free})
+    send(Ready(time.perf_counter() - started, mem_free))
 
     def report_memory() -> None:
         while not done.wait(MEM_REPORT_S):
             try:
-                send({"t": "mem", "mem_free": free_bytes(device_key)})
+                send(Memory(free_bytes(device_key)))
             except OSError:
                 return
             except Exception:  # a failed measurement is no reason to stop reporting
@@ -193,17 +213,17 @@ def child_main(conn, name: str, device_key: str, env: dict, cancel) -> None:
     threading.Thread(target=report_memory, daemon=True).start()
     while True:
         try:
-            msg = msgpack.unpackb(conn.recv_bytes())
+            task = decode(conn.recv_bytes())
         except (EOFError, OSError):
             break
-        if msg.get("t") == "stop":
-            break
-        job = msg["job"]
+        if not isinstance(task, ExecuteTask | ProveTask):
+            break  # Stop
+        job = task.job
         last_report = [0.0]
 
-        def ask(question: dict) -> dict:
+        def ask(question: Message) -> Message:
             send(question)
-            return msgpack.unpackb(conn.recv_bytes())
+            return decode(conn.recv_bytes())
 
         def check_cancel(job=job) -> None:
             if cancel.value == job:
@@ -211,27 +231,27 @@ def child_main(conn, name: str, device_key: str, env: dict, cancel) -> None:
 
         def stage(s: str, job=job) -> None:
             check_cancel()
-            send({"t": "stage", "job": job, "stage": s})
+            send(Stage(job, s))
 
         def progress(cycles: int, job=job, last_report=last_report) -> None:
             check_cancel()
             now = time.monotonic()
             if now - last_report[0] >= PROGRESS_MIN_S:
                 last_report[0] = now
-                send({"t": "progress", "job": job, "cycles": cycles})
+                send(Progress(job=job, cycles=cycles))
 
         try:
-            if msg["op"] == "execute":
-                result = _run_execute(msg, stage, ask, progress)
+            if isinstance(task, ExecuteTask):
+                result = _run_execute(task, stage, ask, progress)
             else:
-                result = _run_prove(msg, device_key, stage)
+                result = _run_prove(task, device_key, stage)
         except jobs.JobCancelled:
             log.info("child %s: job seq=%d stopped: its client went away", name, job)
-            result = {"outcome": "cancelled"}
+            result = Result(job, Outcome.CANCELLED)
         except Exception as exc:  # a bug or a resource failure: answer the job instead of dying
             log.exception("child %s: task failed", name)
-            result = {"outcome": "error", "message": f"internal error in {name}: {type(exc).__name__}: {exc}"}
-        result.update({"t": "result", "job": job})
+            result = Result(job, Outcome.ERROR,
+                            message=f"internal error in {name}: {type(exc).__name__}: {exc}")
         send(result)
     done.set()
 
@@ -305,42 +325,42 @@ class Child:
 
     def _on_readable(self) -> None:
         try:
-            msg = msgpack.unpackb(self.conn.recv_bytes())
+            msg = decode(self.conn.recv_bytes())
         except (EOFError, OSError):
             self.fail("pipe closed")
             return
         except Exception as exc:  # a garbled message: the child is not trustworthy any more
             self.fail(f"bad message: {exc}")
             return
-        if msg.get("mem_free") is not None:
-            self.mem_free = int(msg["mem_free"])
-        t = msg.get("t")
-        if t != "mem":  # the memory thread runs on its own: only the work loop's messages show progress
+        if isinstance(msg, Memory | Ready) and msg.mem_free is not None:
+            self.mem_free = int(msg.mem_free)
+        if not isinstance(msg, Memory):  # the memory thread runs on its own: it shows no progress
             self.last_progress = time.monotonic()
-        if t == "hello":
+        current = self.current["job"] if self.current else None
+        if isinstance(msg, Hello):
             self.state = ChildState.WARMING
-            log.info("child %s pid=%d up: warming (%s)", self.name, msg.get("pid", 0), self.device_key)
-        elif t == "progress" and self.state == ChildState.WARMING:
-            log.info("child %s warming: %s", self.name, msg.get("what"))
-        elif t == "ready":
+            log.info("child %s pid=%d up: warming (%s)", self.name, msg.pid, self.device_key)
+        elif isinstance(msg, Progress) and self.state == ChildState.WARMING:
+            log.info("child %s warming: %s", self.name, msg.what)
+        elif isinstance(msg, Ready):
             # what others use of the device when the child starts; later readings include our own caches
             self.mem_foreign = max(0, self.mem_total - self.mem_free) if self.mem_free is not None else 0
             self.state = ChildState.IDLE
             self.boot_failures = 0
             self.ready.set()
             if self.on_ready:
-                self.on_ready(self, float(msg.get("warmup_s", 0.0)))
-        elif t == "boot-failed":
-            self.boot_error = str(msg.get("message", "unknown"))
-            self.give_up(f"could not start: {self.boot_error}")
-        elif t == "stage" and self.current and self.current["job"] == msg["job"]:
-            self.current["stage"] = msg["stage"]
+                self.on_ready(self, msg.warmup_s)
+        elif isinstance(msg, BootFailed):
+            self.boot_error = msg.message
+            self.give_up(f"could not start: {msg.message}")
+        elif isinstance(msg, Stage) and msg.job == current:
+            self.current["stage"] = msg.stage
             if self.on_stage:
-                self.on_stage(msg["job"], msg["stage"], self)
-        elif t == "admit" and self.current and self.current["job"] == msg["job"]:
+                self.on_stage(msg.job, msg.stage, self)
+        elif isinstance(msg, Admit) and msg.job == current:
             if self.on_admit:
-                self.on_admit(msg["job"], msg["log2"], bool(msg.get("force_cpu")), self)
-        elif t == "result" and self.current and self.current["job"] == msg["job"]:
+                self.on_admit(msg.job, msg.log2, msg.force_cpu, self)
+        elif isinstance(msg, Result) and msg.job == current:
             fut = self.current["future"]
             self.current = None
             self.state = ChildState.IDLE
@@ -359,11 +379,11 @@ class Child:
         if self.cancel_flag is not None:
             self.cancel_flag.value = job_seq
 
-    def reply(self, msg: dict) -> None:
+    def reply(self, msg: Message) -> None:
         """Answer a question the child asked while running its task."""
         if self.conn is not None:
             try:
-                self.conn.send_bytes(msgpack.packb(msg))
+                self.conn.send_bytes(encode(msg))
             except OSError:
                 self.fail("pipe broken")
 
@@ -409,14 +429,14 @@ class Child:
         if self.on_death:
             self.on_death(self, reason)
 
-    async def run(self, job_seq: int, op: str, msg: dict) -> dict:
+    async def run(self, task: ExecuteTask | ProveTask) -> Result:
         """Send one task and wait for its result; ChildDied if the child goes away meanwhile."""
         fut = asyncio.get_running_loop().create_future()
-        self.current = {"job": job_seq, "op": op, "stage": op, "future": fut}
+        self.current = {"job": task.job, "op": task.tag, "stage": task.tag, "future": fut}
         self.state = ChildState.BUSY
         self.busy_since = self.last_progress = time.monotonic()
         try:
-            self.conn.send_bytes(msgpack.packb({**msg, "t": "job", "job": job_seq, "op": op}))
+            self.conn.send_bytes(encode(task))
         except (OSError, AttributeError):
             self.fail("pipe broken")
         return await fut
@@ -426,7 +446,7 @@ class Child:
         self.state = ChildState.STOPPED
         if self.conn is not None:
             try:
-                self.conn.send_bytes(msgpack.packb({"t": "stop"}))
+                self.conn.send_bytes(encode(Stop()))
             except OSError:
                 pass
         self._detach()

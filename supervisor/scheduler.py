@@ -12,6 +12,7 @@ accepted job is answered exactly once.
 from __future__ import annotations
 
 import asyncio
+import enum
 import itertools
 import json
 import logging
@@ -26,6 +27,7 @@ import psutil
 from supervisor import jobs, protocol, shm
 from supervisor.children import Child, ChildDied, ChildState
 from supervisor.config import ServeConfig
+from supervisor.messages import Admission, AdmitReply, ExecuteTask, Outcome, ProveTask, Result
 from supervisor.timings import TimingTable, default_cache_dir
 
 log = logging.getLogger("tvmpd")
@@ -69,6 +71,16 @@ def gib(n: int) -> str:
     return f"{n / 2**30:.2f} GiB"
 
 
+class JobState(enum.StrEnum):
+    """Where an accepted job is."""
+
+    QUEUED = "queued"  # waiting for a worker or a prover
+    EXECUTING = "executing"  # in the VM / building its main table on a CPU worker
+    PROVING = "proving"
+    DONE = "done"  # answered with a proof or TOO_BIG
+    FAILED = "failed"  # answered with ERROR (or abandoned)
+
+
 @dataclass
 class Job:
     """One accepted request and where it is."""
@@ -78,7 +90,8 @@ class Job:
     peer: str
     fields: list[str]
     created: float = field(default_factory=time.monotonic)
-    state: str = "queued"
+    state: JobState = JobState.QUEUED
+    stage: str = ""  # the proving stage, while PROVING
     device: str | None = None
     log2: int | None = None
     attempt: int = 0
@@ -91,6 +104,13 @@ class Job:
     predicted: float | None = None  # predicted proving seconds on the child it was placed on
     proving_since: float | None = None
     fatal: str | None = None  # why its child was stopped on purpose (no retry): the ERROR it gets
+
+    def set_state(self, state: JobState, stage: str = "") -> None:
+        self.state, self.stage = state, stage
+
+    def status_state(self) -> str:
+        """The state as `tvmpd status` shows it: "proving:<stage>" while proving."""
+        return f"{self.state.value}:{self.stage}" if self.state == JobState.PROVING else self.state.value
 
 
 @dataclass
@@ -293,8 +313,8 @@ class Scheduler:
         job = self.jobs.get(seq)
         if job is None:
             return
-        if child.kind == "device" or job.state.startswith("proving"):
-            job.state = f"proving:{stage}"
+        if child.kind == "device" or job.state == JobState.PROVING:
+            job.set_state(JobState.PROVING, stage)
         self._event(job, "stage", stage=stage, device=child.name)
 
     def _on_death(self, child: Child, reason: str) -> None:
@@ -332,20 +352,20 @@ class Scheduler:
         # the table is held from now on; CPU proving holds the rest when it is placed on a worker
         need = self._host_need(log2, self._cpu_only(forced))
         if job is None or job.abandoned:
-            child.reply({"t": "refused", "message": "job abandoned"})
+            child.reply(AdmitReply(Admission.REFUSED, "job abandoned"))
         elif job.host_hold >= need:
-            child.reply({"t": "admitted"})
+            child.reply(AdmitReply(Admission.ADMITTED))
         elif table_bytes(log2) > self._host_capacity():
             cap, table = gib(self._host_capacity()), gib(table_bytes(log2))
-            child.reply({"t": "refused", "message": f"job's main table needs about {table} of host memory at "
-                         f"log2 padded height {log2}, more than this host can give ({cap})"})
+            child.reply(AdmitReply(Admission.REFUSED, f"job's main table needs about {table} of host memory "
+                                   f"at log2 padded height {log2}, more than this host can give ({cap})"))
         elif self._host_fits(need):
             self.host_reserved += need
             job.host_hold += need
-            child.reply({"t": "admitted"})
+            child.reply(AdmitReply(Admission.ADMITTED))
         else:
             self._event(job, "memory-wait", need=gib(need), reserved=gib(self.host_reserved))
-            child.reply({"t": "later"})
+            child.reply(AdmitReply(Admission.LATER))
 
     async def _hold_host(self, job: Job, need: int) -> None:
         """Wait until `need` bytes of host memory fit, then hold them for the job."""
@@ -428,7 +448,7 @@ class Scheduler:
         if job.seq not in self.jobs or job.abandoned:
             return
         job.abandoned = True
-        self._event(job, "abandoned", state=job.state, device=job.device)
+        self._event(job, "abandoned", state=job.status_state(), device=job.device)
         for child in self.children:
             if child.current and child.current["job"] == job.seq:
                 child.cancel(job.seq)
@@ -454,7 +474,7 @@ class Scheduler:
             if not task.done():
                 raise
             answer = protocol.encode_error(job.job_id, "daemon stopped before the job finished")
-            self._finish(job, "failed", "stopped")
+            self._finish(job, JobState.FAILED, "stopped")
         finally:
             self._tasks.pop(job.seq, None)
             self._drop_hold(job)
@@ -463,15 +483,15 @@ class Scheduler:
             self._kick()
         return answer
 
-    def _finish(self, job: Job, state: str, outcome: str, **kv) -> None:
-        job.state = state
+    def _finish(self, job: Job, state: JobState, outcome: str, **kv) -> None:
+        job.set_state(state)
         self.totals[outcome] += 1
-        self.recent.append({"seq": job.seq, "job_id": job.job_id, "state": state, "outcome": outcome,
+        self.recent.append({"seq": job.seq, "job_id": job.job_id, "state": state.value, "outcome": outcome,
                             "device": job.device, "log2": job.log2, "attempts": job.attempt + 1,
                             "seconds": round(time.monotonic() - job.created, 3)})
         times = {k: f"{v:.3f}s" for k, v in job.timings.items()}
         age = f"{time.monotonic() - job.created:.3f}s"
-        self._event(job, state, outcome=outcome, device=job.device, age=age, **times,
+        self._event(job, state.value, outcome=outcome, device=job.device, age=age, **times,
                     stages=job.stage_timings, **kv)
 
     async def _guarded(self, job: Job) -> bytes:
@@ -481,7 +501,7 @@ class Scheduler:
             refusal = None
             log.error("job seq=%d: cannot check the claim version: %s", job.seq, exc)
         if refusal:  # before any work: a node must learn this at once, not after minutes of proving
-            self._finish(job, "failed", "error", reason="unsupported-version")
+            self._finish(job, JobState.FAILED, "error", reason="unsupported-version")
             return protocol.encode_error(job.job_id, refusal)
         try:
             async with self.slots:
@@ -489,11 +509,11 @@ class Scheduler:
         except asyncio.CancelledError:
             raise
         except JobAbandoned:
-            self._finish(job, "failed", "abandoned")
+            self._finish(job, JobState.FAILED, "abandoned")
             return protocol.encode_error(job.job_id, "job abandoned: its client went away")
         except Exception as exc:  # never leave a client without an answer
             log.exception("job seq=%d: internal error", job.seq)
-            self._finish(job, "failed", "error", reason="internal")
+            self._finish(job, JobState.FAILED, "error", reason="internal")
             return protocol.encode_error(job.job_id, f"internal error: {type(exc).__name__}: {exc}")
 
     async def _process(self, job: Job) -> bytes:
@@ -507,18 +527,18 @@ class Scheduler:
                 if job.abandoned:
                     raise JobAbandoned() from exc
                 if job.fatal:
-                    self._finish(job, "failed", "error", reason="host-memory")
+                    self._finish(job, JobState.FAILED, "error", reason="host-memory")
                     return protocol.encode_error(job.job_id, job.fatal)
                 job.excluded.add(exc.child)
                 if attempt == 1:
-                    self._finish(job, "failed", "error", reason="child-died-twice")
+                    self._finish(job, JobState.FAILED, "error", reason="child-died-twice")
                     return protocol.encode_error(job.job_id, f"job failed twice, giving up: {exc}")
                 self.totals["retried"] += 1
                 self._event(job, "retry", reason=str(exc))
-                job.state = "queued"
+                job.set_state(JobState.QUEUED)
                 job.device = None
             except JobRefused as exc:
-                self._finish(job, "failed", "error", reason="refused")
+                self._finish(job, JobState.FAILED, "error", reason="refused")
                 return protocol.encode_error(job.job_id, str(exc))
         raise AssertionError("unreachable")
 
@@ -529,69 +549,66 @@ class Scheduler:
         request = shm.put_bytes(f"{prefix}a{job.attempt}_request", msgpack.packb(job.fields))
         while True:
             worker = await self._acquire(job, self.cpu)
-            job.state = "executing"
+            job.set_state(JobState.EXECUTING)
             job.device = worker.name
             try:
-                res = await self._run(worker, job, "execute", {"request": request, "prefix": prefix,
-                                                               "max_cycles": self.cfg.max_cycles,
-                                                               "attempt": job.attempt})
+                res = await self._run(worker, ExecuteTask(job.seq, job.attempt, prefix, request,
+                                                          self.cfg.max_cycles))
             finally:
                 self._release(worker, job, 0)
-            if res["outcome"] == "cancelled":
+            if res.outcome == Outcome.CANCELLED:
                 raise JobAbandoned()
-            if res["outcome"] != "later":
+            if res.outcome != Outcome.LATER:
                 break
             # the main table did not fit in host memory now: wait without holding a worker, then redo
-            job.state = "queued"
-            job.log2 = res["log2"]
-            await self._hold_host(job, self._host_need(res["log2"], self._cpu_only(res["force_cpu"])))
+            job.set_state(JobState.QUEUED)
+            job.log2 = res.log2
+            await self._hold_host(job, self._host_need(res.log2, self._cpu_only(res.force_cpu)))
         shm.unlink(request["name"])
-        if "t_execute" in res:
-            job.timings["t_execute"] = res["t_execute"]
-        exec_stages = res.get("stages") or {}
+        if res.t_execute is not None:
+            job.timings["t_execute"] = res.t_execute
+        exec_stages = res.stages
         if job.abandoned:
             raise JobAbandoned()
-        if res["outcome"] == "error":
-            self._finish(job, "failed", "error", reason=res["message"][:120])
-            return protocol.encode_error(job.job_id, res["message"])
-        job.log2 = res["log2"]
-        if res["outcome"] == "too_big":
-            self._finish(job, "done", "too_big")
-            return protocol.encode_too_big(job.job_id, res["log2"])
-        self._event(job, "executed", forced=res["force_cpu"] or None,
-                    t_execute=f"{res.get('t_execute', 0):.3f}s")
-        job.state = "queued"
+        if res.outcome == Outcome.ERROR:
+            self._finish(job, JobState.FAILED, "error", reason=res.message[:120])
+            return protocol.encode_error(job.job_id, res.message)
+        job.log2 = res.log2
+        if res.outcome == Outcome.TOO_BIG:
+            self._finish(job, JobState.DONE, "too_big")
+            return protocol.encode_too_big(job.job_id, res.log2)
+        self._event(job, "executed", forced=res.force_cpu or None, t_execute=f"{res.t_execute or 0:.3f}s")
+        job.set_state(JobState.QUEUED)
         job.device = None
-        child, host = await self._place(job, bool(res["force_cpu"]))
-        job.state = "proving:prove"
+        child, host = await self._place(job, res.force_cpu)
+        job.set_state(JobState.PROVING, "prove")
         job.device = child.name
         job.proving_since = time.monotonic()
         try:
-            res = await self._run(child, job, "prove", {
-                "prefix": prefix, "attempt": job.attempt, "blocks": res["blocks"], "scalars": res["scalars"],
-                "env": res["env"], "claim": job.fields[0]})
+            res = await self._run(child, ProveTask(job.seq, job.attempt, prefix, res.blocks, res.scalars,
+                                                   res.env, job.fields[0]))
         finally:
             self._release(child, job, host)
-        if res["outcome"] == "cancelled":
+        if res.outcome == Outcome.CANCELLED:
             raise JobAbandoned()
-        if "t_prove" in res:
-            job.timings["t_prove"] = res["t_prove"]
-        all_stages = {**exec_stages, **(res.get("stages") or {})}
+        if res.t_prove is not None:
+            job.timings["t_prove"] = res.t_prove
+        all_stages = {**exec_stages, **res.stages}
         if all_stages:
             job.stage_timings = "; ".join(f"{k}={v:.3f}s" for k, v in all_stages.items())
-        if res["outcome"] == "error":
-            self._finish(job, "failed", "error", reason=res["message"][:120])
-            return protocol.encode_error(job.job_id, res["message"])
+        if res.outcome == Outcome.ERROR:
+            self._finish(job, JobState.FAILED, "error", reason=res.message[:120])
+            return protocol.encode_error(job.job_id, res.message)
         child.quick_failures = 0  # a completed job resets the restart back-off
-        if "t_prove" in res:
-            self.timings.record(child.speed_class, job.log2, res["t_prove"])
-        proof = shm.get_bytes(res["proof"])
-        self._finish(job, "done", "ok", proof_bytes=len(proof))
+        if res.t_prove is not None:
+            self.timings.record(child.speed_class, job.log2, res.t_prove)
+        proof = shm.get_bytes(res.proof)
+        self._finish(job, JobState.DONE, "ok", proof_bytes=len(proof))
         return protocol.encode_ok(job.job_id, proof)
 
-    async def _run(self, child: Child, job: Job, op: str, msg: dict) -> dict:
+    async def _run(self, child: Child, task: ExecuteTask | ProveTask) -> Result:
         try:
-            return await child.run(job.seq, op, msg)
+            return await child.run(task)
         except ChildDied as exc:
             exc.child = child.name
             raise
@@ -742,7 +759,7 @@ class Scheduler:
         vm = psutil.virtual_memory()
         by_child = {}
         for job in self.jobs.values():
-            if job.device and job.state != "queued":
+            if job.device and job.state != JobState.QUEUED:
                 by_child[job.device] = job
         children = []
         for c in self.children:
@@ -756,8 +773,8 @@ class Scheduler:
                 "job": j.seq if j else None, "job_id": j.job_id if j else None,
                 "stage": (c.current or {}).get("stage") if j else None,
             })
-        rows = [{"seq": j.seq, "job_id": j.job_id, "state": j.state, "device": j.device, "log2": j.log2,
-                 "attempt": j.attempt, "age_s": round(now - j.created, 3), "peer": j.peer,
+        rows = [{"seq": j.seq, "job_id": j.job_id, "state": j.status_state(), "device": j.device,
+                 "log2": j.log2, "attempt": j.attempt, "age_s": round(now - j.created, 3), "peer": j.peer,
                  "predicted_s": None if j.predicted is None else round(j.predicted, 3),
                  "proving_s": None if j.proving_since is None else round(now - j.proving_since, 3)}
                 for j in sorted(self.jobs.values(), key=lambda j: j.seq)]
