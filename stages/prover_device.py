@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from stages import merkle, xfield
+from stages.air.kernel_cache import air_kernels
 from stages.domains import NUM_QUOTIENT_SEGMENTS, Domain, ProverDomains
 from stages.verifier import NUM_AUX_COLUMNS, NUM_MAIN_COLUMNS
 
@@ -106,17 +107,17 @@ class DeviceRounds:
         self.rt = rt
 
     def tree(self, codeword: DeviceCodeword) -> DeviceTree:
-        from opencl import prove as dev
+        from opencl import device_tables as dev
 
         return DeviceTree(dev.xfe_tree(self.rt, codeword.buf, codeword.n), codeword.n)
 
     def root(self, tree: DeviceTree) -> np.ndarray:
-        from opencl import prove as dev
+        from opencl import device_tables as dev
 
         return dev.gather_rows(self.rt, tree.nodes, [1], 5)[0]
 
     def fold(self, codeword: DeviceCodeword, domain: Domain, challenge: np.ndarray) -> DeviceCodeword:
-        from opencl import prove as dev
+        from opencl import device_tables as dev
 
         buf = dev.fri_fold(self.rt, codeword.buf, codeword.n, challenge, domain.offset, domain.generator)
         return DeviceCodeword(buf, codeword.n // 2)
@@ -125,13 +126,13 @@ class DeviceRounds:
         return self.rt.from_device(codeword.buf, (codeword.n, 3))
 
     def auth(self, tree: DeviceTree, indices: list[int]) -> np.ndarray:
-        from opencl import prove as dev
+        from opencl import device_tables as dev
 
         nodes = merkle.auth_structure_node_indices(tree.n_leaves, indices)
         return dev.gather_rows(self.rt, tree.nodes, nodes, 5)
 
     def values(self, codeword: DeviceCodeword, indices: list[int]) -> np.ndarray:
-        from opencl import prove as dev
+        from opencl import device_tables as dev
 
         return dev.gather_rows(self.rt, codeword.buf, indices, 3)
 
@@ -149,6 +150,7 @@ class DeviceOps:
         self.M = self.L // split  # rows of an evaluated coset
         self.E = self.N // self.M
         self.main_trace = None  # the main table's columns, kept for the aux degree-lowering columns
+        self.kernels = air_kernels()
 
     def _part_ranges(self, ncols: int) -> list[tuple[int, int]]:
         """Column ranges of a table's coefficient parts: each within the device's largest buffer."""
@@ -160,20 +162,20 @@ class DeviceOps:
 
     def _evaluate(self, table: DeviceTable, c: int, out) -> None:
         """out (table.ncols x M) <- the table's values on coset c."""
-        from opencl import prove as dev
+        from opencl import device_tables as dev
 
         for buf, c0, k in table.parts:
             dev.evaluate_coset(self.rt, buf, k, self.L, self._offset(c), self.M, out, c0)
 
     def _evaluate_at(self, table: DeviceTable, za: np.ndarray,
                      zb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        from opencl import prove as dev
+        from opencl import device_tables as dev
 
         values = [dev.evaluate_at(self.rt, buf, self.L, k, za, zb) for buf, _, k in table.parts]
         return np.concatenate([a for a, _ in values]), np.concatenate([b for _, b in values])
 
     def _weighted_sum(self, table: DeviceTable, weights: np.ndarray, out, accumulate: bool) -> None:
-        from opencl import prove as dev
+        from opencl import device_tables as dev
 
         for i, (buf, c0, k) in enumerate(table.parts):
             dev.weighted_sum(self.rt, buf, self.L, k, weights[c0:c0 + k], out, accumulate or i > 0)
@@ -186,7 +188,7 @@ class DeviceOps:
         """Upload, fill the degree-lowering columns if `lower` ("main" / "aux") says so, interpolate +
         randomize, hash every coset's rows into the tree. The main trace stays on the device until the
         aux table is committed (its degree-lowering columns read the main table)."""
-        from opencl import prove as dev
+        from opencl import device_tables as dev
 
         rt, h = self.rt, trace.shape[0]
         extension = trace.ndim == 3
@@ -209,7 +211,8 @@ class DeviceOps:
         ncols = 3 * NUM_AUX_COLUMNS
         columns = rt.empty(8 * ncols * h)
         cl_fill_zero(rt, columns, 8 * ncols * h)
-        extend_device(rt, self.main_trace, np.ascontiguousarray(challenges, dtype=np.uint64), h, columns)
+        ch = np.ascontiguousarray(challenges, dtype=np.uint64)
+        extend_device(rt, self.kernels, self.main_trace, ch, h, columns)
         rt.queue.finish()
         return columns
 
@@ -217,7 +220,7 @@ class DeviceOps:
                    challenges: np.ndarray) -> DeviceTable:
         """The aux table from the device table of extend() and the randomizer column (uploaded into it); its
         degree-lowering columns are then filled on the device."""
-        from opencl import prove as dev
+        from opencl import device_tables as dev
 
         rt, h = self.rt, randomizer_column.shape[0]
         ncols = 3 * NUM_AUX_COLUMNS
@@ -228,14 +231,15 @@ class DeviceOps:
 
     def _commit_columns(self, columns, ncols: int, h: int, randomizers: np.ndarray, extension: bool,
                         lower: str | None, challenges: np.ndarray | None) -> DeviceTable:
-        from opencl import prove as dev
+        from opencl import air
+        from opencl import device_tables as dev
 
         rt = self.rt
         if lower == "main":
-            dev.fill_degree_lowering(rt, "main", columns, None, None, h)
+            air.fill_degree_lowering_main_device(rt, self.kernels, columns, h)
         elif lower == "aux":
             ch = np.ascontiguousarray(challenges, dtype=np.uint64)
-            dev.fill_degree_lowering(rt, "aux", self.main_trace, columns, ch, h)
+            air.fill_degree_lowering_aux_device(rt, self.kernels, self.main_trace, columns, ch, h)
         parts = [(dev.randomized_interpolants(rt, columns, c1 - c0, h, randomizers[c0:c1], c0), c0, c1 - c0)
                  for c0, c1 in self._part_ranges(ncols)]
         if extension:
@@ -260,7 +264,7 @@ class DeviceOps:
     def quotient(self, main: DeviceTable, aux: DeviceTable, challenges: np.ndarray, weights: np.ndarray,
                  clock) -> DeviceSegments:
         """Constraints coset by coset, then segments, their FRI-domain values and tree."""
-        from opencl import prove as dev
+        from opencl import device_tables as dev
         from opencl import tip5
 
         rt, d, M, N, E = self.rt, self.d, self.M, self.N, self.E
@@ -278,8 +282,8 @@ class DeviceOps:
             self._evaluate(main, c, main_values)
             self._evaluate(aux, c, aux_values)
             x_h = pow(offset, h, P)  # x^h on this coset: x_h at even rows, x_h * sign at odd rows
-            dev.quotient_coset(rt, main_values, aux_values, M, M // h, ch, wt, sums, quotient, N, c, E,
-                               offset, gen, omega_inv, pow((x_h - 1) % P, P - 2, P),
+            dev.quotient_coset(rt, self.kernels, main_values, aux_values, M, M // h, ch, wt, sums, quotient,
+                               N, c, E, offset, gen, omega_inv, pow((x_h - 1) % P, P - 2, P),
                                pow((x_h * sign - 1) % P, P - 2, P))
         rt.queue.finish()
         for buf in (sums, main_values, aux_values):
@@ -297,7 +301,7 @@ class DeviceOps:
 
     def out_of_domain(self, main: DeviceTable, aux: DeviceTable, segments: DeviceSegments,
                       points: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        from opencl import prove as dev
+        from opencl import device_tables as dev
 
         rt, L = self.rt, self.L
         main_curr, main_next = self._evaluate_at(main, points["alpha"], points["alpha_next"])
@@ -310,7 +314,7 @@ class DeviceOps:
     def deep(self, main: DeviceTable, aux: DeviceTable, segments: DeviceSegments, ood: dict[str, np.ndarray],
              weights: np.ndarray, points: dict[str, np.ndarray]) -> DeviceCodeword:
         """Weighted sums on coefficients, extended to the FRI domain once, then the DEEP quotients."""
-        from opencl import prove as dev
+        from opencl import device_tables as dev
         from stages.prover import deep_constants
 
         rt, L, N = self.rt, self.L, self.N
@@ -337,7 +341,7 @@ class DeviceOps:
 
     def rows(self, table: DeviceTable | DeviceSegments, indices: list[int]) -> np.ndarray:
         """FRI-domain rows at these indices: segments from their values, tables by re-evaluating cosets."""
-        from opencl import prove as dev
+        from opencl import device_tables as dev
 
         rt = self.rt
         if isinstance(table, DeviceSegments):

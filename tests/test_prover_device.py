@@ -1,5 +1,5 @@
-"""The device-resident prover path (stages/prover_device.py, opencl/prove.py) on pocl: its primitives equal
-the numpy reference, and a seeded proof is byte-identical to the reference prover's."""
+"""The device-resident prover path (stages/prover_device.py, opencl/device_tables.py) on pocl: its
+primitives equal the numpy reference, and a seeded proof is byte-identical to the reference prover's."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def rt():
 
 
 def test_randomized_interpolants_and_coset_values_equal_numpy(rt):
-    from opencl import prove as dev
+    from opencl import device_tables as dev
     from stages.backend import get_backend
     from stages.prover import evaluate_on_coset, randomized_interpolants
 
@@ -43,7 +43,7 @@ def test_randomized_interpolants_and_coset_values_equal_numpy(rt):
 
 
 def test_evaluate_at_and_weighted_sum_equal_numpy(rt):
-    from opencl import prove as dev
+    from opencl import device_tables as dev
     from stages.prover import _base_weighted
 
     rng = np.random.default_rng(2)
@@ -78,7 +78,7 @@ def test_fri_rounds_equal_host_rounds(rt):
 
 
 def test_deep_kernel_inverse(rt):
-    from opencl import prove as dev
+    from opencl import device_tables as dev
 
     rng = np.random.default_rng(4)
     n = 64
@@ -113,7 +113,7 @@ def test_seeded_proof_on_device_is_byte_identical(rt, vectors):
 
 def test_small_batches_give_the_same_proof(rt, vectors, monkeypatch):
     """Large tables go through the device in column batches and row chunks; force them at a small size."""
-    from opencl import prove as dev
+    from opencl import device_tables as dev
 
     monkeypatch.setattr(dev, "BATCH_BYTES", 1 << 15)  # 8 columns of 512 rows, 10 rows of 379 columns
     test_seeded_proof_on_device_is_byte_identical(rt, vectors)
