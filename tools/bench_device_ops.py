@@ -1,4 +1,4 @@
-"""Time each device operation of the device-resident prover (stages/prover_device.py) alone, at full size.
+"""Time each device operation of the device-resident prover (stages/device_backend.py) alone, at full size.
 
 For a trace of 2^log2 rows (randomized trace L = 2h, FRI domain N = 8L) every operation runs on random
 data with the queue drained before and after, best of --repeat, so the table shows where a whole proof's
