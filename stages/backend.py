@@ -52,7 +52,7 @@ class Backend(Protocol):
         41 degree-lowering columns filled from the main table; randomizers (91, k, 3)."""
         ...
 
-    def root(self, committed: Any) -> np.ndarray:
+    def root(self, table: Any) -> np.ndarray:
         """Merkle root (5,) of a committed table or of the quotient segments."""
         ...
 

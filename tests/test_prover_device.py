@@ -162,3 +162,23 @@ def test_device_split_is_chosen_from_the_memory_model(rt, monkeypatch):
     monkeypatch.setattr(pd, "device_bytes", lambda d, split=1: (0, 1 << 60))
     with pytest.raises(DeviceTooSmall):
         device_split(rt, d)
+
+
+def test_opencl_host_path_gives_the_reference_proof(rt, vectors):
+    """HostBackend with OpenCL transforms (host arrays, one kernel call at a time) proves byte-identically."""
+    from stages.host_backend import HostBackend
+    from stages.proof import from_bincode
+    from stages.prover import main_table, prove_table
+    from stages.transforms import OpenCLTransforms
+    from stages.vm import Claim, NonDeterminism, Program
+    from stages.vm.interpreter import run_claim
+
+    lines = (vectors / "requests" / "halt.req").read_text().splitlines()
+    claim = Claim.from_json(lines[0])
+    _, aet = run_claim(claim, Program.from_json(lines[1]), NonDeterminism.from_json(lines[2]))
+    seed = bytes.fromhex((vectors / "proofs" / "halt.seed").read_text().strip())
+    reference = from_bincode((vectors / "proofs" / "halt.proof").read_bytes())
+    backend = HostBackend(OpenCLTransforms(rt.key), keep_lde=False)
+    proof = prove_table(claim, main_table(aet, degree_lowered=False), seed=seed, backend=backend,
+                        degree_lowered=False)
+    np.testing.assert_array_equal(proof, reference)
