@@ -8,7 +8,7 @@ resident on one OpenCL device). The driver calls them the same way; nothing comp
 Handles (a committed table, the quotient segments, a codeword) are the implementation's own types and
 are only passed back to it. Small values cross the seam as host arrays: Merkle roots (5,), out-of-domain
 rows (cols[, 3]), opened rows (len(indices), cols[, 3]), authentication paths (nodes, 5). The domains `d`
-come with commit_main; later steps read them from the handles.
+and the proof-system profile come with commit_main; later steps of the same proof use them.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import numpy as np
 
 from stages import xfield
 from stages.domains import NUM_QUOTIENT_SEGMENTS, ProverDomains
+from stages.profile import ProofProfile
 from stages.verifier import NUM_AUX_COLUMNS, NUM_MAIN_COLUMNS
 
 
@@ -36,10 +37,12 @@ class Clock(Protocol):
 class Backend(Protocol):
     """The operations of one proof, in the order the driver calls them."""
 
-    def commit_main(self, trace: np.ndarray, randomizers: np.ndarray, d: ProverDomains) -> Any:
+    def commit_main(self, trace: np.ndarray, randomizers: np.ndarray, d: ProverDomains,
+                    profile: ProofProfile) -> Any:
         """Commit the padded main table: trace (h, 379), or (h, 149) base columns whose 230
-        degree-lowering columns the backend fills; randomizers (379, k) coefficients. Returns a table
-        handle that also keeps the main trace until commit_aux."""
+        degree-lowering columns the backend fills; randomizers (379, k) coefficients. The proof's AIR and
+        generated kernels come from `profile` (stages/profile.py). Returns a table handle that also keeps
+        the main trace until commit_aux."""
         ...
 
     def extend(self, main: Any, challenges: np.ndarray) -> Any:

@@ -21,9 +21,9 @@ from opencl import air, tip5
 from opencl import device_tables as dev
 from opencl.runtime import get_runtime
 from stages import merkle, xfield
-from stages.air.kernel_cache import air_kernels
 from stages.backend import Clock, DeviceTooSmall, deep_constants
 from stages.domains import NUM_QUOTIENT_SEGMENTS, Domain, ProverDomains
+from stages.profile import ProofProfile
 from stages.verifier import NUM_AUX_COLUMNS, NUM_MAIN_COLUMNS
 
 P = 2**64 - 2**32 + 1
@@ -155,11 +155,12 @@ class DeviceBackend:
     def __init__(self, device_key: str | None = None) -> None:
         self.rt = get_runtime(device_key)
         self.device_key = self.rt.key
-        self.kernels = air_kernels()
 
-    def _begin(self, d: ProverDomains) -> None:
-        """The geometry of a new proof: cosets of M rows (L, or L / 2 where the device needs it)."""
+    def _begin(self, d: ProverDomains, profile: ProofProfile) -> None:
+        """A new proof: its generated AIR kernels and geometry, cosets of M rows (L, or L / 2 where the
+        device needs it)."""
         split = device_split(self.rt, d)
+        self.kernels = profile.air_kernels()
         self.d = d
         self.L = d.randomized_trace.length
         self.N = d.fri.length
@@ -191,11 +192,12 @@ class DeviceBackend:
     def _offset(self, c: int) -> int:
         return self.d.fri.value(c)
 
-    def commit_main(self, trace: np.ndarray, randomizers: np.ndarray, d: ProverDomains) -> DeviceTable:
+    def commit_main(self, trace: np.ndarray, randomizers: np.ndarray, d: ProverDomains,
+                    profile: ProofProfile) -> DeviceTable:
         """Upload, fill the degree-lowering columns if only the 149 base columns came, interpolate +
         randomize, hash every coset's rows into the tree. The main trace stays on the device (in the
         handle) until the aux table is committed (its degree-lowering columns read the main table)."""
-        self._begin(d)
+        self._begin(d, profile)
         rt, h = self.rt, trace.shape[0]
         ncols = NUM_MAIN_COLUMNS
         lower = trace.shape[1] < ncols

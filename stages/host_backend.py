@@ -13,8 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from stages import field, fri, merkle, ntt, xfield
+from stages.air.constraints import LoweredAir
 from stages.backend import Clock, deep_constants
 from stages.domains import NUM_QUOTIENT_SEGMENTS, ProverDomains, powers
+from stages.profile import ProofProfile
 from stages.transforms import NumpyTransforms, Transforms
 from stages.verifier import NUM_AUX_COLUMNS, NUM_MAIN_COLUMNS
 
@@ -70,6 +72,7 @@ class Committed:
     d: ProverDomains
     transforms: Transforms
     trace: np.ndarray | None = None  # the main trace (h, 379), kept until the aux table is committed
+    profile: ProofProfile | None = None  # the proof system it is committed under (set by HostBackend)
 
     def coset(self, c: int) -> np.ndarray:
         """Values on FRI-domain rows c::E, shape (L, cols[, 3])."""
@@ -123,15 +126,16 @@ def zerofier_inverses(d: ProverDomains) -> dict[str, np.ndarray]:
 
 
 def quotient_codeword(main: Committed, aux: Committed, challenges: np.ndarray, weights: np.ndarray,
-                      d: ProverDomains) -> np.ndarray:
+                      d: ProverDomains, air: LoweredAir | None = None) -> np.ndarray:
     """Sum over all constraints of weight * constraint / zerofier on the quotient (= FRI) domain, (n, 3).
 
-    Works coset by coset: within coset c (rows c::E) the next trace row of row k is row k + L/h.
+    Works coset by coset: within coset c (rows c::E) the next trace row of row k is row k + L/h. air: the
+    lowered AIR (None: the v7.0.0 one).
     """
     from stages.air.constraints import CATEGORIES, lowered_air
     from stages.air.evaluate import evaluate_nodes
 
-    air = lowered_air()
+    air = air if air is not None else lowered_air()
     e = num_cosets(d)
     shift = d.randomized_trace.length // d.trace.length
     zinv = zerofier_inverses(d)
@@ -252,7 +256,8 @@ class HostBackend:
         self.transforms = transforms if transforms is not None else NumpyTransforms()
         self.keep_lde = keep_lde
 
-    def commit_main(self, trace: np.ndarray, randomizers: np.ndarray, d: ProverDomains) -> Committed:
+    def commit_main(self, trace: np.ndarray, randomizers: np.ndarray, d: ProverDomains,
+                    profile: ProofProfile) -> Committed:
         """Commit the main table (h, 379), filling its degree-lowering columns first if it has only the
         149 base columns; the filled trace stays in the handle for the aux table."""
         from stages.air.evaluate import fill_degree_lowering_main
@@ -260,10 +265,10 @@ class HostBackend:
         if trace.shape[1] < NUM_MAIN_COLUMNS:
             full = np.zeros((len(trace), NUM_MAIN_COLUMNS), dtype=np.uint64)
             full[:, :trace.shape[1]] = trace
-            trace = fill_degree_lowering_main(full)
+            trace = fill_degree_lowering_main(full, profile.lowered_air())
         keep = keep_lde(d) if self.keep_lde is None else self.keep_lde
         committed = commit(trace, randomizers, d, self.transforms, keep)
-        committed.trace = trace
+        committed.trace, committed.profile = trace, profile
         return committed
 
     def extend(self, main: Committed, challenges: np.ndarray) -> np.ndarray:
@@ -279,9 +284,11 @@ class HostBackend:
         aux_trace = np.zeros((len(extension), NUM_AUX_COLUMNS, 3), dtype=np.uint64)
         aux_trace[:, :extension.shape[1]] = extension
         aux_trace[:, RANDOMIZER_COLUMN] = randomizer_column
-        fill_degree_lowering_aux(main.trace, aux_trace, challenges)
+        fill_degree_lowering_aux(main.trace, aux_trace, challenges, main.profile.lowered_air())
         main.trace = None
-        return commit(aux_trace, randomizers, main.d, self.transforms, main.lde is not None)
+        aux = commit(aux_trace, randomizers, main.d, self.transforms, main.lde is not None)
+        aux.profile = main.profile
+        return aux
 
     def root(self, table: Committed | Segments) -> np.ndarray:
         return table.tree[1].copy()
@@ -289,7 +296,7 @@ class HostBackend:
     def quotient(self, main: Committed, aux: Committed, challenges: np.ndarray, weights: np.ndarray,
                  clock: Clock) -> Segments:
         d = main.d
-        quotient = quotient_codeword(main, aux, challenges, weights, d)
+        quotient = quotient_codeword(main, aux, challenges, weights, d, main.profile.lowered_air())
         clock.begin("quotient: segments + Merkle")
         seg_coeffs = quotient_segments(quotient, d)
         lde = evaluate_on_coset(seg_coeffs, d.fri.offset, d.fri.length, self.transforms)

@@ -15,15 +15,14 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from stages import fri, xfield
-from stages.air.challenges import derive_challenges
 from stages.air.columns import NUM_MAIN_BASE_COLUMNS
 from stages.backend import Backend, DeviceTooSmall
-from stages.domains import NUM_QUOTIENT_SEGMENTS, StarkParams, derive
+from stages.domains import StarkParams, derive
 from stages.host_backend import HostBackend
+from stages.profile import profile_for
 from stages.proof import ProofItem
 from stages.proof_stream import ProofStream
 from stages.rng import aux_randomness, main_trace_randomizers
-from stages.verifier import NUM_AUX_COLUMNS, NUM_MAIN_COLUMNS, NUM_SAMPLED_CHALLENGES, claim_encoding
 
 __all__ = ["DeviceTooSmall", "PaddedHeightTooBig", "backend_for", "main_table", "prove", "prove_table"]
 
@@ -102,45 +101,47 @@ def prove_table(claim, main_trace: np.ndarray, seed: bytes | None = None, backen
                 progress: Progress | None = None, cache_lde: bool | None = None,
                 degree_lowered: bool = True) -> np.ndarray:
     """Prove a claim given the padded master main table (h, 379) of its execution; returns proof elements.
+    The proof system (AIR, parameters, items, transcript) is the profile of the claim's version.
 
     main_trace must have all 379 columns filled, or, with degree_lowered=False, hold the 149 base columns
     (any further columns are ignored): the backend then fills the degree-lowering columns. backend: None
     for host arrays with numpy, whose cache_lde says whether to keep the FRI-domain extensions in memory
     (None: decide from free memory and TVM_LDE_TRACE).
     """
-    from stages.air import constraint_counts
-
+    profile = profile_for(claim.version)
     backend = backend if backend is not None else backend_for(None, cache_lde)
-    params = params or StarkParams()
+    params = params or profile.params
+    num_main, num_aux = profile.num_main_columns, profile.num_aux_columns
+    num_base, num_segments = profile.num_main_base_columns, profile.num_quotient_segments
     seed = os.urandom(32) if seed is None else seed
     if len(seed) != 32:
         raise ValueError(f"randomness seed must be 32 bytes, got {len(seed)}")
     h = main_trace.shape[0]
     d = derive(h, params)
-    width = NUM_MAIN_COLUMNS if degree_lowered else NUM_MAIN_BASE_COLUMNS
+    width = num_main if degree_lowered else num_base
     if main_trace.ndim != 2 or main_trace.shape[0] != d.trace.length or main_trace.shape[1] < width:
         raise ValueError(f"main table must be ({d.trace.length}, {width}), got {main_trace.shape}")
     if not degree_lowered:
-        main_trace = main_trace[:, :NUM_MAIN_BASE_COLUMNS]
+        main_trace = main_trace[:, :num_base]
     k = d.num_trace_randomizers
     clock = _StageClock(on_stage, progress)
 
     # The aux randomness depends on the seed only: draw it on another thread while the main table commits.
     background = ThreadPoolExecutor(max_workers=1)
-    aux_random = background.submit(aux_randomness, seed, NUM_MAIN_COLUMNS, NUM_AUX_COLUMNS, h, k)
+    aux_random = background.submit(aux_randomness, seed, num_main, num_aux, h, k)
     background.shutdown(wait=False)
 
     stream = ProofStream()
-    stream.absorb(claim_encoding(claim))
+    stream.absorb(profile.claim_encoding(claim))
     stream.enqueue(ProofItem("Log2PaddedHeight", h.bit_length() - 1))
 
     clock.begin("main: LDE + Merkle")
-    main = backend.commit_main(main_trace, main_trace_randomizers(seed, NUM_MAIN_COLUMNS, k), d)
+    main = backend.commit_main(main_trace, main_trace_randomizers(seed, num_main, k), d, profile)
     stream.enqueue(ProofItem("MerkleRoot", backend.root(main)))
 
     clock.begin("aux: extend")
-    challenges = derive_challenges(stream.sample_scalars(NUM_SAMPLED_CHALLENGES), claim.input, claim.output,
-                                   claim.program_digest)
+    challenges = profile.derive_challenges(stream.sample_scalars(profile.num_sampled_challenges), claim.input,
+                                           claim.output, claim.program_digest)
     extension = backend.extend(main, challenges)
     randomizer_column, aux_randomizers = aux_random.result()
     clock.begin("aux: LDE + Merkle")
@@ -149,14 +150,14 @@ def prove_table(claim, main_trace: np.ndarray, seed: bytes | None = None, backen
     stream.enqueue(ProofItem("MerkleRoot", backend.root(aux)))
 
     clock.begin("quotient: constraints")
-    weights = stream.sample_scalars(sum(constraint_counts().values()))
+    weights = stream.sample_scalars(profile.num_constraints())
     segments = backend.quotient(main, aux, challenges, weights, clock)
     stream.enqueue(ProofItem("MerkleRoot", backend.root(segments)))
 
     clock.begin("out-of-domain rows")
     alpha = stream.sample_scalars(1)[0]
     points = {"alpha": alpha, "alpha_next": xfield.mul_base(alpha, np.uint64(d.trace.generator)),
-              "alpha4": xfield.pow(alpha, NUM_QUOTIENT_SEGMENTS)}
+              "alpha4": xfield.pow(alpha, num_segments)}
     ood = backend.out_of_domain(main, aux, segments, points)
     stream.enqueue(ProofItem("OutOfDomainMainRow", ood["main_curr"]))
     stream.enqueue(ProofItem("OutOfDomainAuxRow", ood["aux_curr"]))
@@ -165,7 +166,7 @@ def prove_table(claim, main_trace: np.ndarray, seed: bytes | None = None, backen
     stream.enqueue(ProofItem("OutOfDomainQuotientSegments", ood["segments"]))
 
     clock.begin("DEEP codeword")
-    lin_weights = stream.sample_scalars(NUM_MAIN_COLUMNS + NUM_AUX_COLUMNS + NUM_QUOTIENT_SEGMENTS + 3)
+    lin_weights = stream.sample_scalars(num_main + num_aux + num_segments + 3)
     codeword = backend.deep(main, aux, segments, ood, lin_weights, points)
     clock.begin("FRI")
     indices = fri.prove(codeword, d.fri, d.num_fri_rounds, d.num_collinearity_checks, stream,
