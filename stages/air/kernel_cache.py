@@ -93,9 +93,12 @@ def _read(directory: Path) -> AirKernels | None:
     def group(key: str) -> tuple[tuple[str, str], ...]:
         return tuple((name, (directory / f"{name}.cl").read_text()) for name in manifest[key])
 
-    return AirKernels(digest=manifest["digest"], constraints=group("constraints"),
-                      lowering_main=group("lowering_main"), lowering_aux=group("lowering_aux"),
-                      defines=tuple((k, int(v)) for k, v in manifest["defines"].items()))
+    try:
+        return AirKernels(digest=manifest["digest"], constraints=group("constraints"),
+                          lowering_main=group("lowering_main"), lowering_aux=group("lowering_aux"),
+                          defines=tuple((k, int(v)) for k, v in manifest["defines"].items()))
+    except (OSError, KeyError, TypeError, ValueError):
+        return None
 
 
 def generate_all(root: Path | None = None) -> Path:
@@ -113,5 +116,6 @@ def air_kernels() -> AirKernels:
     process."""
     kernels = _read(generate_all())
     if kernels is None or kernels.digest != kernels_digest():
-        raise RuntimeError(f"kernel cache {cache_root()} holds no readable set {kernels_digest()}")
+        raise RuntimeError(f"kernel cache {cache_root()} holds a broken set {kernels_digest()}: delete that "
+                           "directory and it is generated again")
     return kernels
