@@ -1,15 +1,18 @@
-"""Host side of opencl/lowering.cl (generated degree-lowering columns) and opencl/extend.cl (auxiliary
-table extension): the table stages of the prover on an OpenCL device.
+"""Host side of the AIR kernels: the generated degree-lowering fillers and constraint evaluators (a set
+of kernel sources made by stages/air/kernel_cache.py, passed in as AirKernels) and the hand-written
+auxiliary-table extension (opencl/extend.cl).
 
 The numpy-level functions take and return arrays exactly as stages.air.evaluate / stages.air.extend do.
 The *_device functions work on device tables laid out as the device pipeline keeps them: the main table
 column-major (column c at main[c * n ...]) and the auxiliary table with three base columns per column
-(coefficient j of column c at aux[(3 * c + j) * n ...]).
+(coefficient j of column c at aux[(3 * c + j) * n ...]). Programs are built once per context and set.
 """
 
 from __future__ import annotations
 
-import re
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +25,25 @@ NUM_MAIN = 379
 NUM_AUX = 91
 NUM_MAIN_BASE = 149
 NUM_AUX_BASE = 49
+BUILD_THREADS = 16  # generated kernels built at the same time on a GPU
 _U = np.uint64
+
+
+@dataclass(frozen=True)
+class AirKernels:
+    """One generated kernel set: each kernel as (name, OpenCL C source without the field helpers), in the
+    order it must run, and the column / challenge index #defines for extend.cl; `digest` names the AIR
+    and generator it came from."""
+
+    digest: str
+    constraints: tuple[tuple[str, str], ...]
+    lowering_main: tuple[tuple[str, str], ...]
+    lowering_aux: tuple[tuple[str, str], ...]
+    defines: tuple[tuple[str, int], ...]
+
+
+def _field_helpers() -> str:
+    return (KERNEL_DIR / "field.cl").read_text()
 
 
 def _options(rt: Runtime) -> tuple[str, ...]:
@@ -31,18 +52,48 @@ def _options(rt: Runtime) -> tuple[str, ...]:
     return ("-cl-opt-disable",) if rt.device.type & cl.device_type.CPU else ()
 
 
-def _lowering_kernel(rt: Runtime, name: str) -> cl.Kernel:
-    key = ("air_lowering", name)
+def _is_cpu(rt: Runtime) -> bool:
+    return bool(rt.device.type & cl.device_type.CPU)
+
+
+def _build_group(rt: Runtime, kernels: AirKernels, group: str) -> list[cl.Kernel]:
+    """The kernels of one group of a set ("constraints", "lowering_main", "lowering_aux"), built once per
+    context and set.
+
+    On a CPU device the group is one unoptimised program: pocl compiles each kernel at its first launch,
+    and its compile time grows steeply with optimisation on kernels this large. On a GPU each kernel is its
+    own small program, several built at a time in threads (its compiler takes far longer on one large
+    program, and builds run without the GIL)."""
+    key = ("air_group", kernels.digest, group)
     if key not in rt.cache:
-        prog = rt.program_from_source("lowering", (KERNEL_DIR / "lowering.cl").read_text(), _options(rt))
-        rt.cache[key] = cl.Kernel(prog, name)
+        parts = getattr(kernels, group)
+        helpers = _field_helpers()
+        if _is_cpu(rt):
+            source = helpers + "\n".join(source for _, source in parts)
+            program = rt.program_from_source(f"air:{kernels.digest}:{group}", source, _options(rt))
+            rt.cache[key] = [cl.Kernel(program, name) for name, _ in parts]
+        else:
+            def one(part: tuple[str, str]) -> cl.Kernel:
+                name, source = part
+                program = rt.program_from_source(f"air:{kernels.digest}:{name}", helpers + source)
+                return cl.Kernel(program, name)
+
+            with ThreadPoolExecutor(max_workers=max(1, min(BUILD_THREADS, os.cpu_count() or 1))) as pool:
+                rt.cache[key] = list(pool.map(one, parts))
     return rt.cache[key]
 
 
-def _lowering_kernels(side: str) -> list[str]:
-    """Kernel names of lowering.cl for one side, in the order they must run (the file's order)."""
-    text = (KERNEL_DIR / "lowering.cl").read_text()
-    return re.findall(rf"__kernel void (lower_{side}_[a-z]+_\d+)\(", text)
+def build_all(rt: Runtime, kernels: AirKernels) -> None:
+    """Build every program of a set and extend.cl on this device ahead of the first proof (warm-up)."""
+    for group in ("lowering_main", "lowering_aux", "constraints"):
+        _build_group(rt, kernels, group)
+    _extend_kernel(rt, kernels, "ext_terms")
+
+
+def constraint_kernels(rt: Runtime, kernels: AirKernels) -> list[cl.Kernel]:
+    """The `evaluate_constraints_<k>` kernels of a set on this device, in launch order; each is called
+    like any pyopencl kernel (interface in stages/air/codegen.py)."""
+    return _build_group(rt, kernels, "constraints")
 
 
 def _check_challenges(challenges: np.ndarray) -> np.ndarray:
@@ -72,47 +123,48 @@ def _rows(n: int) -> np.uint32:
     return np.uint32(n)
 
 
-def _run_main_lowering(rt: Runtime, buf: cl.Buffer, n: int, row_stride: int, col_stride: int) -> None:
-    for name in _lowering_kernels("main"):
-        _lowering_kernel(rt, name)(rt.queue, _global(n), (LOCAL_SIZE,), buf, _U(row_stride), _U(col_stride),
-                                   _rows(n))
+def _run_main_lowering(rt: Runtime, kernels: AirKernels, buf: cl.Buffer, n: int, row_stride: int,
+                       col_stride: int) -> None:
+    for kernel in _build_group(rt, kernels, "lowering_main"):
+        kernel(rt.queue, _global(n), (LOCAL_SIZE,), buf, _U(row_stride), _U(col_stride), _rows(n))
 
 
-def _run_aux_lowering(rt: Runtime, main_buf: cl.Buffer, main_strides: tuple[int, int], aux_buf: cl.Buffer,
-                      aux_strides: tuple[int, int, int], challenges: cl.Buffer, n: int) -> None:
-    for name in _lowering_kernels("aux"):
-        strides = [_U(s) for s in main_strides], [_U(s) for s in aux_strides]
-        kernel = _lowering_kernel(rt, name)
+def _run_aux_lowering(rt: Runtime, kernels: AirKernels, main_buf: cl.Buffer, main_strides: tuple[int, int],
+                      aux_buf: cl.Buffer, aux_strides: tuple[int, int, int], challenges: cl.Buffer,
+                      n: int) -> None:
+    strides = [_U(s) for s in main_strides], [_U(s) for s in aux_strides]
+    for kernel in _build_group(rt, kernels, "lowering_aux"):
         kernel(rt.queue, _global(n), (LOCAL_SIZE,), main_buf, *strides[0], aux_buf, *strides[1], challenges,
                _rows(n))
 
 
-def fill_degree_lowering_main_device(rt: Runtime, main: cl.Buffer, n: int) -> None:
+def fill_degree_lowering_main_device(rt: Runtime, kernels: AirKernels, main: cl.Buffer, n: int) -> None:
     """Fill main columns 149..378 of a column-major device main table (379 x n) in place."""
-    _run_main_lowering(rt, main, n, 1, n)
+    _run_main_lowering(rt, kernels, main, n, 1, n)
 
 
-def fill_degree_lowering_aux_device(rt: Runtime, main: cl.Buffer, aux: cl.Buffer, challenges: np.ndarray,
-                                    n: int) -> None:
+def fill_degree_lowering_aux_device(rt: Runtime, kernels: AirKernels, main: cl.Buffer, aux: cl.Buffer,
+                                    challenges: np.ndarray, n: int) -> None:
     """Fill aux columns 49..89 of a split-component device aux table (91 * 3 x n) in place from the full
     column-major device main table."""
     ch = rt.to_device(_check_challenges(challenges))
-    _run_aux_lowering(rt, main, (1, n), aux, (1, 3 * n, n), ch, n)
+    _run_aux_lowering(rt, kernels, main, (1, n), aux, (1, 3 * n, n), ch, n)
 
 
-def fill_degree_lowering_main(main: np.ndarray, device_key: str | None = None) -> np.ndarray:
+def fill_degree_lowering_main(main: np.ndarray, kernels: AirKernels,
+                              device_key: str | None = None) -> np.ndarray:
     """OpenCL version of stages.air.evaluate.fill_degree_lowering_main: fill columns 149..378 of the
     (rows, 379) master main table in place (transition ones 0 in the last row) and return it."""
     _check_main(main)
     rt = get_runtime(device_key)
     n = main.shape[0]
     buf = rt.to_device(main)
-    _run_main_lowering(rt, buf, n, NUM_MAIN, 1)
+    _run_main_lowering(rt, kernels, buf, n, NUM_MAIN, 1)
     main[:] = rt.from_device(buf, main.shape)
     return main
 
 
-def fill_degree_lowering_aux(main: np.ndarray, aux: np.ndarray, challenges: np.ndarray,
+def fill_degree_lowering_aux(main: np.ndarray, aux: np.ndarray, challenges: np.ndarray, kernels: AirKernels,
                              device_key: str | None = None) -> np.ndarray:
     """OpenCL version of stages.air.evaluate.fill_degree_lowering_aux: fill aux columns 49..89 of the
     (rows, 91, 3) aux table in place from the full main table and return it."""
@@ -125,7 +177,7 @@ def fill_degree_lowering_aux(main: np.ndarray, aux: np.ndarray, challenges: np.n
     main_buf = rt.to_device(main)
     aux_buf = rt.to_device(aux)
     ch = rt.to_device(_check_challenges(challenges))
-    _run_aux_lowering(rt, main_buf, (NUM_MAIN, 1), aux_buf, (3 * NUM_AUX, 3, 1), ch, n)
+    _run_aux_lowering(rt, kernels, main_buf, (NUM_MAIN, 1), aux_buf, (3 * NUM_AUX, 3, 1), ch, n)
     aux[:] = rt.from_device(aux_buf, aux.shape)
     return aux
 
@@ -137,14 +189,6 @@ P = 2**64 - 2**32 + 1
 SCAN_CHUNK = 64  # elements one work item of the affine scan walks through
 
 
-def _defines() -> dict[str, int]:
-    """The generated column and challenge indices of opencl/air_defs.cl."""
-    out = {}
-    for line in (KERNEL_DIR / "air_defs.cl").read_text().splitlines():
-        parts = line.split()
-        if len(parts) == 3 and parts[0] == "#define":
-            out[parts[1]] = int(parts[2])
-    return out
 
 
 # aux columns solved as products / evaluations (a != 1); every other one is a running sum
@@ -178,9 +222,9 @@ def _powers(x: np.ndarray, count: int) -> list[tuple[int, int, int]]:
     return out
 
 
-def _extend_consts(challenges: np.ndarray) -> np.ndarray:
+def _extend_consts(kernels: AirKernels, challenges: np.ndarray) -> np.ndarray:
     """consts of extend.cl: the challenges, then indeterminate powers for the fixed-length arguments."""
-    d = _defines()
+    d = dict(kernels.defines)
     ch = _check_challenges(challenges)
     rows = [tuple(int(v) for v in c) for c in ch]
     rows += _powers(ch[d["ChallengeId_StandardInputIndeterminate"]], 6)
@@ -189,19 +233,21 @@ def _extend_consts(challenges: np.ndarray) -> np.ndarray:
     return np.array(rows, dtype=_U)
 
 
-def _extend_kernel(rt: Runtime, name: str) -> cl.Kernel:
-    key = ("air_extend", name)
+def _extend_kernel(rt: Runtime, kernels: AirKernels, name: str) -> cl.Kernel:
+    """A kernel of extend.cl, built with the set's index #defines in front."""
+    key = ("air_extend", kernels.digest, name)
     if key not in rt.cache:
-        source = "\n".join((KERNEL_DIR / f).read_text() for f in ("field.cl", "air_defs.cl", "extend.cl"))
-        prog = rt.program_from_source("extend", source)
+        defines = "".join(f"#define {k} {v}\n" for k, v in kernels.defines)
+        source = _field_helpers() + defines + (KERNEL_DIR / "extend.cl").read_text()
+        prog = rt.program_from_source(f"extend:{kernels.digest}", source)
         rt.cache[key] = cl.Kernel(prog, name)
     return rt.cache[key]
 
 
-def _has_a(rt: Runtime) -> cl.Buffer:
-    key = ("air_extend_has_a",)
+def _has_a(rt: Runtime, kernels: AirKernels) -> cl.Buffer:
+    key = ("air_extend_has_a", kernels.digest)
     if key not in rt.cache:
-        d = _defines()
+        d = dict(kernels.defines)
         flags = np.zeros(NUM_AUX_BASE, dtype=np.uint32)
         for name in _MULTIPLIED:
             flags[d[name]] = 1
@@ -209,12 +255,12 @@ def _has_a(rt: Runtime) -> cl.Buffer:
     return rt.cache[key]
 
 
-def scan_device(rt: Runtime, a: cl.Buffer, b: cl.Buffer, stride: int, n: int, cols: list[int],
-                width: int = NUM_AUX_BASE) -> None:
+def scan_device(rt: Runtime, kernels: AirKernels, a: cl.Buffer, b: cl.Buffer, stride: int, n: int,
+                cols: list[int], width: int = NUM_AUX_BASE) -> None:
     """Solve x_i = a_i x_(i-1) + b_i (x_(-1) = 0) in place of b for the listed aux columns of
     (width x 3 x stride) split-component tables a, b; a is read only for the _MULTIPLIED columns (the
     others are running sums, a = 1)."""
-    has_a = _has_a(rt)
+    has_a = _has_a(rt, kernels)
     cols_buf = rt.to_device(np.array(cols, dtype=np.uint32))
     nchunks = -(-n // SCAN_CHUNK)
     sizes = ((_global(nchunks)[0], len(cols)), (LOCAL_SIZE, 1))
@@ -222,28 +268,31 @@ def scan_device(rt: Runtime, a: cl.Buffer, b: cl.Buffer, stride: int, n: int, co
     sx = rt.empty(8) if nchunks == 1 else None
     if nchunks > 1:
         sa, sx = rt.empty(8 * 3 * width * nchunks), rt.empty(8 * 3 * width * nchunks)
-        _extend_kernel(rt, "ext_scan_reduce")(rt.queue, *sizes, a, b, *shape, sa, sx, _U(nchunks))
-        scan_device(rt, sa, sx, nchunks, nchunks, cols, width)
-    _extend_kernel(rt, "ext_scan_apply")(rt.queue, *sizes, a, b, *shape, sx, _U(nchunks))
+        _extend_kernel(rt, kernels, "ext_scan_reduce")(rt.queue, *sizes, a, b, *shape, sa, sx, _U(nchunks))
+        scan_device(rt, kernels, sa, sx, nchunks, nchunks, cols, width)
+    _extend_kernel(rt, kernels, "ext_scan_apply")(rt.queue, *sizes, a, b, *shape, sx, _U(nchunks))
 
 
-def extend_device(rt: Runtime, main: cl.Buffer, challenges: np.ndarray, n: int, aux: cl.Buffer) -> None:
+def extend_device(rt: Runtime, kernels: AirKernels, main: cl.Buffer, challenges: np.ndarray, n: int,
+                  aux: cl.Buffer) -> None:
     """Write aux columns 0..48 of a split-component device aux table (>= 49 * 3 x n) from the column-major
     device main table (>= 149 x n) under the 63 challenges; the other aux columns are left alone."""
     rows = _rows(n)
-    d = _defines()
-    consts = rt.to_device(_extend_consts(challenges))
+    d = dict(kernels.defines)
+    consts = rt.to_device(_extend_consts(kernels, challenges))
     first = rt.to_device(np.full(8, n, dtype=np.uint32))
     amul = rt.empty(8 * 3 * NUM_AUX_BASE * n)
-    _extend_kernel(rt, "ext_first_padding")(rt.queue, _global(n), (LOCAL_SIZE,), main, rows, first)
-    _extend_kernel(rt, "ext_terms")(rt.queue, _global(n), (LOCAL_SIZE,), main, rows, consts, first, aux, amul)
+    sizes = (_global(n), (LOCAL_SIZE,))
+    _extend_kernel(rt, kernels, "ext_first_padding")(rt.queue, *sizes, main, rows, first)
+    _extend_kernel(rt, kernels, "ext_terms")(rt.queue, *sizes, main, rows, consts, first, aux, amul)
     send = d["ProgramAux_SendChunkRunningEvaluation"]
-    scan_device(rt, amul, aux, n, n, [c for c in range(NUM_AUX_BASE) if c != send])
-    _extend_kernel(rt, "ext_terms_late")(rt.queue, _global(n), (LOCAL_SIZE,), main, rows, consts, aux, amul)
-    scan_device(rt, amul, aux, n, n, [send])
+    scan_device(rt, kernels, amul, aux, n, n, [c for c in range(NUM_AUX_BASE) if c != send])
+    _extend_kernel(rt, kernels, "ext_terms_late")(rt.queue, *sizes, main, rows, consts, aux, amul)
+    scan_device(rt, kernels, amul, aux, n, n, [send])
 
 
-def extend(main: np.ndarray, challenges: np.ndarray, device_key: str | None = None) -> np.ndarray:
+def extend(main: np.ndarray, challenges: np.ndarray, kernels: AirKernels,
+           device_key: str | None = None) -> np.ndarray:
     """OpenCL version of stages.air.extend.extend: the 49 auxiliary columns (rows, 49, 3) of a padded
     master main table (rows, >= 149) under the challenges (63, 3)."""
     main = np.asarray(main)
@@ -255,5 +304,5 @@ def extend(main: np.ndarray, challenges: np.ndarray, device_key: str | None = No
     n = main.shape[0]
     main_buf = rt.to_device(np.ascontiguousarray(main[:, :NUM_MAIN_BASE].T))
     aux_buf = rt.empty(8 * 3 * NUM_AUX_BASE * n)
-    extend_device(rt, main_buf, challenges, n, aux_buf)
+    extend_device(rt, kernels, main_buf, challenges, n, aux_buf)
     return np.ascontiguousarray(rt.from_device(aux_buf, (3 * NUM_AUX_BASE, n)).T).reshape(n, NUM_AUX_BASE, 3)

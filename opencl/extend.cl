@@ -1,5 +1,6 @@
 // Auxiliary-table extension of Triton VM v7.0.0 on the device: the 49 cross-table-argument columns.
-// Needs field.cl (gl_*, xfe_*) and the generated air_defs.cl (column and challenge indices) before it.
+// Needs field.cl (gl_*, xfe_*) and the generated column and challenge index #defines (opencl/air.py puts
+// those of the kernel set in front) before it.
 //
 // Every auxiliary column is an affine recurrence x_r = a_r * x_(r-1) + b_r over the extension field with
 // x_(-1) = 0 (a column's initial value is folded into row 0): running evaluations have a = indeterminate,

@@ -15,7 +15,7 @@ KERNEL_DIR = Path(__file__).resolve().parent
 
 # Programs: name -> .cl files concatenated in order (field.cl provides the arithmetic to the others).
 PROGRAMS: dict[str, tuple[str, ...]] = {
-    "field": ("field.cl",),
+    "field": ("field.cl", "field_kernels.cl"),
     "ntt": ("field.cl", "ntt.cl"),
     "tip5": ("field.cl", "tip5.cl"),
 }

@@ -1,132 +1,107 @@
-"""Compute backends for the proving stages: the numpy reference or OpenCL kernels, same operations.
+"""The proving seam: the Backend protocol names every operation the prover driver (stages/prover.py) needs
+from a place where a proof's tables live, with the shapes it takes and gives.
 
-get_backend("numpy" | "opencl", device_key=None) returns an object with
-  ntt(coeffs), intt(values), lde(values, offset_in, offset_out, n_out), coset_evaluate(coeffs, offset, n),
-  hash_rows(rows) -> (n, 5), merkle_tree(leaves (n, 5)) -> nodes (2n, 5),
-  evaluate_and_hash(coeffs, offset, n, keep_values=True) -> (values or None, digests (n, 5)).
-Arrays in and out use the (rows, cols) or (rows, cols, 3) layout of stages/ntt.py; the OpenCL backend
-moves data to its device column-major (see opencl/ntt.cl) and back. Both give identical results.
+Implementations: stages/host_backend.py HostBackend (host arrays; numpy transforms are the reference,
+OpenCL transforms the OpenCL host path) and stages/device_backend.py DeviceBackend (every large array
+resident on one OpenCL device). The driver calls them the same way; nothing compares backend names.
+
+Handles (a committed table, the quotient segments, a codeword) are the implementation's own types and
+are only passed back to it. Small values cross the seam as host arrays: Merkle roots (5,), out-of-domain
+rows (cols[, 3]), opened rows (len(indices), cols[, 3]), authentication paths (nodes, 5). The domains `d`
+and the proof-system profile come with commit_main; later steps of the same proof use them.
 """
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 import numpy as np
 
-from stages import ntt as _ntt
-from stages import tip5 as _tip5
+from stages import xfield
+from stages.domains import NUM_QUOTIENT_SEGMENTS, ProverDomains
+from stages.profile import ProofProfile
+from stages.verifier import NUM_AUX_COLUMNS, NUM_MAIN_COLUMNS
 
 
-def _flat_rows(rows: np.ndarray) -> np.ndarray:
-    """(n, w) rows as they are, (n, c, 3) extension rows flattened per row (c0, c1, c2 of each element)."""
-    if not isinstance(rows, np.ndarray):
-        raise ValueError("rows must be a numpy uint64 array")
-    if rows.ndim == 3 and rows.shape[2] == 3:
-        return rows.reshape(rows.shape[0], -1)
-    if rows.ndim != 2:
-        raise ValueError(f"rows must have shape (n, w) or (n, c, 3), got {rows.shape}")
-    return rows
+class DeviceTooSmall(ValueError):
+    """A device cannot hold a proof's tables; refused before any work (the host-array path with numpy
+    constraints would take hours at the sizes where this happens)."""
 
 
-class NumpyBackend:
-    """Reference backend: delegates to stages/ntt.py, stages/tip5.py and stages/merkle.py."""
+class Clock(Protocol):
+    """Stage timing: begin(name) ends the running stage and starts the next (None: none)."""
 
-    name = "numpy"
-
-    def ntt(self, coeffs: np.ndarray) -> np.ndarray:
-        """Values on <w_n> in natural order of each column."""
-        return _ntt.ntt(coeffs)
-
-    def intt(self, values: np.ndarray) -> np.ndarray:
-        """Coefficients of each column from its values on <w_n>."""
-        return _ntt.intt(values)
-
-    def lde(self, values: np.ndarray, offset_in: int, offset_out: int, n_out: int) -> np.ndarray:
-        """Interpolate each column on offset_in * <w_n>, evaluate on offset_out * <w_n_out>."""
-        return _ntt.lde(values, offset_in, offset_out, n_out)
-
-    def coset_evaluate(self, coeffs: np.ndarray, offset: int, n: int) -> np.ndarray:
-        """Values at offset * w_n^i (i < n) of each column's polynomial (coefficients lowest first)."""
-        return _ntt.coset_evaluate(coeffs, offset, n)
-
-    def hash_rows(self, rows: np.ndarray) -> np.ndarray:
-        """hash_varlen of every row -> (n, 5)."""
-        return _tip5.hash_rows(_flat_rows(rows))
-
-    def evaluate_and_hash(self, coeffs: np.ndarray, offset: int, n: int,
-                          keep_values: bool = True) -> tuple[np.ndarray | None, np.ndarray]:
-        """(coset_evaluate(coeffs, offset, n) or None, hash_rows of those values)."""
-        values = _ntt.coset_evaluate(coeffs, offset, n)
-        return (values if keep_values else None), _tip5.hash_rows(_flat_rows(values))
-
-    def merkle_tree(self, leaves: np.ndarray) -> np.ndarray:
-        """All (2n, 5) nodes of the Merkle tree over (n, 5) leaf digests (root = node 1)."""
-        from stages import merkle
-
-        return merkle.build_tree(leaves)
+    def begin(self, name: str | None) -> None: ...
 
 
-class OpenCLBackend:
-    """OpenCL kernels on one device (pocl CPU or a GPU), picked by an opencl.devices key."""
+class Backend(Protocol):
+    """The operations of one proof, in the order the driver calls them."""
 
-    name = "opencl"
+    def commit_main(self, trace: np.ndarray, randomizers: np.ndarray, d: ProverDomains,
+                    profile: ProofProfile) -> Any:
+        """Commit the padded main table: trace (h, 379), or (h, 149) base columns whose 230
+        degree-lowering columns the backend fills; randomizers (379, k) coefficients. The proof's AIR and
+        generated kernels come from `profile` (stages/profile.py). Returns a table handle that also keeps
+        the main trace until commit_aux."""
+        ...
 
-    def __init__(self, device_key: str | None = None):
-        from opencl.runtime import get_runtime
+    def extend(self, main: Any, challenges: np.ndarray) -> Any:
+        """The aux table's 49 extension columns from the main table under challenges (63, 3)."""
+        ...
 
-        self.runtime = get_runtime(device_key)
-        self.device_key = self.runtime.key
+    def commit_aux(self, main: Any, extension: Any, randomizer_column: np.ndarray, randomizers: np.ndarray,
+                   challenges: np.ndarray) -> Any:
+        """Commit the aux table (h, 91, 3): extension columns, randomizer column (h, 3) at column 90, its
+        41 degree-lowering columns filled from the main table; randomizers (91, k, 3)."""
+        ...
 
-    def ntt(self, coeffs: np.ndarray) -> np.ndarray:
-        """Values on <w_n> in natural order of each column."""
-        from opencl import ntt
+    def root(self, table: Any) -> np.ndarray:
+        """Merkle root (5,) of a committed table or of the quotient segments."""
+        ...
 
-        return ntt.ntt(coeffs, self.device_key)
+    def quotient(self, main: Any, aux: Any, challenges: np.ndarray, weights: np.ndarray,
+                 clock: Clock) -> Any:
+        """All constraints weighted by weights (604, 3) over the zerofiers on the quotient domain, split
+        into 4 segments and committed; clock.begin("quotient: segments + Merkle") between the two."""
+        ...
 
-    def intt(self, values: np.ndarray) -> np.ndarray:
-        """Coefficients of each column from its values on <w_n>."""
-        from opencl import ntt
+    def out_of_domain(self, main: Any, aux: Any, segments: Any,
+                      points: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Rows at alpha and alpha_next (main_curr/main_next (379, 3), aux_curr/aux_next (91, 3)) and
+        the segments at alpha4 (4, 3); points: "alpha", "alpha_next", "alpha4", each (3,)."""
+        ...
 
-        return ntt.intt(values, self.device_key)
+    def deep(self, main: Any, aux: Any, segments: Any, ood: dict[str, np.ndarray], weights: np.ndarray,
+             points: dict[str, np.ndarray]) -> Any:
+        """The DEEP codeword on the FRI domain (handle of an (N, 3) codeword) under weights
+        (379 + 91 + 4 + 3, 3)."""
+        ...
 
-    def lde(self, values: np.ndarray, offset_in: int, offset_out: int, n_out: int) -> np.ndarray:
-        """Interpolate each column on offset_in * <w_n>, evaluate on offset_out * <w_n_out> (n_out >= n)."""
-        from opencl import ntt
+    def fri_rounds(self) -> Any:
+        """The engine stages.fri.prove runs its rounds on (trees, folds, openings of this backend's
+        codewords; fri.HostRounds is the host one)."""
+        ...
 
-        return ntt.lde(values, offset_in, offset_out, n_out, self.device_key)
+    def rows(self, table: Any, indices: list[int]) -> np.ndarray:
+        """FRI-domain rows at these indices (repetitions kept): (len, 379), (len, 91, 3) or (len, 4, 3)."""
+        ...
 
-    def coset_evaluate(self, coeffs: np.ndarray, offset: int, n: int) -> np.ndarray:
-        """Values at offset * w_n^i (i < n) of each column's polynomial (<= n coefficients, lowest first)."""
-        from opencl import ntt
+    def auth(self, table: Any, indices: list[int]) -> np.ndarray:
+        """Authentication structure (nodes, 5) of these leaves of the table's Merkle tree."""
+        ...
 
-        return ntt.coset_evaluate(coeffs, offset, n, self.device_key)
-
-    def hash_rows(self, rows: np.ndarray) -> np.ndarray:
-        """hash_varlen of every row -> (n, 5)."""
-        from opencl import tip5
-
-        return tip5.hash_rows(_flat_rows(rows), self.device_key)
-
-    def evaluate_and_hash(self, coeffs: np.ndarray, offset: int, n: int,
-                          keep_values: bool = True) -> tuple[np.ndarray | None, np.ndarray]:
-        """(coset_evaluate(coeffs, offset, n) or None, hash_rows of those values), fused on the device:
-        column batches are evaluated and absorbed without a second upload of the values."""
-        from opencl import commit
-
-        return commit.evaluate_and_hash(coeffs, offset, n, keep_values, self.device_key)
-
-    def merkle_tree(self, leaves: np.ndarray) -> np.ndarray:
-        """All (2n, 5) nodes of the Merkle tree over (n, 5) leaf digests (root = node 1, node 0 zero)."""
-        from opencl import merkle
-
-        return merkle.build_tree(leaves, self.device_key)
+    def finish(self) -> None:
+        """The proof is done: wait for outstanding work."""
+        ...
 
 
-def get_backend(name: str = "numpy", device_key: str | None = None) -> NumpyBackend | OpenCLBackend:
-    """The backend called `name` ("numpy" or "opencl"); device_key picks the OpenCL device (None: default)."""
-    if name == "numpy":
-        if device_key is not None:
-            raise ValueError("the numpy backend takes no device_key")
-        return NumpyBackend()
-    if name == "opencl":
-        return OpenCLBackend(device_key)
-    raise ValueError(f"unknown backend {name!r} (expected 'numpy' or 'opencl')")
+def deep_constants(ood: dict[str, np.ndarray], weights: np.ndarray,
+                   points: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """f(alpha), f(alpha_next), g(alpha^4): the weighted out-of-domain values the DEEP terms subtract."""
+    nm, nrow = NUM_MAIN_COLUMNS, NUM_MAIN_COLUMNS + NUM_AUX_COLUMNS
+    row_w, seg_w = weights[:nrow], weights[nrow:nrow + NUM_QUOTIENT_SEGMENTS]
+    f_curr = xfield.add(xfield.dot(ood["main_curr"], row_w[:nm]),
+                        xfield.dot(ood["aux_curr"], row_w[nm:]))
+    f_next = xfield.add(xfield.dot(ood["main_next"], row_w[:nm]),
+                        xfield.dot(ood["aux_next"], row_w[nm:]))
+    return f_curr, f_next, xfield.dot(ood["segments"], seg_w)

@@ -10,8 +10,8 @@ import numpy as np
 
 from stages import field, merkle, tip5, xfield
 from stages import fri as fri_mod
-from stages.air.challenges import derive_challenges
 from stages.domains import MAX_LOG2_PADDED_HEIGHT, NUM_QUOTIENT_SEGMENTS, StarkParams, derive
+from stages.profile import TRITON_VM_V7, ProofProfile, UnsupportedProofVersion, profile_for
 from stages.proof import ProofFormatError, encode_claim
 from stages.proof_stream import ProofStream
 
@@ -40,12 +40,12 @@ def _deep_update(x: int, value_at_x: np.ndarray, z: np.ndarray, value_at_z: np.n
 
 
 def ood_constraint_values(main_curr: np.ndarray, aux_curr: np.ndarray, main_next: np.ndarray,
-                          aux_next: np.ndarray, challenges: np.ndarray) -> dict[str, np.ndarray]:
-    """All lowered AIR constraints at one out-of-domain row pair (main rows are extension elements)."""
-    from stages.air.constraints import lowered_air
+                          aux_next: np.ndarray, challenges: np.ndarray, air=None) -> dict[str, np.ndarray]:
+    """All lowered AIR constraints (air: a LoweredAir; None: the v7.0.0 one) at one out-of-domain row pair
+    (main rows are extension elements)."""
     from stages.air.evaluate import evaluate_nodes  # the AIR is large; load it only when verifying
 
-    air = lowered_air()
+    air = air if air is not None else TRITON_VM_V7.lowered_air()
     mc, ac, mn, an = (r[np.newaxis] for r in (main_curr, aux_curr, main_next, aux_next))
     out = {}
     for category in ("initial", "consistency", "terminal"):
@@ -55,19 +55,24 @@ def ood_constraint_values(main_curr: np.ndarray, aux_curr: np.ndarray, main_next
 
 
 def verify(claim, proof: np.ndarray, params: StarkParams | None = None) -> None:
-    """Verify a proof (its field elements) of a claim; raises VerificationError if it is not valid."""
-    params = params or StarkParams()
+    """Verify a proof (its field elements) of a claim under the proof system of the claim's version;
+    raises VerificationError if it is not valid."""
     try:
-        _verify(claim, proof, params)
+        profile = profile_for(claim.version)
+    except UnsupportedProofVersion as exc:
+        raise VerificationError(str(exc)) from exc
+    params = params or profile.params
+    try:
+        _verify(claim, proof, params, profile)
     except ProofFormatError as exc:
         raise VerificationError(f"malformed proof: {exc}") from exc
     except fri_mod.FriError as exc:
         raise VerificationError(f"FRI: {exc}") from exc
 
 
-def _verify(claim, proof: np.ndarray, params: StarkParams) -> None:
+def _verify(claim, proof: np.ndarray, params: StarkParams, profile: ProofProfile) -> None:
     stream = ProofStream.from_proof(proof)
-    stream.absorb(claim_encoding(claim))
+    stream.absorb(profile.claim_encoding(claim))
     log2_height = stream.dequeue("Log2PaddedHeight").payload
     if log2_height > MAX_LOG2_PADDED_HEIGHT:
         raise VerificationError(f"log2 of padded height {log2_height} is too large")
@@ -75,13 +80,10 @@ def _verify(claim, proof: np.ndarray, params: StarkParams) -> None:
     tree_height = d.fri.length.bit_length() - 1
 
     main_root = stream.dequeue("MerkleRoot").payload
-    challenges = derive_challenges(stream.sample_scalars(NUM_SAMPLED_CHALLENGES), claim.input, claim.output,
-                                   claim.program_digest)
+    challenges = profile.derive_challenges(stream.sample_scalars(profile.num_sampled_challenges), claim.input,
+                                           claim.output, claim.program_digest)
     aux_root = stream.dequeue("MerkleRoot").payload
-    from stages.air import constraint_counts
-
-    num_constraints = sum(constraint_counts().values())
-    quotient_weights = stream.sample_scalars(num_constraints)
+    quotient_weights = stream.sample_scalars(profile.num_constraints())
     quotient_root = stream.dequeue("MerkleRoot").payload
 
     trace_gen = d.trace.generator
@@ -95,7 +97,8 @@ def _verify(claim, proof: np.ndarray, params: StarkParams) -> None:
     ood_segments = stream.dequeue("OutOfDomainQuotientSegments").payload
 
     # The quotient at alpha, from the constraints, must equal the one the segments claim.
-    values = ood_constraint_values(ood_main_curr, ood_aux_curr, ood_main_next, ood_aux_next, challenges)
+    values = ood_constraint_values(ood_main_curr, ood_aux_curr, ood_main_next, ood_aux_next, challenges,
+                                   profile.lowered_air())
     one = xfield.lift(np.uint64(1))
     initial_zinv = xfield.inv(xfield.sub(alpha, one))
     consistency_zinv = xfield.inv(xfield.sub(xfield.pow(alpha, d.trace.length), one))

@@ -52,11 +52,11 @@ def prove_bytes(log2: int) -> int:
 
 
 def device_prove_bytes(log2: int) -> int:
-    """Peak device memory of the device-resident prover at 2^log2 rows (stages.prover_device's model,
+    """Peak device memory of the device-resident prover at 2^log2 rows (stages.device_backend's model,
     about 50 GiB at 2^21); the rough prove_bytes when the STARK stage is absent."""
     try:
+        from stages.device_backend import device_bytes
         from stages.domains import derive
-        from stages.prover_device import device_bytes
     except ImportError:
         return prove_bytes(log2)
     return device_bytes(derive(1 << log2))[1]

@@ -111,5 +111,5 @@ def test_cache_matches_fresh_lowering():
     from stages.air.constraints import load_cache, lower, to_json
 
     cached = load_cache()
-    assert cached is not None, "stale or missing cache: run python3 tools/gen_constraints.py"
+    assert cached is not None, "stale or missing cache: run python3 tools/gen_kernels.py --air"
     assert to_json(cached) == to_json(lower())

@@ -2,69 +2,47 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from stages import field as F
 from stages import xfield as X
-from stages.air.constraints import CATEGORIES, lower, lowered_air, source_digest
+from stages.air.constraints import CATEGORIES, lower, lowered_air
 from stages.air.evaluate import evaluate_every_row
+from stages.air.kernel_cache import air_kernels, build
 from tests.conftest import random_field
 
 cl = pytest.importorskip("pyopencl")
-ROOT = Path(__file__).resolve().parents[1]
-P = F.P
+from opencl.air import constraint_kernels  # noqa: E402
+from opencl.runtime import get_runtime  # noqa: E402
 
 # The full kernels take pocl minutes to compile the first time (it caches them afterwards), so by default
 # the generator is checked on the AIR without the processor and hash tables (same code paths, 1/7 of
-# the size), and the committed .cl files are checked to be exactly what the generator writes.
+# the size); the full set, as the kernel cache holds it, is what the seeded proofs on pocl run.
 FULL = os.environ.get("TVMPD_FULL_OPENCL") == "1"
 SMALL_TABLES = ("program", "op_stack", "ram", "jump_stack", "cascade", "lookup", "u32", "cross_table")
 
 
-def _gen_module():
-    spec = importlib.util.spec_from_file_location("gen_constraints", ROOT / "tools" / "gen_constraints.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-
-def test_committed_kernels_are_generated_from_current_air():
-    gen = _gen_module()
-    air, digest = lowered_air(), source_digest()
-    assert gen.CL_PATH.read_text() == gen.opencl_source(air, digest)
-    assert gen.CL_CHUNKED_PATH.read_text() == gen.opencl_chunked_source(air, digest)
-
-
 @pytest.fixture(scope="module")
-def compiled():
-    gen = _gen_module()
-    air = lowered_air() if FULL else lower(SMALL_TABLES)
-    ctx = cl.Context([cl.get_platforms()[0].get_devices()[0]])
-    # unoptimised: pocl compile time grows steeply with optimisation on kernels this large
-    options = ["-cl-std=CL1.2", "-cl-opt-disable"]
-    single = cl.Program(ctx, gen.opencl_source(air, "test")).build(options=options)
-    chunked = cl.Program(ctx, gen.opencl_chunked_source(air, "test")).build(options=options)
-    return air, ctx, [cl.Kernel(single, "evaluate_constraints")], gen.constraint_kernels(chunked)
+def compiled(device):
+    if FULL:
+        air, kernels = lowered_air(), air_kernels()
+    else:
+        air = lower(SMALL_TABLES)
+        kernels = build(air, "test: small tables")
+    rt = get_runtime(device)
+    return air, rt, constraint_kernels(rt, kernels)
 
 
 def _expected(air, main, aux, challenges, step):
     return np.concatenate(list(evaluate_every_row(main, aux, challenges, step, air).values()), axis=1)
 
 
-@pytest.mark.parametrize("kind", ["single", "chunked"])
 @pytest.mark.parametrize("layout", ["row", "col", "split"])
-def test_opencl_equals_numpy(compiled, kind, layout):
-    air, ctx, single, chunked = compiled
-    if kind == "single" and layout == "split":
-        pytest.skip("the single kernel reads interleaved extension coefficients only")
-    kernels = single if kind == "single" else chunked
-    queue = cl.CommandQueue(ctx)
+def test_opencl_equals_numpy(compiled, layout):
+    air, rt, kernels = compiled
+    ctx, queue = rt.context, rt.queue
     rng = np.random.default_rng(7)
     n, step = 16, 3
     main = random_field(rng, (n, 379))
@@ -87,7 +65,7 @@ def test_opencl_equals_numpy(compiled, kind, layout):
     ba = cl.Buffer(ctx, mf.READ_ONLY | mf.COPY_HOST_PTR, hostbuf=aux_dev)
     bc = cl.Buffer(ctx, mf.READ_ONLY | mf.COPY_HOST_PTR, hostbuf=challenges)
     bw = cl.Buffer(ctx, mf.READ_ONLY | mf.COPY_HOST_PTR, hostbuf=weights)
-    aux_args = [np.uint64(astr[0]), np.uint64(astr[1])] + ([np.uint64(astr[2])] if kind == "chunked" else [])
+    aux_args = [np.uint64(s) for s in astr]
     expected = _expected(air, main, aux, challenges, step)
     for mode in (0, 1):
         out = np.zeros((n, total, 3) if mode == 0 else (n, 4, 3), dtype=np.uint64)

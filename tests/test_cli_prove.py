@@ -82,7 +82,7 @@ def test_seeded_cli_proof_is_the_reference_proof(vectors, tmp_path):
 
 
 def test_device_too_small_is_a_clear_error(vectors, tmp_path, monkeypatch):
-    import stages.prover_device as pd
+    import stages.device_backend as pd
 
     monkeypatch.setattr(pd, "device_bytes", lambda d, split=1: (1 << 40, 1 << 60))
     result = CliRunner().invoke(main, ["prove", str(vectors / "requests" / "halt.req"), "--backend", "opencl",

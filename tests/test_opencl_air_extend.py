@@ -8,6 +8,7 @@ import pytest
 from stages.air import columns as C
 from stages.air.challenges import ChallengeId
 from stages.air.extend import extend as np_extend
+from stages.air.kernel_cache import air_kernels
 
 P = 2**64 - 2**32 + 1
 
@@ -43,7 +44,7 @@ def _adversarial_main(rng: np.random.Generator, n: int) -> np.ndarray:
 @pytest.mark.parametrize("name", ["halt", "all_tables"])
 def test_extend_matches_reference_tables(vectors, device, name):
     npz = np.load(vectors / "tables" / f"{name}.npz")
-    got = air.extend(npz["main"], npz["challenges"], device)
+    got = air.extend(npz["main"], npz["challenges"], air_kernels(), device)
     np.testing.assert_array_equal(got, npz["aux"][:, :49])
 
 
@@ -53,7 +54,7 @@ def test_extend_matches_numpy_on_random_tables(device, seed, n):
     main = _adversarial_main(rng, n)
     ch = random_field(rng, (63, 3))
     want = np_extend(main, ch)
-    got = air.extend(main, ch, device)
+    got = air.extend(main, ch, air_kernels(), device)
     bad = [c for c in range(49) if not np.array_equal(got[:, c], want[:, c])]
     assert not bad, f"columns {bad} differ"
 
@@ -68,7 +69,7 @@ def test_scan_matches_sequential(device):
     b = random_field(rng, (49, 3, n))
     abuf, bbuf = rt.to_device(a), rt.to_device(b)
     cols = [1, 5]  # one multiplied column, one running sum
-    air.scan_device(rt, abuf, bbuf, n, n, cols)
+    air.scan_device(rt, air_kernels(), abuf, bbuf, n, n, cols)
     got = rt.from_device(bbuf, (49, 3, n))
     x = [np.zeros(3, dtype=np.uint64) for _ in cols]
     from stages import xfield as X
@@ -91,7 +92,7 @@ def test_column_layout_assumptions():
         assert C.HashAux[f"Cascade{name}ClientLogDerivative"] == first_client + j
     assert all(C.ProcessorMain[f"ST{i}"] == C.ProcessorMain.ST0 + i for i in range(16))
     assert all(C.ProcessorMain[f"HV{i}"] == C.ProcessorMain.HV0 + i for i in range(6))
-    defs = air._defines()
+    defs = dict(air_kernels().defines)
     assert defs["ChallengeId_U32Indeterminate"] == ChallengeId.U32Indeterminate
     assert all(f"StackWeight{i}" in ChallengeId.__members__ and
                ChallengeId[f"StackWeight{i}"] == ChallengeId.StackWeight0 + i for i in range(10))
@@ -99,6 +100,6 @@ def test_column_layout_assumptions():
 
 def test_extend_rejects_bad_input(device):
     with pytest.raises(ValueError):
-        air.extend(np.zeros((4, 148), dtype=np.uint64), np.zeros((63, 3), dtype=np.uint64), device)
+        air.extend(np.zeros((4, 148), np.uint64), np.zeros((63, 3), np.uint64), air_kernels(), device)
     with pytest.raises(ValueError):
-        air.extend(np.zeros((4, 149), dtype=np.uint64), np.zeros((63, 2), dtype=np.uint64), device)
+        air.extend(np.zeros((4, 149), np.uint64), np.zeros((63, 2), np.uint64), air_kernels(), device)

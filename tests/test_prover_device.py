@@ -1,5 +1,5 @@
-"""The device-resident prover path (stages/prover_device.py, opencl/prove.py) on pocl: its primitives equal
-the numpy reference, and a seeded proof is byte-identical to the reference prover's."""
+"""The device-resident prover path (stages/device_backend.py, opencl/device_tables.py) on pocl: its
+primitives equal the numpy reference, and a seeded proof is byte-identical to the reference prover's."""
 
 from __future__ import annotations
 
@@ -26,25 +26,25 @@ def rt():
 
 
 def test_randomized_interpolants_and_coset_values_equal_numpy(rt):
-    from opencl import prove as dev
-    from stages.backend import get_backend
-    from stages.prover import evaluate_on_coset, randomized_interpolants
+    from opencl import device_tables as dev
+    from stages.host_backend import evaluate_on_coset, randomized_interpolants
+    from stages.transforms import NumpyTransforms
 
     rng = np.random.default_rng(1)
     d = derive(256)
     trace, rnd = random_field(rng, (256, 13)), random_field(rng, (13, 98))
-    want = randomized_interpolants(trace, rnd, d, get_backend("numpy"))
+    want = randomized_interpolants(trace, rnd, d, NumpyTransforms())
     coef = dev.randomized_interpolants(rt, dev.upload_columns(rt, trace), 13, 256, rnd)
     np.testing.assert_array_equal(dev.download_columns(rt, coef, 13, 512), want)
     out = rt.empty(8 * 13 * 512)
     dev.evaluate_coset(rt, coef, 13, 512, d.fri.value(3), 512, out)
     np.testing.assert_array_equal(dev.download_columns(rt, out, 13, 512),
-                                  evaluate_on_coset(want, d.fri.value(3), 512, get_backend("numpy")))
+                                  evaluate_on_coset(want, d.fri.value(3), 512, NumpyTransforms()))
 
 
 def test_evaluate_at_and_weighted_sum_equal_numpy(rt):
-    from opencl import prove as dev
-    from stages.prover import _base_weighted
+    from opencl import device_tables as dev
+    from stages.host_backend import _base_weighted
 
     rng = np.random.default_rng(2)
     coef = random_field(rng, (1024, 11))
@@ -60,7 +60,7 @@ def test_evaluate_at_and_weighted_sum_equal_numpy(rt):
 
 
 def test_fri_rounds_equal_host_rounds(rt):
-    from stages.prover_device import DeviceCodeword, DeviceRounds
+    from stages.device_backend import DeviceCodeword, DeviceRounds
 
     rng = np.random.default_rng(3)
     domain = derive(256).fri
@@ -78,7 +78,7 @@ def test_fri_rounds_equal_host_rounds(rt):
 
 
 def test_deep_kernel_inverse(rt):
-    from opencl import prove as dev
+    from opencl import device_tables as dev
 
     rng = np.random.default_rng(4)
     n = 64
@@ -113,7 +113,7 @@ def test_seeded_proof_on_device_is_byte_identical(rt, vectors):
 
 def test_small_batches_give_the_same_proof(rt, vectors, monkeypatch):
     """Large tables go through the device in column batches and row chunks; force them at a small size."""
-    from opencl import prove as dev
+    from opencl import device_tables as dev
 
     monkeypatch.setattr(dev, "BATCH_BYTES", 1 << 15)  # 8 columns of 512 rows, 10 rows of 379 columns
     test_seeded_proof_on_device_is_byte_identical(rt, vectors)
@@ -123,8 +123,9 @@ def test_small_batches_give_the_same_proof(rt, vectors, monkeypatch):
 def test_device_too_small_is_refused_with_the_sizes(rt, vectors, monkeypatch):
     """A device that cannot hold the tables is refused before any work, saying what is needed and what the
     device has (the host-array fallback would run numpy constraints for hours at such sizes)."""
-    import stages.prover_device as pd
-    from stages.prover import DeviceTooSmall, main_table, prove_table
+    import stages.device_backend as pd
+    from stages.backend import DeviceTooSmall
+    from stages.prover import main_table, prove_table
     from stages.vm import Claim, NonDeterminism, Program
     from stages.vm.interpreter import run_claim
 
@@ -132,35 +133,52 @@ def test_device_too_small_is_refused_with_the_sizes(rt, vectors, monkeypatch):
     lines = (vectors / "requests" / "halt.req").read_text().splitlines()
     claim = Claim.from_json(lines[0])
     _, aet = run_claim(claim, Program.from_json(lines[1]), NonDeterminism.from_json(lines[2]))
-    from stages.backend import get_backend
-
     want = r"padded height 2\^8 needs about 1073741824.0 GiB of device memory \(largest buffer 1024.0 GiB\); "
     with pytest.raises(DeviceTooSmall, match=want + r".* has .* GiB \(largest buffer .* GiB\)"):
-        prove_table(claim, main_table(aet, degree_lowered=False), backend=get_backend("opencl", rt.key),
+        prove_table(claim, main_table(aet, degree_lowered=False), backend=pd.DeviceBackend(rt.key),
                     degree_lowered=False)
 
 
 def test_half_length_cosets_and_coefficient_parts_give_the_same_proof(rt, vectors, monkeypatch):
     """What a 2^22 proof does on an 80 GB GPU: cosets of L/2 rows (16 instead of 8) and each table's
     coefficients in several buffers; forced here at a small size."""
-    import stages.prover as prover
-    import stages.prover_device as pd
+    import stages.device_backend as pd
 
-    monkeypatch.setattr(prover, "device_split", lambda backend, d: 2)
+    monkeypatch.setattr(pd, "device_split", lambda rt, d: 2)
     monkeypatch.setattr(pd, "MAX_PART_BYTES", 8 * 512 * 100)  # parts of 100 columns of L = 512 rows
     test_seeded_proof_on_device_is_byte_identical(rt, vectors)
 
 
 def test_device_split_is_chosen_from_the_memory_model(rt, monkeypatch):
-    import stages.prover_device as pd
-    from stages.backend import get_backend
+    import stages.device_backend as pd
+    from stages.backend import DeviceTooSmall
+    from stages.device_backend import device_split
     from stages.domains import derive
-    from stages.prover import DeviceTooSmall, device_split
 
-    backend, d = get_backend("opencl", rt.key), derive(1 << 8)
-    assert device_split(backend, d) == 1
+    d = derive(1 << 8)
+    assert device_split(rt, d) == 1
     monkeypatch.setattr(pd, "device_bytes", lambda d, split=1: (0, 1 << 60 if split == 1 else 0))
-    assert device_split(backend, d) == 2
+    assert device_split(rt, d) == 2
     monkeypatch.setattr(pd, "device_bytes", lambda d, split=1: (0, 1 << 60))
     with pytest.raises(DeviceTooSmall):
-        device_split(backend, d)
+        device_split(rt, d)
+
+
+def test_opencl_host_path_gives_the_reference_proof(rt, vectors):
+    """HostBackend with OpenCL transforms (host arrays, one kernel call at a time) proves byte-identically."""
+    from stages.host_backend import HostBackend
+    from stages.proof import from_bincode
+    from stages.prover import main_table, prove_table
+    from stages.transforms import OpenCLTransforms
+    from stages.vm import Claim, NonDeterminism, Program
+    from stages.vm.interpreter import run_claim
+
+    lines = (vectors / "requests" / "halt.req").read_text().splitlines()
+    claim = Claim.from_json(lines[0])
+    _, aet = run_claim(claim, Program.from_json(lines[1]), NonDeterminism.from_json(lines[2]))
+    seed = bytes.fromhex((vectors / "proofs" / "halt.seed").read_text().strip())
+    reference = from_bincode((vectors / "proofs" / "halt.proof").read_bytes())
+    backend = HostBackend(OpenCLTransforms(rt.key), keep_lde=False)
+    proof = prove_table(claim, main_table(aet, degree_lowered=False), seed=seed, backend=backend,
+                        degree_lowered=False)
+    np.testing.assert_array_equal(proof, reference)

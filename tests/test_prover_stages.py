@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from stages import field, ntt
-from stages.backend import get_backend
 from stages.domains import derive
-from stages.prover import commit, randomized_interpolants, zerofier_inverses
+from stages.host_backend import commit, randomized_interpolants, zerofier_inverses
 from stages.rng import aux_randomness, main_trace_randomizers
+from stages.transforms import NumpyTransforms
 
 
 @pytest.mark.parametrize("name", ["halt", "all_tables"])
@@ -18,7 +18,7 @@ def test_main_and_aux_roots_equal_reference(vectors, name):
     transcript = json.loads((vectors / "proofs" / f"{name}.transcript.json").read_text())
     seed = bytes.fromhex(transcript["seed"])
     d = derive(tables["main"].shape[0])
-    backend = get_backend("numpy")
+    backend = NumpyTransforms()
     main = commit(tables["main"], main_trace_randomizers(seed, 379, 98), d, backend)
     assert main.tree[1].tolist() == transcript["items"][1]["value"]["values"]
     _, aux_randomizers = aux_randomness(seed, 379, 91, d.trace.length, 98)
@@ -31,7 +31,7 @@ def test_randomized_interpolant_agrees_with_trace_on_trace_domain():
     d = derive(256)
     trace = rng.integers(0, 2**63, size=(256, 3), dtype=np.uint64)
     randomizers = rng.integers(0, 2**63, size=(3, 98), dtype=np.uint64)
-    coeffs = randomized_interpolants(trace, randomizers, d, get_backend("numpy"))
+    coeffs = randomized_interpolants(trace, randomizers, d, NumpyTransforms())
     assert coeffs.shape == (512, 3)
     # On the trace domain the zerofier vanishes, so the randomized polynomial still takes the trace values.
     np.testing.assert_array_equal(ntt.coset_evaluate(coeffs, 1, 256), trace)

@@ -1,7 +1,7 @@
 """Rows per second of the AIR table stages, numpy vs OpenCL: filling the main table from the AET (numpy
 only), the degree-lowering main columns, the auxiliary extension, the degree-lowering aux columns and
 (with --constraints) evaluating all 604 constraints on the trace rows with the generated chunked kernels
-of opencl/constraints_chunked.cl (the air-circuit helper's; numpy runs stages.air.evaluate).
+of the kernel cache (the air-circuit helper's; numpy runs stages.air.evaluate).
 
 OpenCL figures are device-resident (tables already on the device, kernels built; build times printed
 separately); every OpenCL result at a size numpy also ran is checked cell for cell against numpy.
@@ -63,23 +63,11 @@ def numpy_stages(main_base: np.ndarray, ch: np.ndarray, constraints: bool) -> tu
 
 
 def _constraint_kernels(rt) -> list:
-    """The chunked constraint kernels of opencl/constraints_chunked.cl, one program each."""
-    import pyopencl as cl
-
+    """The constraint kernels of the kernel cache's set, built as the prover builds them."""
     from opencl import air
+    from stages.air.kernel_cache import air_kernels
 
-    key = ("bench_air_constraints",)
-    if key not in rt.cache:
-        source = (ROOT / "opencl" / "constraints_chunked.cl").read_text()
-        marker = "\n__kernel void evaluate_constraints_"
-        prelude, *bodies = source.split(marker)
-        kernels = []
-        for i, body in enumerate(bodies):
-            text = prelude + marker + body
-            prog = rt.program_from_source(f"bench_air_constraints_{i}", text, air._options(rt))
-            kernels.append(cl.Kernel(prog, prog.kernel_names.split(";")[0]))
-        rt.cache[key] = kernels
-    return rt.cache[key]
+    return air.constraint_kernels(rt, air_kernels())
 
 
 def opencl_stages(rt, main_base: np.ndarray, ch: np.ndarray, constraints: bool,
@@ -88,7 +76,9 @@ def opencl_stages(rt, main_base: np.ndarray, ch: np.ndarray, constraints: bool,
     import pyopencl as cl
 
     from opencl import air
+    from stages.air.kernel_cache import air_kernels
 
+    kernels = air_kernels()
     n = main_base.shape[0]
     weights = rt.to_device(np.random.default_rng(3).integers(0, P, (604, 3), dtype=np.uint64))
     chb = rt.to_device(ch)
@@ -100,20 +90,21 @@ def opencl_stages(rt, main_base: np.ndarray, ch: np.ndarray, constraints: bool,
         cl.enqueue_fill_buffer(rt.queue, aux, np.uint64(0), 0, 8 * 91 * 3 * n)
         rt.queue.finish()
         stages = [
-            ("lowering main", lambda m=main: air.fill_degree_lowering_main_device(rt, m, n)),
-            ("extend aux", lambda m=main, a=aux: air.extend_device(rt, m, ch, n, a)),
-            ("lowering aux", lambda m=main, a=aux: air.fill_degree_lowering_aux_device(rt, m, a, ch, n)),
+            ("lowering main", lambda m=main: air.fill_degree_lowering_main_device(rt, kernels, m, n)),
+            ("extend aux", lambda m=main, a=aux: air.extend_device(rt, kernels, m, ch, n, a)),
+            ("lowering aux",
+             lambda m=main, a=aux: air.fill_degree_lowering_aux_device(rt, kernels, m, a, ch, n)),
         ]
         if constraints:
-            kernels = _constraint_kernels(rt)
+            cst_kernels = _constraint_kernels(rt)
             sums = rt.empty(8 * 4 * 3 * n)
             local = 64
             run = ((-(-n // local) * local,), (local,), main, np.uint64(1), np.uint64(n), aux, np.uint64(1),
                    np.uint64(3 * n), np.uint64(n), chb, weights, np.uint32(n), np.uint32(1), np.uint32(1),
                    sums)
 
-            def evaluate(kernels=kernels, run=run) -> None:
-                for k in kernels:
+            def evaluate(cst_kernels=cst_kernels, run=run) -> None:
+                for k in cst_kernels:
                     k(rt.queue, *run)
 
             stages.append(("constraints", evaluate))

@@ -1,5 +1,5 @@
 """Rows per second of evaluating all 604 AIR constraints: numpy evaluator and the generated OpenCL
-kernel (opencl/constraints.cl, weighted-sum mode as the quotient uses it) on random rows.
+kernels (from the kernel cache, weighted-sum mode as the quotient uses them) on random rows.
 
 Usage: python3 tools/bench_constraints.py [--numpy-rows 1024] [--cl-log2 16 18 20] [--local 64 128 256]
 """
@@ -46,16 +46,18 @@ def bench_opencl(log2s: list[int], locals_: list[int]) -> None:
     ctx = cl.Context([device])
     queue = cl.CommandQueue(ctx)
     print(f"device: {device.name}")
-    source = (ROOT / "opencl" / "constraints_chunked.cl").read_text()
-    # one program per kernel, so that slow driver compiles show up kernel by kernel
-    marker = "\n__kernel void evaluate_constraints_"
-    prelude, *bodies = source.split(marker)
-    kernels = []
+    from opencl.air import AirKernels
+    from stages.air.kernel_cache import air_kernels
+
+    helpers = (ROOT / "opencl" / "field.cl").read_text()
+    kernels: list = []
     t0 = time.perf_counter()
-    for body in bodies:
+    # one program per kernel, so that slow driver compiles show up kernel by kernel
+    cached: AirKernels = air_kernels()
+    for name, body in cached.constraints:
         t = time.perf_counter()
-        prog = cl.Program(ctx, prelude + marker + body).build(options=["-cl-std=CL1.2"])
-        kernels.append(prog.all_kernels()[0])
+        prog = cl.Program(ctx, helpers + body).build(options=["-cl-std=CL1.2"])
+        kernels.append(cl.Kernel(prog, name))
         print(f"built kernel {len(kernels) - 1}: {time.perf_counter() - t:.1f} s", flush=True)
     print(f"build of all {len(kernels)} kernels: {time.perf_counter() - t0:.1f} s", flush=True)
     rng = np.random.default_rng(2)

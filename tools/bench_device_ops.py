@@ -1,4 +1,4 @@
-"""Time each device operation of the device-resident prover (stages/prover_device.py) alone, at full size.
+"""Time each device operation of the device-resident prover (stages/device_backend.py) alone, at full size.
 
 For a trace of 2^log2 rows (randomized trace L = 2h, FRI domain N = 8L) every operation runs on random
 data with the queue drained before and after, best of --repeat, so the table shows where a whole proof's
@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from opencl import device_tables as dev  # noqa: E402
 from opencl import ntt  # noqa: E402
-from opencl import prove as dev  # noqa: E402
 from opencl.runtime import get_runtime  # noqa: E402
 from stages.domains import derive  # noqa: E402
 from tools.bench_core import best_time  # noqa: E402
@@ -93,8 +93,10 @@ def run(rt, log2: int, repeat: int) -> list[tuple[str, float]]:
 
     wt = rt.to_device(rng.integers(0, P, size=(sum(constraint_counts().values()), 3), dtype=np.uint64))
     sums, quotient = rt.empty(8 * 12 * L), rt.empty(8 * 3 * N)
+    from stages.air.kernel_cache import air_kernels
+
     rows.append(("constraints + combine, one coset", timed(rt, lambda: dev.quotient_coset(
-        rt, values, aux_values, L, L // h, ch, wt, sums, quotient, N, 1, N // L, offset,
+        rt, air_kernels(), values, aux_values, L, L // h, ch, wt, sums, quotient, N, 1, N // L, offset,
         d.randomized_trace.generator, 3, 5, 7), repeat)))
     idx = rng.integers(0, L, size=160).tolist()
     rows.append(("gather 160 rows of one coset",

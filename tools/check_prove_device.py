@@ -20,8 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from opencl import prove as dev  # noqa: E402
+from opencl import air, device_tables  # noqa: E402
 from opencl.runtime import get_runtime  # noqa: E402
+from stages.air.kernel_cache import air_kernels, generate_all  # noqa: E402
 from stages.proof import from_bincode  # noqa: E402
 from stages.prover import prove  # noqa: E402
 from stages.vm import Claim, NonDeterminism, Program  # noqa: E402
@@ -38,13 +39,13 @@ def main() -> int:
     rt = get_runtime(args.device)
     print(f"device {rt.device.name} ({rt.key}): {rt.device.global_mem_size / 2**30:.1f} GiB, "
           f"largest buffer {rt.device.max_mem_alloc_size / 2**30:.1f} GiB", flush=True)
-    for what, build in (("prove.cl", lambda: dev._program(rt)),
-                        ("constraints_chunked.cl", lambda: dev._parts(rt, "constraints_chunked.cl",
-                                                                     "evaluate_constraints_"))):
+    for what, build in (("generate AIR kernels", generate_all),
+                        ("device_tables.cl", lambda: device_tables._program(rt)),
+                        ("AIR kernels", lambda: air.build_all(rt, air_kernels()))):
         t = time.perf_counter()
         build()
         print(f"build {what}: {time.perf_counter() - t:.1f}s", flush=True)
-    print("(lowering.cl and extend.cl are built during the first proof)", flush=True)
+    print(f"AIR kernel set {air_kernels().digest}", flush=True)
     ok = True
     for name in args.names:
         lines = (args.vectors / "requests" / f"{name}.req").read_text().splitlines()

@@ -169,7 +169,7 @@ def write_cache(air: LoweredAir, path: Path = CACHE_PATH) -> None:
     """Store a lowered AIR with the digest of the sources it came from (generated file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     doc = {
-        "generated_by": "tools/gen_constraints.py -- do not edit",
+        "generated_by": "tools/gen_kernels.py --air -- do not edit",
         "source_digest": source_digest(),
         "air": to_json(air),
     }

@@ -1,4 +1,4 @@
-"""The proving steps of stages/prover.py with every large array resident on one OpenCL device.
+"""The Backend (stages/backend.py) with every large array resident on one OpenCL device.
 
 A committed table is held as its randomized interpolants' coefficients (column-major, extension columns
 as three base columns; in column parts no larger than the device's largest buffer) and its Merkle tree;
@@ -8,7 +8,7 @@ Cosets have the randomized-trace length L, or L / 2 (`split` 2) when full-length
 fit the device (2^22 on an 80 GB GPU). The host uploads the main table (without its degree-lowering
 columns) once; degree lowering, the aux table's extension, quotient, segments, out-of-domain rows, DEEP
 and FRI run on the device; the host sees roots, small vectors, authentication paths and revealed rows.
-Same proof bytes as HostOps. Peak device memory: see device_bytes (about 50 GiB at padded height 2^21).
+Same proof bytes as HostBackend. Peak device memory: see device_bytes (about 50 GiB at padded height 2^21).
 """
 
 from __future__ import annotations
@@ -17,8 +17,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from opencl import air, tip5
+from opencl import device_tables as dev
+from opencl.runtime import get_runtime
 from stages import merkle, xfield
+from stages.backend import Clock, DeviceTooSmall, deep_constants
 from stages.domains import NUM_QUOTIENT_SEGMENTS, Domain, ProverDomains
+from stages.profile import ProofProfile
 from stages.verifier import NUM_AUX_COLUMNS, NUM_MAIN_COLUMNS
 
 P = 2**64 - 2**32 + 1
@@ -43,6 +48,7 @@ class DeviceTable:
     ncols: int  # base columns (3 per extension column)
     extension: bool
     tree: DeviceTree
+    trace: object = None  # main table: its columns (379 x h), kept until the aux table is committed
 
 
 @dataclass
@@ -67,7 +73,7 @@ MAX_PART_BYTES: int | None = None  # tests: cap coefficient parts below the devi
 
 
 def device_bytes(d: ProverDomains, split: int = 1) -> tuple[int, int]:
-    """(largest unsplittable buffer, peak of all buffers) in bytes that DeviceOps allocates for a proof on
+    """(largest unsplittable buffer, peak of all buffers) in bytes that DeviceBackend allocates for a proof on
     domains d with cosets of length L / split.
 
     Peak: the quotient step, with both tables' coefficients and one coset of each, three Merkle trees,
@@ -106,18 +112,12 @@ class DeviceRounds:
         self.rt = rt
 
     def tree(self, codeword: DeviceCodeword) -> DeviceTree:
-        from opencl import prove as dev
-
         return DeviceTree(dev.xfe_tree(self.rt, codeword.buf, codeword.n), codeword.n)
 
     def root(self, tree: DeviceTree) -> np.ndarray:
-        from opencl import prove as dev
-
         return dev.gather_rows(self.rt, tree.nodes, [1], 5)[0]
 
     def fold(self, codeword: DeviceCodeword, domain: Domain, challenge: np.ndarray) -> DeviceCodeword:
-        from opencl import prove as dev
-
         buf = dev.fri_fold(self.rt, codeword.buf, codeword.n, challenge, domain.offset, domain.generator)
         return DeviceCodeword(buf, codeword.n // 2)
 
@@ -125,30 +125,47 @@ class DeviceRounds:
         return self.rt.from_device(codeword.buf, (codeword.n, 3))
 
     def auth(self, tree: DeviceTree, indices: list[int]) -> np.ndarray:
-        from opencl import prove as dev
-
         nodes = merkle.auth_structure_node_indices(tree.n_leaves, indices)
         return dev.gather_rows(self.rt, tree.nodes, nodes, 5)
 
     def values(self, codeword: DeviceCodeword, indices: list[int]) -> np.ndarray:
-        from opencl import prove as dev
-
         return dev.gather_rows(self.rt, codeword.buf, indices, 3)
 
 
-class DeviceOps:
-    """stages.prover.HostOps's steps on an OpenCL backend's device."""
+def device_split(rt, d: ProverDomains) -> int:
+    """Coset split on this device: 1 (cosets of the randomized trace length) if the proof fits so, else 2
+    (half-length cosets, about 20% less memory); DeviceTooSmall if neither fits."""
+    dev_ = rt.device
+    have_largest, have_total = int(dev_.max_mem_alloc_size), int(dev_.global_mem_size)
+    for split in (1, 2):
+        largest, total = device_bytes(d, split)
+        if largest <= have_largest and total <= have_total:
+            return split
+    gib = 2**30
+    raise DeviceTooSmall(
+        f"padded height 2^{d.trace.length.bit_length() - 1} needs about {total / gib:.1f} GiB of device "
+        f"memory (largest buffer {largest / gib:.1f} GiB); {dev_.name.strip()} has {have_total / gib:.1f} "
+        f"GiB (largest buffer {have_largest / gib:.1f} GiB)")
 
-    def __init__(self, backend, d: ProverDomains, split: int = 1) -> None:
-        if split not in (1, 2):
-            raise ValueError(f"cosets of L or L/2 rows only, got split {split}")
-        self.rt = backend.runtime
+
+class DeviceBackend:
+    """Backend on one OpenCL device ("platform:device" key of opencl.devices; None: the default device).
+    commit_main sets the proof's geometry, so an object serves one proof at a time."""
+
+    def __init__(self, device_key: str | None = None) -> None:
+        self.rt = get_runtime(device_key)
+        self.device_key = self.rt.key
+
+    def _begin(self, d: ProverDomains, profile: ProofProfile) -> None:
+        """A new proof: its generated AIR kernels and geometry, cosets of M rows (L, or L / 2 where the
+        device needs it)."""
+        split = device_split(self.rt, d)
+        self.kernels = profile.air_kernels()
         self.d = d
         self.L = d.randomized_trace.length
         self.N = d.fri.length
         self.M = self.L // split  # rows of an evaluated coset
         self.E = self.N // self.M
-        self.main_trace = None  # the main table's columns, kept for the aux degree-lowering columns
 
     def _part_ranges(self, ncols: int) -> list[tuple[int, int]]:
         """Column ranges of a table's coefficient parts: each within the device's largest buffer."""
@@ -160,91 +177,77 @@ class DeviceOps:
 
     def _evaluate(self, table: DeviceTable, c: int, out) -> None:
         """out (table.ncols x M) <- the table's values on coset c."""
-        from opencl import prove as dev
-
         for buf, c0, k in table.parts:
             dev.evaluate_coset(self.rt, buf, k, self.L, self._offset(c), self.M, out, c0)
 
     def _evaluate_at(self, table: DeviceTable, za: np.ndarray,
                      zb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        from opencl import prove as dev
-
         values = [dev.evaluate_at(self.rt, buf, self.L, k, za, zb) for buf, _, k in table.parts]
         return np.concatenate([a for a, _ in values]), np.concatenate([b for _, b in values])
 
     def _weighted_sum(self, table: DeviceTable, weights: np.ndarray, out, accumulate: bool) -> None:
-        from opencl import prove as dev
-
         for i, (buf, c0, k) in enumerate(table.parts):
             dev.weighted_sum(self.rt, buf, self.L, k, weights[c0:c0 + k], out, accumulate or i > 0)
 
     def _offset(self, c: int) -> int:
         return self.d.fri.value(c)
 
-    def commit(self, trace: np.ndarray, randomizers: np.ndarray, lower: str | None = None,
-               challenges: np.ndarray | None = None) -> DeviceTable:
-        """Upload, fill the degree-lowering columns if `lower` ("main" / "aux") says so, interpolate +
-        randomize, hash every coset's rows into the tree. The main trace stays on the device until the
-        aux table is committed (its degree-lowering columns read the main table)."""
-        from opencl import prove as dev
-
+    def commit_main(self, trace: np.ndarray, randomizers: np.ndarray, d: ProverDomains,
+                    profile: ProofProfile) -> DeviceTable:
+        """Upload, fill the degree-lowering columns if only the 149 base columns came, interpolate +
+        randomize, hash every coset's rows into the tree. The main trace stays on the device (in the
+        handle) until the aux table is committed (its degree-lowering columns read the main table)."""
+        self._begin(d, profile)
         rt, h = self.rt, trace.shape[0]
-        extension = trace.ndim == 3
-        flat = trace.reshape(h, -1)
-        ncols = NUM_MAIN_COLUMNS if lower == "main" else flat.shape[1]
-        if extension:  # base column 3c + j takes component j of randomizer c
-            randomizers = randomizers.transpose(0, 2, 1).reshape(ncols, -1)
+        ncols = NUM_MAIN_COLUMNS
+        lower = trace.shape[1] < ncols
         columns = rt.empty(8 * ncols * h)
-        dev.upload_columns(rt, flat, columns)  # the base columns; lowering fills the others
-        if flat.shape[1] < ncols:
-            cl_fill_zero(rt, columns, 8 * (ncols - flat.shape[1]) * h, 8 * flat.shape[1] * h)
-        return self._commit_columns(columns, ncols, h, randomizers, extension, lower, challenges)
+        dev.upload_columns(rt, trace[:, :ncols], columns)  # the base columns; lowering fills the others
+        if lower:
+            cl_fill_zero(rt, columns, 8 * (ncols - trace.shape[1]) * h, 8 * trace.shape[1] * h)
+            air.fill_degree_lowering_main_device(rt, self.kernels, columns, h)
+        table = self._commit_parts(self._interpolants(columns, ncols, h, randomizers), ncols, False)
+        table.trace = columns
+        return table
 
-    def extend(self, main_trace: np.ndarray, challenges: np.ndarray):
+    def extend(self, main: DeviceTable, challenges: np.ndarray):
         """The aux table (91 * 3 base columns x h) on the device with its extension columns 0..48 filled from
         the device's main table (opencl/air.py extend_device); the host table is not needed."""
-        from opencl.air import extend_device
-
-        rt, h = self.rt, main_trace.shape[0]
+        rt, h = self.rt, self.d.trace.length
         ncols = 3 * NUM_AUX_COLUMNS
         columns = rt.empty(8 * ncols * h)
         cl_fill_zero(rt, columns, 8 * ncols * h)
-        extend_device(rt, self.main_trace, np.ascontiguousarray(challenges, dtype=np.uint64), h, columns)
+        ch = np.ascontiguousarray(challenges, dtype=np.uint64)
+        air.extend_device(rt, self.kernels, main.trace, ch, h, columns)
         rt.queue.finish()
         return columns
 
-    def commit_aux(self, extension, randomizer_column: np.ndarray, randomizers: np.ndarray,
+    def commit_aux(self, main: DeviceTable, extension, randomizer_column: np.ndarray, randomizers: np.ndarray,
                    challenges: np.ndarray) -> DeviceTable:
         """The aux table from the device table of extend() and the randomizer column (uploaded into it); its
-        degree-lowering columns are then filled on the device."""
-        from opencl import prove as dev
-
+        degree-lowering columns are then filled on the device, after which the main trace is released."""
         rt, h = self.rt, randomizer_column.shape[0]
         ncols = 3 * NUM_AUX_COLUMNS
         columns = extension
         dev.upload_columns(rt, randomizer_column, columns, 3 * RANDOMIZER_COLUMN)
-        randomizers = randomizers.transpose(0, 2, 1).reshape(ncols, -1)
-        return self._commit_columns(columns, ncols, h, randomizers, True, "aux", challenges)
+        randomizers = randomizers.transpose(0, 2, 1).reshape(ncols, -1)  # base column 3c + j: component j
+        ch = np.ascontiguousarray(challenges, dtype=np.uint64)
+        air.fill_degree_lowering_aux_device(rt, self.kernels, main.trace, columns, ch, h)
+        parts = self._interpolants(columns, ncols, h, randomizers)
+        columns.release()  # both traces go before the cosets are evaluated: that is the peak of this step
+        main.trace.release()
+        main.trace = None
+        return self._commit_parts(parts, ncols, True)
 
-    def _commit_columns(self, columns, ncols: int, h: int, randomizers: np.ndarray, extension: bool,
-                        lower: str | None, challenges: np.ndarray | None) -> DeviceTable:
-        from opencl import prove as dev
-
+    def _interpolants(self, columns, ncols: int, h: int, randomizers: np.ndarray) -> list:
+        """Coefficient parts (buffer, first column, columns) of the randomized interpolants of the columns."""
         rt = self.rt
-        if lower == "main":
-            dev.fill_degree_lowering(rt, "main", columns, None, None, h)
-        elif lower == "aux":
-            ch = np.ascontiguousarray(challenges, dtype=np.uint64)
-            dev.fill_degree_lowering(rt, "aux", self.main_trace, columns, ch, h)
-        parts = [(dev.randomized_interpolants(rt, columns, c1 - c0, h, randomizers[c0:c1], c0), c0, c1 - c0)
-                 for c0, c1 in self._part_ranges(ncols)]
-        if extension:
-            columns.release()
-            if self.main_trace is not None:
-                self.main_trace.release()
-                self.main_trace = None
-        else:
-            self.main_trace = columns
+        return [(dev.randomized_interpolants(rt, columns, c1 - c0, h, randomizers[c0:c1], c0), c0, c1 - c0)
+                for c0, c1 in self._part_ranges(ncols)]
+
+    def _commit_parts(self, parts: list, ncols: int, extension: bool) -> DeviceTable:
+        """The table of these coefficient parts, every coset's rows hashed into its tree."""
+        rt = self.rt
         table = DeviceTable(parts, ncols, extension, DeviceTree(dev.new_tree(rt, self.N), self.N))
         values = rt.empty(8 * ncols * self.M)
         for c in range(self.E):
@@ -258,11 +261,8 @@ class DeviceOps:
         return DeviceRounds(self.rt).root(table.tree)
 
     def quotient(self, main: DeviceTable, aux: DeviceTable, challenges: np.ndarray, weights: np.ndarray,
-                 clock) -> DeviceSegments:
+                 clock: Clock) -> DeviceSegments:
         """Constraints coset by coset, then segments, their FRI-domain values and tree."""
-        from opencl import prove as dev
-        from opencl import tip5
-
         rt, d, M, N, E = self.rt, self.d, self.M, self.N, self.E
         h = d.trace.length
         ch = rt.to_device(np.ascontiguousarray(challenges, dtype=np.uint64))
@@ -278,8 +278,8 @@ class DeviceOps:
             self._evaluate(main, c, main_values)
             self._evaluate(aux, c, aux_values)
             x_h = pow(offset, h, P)  # x^h on this coset: x_h at even rows, x_h * sign at odd rows
-            dev.quotient_coset(rt, main_values, aux_values, M, M // h, ch, wt, sums, quotient, N, c, E,
-                               offset, gen, omega_inv, pow((x_h - 1) % P, P - 2, P),
+            dev.quotient_coset(rt, self.kernels, main_values, aux_values, M, M // h, ch, wt, sums, quotient,
+                               N, c, E, offset, gen, omega_inv, pow((x_h - 1) % P, P - 2, P),
                                pow((x_h * sign - 1) % P, P - 2, P))
         rt.queue.finish()
         for buf in (sums, main_values, aux_values):
@@ -297,8 +297,6 @@ class DeviceOps:
 
     def out_of_domain(self, main: DeviceTable, aux: DeviceTable, segments: DeviceSegments,
                       points: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        from opencl import prove as dev
-
         rt, L = self.rt, self.L
         main_curr, main_next = self._evaluate_at(main, points["alpha"], points["alpha_next"])
         aux_curr, aux_next = self._evaluate_at(aux, points["alpha"], points["alpha_next"])
@@ -310,9 +308,6 @@ class DeviceOps:
     def deep(self, main: DeviceTable, aux: DeviceTable, segments: DeviceSegments, ood: dict[str, np.ndarray],
              weights: np.ndarray, points: dict[str, np.ndarray]) -> DeviceCodeword:
         """Weighted sums on coefficients, extended to the FRI domain once, then the DEEP quotients."""
-        from opencl import prove as dev
-        from stages.prover import deep_constants
-
         rt, L, N = self.rt, self.L, self.N
         nm, nrow = NUM_MAIN_COLUMNS, NUM_MAIN_COLUMNS + NUM_AUX_COLUMNS
         f_coef, g_coef = rt.empty(24 * L), rt.empty(24 * L)
@@ -337,8 +332,6 @@ class DeviceOps:
 
     def rows(self, table: DeviceTable | DeviceSegments, indices: list[int]) -> np.ndarray:
         """FRI-domain rows at these indices: segments from their values, tables by re-evaluating cosets."""
-        from opencl import prove as dev
-
         rt = self.rt
         if isinstance(table, DeviceSegments):
             out = dev.gather_columns(rt, table.values, self.N, 3 * NUM_QUOTIENT_SEGMENTS, indices)
@@ -356,5 +349,5 @@ class DeviceOps:
     def auth(self, table: DeviceTable | DeviceSegments, indices: list[int]) -> np.ndarray:
         return DeviceRounds(self.rt).auth(table.tree, indices)
 
-    def close(self) -> None:
+    def finish(self) -> None:
         self.rt.queue.finish()

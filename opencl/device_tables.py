@@ -1,43 +1,40 @@
-"""Device side of the prover: tables, cosets, quotient, out-of-domain rows, DEEP and FRI kept on one device.
+"""Device-resident column-major tables and the STARK steps over them: upload, randomized interpolants,
+coset evaluation, row hashing into Merkle trees, quotient combination, segments, out-of-domain values,
+DEEP, FRI folding and row gathering, each on buffers that stay on one device.
 
 Tables live column-major on the device as their randomized interpolants' coefficients (one buffer,
-column c at c * L); extension tables are three base columns per column. Cosets of the FRI domain are
-evaluated just in time into a second buffer of the same shape. Only digests, roots, small vectors and
-revealed rows come back to the host. Kernels: opencl/prove.cl (+ field.cl), the AIR kernels
-generated from the lowered AIR (opencl/constraints_chunked.cl by tools/gen_constraints.py; degree lowering
-and extension through opencl/air.py), and the NTT / Tip5 / Merkle kernels of the other wrappers.
+column c at c * L); extension tables are three base columns per column. Only digests, roots, small
+vectors and revealed rows come back to the host. Kernels: opencl/device_tables.cl (+ field.cl), the
+generated AIR constraint kernels through opencl/air.py, and the NTT / Tip5 / Merkle wrappers.
 """
 
 from __future__ import annotations
 
-import os
-import re
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pyopencl as cl
 
 from opencl import merkle, tip5
+from opencl.air import AirKernels, constraint_kernels
 from opencl.ntt import coset_evaluate_device, intt_device
 from opencl.runtime import Runtime
 
 P = 2**64 - 2**32 + 1
 KERNEL_DIR = Path(__file__).resolve().parent
-EVAL_BLOCK = 8  # columns per work-item in evaluate_partial_kernel (prove.cl)
+EVAL_BLOCK = 8  # columns per work-item in evaluate_partial_kernel (device_tables.cl)
 EVAL_GROUPS = 64  # work-groups per column block of evaluate_partial_kernel
 BATCH_BYTES = 1 << 30  # largest scratch / staging buffer
-BUILD_THREADS = 16  # generated AIR kernels built at the same time
 CPU_GROUP = 8  # pocl: small work-groups for the (unoptimised, large) generated AIR kernels
 
 
 def _program(rt: Runtime) -> cl.Program:
-    source = "\n".join((KERNEL_DIR / f).read_text() for f in ("field.cl", "prove.cl"))
-    return rt.program_from_source("prove", source)
+    source = "\n".join((KERNEL_DIR / f).read_text() for f in ("field.cl", "device_tables.cl"))
+    return rt.program_from_source("device_tables", source)
 
 
 def _kernel(rt: Runtime, name: str) -> cl.Kernel:
-    key = ("prove_kernel", name)
+    key = ("device_tables_kernel", name)
     if key not in rt.cache:
         rt.cache[key] = getattr(_program(rt), name)
     return rt.cache[key]
@@ -156,64 +153,17 @@ def gather_columns(rt: Runtime, data: cl.Buffer, n: int, ncols: int, indices) ->
     return rt.from_device(out, (len(idx), ncols))
 
 
-def _parts(rt: Runtime, name: str, prefix: str) -> list[cl.Kernel]:
-    """The kernels prefix0, prefix1, ... of a generated kernel file, in order.
-
-    On a GPU each kernel is built as its own small program, several at a time in threads (its compiler
-    takes far longer on one large program, and builds run without the GIL). On a CPU device all are one
-    program, unoptimised: pocl compiles each kernel at its first launch, and its compile time grows
-    steeply with optimisation on kernels this large.
-    """
-    key = ("prove_parts", name, prefix)
-    if key not in rt.cache:
-        path = KERNEL_DIR / name
-        if not path.is_file():
-            raise ValueError(f"opencl/{name} is missing: run tools/gen_constraints.py")
-        text = path.read_text()
-        first = text.index("__kernel void ")
-        prelude = text[:first]
-        bodies = {m[1]: m[0] for m in re.finditer(r"__kernel void (\w+)\(.*?\n}\n", text[first:], re.S)}
-        names = [f"{prefix}{i}" for i in range(sum(k.startswith(prefix) for k in bodies))]
-        if not names or any(k not in bodies for k in names):
-            raise ValueError(f"opencl/{name} does not hold the kernels {prefix}0, {prefix}1, ... in order")
-        if rt.device.type & cl.device_type.CPU:
-            program = rt.program_from_source(name, text, ("-cl-opt-disable",))
-            rt.cache[key] = [getattr(program, k) for k in names]
-            return rt.cache[key]
-
-        def build(kernel: str) -> cl.Kernel:
-            return getattr(rt.program_from_source(f"{name}:{kernel}", prelude + bodies[kernel]), kernel)
-
-        with ThreadPoolExecutor(max_workers=max(1, min(BUILD_THREADS, os.cpu_count() or 1))) as pool:
-            rt.cache[key] = list(pool.map(build, names))
-    return rt.cache[key]
-
-
-def fill_degree_lowering(rt: Runtime, side: str, main: cl.Buffer, aux: cl.Buffer | None,
-                         challenges: np.ndarray | None, n: int) -> None:
-    """Fill the degree-lowering columns of the main or aux table (column-major, n rows; aux with split
-    components) on the device with the generated kernels of opencl/air.py (opencl/lowering.cl).
-
-    The aux side needs the main table with its degree-lowering columns and the challenges (63, 3)."""
-    from opencl import air
-
-    if side == "main":
-        air.fill_degree_lowering_main_device(rt, main, n)
-    else:
-        air.fill_degree_lowering_aux_device(rt, main, aux, challenges, n)
-
-
-def quotient_coset(rt: Runtime, main_vals: cl.Buffer, aux_vals: cl.Buffer, n: int, step: int,
-                   challenges: cl.Buffer, weights: cl.Buffer, sums: cl.Buffer, out: cl.Buffer, out_len: int,
-                   first: int, out_step: int, offset: int, gen: int, omega_inv: int, cons_even: int,
-                   cons_odd: int) -> None:
+def quotient_coset(rt: Runtime, kernels: AirKernels, main_vals: cl.Buffer, aux_vals: cl.Buffer, n: int,
+                   step: int, challenges: cl.Buffer, weights: cl.Buffer, sums: cl.Buffer, out: cl.Buffer,
+                   out_len: int, first: int, out_step: int, offset: int, gen: int, omega_inv: int,
+                   cons_even: int, cons_odd: int) -> None:
     """Quotient values of one coset (n rows, next row at +step) into out (3 x out_len) at first + step * i.
 
-    The constraint sums per category come from the chunked generated evaluator (opencl/constraints_chunked.cl,
-    tools/gen_constraints.py) in mode 1, which adds each slice's weighted sum into `sums`."""
+    The constraint sums per category come from the set's generated constraint kernels in mode 1, which
+    add each slice's weighted sum into `sums`."""
     local = (CPU_GROUP,) if rt.device.type & cl.device_type.CPU else None
     cl.enqueue_fill_buffer(rt.queue, sums, np.uint64(0), 0, 96 * n)
-    for kern in _parts(rt, "constraints_chunked.cl", "evaluate_constraints_"):
+    for kern in constraint_kernels(rt, kernels):
         kern(rt.queue, (n,), local, main_vals, np.uint64(1), np.uint64(n), aux_vals, np.uint64(1),
              np.uint64(3 * n), np.uint64(n), challenges, weights, np.uint32(n), np.uint32(step), np.uint32(1),
              sums)
