@@ -64,7 +64,9 @@ def devices() -> None:
                    f"{d.platform} / {d.name}")
     cpu = cpu_device()
     click.echo(f"CPU pool device: {cpu.key + ' ' + cpu.name if cpu else 'none (numpy backend)'}")
-    click.echo(f"proves: {proof_versions_text()}")
+    from stages.air.kernel_cache import kernels_digest
+
+    click.echo(f"proves: {proof_versions_text()}; AIR kernels digest {kernels_digest()[:16]}")
     gpus = gpu_devices()
     if gpus:
         for i, g in enumerate(gpus):

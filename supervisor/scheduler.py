@@ -223,6 +223,9 @@ class Scheduler:
                  "earliest-finish" if self.cfg.cpu_max_log2 is None else
                  f"cpu-max-log2={self.cfg.cpu_max_log2}",
                  ",".join(str(v) for v in jobs.supported_proof_versions()))
+        from stages.air.kernel_cache import kernels_digest
+
+        log.info("AIR kernels digest %s", kernels_digest())
 
     @property
     def ready(self) -> bool:

@@ -6,15 +6,16 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from stages.profile import PROFILES, SUPPORTED_PROOF_VERSIONS
+
 from .errors import InputError
 from .isa import P
 
 CURRENT_VERSION = 5
-# Claim versions this build can prove: version 5 is Triton VM v7.0.0's proof system. A claim of any other
-# version (8 is Triton VM v8/v9) must be refused before any work: our AIR would make a proof of it that
-# no verifier of that version accepts.
-SUPPORTED_PROOF_VERSIONS = (CURRENT_VERSION,)
-PROOF_SYSTEM_NAMES = {5: "Triton VM v7.0.0"}
+# Claim versions this build can prove are those with a profile (stages.profile; 5 is Triton VM v7.0.0).
+# A claim of any other version (8 is Triton VM v8/v9) must be refused before any work: our AIR would make
+# a proof of it that no verifier of that version accepts.
+PROOF_SYSTEM_NAMES = {v: p.release for v, p in PROFILES.items()}
 
 
 def unsupported_version_message(version: object) -> str | None:
