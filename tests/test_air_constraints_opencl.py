@@ -42,10 +42,12 @@ def test_committed_kernels_are_generated_from_current_air():
 
 
 @pytest.fixture(scope="module")
-def compiled():
+def compiled(device):
+    from opencl.devices import get_cl_device
+
     gen = _gen_module()
     air = lowered_air() if FULL else lower(SMALL_TABLES)
-    ctx = cl.Context([cl.get_platforms()[0].get_devices()[0]])
+    ctx = cl.Context([get_cl_device(device)])
     # unoptimised: pocl compile time grows steeply with optimisation on kernels this large
     options = ["-cl-std=CL1.2", "-cl-opt-disable"]
     single = cl.Program(ctx, gen.opencl_source(air, "test")).build(options=options)

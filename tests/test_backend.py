@@ -1,4 +1,5 @@
-"""stages/backend.py: the numpy and OpenCL (pocl) backends give identical results for every operation."""
+"""stages/backend.py: the numpy and OpenCL backends give identical results for every operation, the OpenCL one
+on every OpenCL CPU implementation present (the `device` fixture of conftest)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ P = 2**64 - 2**32 + 1
 
 
 @pytest.fixture(scope="module")
-def backends():
-    return get_backend("numpy"), get_backend("opencl")
+def backends(device):
+    return get_backend("numpy"), get_backend("opencl", device)
 
 
 @pytest.fixture(scope="module")
