@@ -76,8 +76,10 @@ def write_vendors(directory: Path, drivers: list[Path], environ: dict[str, str] 
 
 def register(directory: Path) -> Path | None:
     """Write the vendors directory and point OCL_ICD_VENDORS at it; None (and nothing changed) when no
-    wheel driver is installed. Takes effect only before this process's first OpenCL call."""
-    drivers = wheel_drivers()
+    driver wheel is installed or the loader already sees every one (registered by a parent process, say).
+    Takes effect only before this process's first OpenCL call."""
+    seen = {Path(line).name for line in current_entries().values()}
+    drivers = [d for d in wheel_drivers() if d.name not in seen]
     if not drivers:
         return None
     directory = write_vendors(directory, drivers)
@@ -89,11 +91,11 @@ def main(argv: list[str]) -> int:
     """`python3 -m opencl.icd [DIR]`: write the vendors directory (default ~/.cache/tvmpd/opencl-vendors)
     and print it, for `export OCL_ICD_VENDORS=$(python3 -m opencl.icd)`."""
     target = Path(argv[0]) if argv else Path.home() / ".cache" / "tvmpd" / "opencl-vendors"
-    directory = register(target)
-    if directory is None:
+    drivers = wheel_drivers()
+    if not drivers:
         print("no OpenCL driver wheel installed (intel-opencl-rt, intel-cmplr-lib-rt)", file=sys.stderr)
         return 1
-    print(directory)
+    print(write_vendors(target, drivers))
     return 0
 
 

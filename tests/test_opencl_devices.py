@@ -135,3 +135,19 @@ def test_group_size_is_a_power_of_two_within_the_kernel_limit(device):
         size = rt.group_size(kernel, wanted)
         assert size & (size - 1) == 0 and size <= max(1, min(wanted, limit, rt.max_work_group()))
         assert 2 * size > min(wanted, limit, rt.max_work_group())
+
+
+def test_register_points_the_loader_at_the_directory_once(tmp_path, monkeypatch):
+    driver = tmp_path / "lib" / "libintelocl.so"
+    monkeypatch.setattr(icd, "wheel_drivers", lambda: [driver])
+    system = _vendors(tmp_path / "system", {"nvidia.icd": "libnvidia-opencl.so.1"})
+    monkeypatch.setenv("OCL_ICD_VENDORS", str(system))
+    first = icd.register(tmp_path / "first")
+    assert first == tmp_path / "first" and icd.os.environ["OCL_ICD_VENDORS"] == str(first)
+    assert sorted(p.name for p in first.iterdir()) == ["nvidia.icd", "tvmpd-libintelocl.icd"]
+    # a second registration (a child process, a second import of conftest) finds the driver already seen
+    assert icd.register(tmp_path / "second") is None
+    assert icd.os.environ["OCL_ICD_VENDORS"] == str(first) and not (tmp_path / "second").exists()
+    monkeypatch.setattr(icd, "wheel_drivers", lambda: [])
+    monkeypatch.setenv("OCL_ICD_VENDORS", str(system))
+    assert icd.register(tmp_path / "third") is None and icd.os.environ["OCL_ICD_VENDORS"] == str(system)
