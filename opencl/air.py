@@ -239,7 +239,7 @@ def _extend_kernel(rt: Runtime, kernels: AirKernels, name: str) -> cl.Kernel:
     if key not in rt.cache:
         defines = "".join(f"#define {k} {v}\n" for k, v in kernels.defines)
         source = _field_helpers() + defines + (KERNEL_DIR / "extend.cl").read_text()
-        prog = rt.program_from_source(f"extend:{kernels.digest}", source)
+        prog = rt.program_from_source(f"extend:{kernels.digest}", source, _options(rt))
         rt.cache[key] = cl.Kernel(prog, name)
     return rt.cache[key]
 

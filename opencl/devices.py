@@ -60,9 +60,20 @@ def gpu_devices() -> list[DeviceInfo]:
     return [d for d in list_devices() if d.kind == "gpu"]
 
 
-def cpu_device() -> DeviceInfo | None:
-    """The device the CPU pool uses for OpenCL work (pocl or a vendor CPU runtime), if any."""
+POCL_PLATFORM = "Portable Computing Language"
+
+
+def cpu_devices() -> list[DeviceInfo]:
+    """Every CPU device, pocl's first (the runtime tvmpd installs), then by platform, device name and key:
+    the order does not depend on the order in which the ICD loader happens to list the platforms."""
     cpus = [d for d in list_devices() if d.kind == "cpu"]
+    return sorted(cpus, key=lambda d: (d.platform != POCL_PLATFORM, d.platform, d.name, d.key))
+
+
+def cpu_device() -> DeviceInfo | None:
+    """The CPU device tvmpd uses by default (`tvmpd devices`, `tvmpd prove --backend opencl` without a GPU):
+    pocl when present, so that registering another CPU runtime (Intel's) does not change the pick."""
+    cpus = cpu_devices()
     return cpus[0] if cpus else None
 
 

@@ -18,7 +18,7 @@ def levels_device(rt: Runtime, nodes, n_leaves: int) -> None:
     kern = rt.kernel("tip5", "merkle_level_kernel")
     first = n_leaves // 2
     while first >= 1:
-        lsize = min(LOCAL_SIZE, rt.max_work_group())
+        lsize = rt.group_size(kern, LOCAL_SIZE)
         gsize = -(-first // lsize) * lsize
         kern(rt.queue, (gsize,), (lsize,), nodes, np.uint32(first))
         first //= 2

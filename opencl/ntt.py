@@ -89,9 +89,9 @@ def _run_pass(rt: Runtime, src, dst, tw, scale, src_stride: int, dst_stride: int
               fold_factor: int = 1) -> None:
     s0, k, log_t = step
     block = 1 << (k + log_t)
-    lsize = max(1, min(max(block // 8, 32), 256, rt.max_work_group()))  # one radix-8 group per work-item
-    nblocks = (1 << log_n) // block
     kern = rt.kernel("ntt", "ntt_pass_kernel")
+    lsize = rt.group_size(kern, min(max(block // 8, 32), 256))  # one radix-8 group per work-item
+    nblocks = (1 << log_n) // block
     kern.set_args(src, dst, tw, scale if scale is not None else tw, np.uint64(src_stride),
                   np.uint64(dst_stride), np.uint32(src_shift), np.uint32(s0), np.uint32(k),
                   np.uint32(log_t), np.uint32(int(dif)), np.uint32(int(scale is not None)),

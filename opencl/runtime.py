@@ -22,6 +22,55 @@ PROGRAMS: dict[str, tuple[str, ...]] = {
 
 BUILD_OPTIONS = ("-cl-std=CL1.2",)
 
+# What every device must offer tvmpd's kernels (opencl/README.md says why for each): OpenCL C 1.2
+# (BUILD_OPTIONS), 64-bit integers (a field element is one ulong), little-endian words (numpy arrays are
+# copied byte for byte), local memory for one NTT block (ntt.cl: NTT_BLOCK + NTT_BLOCK / 16 ulongs) and
+# work-groups of 64 work-items (opencl/air.py launches the generated AIR kernels with groups of 64).
+MIN_OPENCL_C = (1, 2)
+MIN_LOCAL_MEM_BYTES = 8 * (2048 + 2048 // 16)
+MIN_WORK_GROUP = 64
+
+
+class DeviceUnsupported(ValueError):
+    """A device lacks a capability the kernels need; the message names the device and each missing one."""
+
+
+def _opencl_c_version(device: cl.Device) -> tuple[int, int]:
+    """(major, minor) of the device's "OpenCL C x.y ..." version string; (0, 0) if unreadable."""
+    try:
+        major, minor = device.opencl_c_version.split()[2].split(".")[:2]
+        return int(major), int(minor)
+    except (ValueError, IndexError, cl.Error):
+        return (0, 0)
+
+
+def device_problems(device: cl.Device) -> list[str]:
+    """What the device lacks of the requirements above, one phrase each; empty when it has them all."""
+    problems = []
+    version = _opencl_c_version(device)
+    if version < MIN_OPENCL_C:
+        wanted = ".".join(map(str, MIN_OPENCL_C))
+        problems.append(f"OpenCL C {wanted} (it offers {device.opencl_c_version.strip()!r})")
+    if device.profile.strip() != "FULL_PROFILE" and "cl_khr_int64" not in device.extensions.split():
+        problems.append(f"64-bit integers (an {device.profile.strip()} device without cl_khr_int64)")
+    if not device.endian_little:
+        problems.append("little-endian memory")
+    if device.local_mem_size < MIN_LOCAL_MEM_BYTES:
+        problems.append(f"{MIN_LOCAL_MEM_BYTES} bytes of local memory (it has {device.local_mem_size})")
+    if min(device.max_work_group_size, device.max_work_item_sizes[0]) < MIN_WORK_GROUP:
+        problems.append(f"work-groups of {MIN_WORK_GROUP} work-items (it allows "
+                        f"{min(device.max_work_group_size, device.max_work_item_sizes[0])})")
+    return problems
+
+
+def check_device(device: cl.Device, key: str) -> None:
+    """Raise DeviceUnsupported, naming the device and all it lacks, unless it meets the requirements."""
+    problems = device_problems(device)
+    if problems:
+        where = f"{device.name.strip()}, {device.platform.name.strip()}"
+        raise DeviceUnsupported(f"OpenCL device {key} ({where}) cannot run tvmpd's kernels: it lacks "
+                                + "; ".join(problems))
+
 
 @dataclass
 class Runtime:
@@ -77,7 +126,17 @@ class Runtime:
         return out
 
     def max_work_group(self) -> int:
-        return int(self.device.max_work_group_size)
+        """Most work-items in one work-group of this device (along dimension 0)."""
+        return min(int(self.device.max_work_group_size), int(self.device.max_work_item_sizes[0]))
+
+    def group_size(self, kernel: cl.Kernel, wanted: int) -> int:
+        """The largest power of two <= wanted that this device runs `kernel` with: the kernel's own limit
+        (registers, local memory) can be below the device's."""
+        key = ("group_limit", kernel.int_ptr)
+        if key not in self.cache:
+            info = cl.kernel_work_group_info.WORK_GROUP_SIZE
+            self.cache[key] = min(self.max_work_group(), int(kernel.get_work_group_info(info, self.device)))
+        return 1 << (max(1, min(wanted, self.cache[key])).bit_length() - 1)
 
 
 _RUNTIMES: dict[str | None, Runtime] = {}  # None: the default device, resolved once
@@ -106,6 +165,7 @@ def get_runtime(device_key: str | None = None) -> Runtime:
     key = device_key
     if key not in _RUNTIMES:
         device = get_cl_device(key)
+        check_device(device, key)
         context = cl.Context([device])
         # TVMPD_CL_PROFILE=1: events carry device timestamps (tools/profile_prove.py reads them)
         profiling = os.environ.get("TVMPD_CL_PROFILE", "") not in ("", "0")

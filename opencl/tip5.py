@@ -19,9 +19,10 @@ LOCAL_SIZE = 128
 
 def _launch(rt: Runtime, name: str, n: int, *args) -> None:
     """Run a tip5.cl kernel with one work-item per item (global size rounded up to the group size)."""
-    lsize = min(LOCAL_SIZE, rt.max_work_group())
+    kern = rt.kernel("tip5", name)
+    lsize = rt.group_size(kern, LOCAL_SIZE)
     gsize = max(1, -(-n // lsize)) * lsize
-    rt.kernel("tip5", name)(rt.queue, (gsize,), (lsize,), *args)
+    kern(rt.queue, (gsize,), (lsize,), *args)
 
 
 def permute_device(rt: Runtime, states, n: int) -> None:

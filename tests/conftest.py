@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from opencl.icd import register
+
+# Before anything loads OpenCL: make OpenCL drivers installed as wheels (Intel's CPU runtime, from the test
+# extra) visible next to pocl, for this process and the daemons it starts.
+_ICD_DIR = Path(tempfile.mkdtemp(prefix="tvmpd-icd-"))
+atexit.register(shutil.rmtree, _ICD_DIR, True)
+register(_ICD_DIR)
 
 VECTORS = Path(os.environ.get("TVMPD_VECTORS", Path(__file__).resolve().parents[2] / "shared" / "vectors"))
 NODE_FORMATS = VECTORS.parent / "node-formats"  # sample node jobs next to the vectors in ../shared
@@ -31,15 +43,32 @@ def random_field(rng: np.random.Generator, shape) -> np.ndarray:
     return rng.integers(0, 2**64 - 2**32 + 1, size=shape, dtype=np.uint64)
 
 
-@pytest.fixture(scope="module")
-def device() -> str:
-    """OpenCL device key for the AIR kernel tests: pocl by default; TVMPD_AIR_TEST_DEVICE runs the same
-    checks on another device (e.g. a GPU)."""
-    if os.environ.get("TVMPD_AIR_TEST_DEVICE"):
-        return os.environ["TVMPD_AIR_TEST_DEVICE"]
-    from opencl.devices import cpu_device
+def _implementation(platform: str) -> str:
+    """Short test id of an OpenCL implementation: "pocl", or the leading word of its platform name."""
+    from opencl.devices import POCL_PLATFORM
 
-    dev = cpu_device()
-    if dev is None:
-        pytest.skip("no OpenCL CPU device")
-    return dev.key
+    if platform == POCL_PLATFORM:
+        return "pocl"
+    return re.match(r"[A-Za-z0-9]*", platform.strip())[0].lower() or "other"
+
+
+def opencl_test_devices() -> list[tuple[str, str]]:
+    """(test id, device key) of every device the OpenCL kernel tests run on: one CPU device of each OpenCL
+    implementation present (pocl, Intel's CPU runtime, ...), or only TVMPD_AIR_TEST_DEVICE when it is set
+    (e.g. a GPU)."""
+    if os.environ.get("TVMPD_AIR_TEST_DEVICE"):
+        return [("env", os.environ["TVMPD_AIR_TEST_DEVICE"])]
+    from opencl.devices import cpu_devices
+
+    picked: dict[str, str] = {}
+    for dev in cpu_devices():
+        picked.setdefault(_implementation(dev.platform), dev.key)
+    return list(picked.items())
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Each test that takes `device` (an opencl.devices key) runs once per device of opencl_test_devices()."""
+    if "device" in metafunc.fixturenames:
+        found = opencl_test_devices()
+        metafunc.parametrize("device", [key for _, key in found], ids=[name for name, _ in found],
+                             scope="module")

@@ -1,4 +1,5 @@
-"""opencl/commit.py: fused coset evaluation + row hashing against stages/ntt.py and stages/tip5.py on pocl."""
+"""opencl/commit.py: fused coset evaluation + row hashing against stages/ntt.py and stages/tip5.py, on every
+OpenCL CPU implementation present (the `device` fixture of conftest)."""
 
 from __future__ import annotations
 
@@ -19,18 +20,19 @@ def rng():
 
 @pytest.mark.parametrize("length, n, cols, batch", [(1, 1, 1, None), (8, 64, 3, None), (30, 128, 379, 40),
                                                     (64, 64, 25, 10), (16, 256, 10, 10)])
-def test_evaluate_and_hash_matches_numpy(rng, length, n, cols, batch):
+def test_evaluate_and_hash_matches_numpy(device, rng, length, n, cols, batch):
     coeffs = rng.integers(0, P, size=(length, cols), dtype=np.uint64)
     offset = int(rng.integers(1, P, dtype=np.uint64))
-    values, digests = commit.evaluate_and_hash(coeffs, offset, n, batch_cols=batch)
+    values, digests = commit.evaluate_and_hash(coeffs, offset, n, batch_cols=batch, device_key=device)
     expected = np_ntt.coset_evaluate(coeffs, offset, n)
     assert np.array_equal(values, expected)
     assert np.array_equal(digests, np_tip5.hash_rows(expected))
 
 
-def test_evaluate_and_hash_extension_without_values(rng):
+def test_evaluate_and_hash_extension_without_values(device, rng):
     coeffs = rng.integers(0, P, size=(32, 13, 3), dtype=np.uint64)
-    values, digests = commit.evaluate_and_hash(coeffs, 7, 128, keep_values=False, batch_cols=20)
+    values, digests = commit.evaluate_and_hash(coeffs, 7, 128, keep_values=False, batch_cols=20,
+                                               device_key=device)
     assert values is None
     expected = np_ntt.coset_evaluate(coeffs, 7, 128).reshape(128, 39)
     assert np.array_equal(digests, np_tip5.hash_rows(expected))

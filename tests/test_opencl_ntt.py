@@ -1,4 +1,5 @@
-"""OpenCL field, NTT, INTT and LDE kernels against the numpy reference (stages/field.py, stages/ntt.py)."""
+"""OpenCL field, NTT, INTT and LDE kernels against the numpy reference (stages/field.py, stages/ntt.py), on
+every OpenCL CPU implementation present (the `device` fixture of conftest)."""
 
 from __future__ import annotations
 
@@ -30,8 +31,8 @@ def _edge_values(rng, n):
     return x
 
 
-def _run_binary(kernel_name, a, b, width=1):
-    rt = get_runtime()
+def _run_binary(device, kernel_name, a, b, width=1):
+    rt = get_runtime(device)
     n = a.shape[0]
     out = rt.empty(a.nbytes)
     rt.kernel("field", kernel_name)(rt.queue, (max(n, 1),), None, rt.to_device(a), rt.to_device(b), out,
@@ -39,18 +40,18 @@ def _run_binary(kernel_name, a, b, width=1):
     return rt.from_device(out, a.shape)
 
 
-def test_field_kernels_match_numpy(rng):
+def test_field_kernels_match_numpy(device, rng):
     a = _edge_values(rng, 4096)
     b = _edge_values(rng, 4096)
-    assert np.array_equal(_run_binary("gl_mul_kernel", a, b), F.mul(a, b))
-    assert np.array_equal(_run_binary("gl_add_kernel", a, b), F.add(a, b))
-    assert np.array_equal(_run_binary("gl_sub_kernel", a, b), F.sub(a, b))
+    assert np.array_equal(_run_binary(device, "gl_mul_kernel", a, b), F.mul(a, b))
+    assert np.array_equal(_run_binary(device, "gl_add_kernel", a, b), F.add(a, b))
+    assert np.array_equal(_run_binary(device, "gl_sub_kernel", a, b), F.sub(a, b))
 
 
-def test_xfe_mul_kernel_matches_numpy(rng):
+def test_xfe_mul_kernel_matches_numpy(device, rng):
     a = _edge_values(rng, 3 * 1000).reshape(1000, 3)
     b = _edge_values(rng, 3 * 1000).reshape(1000, 3)
-    assert np.array_equal(_run_binary("xfe_mul_kernel", a, b), X.mul(a, b))
+    assert np.array_equal(_run_binary(device, "xfe_mul_kernel", a, b), X.mul(a, b))
 
 
 def test_primitive_roots_match_field_module():
@@ -59,18 +60,18 @@ def test_primitive_roots_match_field_module():
 
 
 @pytest.mark.parametrize("log_n, cols", [(0, 1), (1, 3), (4, 5), (7, 1), (11, 2), (12, 3), (14, 1)])
-def test_ntt_and_intt_match_numpy(rng, log_n, cols):
+def test_ntt_and_intt_match_numpy(device, rng, log_n, cols):
     x = random_field(rng, (1 << log_n, cols))
-    values = cl_ntt.ntt(x)
+    values = cl_ntt.ntt(x, device)
     assert np.array_equal(values, np_ntt.ntt(x))
-    coeffs = cl_ntt.intt(x)
+    coeffs = cl_ntt.intt(x, device)
     assert np.array_equal(coeffs, np_ntt.intt(x))
-    assert np.array_equal(cl_ntt.intt(values), x)
+    assert np.array_equal(cl_ntt.intt(values, device), x)
 
 
-def test_ntt_extension_columns(rng):
+def test_ntt_extension_columns(device, rng):
     x = random_field(rng, (256, 3, 3))
-    out = cl_ntt.ntt(x)
+    out = cl_ntt.ntt(x, device)
     assert out.shape == x.shape
     assert np.array_equal(out, np_ntt.ntt(x))
 
@@ -88,16 +89,16 @@ def test_ntt_extension_columns(rng):
         (12, 16, 2, (7, 1)),
     ],
 )
-def test_lde_matches_numpy(rng, log_n, log_out, cols, offsets):
+def test_lde_matches_numpy(device, rng, log_n, log_out, cols, offsets):
     x = random_field(rng, (1 << log_n, cols))
-    got = cl_ntt.lde(x, offsets[0], offsets[1], 1 << log_out)
+    got = cl_ntt.lde(x, offsets[0], offsets[1], 1 << log_out, device)
     assert np.array_equal(got, np_ntt.lde(x, offsets[0], offsets[1], 1 << log_out))
 
 
-def test_lde_extension_random_offsets(rng):
+def test_lde_extension_random_offsets(device, rng):
     x = random_field(rng, (64, 5, 3))
     o_in, o_out = (int(v) for v in rng.integers(1, P, size=2, dtype=np.uint64))
-    got = cl_ntt.lde(x, o_in, o_out, 512)
+    got = cl_ntt.lde(x, o_in, o_out, 512, device)
     assert got.shape == (512, 5, 3)
     assert np.array_equal(got, np_ntt.lde(x, o_in, o_out, 512))
 
@@ -129,24 +130,25 @@ def test_bad_input_raises():
 
 @pytest.mark.parametrize("length, log_n, cols", [(0, 2, 1), (1, 0, 2), (1, 4, 1), (5, 3, 3), (64, 6, 2),
                                                  (100, 10, 3), (1024, 13, 1)])
-def test_coset_evaluate_matches_numpy(rng, length, log_n, cols):
+def test_coset_evaluate_matches_numpy(device, rng, length, log_n, cols):
     coeffs = random_field(rng, (length, cols))
     offset = int(rng.integers(1, P, dtype=np.uint64))
-    got = cl_ntt.coset_evaluate(coeffs, offset, 1 << log_n)
+    got = cl_ntt.coset_evaluate(coeffs, offset, 1 << log_n, device)
     assert np.array_equal(got, np_ntt.coset_evaluate(coeffs, offset, 1 << log_n))
 
 
-def test_coset_evaluate_extension_and_bad_input(rng):
+def test_coset_evaluate_extension_and_bad_input(device, rng):
     coeffs = random_field(rng, (40, 2, 3))
-    assert np.array_equal(cl_ntt.coset_evaluate(coeffs, 7, 256), np_ntt.coset_evaluate(coeffs, 7, 256))
+    got = cl_ntt.coset_evaluate(coeffs, 7, 256, device)
+    assert np.array_equal(got, np_ntt.coset_evaluate(coeffs, 7, 256))
     with pytest.raises(ValueError):
         cl_ntt.coset_evaluate(coeffs, 7, 32)  # more coefficients than points
     with pytest.raises(ValueError):
         cl_ntt.coset_evaluate(coeffs, 0, 256)
 
 
-def test_runtime_builds_and_caches_source_programs():
-    rt = get_runtime()
+def test_runtime_builds_and_caches_source_programs(device):
+    rt = get_runtime(device)
     src = "__kernel void twice(__global ulong *x) { x[get_global_id(0)] *= 2; }"
     prog = rt.program_from_source("test_twice", src)
     assert rt.program_from_source("test_twice", src) is prog
@@ -156,10 +158,10 @@ def test_runtime_builds_and_caches_source_programs():
 
 
 @pytest.mark.parametrize("log_len, log_n", [(6, 4), (6, 5), (9, 7), (12, 11)])
-def test_coset_evaluate_device_on_a_coset_smaller_than_the_polynomial(rng, log_len, log_n):
+def test_coset_evaluate_device_on_a_coset_smaller_than_the_polynomial(device, rng, log_len, log_n):
     # coefficients j + t n fold onto j: the prover evaluates on cosets of half the randomized-trace
     # length when the full-length coset buffers would not fit the device
-    rt = get_runtime()
+    rt = get_runtime(device)
     coeffs = rng.integers(0, F.P, size=(3, 1 << log_len), dtype=np.uint64)
     offset = 7
     src, dst = rt.to_device(coeffs), rt.empty(8 * 3 << log_n)

@@ -1,4 +1,5 @@
-"""OpenCL Tip5 permutation, row hashing and Merkle tree against the vectors and stages/tip5.py on pocl."""
+"""OpenCL Tip5 permutation, row hashing and Merkle tree against the vectors and stages/tip5.py, on every
+OpenCL CPU implementation present (the `device` fixture of conftest)."""
 
 from __future__ import annotations
 
@@ -24,43 +25,43 @@ def _digest(d):
 
 
 
-def test_permutation_known_answers(vectors):
+def test_permutation_known_answers(vectors, device):
     cases = load_json("tip5.json")["random"]["permutation"]
     states = np.array([c["input"] for c in cases], dtype=np.uint64)
     expected = np.array([c["output"] for c in cases], dtype=np.uint64)
-    assert np.array_equal(cl_tip5.permute_batch(states), expected)
+    assert np.array_equal(cl_tip5.permute_batch(states, device), expected)
 
 
-def test_permutation_matches_numpy(rng):
+def test_permutation_matches_numpy(device, rng):
     states = random_field(rng, (1000, 16))
     edges = np.array([0, 1, P - 1, 2**32 - 1, P - 2**32], dtype=np.uint64)
     states[:5] = edges[:, None]  # edge words in every lane
-    assert np.array_equal(cl_tip5.permute_batch(states), np_tip5.permute_batch(states))
+    assert np.array_equal(cl_tip5.permute_batch(states, device), np_tip5.permute_batch(states))
 
 
-def test_hash_rows_known_answers(vectors):
+def test_hash_rows_known_answers(vectors, device):
     data = load_json("tip5.json")
     for case in data["random"]["hash_varlen"] + data["fixed"]["hash_varlen"]:
         row = np.array(case["input"], dtype=np.uint64).reshape(1, -1)
-        assert cl_tip5.hash_rows(row)[0].tolist() == _digest(case["digest"])
+        assert cl_tip5.hash_rows(row, device)[0].tolist() == _digest(case["digest"])
 
 
 @pytest.mark.parametrize("n, width", [(1, 0), (1, 1), (3, 9), (17, 10), (64, 12), (33, 273), (257, 379)])
-def test_hash_rows_matches_numpy(rng, n, width):
+def test_hash_rows_matches_numpy(device, rng, n, width):
     rows = random_field(rng, (n, width))
-    assert np.array_equal(cl_tip5.hash_rows(rows), np_tip5.hash_rows(rows))
+    assert np.array_equal(cl_tip5.hash_rows(rows, device), np_tip5.hash_rows(rows))
 
 
-def test_hash_rows_extension_rows_are_flattened(rng):
+def test_hash_rows_extension_rows_are_flattened(device, rng):
     rows = random_field(rng, (20, 91, 3))
-    assert np.array_equal(cl_tip5.hash_rows(rows), np_tip5.hash_rows(rows.reshape(20, 273)))
+    assert np.array_equal(cl_tip5.hash_rows(rows, device), np_tip5.hash_rows(rows.reshape(20, 273)))
 
 
-def test_hash_rows_in_column_batches(rng):
+def test_hash_rows_in_column_batches(device, rng):
     """Feeding a 379-wide table as batches of 10k columns gives the same digests as one pass."""
     n, width = 100, 379
     rows = random_field(rng, (n, width))
-    rt = get_runtime()
+    rt = get_runtime(device)
     states = rt.empty(n * 16 * 8)
     out = rt.empty(n * 5 * 8)
     bounds = [0, 40, 200, 370, width]
@@ -71,17 +72,17 @@ def test_hash_rows_in_column_batches(rng):
     assert np.array_equal(rt.from_device(out, (n, 5)), np_tip5.hash_rows(rows))
 
 
-def test_hash_pair_known_answers(vectors):
+def test_hash_pair_known_answers(vectors, device):
     data = load_json("tip5.json")
     for case in data["random"]["hash_pair"] + data["fixed"]["hash_pair"]:
         leaves = np.array([_digest(case["left"]), _digest(case["right"])], dtype=np.uint64)
-        assert cl_merkle.build_tree(leaves)[1].tolist() == _digest(case["digest"])
+        assert cl_merkle.build_tree(leaves, device)[1].tolist() == _digest(case["digest"])
 
 
 @pytest.mark.parametrize("n", [1, 2, 8, 1024])
-def test_merkle_tree_matches_numpy(rng, n):
+def test_merkle_tree_matches_numpy(device, rng, n):
     leaves = random_field(rng, (n, 5))
-    nodes = cl_merkle.build_tree(leaves)
+    nodes = cl_merkle.build_tree(leaves, device)
     expected = np.zeros((2 * n, 5), dtype=np.uint64)
     expected[n:] = leaves
     k = n // 2
@@ -91,13 +92,13 @@ def test_merkle_tree_matches_numpy(rng, n):
     assert np.array_equal(nodes, expected)
 
 
-def test_commit_rows_device(rng):
+def test_commit_rows_device(device, rng):
     n, width = 64, 23
     rows = random_field(rng, (n, width))
-    rt = get_runtime()
+    rt = get_runtime(device)
     nodes = cl_merkle.commit_rows_device(rt, rt.to_device(np.ascontiguousarray(rows.T)), n, width)
     got = rt.from_device(nodes, (2 * n, 5))
-    assert np.array_equal(got, cl_merkle.build_tree(np_tip5.hash_rows(rows)))
+    assert np.array_equal(got, cl_merkle.build_tree(np_tip5.hash_rows(rows), device))
 
 
 def test_bad_input_raises():
@@ -115,12 +116,13 @@ def test_bad_input_raises():
 
 @pytest.mark.parametrize("n, width, limit", [(100, 379, 8 * 379 * 100), (100, 379, 40_000), (37, 25, 2_000),
                                              (5, 0, 64)])
-def test_hash_rows_in_chunks_when_over_the_buffer_limit(rng, n, width, limit):
+def test_hash_rows_in_chunks_when_over_the_buffer_limit(device, rng, n, width, limit):
     rows = random_field(rng, (n, width))
-    assert np.array_equal(cl_tip5.hash_rows(rows, limit_bytes=limit), np_tip5.hash_rows(rows))
+    assert np.array_equal(cl_tip5.hash_rows(rows, device, limit_bytes=limit), np_tip5.hash_rows(rows))
 
 
 @pytest.mark.parametrize("n, limit", [(64, 80 * 16), (256, 80 * 8), (8, 80)])
-def test_merkle_tree_in_subtrees_when_over_the_buffer_limit(rng, n, limit):
+def test_merkle_tree_in_subtrees_when_over_the_buffer_limit(device, rng, n, limit):
     leaves = random_field(rng, (n, 5))
-    assert np.array_equal(cl_merkle.build_tree(leaves, limit_bytes=limit), cl_merkle.build_tree(leaves))
+    got = cl_merkle.build_tree(leaves, device, limit_bytes=limit)
+    assert np.array_equal(got, cl_merkle.build_tree(leaves, device))

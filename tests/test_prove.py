@@ -75,13 +75,9 @@ def test_padded_height_limit_is_an_error_type():
     assert err.log2_padded_height == 12 and "2^12" in str(err)
 
 
-def test_seeded_proof_on_opencl_is_byte_identical(reference_proofs):
-    from opencl.devices import cpu_device
-
-    device = cpu_device()
-    assert device is not None, "pocl (pocl-binary-distribution) should provide an OpenCL CPU device"
+def test_seeded_proof_on_opencl_is_byte_identical(reference_proofs, device):
     claim, aet, seed, reference = reference_proofs["halt"]
-    np.testing.assert_array_equal(prove(claim, aet, seed=seed, device_key=device.key), reference)
+    np.testing.assert_array_equal(prove(claim, aet, seed=seed, device_key=device), reference)
 
 
 def test_recomputed_lde_gives_the_same_proof(reference_proofs):

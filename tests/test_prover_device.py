@@ -14,14 +14,10 @@ cl = pytest.importorskip("pyopencl")
 
 
 @pytest.fixture(scope="module")
-def rt():
-    from opencl.devices import cpu_device
+def rt(device):
     from opencl.runtime import get_runtime
 
-    device = cpu_device()
-    if device is None:
-        pytest.skip("no pocl CPU device")
-    return get_runtime(device.key)
+    return get_runtime(device)
 
 
 
