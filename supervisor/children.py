@@ -173,7 +173,9 @@ def child_main(conn, name: str, device_key: str, env: dict, cancel) -> None:
     `cancel` is a shared integer the supervisor sets to a job's sequence number to stop that job: the work
     loop checks it at every stage boundary and VM progress report and answers "cancelled".
     """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the supervisor decides
+    from supervisor import lifecycle
+
+    lifecycle.become_child(int(env.get("TVMPD_SUPERVISOR_PID") or os.getppid()))
     os.environ.update(env)
     from supervisor import jobs
     from supervisor.config import setup_logging
@@ -300,7 +302,9 @@ class Child:
         parent, child = ctx.Pipe(duplex=True)
         self.cancel_flag = ctx.RawValue("q", 0)
         self.proc = ctx.Process(target=child_main, name=f"tvmpd-{self.name}",
-                                args=(child, self.name, self.device_key, self.env, self.cancel_flag),
+                                args=(child, self.name, self.device_key,
+                                      {**self.env, "TVMPD_SUPERVISOR_PID": str(os.getpid())},
+                                      self.cancel_flag),
                                 daemon=True)
         self.proc.start()
         child.close()
