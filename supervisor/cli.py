@@ -98,8 +98,11 @@ def devices() -> None:
     for d in found:
         click.echo(f"{d.key:6} {d.kind:5} {d.compute_units:4d} {d.global_mem_bytes / 2**30:8.1f}GB  "
                    f"{d.platform} / {d.name}")
+    click.echo("CPU pool: numpy prover (executes every job; proves the jobs routed to it)")
     cpu = cpu_device()
-    click.echo(f"CPU pool device: {cpu.key + ' ' + cpu.name if cpu else 'none (numpy backend)'}")
+    if cpu is not None:
+        click.echo(f"OpenCL CPU device {cpu.key} ({cpu.name}): not used by default; "
+                   f"`--devices {cpu.key}` makes a device child on it")
     click.echo(f"proves: {proof_versions_text()}")
     gpus = gpu_devices()
     if gpus:

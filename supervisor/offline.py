@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -27,6 +28,15 @@ def _read_request(path: str) -> list[str]:
     return lines
 
 
+def _check_writable(output: str) -> None:
+    """Fail before proving, not after, when the proof could not be written to `output`."""
+    parent = Path(output).resolve().parent
+    if not parent.is_dir():
+        raise click.BadParameter(f"folder {parent} does not exist", param_hint="-o")
+    if not os.access(parent, os.W_OK):
+        raise click.BadParameter(f"folder {parent} is not writable", param_hint="-o")
+
+
 @click.command()
 @click.argument("request", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", "output", type=click.Path(dir_okay=False), default=None,
@@ -48,8 +58,19 @@ def prove(request: str, output: str | None, seed: str | None, backend: str, devi
             seed_bytes = b""
         if len(seed_bytes) != 32:
             raise click.BadParameter("the seed is 64 hex digits (32 bytes)", param_hint="--seed")
+    if output is None and sys.stdout.isatty():
+        raise click.UsageError("refusing to write a binary proof to a terminal: give -o FILE or redirect "
+                               "standard output")
+    if output is not None:
+        _check_writable(output)
     if device is not None:
         backend = "opencl"
+        from opencl.devices import list_devices
+
+        keys = [d.key for d in list_devices()]
+        if device not in keys:
+            raise click.BadParameter(f"no OpenCL device {device!r} (found: {', '.join(keys) or 'none'}; "
+                                     "see `tvmpd devices`)", param_hint="--device")
     if backend == "opencl" and device is None:
         from opencl.devices import cpu_device, gpu_devices
 
@@ -70,13 +91,17 @@ def prove(request: str, output: str | None, seed: str | None, backend: str, devi
         sys.exit(TOO_BIG_EXIT_BASE + done.log2)
     _stderr(f"executed: padded height 2^{done.log2}, {time.perf_counter() - started:.2f}s")
 
+    def on_stage(stage: str) -> None:
+        _stderr(f"[{time.perf_counter() - started:7.2f}s] {stage} ...")
+
     def progress(stage: str, seconds: float) -> None:
-        _stderr(f"  {stage:30s} {seconds:8.2f}s")
+        _stderr(f"[{time.perf_counter() - started:7.2f}s] {stage} done in {seconds:.2f}s")
 
     from stages.prover import DeviceTooSmall
 
     try:
-        proof = stark_prove(job.claim, done.aet, seed=seed_bytes, device_key=device, progress=progress)
+        proof = stark_prove(job.claim, done.aet, seed=seed_bytes, device_key=device, on_stage=on_stage,
+                            progress=progress)
     except DeviceTooSmall as exc:
         raise click.ClickException(str(exc)) from None
     blob = to_bincode(proof)
@@ -84,7 +109,10 @@ def prove(request: str, output: str | None, seed: str | None, backend: str, devi
         sys.stdout.buffer.write(blob)
         sys.stdout.buffer.flush()
     else:
-        Path(output).write_bytes(blob)
+        try:
+            Path(output).write_bytes(blob)
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from None
     total = time.perf_counter() - started
     _stderr(f"proof: {len(proof)} field elements, {len(blob)} bytes, total {total:.2f}s")
 
@@ -103,11 +131,14 @@ def verify(claim: str, proof: str) -> None:
     from stages.vm import Claim
 
     try:
-        first = next(line for line in Path(claim).read_text().splitlines() if line.strip())
-        the_claim = Claim.from_json(first)
+        lines = [line for line in Path(claim).read_text().splitlines() if line.strip()]
+        if not lines:
+            raise ValueError(f"{claim} is empty")
+        the_claim = Claim.from_json(lines[0])
         blob = Path(proof).read_bytes()
-    except (OSError, StopIteration, ValueError, UnicodeDecodeError) as exc:
-        _stderr(f"error: cannot read claim or proof: {exc or 'empty claim file'}")
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        _stderr(f"error: cannot read claim or proof: {reason}")
         sys.exit(2)
     started = time.perf_counter()
     try:
