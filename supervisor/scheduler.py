@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import msgpack
 import psutil
 
-from supervisor import jobs, protocol, shm
+from supervisor import jobs, metrics, protocol, shm
 from supervisor.children import Child, ChildDied, ChildState
 from supervisor.config import ServeConfig
 from supervisor.timings import TimingTable, default_cache_dir
@@ -471,6 +471,7 @@ class Scheduler:
                             "seconds": round(time.monotonic() - job.created, 3)})
         times = {k: f"{v:.3f}s" for k, v in job.timings.items()}
         age = f"{time.monotonic() - job.created:.3f}s"
+        metrics.job_finished(outcome, job.device, job.log2, time.monotonic() - job.created)
         self._event(job, state, outcome=outcome, device=job.device, age=age, **times,
                     stages=job.stage_timings, **kv)
 
@@ -579,6 +580,7 @@ class Scheduler:
         all_stages = {**exec_stages, **(res.get("stages") or {})}
         if all_stages:
             job.stage_timings = "; ".join(f"{k}={v:.3f}s" for k, v in all_stages.items())
+            metrics.stages_finished(job.log2, all_stages)
         if res["outcome"] == "error":
             self._finish(job, "failed", "error", reason=res["message"][:120])
             return protocol.encode_error(job.job_id, res["message"])

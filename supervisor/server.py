@@ -125,6 +125,8 @@ class Daemon:
             raise ValueError("nothing to listen on: give --tcp and/or --unix")
         self.servers.append(await self._bind_unix(cfg.control, self._on_control_conn))
         self.listen["control"] = cfg.control
+        if cfg.metrics:
+            await self._start_metrics(cfg.metrics)
         await self.scheduler.start()
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, self._on_sigterm)
@@ -132,6 +134,21 @@ class Daemon:
         loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
         log.info("listening %s", " ".join(f"{k}={v}" for k, v in self.listen.items()))
         self._service_task = asyncio.create_task(self._service_loop())
+
+    async def _start_metrics(self, address: str) -> None:
+        from supervisor import metrics
+
+        kind, where = protocol.parse_address(address)
+        if kind != "tcp":
+            raise ValueError(f"--metrics wants HOST:PORT, got {address!r}")
+        host, port = where
+        if not is_loopback(host) and not self.cfg.allow_remote:
+            raise ValueError(f"refusing to serve metrics on non-loopback address {host!r} "
+                             "without --allow-remote")
+        server = await metrics.start_endpoint(host, port, metrics.make_registry(lambda: self._status({})))
+        self.servers.append(server)
+        bound = server.sockets[0].getsockname()
+        self.listen["metrics"] = f"{bound[0]}:{bound[1]}"
 
     async def _service_loop(self) -> None:
         """READY=1 for systemd once every child is warm, WATCHDOG=1 while the loop runs."""
