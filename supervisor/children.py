@@ -178,9 +178,10 @@ def child_main(conn, name: str, device_key: str, env: dict, cancel) -> None:
     lifecycle.become_child(int(env.get("TVMPD_SUPERVISOR_PID") or os.getppid()))
     os.environ.update(env)
     from supervisor import jobs
-    from supervisor.config import setup_logging
+    from supervisor.config import LOG_CONTEXT, setup_logging
 
-    setup_logging(os.environ.get("TVMPD_LOG_LEVEL", "INFO"))
+    setup_logging(os.environ.get("TVMPD_LOG_LEVEL", "INFO"), os.environ.get("TVMPD_LOG_FORMAT", "text"))
+    LOG_CONTEXT.context["child"] = name  # every line this process logs names its child and job
     lock = threading.Lock()
     done = threading.Event()
 
@@ -194,7 +195,7 @@ def child_main(conn, name: str, device_key: str, env: dict, cancel) -> None:
         warm_up(device_key, lambda what: send({"t": "progress", "what": what}))
         mem_free = free_bytes(device_key)
     except Exception as exc:  # no device, a driver or build error: say why once, then exit
-        log.exception("child %s: warm-up on %s failed", name, device_key)
+        log.exception("warm-up on %s failed", device_key)
         send({"t": "boot-failed", "message": f"{type(exc).__name__}: {exc}"})
         return
     send({"t": "ready", "warmup_s": time.perf_counter() - started, "mem_free": mem_free})
@@ -218,6 +219,8 @@ def child_main(conn, name: str, device_key: str, env: dict, cancel) -> None:
             break
         job, attempt = msg["job"], msg["attempt"]
         last_report = [0.0]
+        LOG_CONTEXT.context["job"] = job
+        log.debug("%s task started (attempt %d)", msg["op"], attempt)
 
         def ask(question: dict) -> dict:
             send(question)
@@ -245,12 +248,14 @@ def child_main(conn, name: str, device_key: str, env: dict, cancel) -> None:
             else:
                 result = _run_prove(msg, device_key, stage)
         except jobs.JobCancelled:
-            log.info("child %s: job seq=%d stopped: its client went away", name, job)
+            log.info("job stopped: its client went away")
             result = {"outcome": "cancelled"}
         except Exception as exc:  # a bug or a resource failure: answer the job instead of dying
-            log.exception("child %s: task failed", name)
+            log.exception("%s task failed", msg["op"])
             result = {"outcome": "error", "message": f"internal error in {name}: {type(exc).__name__}: {exc}"}
         result.update({"t": "result", "job": job})
+        log.debug("%s task ended: %s", msg["op"], result.get("outcome"))
+        LOG_CONTEXT.context.pop("job", None)
         send(result)
     done.set()
 
@@ -336,6 +341,8 @@ class Child:
         if msg.get("mem_free") is not None:
             self.mem_free = int(msg["mem_free"])
         t = msg.get("t")
+        if t not in ("mem", "progress"):
+            log.debug("child %s says %s%s", self.name, t, f" (job seq={msg['job']})" if "job" in msg else "")
         if t != "mem":  # the memory thread runs on its own: only the work loop's messages show progress
             self.last_progress = time.monotonic()
         if t == "hello":

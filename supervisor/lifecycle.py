@@ -53,7 +53,8 @@ def become_child(parent_pid: int) -> None:
     decides when its children stop."""
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
-    set_parent_death_signal(signal.SIGKILL)
+    if not set_parent_death_signal(signal.SIGKILL):
+        log.debug("no parent-death signal here: watching the parent's pid only")
     if os.getppid() != parent_pid:  # the parent died before the prctl took effect
         os._exit(1)
     watch_parent(parent_pid)

@@ -240,6 +240,7 @@ class Daemon:
         peer = writer.get_extra_info("peername") or "unix"
         peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "unix"
         self.job_conns += 1
+        log.debug("job connection from %s (%d open)", peer, self.job_conns)
         try:
             if self.job_conns > self.cfg.max_connections:
                 log.warning("connection from %s refused: %d job connections open (--max-connections %d)",
@@ -299,6 +300,7 @@ class Daemon:
 
     async def _on_control_conn(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._track()
+        log.debug("control connection")
         try:
             await control.handle(reader, writer, {"status": self._status, "drain": self._drain_cmd})
         except asyncio.CancelledError:
