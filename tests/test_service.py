@@ -114,3 +114,18 @@ def test_systemd_notifications_and_sighup():
     finally:
         sock.close()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_drain_past_its_deadline_stops_and_answers_the_job():
+    d = Daemon("--drain-timeout", "1", env={"TVMPD_TEST_SLOW_STAGE": "execute:30"}, cpu_workers=1, devices="")
+    answers: dict = {}
+    t = submit_in_thread(d, 13, answers)
+    d.wait_for(lambda st: st["running"], what="a running job")
+    d.proc.send_signal(signal.SIGTERM)
+    t.join(30)
+    resp = answers[13]
+    assert isinstance(resp, protocol.Response) and resp.status == protocol.STATUS_ERROR
+    assert "stopped" in resp.message
+    assert d.proc.wait(20) == 1
+    assert "--drain-timeout" in d.log()
+    assert d.stop() == 1
