@@ -22,7 +22,8 @@ PARENT_POLL_S = 1.0
 
 
 def set_parent_death_signal(sig: int = signal.SIGKILL) -> bool:
-    """Ask the kernel to send `sig` to this process when its parent exits; False where unsupported."""
+    """Ask the kernel to send `sig` to this process when its parent exits; False where unsupported.
+    (Linux sends it when the parent's spawning thread ends: the supervisor spawns from its main thread.)"""
     if not sys.platform.startswith("linux"):
         return False
     try:

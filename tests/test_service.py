@@ -129,3 +129,25 @@ def test_a_drain_past_its_deadline_stops_and_answers_the_job():
     assert d.proc.wait(20) == 1
     assert "--drain-timeout" in d.log()
     assert d.stop() == 1
+
+
+def test_notify_helpers(monkeypatch):
+    from supervisor import lifecycle
+
+    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
+    assert lifecycle.sd_notify("READY=1") is False
+    name = f"tvmpd-test-{os.getpid()}"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind("\0" + name)  # systemd may hand out an abstract socket: @name
+        sock.settimeout(5)
+        monkeypatch.setenv("NOTIFY_SOCKET", "@" + name)
+        assert lifecycle.sd_notify("STATUS=x", "READY=1")
+        assert sock.recv(100) == b"STATUS=x\nREADY=1"
+    monkeypatch.setenv("WATCHDOG_USEC", "3000000")
+    monkeypatch.delenv("WATCHDOG_PID", raising=False)
+    assert lifecycle.watchdog_interval_s() == 1.5
+    monkeypatch.setenv("WATCHDOG_PID", str(os.getpid() + 1))
+    assert lifecycle.watchdog_interval_s() is None
+    monkeypatch.setenv("WATCHDOG_USEC", "0")
+    monkeypatch.delenv("WATCHDOG_PID")
+    assert lifecycle.watchdog_interval_s() is None
