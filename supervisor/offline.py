@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -14,6 +15,58 @@ TOO_BIG_EXIT_BASE = 200  # the reference prover's CLI exits with 200 + log2(padd
 
 def _stderr(line: str) -> None:
     click.echo(line, err=True)
+
+
+class StageDisplay:
+    """`tvmpd prove`'s progress on stderr: a line when each stage starts and ends, with the elapsed time; on
+    a terminal the running stage's line ticks its own time instead, so a long stage is never silent."""
+
+    TICK_S = 0.5
+
+    def __init__(self, started: float, live: bool) -> None:
+        self.started, self.live = started, live
+        self.stage: str | None = None
+        self.stage_t0 = 0.0
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+        if live:
+            threading.Thread(target=self._tick, name="stage-display", daemon=True).start()
+
+    def _stamp(self) -> str:
+        return f"[{time.perf_counter() - self.started:7.2f}s]"
+
+    def _draw(self) -> None:
+        running = time.perf_counter() - self.stage_t0
+        sys.stderr.write(f"\r\033[K{self._stamp()} {self.stage} ... {running:.1f}s")
+        sys.stderr.flush()
+
+    def _tick(self) -> None:
+        while not self.stopped.wait(self.TICK_S):
+            with self.lock:
+                if self.stage is not None:
+                    self._draw()
+
+    def start(self, stage: str) -> None:
+        with self.lock:
+            self.stage, self.stage_t0 = stage, time.perf_counter()
+            if self.live:
+                self._draw()
+            else:
+                _stderr(f"{self._stamp()} {stage} ...")
+
+    def end(self, stage: str, seconds: float) -> None:
+        with self.lock:
+            self.stage = None
+            if self.live:
+                sys.stderr.write("\r\033[K")
+            _stderr(f"{self._stamp()} {stage} done in {seconds:.2f}s")
+
+    def close(self) -> None:
+        self.stopped.set()
+        with self.lock:
+            if self.live and self.stage is not None:
+                sys.stderr.write("\n")
+                self.stage = None
 
 
 def _read_request(path: str) -> list[str]:
@@ -91,19 +144,16 @@ def prove(request: str, output: str | None, seed: str | None, backend: str, devi
         sys.exit(TOO_BIG_EXIT_BASE + done.log2)
     _stderr(f"executed: padded height 2^{done.log2}, {time.perf_counter() - started:.2f}s")
 
-    def on_stage(stage: str) -> None:
-        _stderr(f"[{time.perf_counter() - started:7.2f}s] {stage} ...")
-
-    def progress(stage: str, seconds: float) -> None:
-        _stderr(f"[{time.perf_counter() - started:7.2f}s] {stage} done in {seconds:.2f}s")
-
     from stages.prover import DeviceTooSmall
 
+    display = StageDisplay(started, sys.stderr.isatty())
     try:
-        proof = stark_prove(job.claim, done.aet, seed=seed_bytes, device_key=device, on_stage=on_stage,
-                            progress=progress)
+        proof = stark_prove(job.claim, done.aet, seed=seed_bytes, device_key=device, on_stage=display.start,
+                            progress=display.end)
     except DeviceTooSmall as exc:
         raise click.ClickException(str(exc)) from None
+    finally:
+        display.close()
     blob = to_bincode(proof)
     if output is None:
         sys.stdout.buffer.write(blob)

@@ -68,3 +68,28 @@ def test_prove_refuses_to_write_binary_to_a_terminal():
         os.close(master)
     assert result.returncode == 2
     assert "refusing to write a binary proof to a terminal" in one_line(result)
+
+
+def test_prove_on_a_terminal_ticks_the_running_stage(tmp_path):
+    """stderr on a terminal: each stage's line is redrawn while it runs, then ends with its time."""
+    master, slave = pty.openpty()
+    try:
+        cmd = [sys.executable, "-m", "supervisor.cli", "prove", HALT, "-o", str(tmp_path / "p")]
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=slave)
+        os.close(slave)
+        out = b""
+        while True:  # read as it comes: a full terminal buffer would block the writer
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the other side is closed and everything was read
+                break
+            if not chunk:
+                break
+            out += chunk
+        code = proc.wait(120)
+    finally:
+        os.close(master)
+    assert code == 0
+    text = out.decode()
+    assert "\r\x1b[K[" in text and "quotient: constraints ... " in text
+    assert "FRI done in" in text and "Traceback" not in text
