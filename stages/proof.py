@@ -223,6 +223,8 @@ def decode_proof(elements: np.ndarray) -> list[ProofItem]:
 def to_bincode(elements: np.ndarray) -> bytes:
     """bincode 1.x of `Proof(Vec<BFieldElement>)`: u64 element count, then each element, little-endian."""
     data = np.asarray(elements, dtype="<u8")
+    if data.ndim != 1:
+        raise ValueError("a proof is a flat sequence of field elements")
     return struct.pack("<Q", len(data)) + data.tobytes()
 
 

@@ -20,7 +20,6 @@ import enum
 import logging
 import multiprocessing
 import os
-import signal
 import threading
 import time
 
@@ -177,12 +176,15 @@ def child_main(conn, name: str, device_key: str, env: dict, cancel) -> None:
     `cancel` is a shared integer the supervisor sets to a job's sequence number to stop that job: the work
     loop checks it at every stage boundary and VM progress report and answers "cancelled".
     """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the supervisor decides
+    from supervisor import lifecycle
+
+    lifecycle.become_child(int(env.get("TVMPD_SUPERVISOR_PID") or os.getppid()))
     os.environ.update(env)
     from supervisor import jobs
-    from supervisor.config import setup_logging
+    from supervisor.config import LOG_CONTEXT, setup_logging
 
-    setup_logging(os.environ.get("TVMPD_LOG_LEVEL", "INFO"))
+    setup_logging(os.environ.get("TVMPD_LOG_LEVEL", "INFO"), os.environ.get("TVMPD_LOG_FORMAT", "text"))
+    LOG_CONTEXT.context["child"] = name  # every line this process logs names its child and job
     lock = threading.Lock()
     done = threading.Event()
 
@@ -196,7 +198,7 @@ def child_main(conn, name: str, device_key: str, env: dict, cancel) -> None:
         warm_up(device_key, lambda what: send(Progress(what=what)))
         mem_free = free_bytes(device_key)
     except Exception as exc:  # no device, a driver or build error: say why once, then exit
-        log.exception("child %s: warm-up on %s failed", name, device_key)
+        log.exception("warm-up on %s failed", device_key)
         send(BootFailed(f"{type(exc).__name__}: {exc}"))
         return
     send(Ready(time.perf_counter() - started, mem_free))
@@ -220,6 +222,8 @@ def child_main(conn, name: str, device_key: str, env: dict, cancel) -> None:
             break  # Stop
         job = task.job
         last_report = [0.0]
+        LOG_CONTEXT.context["job"] = job
+        log.debug("%s task started (attempt %d)", task.tag, task.attempt)
 
         def ask(question: Message) -> Message:
             send(question)
@@ -246,12 +250,14 @@ def child_main(conn, name: str, device_key: str, env: dict, cancel) -> None:
             else:
                 result = _run_prove(task, device_key, stage)
         except jobs.JobCancelled:
-            log.info("child %s: job seq=%d stopped: its client went away", name, job)
+            log.info("job stopped: its client went away")
             result = Result(job, Outcome.CANCELLED)
         except Exception as exc:  # a bug or a resource failure: answer the job instead of dying
-            log.exception("child %s: task failed", name)
+            log.exception("%s task failed", task.tag)
             result = Result(job, Outcome.ERROR,
                             message=f"internal error in {name}: {type(exc).__name__}: {exc}")
+        log.debug("%s task ended: %s", task.tag, result.outcome.value)
+        LOG_CONTEXT.context.pop("job", None)
         send(result)
     done.set()
 
@@ -303,7 +309,9 @@ class Child:
         parent, child = ctx.Pipe(duplex=True)
         self.cancel_flag = ctx.RawValue("q", 0)
         self.proc = ctx.Process(target=child_main, name=f"tvmpd-{self.name}",
-                                args=(child, self.name, self.device_key, self.env, self.cancel_flag),
+                                args=(child, self.name, self.device_key,
+                                      {**self.env, "TVMPD_SUPERVISOR_PID": str(os.getpid())},
+                                      self.cancel_flag),
                                 daemon=True)
         self.proc.start()
         child.close()
@@ -334,6 +342,9 @@ class Child:
             return
         if isinstance(msg, Memory | Ready) and msg.mem_free is not None:
             self.mem_free = int(msg.mem_free)
+        if not isinstance(msg, Memory | Progress):
+            job = getattr(msg, "job", None)
+            log.debug("child %s says %s%s", self.name, msg.tag, f" (job seq={job})" if job else "")
         if not isinstance(msg, Memory):  # the memory thread runs on its own: it shows no progress
             self.last_progress = time.monotonic()
         current = self.current["job"] if self.current else None

@@ -12,11 +12,15 @@ import click
 from supervisor import offline
 from supervisor.config import (
     DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_FRAME,
     DEFAULT_TCP,
+    LOG_FORMATS,
+    LOG_LEVELS,
     ServeConfig,
+    default_config_path,
     default_control_path,
     default_unix_path,
+    load_toml,
+    parse_size,
     setup_logging,
 )
 
@@ -42,7 +46,39 @@ def _print_version(ctx: click.Context, _param, value: bool) -> None:
     ctx.exit()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())  # click >= 8.2
+
+
+class OneLineErrors:
+    """A click command whose usage errors are one line on stderr (`tvmpd: ...`) with click's exit code,
+    never the usage block or a traceback."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except NO_ARGS_IS_HELP as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            click.echo(f"{prog_name or self.name}: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo(f"{prog_name or self.name}: aborted", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+class Group(OneLineErrors, click.Group):
+    """The `tvmpd` group."""
+
+
+class Command(OneLineErrors, click.Command):
+    """A stand-alone command (`prover-server`)."""
+
+
+@click.group(name="tvmpd", cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
               help="Print the version and the proof versions this build proves, then exit.")
 def main() -> None:
@@ -62,8 +98,11 @@ def devices() -> None:
     for d in found:
         click.echo(f"{d.key:6} {d.kind:5} {d.compute_units:4d} {d.global_mem_bytes / 2**30:8.1f}GB  "
                    f"{d.platform} / {d.name}")
+    click.echo("CPU pool: numpy prover (executes every job; proves the jobs routed to it)")
     cpu = cpu_device()
-    click.echo(f"CPU pool device: {cpu.key + ' ' + cpu.name if cpu else 'none (numpy backend)'}")
+    if cpu is not None:
+        click.echo(f"OpenCL CPU device {cpu.key} ({cpu.name}): not used by default; "
+                   f"`--devices {cpu.key}` makes a device child on it")
     from stages.air.kernel_cache import kernels_digest
 
     click.echo(f"proves: {proof_versions_text()}; AIR kernels digest {kernels_digest()[:16]}")
@@ -78,7 +117,7 @@ def devices() -> None:
 def _run_daemon(cfg: ServeConfig) -> None:
     from supervisor.server import serve
 
-    setup_logging(cfg.log_level)
+    setup_logging(cfg.log_level, cfg.log_format)
     try:
         code = serve(cfg)
     except (ValueError, RuntimeError, OSError) as exc:
@@ -87,74 +126,185 @@ def _run_daemon(cfg: ServeConfig) -> None:
     sys.exit(code)
 
 
+OMP_INIT_CHOICES = ("0", "1", "true", "false", "yes", "no", "enabled", "disabled")
+
+
 def _omp_init(value: str | None) -> bool | None:
     if value is None:
         return None
-    lowered = value.strip().lower()
-    if lowered in ("1", "true", "yes", "enabled"):
-        return True
-    if lowered in ("0", "false", "no", "disabled"):
-        return False
-    return None
+    return value.strip().lower() in ("1", "true", "yes", "enabled")
+
+
+class SizeType(click.ParamType):
+    """A byte count with an optional binary unit: 1073741824, 512M, 64G."""
+
+    name = "size"
+
+    def convert(self, value, param, ctx) -> int:
+        try:
+            return parse_size(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+SIZE = SizeType()
+
+
+def _load_config_file(ctx: click.Context, _param, value: str | None) -> str | None:
+    """--config: read the TOML file (or the default one, when it exists) into click's default map, so that
+    precedence is flags > TVMPD_* environment > file > defaults."""
+    path = Path(value) if value else default_config_path()
+    if not value and not path.exists():
+        return None
+    known = {p.name for p in ctx.command.params if p.name != "config"}
+    try:
+        ctx.default_map = {**(ctx.default_map or {}), **load_toml(path, known)}
+    except ValueError as exc:
+        raise click.UsageError(str(exc), ctx) from None
+    return str(path)
+
+
+def _opt(*decls: str, name: str, **kw):
+    """A `serve` option whose environment variable is TVMPD_<NAME> and whose TOML key is <name>."""
+    return click.option(*decls, name, envvar=f"TVMPD_{name.upper()}", show_envvar=True, **kw)
+
+
+SERVE_OPTIONS = [
+    click.option("--config", "config", envvar="TVMPD_CONFIG", show_envvar=True, is_eager=True,
+                 expose_value=True, callback=_load_config_file, type=click.Path(dir_okay=False),
+                 help=f"TOML file of settings (keys are the option names) [default: {default_config_path()} "
+                      "when it exists]."),
+    _opt("--tcp", name="tcp", default=DEFAULT_TCP, show_default=True,
+         help="TCP HOST:PORT for jobs ('' = none)."),
+    _opt("--unix", name="unix", default=None, help=f"Unix socket for jobs, mode 0600 ('' = none) "
+                                                   f"[default: {default_unix_path()}]."),
+    _opt("--control", name="control", default=None,
+         help=f"Control socket [default: {default_control_path()}]."),
+    _opt("--allow-remote", name="allow_remote", is_flag=True,
+         help="Allow a non-loopback TCP or metrics address."),
+    _opt("--devices", name="devices", default=None,
+         help="Comma-separated OpenCL device keys for device children ('cpu' = a CPU device child); "
+              "default every GPU."),
+    _opt("--num-gpus", name="num_gpus", type=click.IntRange(min=0), default=None,
+         help="Use only the first N GPUs (the seed's flag)."),
+    _opt("--cpu-workers", name="cpu_workers", type=click.IntRange(min=0), default=0,
+         help="CPU pool size (0 = automatic)."),
+    _opt("--cpu-max-log2", name="cpu_max_log2", type=click.IntRange(0, 64), default=None,
+         help="Override the routing: prove on the CPU pool up to this log2 padded height, on devices "
+              "above [default: every job goes where it is predicted to finish first]."),
+    _opt("--max-jobs", name="max_jobs", type=click.IntRange(min=0), default=0,
+         help="Jobs in flight at once (0 = one per child)."),
+    _opt("--max-frame", name="max_frame", type=SIZE, default="1G", show_default=True,
+         help="Largest request frame (bytes, or with a unit: 512M, 1G)."),
+    _opt("--read-timeout", name="read_timeout", type=float, default=30.0, show_default=True,
+         help="Seconds a client has to send its whole request frame."),
+    _opt("--max-connections", name="max_connections", type=click.IntRange(min=1),
+         default=DEFAULT_MAX_CONNECTIONS, show_default=True,
+         help="Job connections open at once; one more is answered ERROR and closed."),
+    _opt("--max-cycles", name="max_cycles", type=click.IntRange(min=1), default=1 << 30, show_default=True,
+         help="Stop a program after this many VM cycles (ERROR CycleLimitExceeded)."),
+    _opt("--host-memory", name="host_memory", type=SIZE, default="0",
+         help="Host memory jobs may hold (bytes or 64G; 0 = 90% of RAM); admission waits beyond it."),
+    _opt("--hang-floor", name="hang_floor", type=float, default=60.0, show_default=True,
+         help="A busy child that reports no progress for this long, and for longer than --hang-margin "
+              "times its task's predicted time, counts as hung: it is killed and the job retried."),
+    _opt("--hang-margin", name="hang_margin", type=float, default=4.0, show_default=True,
+         help="Multiple of a task's predicted time a child may go without progress."),
+    _opt("--cache-dir", name="cache_dir", type=click.Path(file_okay=False), default=None,
+         help="Where the measured timing table is kept [default: $XDG_CACHE_HOME/tvmpd]."),
+    _opt("--restart-backoff", name="restart_backoff", type=float, default=0.5, show_default=True,
+         help="First restart delay (s); doubles per quick failure, capped at 30 s."),
+    _opt("--cancel-grace", name="cancel_grace", type=float, default=30.0, show_default=True,
+         help="A child asked to stop a job whose client went away (it stops at the next stage "
+              "boundary) is killed if still at it after this many seconds."),
+    _opt("--drain-timeout", name="drain_timeout", type=click.FloatRange(min=0), default=0.0,
+         show_default=True,
+         help="A drain (SIGTERM, `tvmpd drain`) still running after this many seconds stops at once, its "
+              "running jobs answered ERROR, exit 1 (0 = wait for every job). Keep it below systemd's "
+              "TimeoutStopSec."),
+    _opt("--metrics", name="metrics", default=None,
+         help="Serve Prometheus metrics on HOST:PORT at /metrics (loopback unless --allow-remote) "
+              "[default: off]."),
+    _opt("--omp-threads", name="omp_threads", type=click.IntRange(min=1), default=None,
+         help="OMP_NUM_THREADS for children (seed flag)."),
+    _opt("--omp-init", name="omp_init", type=click.Choice(OMP_INIT_CHOICES, case_sensitive=False),
+         default=None,
+         help="TRITON_OMP_INIT for children (seed flag)."),
+    _opt("--log-level", name="log_level", type=click.Choice(LOG_LEVELS, case_sensitive=False), default="INFO",
+         show_default=True),
+    _opt("--log-format", name="log_format", type=click.Choice(LOG_FORMATS), default="text", show_default=True,
+         help="text: one line per event; json: one JSON object per line with the same fields."),
+]
+
+
+def serve_options(func):
+    """Give a command every `serve` setting (used by `serve` and `config`)."""
+    for option in reversed(SERVE_OPTIONS):
+        func = option(func)
+    return func
+
+
+def serve_config(opts: dict) -> ServeConfig:
+    """The daemon's settings from the values of SERVE_OPTIONS."""
+    unix, devices = opts["unix"], opts["devices"]
+    return ServeConfig(
+        tcp=opts["tcp"] or None, unix=(default_unix_path() if unix is None else unix) or None,
+        control=opts["control"] or default_control_path(), allow_remote=opts["allow_remote"],
+        devices=[k.strip() for k in devices.split(",") if k.strip()] if devices else None,
+        num_gpus=opts["num_gpus"], cpu_workers=opts["cpu_workers"], cpu_max_log2=opts["cpu_max_log2"],
+        max_jobs=opts["max_jobs"], max_frame=opts["max_frame"], read_timeout_s=opts["read_timeout"],
+        max_connections=opts["max_connections"], max_cycles=opts["max_cycles"],
+        host_memory=opts["host_memory"], hang_floor_s=opts["hang_floor"], hang_margin=opts["hang_margin"],
+        cache_dir=Path(opts["cache_dir"]) if opts["cache_dir"] else None,
+        restart_backoff_s=opts["restart_backoff"], cancel_grace_s=opts["cancel_grace"],
+        drain_timeout_s=opts["drain_timeout"], metrics=opts["metrics"] or None,
+        omp_threads=opts["omp_threads"], omp_init=_omp_init(opts["omp_init"]),
+        log_level=opts["log_level"].upper(), log_format=opts["log_format"])
 
 
 @main.command()
-@click.option("--tcp", default=DEFAULT_TCP, show_default=True, help="TCP HOST:PORT for jobs ('' = none).")
-@click.option("--unix", default=None, help=f"Unix socket for jobs, mode 0600 ('' = none) "
-                                           f"[default: {default_unix_path()}].")
-@click.option("--control", default=None, help=f"Control socket [default: {default_control_path()}].")
-@click.option("--allow-remote", is_flag=True, help="Allow a non-loopback TCP address.")
-@click.option("--devices", "device_keys", default=None,
-              help="Comma-separated OpenCL device keys for device children ('cpu' = a CPU device child); "
-                   "default every GPU.")
-@click.option("--num-gpus", type=int, default=None, help="Use only the first N GPUs (the seed's flag).")
-@click.option("--cpu-workers", type=int, default=0, help="CPU pool size (0 = automatic).")
-@click.option("--cpu-max-log2", type=int, default=None,
-              help="Override the routing: prove on the CPU pool up to this log2 padded height, on devices "
-                   "above [default: every job goes where it is predicted to finish first].")
-@click.option("--max-jobs", type=int, default=0, help="Jobs in flight at once (0 = one per child).")
-@click.option("--max-frame", type=int, default=DEFAULT_MAX_FRAME, show_default=True,
-              help="Largest request frame in bytes.")
-@click.option("--read-timeout", type=float, default=30.0, show_default=True,
-              help="Seconds a client has to send its whole request frame.")
-@click.option("--max-connections", type=int, default=DEFAULT_MAX_CONNECTIONS, show_default=True,
-              help="Job connections open at once; one more is answered ERROR and closed.")
-@click.option("--max-cycles", type=int, default=1 << 30, show_default=True,
-              help="Stop a program after this many VM cycles (ERROR CycleLimitExceeded).")
-@click.option("--host-memory", type=int, default=0,
-              help="Bytes of host memory jobs may hold (0 = 90% of RAM); admission waits beyond it.")
-@click.option("--hang-floor", type=float, default=60.0, show_default=True,
-              help="A busy child that reports no progress for this long, and for longer than --hang-margin "
-                   "times its task's predicted time, counts as hung: it is killed and the job retried.")
-@click.option("--hang-margin", type=float, default=4.0, show_default=True,
-              help="Multiple of a task's predicted time a child may go without progress.")
-@click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
-              help="Where the measured timing table is kept [default: $TVMPD_CACHE_DIR, else "
-                   "$XDG_CACHE_HOME/tvmpd].")
-@click.option("--restart-backoff", type=float, default=0.5, show_default=True,
-              help="First restart delay (s); doubles per quick failure, capped at 30 s.")
-@click.option("--cancel-grace", type=float, default=30.0, show_default=True,
-              help="A child asked to stop a job whose client went away (it stops at the next stage "
-                   "boundary) is killed if still at it after this many seconds.")
-@click.option("--omp-threads", type=int, default=None, help="OMP_NUM_THREADS for children (seed flag).")
-@click.option("--omp-init", default=None, help="TRITON_OMP_INIT for children, 0 or 1 (seed flag).")
-@click.option("--log-level", default="INFO", show_default=True)
-def serve(tcp, unix, control, allow_remote, device_keys, num_gpus, cpu_workers, cpu_max_log2, max_jobs,
-          max_frame, read_timeout, max_connections, max_cycles, host_memory, hang_floor, hang_margin,
-          cache_dir, restart_backoff, cancel_grace, omp_threads, omp_init, log_level) -> None:
-    """Run the proving daemon (TCP and Unix socket at once)."""
-    cfg = ServeConfig(
-        tcp=tcp or None, unix=(default_unix_path() if unix is None else unix) or None,
-        control=control or default_control_path(), allow_remote=allow_remote,
-        devices=[k.strip() for k in device_keys.split(",") if k.strip()] if device_keys else None,
-        num_gpus=num_gpus, cpu_workers=cpu_workers, cpu_max_log2=cpu_max_log2,
-        max_jobs=max_jobs, max_frame=max_frame, read_timeout_s=read_timeout, max_connections=max_connections,
-        max_cycles=max_cycles, host_memory=host_memory, hang_floor_s=hang_floor, hang_margin=hang_margin,
-        cache_dir=Path(cache_dir) if cache_dir else None,
-        restart_backoff_s=restart_backoff, cancel_grace_s=cancel_grace, omp_threads=omp_threads,
-        omp_init=_omp_init(omp_init),
-        log_level=log_level)
-    _run_daemon(cfg)
+@serve_options
+def serve(**opts) -> None:
+    """Run the proving daemon (TCP and Unix socket at once).
+
+    Every option can also be set by the environment variable shown, or in the TOML file of --config;
+    flags win over the environment, which wins over the file.
+    """
+    _run_daemon(serve_config(opts))
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return json.dumps(str(value))
+
+
+@main.command("config")
+@serve_options
+def config_cmd(**opts) -> None:
+    """Print the effective `serve` settings as TOML, each with where it came from.
+
+    Takes the same options, environment and --config file as `serve`; the output is itself a valid
+    config file.
+    """
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context()
+    serve_config(opts)  # the same conversions the daemon does
+    click.echo(f"# config file: {opts['config'] or 'none'}")
+    for param in ctx.command.params:
+        if param.name == "config" or not isinstance(param, click.Option):
+            continue
+        source = ctx.get_parameter_source(param.name)
+        origin = {ParameterSource.COMMANDLINE: "flag", ParameterSource.ENVIRONMENT: f"env {param.envvar}",
+                  ParameterSource.DEFAULT_MAP: "file"}.get(source, "default")
+        value = opts[param.name]
+        if value is None:
+            click.echo(f"# {param.name} = (unset)  # {origin}")
+        else:
+            click.echo(f"{param.name} = {_toml_value(value)}  # {origin}")
 
 
 def _control(path: str | None, msg: dict) -> dict:
@@ -271,14 +421,17 @@ def proxy(address) -> None:
     sys.exit(proxy_main(address))
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(name="prover-server", cls=Command, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Print the version and the proof versions this build proves, then exit.")
 @click.option("--tcp", default=None, help="TCP address to listen on (default: 127.0.0.1:5555).")
 @click.option("--unix", default=None, help="Unix socket path to listen on (alone, it replaces TCP).")
 @click.option("--max-jobs", type=int, default=None, help="Maximum concurrent jobs (default: one per child).")
 @click.option("--num-gpus", type=int, default=None, help="Number of GPU devices to use (default: all; "
                                                          "TRITON_GPU_COUNT is honoured).")
 @click.option("--omp-threads", type=int, default=None, help="OpenMP thread count (OMP_NUM_THREADS).")
-@click.option("--omp-init", default=None, help="Enable/disable OpenMP init parallelization (0|1).")
+@click.option("--omp-init", type=click.Choice(OMP_INIT_CHOICES, case_sensitive=False), default=None,
+              help="Enable/disable OpenMP init parallelization (0|1).")
 def prover_server(tcp, unix, max_jobs, num_gpus, omp_threads, omp_init) -> None:
     """The seed's `prover-server` command line, served by tvmpd."""
     import os

@@ -1,10 +1,14 @@
-"""Daemon settings, default per-user paths, and log setup."""
+"""Daemon settings (defaults, the TOML file, sizes with units), default per-user paths, and log setup."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
 import sys
+import time
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,14 +67,112 @@ class ServeConfig:
     omp_threads: int | None = None
     omp_init: bool | None = None
     log_level: str = "INFO"
+    log_format: str = "text"  # "text" or "json" (one JSON object per line)
+    drain_timeout_s: float = 0.0  # a drain still running after this stops at once (0 = wait for every job)
+    metrics: str | None = None  # HOST:PORT of the Prometheus endpoint; None = off
 
 
-def setup_logging(level: str = "INFO") -> None:
-    """One line per event on stderr, with a UTC timestamp."""
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOG_FORMATS = ("text", "json")
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?\s*$", re.IGNORECASE)
+
+
+def parse_size(text: str | int) -> int:
+    """Bytes from `1073741824`, `512M`, `64G`, `1.5GiB` (binary units: K = 1024); ValueError otherwise."""
+    if isinstance(text, int):
+        if text < 0:
+            raise ValueError(f"a size cannot be negative: {text}")
+        return text
+    m = _SIZE.match(str(text))
+    if not m:
+        raise ValueError(f"{text!r} is not a size (bytes, or a number with K, M, G or T, e.g. 64G)")
+    return int(float(m.group(1)) * _UNITS[m.group(2).upper()])
+
+
+def default_config_path() -> Path:
+    """$XDG_CONFIG_HOME/tvmpd/tvmpd.toml (else ~/.config/tvmpd/tvmpd.toml): read when it exists."""
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "tvmpd" / "tvmpd.toml"
+
+
+def load_toml(path: Path, known: set[str]) -> dict:
+    """The settings of a TOML file as {option name: value} (dashes or underscores in keys, a list of
+    devices as an array or a comma-separated string); ValueError naming the file for unknown keys or
+    bad TOML."""
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read config {path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: not valid TOML: {exc}") from None
+    section = data.get("serve", data) if isinstance(data.get("serve"), dict) else data
+    out = {}
+    for key, value in section.items():
+        name = key.replace("-", "_")
+        if name not in known:
+            raise ValueError(f"{path}: unknown setting {key!r} (known: {', '.join(sorted(known))})")
+        if isinstance(value, list):
+            value = ",".join(str(v) for v in value)
+        out[name] = value
+    return out
+
+
+class ContextFilter(logging.Filter):
+    """Adds this process's context (a child's name, the job it runs) to every record."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.context: dict[str, object] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for k, v in self.context.items():
+            if not hasattr(record, k):
+                setattr(record, k, v)
+        return True
+
+
+class TextFormatter(logging.Formatter):
+    """`2026-01-01T00:00:00.000Z INFO [child=cpu0 job=3] message`; the bracket only in a child."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s.%(msecs)03dZ %(levelname)s %(ctx)s%(message)s", "%Y-%m-%dT%H:%M:%S")
+        self.converter = time.gmtime
+
+    def format(self, record: logging.LogRecord) -> str:
+        ctx = " ".join(f"{k}={getattr(record, k)}" for k in ("child", "job")
+                       if getattr(record, k, None) is not None)
+        record.ctx = f"[{ctx}] " if ctx else ""
+        return super().format(record)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, msg, plus a job event's fields and the process context."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z"
+        out: dict[str, object] = {"ts": ts, "level": record.levelname, "msg": record.getMessage()}
+        for k in ("child", "job"):
+            if getattr(record, k, None) is not None:
+                out[k] = getattr(record, k)
+        out.update(getattr(record, "fields", None) or {})
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        return json.dumps(out, default=str)
+
+
+LOG_CONTEXT = ContextFilter()
+
+
+def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
+    """One line per event on stderr with a UTC timestamp, as text or JSON."""
+    if level.upper() not in LOG_LEVELS:
+        raise ValueError(f"log level {level!r} is not one of {', '.join(LOG_LEVELS)}")
+    if fmt not in LOG_FORMATS:
+        raise ValueError(f"log format {fmt!r} is not one of {', '.join(LOG_FORMATS)}")
     handler = logging.StreamHandler(sys.stderr)
-    fmt = logging.Formatter("%(asctime)s.%(msecs)03dZ %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S")
-    fmt.converter = __import__("time").gmtime
-    handler.setFormatter(fmt)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(LOG_CONTEXT)
     root = logging.getLogger("tvmpd")
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -15,6 +17,58 @@ def _stderr(line: str) -> None:
     click.echo(line, err=True)
 
 
+class StageDisplay:
+    """`tvmpd prove`'s progress on stderr: a line when each stage starts and ends, with the elapsed time; on
+    a terminal the running stage's line ticks its own time instead, so a long stage is never silent."""
+
+    TICK_S = 0.5
+
+    def __init__(self, started: float, live: bool) -> None:
+        self.started, self.live = started, live
+        self.stage: str | None = None
+        self.stage_t0 = 0.0
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+        if live:
+            threading.Thread(target=self._tick, name="stage-display", daemon=True).start()
+
+    def _stamp(self) -> str:
+        return f"[{time.perf_counter() - self.started:7.2f}s]"
+
+    def _draw(self) -> None:
+        running = time.perf_counter() - self.stage_t0
+        sys.stderr.write(f"\r\033[K{self._stamp()} {self.stage} ... {running:.1f}s")
+        sys.stderr.flush()
+
+    def _tick(self) -> None:
+        while not self.stopped.wait(self.TICK_S):
+            with self.lock:
+                if self.stage is not None:
+                    self._draw()
+
+    def start(self, stage: str) -> None:
+        with self.lock:
+            self.stage, self.stage_t0 = stage, time.perf_counter()
+            if self.live:
+                self._draw()
+            else:
+                _stderr(f"{self._stamp()} {stage} ...")
+
+    def end(self, stage: str, seconds: float) -> None:
+        with self.lock:
+            self.stage = None
+            if self.live:
+                sys.stderr.write("\r\033[K")
+            _stderr(f"{self._stamp()} {stage} done in {seconds:.2f}s")
+
+    def close(self) -> None:
+        self.stopped.set()
+        with self.lock:
+            if self.live and self.stage is not None:
+                sys.stderr.write("\n")
+                self.stage = None
+
+
 def _read_request(path: str) -> list[str]:
     try:
         lines = Path(path).read_text().splitlines()
@@ -25,6 +79,15 @@ def _read_request(path: str) -> list[str]:
         raise click.ClickException(f"{path}: a request has 5 JSON lines (claim, program, non-determinism, "
                                    f"max log2 padded height, env vars), found {len(lines)}")
     return lines
+
+
+def _check_writable(output: str) -> None:
+    """Fail before proving, not after, when the proof could not be written to `output`."""
+    parent = Path(output).resolve().parent
+    if not parent.is_dir():
+        raise click.BadParameter(f"folder {parent} does not exist", param_hint="-o")
+    if not os.access(parent, os.W_OK):
+        raise click.BadParameter(f"folder {parent} is not writable", param_hint="-o")
 
 
 @click.command()
@@ -48,8 +111,19 @@ def prove(request: str, output: str | None, seed: str | None, backend: str, devi
             seed_bytes = b""
         if len(seed_bytes) != 32:
             raise click.BadParameter("the seed is 64 hex digits (32 bytes)", param_hint="--seed")
+    if output is None and sys.stdout.isatty():
+        raise click.UsageError("refusing to write a binary proof to a terminal: give -o FILE or redirect "
+                               "standard output")
+    if output is not None:
+        _check_writable(output)
     if device is not None:
         backend = "opencl"
+        from opencl.devices import list_devices
+
+        keys = [d.key for d in list_devices()]
+        if device not in keys:
+            raise click.BadParameter(f"no OpenCL device {device!r} (found: {', '.join(keys) or 'none'}; "
+                                     "see `tvmpd devices`)", param_hint="--device")
     if backend == "opencl" and device is None:
         from opencl.devices import cpu_device, gpu_devices
 
@@ -70,21 +144,25 @@ def prove(request: str, output: str | None, seed: str | None, backend: str, devi
         sys.exit(TOO_BIG_EXIT_BASE + done.log2)
     _stderr(f"executed: padded height 2^{done.log2}, {time.perf_counter() - started:.2f}s")
 
-    def progress(stage: str, seconds: float) -> None:
-        _stderr(f"  {stage:30s} {seconds:8.2f}s")
-
     from stages.prover import DeviceTooSmall
 
+    display = StageDisplay(started, sys.stderr.isatty())
     try:
-        proof = stark_prove(job.claim, done.aet, seed=seed_bytes, device_key=device, progress=progress)
+        proof = stark_prove(job.claim, done.aet, seed=seed_bytes, device_key=device, on_stage=display.start,
+                            progress=display.end)
     except DeviceTooSmall as exc:
         raise click.ClickException(str(exc)) from None
+    finally:
+        display.close()
     blob = to_bincode(proof)
     if output is None:
         sys.stdout.buffer.write(blob)
         sys.stdout.buffer.flush()
     else:
-        Path(output).write_bytes(blob)
+        try:
+            Path(output).write_bytes(blob)
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from None
     total = time.perf_counter() - started
     _stderr(f"proof: {len(proof)} field elements, {len(blob)} bytes, total {total:.2f}s")
 
@@ -103,11 +181,14 @@ def verify(claim: str, proof: str) -> None:
     from stages.vm import Claim
 
     try:
-        first = next(line for line in Path(claim).read_text().splitlines() if line.strip())
-        the_claim = Claim.from_json(first)
+        lines = [line for line in Path(claim).read_text().splitlines() if line.strip()]
+        if not lines:
+            raise ValueError(f"{claim} is empty")
+        the_claim = Claim.from_json(lines[0])
         blob = Path(proof).read_bytes()
-    except (OSError, StopIteration, ValueError, UnicodeDecodeError) as exc:
-        _stderr(f"error: cannot read claim or proof: {exc or 'empty claim file'}")
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        _stderr(f"error: cannot read claim or proof: {reason}")
         sys.exit(2)
     started = time.perf_counter()
     try:

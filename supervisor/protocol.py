@@ -96,13 +96,11 @@ def encode_error(job_id: int, message: str) -> bytes:
 
 
 def encode_proof_bincode(elements) -> bytes:
-    """bincode(Proof): u64 element count, then each BFieldElement as u64, all little-endian."""
-    import numpy as np  # here, not at the top: `tvmpd proxy` imports this module and must start fast
+    """bincode(Proof): u64 element count, then each BFieldElement as u64, all little-endian (the one
+    framing helper, stages.proof.to_bincode)."""
+    from stages.proof import to_bincode  # here, not at the top: `tvmpd proxy` imports this module
 
-    arr = np.asarray(elements, dtype=np.uint64)
-    if arr.ndim != 1:
-        raise ValueError("a proof is a flat sequence of field elements")
-    return struct.pack("<Q", arr.size) + arr.astype("<u8").tobytes()
+    return to_bincode(elements)
 
 
 async def read_request(reader: asyncio.StreamReader, max_frame: int = DEFAULT_MAX_FRAME) -> Request:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import msgpack
 import psutil
 
-from supervisor import jobs, protocol, shm
+from supervisor import jobs, metrics, protocol, shm
 from supervisor.children import Child, ChildDied, ChildState
 from supervisor.config import ServeConfig
 from supervisor.messages import Admission, AdmitReply, ExecuteTask, Outcome, ProveTask, Result
@@ -65,6 +65,17 @@ def device_prove_bytes(log2: int) -> int:
 def table_bytes(log2: int) -> int:
     """Host memory a device job still needs: the AET and main table staged in shared memory."""
     return (1 << log2) * 8 * MAIN_COLUMNS * 2 + (64 << 20)
+
+
+SERIOUS_REASONS = ("internal", "child-died-twice", "host-memory")
+
+
+def event_level(event: str, kv: dict) -> int:
+    """A job event's log level: failures WARNING (ERROR when the daemon or a child is at fault), a retry
+    WARNING, the rest INFO; a job whose client went away is no failure of ours."""
+    if event == "failed" and kv.get("outcome") != "abandoned":
+        return logging.ERROR if kv.get("reason") in SERIOUS_REASONS else logging.WARNING
+    return logging.WARNING if event == "retry" else logging.INFO
 
 
 def gib(n: int) -> str:
@@ -186,7 +197,7 @@ class Scheduler:
         self.waiting: list[Waiting] = []
         cache_dir = cfg.cache_dir or default_cache_dir()
         self.timings = TimingTable(cache_dir / "timings.json")
-        env = {"TVMPD_LOG_LEVEL": cfg.log_level}
+        env = {"TVMPD_LOG_LEVEL": cfg.log_level, "TVMPD_LOG_FORMAT": cfg.log_format}
         if cfg.omp_threads:
             env["OMP_NUM_THREADS"] = str(cfg.omp_threads)
         if cfg.omp_init is not None:
@@ -431,10 +442,12 @@ class Scheduler:
     # ------------------------------------------------------------ jobs
 
     def _event(self, job: Job, event: str, **kv) -> None:
-        parts = [f"{k}={json.dumps(str(v)) if ' ' in str(v) else v}" for k, v in kv.items() if v is not None]
+        kv = {k: v for k, v in kv.items() if v is not None}
+        parts = [f"{k}={json.dumps(str(v)) if ' ' in str(v) else v}" for k, v in kv.items()]
         extra = " ".join(parts)
-        log.info("job seq=%d id=%d event=%s log2=%s %s", job.seq, job.job_id, event,
-                 job.log2 if job.log2 is not None else "-", extra)
+        fields = {"seq": job.seq, "id": job.job_id, "event": event, "log2": job.log2, **kv}
+        log.log(event_level(event, kv), "job seq=%d id=%d event=%s log2=%s %s", job.seq, job.job_id, event,
+                job.log2 if job.log2 is not None else "-", extra, extra={"fields": fields})
 
     def accept(self, req: protocol.Request, peer: str) -> Job:
         """Register a request as a queued job."""
@@ -494,6 +507,7 @@ class Scheduler:
                             "seconds": round(time.monotonic() - job.created, 3)})
         times = {k: f"{v:.3f}s" for k, v in job.timings.items()}
         age = f"{time.monotonic() - job.created:.3f}s"
+        metrics.job_finished(outcome, job.device, job.log2, time.monotonic() - job.created)
         self._event(job, state.value, outcome=outcome, device=job.device, age=age, **times,
                     stages=job.stage_timings, **kv)
 
@@ -599,6 +613,7 @@ class Scheduler:
         all_stages = {**exec_stages, **res.stages}
         if all_stages:
             job.stage_timings = "; ".join(f"{k}={v:.3f}s" for k, v in all_stages.items())
+            metrics.stages_finished(job.log2, all_stages)
         if res.outcome == Outcome.ERROR:
             self._finish(job, JobState.FAILED, "error", reason=res.message[:120])
             return protocol.encode_error(job.job_id, res.message)

@@ -1,8 +1,11 @@
 """The daemon process: job listeners on TCP and a Unix socket at once, the control socket, and signals.
 
 SIGTERM drains (no new jobs, running ones finish) and then exits; the first SIGINT does the same, a second
-SIGINT stops at once (running jobs are answered with ERROR) and the daemon exits 1. Socket files are
-removed on exit.
+SIGINT stops at once (running jobs are answered with ERROR) and the daemon exits 1. With --drain-timeout, a
+drain that has not finished by then stops the same way. SIGHUP reloads nothing (settings need a restart):
+it logs one status line. Socket files are removed on exit. Under systemd (Type=notify) the daemon sends
+READY=1 once every child is warm, STOPPING=1 when it starts draining, and WATCHDOG=1 while its event loop
+runs, when the unit sets WatchdogSec.
 
 A client that half-closes its connection after sending (shutdown(SHUT_WR), as `nc -N` does) still gets
 its answer; a client that resets the connection (or, on a Unix socket, closes it) abandons its job.
@@ -19,8 +22,9 @@ import select
 import signal
 import socket
 import time
+from collections import Counter
 
-from supervisor import control, protocol
+from supervisor import control, lifecycle, protocol
 from supervisor.config import ServeConfig, ensure_private_dir
 from supervisor.scheduler import Scheduler
 
@@ -28,6 +32,7 @@ log = logging.getLogger("tvmpd")
 
 DRAINING_MESSAGE = "draining: this daemon is finishing its jobs and takes no new ones"
 HANGUP_POLL_S = 0.25
+SERVICE_TICK_S = 0.25  # how often readiness is checked for READY=1 (and the watchdog fed)
 
 
 def peer_hung_up(sock) -> bool:
@@ -85,6 +90,8 @@ class Daemon:
         self._drain_task: asyncio.Task | None = None
         self._conns: set[asyncio.Task] = set()
         self.job_conns = 0
+        self.notified_ready = False
+        self._service_task: asyncio.Task | None = None
 
     async def _bind_unix(self, path: str, handler) -> asyncio.AbstractServer:
         ensure_private_dir(path)
@@ -118,17 +125,58 @@ class Daemon:
             raise ValueError("nothing to listen on: give --tcp and/or --unix")
         self.servers.append(await self._bind_unix(cfg.control, self._on_control_conn))
         self.listen["control"] = cfg.control
+        if cfg.metrics:
+            await self._start_metrics(cfg.metrics)
         await self.scheduler.start()
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, self._on_sigterm)
         loop.add_signal_handler(signal.SIGINT, self._on_sigint)
+        loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
         log.info("listening %s", " ".join(f"{k}={v}" for k, v in self.listen.items()))
+        self._service_task = asyncio.create_task(self._service_loop())
+
+    async def _start_metrics(self, address: str) -> None:
+        from supervisor import metrics
+
+        kind, where = protocol.parse_address(address)
+        if kind != "tcp":
+            raise ValueError(f"--metrics wants HOST:PORT, got {address!r}")
+        host, port = where
+        if not is_loopback(host) and not self.cfg.allow_remote:
+            raise ValueError(f"refusing to serve metrics on non-loopback address {host!r} "
+                             "without --allow-remote")
+        server = await metrics.start_endpoint(host, port, metrics.make_registry(lambda: self._status({})))
+        self.servers.append(server)
+        bound = server.sockets[0].getsockname()
+        self.listen["metrics"] = f"{bound[0]}:{bound[1]}"
+
+    async def _service_loop(self) -> None:
+        """READY=1 for systemd once every child is warm, WATCHDOG=1 while the loop runs."""
+        every = lifecycle.watchdog_interval_s()
+        fed = time.monotonic()
+        while True:
+            if not self.notified_ready and self.scheduler.ready and not self.scheduler.draining:
+                self.notified_ready = True
+                lifecycle.sd_notify("READY=1", f"STATUS=ready: {self._summary()}")
+            if every is not None and time.monotonic() - fed >= every:
+                fed = time.monotonic()
+                lifecycle.sd_notify("WATCHDOG=1")
+            await asyncio.sleep(SERVICE_TICK_S)
+
+    def _summary(self) -> str:
+        st = self.scheduler.status()
+        states = Counter(c["state"] for c in st["children"])
+        return (f"{len(st['running'])} running, {len(st['queue'])} queued; children "
+                + ", ".join(f"{n} {s}" for s, n in sorted(states.items())))
 
     # ------------------------------------------------------------ signals and drain
 
     def _on_sigterm(self) -> None:
         log.info("SIGTERM: draining, then exiting")
         self.begin_drain()
+
+    def _on_sighup(self) -> None:
+        log.info("SIGHUP: nothing to reload (settings take effect at the next start); %s", self._summary())
 
     def _on_sigint(self) -> None:
         self.sigints += 1
@@ -144,10 +192,20 @@ class Daemon:
     def begin_drain(self) -> None:
         if self._drain_task is None:
             self.scheduler.draining = True
+            lifecycle.sd_notify("STOPPING=1", "STATUS=draining")
             self._drain_task = asyncio.create_task(self._drain())
 
     async def _drain(self) -> None:
-        await self.scheduler.wait_idle()
+        deadline = self.cfg.drain_timeout_s or None
+        try:
+            await asyncio.wait_for(self.scheduler.wait_idle(), deadline)
+        except TimeoutError:
+            log.error("drain not finished after %.0fs (--drain-timeout): stopping now; running jobs are "
+                      "answered ERROR", deadline)
+            self.exit_code = 1
+            self.scheduler.hard_stop()
+            self.done.set()
+            return
         log.info("drained: no jobs left, exiting")
         self.done.set()
 
@@ -182,6 +240,7 @@ class Daemon:
         peer = writer.get_extra_info("peername") or "unix"
         peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "unix"
         self.job_conns += 1
+        log.debug("job connection from %s (%d open)", peer, self.job_conns)
         try:
             if self.job_conns > self.cfg.max_connections:
                 log.warning("connection from %s refused: %d job connections open (--max-connections %d)",
@@ -241,6 +300,7 @@ class Daemon:
 
     async def _on_control_conn(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._track()
+        log.debug("control connection")
         try:
             await control.handle(reader, writer, {"status": self._status, "drain": self._drain_cmd})
         except asyncio.CancelledError:
@@ -249,6 +309,8 @@ class Daemon:
     # ------------------------------------------------------------ shutdown
 
     async def close(self) -> None:
+        if self._service_task:
+            self._service_task.cancel()
         for server in self.servers:
             server.close()
         # let the handlers that got their answers finish writing them

@@ -39,7 +39,9 @@ class Daemon:
             full_env.update(PYTHONPATH=path, TVMPD_FAULTS=faults, TVMPD_FAULTS_DIR=self.dir)
         full_env.update(env or {})
         self.logf = open(self.log_path, "w")
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=self.logf, stderr=subprocess.STDOUT)
+        # its own process group, as under systemd: a test may signal the whole group
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=self.logf, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
         self.tcp = None
         try:
             self.wait_children_idle()

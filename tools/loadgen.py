@@ -17,8 +17,6 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -81,10 +79,11 @@ def main() -> None:
             status = {protocol.STATUS_OK: "OK", protocol.STATUS_TOO_BIG: "TOO_BIG"}.get(resp.status, "ERROR")
             size = len(resp.proof or b"")
             if status == "OK" and not args.no_verify:
+                from stages.proof import from_bincode
                 from stages.verifier import VerificationError, verify
                 from stages.vm import Claim
 
-                elements = np.frombuffer(resp.proof[8:], dtype="<u8").astype(np.uint64)
+                elements = from_bincode(resp.proof)
                 try:
                     verify(Claim.from_json(fields[w][0]), elements)
                     verified = "yes"
