@@ -9,6 +9,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 
+import numba as nb
 import numpy as np
 
 P = 2**64 - 2**32 + 1
@@ -469,3 +470,137 @@ def hash_rows(rows: np.ndarray) -> np.ndarray:
         _permute_lanes(s, ws)
         out[k : k + _BATCH] = s[:DIGEST_LEN].T
     return out
+
+
+# ----------------------------------------------------------------------------------------------
+# compiled (numba) path: scalar permutation on a uint64 array of 16 canonical values, for the VM and the
+# verifier; results equal the scalar and batch paths bit for bit. `cache=True` keeps the machine code
+# on disk, so only the first process on a machine pays the compile.
+
+_NB_P = np.uint64(P)
+_NB_EPS = np.uint64(2**32 - 1)  # 2^64 mod p, also the Montgomery radix R mod p
+_NB_M32 = np.uint64(0xFFFFFFFF)
+_NB_S32 = np.uint64(32)
+_NB_R_INV = np.uint64(_R_INV)
+_NB_LOOKUP = np.array(LOOKUP_TABLE, dtype=np.uint64)
+_NB_RC = np.array(ROUND_CONSTANTS, dtype=np.uint64)
+_NB_MDS = np.array(MDS_FIRST_COLUMN, dtype=np.uint64)
+
+
+@nb.njit(cache=True)
+def nb_reduce(hi: np.uint64, lo: np.uint64) -> np.uint64:
+    """(hi * 2^64 + lo) mod p, canonical."""
+    hh = hi >> _NB_S32  # weighs 2^96 = -1
+    hl = hi & _NB_M32  # weighs 2^64 = 2^32 - 1
+    t0 = lo - hh
+    if lo < hh:
+        t0 -= _NB_EPS
+    t1 = hl * _NB_EPS
+    t2 = t0 + t1
+    if t2 < t1:
+        t2 += _NB_EPS
+    if t2 >= _NB_P:
+        t2 -= _NB_P
+    return t2
+
+
+@nb.njit(cache=True)
+def nb_mul(a: np.uint64, b: np.uint64) -> np.uint64:
+    """a * b mod p for any a, b below 2^64; canonical result."""
+    a0 = a & _NB_M32
+    a1 = a >> _NB_S32
+    b0 = b & _NB_M32
+    b1 = b >> _NB_S32
+    lo = a0 * b0
+    m1 = a1 * b0
+    mid = m1 + a0 * b1
+    hi = a1 * b1
+    if mid < m1:
+        hi += np.uint64(1) << _NB_S32
+    hi += mid >> _NB_S32
+    low = lo + (mid << _NB_S32)
+    if low < lo:
+        hi += np.uint64(1)
+    return nb_reduce(hi, low)
+
+
+@nb.njit(cache=True)
+def nb_add(a: np.uint64, b: np.uint64) -> np.uint64:
+    """a + b mod p for canonical a, b."""
+    s = a + b
+    if s < a:
+        s += _NB_EPS
+    if s >= _NB_P:
+        s -= _NB_P
+    return s
+
+
+@nb.njit(cache=True)
+def nb_sub(a: np.uint64, b: np.uint64) -> np.uint64:
+    """a - b mod p for canonical a, b."""
+    d = a - b
+    if a < b:
+        d -= _NB_EPS
+    return d
+
+
+@nb.njit(cache=True)
+def nb_round(s: np.ndarray, r: int, lo: np.ndarray, hi: np.ndarray) -> None:
+    """One round in place on 16 canonical values (result canonical); lo, hi: 16-word scratch."""
+    for i in range(NUM_SPLIT_AND_LOOKUP):
+        m = nb_mul(s[i], _NB_EPS)  # Montgomery form
+        out = np.uint64(0)
+        shift = np.uint64(0)
+        for _ in range(8):
+            out |= _NB_LOOKUP[(m >> shift) & np.uint64(0xFF)] << shift
+            shift += np.uint64(8)
+        s[i] = nb_mul(out, _NB_R_INV)
+    for i in range(NUM_SPLIT_AND_LOOKUP, STATE_SIZE):
+        x = s[i]
+        x3 = nb_mul(nb_mul(x, x), x)
+        s[i] = nb_mul(nb_mul(x3, x3), x)
+    for j in range(STATE_SIZE):
+        lo[j] = s[j] & _NB_M32
+        hi[j] = s[j] >> _NB_S32
+    for i in range(STATE_SIZE):
+        sum_lo = np.uint64(0)
+        sum_hi = np.uint64(0)
+        for j in range(STATE_SIZE):
+            c = _NB_MDS[(i - j) & 15]
+            sum_lo += c * lo[j]
+            sum_hi += c * hi[j]
+        # sum_hi * 2^32 with sum_hi = a * 2^32 + b is a * (2^32 - 1) + b * 2^32 (mod p)
+        t = sum_lo + (sum_hi >> _NB_S32) * _NB_EPS
+        v = ((sum_hi & _NB_M32) << _NB_S32) + t
+        if v < t:
+            v += _NB_EPS
+        if v >= _NB_P:
+            v -= _NB_P
+        s[i] = nb_add(v, _NB_RC[16 * r + i])
+
+
+@nb.njit(cache=True)
+def nb_permute(s: np.ndarray) -> None:
+    """Tip5 permutation in place on a uint64 array of 16 canonical values."""
+    lo = np.empty(STATE_SIZE, dtype=np.uint64)
+    hi = np.empty(STATE_SIZE, dtype=np.uint64)
+    for r in range(NUM_ROUNDS):
+        nb_round(s, r, lo, hi)
+
+
+@nb.njit(cache=True)
+def nb_permute_trace(s: np.ndarray, trace: np.ndarray, row: int, lo: np.ndarray, hi: np.ndarray) -> None:
+    """Permute s in place and write the 6 states (input, after each round) to trace[row:row + 6]."""
+    for j in range(STATE_SIZE):
+        trace[row, j] = s[j]
+    for r in range(NUM_ROUNDS):
+        nb_round(s, r, lo, hi)
+        for j in range(STATE_SIZE):
+            trace[row + 1 + r, j] = s[j]
+
+
+def permutation_native(state: np.ndarray) -> np.ndarray:
+    """Tip5 permutation of 16 canonical uint64 values by the compiled path; returns a new array."""
+    s = np.array(state, dtype=np.uint64)
+    nb_permute(s)
+    return s

@@ -16,6 +16,7 @@ from stages.tip5 import permutation_trace
 
 from .isa import P, op_stack_delta
 from .program import Program
+from .recording import Recording
 
 TABLE_NAMES = ("Program", "Processor", "OpStack", "Ram", "JumpStack", "Hash", "Cascade", "Lookup", "U32")
 PROCESSOR_WIDTH = 39
@@ -227,7 +228,7 @@ def _fill_block(proc, r0, r1, ip_b, tops, osp_start, opcode_at, nia_at, delta_at
     return int(osp[-1]), part, inverse
 
 
-def build_aet(program: Program, rec) -> AET:
+def build_aet(program: Program, rec: Recording) -> AET:
     """Turn the interpreter's Recording into the AET arrays."""
     words = program.words()
     n_words = len(program.instructions)
@@ -246,10 +247,10 @@ def build_aet(program: Program, rec) -> AET:
             nia_at[a] = 1
         delta_at[a] = op_stack_delta(op, arg)
 
-    ips = np.frombuffer(rec.ips, dtype=np.int64)
+    ips = rec.ips
     n = len(ips)
-    tops = np.frombuffer(rec.stack_tops, dtype=np.uint64).reshape(n, 16)  # st15 .. st0 per row
-    jump_events = np.array(rec.jump_events, dtype=np.uint64).reshape(-1, 4)
+    tops = rec.stack_tops  # st15 .. st0 per row
+    jump_events = rec.jump_events
     proc = _zeros((n, PROCESSOR_WIDTH), order="F")  # column-wise fill is contiguous
     op_parts, inv_parts = [], []
     osp_start = 16
@@ -265,9 +266,8 @@ def build_aet(program: Program, rec) -> AET:
     if inv_parts:
         rows = np.concatenate([r for r, _ in inv_parts])
         proc[rows, HV0] = _inverse_or_zero(np.concatenate([v for _, v in inv_parts]))
-    if rec.helper:
-        cycles = np.fromiter(rec.helper.keys(), dtype=np.int64, count=len(rec.helper))
-        proc[cycles, HV0:HV0 + 6] = np.array(list(rec.helper.values()), dtype=np.uint64)
+    if rec.helper_cycles.size:
+        proc[rec.helper_cycles, HV0:HV0 + 6] = rec.helper_values
     multiplicities = np.bincount(ips, minlength=n_words).astype(np.uint64)
     total = sum(part.shape[0] for part in op_parts)
     op_stack = _zeros((total, 4))
@@ -276,13 +276,13 @@ def build_aet(program: Program, rec) -> AET:
         op_stack[k:k + part.shape[0]] = part
         k += part.shape[0]
 
-    ram = np.array(rec.ram_log, dtype=np.uint64).reshape(-1, 4)
+    ram = rec.ram_log
 
     # ---- hash coprocessor ----
     prog = np.stack(program_hash_traces(words))
     program_hash = _hash_rows(prog, np.full(prog.shape[0], 18))
-    events = np.frombuffer(rec.hash_events, dtype=np.uint8).astype(np.uint64)
-    perm = np.frombuffer(rec.hash_traces, dtype=np.uint64).reshape(-1, 6, 16)
+    events = rec.hash_events.astype(np.uint64)
+    perm = rec.hash_traces
     perm_ci = events[events != 40]
     hash_trace = _hash_rows(perm[perm_ci == 18], perm_ci[perm_ci == 18])
     sponge_trace = _sponge_rows(events[events != 18], perm[perm_ci != 18])
@@ -301,8 +301,7 @@ def build_aet(program: Program, rec) -> AET:
     np.add.at(lookup_mult, (cascade_limbs >> np.uint64(8)).astype(np.int64), 1)
 
     # ---- u32 ----
-    u32 = np.array([(op, lhs, rhs, m) for (op, lhs, rhs), m in rec.u32.items()], dtype=np.uint64)
-    u32 = u32.reshape(-1, 4)
+    u32 = rec.u32_entries
 
     heights = {
         "Program": padded_program_length(n_words),
