@@ -11,6 +11,9 @@ from collections.abc import Sequence
 
 import numba as nb
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
 
 P = 2**64 - 2**32 + 1
 STATE_SIZE = 16
@@ -484,7 +487,9 @@ _NB_S32 = np.uint64(32)
 _NB_R_INV = np.uint64(_R_INV)
 _NB_LOOKUP = np.array(LOOKUP_TABLE, dtype=np.uint64)
 _NB_RC = np.array(ROUND_CONSTANTS, dtype=np.uint64)
-_NB_MDS = np.array(MDS_FIRST_COLUMN, dtype=np.uint64)
+# _NB_MDS_COLUMNS[j, i] = MDS_FIRST_COLUMN[(i - j) % 16]: the weight of old[j] in new[i]
+_NB_MDS_COLUMNS = np.array([[MDS_FIRST_COLUMN[(i - j) % STATE_SIZE] for i in range(STATE_SIZE)]
+                            for j in range(STATE_SIZE)], dtype=np.uint64)
 
 
 @nb.njit(cache=True)
@@ -504,24 +509,26 @@ def nb_reduce(hi: np.uint64, lo: np.uint64) -> np.uint64:
     return t2
 
 
+@intrinsic
+def _mul_wide(typingctx, a, b):
+    """(high, low) 64-bit words of the 128-bit product of two uint64 (one machine multiply)."""
+    sig = types.UniTuple(types.uint64, 2)(types.uint64, types.uint64)
+
+    def codegen(context, builder, signature, args):
+        wide = ir.IntType(128)
+        product = builder.mul(builder.zext(args[0], wide), builder.zext(args[1], wide))
+        low = builder.trunc(product, ir.IntType(64))
+        high = builder.trunc(builder.lshr(product, ir.Constant(wide, 64)), ir.IntType(64))
+        return context.make_tuple(builder, signature.return_type, (high, low))
+
+    return sig, codegen
+
+
 @nb.njit(cache=True)
 def nb_mul(a: np.uint64, b: np.uint64) -> np.uint64:
     """a * b mod p for any a, b below 2^64; canonical result."""
-    a0 = a & _NB_M32
-    a1 = a >> _NB_S32
-    b0 = b & _NB_M32
-    b1 = b >> _NB_S32
-    lo = a0 * b0
-    m1 = a1 * b0
-    mid = m1 + a0 * b1
-    hi = a1 * b1
-    if mid < m1:
-        hi += np.uint64(1) << _NB_S32
-    hi += mid >> _NB_S32
-    low = lo + (mid << _NB_S32)
-    if low < lo:
-        hi += np.uint64(1)
-    return nb_reduce(hi, low)
+    hi, lo = _mul_wide(a, b)
+    return nb_reduce(hi, lo)
 
 
 @nb.njit(cache=True)
@@ -559,16 +566,18 @@ def nb_round(s: np.ndarray, r: int, lo: np.ndarray, hi: np.ndarray) -> None:
         x = s[i]
         x3 = nb_mul(nb_mul(x, x), x)
         s[i] = nb_mul(nb_mul(x3, x3), x)
+    # MDS on 32-bit halves, column by column (the 16 sums of a half move together)
+    lo[:] = 0
+    hi[:] = 0
     for j in range(STATE_SIZE):
-        lo[j] = s[j] & _NB_M32
-        hi[j] = s[j] >> _NB_S32
+        x_lo = s[j] & _NB_M32
+        x_hi = s[j] >> _NB_S32
+        for i in range(STATE_SIZE):
+            lo[i] += _NB_MDS_COLUMNS[j, i] * x_lo
+            hi[i] += _NB_MDS_COLUMNS[j, i] * x_hi
     for i in range(STATE_SIZE):
-        sum_lo = np.uint64(0)
-        sum_hi = np.uint64(0)
-        for j in range(STATE_SIZE):
-            c = _NB_MDS[(i - j) & 15]
-            sum_lo += c * lo[j]
-            sum_hi += c * hi[j]
+        sum_lo = lo[i]
+        sum_hi = hi[i]
         # sum_hi * 2^32 with sum_hi = a * 2^32 + b is a * (2^32 - 1) + b * 2^32 (mod p)
         t = sum_lo + (sum_hi >> _NB_S32) * _NB_EPS
         v = ((sum_hi & _NB_M32) << _NB_S32) + t
