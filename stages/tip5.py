@@ -143,7 +143,14 @@ def _round(s: list[int], r: int) -> list[int]:
 
 
 def _permute(s: list[int]) -> list[int]:
-    """The permutation on an already validated state (list of 16 canonical ints)."""
+    """The permutation on an already validated state (list of 16 canonical ints), by the compiled path."""
+    state = np.array(s, dtype=np.uint64)
+    nb_permute(state)
+    return state.tolist()
+
+
+def _permute_scalar(s: list[int]) -> list[int]:
+    """The permutation in plain Python ints: the oracle of the compiled path."""
     for r in range(NUM_ROUNDS):
         s = _round(s, r)
     return [x % P for x in s]
@@ -151,7 +158,7 @@ def _permute(s: list[int]) -> list[int]:
 
 def permutation(state: Sequence[int]) -> list[int]:
     """Apply the Tip5 permutation to 16 canonical field elements; returns the new state."""
-    return _permute(_elements(state, "state", STATE_SIZE))
+    return _permute_scalar(_elements(state, "state", STATE_SIZE))
 
 
 def permutation_trace(state: Sequence[int]) -> np.ndarray:
@@ -613,3 +620,46 @@ def permutation_native(state: np.ndarray) -> np.ndarray:
     s = np.array(state, dtype=np.uint64)
     nb_permute(s)
     return s
+
+
+@nb.njit(cache=True)
+def _hash_rows_native(rows: np.ndarray) -> np.ndarray:
+    out = np.empty((rows.shape[0], DIGEST_LEN), dtype=np.uint64)
+    s = np.empty(STATE_SIZE, dtype=np.uint64)
+    w = rows.shape[1]
+    for r in range(rows.shape[0]):
+        s[:] = 0
+        for start in range(0, w + 1, RATE):  # padding: a 1 after the row, then zeros to the block's end
+            for j in range(RATE):
+                c = start + j
+                s[j] = rows[r, c] if c < w else (np.uint64(1) if c == w else np.uint64(0))
+            nb_permute(s)
+        out[r] = s[:DIGEST_LEN]
+    return out
+
+
+def hash_rows_native(rows: np.ndarray) -> np.ndarray:
+    """hash_rows by the compiled path (for the verifier's few hundred rows: no batch set-up)."""
+    return _hash_rows_native(np.ascontiguousarray(_u64_matrix(rows, "rows")))
+
+
+@nb.njit(cache=True)
+def _hash_pairs_native(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    out = np.empty_like(left)
+    s = np.empty(STATE_SIZE, dtype=np.uint64)
+    for r in range(left.shape[0]):
+        s[:DIGEST_LEN] = left[r]
+        s[DIGEST_LEN:RATE] = right[r]
+        s[RATE:] = 1
+        nb_permute(s)
+        out[r] = s[:DIGEST_LEN]
+    return out
+
+
+def hash_pairs_native(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """hash_pairs by the compiled path."""
+    left = np.ascontiguousarray(_u64_matrix(left, "left", DIGEST_LEN))
+    right = np.ascontiguousarray(_u64_matrix(right, "right", DIGEST_LEN))
+    if left.shape != right.shape:
+        raise ValueError(f"left and right differ in shape: {left.shape} vs {right.shape}")
+    return _hash_pairs_native(left, right)

@@ -127,3 +127,30 @@ def test_native_permutation_equals_scalar(seed):
         state = rng.integers(0, P, 16, dtype=np.uint64)
         state[rng.integers(0, 16)] = P - 1
         assert tip5.permutation_native(state).tolist() == tip5.permutation(state.tolist())
+
+
+def test_native_row_and_pair_hashes_equal_the_batch_path():
+    rng = np.random.default_rng(7)
+    for width in (1, 9, 10, 11, 379, 91 * 3):
+        rows = rng.integers(0, P, (5, width), dtype=np.uint64)
+        rows[0, -1] = P - 1
+        np.testing.assert_array_equal(tip5.hash_rows_native(rows), tip5.hash_rows(rows))
+    left, right = (rng.integers(0, P, (30, 5), dtype=np.uint64) for _ in range(2))
+    np.testing.assert_array_equal(tip5.hash_pairs_native(left, right), tip5.hash_pairs(left, right))
+
+
+def test_verifier_constraint_values_equal_the_numpy_evaluator():
+    from stages.air.constraints import lowered_air
+    from stages.air.evaluate import evaluate_nodes
+    from stages.verifier import ood_constraint_values
+
+    rng = np.random.default_rng(3)
+    main_curr, main_next = (rng.integers(0, P, (379, 3), dtype=np.uint64) for _ in range(2))
+    aux_curr, aux_next = (rng.integers(0, P, (91, 3), dtype=np.uint64) for _ in range(2))
+    challenges = rng.integers(0, P, (63, 3), dtype=np.uint64)
+    got = ood_constraint_values(main_curr, aux_curr, main_next, aux_next, challenges)
+    air = lowered_air()
+    for category, values in got.items():
+        nxt = (main_next[None], aux_next[None]) if category == "transition" else ()
+        want = evaluate_nodes(air.constraints[category], main_curr[None], aux_curr[None], challenges, *nxt)[0]
+        np.testing.assert_array_equal(values, want, err_msg=category)

@@ -797,6 +797,15 @@ def execute(program: Program, public_input: Sequence[int] | PublicInput,
 
 
 def warm_up() -> None:
-    """Compile (or load from numba's on-disk cache) the compiled VM loop and everything it calls, by
-    running a tiny program; call once before serving jobs so that no job pays the compile."""
-    execute(Program.from_tasm("push 3 push 5 xor sponge_init push 0 sponge_absorb_mem halt"), [])
+    """Compile (or load from numba's on-disk cache) the compiled VM loop, the AET's compiled loops and the
+    compiled Tip5 entry points, by running a tiny program; call once before serving jobs so that no job
+    pays the compile."""
+    from stages import tip5
+
+    from .aet import build_aet
+
+    program = Program.from_tasm("push 3 push 5 xor sponge_init push 0 sponge_absorb_mem halt")
+    build_aet(program, execute(program, [])[1])
+    zeros = np.zeros((1, 5), dtype=np.uint64)
+    tip5.hash_rows_native(zeros)
+    tip5.hash_pairs_native(zeros, zeros)
