@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numba as nb
 import numpy as np
 
-from stages.tip5 import nb_mul, nb_sub, permutation_trace
+from stages.tip5 import nb_mul, nb_permute_trace, nb_sub
 
 from .isa import P, op_stack_delta
 from .program import Program
@@ -151,16 +151,24 @@ def _coprocessor_rows(events: np.ndarray, traces: np.ndarray):
     return hash_rows, sponge_rows
 
 
-def program_hash_traces(words: list[int]) -> list[np.ndarray]:
-    """Permutation traces of absorbing the padded program into a variable-length sponge."""
+def program_hash_traces(words: list[int]) -> np.ndarray:
+    """Permutation traces (k, 6, 16) of absorbing the padded program into a variable-length sponge."""
     padded = words + [1] + [0] * 9
     padded = padded[:padded_program_length(len(words))]
-    state = [0] * 16
-    traces = []
-    for k in range(0, len(padded), 10):
-        trace = permutation_trace(padded[k:k + 10] + state[10:])
-        traces.append(trace)
-        state = trace[5].tolist()
+    return _absorb_traces(np.array(padded, dtype=np.uint64)).reshape(-1, 6, 16)
+
+
+@nb.njit(cache=True)
+def _absorb_traces(padded: np.ndarray) -> np.ndarray:
+    """Traces (6 rows each) of absorbing `padded` (a multiple of 10 words) into a zero sponge state."""
+    k = padded.shape[0] // 10
+    traces = np.empty((6 * k, 16), dtype=np.uint64)
+    state = np.zeros(16, dtype=np.uint64)
+    lo = np.empty(16, dtype=np.uint64)
+    hi = np.empty(16, dtype=np.uint64)
+    for t in range(k):
+        state[:10] = padded[10 * t:10 * t + 10]
+        nb_permute_trace(state, traces, 6 * t, lo, hi)
     return traces
 
 
@@ -341,15 +349,16 @@ def build_aet(program: Program, rec: Recording) -> AET:
     ram = rec.ram_log
 
     # ---- hash coprocessor ----
-    prog = np.stack(program_hash_traces(words))
+    prog = program_hash_traces(words)
     program_hash = _hash_rows(prog, np.full(prog.shape[0], 18))
     hash_trace, sponge_trace = _coprocessor_rows(rec.hash_events, rec.hash_traces)
 
     # cascade: 16-bit limbs of the Montgomery form of state[0..4) of every round input, first-seen order
     cascade_limbs, cascade_mult = _cascade(prog, rec.hash_traces)
-    lookup_mult = np.zeros(LOOKUP_TABLE_HEIGHT, dtype=np.uint64)
-    np.add.at(lookup_mult, (cascade_limbs & np.uint64(0xFF)).astype(np.int64), 1)
-    np.add.at(lookup_mult, (cascade_limbs >> np.uint64(8)).astype(np.int64), 1)
+    low = (cascade_limbs & np.uint64(0xFF)).astype(np.int64)
+    high = (cascade_limbs >> np.uint64(8)).astype(np.int64)
+    lookup_mult = (np.bincount(low, minlength=LOOKUP_TABLE_HEIGHT)
+                   + np.bincount(high, minlength=LOOKUP_TABLE_HEIGHT)).astype(np.uint64)
 
     # ---- u32 ----
     u32 = rec.u32_entries
