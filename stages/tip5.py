@@ -195,11 +195,9 @@ def _pad(xs: list[int]) -> list[int]:
 
 def hash_varlen(xs: Sequence[int]) -> list[int]:
     """Variable-length hash (zero initial state, padded absorption); 5-element digest."""
-    padded = _pad(_elements(xs, "xs"))
-    s = [0] * STATE_SIZE
-    for k in range(0, len(padded), RATE):
-        s = _permute(padded[k : k + RATE] + s[RATE:])
-    return s[:DIGEST_LEN]
+    state = np.zeros(STATE_SIZE, dtype=np.uint64)
+    nb_absorb_all(state, np.array(_pad(_elements(xs, "xs")), dtype=np.uint64))
+    return state[:DIGEST_LEN].tolist()
 
 
 class Sponge:
@@ -232,11 +230,9 @@ class Sponge:
 
     def pad_and_absorb_all(self, xs: Sequence[int]) -> None:
         """Absorb xs followed by the padding 1, 0, ... in blocks of 10."""
-        padded = _pad(_elements(xs, "xs"))
-        s = self.state
-        for k in range(0, len(padded), RATE):
-            s = _permute(padded[k : k + RATE] + s[RATE:])
-        self.state = s
+        state = np.array(self.state, dtype=np.uint64)
+        nb_absorb_all(state, np.array(_pad(_elements(xs, "xs")), dtype=np.uint64))
+        self.state = state.tolist()
 
     def sample_scalars(self, n: int) -> np.ndarray:
         """n extension-field elements from ceil(3n/10) squeezes, shape (n, 3) uint64; leftovers dropped."""
@@ -613,6 +609,14 @@ def nb_permute_trace(s: np.ndarray, trace: np.ndarray, row: int, lo: np.ndarray,
         nb_round(s, r, lo, hi)
         for j in range(STATE_SIZE):
             trace[row + 1 + r, j] = s[j]
+
+
+@nb.njit(cache=True)
+def nb_absorb_all(state: np.ndarray, padded: np.ndarray) -> None:
+    """Absorb `padded` (a multiple of 10 words) into the sponge state in place, overwriting the rate."""
+    for k in range(0, padded.shape[0], RATE):
+        state[:RATE] = padded[k:k + RATE]
+        nb_permute(state)
 
 
 def permutation_native(state: np.ndarray) -> np.ndarray:
