@@ -35,6 +35,7 @@ _PM1 = np.uint64(P - 1)
 _U32 = np.uint64(1 << 32)
 _MASK32 = np.uint64((1 << 32) - 1)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_ROWS = 1 << 22  # initial capacity of the per-cycle records (a real 2^22 job runs about 2.3 M cycles)
 # p^3 - 2, most significant bit first: the exponent of the inverse in the cubic extension
 _XFE_INV_BITS = np.array([int(b) for b in bin(P**3 - 2)[2:]], dtype=np.uint8)
 
@@ -110,16 +111,18 @@ def _run(ops, args, sizes, inputs, tokens, digests, ram_keys, ram_vals, stack0, 
     """The loop. Returns (status, err_ip, err_cycle, e1, e2, e3, output, records...)."""
     n = ops.shape[0]
     un = np.uint64(n)
-    cap = 1024
+    # Large buffers cost only address space until written (the allocator maps them lazily), while
+    # growing one copies it and faults in fresh pages: start big enough for most jobs.
+    cap = min(limit + 1, _ROWS)
     ips = np.empty(cap, dtype=np.int64)
     tops = np.empty((cap, 16), dtype=np.uint64)
-    jumps = np.empty((64, 4), dtype=np.uint64)
+    jumps = np.empty((1024, 4), dtype=np.uint64)
     ram_log = np.empty((cap, 4), dtype=np.uint64)
-    h_cyc = np.empty(64, dtype=np.int64)
-    h_val = np.empty((64, 6), dtype=np.uint64)
-    u32_log = np.empty((64, 3), dtype=np.uint64)
-    h_ev = np.empty(64, dtype=np.uint8)
-    h_tr = np.empty((64 * 6, 16), dtype=np.uint64)
+    h_cyc = np.empty(1 << 16, dtype=np.int64)
+    h_val = np.empty((1 << 16, 6), dtype=np.uint64)
+    u32_log = np.empty((1 << 16, 3), dtype=np.uint64)
+    h_ev = np.empty(1 << 18, dtype=np.uint8)
+    h_tr = np.empty((6 << 18, 16), dtype=np.uint64)
     out = np.empty(16, dtype=np.uint64)
     n_jump = n_ram = n_help = n_u32 = n_ev = n_perm = n_out = 0
 
