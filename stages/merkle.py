@@ -156,7 +156,7 @@ def verify(
         else:
             left = np.array([known[2 * k] for k in level], dtype=np.uint64)
             right = np.array([known[2 * k + 1] for k in level], dtype=np.uint64)
-            for k, d in zip(level, tip5.hash_pairs(left, right).tolist(), strict=True):
+            for k, d in zip(level, tip5.hash_pairs_native(left, right).tolist(), strict=True):
                 known[k] = tuple(d)
         if level[0] == 1:
             break

@@ -9,7 +9,11 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 
+import numba as nb
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
 
 P = 2**64 - 2**32 + 1
 STATE_SIZE = 16
@@ -139,7 +143,14 @@ def _round(s: list[int], r: int) -> list[int]:
 
 
 def _permute(s: list[int]) -> list[int]:
-    """The permutation on an already validated state (list of 16 canonical ints)."""
+    """The permutation on an already validated state (list of 16 canonical ints), by the compiled path."""
+    state = np.array(s, dtype=np.uint64)
+    nb_permute(state)
+    return state.tolist()
+
+
+def _permute_scalar(s: list[int]) -> list[int]:
+    """The permutation in plain Python ints: the oracle of the compiled path."""
     for r in range(NUM_ROUNDS):
         s = _round(s, r)
     return [x % P for x in s]
@@ -147,7 +158,7 @@ def _permute(s: list[int]) -> list[int]:
 
 def permutation(state: Sequence[int]) -> list[int]:
     """Apply the Tip5 permutation to 16 canonical field elements; returns the new state."""
-    return _permute(_elements(state, "state", STATE_SIZE))
+    return _permute_scalar(_elements(state, "state", STATE_SIZE))
 
 
 def permutation_trace(state: Sequence[int]) -> np.ndarray:
@@ -184,11 +195,9 @@ def _pad(xs: list[int]) -> list[int]:
 
 def hash_varlen(xs: Sequence[int]) -> list[int]:
     """Variable-length hash (zero initial state, padded absorption); 5-element digest."""
-    padded = _pad(_elements(xs, "xs"))
-    s = [0] * STATE_SIZE
-    for k in range(0, len(padded), RATE):
-        s = _permute(padded[k : k + RATE] + s[RATE:])
-    return s[:DIGEST_LEN]
+    state = np.zeros(STATE_SIZE, dtype=np.uint64)
+    nb_absorb_all(state, np.array(_pad(_elements(xs, "xs")), dtype=np.uint64))
+    return state[:DIGEST_LEN].tolist()
 
 
 class Sponge:
@@ -221,11 +230,9 @@ class Sponge:
 
     def pad_and_absorb_all(self, xs: Sequence[int]) -> None:
         """Absorb xs followed by the padding 1, 0, ... in blocks of 10."""
-        padded = _pad(_elements(xs, "xs"))
-        s = self.state
-        for k in range(0, len(padded), RATE):
-            s = _permute(padded[k : k + RATE] + s[RATE:])
-        self.state = s
+        state = np.array(self.state, dtype=np.uint64)
+        nb_absorb_all(state, np.array(_pad(_elements(xs, "xs")), dtype=np.uint64))
+        self.state = state.tolist()
 
     def sample_scalars(self, n: int) -> np.ndarray:
         """n extension-field elements from ceil(3n/10) squeezes, shape (n, 3) uint64; leftovers dropped."""
@@ -469,3 +476,194 @@ def hash_rows(rows: np.ndarray) -> np.ndarray:
         _permute_lanes(s, ws)
         out[k : k + _BATCH] = s[:DIGEST_LEN].T
     return out
+
+
+# ----------------------------------------------------------------------------------------------
+# compiled (numba) path: scalar permutation on a uint64 array of 16 canonical values, for the VM and the
+# verifier; results equal the scalar and batch paths bit for bit. `cache=True` keeps the machine code
+# on disk, so only the first process on a machine pays the compile.
+
+_NB_P = np.uint64(P)
+_NB_EPS = np.uint64(2**32 - 1)  # 2^64 mod p, also the Montgomery radix R mod p
+_NB_M32 = np.uint64(0xFFFFFFFF)
+_NB_S32 = np.uint64(32)
+_NB_R_INV = np.uint64(_R_INV)
+_NB_LOOKUP = np.array(LOOKUP_TABLE, dtype=np.uint64)
+_NB_RC = np.array(ROUND_CONSTANTS, dtype=np.uint64)
+# _NB_MDS_COLUMNS[j, i] = MDS_FIRST_COLUMN[(i - j) % 16]: the weight of old[j] in new[i]
+_NB_MDS_COLUMNS = np.array([[MDS_FIRST_COLUMN[(i - j) % STATE_SIZE] for i in range(STATE_SIZE)]
+                            for j in range(STATE_SIZE)], dtype=np.uint64)
+
+
+@nb.njit(cache=True)
+def nb_reduce(hi: np.uint64, lo: np.uint64) -> np.uint64:
+    """(hi * 2^64 + lo) mod p, canonical."""
+    hh = hi >> _NB_S32  # weighs 2^96 = -1
+    hl = hi & _NB_M32  # weighs 2^64 = 2^32 - 1
+    t0 = lo - hh
+    if lo < hh:
+        t0 -= _NB_EPS
+    t1 = hl * _NB_EPS
+    t2 = t0 + t1
+    if t2 < t1:
+        t2 += _NB_EPS
+    if t2 >= _NB_P:
+        t2 -= _NB_P
+    return t2
+
+
+@intrinsic
+def _mul_wide(typingctx, a, b):
+    """(high, low) 64-bit words of the 128-bit product of two uint64 (one machine multiply)."""
+    sig = types.UniTuple(types.uint64, 2)(types.uint64, types.uint64)
+
+    def codegen(context, builder, signature, args):
+        wide = ir.IntType(128)
+        product = builder.mul(builder.zext(args[0], wide), builder.zext(args[1], wide))
+        low = builder.trunc(product, ir.IntType(64))
+        high = builder.trunc(builder.lshr(product, ir.Constant(wide, 64)), ir.IntType(64))
+        return context.make_tuple(builder, signature.return_type, (high, low))
+
+    return sig, codegen
+
+
+@nb.njit(cache=True)
+def nb_mul(a: np.uint64, b: np.uint64) -> np.uint64:
+    """a * b mod p for any a, b below 2^64; canonical result."""
+    hi, lo = _mul_wide(a, b)
+    return nb_reduce(hi, lo)
+
+
+@nb.njit(cache=True)
+def nb_add(a: np.uint64, b: np.uint64) -> np.uint64:
+    """a + b mod p for canonical a, b."""
+    s = a + b
+    if s < a:
+        s += _NB_EPS
+    if s >= _NB_P:
+        s -= _NB_P
+    return s
+
+
+@nb.njit(cache=True)
+def nb_sub(a: np.uint64, b: np.uint64) -> np.uint64:
+    """a - b mod p for canonical a, b."""
+    d = a - b
+    if a < b:
+        d -= _NB_EPS
+    return d
+
+
+@nb.njit(cache=True)
+def nb_round(s: np.ndarray, r: int, lo: np.ndarray, hi: np.ndarray) -> None:
+    """One round in place on 16 canonical values (result canonical); lo, hi: 16-word scratch."""
+    for i in range(NUM_SPLIT_AND_LOOKUP):
+        m = nb_mul(s[i], _NB_EPS)  # Montgomery form
+        out = np.uint64(0)
+        shift = np.uint64(0)
+        for _ in range(8):
+            out |= _NB_LOOKUP[(m >> shift) & np.uint64(0xFF)] << shift
+            shift += np.uint64(8)
+        s[i] = nb_mul(out, _NB_R_INV)
+    for i in range(NUM_SPLIT_AND_LOOKUP, STATE_SIZE):
+        x = s[i]
+        x3 = nb_mul(nb_mul(x, x), x)
+        s[i] = nb_mul(nb_mul(x3, x3), x)
+    # MDS on 32-bit halves, column by column (the 16 sums of a half move together)
+    lo[:] = 0
+    hi[:] = 0
+    for j in range(STATE_SIZE):
+        x_lo = s[j] & _NB_M32
+        x_hi = s[j] >> _NB_S32
+        for i in range(STATE_SIZE):
+            lo[i] += _NB_MDS_COLUMNS[j, i] * x_lo
+            hi[i] += _NB_MDS_COLUMNS[j, i] * x_hi
+    for i in range(STATE_SIZE):
+        sum_lo = lo[i]
+        sum_hi = hi[i]
+        # sum_hi * 2^32 with sum_hi = a * 2^32 + b is a * (2^32 - 1) + b * 2^32 (mod p)
+        t = sum_lo + (sum_hi >> _NB_S32) * _NB_EPS
+        v = ((sum_hi & _NB_M32) << _NB_S32) + t
+        if v < t:
+            v += _NB_EPS
+        if v >= _NB_P:
+            v -= _NB_P
+        s[i] = nb_add(v, _NB_RC[16 * r + i])
+
+
+@nb.njit(cache=True)
+def nb_permute(s: np.ndarray) -> None:
+    """Tip5 permutation in place on a uint64 array of 16 canonical values."""
+    lo = np.empty(STATE_SIZE, dtype=np.uint64)
+    hi = np.empty(STATE_SIZE, dtype=np.uint64)
+    for r in range(NUM_ROUNDS):
+        nb_round(s, r, lo, hi)
+
+
+@nb.njit(cache=True)
+def nb_permute_trace(s: np.ndarray, trace: np.ndarray, row: int, lo: np.ndarray, hi: np.ndarray) -> None:
+    """Permute s in place and write the 6 states (input, after each round) to trace[row:row + 6]."""
+    for j in range(STATE_SIZE):
+        trace[row, j] = s[j]
+    for r in range(NUM_ROUNDS):
+        nb_round(s, r, lo, hi)
+        for j in range(STATE_SIZE):
+            trace[row + 1 + r, j] = s[j]
+
+
+@nb.njit(cache=True)
+def nb_absorb_all(state: np.ndarray, padded: np.ndarray) -> None:
+    """Absorb `padded` (a multiple of 10 words) into the sponge state in place, overwriting the rate."""
+    for k in range(0, padded.shape[0], RATE):
+        state[:RATE] = padded[k:k + RATE]
+        nb_permute(state)
+
+
+def permutation_native(state: np.ndarray) -> np.ndarray:
+    """Tip5 permutation of 16 canonical uint64 values by the compiled path; returns a new array."""
+    s = np.array(state, dtype=np.uint64)
+    nb_permute(s)
+    return s
+
+
+@nb.njit(cache=True)
+def _hash_rows_native(rows: np.ndarray) -> np.ndarray:
+    out = np.empty((rows.shape[0], DIGEST_LEN), dtype=np.uint64)
+    s = np.empty(STATE_SIZE, dtype=np.uint64)
+    w = rows.shape[1]
+    for r in range(rows.shape[0]):
+        s[:] = 0
+        for start in range(0, w + 1, RATE):  # padding: a 1 after the row, then zeros to the block's end
+            for j in range(RATE):
+                c = start + j
+                s[j] = rows[r, c] if c < w else (np.uint64(1) if c == w else np.uint64(0))
+            nb_permute(s)
+        out[r] = s[:DIGEST_LEN]
+    return out
+
+
+def hash_rows_native(rows: np.ndarray) -> np.ndarray:
+    """hash_rows by the compiled path (for the verifier's few hundred rows: no batch set-up)."""
+    return _hash_rows_native(np.ascontiguousarray(_u64_matrix(rows, "rows")))
+
+
+@nb.njit(cache=True)
+def _hash_pairs_native(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    out = np.empty_like(left)
+    s = np.empty(STATE_SIZE, dtype=np.uint64)
+    for r in range(left.shape[0]):
+        s[:DIGEST_LEN] = left[r]
+        s[DIGEST_LEN:RATE] = right[r]
+        s[RATE:] = 1
+        nb_permute(s)
+        out[r] = s[:DIGEST_LEN]
+    return out
+
+
+def hash_pairs_native(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """hash_pairs by the compiled path."""
+    left = np.ascontiguousarray(_u64_matrix(left, "left", DIGEST_LEN))
+    right = np.ascontiguousarray(_u64_matrix(right, "right", DIGEST_LEN))
+    if left.shape != right.shape:
+        raise ValueError(f"left and right differ in shape: {left.shape} vs {right.shape}")
+    return _hash_pairs_native(left, right)

@@ -6,6 +6,7 @@ check that fails otherwise.
 
 from __future__ import annotations
 
+import numba as nb
 import numpy as np
 
 from stages import field, merkle, tip5, xfield
@@ -33,24 +34,91 @@ def _xscalar(values: np.ndarray) -> np.ndarray:
     return np.asarray(values, dtype=np.uint64).reshape(3)
 
 
-def _deep_update(x: int, value_at_x: np.ndarray, z: np.ndarray, value_at_z: np.ndarray) -> np.ndarray:
-    """(f(x) - f(z)) / (x - z): one DEEP quotient term at a FRI domain point x."""
-    denominator = xfield.sub(xfield.lift(np.uint64(x)), z)
+def _deep_update(x: np.ndarray, value_at_x: np.ndarray, z: np.ndarray, value_at_z: np.ndarray) -> np.ndarray:
+    """(f(x) - f(z)) / (x - z): the DEEP quotient terms at FRI domain points x (n, 3), values (n, 3)."""
+    denominator = xfield.sub(x, z)
     return xfield.mul(xfield.sub(value_at_x, value_at_z), xfield.inv(denominator))
 
 
 def ood_constraint_values(main_curr: np.ndarray, aux_curr: np.ndarray, main_next: np.ndarray,
                           aux_next: np.ndarray, challenges: np.ndarray, air=None) -> dict[str, np.ndarray]:
     """All lowered AIR constraints (air: a LoweredAir; None: the v7.0.0 one) at one out-of-domain row pair
-    (main rows are extension elements)."""
-    from stages.air.evaluate import evaluate_nodes  # the AIR is large; load it only when verifying
-
+    (main rows are extension elements), by a compiled walk over the flattened circuits."""
     air = air if air is not None else TRITON_VM_V7.lowered_air()
-    mc, ac, mn, an = (r[np.newaxis] for r in (main_curr, aux_curr, main_next, aux_next))
-    out = {}
-    for category in ("initial", "consistency", "terminal"):
-        out[category] = evaluate_nodes(air.constraints[category], mc, ac, challenges)[0]
-    out["transition"] = evaluate_nodes(air.constraints["transition"], mc, ac, challenges, mn, an)[0]
+    rows = tuple(np.ascontiguousarray(r, dtype=np.uint64).reshape(-1, 3)
+                 for r in (main_curr, aux_curr, main_next, aux_next))
+    challenges = np.ascontiguousarray(challenges, dtype=np.uint64)
+    return {category: _evaluate_at_point(*_flat_circuit(air, category), *rows, challenges)
+            for category in ("initial", "consistency", "terminal", "transition")}
+
+
+# node kinds of a flattened circuit
+_CONST, _CHALLENGE, _MAIN, _AUX, _ADD, _MUL = range(6)
+_FLAT: dict[tuple[int, str], tuple[np.ndarray, ...]] = {}  # (id of a LoweredAir, category) -> arrays
+
+
+def _flat_circuit(air, category: str) -> tuple[np.ndarray, ...]:
+    """One category of a lowered AIR as arrays in evaluation order: kind, two operands (node indices
+    of a sum or product; column or challenge index and is-next for an input), constants, roots."""
+    key = (id(air), category)
+    if key in _FLAT:
+        return _FLAT[key]
+    from stages.air.circuit import BCONST, BINOP, CHALLENGE, INPUT, XCONST, _postorder
+
+    roots = air.constraints[category]
+    order = _postorder(roots)
+    index = {node.id: i for i, node in enumerate(order)}
+    kind = np.empty(len(order), dtype=np.int64)
+    a = np.zeros(len(order), dtype=np.int64)
+    b = np.zeros(len(order), dtype=np.int64)
+    consts = np.zeros((len(order), 3), dtype=np.uint64)
+    for i, node in enumerate(order):
+        if node.kind == BCONST:
+            kind[i], consts[i, 0] = _CONST, node.value
+        elif node.kind == XCONST:
+            kind[i], consts[i] = _CONST, node.value
+        elif node.kind == CHALLENGE:
+            kind[i], a[i] = _CHALLENGE, node.value
+        elif node.kind == INPUT:
+            kind[i] = _MAIN if node.value.is_main else _AUX
+            a[i], b[i] = node.value.col, getattr(node.value, "is_next", False)
+        elif node.kind == BINOP:
+            kind[i] = _ADD if node.op == "+" else _MUL
+            a[i], b[i] = index[node.lhs.id], index[node.rhs.id]
+        else:
+            raise ValueError(f"unknown circuit node kind {node.kind}")
+    _FLAT[key] = kind, a, b, consts, np.array([index[r.id] for r in roots], dtype=np.int64)
+    return _FLAT[key]
+
+
+@nb.njit(cache=True)
+def _evaluate_at_point(kind, a, b, consts, roots, main_curr, aux_curr, main_next, aux_next, challenges):
+    """Values (len(roots), 3) of a flattened circuit on one row pair of extension-field values."""
+    vals = np.empty((kind.shape[0], 3), dtype=np.uint64)
+    for i in range(kind.shape[0]):
+        k = kind[i]
+        if k == _CONST:
+            vals[i] = consts[i]
+        elif k == _CHALLENGE:
+            vals[i] = challenges[a[i]]
+        elif k == _MAIN:
+            vals[i] = main_next[a[i]] if b[i] else main_curr[a[i]]
+        elif k == _AUX:
+            vals[i] = aux_next[a[i]] if b[i] else aux_curr[a[i]]
+        elif k == _ADD:
+            for j in range(3):
+                vals[i, j] = tip5.nb_add(vals[a[i], j], vals[b[i], j])
+        else:  # product in F_p[x]/(x^3 - x + 1)
+            x0, x1, x2 = vals[a[i], 0], vals[a[i], 1], vals[a[i], 2]
+            y0, y1, y2 = vals[b[i], 0], vals[b[i], 1], vals[b[i], 2]
+            m = tip5.nb_mul
+            vals[i, 0] = tip5.nb_sub(tip5.nb_sub(m(x0, y0), m(x2, y1)), m(x1, y2))
+            vals[i, 1] = tip5.nb_add(tip5.nb_add(tip5.nb_sub(tip5.nb_add(m(x1, y0), m(x0, y1)), m(x2, y2)),
+                                                 m(x2, y1)), m(x1, y2))
+            vals[i, 2] = tip5.nb_add(tip5.nb_add(tip5.nb_add(m(x2, y0), m(x1, y1)), m(x0, y2)), m(x2, y2))
+    out = np.empty((roots.shape[0], 3), dtype=np.uint64)
+    for r in range(roots.shape[0]):
+        out[r] = vals[roots[r]]
     return out
 
 
@@ -130,19 +198,19 @@ def _verify(claim, proof: np.ndarray, params: StarkParams, profile: ProofProfile
     main_rows = stream.dequeue("MasterMainTableRows").payload
     main_auth = stream.dequeue("AuthenticationStructure").payload
     if len(main_rows) != len(indices) or not merkle.verify(main_root, tree_height, indices,
-                                                           tip5.hash_rows(main_rows), main_auth):
+                                                           tip5.hash_rows_native(main_rows), main_auth):
         raise VerificationError("main table rows fail Merkle authentication")
     aux_rows = stream.dequeue("MasterAuxTableRows").payload
     aux_auth = stream.dequeue("AuthenticationStructure").payload
-    if len(aux_rows) != len(indices) or not merkle.verify(aux_root, tree_height, indices,
-                                                          tip5.hash_rows(aux_rows.reshape(len(aux_rows), -1)),
-                                                          aux_auth):
+    if len(aux_rows) != len(indices) or not merkle.verify(
+            aux_root, tree_height, indices, tip5.hash_rows_native(aux_rows.reshape(len(aux_rows), -1)),
+            aux_auth):
         raise VerificationError("aux table rows fail Merkle authentication")
     segment_rows = stream.dequeue("QuotientSegmentsElements").payload
     segment_auth = stream.dequeue("AuthenticationStructure").payload
     if len(segment_rows) != len(indices) or not merkle.verify(
-            quotient_root, tree_height, indices, tip5.hash_rows(segment_rows.reshape(len(segment_rows), -1)),
-            segment_auth):
+            quotient_root, tree_height, indices,
+            tip5.hash_rows_native(segment_rows.reshape(len(segment_rows), -1)), segment_auth):
         raise VerificationError("quotient segment rows fail Merkle authentication")
     checks = params.num_collinearity_checks
     if not len(indices) == len(fri_values) == len(main_rows) == len(aux_rows) == len(segment_rows) == checks:
@@ -151,15 +219,16 @@ def _verify(claim, proof: np.ndarray, params: StarkParams, profile: ProofProfile
         raise VerificationError("proof has items after the last expected one")
 
     # Every revealed row must reproduce the FRI codeword's value there (the DEEP combination).
+    xs = xfield.lift(np.array([d.fri.value(index) for index in indices], dtype=np.uint64))
+    rows = np.concatenate([xfield.lift(main_rows), aux_rows], axis=1)
+    row_values = xfield.dot(rows, row_weights)
+    segment_values = xfield.dot(segment_rows, segment_weights)
+    components = np.stack([
+        _deep_update(xs, row_values, alpha, ood_curr_value),
+        _deep_update(xs, row_values, alpha_next, ood_next_value),
+        _deep_update(xs, segment_values, alpha_pow_segments, ood_segment_value),
+    ], axis=1)
+    combined = xfield.dot(components, deep_weights)
     for i, index in enumerate(indices):
-        x = d.fri.value(index)
-        row = np.concatenate([xfield.lift(main_rows[i]), aux_rows[i]])
-        row_value = xfield.dot(row_weights, row)
-        segment_value = xfield.dot(segment_weights, segment_rows[i])
-        components = np.stack([
-            _deep_update(x, row_value, alpha, ood_curr_value),
-            _deep_update(x, row_value, alpha_next, ood_next_value),
-            _deep_update(x, segment_value, alpha_pow_segments, ood_segment_value),
-        ])
-        if not np.array_equal(xfield.dot(deep_weights, components), fri_values[i]):
+        if not np.array_equal(combined[i], fri_values[i]):
             raise VerificationError(f"combination codeword mismatch at revealed row {index}")

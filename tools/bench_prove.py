@@ -5,6 +5,7 @@ so each requested log2 padded height gets a program run that lands exactly there
 
     python3 tools/bench_prove.py --backend numpy --log2 8 10 12
     python3 tools/bench_prove.py --backend opencl --device 0:0 --log2 16 18 20 21
+    python3 tools/bench_prove.py --backend opencl --workload recursive --log2 21   # tools/workloads
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import pstats
+import resource
 import sys
 import time
 from pathlib import Path
@@ -23,6 +25,7 @@ if str(ROOT) not in sys.path:
 from stages.prover import prove  # noqa: E402
 from stages.verifier import verify  # noqa: E402
 from stages.vm import Claim, NonDeterminism, Program, run  # noqa: E402
+from tools.workloads import WORKLOADS  # noqa: E402
 
 NO_SECRETS = '{"individual_tokens":[],"digests":[],"ram":{}}'
 LOOP = """
@@ -35,8 +38,14 @@ loop:
 """
 
 
-def workload(log2: int):
-    """(claim, aet) of a loop run whose padded height is 2^log2 (`halt` for 2^8, the loop's floor is 2^9)."""
+def workload(log2: int, name: str = "loop"):
+    """(claim, aet) of a run whose padded height is 2^log2: the counting loop (`halt` for 2^8, the loop's
+    floor is 2^9) or a workload of tools/workloads by name."""
+    if name != "loop":
+        from tools import workloads
+
+        claim, program, nd = workloads.job(name, log2)
+        return claim, run(program, claim.input, nd)[1]
     program = Program.from_tasm("halt" if log2 == 8 else LOOP)
     if log2 == 8:
         output, aet = run(program, [], NonDeterminism.from_json(NO_SECRETS))
@@ -46,12 +55,36 @@ def workload(log2: int):
     return Claim(program.digest(), 5, [rounds], output), aet
 
 
+def front_end(log2: int, name: str) -> tuple[Claim, object, dict[str, float]]:
+    """(claim, aet, stage seconds) of a named workload, timed like a job: parse its JSON, run the VM, build
+    the AET; "front-end peak MiB" is this process's peak RSS after them."""
+    from stages.vm import execute
+    from stages.vm.aet import build_aet
+    from tools import workloads
+
+    claim, program, nd = workloads.job(name, log2)
+    texts = claim.to_json(), program.to_json(), nd.to_json()
+    t0 = time.perf_counter()
+    claim, program = Claim.from_json(texts[0]), Program.from_json(texts[1])
+    nd = NonDeterminism.from_json(texts[2])
+    program.digest()
+    t1 = time.perf_counter()
+    _, rec = execute(program, claim.input, nd)
+    t2 = time.perf_counter()
+    aet = build_aet(program, rec)
+    t3 = time.perf_counter()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return claim, aet, {"parse": t1 - t0, "VM run": t2 - t1, "AET": t3 - t2, "front-end peak MiB": peak}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backend", choices=["numpy", "opencl"], default="numpy")
     parser.add_argument("--device", default=None, help="OpenCL device key (default: first GPU, else pocl)")
     parser.add_argument("--log2", type=int, nargs="+", default=[8, 10, 12])
+    parser.add_argument("--workload", default="loop",
+                        help="loop (default) or a workload of tools/workloads: " + ", ".join(WORKLOADS))
     parser.add_argument("--verify", action="store_true", help="also verify each proof (numpy verifier)")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
                         help="profile each proof (cProfile) and print its N costliest functions by own time")
@@ -69,12 +102,15 @@ def main() -> None:
     rows = []
     for log2 in args.log2:
         t = time.perf_counter()
-        claim, aet = workload(log2)
-        if aet.padded_height != 1 << log2:  # the loop program alone already needs 2^9 rows
+        if args.workload == "loop":
+            claim, aet = workload(log2)
+            stages = {"VM run": time.perf_counter() - t}
+        else:
+            claim, aet, stages = front_end(log2, args.workload)
+        if aet.padded_height != 1 << log2:  # e.g. the loop program alone already needs 2^9 rows
             print(f"2^{log2}: skipped, the workload's smallest padded height is {aet.padded_height}",
                   file=sys.stderr)
             continue
-        stages = {"VM run": time.perf_counter() - t}
         profiler = cProfile.Profile() if args.profile else None
         t = time.perf_counter()
         if profiler is not None:

@@ -1,7 +1,8 @@
 """Load generator: send proof jobs to a running daemon at once, check every answer, print a table.
 
-Each job is the counting-loop workload of tools/bench_prove.py at a chosen padded height (a distinct
-public input per job, so no two jobs are alike). Every OK answer is verified with our verifier.
+Each job is the counting-loop workload of tools/bench_prove.py, or a workload of tools/workloads by name
+(`--workload recursive`), at a chosen padded height (a distinct public input per job, so no two jobs are
+alike). Every OK answer is verified with our verifier.
 
     tvmpd serve --devices 0:0,0:1 &                # e.g. two GPUs
     python3 tools/loadgen.py --address 127.0.0.1:5555 --log2 18 --jobs 2
@@ -26,9 +27,16 @@ from supervisor.config import default_unix_path  # noqa: E402
 from tools.bench_prove import LOOP, NO_SECRETS  # noqa: E402
 
 
-def request_fields(log2: int, salt: int) -> list[str]:
-    """The five request lines of a loop run landing at padded height 2^log2 (salt varies the input)."""
+def request_fields(log2: int, salt: int, workload: str = "loop") -> list[str]:
+    """The five request lines of a loop (or named workload) run landing at padded height 2^log2 (salt
+    varies the input)."""
     from stages.vm import Claim, NonDeterminism, Program, run
+
+    if workload != "loop":
+        from tools import workloads
+
+        claim, program, nd = workloads.job(workload, log2, salt)
+        return [claim.to_json(), program.to_json(), nd.to_json(), "null", "{}"]
 
     program = Program.from_tasm(LOOP)
     rounds = max(1, (int(0.9 * (1 << log2)) - 11) // 12 - salt)
@@ -46,11 +54,12 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="jobs per log2, all sent at once")
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--no-verify", action="store_true")
+    parser.add_argument("--workload", default="loop", help="loop (default) or a workload of tools/workloads")
     args = parser.parse_args()
     address = args.address or default_unix_path()
 
     work = [(log2, salt) for log2 in args.log2 for salt in range(args.jobs)]
-    fields = {w: request_fields(*w) for w in work}
+    fields = {w: request_fields(*w, args.workload) for w in work}
     results: dict[tuple[int, int], tuple[float, float, object]] = {}
 
     def one(job_id: int, w: tuple[int, int]) -> None:

@@ -9,13 +9,14 @@ from __future__ import annotations
 import mmap
 from dataclasses import dataclass, field
 
+import numba as nb
 import numpy as np
 
-from stages import field as fp
-from stages.tip5 import permutation_trace
+from stages.tip5 import nb_mul, nb_permute_trace, nb_sub
 
 from .isa import P, op_stack_delta
 from .program import Program
+from .recording import Recording
 
 TABLE_NAMES = ("Program", "Processor", "OpStack", "Ram", "JumpStack", "Hash", "Cascade", "Lookup", "U32")
 PROCESSOR_WIDTH = 39
@@ -73,27 +74,21 @@ def padded_program_length(num_words: int) -> int:
     return -(-(num_words + 1) // 10) * 10
 
 
+@nb.njit(cache=True)
 def u32_table_height(entries: np.ndarray) -> int:
     """Sum of per-entry section lengths: 1 if the dominant operand is 0, else 2 + floor(log2)."""
     total = 0
-    for opcode, lhs, rhs, _ in entries.tolist():
-        dominant = rhs if opcode == 30 else max(lhs, rhs)
-        total += 1 if dominant == 0 else 1 + dominant.bit_length()
+    for k in range(entries.shape[0]):
+        dominant = entries[k, 2] if entries[k, 0] == 30 else max(entries[k, 1], entries[k, 2])
+        total += 1
+        while dominant:
+            total += 1
+            dominant >>= np.uint64(1)
     return total
 
 
 def next_power_of_two(n: int) -> int:
     return 1 if n <= 1 else 1 << (n - 1).bit_length()
-
-
-def _inverse_or_zero(values: np.ndarray) -> np.ndarray:
-    """Elementwise inverse of canonical uint64 values, zeros mapping to zero (batch inversion)."""
-    values = np.asarray(values, dtype=np.uint64)
-    out = np.zeros_like(values)
-    nonzero = values != 0
-    if nonzero.any():
-        out[nonzero] = fp.batch_inv(values[nonzero])
-    return out
 
 
 _POPULATE_BYTES = 1 << 22
@@ -120,114 +115,207 @@ def _hash_rows(traces: np.ndarray, ci: np.ndarray) -> np.ndarray:
     return rows
 
 
-def _sponge_rows(events: np.ndarray, traces: np.ndarray) -> np.ndarray:
-    """Sponge rows in event order: `sponge_init` (CI 40) is one all-zero row, the others 6 rows each."""
-    counts = np.where(events == 40, 1, 6)
-    rows = np.zeros((int(counts.sum()), 18), dtype=np.uint64)
-    rows[:, 0] = np.repeat(events, counts)
-    starts = np.cumsum(counts) - counts
-    at = (starts[events != 40][:, None] + np.arange(6)).reshape(-1)
-    rows[at, 1] = np.tile(np.arange(6, dtype=np.uint64), traces.shape[0])
-    rows[at, 2:] = traces.reshape(-1, 16)
-    return rows
+@nb.njit(cache=True)
+def _coprocessor_rows(events: np.ndarray, traces: np.ndarray):
+    """Hash-table rows [CI, RoundNumber, state0..15] of the run's coprocessor calls, in call order: 6 per
+    `hash`/`merkle_step(_mem)` (CI 18) into the first array; 6 per sponge call and one all-zero row per
+    `sponge_init` (CI 40) into the second."""
+    n_hash = 0
+    n_sponge = 0
+    for e in events:
+        if e == 18:
+            n_hash += 6
+        else:
+            n_sponge += 1 if e == 40 else 6
+    hash_rows = np.zeros((n_hash, 18), dtype=np.uint64)
+    sponge_rows = np.zeros((n_sponge, 18), dtype=np.uint64)
+    h = 0
+    s = 0
+    t = 0
+    for e in events:
+        if e == 40:
+            sponge_rows[s, 0] = 40
+            s += 1
+            continue
+        rows = hash_rows if e == 18 else sponge_rows
+        r = h if e == 18 else s
+        for round_ in range(6):
+            rows[r + round_, 0] = e
+            rows[r + round_, 1] = round_
+            rows[r + round_, 2:] = traces[t, round_]
+        if e == 18:
+            h += 6
+        else:
+            s += 6
+        t += 1
+    return hash_rows, sponge_rows
 
 
-def program_hash_traces(words: list[int]) -> list[np.ndarray]:
-    """Permutation traces of absorbing the padded program into a variable-length sponge."""
+def program_hash_traces(words: list[int]) -> np.ndarray:
+    """Permutation traces (k, 6, 16) of absorbing the padded program into a variable-length sponge."""
     padded = words + [1] + [0] * 9
     padded = padded[:padded_program_length(len(words))]
-    state = [0] * 16
-    traces = []
-    for k in range(0, len(padded), 10):
-        trace = permutation_trace(padded[k:k + 10] + state[10:])
-        traces.append(trace)
-        state = trace[5].tolist()
+    return _absorb_traces(np.array(padded, dtype=np.uint64)).reshape(-1, 6, 16)
+
+
+@nb.njit(cache=True)
+def _absorb_traces(padded: np.ndarray) -> np.ndarray:
+    """Traces (6 rows each) of absorbing `padded` (a multiple of 10 words) into a zero sponge state."""
+    k = padded.shape[0] // 10
+    traces = np.empty((6 * k, 16), dtype=np.uint64)
+    state = np.zeros(16, dtype=np.uint64)
+    lo = np.empty(16, dtype=np.uint64)
+    hi = np.empty(16, dtype=np.uint64)
+    for t in range(k):
+        state[:10] = padded[10 * t:10 * t + 10]
+        nb_permute_trace(state, traces, 6 * t, lo, hi)
     return traces
 
 
-_BLOCK = 1 << 15
+_ARG_DECOMPOSED_MASK = np.zeros(128, dtype=np.bool_)
+_ARG_DECOMPOSED_MASK[list(_ARG_DECOMPOSED)] = True
+_ONE = np.uint64(1)
 
 
-def _fill_block(proc, r0, r1, ip_b, tops, osp_start, opcode_at, nia_at, delta_at, jump_events, n):
-    """Fill processor rows [r0, r1); returns the op-stack pointer at row r1, the block's op-stack
-    entries, and (rows, values) whose inverses-or-zero go into HV0."""
-    blk = proc[r0:r1]
-    m = r1 - r0
-    blk[:, CLK] = np.arange(r0, r1, dtype=np.uint64)
-    blk[:, IP] = ip_b
-    ci = opcode_at[ip_b]
-    blk[:, CI] = ci
-    nia = nia_at[ip_b]
-    blk[:, NIA] = nia
-    for bit in range(7):
-        blk[:, IB0 + bit] = (ci >> bit) & 1
-    if jump_events.shape[0]:
-        idx = np.searchsorted(jump_events[:, 0], np.arange(r0, r1, dtype=np.uint64), side="right") - 1
-        has = idx >= 0
-        for col, k in ((JSP, 1), (JSO, 2), (JSD, 3)):
-            blk[has, col] = jump_events[idx[has], k]
-    tb = tops[r0:r1]
-    for r in range(0, m, 2048):  # the row-major source stays in cache while the columns are written
-        blk[r:r + 2048, ST0:ST0 + 16] = tb[r:r + 2048, ::-1]
-    delta = delta_at[ip_b]
-    osp = np.empty(m + 1, dtype=np.int64)
-    osp[0] = 0
-    np.cumsum(delta, out=osp[1:])
-    osp += osp_start
-    blk[:, OSP] = osp[:-1]
-
-    # helper variables that follow from the row itself
-    rows = np.flatnonzero(np.isin(ci, _ARG_DECOMPOSED))
-    for bit in range(4):
-        blk[rows, HV0 + bit] = (nia[rows] >> np.uint64(bit)) & np.uint64(1)
-    # HV0 of skiz, recurse_or_return, eq, split is an inverse (or zero): collected, inverted once later
-    inv_rows, inv_vals = [], []
-    skiz = np.flatnonzero(ci == 2)
-    if skiz.size:
-        inv_rows.append(skiz)
-        inv_vals.append(tb[skiz, 15])
-        v = nia[skiz]
-        blk[skiz, HV0 + 1] = v % 2
-        blk[skiz, HV0 + 2] = (v >> np.uint64(1)) % 4
-        blk[skiz, HV0 + 3] = (v >> np.uint64(3)) % 4
-        blk[skiz, HV0 + 4] = (v >> np.uint64(5)) % 4
-        blk[skiz, HV0 + 5] = v >> np.uint64(7)
-    for opcode, a_reg, b_reg in ((32, 6, 5), (58, 1, 0)):  # recurse_or_return: st6-st5; eq: st1-st0
-        r = np.flatnonzero(ci == opcode)
-        if r.size:
-            inv_rows.append(r)
-            inv_vals.append(fp.sub(tb[r, 15 - a_reg], tb[r, 15 - b_reg]))
-    split = np.flatnonzero(ci == 4)
-    if split.size:
-        x = tb[split, 15]
-        hi_minus_max = fp.sub(x >> np.uint64(32), np.uint64(0xFFFFFFFF))
-        inv_rows.append(split)
-        inv_vals.append(np.where(x & np.uint64(0xFFFFFFFF), hi_minus_max, np.uint64(0)))
-    inverse = (np.concatenate(inv_rows) + r0, np.concatenate(inv_vals)) if inv_rows else None
-
-    # op-stack underflow entries = the net effect of each instruction on the underflow memory:
-    # growing by d writes the old st15..st(16-d) at pointers osp..osp+d-1; shrinking by d reads the
-    # words that surface as st(16-d)..st15 of the next row, at pointers osp-1 down to osp-d.
-    moving = np.flatnonzero(delta)
-    counts = np.abs(delta[moving])
-    total = int(counts.sum())
-    part = np.zeros((total, 4), dtype=np.uint64)
-    if total:
-        local = np.repeat(moving, counts)
-        d = delta[local]
-        j = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-        grow = d > 0
-        row = local + r0
-        part[:, 0] = row
-        part[:, 1] = ~grow
-        part[:, 2] = np.where(grow, osp[local] + j, osp[local] - 1 - j)
-        src_row = np.where(grow, row, np.minimum(row + 1, n - 1))
-        src_col = np.where(grow, j, np.clip(-1 - d - j, 0, 15))
-        part[:, 3] = tops[src_row, src_col]
-    return int(osp[-1]), part, inverse
+@nb.njit(cache=True)
+def _inverse_or_zero_into(proc: np.ndarray, rows: np.ndarray, values: np.ndarray, count: int) -> None:
+    """proc[rows[i], HV0] = values[i]^-1 (0 for 0), for the first `count`, with one field inversion."""
+    prefix = np.empty(count, dtype=np.uint64)
+    acc = _ONE
+    for i in range(count):
+        prefix[i] = acc
+        if values[i] != 0:
+            acc = nb_mul(acc, values[i])
+    inv = _ONE  # acc^(p - 2)
+    base = acc
+    e = np.uint64(P - 2)
+    while e:
+        if e & _ONE:
+            inv = nb_mul(inv, base)
+        base = nb_mul(base, base)
+        e >>= _ONE
+    for i in range(count - 1, -1, -1):
+        if values[i] != 0:
+            proc[rows[i], HV0] = nb_mul(inv, prefix[i])
+            inv = nb_mul(inv, values[i])
 
 
-def build_aet(program: Program, rec) -> AET:
+@nb.njit(cache=True)
+def _fill_processor(proc, ips, tops, opcode_at, nia_at, delta_at, jump_events, decomposed):  # noqa: C901
+    """Every processor column from the recorded rows (helper variables recorded at run time excepted), and
+    the op-stack underflow entries; returns those entries."""
+    n = ips.shape[0]
+    total = 0
+    for r in range(n):
+        total += abs(delta_at[ips[r]])
+    op_stack = np.empty((total, 4), dtype=np.uint64)
+    inv_rows = np.empty(n, dtype=np.int64)
+    inv_vals = np.empty(n, dtype=np.uint64)
+    n_inv = 0
+    k = 0
+    osp = 16
+    event = -1
+    n_events = jump_events.shape[0]
+    for r in range(n):
+        ip = ips[r]
+        ci = opcode_at[ip]
+        nia = nia_at[ip]
+        proc[r, CLK] = r
+        proc[r, IP] = ip
+        proc[r, CI] = ci
+        proc[r, NIA] = nia
+        for bit in range(7):
+            proc[r, IB0 + bit] = (ci >> bit) & 1
+        while event + 1 < n_events and jump_events[event + 1, 0] <= r:
+            event += 1
+        if event >= 0:
+            proc[r, JSP] = jump_events[event, 1]
+            proc[r, JSO] = jump_events[event, 2]
+            proc[r, JSD] = jump_events[event, 3]
+        for j in range(16):
+            proc[r, ST0 + j] = tops[r, 15 - j]
+        proc[r, OSP] = osp
+        if decomposed[ci]:
+            for bit in range(4):
+                proc[r, HV0 + bit] = (nia >> np.uint64(bit)) & _ONE
+        if ci == 2:  # skiz: HV0 = st0^-1, HV1..5 decompose the next instruction's size and opcode
+            inv_rows[n_inv] = r
+            inv_vals[n_inv] = tops[r, 15]
+            n_inv += 1
+            proc[r, HV0 + 1] = nia % np.uint64(2)
+            proc[r, HV0 + 2] = (nia >> np.uint64(1)) % np.uint64(4)
+            proc[r, HV0 + 3] = (nia >> np.uint64(3)) % np.uint64(4)
+            proc[r, HV0 + 4] = (nia >> np.uint64(5)) % np.uint64(4)
+            proc[r, HV0 + 5] = nia >> np.uint64(7)
+        elif ci == 32:  # recurse_or_return: (st6 - st5)^-1
+            inv_rows[n_inv] = r
+            inv_vals[n_inv] = nb_sub(tops[r, 9], tops[r, 10])
+            n_inv += 1
+        elif ci == 58:  # eq: (st1 - st0)^-1
+            inv_rows[n_inv] = r
+            inv_vals[n_inv] = nb_sub(tops[r, 14], tops[r, 15])
+            n_inv += 1
+        elif ci == 4:  # split: (hi - (2^32 - 1))^-1 where lo is not 0
+            x = tops[r, 15]
+            inv_rows[n_inv] = r
+            inv_vals[n_inv] = nb_sub(x >> np.uint64(32), np.uint64(0xFFFFFFFF)) \
+                if x & np.uint64(0xFFFFFFFF) else np.uint64(0)
+            n_inv += 1
+        # op-stack underflow entries: growing by d writes the old st15..st(16-d) at pointers
+        # osp..osp+d-1; shrinking by d reads the words that surface as st(16-d)..st15 of the next row,
+        # at pointers osp-1 down to osp-d
+        d = delta_at[ip]
+        if d > 0:
+            for j in range(d):
+                op_stack[k, 0] = r
+                op_stack[k, 1] = 0
+                op_stack[k, 2] = osp + j
+                op_stack[k, 3] = tops[r, j]
+                k += 1
+        elif d < 0:
+            src = min(r + 1, n - 1)
+            for j in range(-d):
+                op_stack[k, 0] = r
+                op_stack[k, 1] = 1
+                op_stack[k, 2] = osp - 1 - j
+                op_stack[k, 3] = tops[src, min(max(-1 - d - j, 0), 15)]
+                k += 1
+        osp += d
+    _inverse_or_zero_into(proc, inv_rows, inv_vals, n_inv)
+    return op_stack
+
+
+_MONTGOMERY_R_NB = np.uint64(_MONTGOMERY_R)
+
+
+@nb.njit(cache=True)
+def _cascade(program_traces: np.ndarray, traces: np.ndarray):
+    """Distinct 16-bit limbs of the Montgomery form of state[0..4) of every round input (rounds 0..4) of
+    every permutation trace (the program's first), in first-seen order, with their multiplicities."""
+    first = np.full(1 << 16, -1, dtype=np.int64)
+    counts = np.zeros(1 << 16, dtype=np.uint64)
+    order = np.empty(1 << 16, dtype=np.int64)
+    k = 0
+    for part in (program_traces, traces):
+        for t in range(part.shape[0]):
+            for round_ in range(5):
+                for i in range(4):
+                    mont = nb_mul(part[t, round_, i], _MONTGOMERY_R_NB)
+                    for shift in range(0, 64, 16):
+                        limb = np.int64((mont >> np.uint64(shift)) & np.uint64(0xFFFF))
+                        if first[limb] < 0:
+                            first[limb] = k
+                            order[k] = limb
+                            k += 1
+                        counts[limb] += 1
+    limbs = order[:k].astype(np.uint64)
+    mult = np.empty(k, dtype=np.uint64)
+    for j in range(k):
+        mult[j] = counts[order[j]]
+    return limbs, mult
+
+
+def build_aet(program: Program, rec: Recording) -> AET:
     """Turn the interpreter's Recording into the AET arrays."""
     words = program.words()
     n_words = len(program.instructions)
@@ -246,63 +334,34 @@ def build_aet(program: Program, rec) -> AET:
             nia_at[a] = 1
         delta_at[a] = op_stack_delta(op, arg)
 
-    ips = np.frombuffer(rec.ips, dtype=np.int64)
+    ips = rec.ips
     n = len(ips)
-    tops = np.frombuffer(rec.stack_tops, dtype=np.uint64).reshape(n, 16)  # st15 .. st0 per row
-    jump_events = np.array(rec.jump_events, dtype=np.uint64).reshape(-1, 4)
+    tops = rec.stack_tops  # st15 .. st0 per row
+    jump_events = rec.jump_events
     proc = _zeros((n, PROCESSOR_WIDTH), order="F")  # column-wise fill is contiguous
-    op_parts, inv_parts = [], []
-    osp_start = 16
-    # Row blocks keep every temporary small and reused: on our VMs first-touch page faults of big
-    # temporaries cost more than the arithmetic.
-    for r0 in range(0, n, _BLOCK):
-        r1 = min(n, r0 + _BLOCK)
-        osp_start, part, inverse = _fill_block(proc, r0, r1, ips[r0:r1], tops, osp_start, opcode_at, nia_at,
-                                               delta_at, jump_events, n)
-        op_parts.append(part)
-        if inverse is not None:
-            inv_parts.append(inverse)
-    if inv_parts:
-        rows = np.concatenate([r for r, _ in inv_parts])
-        proc[rows, HV0] = _inverse_or_zero(np.concatenate([v for _, v in inv_parts]))
-    if rec.helper:
-        cycles = np.fromiter(rec.helper.keys(), dtype=np.int64, count=len(rec.helper))
-        proc[cycles, HV0:HV0 + 6] = np.array(list(rec.helper.values()), dtype=np.uint64)
+    op_stack = _fill_processor(proc, ips, tops, opcode_at, nia_at, delta_at, jump_events,
+                               _ARG_DECOMPOSED_MASK)
+    if rec.helper_cycles.size:
+        proc[rec.helper_cycles, HV0:HV0 + 6] = rec.helper_values
     multiplicities = np.bincount(ips, minlength=n_words).astype(np.uint64)
-    total = sum(part.shape[0] for part in op_parts)
-    op_stack = _zeros((total, 4))
-    k = 0
-    for part in op_parts:
-        op_stack[k:k + part.shape[0]] = part
-        k += part.shape[0]
+    total = op_stack.shape[0]
 
-    ram = np.array(rec.ram_log, dtype=np.uint64).reshape(-1, 4)
+    ram = rec.ram_log
 
     # ---- hash coprocessor ----
-    prog = np.stack(program_hash_traces(words))
+    prog = program_hash_traces(words)
     program_hash = _hash_rows(prog, np.full(prog.shape[0], 18))
-    events = np.frombuffer(rec.hash_events, dtype=np.uint8).astype(np.uint64)
-    perm = np.frombuffer(rec.hash_traces, dtype=np.uint64).reshape(-1, 6, 16)
-    perm_ci = events[events != 40]
-    hash_trace = _hash_rows(perm[perm_ci == 18], perm_ci[perm_ci == 18])
-    sponge_trace = _sponge_rows(events[events != 18], perm[perm_ci != 18])
+    hash_trace, sponge_trace = _coprocessor_rows(rec.hash_events, rec.hash_traces)
 
     # cascade: 16-bit limbs of the Montgomery form of state[0..4) of every round input, first-seen order
-    looked_up = np.concatenate([prog, perm])[:, :5, :4].reshape(-1)
-    mont = fp.mul(looked_up, np.uint64(_MONTGOMERY_R))
-    limbs = ((mont[:, None] >> np.array([0, 16, 32, 48], dtype=np.uint64)) & np.uint64(0xFFFF))
-    limbs = limbs.astype(np.uint16).reshape(-1)
-    uniq, first, cnt = np.unique(limbs, return_index=True, return_counts=True)
-    order = np.argsort(first, kind="stable")
-    cascade_limbs = uniq[order].astype(np.uint64)
-    cascade_mult = cnt[order].astype(np.uint64)
-    lookup_mult = np.zeros(LOOKUP_TABLE_HEIGHT, dtype=np.uint64)
-    np.add.at(lookup_mult, (cascade_limbs & np.uint64(0xFF)).astype(np.int64), 1)
-    np.add.at(lookup_mult, (cascade_limbs >> np.uint64(8)).astype(np.int64), 1)
+    cascade_limbs, cascade_mult = _cascade(prog, rec.hash_traces)
+    low = (cascade_limbs & np.uint64(0xFF)).astype(np.int64)
+    high = (cascade_limbs >> np.uint64(8)).astype(np.int64)
+    lookup_mult = (np.bincount(low, minlength=LOOKUP_TABLE_HEIGHT)
+                   + np.bincount(high, minlength=LOOKUP_TABLE_HEIGHT)).astype(np.uint64)
 
     # ---- u32 ----
-    u32 = np.array([(op, lhs, rhs, m) for (op, lhs, rhs), m in rec.u32.items()], dtype=np.uint64)
-    u32 = u32.reshape(-1, 4)
+    u32 = rec.u32_entries
 
     heights = {
         "Program": padded_program_length(n_words),

@@ -3,6 +3,9 @@
 The hot loop records per cycle only the instruction pointer and the top 16 stack words; everything
 derivable from those (CI, NIA, instruction bits, op-stack pointer, most helper variables, op-stack
 underflow entries, jump-stack registers) is computed afterwards with numpy in `aet.py`.
+
+`execute_reference` is the plain-Python interpreter, kept as the oracle of the compiled loop
+(`compiled.execute`), which `run` and `run_claim` use.
 """
 
 from __future__ import annotations
@@ -10,11 +13,15 @@ from __future__ import annotations
 from array import array
 from collections.abc import Sequence
 
+import numpy as np
+
 from stages.tip5 import permutation_trace
 
+from .compiled import execute
 from .errors import VMError
 from .isa import BY_OPCODE, P, bfe_display, instruction_display
 from .program import Program
+from .recording import Recording
 from .types import NonDeterminism, PublicInput
 
 _U32 = 1 << 32
@@ -71,8 +78,8 @@ def xfe_inv(a: Sequence[int]) -> list[int]:
     return result
 
 
-class Recording:
-    """Raw per-run records handed to `aet.build_aet`."""
+class _Log:
+    """Internal: the reference interpreter's growing records, turned into a Recording at the end."""
 
     def __init__(self) -> None:
         self.ips = array("q")  # instruction pointer per cycle
@@ -84,11 +91,28 @@ class Recording:
         self.hash_events = array("B")  # CI per hash-coprocessor call in order (40 = sponge_init, no trace)
         self.hash_traces = array("Q")  # flat: 6 x 16 words per permutation (not for sponge_init)
 
+    def recording(self) -> Recording:
+        n = len(self.ips)
+        u32 = [(op, lhs, rhs, m) for (op, lhs, rhs), m in self.u32.items()]
+        return Recording(
+            ips=np.frombuffer(self.ips, dtype=np.int64).copy(),
+            stack_tops=np.frombuffer(self.stack_tops, dtype=np.uint64).reshape(n, 16).copy(),
+            jump_events=np.array(self.jump_events, dtype=np.uint64).reshape(-1, 4),
+            ram_log=np.array(self.ram_log, dtype=np.uint64).reshape(-1, 4),
+            helper_cycles=np.fromiter(self.helper.keys(), dtype=np.int64, count=len(self.helper)),
+            helper_values=np.array(list(self.helper.values()), dtype=np.uint64).reshape(-1, 6),
+            u32_entries=np.array(u32, dtype=np.uint64).reshape(-1, 4),
+            hash_events=np.frombuffer(self.hash_events, dtype=np.uint8).copy(),
+            hash_traces=np.frombuffer(self.hash_traces, dtype=np.uint64).reshape(-1, 6, 16).copy(),
+        )
 
-def execute(program: Program, public_input: Sequence[int] | PublicInput,
-            non_determinism: NonDeterminism | None = None,
-            max_cycles: int | None = None, progress=None) -> tuple[list[int], Recording]:
-    """Run the program to `halt`; returns (output, Recording). Raises VMError on failure.
+
+
+def execute_reference(program: Program, public_input: Sequence[int] | PublicInput,
+                      non_determinism: NonDeterminism | None = None,
+                      max_cycles: int | None = None, progress=None) -> tuple[list[int], Recording]:
+    """The reference interpreter in plain Python, kept as the oracle of the compiled one (`execute`):
+    runs the program to `halt`; returns (output, Recording). Raises VMError on failure.
 
     `progress(cycles)`, when given, is called at a jump once at least PROGRESS_CYCLES more cycles have run
     (a daemon's liveness signal); whatever it raises stops the run and propagates unchanged.
@@ -107,7 +131,7 @@ def execute(program: Program, public_input: Sequence[int] | PublicInput,
     digest = program.digest()
     instructions = program.instructions
     n = len(instructions)
-    rec = Recording()
+    rec = _Log()
     ips = rec.ips
     ips_append = ips.append
     tops_extend = rec.stack_tops.extend
@@ -623,7 +647,7 @@ def execute(program: Program, public_input: Sequence[int] | PublicInput,
                       ip, len(ips), None) from None
     except _Fail as f:
         raise VMError(f.kind, f.message, ip, len(ips) - 1, instruction_display(instructions[ip])) from None
-    return output, rec
+    return output, rec.recording()
 
 
 def run(program: Program, public_input: Sequence[int] | PublicInput,
