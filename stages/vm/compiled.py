@@ -22,7 +22,7 @@ from .errors import VMError
 from .isa import P, bfe_display, instruction_display
 from .program import Program
 from .recording import Recording
-from .types import NonDeterminism, PublicInput
+from .types import NonDeterminism, PublicInput, run_inputs
 
 # error codes of the compiled loop
 (OK, TOO_SHALLOW, NOT_U32, ASSERTION, VECTOR_ASSERTION, EMPTY_SECRET, EMPTY_INPUT, EMPTY_DIGESTS,
@@ -809,13 +809,7 @@ def execute(program: Program, public_input: Sequence[int] | PublicInput,
     `recurse`, `recurse_or_return`), which is enough because only jumps go backwards; exceeding it
     raises VMError of kind `CycleLimitExceeded`.
     """
-    if isinstance(public_input, PublicInput):
-        public_input = public_input.individual_tokens
-    nd = non_determinism if non_determinism is not None else NonDeterminism()
-    inputs = list(public_input)
-    for v in inputs:
-        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < P:
-            raise ValueError(f"public input element {v!r} is not a canonical field element")
+    inputs, nd = run_inputs(public_input, non_determinism)
     digest = program.digest()
     ops, args, sizes = _program_arrays(program)
     stack0 = np.array(list(reversed(digest)) + [0] * 11, dtype=np.uint64)

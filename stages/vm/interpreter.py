@@ -22,7 +22,7 @@ from .errors import VMError
 from .isa import BY_OPCODE, P, bfe_display, instruction_display
 from .program import Program
 from .recording import Recording
-from .types import NonDeterminism, PublicInput
+from .types import NonDeterminism, PublicInput, run_inputs
 
 _U32 = 1 << 32
 _MASK32 = _U32 - 1
@@ -121,13 +121,7 @@ def execute_reference(program: Program, public_input: Sequence[int] | PublicInpu
     `recurse`, `recurse_or_return`), which is enough because only jumps go backwards; exceeding it
     raises VMError of kind `CycleLimitExceeded`.
     """
-    if isinstance(public_input, PublicInput):
-        public_input = public_input.individual_tokens
-    nd = non_determinism if non_determinism is not None else NonDeterminism()
-    inputs = list(public_input)
-    for v in inputs:
-        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < P:
-            raise ValueError(f"public input element {v!r} is not a canonical field element")
+    inputs, nd = run_inputs(public_input, non_determinism)
     digest = program.digest()
     instructions = program.instructions
     n = len(instructions)

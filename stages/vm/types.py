@@ -170,3 +170,15 @@ class NonDeterminism:
 
     def to_json(self) -> str:
         return json.dumps(self.to_obj(), separators=(",", ":"))
+
+
+def run_inputs(public_input, non_determinism) -> tuple[list[int], NonDeterminism]:
+    """A run's public input as a checked list of canonical field elements (ValueError otherwise) and its
+    non-determinism (empty when None): what both interpreters start from."""
+    if isinstance(public_input, PublicInput):
+        public_input = public_input.individual_tokens
+    inputs = list(public_input)
+    for v in inputs:
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < P:
+            raise ValueError(f"public input element {v!r} is not a canonical field element")
+    return inputs, non_determinism if non_determinism is not None else NonDeterminism()
