@@ -365,11 +365,12 @@ def test_child_that_does_not_stop_its_abandoned_job_is_killed_after_the_grace():
     """Cancelling is cooperative (stage boundaries, VM progress); a child stuck inside a stage past
     --cancel-grace is killed and restarted as the last resort. (Clean cancels: test_node_dropin.py.)"""
     d = Daemon("--cpu-max-log2", "0", "--cancel-grace", "1",
-               faults="slow=60@prove", cpu_workers=1)
+               faults="slow=60@main: LDE + Merkle", cpu_workers=1)
     try:
         sock = protocol.connect(d.unix, timeout=10)
         sock.sendall(protocol.encode_request(7, request_fields("halt")))
-        d.wait_for(lambda st: any(j["state"] == "proving:prove" for j in st["jobs"]),
+        # the stage is reported by the child itself, so it is inside the slow stage once status shows it
+        d.wait_for(lambda st: any(j["state"] == "proving:main: LDE + Merkle" for j in st["jobs"]),
                    what="the child inside its slow stage")
         sock.close()  # as a node does when it kills its prover process
         st = d.wait_for(lambda st: not st["jobs"] and st["totals"].get("abandoned") == 1, what="abandoned")
