@@ -91,7 +91,7 @@ def test_tvmpd_devices_lists_every_cpu_platform_and_picks_pocl():
     for d in devices.cpu_devices():
         assert f"{d.platform} / {d.name}" in result.output
     pick = devices.cpu_device()
-    assert f"CPU pool device: {pick.key} {pick.name}" in result.output
+    assert f"OpenCL CPU device {pick.key} ({pick.name}): not used by default" in result.output
 
 
 def _fake_device(**overrides) -> SimpleNamespace:
