@@ -201,8 +201,9 @@ SERVE_OPTIONS = [
     _opt("--max-connections", name="max_connections", type=click.IntRange(min=1),
          default=DEFAULT_MAX_CONNECTIONS, show_default=True,
          help="Job connections open at once; one more is answered ERROR and closed."),
-    _opt("--max-cycles", name="max_cycles", type=click.IntRange(min=1), default=1 << 30, show_default=True,
-         help="Stop a program after this many VM cycles (ERROR CycleLimitExceeded)."),
+    _opt("--max-cycles", name="max_cycles", type=click.IntRange(min=1), default=1 << 25, show_default=True,
+         help="Stop a program after this many VM cycles (ERROR CycleLimitExceeded); 2^25 cycles is above "
+              "any padded height a device here proves."),
     _opt("--host-memory", name="host_memory", type=SIZE, default="0",
          help="Host memory jobs may hold (bytes or 64G; 0 = 90% of RAM); admission waits beyond it."),
     _opt("--hang-floor", name="hang_floor", type=float, default=60.0, show_default=True,

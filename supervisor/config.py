@@ -54,7 +54,7 @@ class ServeConfig:
     cpu_max_log2: int | None = None  # None: earliest predicted finish; N: CPU pool up to 2^N, devices above
     max_jobs: int = 0  # 0 = one per child
     max_frame: int = DEFAULT_MAX_FRAME
-    max_cycles: int = 1 << 30
+    max_cycles: int = 1 << 25  # see jobs.DEFAULT_MAX_CYCLES
     read_timeout_s: float = 30.0  # a request must arrive completely within this
     max_connections: int = DEFAULT_MAX_CONNECTIONS  # job connections open at once; more are refused
     host_memory: int = 0  # bytes jobs may hold on the host; 0 = 90% of RAM

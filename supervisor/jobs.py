@@ -192,7 +192,9 @@ def force_cpu(env_vars: dict[int, list[tuple[str, str]]], log2: int) -> bool:
     return any(k.lower() in FORCE_CPU_KEYS and v.strip().lower() in TRUTHY for k, v in env_vars.get(log2, []))
 
 
-DEFAULT_MAX_CYCLES = 1 << 30
+# A run past 2^25 cycles has a padded height no device can prove, and its trace alone needs ~5 GB of
+# host memory: stop it there (--max-cycles) rather than let it grow until the memory guard acts.
+DEFAULT_MAX_CYCLES = 1 << 25
 
 
 def execute(job: ParsedJob, max_cycles: int = DEFAULT_MAX_CYCLES, progress=None) -> Executed:

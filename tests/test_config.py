@@ -43,7 +43,7 @@ def test_flags_beat_environment_beat_file_beat_defaults(tmp_path):
     assert got["host_memory"] == 64 << 30  # env, with a unit
     assert got["max_frame"] == 512 << 20  # file, with a unit
     assert got["log_level"] == "DEBUG" and got["devices"] == "cpu,0:0"  # file
-    assert got["max_cycles"] == 1 << 30  # default
+    assert got["max_cycles"] == 1 << 25  # default
     src = sources(result)
     assert src["cpu_workers"] == "flag" and src["read_timeout"] == "env TVMPD_READ_TIMEOUT"
     assert src["max_frame"] == "file" and src["max_cycles"] == "default"
