@@ -10,7 +10,6 @@ boundaries, VM cycle counts), and the supervisor judges a busy child hung when t
 its job's predicted time allows. Before it says "ready" a child warms up: an OpenCL device child proves a
 tiny built-in program, which builds (or loads from pyopencl's binary cache) every kernel a proof uses, so
 no job pays for the build. A side thread only reports the device's free memory.
-
 """
 
 from __future__ import annotations
@@ -296,7 +295,6 @@ class Child:
         self.boot_failures = 0  # deaths before "ready" in a row
         self.boot_error: str | None = None
         self.current: dict | None = None  # {"job", "op", "stage", "future"}
-        self.ready = asyncio.Event()
         self.cancel_flag = None  # shared with the process: the seq of a job it should stop, else 0
 
     @property
@@ -318,7 +316,6 @@ class Child:
         self.conn = parent
         self.pid = self.proc.pid
         self.state = ChildState.STARTING
-        self.ready.clear()
         self.started_at = self.last_progress = time.monotonic()
         asyncio.get_running_loop().add_reader(self.conn.fileno(), self._on_readable)
 
@@ -358,7 +355,6 @@ class Child:
             self.mem_foreign = max(0, self.mem_total - self.mem_free) if self.mem_free is not None else 0
             self.state = ChildState.IDLE
             self.boot_failures = 0
-            self.ready.set()
             if self.on_ready:
                 self.on_ready(self, msg.warmup_s)
         elif isinstance(msg, BootFailed):
@@ -419,7 +415,6 @@ class Child:
         """The child cannot start here (no device, driver or build error): stop it for good and say why."""
         self._end_process()
         self.state = ChildState.FAILED
-        self.ready.clear()
         log.error("child %s (%s) failed and is not restarted: %s", self.name, self.device_key, reason)
         if self.on_death:
             self.on_death(self, reason)
@@ -432,7 +427,6 @@ class Child:
             self.boot_failures += 1
         self._end_process()
         self.state = ChildState.RESTARTING
-        self.ready.clear()
         current, self.current = self.current, None
         if current and not current["future"].done():
             died = ChildDied(f"{self.name} died during {current['stage']}: {reason}")
