@@ -16,7 +16,7 @@ HALT = str(VECTORS / "requests" / "halt.req")
 
 
 def tvmpd(*args: str, stdout=subprocess.PIPE, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "supervisor.cli", *args], cwd=ROOT, stdout=stdout,
+    return subprocess.run([sys.executable, "-m", "tvmpd", *args], cwd=ROOT, stdout=stdout,
                           stderr=subprocess.PIPE, text=True, timeout=120, **kw)
 
 
@@ -74,7 +74,7 @@ def test_prove_on_a_terminal_ticks_the_running_stage(tmp_path):
     """stderr on a terminal: each stage's line is redrawn while it runs, then ends with its time."""
     master, slave = pty.openpty()
     try:
-        cmd = [sys.executable, "-m", "supervisor.cli", "prove", HALT, "-o", str(tmp_path / "p")]
+        cmd = [sys.executable, "-m", "tvmpd", "prove", HALT, "-o", str(tmp_path / "p")]
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=slave)
         os.close(slave)
         out = b""
@@ -93,3 +93,21 @@ def test_prove_on_a_terminal_ticks_the_running_stage(tmp_path):
     text = out.decode()
     assert "\r\x1b[K[" in text and "quotient: constraints ... " in text
     assert "FRI done in" in text and "Traceback" not in text
+
+
+def test_an_unexpected_exception_is_one_line_too(monkeypatch, capsys, tmp_path):
+    """A stale numba cache once raised ModuleNotFoundError deep inside `tvmpd verify`: a traceback reached
+    the terminal. Any exception a command does not expect is one line and exit 1."""
+    from tvmpd.stages import verifier
+    from tvmpd.supervisor.cli import main
+
+    def broken(*_args, **_kwargs):
+        raise ModuleNotFoundError("No module named 'stages'")
+
+    monkeypatch.setattr(verifier, "verify", broken)
+    with pytest.raises(SystemExit) as exit_:
+        main.main(["verify", str(VECTORS / "requests" / "halt.req"), str(VECTORS / "proofs" / "halt.proof")],
+                  prog_name="tvmpd")
+    assert exit_.value.code == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == ["tvmpd: internal error: ModuleNotFoundError: No module named 'stages'"]

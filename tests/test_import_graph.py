@@ -1,5 +1,6 @@
-"""The package's import graph (supervisor, stages, opencl): no module reaches itself through its imports,
-function-level imports included, and dependencies go one way, supervisor -> stages -> opencl."""
+"""The package's import graph (tvmpd.supervisor, tvmpd.stages, tvmpd.opencl): no module reaches itself through
+its imports, function-level imports included, dependencies go one way, supervisor -> stages -> opencl, and
+every import of our code goes through the tvmpd namespace."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("supervisor", "stages", "opencl")
 LAYER = {"supervisor": 0, "stages": 1, "opencl": 2}
+CHECKED = (*PACKAGES, "tests", "tools", "tvmpd")
 
 
 def _modules() -> dict[str, Path]:
@@ -18,7 +20,7 @@ def _modules() -> dict[str, Path]:
             parts = list(path.relative_to(ROOT).with_suffix("").parts)
             if parts[-1] == "__init__":
                 parts.pop()
-            out[".".join(parts)] = path
+            out[".".join(["tvmpd", *parts])] = path
     return out
 
 
@@ -73,8 +75,8 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_the_walk_sees_the_prover_imports():
     graph = _graph()
-    assert {"stages.backend", "stages.host_backend"} <= graph["stages.prover"]
-    assert "opencl.device_tables" in graph["stages.device_backend"]
+    assert {"tvmpd.stages.backend", "tvmpd.stages.host_backend"} <= graph["tvmpd.stages.prover"]
+    assert "tvmpd.opencl.device_tables" in graph["tvmpd.stages.device_backend"]
 
 
 def test_the_cycle_finder_finds_a_cycle():
@@ -88,5 +90,28 @@ def test_no_import_cycle():
 
 def test_dependencies_go_one_way():
     wrong = [(a, b) for a, deps in _graph().items() for b in deps
-             if LAYER[b.split(".")[0]] < LAYER[a.split(".")[0]]]
+             if LAYER[b.split(".")[1]] < LAYER[a.split(".")[1]]]
     assert not wrong, f"imports against supervisor -> stages -> opencl: {wrong}"
+
+
+def _old_name_imports(path: Path) -> list[str]:
+    """Imports in `path` of supervisor/stages/opencl by their repository folder name instead of tvmpd.*."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+            [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+        found += [n for n in names if n.split(".")[0] in PACKAGES]
+    return found
+
+
+def test_old_name_finder_sees_old_names(tmp_path):
+    sample = tmp_path / "m.py"
+    sample.write_text("import stages.vm as vm\nfrom opencl import runtime\nfrom tvmpd.stages import rng\n")
+    assert _old_name_imports(sample) == ["stages.vm", "opencl"]
+
+
+def test_every_import_goes_through_the_tvmpd_namespace():
+    """A module imported as `stages.x` and as `tvmpd.stages.x` would be two modules with two states."""
+    wrong = {str(p.relative_to(ROOT)): names for folder in CHECKED for p in (ROOT / folder).rglob("*.py")
+             if (names := _old_name_imports(p))}
+    assert not wrong, wrong

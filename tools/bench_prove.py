@@ -22,10 +22,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from stages.prover import prove  # noqa: E402
-from stages.verifier import verify  # noqa: E402
-from stages.vm import Claim, NonDeterminism, Program, run  # noqa: E402
 from tools.workloads import WORKLOADS  # noqa: E402
+from tvmpd.stages.proof import to_bincode  # noqa: E402
+from tvmpd.stages.prover import prove  # noqa: E402
+from tvmpd.stages.verifier import verify  # noqa: E402
+from tvmpd.stages.vm import Claim, NonDeterminism, Program, run  # noqa: E402
 
 NO_SECRETS = '{"individual_tokens":[],"digests":[],"ram":{}}'
 LOOP = """
@@ -58,9 +59,9 @@ def workload(log2: int, name: str = "loop"):
 def front_end(log2: int, name: str) -> tuple[Claim, object, dict[str, float]]:
     """(claim, aet, stage seconds) of a named workload, timed like a job: parse its JSON, run the VM, build
     the AET; "front-end peak MiB" is this process's peak RSS after them."""
-    from stages.vm import execute
-    from stages.vm.aet import build_aet
     from tools import workloads
+    from tvmpd.stages.vm import execute
+    from tvmpd.stages.vm.aet import build_aet
 
     claim, program, nd = workloads.job(name, log2)
     texts = claim.to_json(), program.to_json(), nd.to_json()
@@ -88,13 +89,15 @@ def main() -> None:
     parser.add_argument("--verify", action="store_true", help="also verify each proof (numpy verifier)")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
                         help="profile each proof (cProfile) and print its N costliest functions by own time")
+    parser.add_argument("--save", type=Path, default=None, metavar="DIR",
+                        help="write each proof and its claim to DIR (for `tvmpd verify CLAIM PROOF`)")
     args = parser.parse_args()
 
     device = args.device
     if args.backend == "numpy":
         device = None
     elif device is None:
-        from opencl.devices import cpu_device, gpu_devices
+        from tvmpd.opencl.devices import cpu_device, gpu_devices
 
         device = (gpu_devices() or [cpu_device()])[0].key
     label = "numpy" if device is None else f"opencl {device}"
@@ -125,6 +128,11 @@ def main() -> None:
             t = time.perf_counter()
             verify(claim, proof)
             stages["verify"] = time.perf_counter() - t
+        if args.save is not None:
+            args.save.mkdir(parents=True, exist_ok=True)
+            stem = args.save / f"{args.workload}-{log2}"
+            stem.with_suffix(".claim.json").write_text(claim.to_json())
+            stem.with_suffix(".proof").write_bytes(to_bincode(proof))
         rows.append((log2, stages, total, len(proof)))
         print(f"2^{log2}: proved in {total:.2f}s ({len(proof)} elements)", file=sys.stderr, flush=True)
 
