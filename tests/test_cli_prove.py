@@ -85,6 +85,7 @@ def test_device_too_small_is_a_clear_error(vectors, tmp_path, monkeypatch):
     import stages.device_backend as pd
 
     monkeypatch.setattr(pd, "device_bytes", lambda d, split=1: (1 << 40, 1 << 60))
+    monkeypatch.setattr(pd, "lean_bytes", lambda d, rows, largest_alloc=None: (1 << 40, 1 << 60))
     result = CliRunner().invoke(main, ["prove", str(vectors / "requests" / "halt.req"), "--backend", "opencl",
                                        "-o", str(tmp_path / "p")])
     assert result.exit_code == 1 and result.exception is not None and isinstance(result.exception, SystemExit)
