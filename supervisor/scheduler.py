@@ -26,7 +26,7 @@ import psutil
 
 from supervisor import jobs, metrics, protocol, shm
 from supervisor.children import Child, ChildDied, ChildState
-from supervisor.config import ServeConfig
+from supervisor.config import MEMORY_MODE_ENV, ServeConfig
 from supervisor.messages import Admission, AdmitReply, ExecuteTask, Outcome, ProveTask, Result
 from supervisor.timings import TimingTable, default_cache_dir
 
@@ -114,6 +114,7 @@ class Job:
     device_hold: int = 0  # device memory reserved while a device child proves it
     predicted: float | None = None  # predicted proving seconds on the child it was placed on
     proving_since: float | None = None
+    memory_mode: str | None = None  # the device memory mode its proof used (full, half, lean)
     fatal: str | None = None  # why its child was stopped on purpose (no retry): the ERROR it gets
 
     def set_state(self, state: JobState, stage: str = "") -> None:
@@ -202,6 +203,7 @@ class Scheduler:
             env["OMP_NUM_THREADS"] = str(cfg.omp_threads)
         if cfg.omp_init is not None:
             env["TRITON_OMP_INIT"] = "1" if cfg.omp_init else "0"
+        env[MEMORY_MODE_ENV] = cfg.memory_mode
         host_total = psutil.virtual_memory().total
         workers = cfg.cpu_workers or _auto_cpu_workers()
         self.cpu = [Child(f"cpu{i}", "cpu", "cpu", host_total, env) for i in range(workers)]
@@ -504,6 +506,7 @@ class Scheduler:
         self.totals[outcome] += 1
         self.recent.append({"seq": job.seq, "job_id": job.job_id, "state": state.value, "outcome": outcome,
                             "device": job.device, "log2": job.log2, "attempts": job.attempt + 1,
+                            "memory_mode": job.memory_mode,
                             "seconds": round(time.monotonic() - job.created, 3)})
         times = {k: f"{v:.3f}s" for k, v in job.timings.items()}
         age = f"{time.monotonic() - job.created:.3f}s"
@@ -610,6 +613,7 @@ class Scheduler:
             raise JobAbandoned()
         if res.t_prove is not None:
             job.timings["t_prove"] = res.t_prove
+        job.memory_mode = res.memory_mode or None
         all_stages = {**exec_stages, **res.stages}
         if all_stages:
             job.stage_timings = "; ".join(f"{k}={v:.3f}s" for k, v in all_stages.items())
@@ -621,7 +625,8 @@ class Scheduler:
         if res.t_prove is not None:
             self.timings.record(child.speed_class, job.log2, res.t_prove)
         proof = shm.get_bytes(res.proof)
-        self._finish(job, JobState.DONE, "ok", proof_bytes=len(proof))
+        mode = {"memory_mode": job.memory_mode} if job.memory_mode else {}
+        self._finish(job, JobState.DONE, "ok", proof_bytes=len(proof), **mode)
         return protocol.encode_ok(job.job_id, proof)
 
     async def _run(self, child: Child, task: ExecuteTask | ProveTask) -> Result:
@@ -800,6 +805,7 @@ class Scheduler:
             "pid": self.pid, "uptime_s": round(now - self.started, 3), "draining": self.draining,
             "ready": self.ready,
             "max_jobs": self.max_jobs, "cpu_max_log2": self.cfg.cpu_max_log2,
+            "memory_mode": self.cfg.memory_mode,
             "proof_versions": list(jobs.supported_proof_versions()),
             "children": children, "jobs": rows,
             "queue": [j for j in rows if j["state"] == "queued"],

@@ -109,3 +109,16 @@ def test_aux_lowering_reads_the_main_columns_lean_mode_re_evaluates():
     from stages.device_backend import AUX_LOWERING_MAIN_COLUMNS, aux_lowering_main_columns
 
     assert aux_lowering_main_columns() == AUX_LOWERING_MAIN_COLUMNS
+
+
+def test_a_device_job_reports_the_memory_mode_it_used(rt, halt):
+    """What a device child passes on to the job's log line and `tvmpd status`."""
+    from stages.proof import from_bincode
+    from stages.verifier import verify
+    from supervisor import jobs
+
+    claim, table, _, _ = halt
+    report: dict = {}
+    proof = jobs.prove_job(claim.to_json(), rt.key, [], table=table, memory_mode="lean", report=report)
+    assert report == {"memory_mode": "lean"}
+    verify(claim, from_bincode(proof))  # raises if the proof is not valid
