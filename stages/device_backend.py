@@ -183,6 +183,21 @@ def device_layout(d: ProverDomains, largest_alloc: int, memory: int, mode: str =
         f"buffer {largest / GIB:.1f} GiB)")
 
 
+def planned_bytes(d: ProverDomains, memory: int, mode: str = "auto") -> int:
+    """Peak device bytes of the layout device_layout picks on a device of `memory` bytes (buffer limit not
+    considered), or the least any layout needs when none fits: what a scheduler reserves for the proof."""
+    try:
+        layout = device_layout(d, memory, memory, mode)
+    except DeviceTooSmall:
+        least = [device_bytes(d, 2)[1]]
+        if mode in ("auto", "lean"):
+            least.append(lean_bytes(d, LEAN_MIN_ROWS)[1])
+        return min(least)
+    if layout.mode == "lean":
+        return lean_bytes(d, layout.rows)[1]
+    return device_bytes(d, d.randomized_trace.length // layout.rows)[1]
+
+
 def device_memory(rt) -> tuple[int, int]:
     """(largest allocation, global memory) of the runtime's device in bytes."""
     return int(rt.device.max_mem_alloc_size), int(rt.device.global_mem_size)

@@ -51,15 +51,18 @@ def prove_bytes(log2: int) -> int:
     return (1 << log2) * row * 3 + (256 << 20)
 
 
-def device_prove_bytes(log2: int) -> int:
+def device_prove_bytes(log2: int, memory: int | None = None, mode: str = "auto") -> int:
     """Peak device memory of the device-resident prover at 2^log2 rows (stages.device_backend's model,
-    about 50 GiB at 2^21); the rough prove_bytes when the STARK stage is absent."""
+    about 50 GiB at 2^21 with full-length cosets), on a device of `memory` bytes in the memory mode it
+    would use there (None: full-length cosets); the rough prove_bytes when the STARK stage is absent."""
     try:
-        from stages.device_backend import device_bytes
+        from stages.device_backend import device_bytes, planned_bytes
         from stages.domains import derive
     except ImportError:
         return prove_bytes(log2)
-    return device_bytes(derive(1 << log2))[1]
+    if memory is None:
+        return device_bytes(derive(1 << log2))[1]
+    return planned_bytes(derive(1 << log2), memory, mode)
 
 
 def table_bytes(log2: int) -> int:
@@ -683,11 +686,15 @@ class Scheduler:
         self.host_reserved -= host_need
         self._kick()
 
+    def _device_need(self, child: Child, log2: int) -> int:
+        """Device memory a 2^log2 proof takes on this child, in the memory mode it will use there."""
+        return device_prove_bytes(log2, child.mem_total, self.cfg.memory_mode)
+
     def predict(self, child: Child, log2: int) -> float:
         """Predicted seconds to prove 2^log2 on this child (a device too small for the job's memory
         estimate is penalised: it is chosen only when no other child can take the job)."""
         t = self.timings.predict(child.speed_class, log2)
-        if child.kind == "device" and device_prove_bytes(log2) > child.capacity:
+        if child.kind == "device" and self._device_need(child, log2) > child.capacity:
             t += TOO_SMALL_PENALTY_S
         return t
 
@@ -748,7 +755,7 @@ class Scheduler:
             host = max(0, self._host_need(w.job.log2, on_cpu) - w.job.host_hold)
             if child.state == ChildState.IDLE and child.current is None and self._host_fits(host):
                 if child.kind == "device":
-                    w.job.device_hold = min(device_prove_bytes(w.job.log2), child.capacity)
+                    w.job.device_hold = min(self._device_need(child, w.job.log2), child.capacity)
                     child.mem_reserved += w.job.device_hold
                 self.host_reserved += host
                 child.state = ChildState.BUSY
