@@ -87,6 +87,8 @@ MODES = ("full", "half", "lean")
 GIB = 2**30
 LEAN_HEADROOM = 0.9  # lean mode plans for this share of the device (cached twiddles, driver, fragmentation)
 LEAN_MIN_ROWS = 64  # smallest lean coset
+LEAN_MAX_SPLIT = 64  # lean cosets have at least h / 64 rows: shorter ones save little (other steps' peaks
+# stay) and cost many more launches
 
 
 @dataclass(frozen=True)
@@ -171,7 +173,7 @@ def device_layout(d: ProverDomains, largest_alloc: int, memory: int, mode: str =
             need = (largest, total)
     if mode in ("auto", "lean") and L == 2 * h:
         rows = h
-        while rows >= min(h, LEAN_MIN_ROWS):
+        while rows >= max(min(h, LEAN_MIN_ROWS), h // LEAN_MAX_SPLIT):
             largest, total = lean_bytes(d, rows, largest_alloc)
             if largest <= largest_alloc and total <= LEAN_HEADROOM * memory:
                 return Layout("lean", rows)
