@@ -40,10 +40,12 @@ _BASIS = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1]], dtype=np.uint64)  # 1, X, X
 
 @dataclass
 class DeviceTree:
-    """Merkle nodes (2n, 5) in a device buffer."""
+    """Merkle nodes (2n, 5) in a device buffer, or in host memory (`host`; lean mode moves a committed
+    table's tree there: it is read only for the root and the authentication paths)."""
 
     nodes: object
     n_leaves: int
+    host: np.ndarray | None = None
 
 
 @dataclass
@@ -136,20 +138,21 @@ def lean_bytes(d: ProverDomains, rows: int, largest_alloc: int | None = None) ->
 
     Peak: the largest of the steps: main commit (trace in place, chunk, coset, tree), aux extension (main
     coefficients, 149 main trace columns, aux trace, extend's 147-column scratch), aux degree lowering (303
-    main trace columns instead), quotient (both tables' coefficients, two trees, a pair of cosets of both
-    tables, the quotient), FRI (coefficients, three trees, segments, every round's codeword and tree)."""
+    main trace columns instead), quotient (both tables' coefficients, a pair of cosets of both tables, the
+    quotient), FRI (coefficients, segments, every round's codeword and tree). A committed table's tree
+    goes to host memory."""
     h, L, N = d.trace.length, d.randomized_trace.length, d.fri.length
     col = 8 * h
     nm, na = NUM_MAIN_COLUMNS, 3 * NUM_AUX_COLUMNS
     tree = 80 * N
     batch = min(GIB, col * nm)
     commit_main = col * nm + 2 * batch + tree + 8 * nm * rows + 2 * batch
-    extend = col * (nm + 149 + na + 3 * 49) + tree
-    lowering = col * (nm + na + AUX_LOWERING_MAIN_COLUMNS) + tree
-    commit_aux = col * (nm + na) + 2 * tree + 8 * na * rows + 2 * batch
+    extend = col * (nm + 149 + na + 3 * 49)
+    lowering = col * (nm + na + AUX_LOWERING_MAIN_COLUMNS)
+    commit_aux = col * (nm + na) + tree + 8 * na * rows + 2 * batch
     pair = 2 if rows < h else 1  # cosets shorter than h are evaluated in pairs
-    quotient = col * (nm + na) + 2 * tree + pair * (8 * (nm + na) + 96) * rows + 24 * N
-    fri_ = col * (nm + na) + 3 * tree + 24 * N + 208 * N + 24 * L * 2
+    quotient = col * (nm + na) + pair * (8 * (nm + na) + 96) * rows + 24 * N
+    fri_ = col * (nm + na) + 24 * N + 208 * N + 24 * L * 2
     total = max(commit_main, extend, lowering, commit_aux, quotient, fri_)
     main_part = col * nm if largest_alloc is None else min(col * nm, largest_alloc // col * col)
     largest = max(main_part, col * na, col * AUX_LOWERING_MAIN_COLUMNS, pair * 8 * nm * rows, tree)
@@ -244,6 +247,8 @@ class DeviceRounds:
         return DeviceTree(dev.xfe_tree(self.rt, codeword.buf, codeword.n), codeword.n)
 
     def root(self, tree: DeviceTree) -> np.ndarray:
+        if tree.host is not None:
+            return tree.host[1].copy()
         return dev.gather_rows(self.rt, tree.nodes, [1], 5)[0]
 
     def fold(self, codeword: DeviceCodeword, domain: Domain, challenge: np.ndarray) -> DeviceCodeword:
@@ -254,6 +259,8 @@ class DeviceRounds:
         return self.rt.from_device(codeword.buf, (codeword.n, 3))
 
     def auth(self, tree: DeviceTree, indices: list[int]) -> np.ndarray:
+        if tree.host is not None:
+            return merkle.auth_structure(tree.host, indices)
         nodes = merkle.auth_structure_node_indices(tree.n_leaves, indices)
         return dev.gather_rows(self.rt, tree.nodes, nodes, 5)
 
@@ -468,6 +475,10 @@ class DeviceBackend:
             self._evaluate(table, c, values)
             dev.hash_rows_into_tree(rt, values, ncols, self.M, table.tree.nodes, self.N, c, self.E)
         dev.finish_tree(rt, table.tree.nodes, self.N)
+        if self.lean:  # the tree waits for the authentication paths in host memory
+            nodes = table.tree.nodes
+            table.tree = DeviceTree(None, self.N, rt.from_device(nodes, (2 * self.N, 5)))
+            nodes.release()
         values.release()
         return table
 
