@@ -24,14 +24,14 @@ from dataclasses import dataclass
 import numpy as np
 import pyopencl as cl
 
-from opencl import air, lean, tip5
-from opencl import device_tables as dev
-from opencl.runtime import get_runtime
-from stages import field, merkle, xfield
-from stages.backend import Clock, DeviceTooSmall, deep_constants
-from stages.domains import NUM_QUOTIENT_SEGMENTS, Domain, ProverDomains
-from stages.profile import ProofProfile
-from stages.verifier import NUM_AUX_COLUMNS, NUM_MAIN_COLUMNS
+from tvmpd.opencl import air, lean, tip5
+from tvmpd.opencl import device_tables as dev
+from tvmpd.opencl.runtime import get_runtime
+from tvmpd.stages import field, merkle, xfield
+from tvmpd.stages.backend import Clock, DeviceTooSmall, deep_constants
+from tvmpd.stages.domains import NUM_QUOTIENT_SEGMENTS, Domain, ProverDomains
+from tvmpd.stages.profile import ProofProfile
+from tvmpd.stages.verifier import NUM_AUX_COLUMNS, NUM_MAIN_COLUMNS
 
 P = 2**64 - 2**32 + 1
 RANDOMIZER_COLUMN = 90
@@ -119,9 +119,9 @@ def device_bytes(d: ProverDomains, split: int = 1) -> tuple[int, int]:
 def aux_lowering_main_columns(profile: ProofProfile | None = None) -> int:
     """How many leading main columns the aux table's degree-lowering rules read (303 in v7.0.0): lean mode
     re-evaluates that many main trace columns into one buffer for them."""
-    from stages.air.circuit import INPUT, _postorder
-    from stages.air.constraints import lowered_air
-    from stages.air.evaluate import _substitution_expr
+    from tvmpd.stages.air.circuit import INPUT, _postorder
+    from tvmpd.stages.air.constraints import lowered_air
+    from tvmpd.stages.air.evaluate import _substitution_expr
 
     lowered = profile.lowered_air() if profile is not None else lowered_air()
     rules = [r for rs in lowered.aux_substitutions.values() for r in rs]

@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 import msgpack
 import psutil
 
-from supervisor import jobs, metrics, protocol, shm
-from supervisor.children import Child, ChildDied, ChildState
-from supervisor.config import MEMORY_MODE_ENV, ServeConfig
-from supervisor.messages import Admission, AdmitReply, ExecuteTask, Outcome, ProveTask, Result
-from supervisor.timings import TimingTable, default_cache_dir
+from tvmpd.supervisor import jobs, metrics, protocol, shm
+from tvmpd.supervisor.children import Child, ChildDied, ChildState
+from tvmpd.supervisor.config import MEMORY_MODE_ENV, ServeConfig
+from tvmpd.supervisor.messages import Admission, AdmitReply, ExecuteTask, Outcome, ProveTask, Result
+from tvmpd.supervisor.timings import TimingTable, default_cache_dir
 
 log = logging.getLogger("tvmpd")
 
@@ -56,8 +56,8 @@ def device_prove_bytes(log2: int, memory: int | None = None, mode: str = "auto")
     about 50 GiB at 2^21 with full-length cosets), on a device of `memory` bytes in the memory mode it
     would use there (None: full-length cosets); the rough prove_bytes when the STARK stage is absent."""
     try:
-        from stages.device_backend import device_bytes, planned_bytes
-        from stages.domains import derive
+        from tvmpd.stages.device_backend import device_bytes, planned_bytes
+        from tvmpd.stages.domains import derive
     except ImportError:
         return prove_bytes(log2)
     if memory is None:
@@ -159,7 +159,7 @@ def resolve_devices(cfg: ServeConfig) -> list[tuple[str, int, str]]:
     --num-gpus)."""
     host_total = psutil.virtual_memory().total
     if cfg.devices is None:
-        from opencl.devices import gpu_devices
+        from tvmpd.opencl.devices import gpu_devices
 
         found = [(d.key, d.global_mem_bytes, _speed_class(d)) for d in gpu_devices()]
         if cfg.num_gpus is not None:
@@ -167,7 +167,7 @@ def resolve_devices(cfg: ServeConfig) -> list[tuple[str, int, str]]:
                 log.warning("--num-gpus %d but only %d GPU(s) found", cfg.num_gpus, len(found))
             found = found[: cfg.num_gpus]
         return found
-    from opencl.devices import list_devices
+    from tvmpd.opencl.devices import list_devices
 
     known = {d.key: d for d in list_devices()}
     out = []
@@ -239,7 +239,7 @@ class Scheduler:
                  "earliest-finish" if self.cfg.cpu_max_log2 is None else
                  f"cpu-max-log2={self.cfg.cpu_max_log2}",
                  ",".join(str(v) for v in jobs.supported_proof_versions()))
-        from stages.air.kernel_cache import kernels_digest
+        from tvmpd.stages.air.kernel_cache import kernels_digest
 
         log.info("AIR kernels digest %s", kernels_digest())
 

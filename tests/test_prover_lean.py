@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stages.domains import derive
+from tvmpd.stages.domains import derive
 
 cl = pytest.importorskip("pyopencl")
 
@@ -18,17 +18,17 @@ H100_LARGEST = H100_MEMORY // 4  # its CL_DEVICE_MAX_MEM_ALLOC_SIZE
 
 @pytest.fixture(scope="module")
 def rt(device):
-    from opencl.runtime import get_runtime
+    from tvmpd.opencl.runtime import get_runtime
 
     return get_runtime(device)
 
 
 @pytest.fixture(scope="module")
 def halt(vectors):
-    from stages.proof import from_bincode
-    from stages.prover import main_table
-    from stages.vm import Claim, NonDeterminism, Program
-    from stages.vm.interpreter import run_claim
+    from tvmpd.stages.proof import from_bincode
+    from tvmpd.stages.prover import main_table
+    from tvmpd.stages.vm import Claim, NonDeterminism, Program
+    from tvmpd.stages.vm.interpreter import run_claim
 
     lines = (vectors / "requests" / "halt.req").read_text().splitlines()
     claim = Claim.from_json(lines[0])
@@ -39,14 +39,14 @@ def halt(vectors):
 
 
 def _prove(backend, halt) -> np.ndarray:
-    from stages.prover import prove_table
+    from tvmpd.stages.prover import prove_table
 
     claim, table, seed, _ = halt
     return prove_table(claim, table, seed=seed, backend=backend, degree_lowered=False)
 
 
 def test_forced_lean_mode_gives_the_reference_proof(rt, halt):
-    from stages.device_backend import DeviceBackend, Layout
+    from tvmpd.stages.device_backend import DeviceBackend, Layout
 
     backend = DeviceBackend(rt.key, memory_mode="lean")
     np.testing.assert_array_equal(_prove(backend, halt), halt[3])
@@ -56,8 +56,8 @@ def test_forced_lean_mode_gives_the_reference_proof(rt, halt):
 def test_small_device_gets_lean_coset_pairs_and_the_reference_proof(rt, halt, monkeypatch):
     """A device just big enough for lean cosets of h / 4 rows: the model picks them (the quotient then runs
     on coset pairs, chains of four), and the main table goes through in row chunks and column parts."""
-    import stages.device_backend as pd
-    from opencl import device_tables as dev
+    import tvmpd.stages.device_backend as pd
+    from tvmpd.opencl import device_tables as dev
 
     d = derive(256)
     memory = int(pd.lean_bytes(d, 64)[1] / pd.LEAN_HEADROOM) + 1
@@ -72,7 +72,7 @@ def test_small_device_gets_lean_coset_pairs_and_the_reference_proof(rt, halt, mo
 
 def test_lean_half_cosets_give_the_reference_proof(rt, halt, monkeypatch):
     """Cosets of h / 2 rows: chains of two, so the rotated partner is the chain's first coset."""
-    import stages.device_backend as pd
+    import tvmpd.stages.device_backend as pd
 
     monkeypatch.setattr(pd, "device_split", lambda rt, d, mode="auto": pd.Layout("lean", 128))
     np.testing.assert_array_equal(_prove(pd.DeviceBackend(rt.key), halt), halt[3])
@@ -81,8 +81,8 @@ def test_lean_half_cosets_give_the_reference_proof(rt, halt, monkeypatch):
 def test_an_80_gb_gpu_proves_2_21_to_2_23_and_refuses_2_24():
     """The memory model on an H100 80 GB: 2^21 with full-length cosets, 2^22 with half-length ones (as
     measured at 68.6 GiB), 2^23 in lean mode under 78 GiB with every buffer within the allocation limit."""
-    from stages.backend import DeviceTooSmall
-    from stages.device_backend import device_bytes, device_layout, lean_bytes
+    from tvmpd.stages.backend import DeviceTooSmall
+    from tvmpd.stages.device_backend import device_bytes, device_layout, lean_bytes
 
     layouts = {log2: device_layout(derive(1 << log2), H100_LARGEST, H100_MEMORY) for log2 in (21, 22, 23)}
     assert [layouts[k].mode for k in (21, 22, 23)] == ["full", "half", "lean"]
@@ -95,8 +95,8 @@ def test_an_80_gb_gpu_proves_2_21_to_2_23_and_refuses_2_24():
 
 
 def test_forcing_a_mode_that_does_not_fit_is_refused():
-    from stages.backend import DeviceTooSmall
-    from stages.device_backend import device_layout
+    from tvmpd.stages.backend import DeviceTooSmall
+    from tvmpd.stages.device_backend import device_layout
 
     with pytest.raises(DeviceTooSmall):
         device_layout(derive(1 << 23), H100_LARGEST, H100_MEMORY, "half")
@@ -106,16 +106,16 @@ def test_forcing_a_mode_that_does_not_fit_is_refused():
 
 
 def test_aux_lowering_reads_the_main_columns_lean_mode_re_evaluates():
-    from stages.device_backend import AUX_LOWERING_MAIN_COLUMNS, aux_lowering_main_columns
+    from tvmpd.stages.device_backend import AUX_LOWERING_MAIN_COLUMNS, aux_lowering_main_columns
 
     assert aux_lowering_main_columns() == AUX_LOWERING_MAIN_COLUMNS
 
 
 def test_a_device_job_reports_the_memory_mode_it_used(rt, halt):
     """What a device child passes on to the job's log line and `tvmpd status`."""
-    from stages.proof import from_bincode
-    from stages.verifier import verify
-    from supervisor import jobs
+    from tvmpd.stages.proof import from_bincode
+    from tvmpd.stages.verifier import verify
+    from tvmpd.supervisor import jobs
 
     claim, table, _, _ = halt
     report: dict = {}

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 vectors=${TVMPD_VECTORS:-../shared/vectors}
 if [ -f "$vectors/proofs/halt.seed" ]; then
     out=$(mktemp)
-    python3 -m supervisor.cli prove "$vectors/requests/halt.req" --backend opencl --memory-mode lean \
+    python3 -m tvmpd prove "$vectors/requests/halt.req" --backend opencl --memory-mode lean \
         --seed "$(cat "$vectors/proofs/halt.seed")" -o "$out"
     cmp "$out" "$vectors/proofs/halt.proof" && echo "seeded halt, lean mode: byte-identical to the reference"
     rm -f "$out"

@@ -15,10 +15,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from stages.backend import DeviceTooSmall  # noqa: E402
-from stages.device_backend import device_bytes, device_layout, lean_bytes  # noqa: E402
-from stages.domains import derive  # noqa: E402
-from supervisor.config import parse_size  # noqa: E402
+from tvmpd.stages.backend import DeviceTooSmall  # noqa: E402
+from tvmpd.stages.device_backend import device_bytes, device_layout, lean_bytes  # noqa: E402
+from tvmpd.stages.domains import derive  # noqa: E402
+from tvmpd.supervisor.config import parse_size  # noqa: E402
 
 H100_MEMORY = 85031714816  # CL_DEVICE_GLOBAL_MEM_SIZE of an 80 GB H100
 
