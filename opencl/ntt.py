@@ -124,7 +124,8 @@ def _powers(rt: Runtime, log_n: int, base: int, factor: int, bitrev: bool) -> cl
 
 
 def _forward_from_short(rt: Runtime, short, dst, ncols: int, log_short: int, log_n: int,
-                        dst_off: int = 0, short_off: int = 0, load_table=None, fold_factor: int = 1) -> None:
+                        dst_off: int = 0, short_off: int = 0, load_table=None, fold_factor: int = 1,
+                        dst_stride: int | None = None) -> None:
     """dst (ncols x 2^log_n) <- DIT stages log_n - log_short .. log_n - 1 on the bit-reversed, zero-padded
     columns whose nonzero part `short` (ncols x 2^log_short, bit-reversed order) holds.
 
@@ -134,16 +135,17 @@ def _forward_from_short(rt: Runtime, short, dst, ncols: int, log_short: int, log
     element dst_off, short's at short_off. With load_table, `short` holds natural-order values that the
     first pass bit-reverses and multiplies by load_table (bit-reversed order) as it loads them; a column
     longer than 2^log_n (log_short > log_n) is then folded: element j + t 2^log_n adds fold_factor^t times
-    its value to element j.
+    its value to element j. dst_stride: elements from one dst column to the next (default 2^log_n).
     """
+    stride = dst_stride if dst_stride is not None else 1 << log_n
     shift = max(0, log_n - log_short)
     fold = 1 << max(0, log_short - log_n)
     tw = twiddles(rt, log_n, inverse=False)
     plan = plan_dit(shift, log_n) or [(shift, 0, 0)]
     for i, step in enumerate(plan):
         first = i == 0
-        _run_pass(rt, short if first else dst, dst, tw, None, (1 << log_short) if first else 1 << log_n,
-                  1 << log_n, shift if first else 0, step, False, ncols, log_n,
+        _run_pass(rt, short if first else dst, dst, tw, None, (1 << log_short) if first else stride,
+                  stride, shift if first else 0, step, False, ncols, log_n,
                   short_off if first else dst_off, dst_off, load_table if first else None,
                   min(log_short, log_n) if first and load_table is not None else 0,
                   fold if first else 1, fold_factor)
@@ -188,14 +190,15 @@ def lde_device(rt: Runtime, src, dst, ncols: int, log_n: int, log_big: int, offs
 
 
 def coset_evaluate_device(rt: Runtime, src, dst, ncols: int, log_len: int, log_n: int, offset: int,
-                          src_off: int = 0, dst_off: int = 0) -> None:
+                          src_off: int = 0, dst_off: int = 0, dst_stride: int | None = None) -> None:
     """dst (ncols x 2^log_n, from element dst_off) <- values at offset * w_n^i of the polynomials whose
     coefficients (lowest first) src holds (ncols x 2^log_len from element src_off). src is kept. The first
     NTT pass loads the coefficients bit-reversed and scaled by offset^j; with log_len > log_n it first
-    folds coefficient j + t n onto j (times offset^(t n)), as w_n^(j + t n) = w_n^j."""
+    folds coefficient j + t n onto j (times offset^(t n)), as w_n^(j + t n) = w_n^j. dst_stride: elements
+    between dst's columns (default n)."""
     table = _powers(rt, min(log_len, log_n), offset, 1, bitrev=True)
     _forward_from_short(rt, src, dst, ncols, log_len, log_n, dst_off, src_off, table,
-                        pow(offset, 1 << log_n, P))
+                        pow(offset, 1 << log_n, P), dst_stride)
 
 
 def _check_offset(name: str, off) -> int:

@@ -4,11 +4,17 @@ A committed table is held as its randomized interpolants' coefficients (column-m
 as three base columns; in column parts no larger than the device's largest buffer) and its Merkle tree;
 each of the E cosets of the FRI domain (rows c, c + E, ..., the points offset_c * w_M^k, M = N / E) is
 evaluated just in time into a coset buffer held only during a step (hashing, quotient, opening rows).
-Cosets have the randomized-trace length L, or L / 2 (`split` 2) when full-length coset buffers would not
-fit the device (2^22 on an 80 GB GPU). The host uploads the main table (without its degree-lowering
-columns) once; degree lowering, the aux table's extension, quotient, segments, out-of-domain rows, DEEP
-and FRI run on the device; the host sees roots, small vectors, authentication paths and revealed rows.
-Same proof bytes as HostBackend. Peak device memory: see device_bytes (about 50 GiB at padded height 2^21).
+The memory mode (device_layout, from the memory model per padded height and device, or forced):
+"full": cosets of the randomized-trace length L; "half": cosets of L / 2 when full-length coset buffers
+would not fit (2^22 on an 80 GB GPU); "lean" (2^23 on an 80 GB GPU): coefficients as h low coefficients
+plus the randomizer tail (opencl/lean.py, half the memory), the main trace filled in row chunks and dropped
+once committed (re-evaluated on the trace domain for the aux table), cosets of at most h rows, the
+quotient's constraints on pairs of such cosets (a row's next row lies in the partner coset), and the
+segments' values re-evaluated for hashing and opening instead of kept. The host uploads the main table
+(without its degree-lowering columns) once; degree lowering, the aux table's extension, quotient,
+segments, out-of-domain rows, DEEP and FRI run on the device; the host sees roots, small vectors,
+authentication paths and revealed rows. Same proof bytes as HostBackend in every mode. Peak device
+memory: see device_bytes and lean_bytes (about 50 GiB at padded height 2^21).
 """
 
 from __future__ import annotations
@@ -16,11 +22,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pyopencl as cl
 
-from tvmpd.opencl import air, tip5
+from tvmpd.opencl import air, lean, tip5
 from tvmpd.opencl import device_tables as dev
 from tvmpd.opencl.runtime import get_runtime
-from tvmpd.stages import merkle, xfield
+from tvmpd.stages import field, merkle, xfield
 from tvmpd.stages.backend import Clock, DeviceTooSmall, deep_constants
 from tvmpd.stages.domains import NUM_QUOTIENT_SEGMENTS, Domain, ProverDomains
 from tvmpd.stages.profile import ProofProfile
@@ -33,22 +40,28 @@ _BASIS = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1]], dtype=np.uint64)  # 1, X, X
 
 @dataclass
 class DeviceTree:
-    """Merkle nodes (2n, 5) in a device buffer."""
+    """Merkle nodes (2n, 5) in a device buffer, or in host memory (`host`; lean mode moves a committed
+    table's tree there: it is read only for the root and the authentication paths)."""
 
     nodes: object
     n_leaves: int
+    host: np.ndarray | None = None
 
 
 @dataclass
 class DeviceTable:
-    """A committed table: coefficients (ncols x L) on the device, as parts (buffer, first column, columns),
-    and its tree."""
+    """A committed table: coefficients (ncols x length) on the device, as parts (buffer, first column,
+    columns), and its tree. In lean mode length is h and `tail` (ncols x k, row-major; `tail_host` its host
+    copy) holds the randomizer coefficients of X^h and up."""
 
     parts: list[tuple[object, int, int]]
     ncols: int  # base columns (3 per extension column)
     extension: bool
     tree: DeviceTree
     trace: object = None  # main table: its columns (379 x h), kept until the aux table is committed
+    length: int = 0
+    tail: object = None
+    tail_host: np.ndarray | None = None
 
 
 @dataclass
@@ -72,6 +85,22 @@ class DeviceCodeword:
 MAX_PART_BYTES: int | None = None  # tests: cap coefficient parts below the device's largest buffer
 
 
+MODES = ("full", "half", "lean")
+GIB = 2**30
+LEAN_HEADROOM = 0.9  # lean mode plans for this share of the device (cached twiddles, driver, fragmentation)
+LEAN_MIN_ROWS = 64  # smallest lean coset
+LEAN_MAX_SPLIT = 64  # lean cosets have at least h / 64 rows: shorter ones save little (other steps' peaks
+# stay) and cost many more launches
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a proof uses the device: its memory mode and rows of an evaluated coset."""
+
+    mode: str
+    rows: int
+
+
 def device_bytes(d: ProverDomains, split: int = 1) -> tuple[int, int]:
     """(largest unsplittable buffer, peak of all buffers) in bytes that DeviceBackend allocates for a proof on
     domains d with cosets of length L / split.
@@ -87,6 +116,98 @@ def device_bytes(d: ProverDomains, split: int = 1) -> tuple[int, int]:
     return 8 * NUM_MAIN_COLUMNS * M, 8 * (L + M) * width + 3 * 80 * N + 8 * N * 24 + scratch
 
 
+def aux_lowering_main_columns(profile: ProofProfile | None = None) -> int:
+    """How many leading main columns the aux table's degree-lowering rules read (303 in v7.0.0): lean mode
+    re-evaluates that many main trace columns into one buffer for them."""
+    from tvmpd.stages.air.circuit import INPUT, _postorder
+    from tvmpd.stages.air.constraints import lowered_air
+    from tvmpd.stages.air.evaluate import _substitution_expr
+
+    lowered = profile.lowered_air() if profile is not None else lowered_air()
+    rules = [r for rs in lowered.aux_substitutions.values() for r in rs]
+    return 1 + max(int(n.value.col) for n in _postorder([_substitution_expr(r) for r in rules])
+                   if n.kind == INPUT and n.value.is_main)
+
+
+AUX_LOWERING_MAIN_COLUMNS = 303  # aux_lowering_main_columns() of v7.0.0 (tests check it)
+
+
+def lean_bytes(d: ProverDomains, rows: int, largest_alloc: int | None = None) -> tuple[int, int]:
+    """(largest buffer, peak of all buffers) in bytes of a lean-mode proof on domains d with cosets of
+    `rows` rows; tables in parts of at most largest_alloc bytes (None: one part).
+
+    Peak: the largest of the steps: main commit (trace in place, chunk, coset, tree), aux extension (main
+    coefficients, 149 main trace columns, aux trace, extend's 147-column scratch), aux degree lowering (303
+    main trace columns instead), quotient (both tables' coefficients, a pair of cosets of both tables, the
+    quotient), FRI (coefficients, segments, every round's codeword and tree). A committed table's tree
+    goes to host memory."""
+    h, L, N = d.trace.length, d.randomized_trace.length, d.fri.length
+    col = 8 * h
+    nm, na = NUM_MAIN_COLUMNS, 3 * NUM_AUX_COLUMNS
+    tree = 80 * N
+    batch = min(GIB, col * nm)
+    commit_main = col * nm + tree + 8 * nm * rows + 4 * batch  # 4: chunk, staging, then INTT work and tmp
+    extend = col * (nm + 149 + na + 3 * 49)
+    lowering = col * (nm + na + AUX_LOWERING_MAIN_COLUMNS)
+    commit_aux = col * (nm + na) + tree + 8 * na * rows + 2 * batch
+    pair = 2 if rows < h else 1  # cosets shorter than h are evaluated in pairs
+    quotient = col * (nm + na) + pair * (8 * (nm + na) + 96) * rows + 24 * N
+    fri_ = col * (nm + na) + 24 * N + 208 * N + 24 * L * 2
+    total = max(commit_main, extend, lowering, commit_aux, quotient, fri_)
+    main_part = col * nm if largest_alloc is None else min(col * nm, largest_alloc // col * col)
+    largest = max(main_part, col * na, col * AUX_LOWERING_MAIN_COLUMNS, pair * 8 * nm * rows, tree)
+    return largest, total
+
+
+def device_layout(d: ProverDomains, largest_alloc: int, memory: int, mode: str = "auto") -> Layout:
+    """The layout of a proof on a device with this largest allocation and memory (bytes): "full" if it
+    fits, else "half", else "lean" with the longest cosets that fit LEAN_HEADROOM of the memory; a mode
+    other than "auto" forces it (lean still picks its rows). DeviceTooSmall if nothing (or the forced
+    mode) fits."""
+    if mode not in ("auto",) + MODES:
+        raise ValueError(f"memory mode must be auto, {', '.join(MODES)}; got {mode!r}")
+    L, h = d.randomized_trace.length, d.trace.length
+    need = None
+    for name, split in (("full", 1), ("half", 2)):
+        if mode in ("auto", name):
+            largest, total = device_bytes(d, split)
+            if largest <= largest_alloc and total <= memory:
+                return Layout(name, L // split)
+            need = (largest, total)
+    if mode in ("auto", "lean") and L == 2 * h:
+        rows = h
+        while rows >= max(min(h, LEAN_MIN_ROWS), h // LEAN_MAX_SPLIT):
+            largest, total = lean_bytes(d, rows, largest_alloc)
+            if largest <= largest_alloc and total <= LEAN_HEADROOM * memory:
+                return Layout("lean", rows)
+            need = (largest, total)
+            rows //= 2
+    largest, total = need if need is not None else lean_bytes(d, h, largest_alloc)
+    raise DeviceTooSmall(
+        f"padded height 2^{h.bit_length() - 1} needs about {total / GIB:.1f} GiB of device memory (largest "
+        f"buffer {largest / GIB:.1f} GiB)")
+
+
+def planned_bytes(d: ProverDomains, memory: int, mode: str = "auto") -> int:
+    """Peak device bytes of the layout device_layout picks on a device of `memory` bytes (buffer limit not
+    considered), or the least any layout needs when none fits: what a scheduler reserves for the proof."""
+    try:
+        layout = device_layout(d, memory, memory, mode)
+    except DeviceTooSmall:
+        least = [device_bytes(d, 2)[1]]
+        if mode in ("auto", "lean"):
+            least.append(lean_bytes(d, LEAN_MIN_ROWS)[1])
+        return min(least)
+    if layout.mode == "lean":
+        return lean_bytes(d, layout.rows)[1]
+    return device_bytes(d, d.randomized_trace.length // layout.rows)[1]
+
+
+def device_memory(rt) -> tuple[int, int]:
+    """(largest allocation, global memory) of the runtime's device in bytes."""
+    return int(rt.device.max_mem_alloc_size), int(rt.device.global_mem_size)
+
+
 def cl_fill_zero(rt, buf, nbytes: int, start: int = 0) -> None:
     """Zero nbytes of a device buffer from byte `start`."""
     import pyopencl as cl
@@ -97,6 +218,17 @@ def cl_fill_zero(rt, buf, nbytes: int, start: int = 0) -> None:
 def _split_weights(weights: np.ndarray) -> np.ndarray:
     """Weights (m, 3) of extension columns -> (3m, 3) weights of their base components: w * X^j."""
     return xfield.mul(weights[:, np.newaxis, :], _BASIS[np.newaxis]).reshape(-1, 3)
+
+
+def _base_poly_at(coefficients: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """Values (m, 3) at an extension point z of m base polynomials, coefficients (m, k) lowest first."""
+    k = coefficients.shape[1]
+    zp = np.zeros((k, 3), dtype=np.uint64)
+    zp[0] = [1, 0, 0]
+    for t in range(1, k):
+        zp[t] = xfield.mul(zp[t - 1], z)
+    return np.stack([field.reduce_sum(field.mul(coefficients, zp[:, j][np.newaxis]), axis=1)
+                     for j in range(3)], axis=-1)
 
 
 def _join_components(values: np.ndarray) -> np.ndarray:
@@ -115,6 +247,8 @@ class DeviceRounds:
         return DeviceTree(dev.xfe_tree(self.rt, codeword.buf, codeword.n), codeword.n)
 
     def root(self, tree: DeviceTree) -> np.ndarray:
+        if tree.host is not None:
+            return tree.host[1].copy()
         return dev.gather_rows(self.rt, tree.nodes, [1], 5)[0]
 
     def fold(self, codeword: DeviceCodeword, domain: Domain, challenge: np.ndarray) -> DeviceCodeword:
@@ -125,6 +259,8 @@ class DeviceRounds:
         return self.rt.from_device(codeword.buf, (codeword.n, 3))
 
     def auth(self, tree: DeviceTree, indices: list[int]) -> np.ndarray:
+        if tree.host is not None:
+            return merkle.auth_structure(tree.host, indices)
         nodes = merkle.auth_structure_node_indices(tree.n_leaves, indices)
         return dev.gather_rows(self.rt, tree.nodes, nodes, 5)
 
@@ -132,62 +268,107 @@ class DeviceRounds:
         return dev.gather_rows(self.rt, codeword.buf, indices, 3)
 
 
-def device_split(rt, d: ProverDomains) -> int:
-    """Coset split on this device: 1 (cosets of the randomized trace length) if the proof fits so, else 2
-    (half-length cosets, about 20% less memory); DeviceTooSmall if neither fits."""
-    dev_ = rt.device
-    have_largest, have_total = int(dev_.max_mem_alloc_size), int(dev_.global_mem_size)
-    for split in (1, 2):
-        largest, total = device_bytes(d, split)
-        if largest <= have_largest and total <= have_total:
-            return split
-    gib = 2**30
-    raise DeviceTooSmall(
-        f"padded height 2^{d.trace.length.bit_length() - 1} needs about {total / gib:.1f} GiB of device "
-        f"memory (largest buffer {largest / gib:.1f} GiB); {dev_.name.strip()} has {have_total / gib:.1f} "
-        f"GiB (largest buffer {have_largest / gib:.1f} GiB)")
+def device_split(rt, d: ProverDomains, mode: str = "auto") -> Layout:
+    """The layout (device_layout) of a proof on this runtime's device; DeviceTooSmall names the device."""
+    largest_alloc, memory = device_memory(rt)
+    try:
+        return device_layout(d, largest_alloc, memory, mode)
+    except DeviceTooSmall as exc:
+        raise DeviceTooSmall(f"{exc}; {rt.device.name.strip()} has {memory / GIB:.1f} GiB (largest buffer "
+                             f"{largest_alloc / GIB:.1f} GiB)") from None
 
 
 class DeviceBackend:
     """Backend on one OpenCL device ("platform:device" key of opencl.devices; None: the default device).
     commit_main sets the proof's geometry, so an object serves one proof at a time."""
 
-    def __init__(self, device_key: str | None = None) -> None:
+    def __init__(self, device_key: str | None = None, memory_mode: str = "auto") -> None:
+        if memory_mode not in ("auto",) + MODES:
+            raise ValueError(f"memory mode must be auto, {', '.join(MODES)}; got {memory_mode!r}")
         self.rt = get_runtime(device_key)
         self.device_key = self.rt.key
+        self.memory_mode = memory_mode
+        self.layout: Layout | None = None  # of the proof under way (or the last one)
 
     def _begin(self, d: ProverDomains, profile: ProofProfile) -> None:
-        """A new proof: its generated AIR kernels and geometry, cosets of M rows (L, or L / 2 where the
-        device needs it)."""
-        split = device_split(self.rt, d)
+        """A new proof: its generated AIR kernels and geometry, cosets of M rows (L or L / 2, or at most h
+        in lean mode) as the device's memory needs."""
+        self.layout = device_split(self.rt, d, self.memory_mode)
+        self.lean = self.layout.mode == "lean"
         self.kernels = profile.air_kernels()
+        self.profile = profile
         self.d = d
         self.L = d.randomized_trace.length
         self.N = d.fri.length
-        self.M = self.L // split  # rows of an evaluated coset
+        self.M = self.layout.rows  # rows of an evaluated coset
         self.E = self.N // self.M
 
-    def _part_ranges(self, ncols: int) -> list[tuple[int, int]]:
-        """Column ranges of a table's coefficient parts: each within the device's largest buffer."""
+    def _part_ranges(self, ncols: int, length: int | None = None) -> list[tuple[int, int]]:
+        """Column ranges of a table's parts of `length` rows (default L): each within the largest buffer."""
         limit = int(self.rt.device.max_mem_alloc_size)
         if MAX_PART_BYTES is not None:
             limit = min(limit, MAX_PART_BYTES)
-        per = max(1, limit // (8 * self.L))
+        per = max(1, limit // (8 * (length or self.L)))
         return [(c, min(c + per, ncols)) for c in range(0, ncols, per)]
 
     def _evaluate(self, table: DeviceTable, c: int, out) -> None:
         """out (table.ncols x M) <- the table's values on coset c."""
+        if table.tail is None and table.length == self.L:
+            for buf, c0, k in table.parts:
+                dev.evaluate_coset(self.rt, buf, k, self.L, self._offset(c), self.M, out, c0)
+        else:
+            self._evaluate_lean(table, self._offset(c), self.M, out, 0, self.M)
+
+    def _evaluate_lean(self, table: DeviceTable, offset: int, n: int, out, out_off: int, stride: int,
+                       ncols: int | None = None) -> None:
+        """Columns 0 .. ncols - 1 (default all) of a table at offset * w_n^i (n at most h, or n dividing h
+        in general: X^h is one constant f there) into out at out_off + c * stride; a lean table's tail is
+        folded in as f r for the evaluation and taken out again."""
+        rt, h = self.rt, self.d.trace.length
+        ncols = table.ncols if ncols is None else ncols
+        f = pow(offset, h, P)
         for buf, c0, k in table.parts:
-            dev.evaluate_coset(self.rt, buf, k, self.L, self._offset(c), self.M, out, c0)
+            k_used = min(k, ncols - c0)
+            if k_used <= 0:
+                continue
+            if table.tail is not None:
+                lean.add_scaled_tail(rt, buf, k, h, table.tail, table.tail_host.shape[1], c0, f)
+            lean.evaluate(rt, buf, k_used, table.length, offset, n, out, out_off + c0 * stride, stride)
+            if table.tail is not None:
+                lean.add_scaled_tail(rt, buf, k, h, table.tail, table.tail_host.shape[1], c0, P - f)
 
     def _evaluate_at(self, table: DeviceTable, za: np.ndarray,
                      zb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        values = [dev.evaluate_at(self.rt, buf, self.L, k, za, zb) for buf, _, k in table.parts]
-        return np.concatenate([a for a, _ in values]), np.concatenate([b for _, b in values])
+        values = [dev.evaluate_at(self.rt, buf, table.length, k, za, zb) for buf, _, k in table.parts]
+        va, vb = np.concatenate([a for a, _ in values]), np.concatenate([b for _, b in values])
+        if table.tail_host is not None:  # + z^h r(z)
+            h = self.d.trace.length
+            va = xfield.add(va, xfield.mul(_base_poly_at(table.tail_host, za), xfield.pow(za, h)))
+            vb = xfield.add(vb, xfield.mul(_base_poly_at(table.tail_host, zb), xfield.pow(zb, h)))
+        return va, vb
 
     def _weighted_sum(self, table: DeviceTable, weights: np.ndarray, out, accumulate: bool) -> None:
+        """out (3 x L) (+)= the weighted sum of the table's columns' coefficients; a lean table's low part
+        goes through a 3 x h buffer and its tail is summed on the host."""
+        rt = self.rt
+        if table.tail is None and table.length == self.L:
+            for i, (buf, c0, k) in enumerate(table.parts):
+                dev.weighted_sum(rt, buf, self.L, k, weights[c0:c0 + k], out, accumulate or i > 0)
+            return
+        h, L = table.length, self.L
+        low, part = rt.empty(24 * L), rt.empty(24 * h)
+        cl_fill_zero(rt, low, 24 * L)
         for i, (buf, c0, k) in enumerate(table.parts):
-            dev.weighted_sum(self.rt, buf, self.L, k, weights[c0:c0 + k], out, accumulate or i > 0)
+            dev.weighted_sum(rt, buf, h, k, weights[c0:c0 + k], part, i > 0)
+        lean.copy_columns(rt, part, h, low, L, 3, h)
+        if table.tail_host is not None:  # coefficients h .. h + k - 1: the weighted tails
+            for j in range(3):
+                tail = field.reduce_sum(field.mul(table.tail_host, weights[:, j:j + 1]), axis=0)
+                cl.enqueue_copy(rt.queue, low, np.ascontiguousarray(tail), dst_offset=8 * (j * L + h))
+        dev.weighted_sum(rt, low, L, 3, _BASIS, out, accumulate)
+        rt.queue.finish()
+        low.release()
+        part.release()
 
     def _offset(self, c: int) -> int:
         return self.d.fri.value(c)
@@ -198,6 +379,8 @@ class DeviceBackend:
         randomize, hash every coset's rows into the tree. The main trace stays on the device (in the
         handle) until the aux table is committed (its degree-lowering columns read the main table)."""
         self._begin(d, profile)
+        if self.lean:
+            return self._commit_main_lean(trace, randomizers)
         rt, h = self.rt, trace.shape[0]
         ncols = NUM_MAIN_COLUMNS
         lower = trace.shape[1] < ncols
@@ -210,6 +393,33 @@ class DeviceBackend:
         table.trace = columns
         return table
 
+    def _commit_main_lean(self, trace: np.ndarray, randomizers: np.ndarray) -> DeviceTable:
+        """Lean mode: the main table in column parts, filled in row chunks, turned into low coefficients in
+        place and hashed coset by coset; no trace is kept (extend and commit_aux re-evaluate it)."""
+        rt, h = self.rt, trace.shape[0]
+        ranges = self._part_ranges(NUM_MAIN_COLUMNS, h)
+        parts = [(rt.empty(8 * (c1 - c0) * h), c0, c1 - c0) for c0, c1 in ranges]
+        lean.fill_main(rt, self.kernels, trace, NUM_MAIN_COLUMNS, parts)
+        return self._lean_table(parts, NUM_MAIN_COLUMNS, False, randomizers)
+
+    def _lean_table(self, parts: list, ncols: int, extension: bool, randomizers: np.ndarray) -> DeviceTable:
+        """A lean table from trace column parts (consumed: they become its low coefficients) and the
+        randomizers (ncols, k), committed."""
+        rt, h = self.rt, self.d.trace.length
+        tail_host = np.ascontiguousarray(randomizers, dtype=np.uint64)
+        tail = rt.to_device(tail_host)
+        for buf, c0, k in parts:
+            lean.low_interpolants(rt, buf, k, h, tail, tail_host.shape[1], c0)
+        return self._commit_parts(parts, ncols, extension, h, tail, tail_host)
+
+    def _main_trace(self, main: DeviceTable, ncols: int):
+        """Lean mode: main trace columns 0 .. ncols - 1 (ncols x h) re-evaluated from the coefficients (on
+        the trace domain X^h = 1, so the randomizer term vanishes and the values are the trace's)."""
+        h = self.d.trace.length
+        out = self.rt.empty(8 * ncols * h)
+        self._evaluate_lean(main, 1, h, out, 0, h, ncols)
+        return out
+
     def extend(self, main: DeviceTable, challenges: np.ndarray):
         """The aux table (91 * 3 base columns x h) on the device with its extension columns 0..48 filled from
         the device's main table (opencl/air.py extend_device); the host table is not needed."""
@@ -218,8 +428,11 @@ class DeviceBackend:
         columns = rt.empty(8 * ncols * h)
         cl_fill_zero(rt, columns, 8 * ncols * h)
         ch = np.ascontiguousarray(challenges, dtype=np.uint64)
-        air.extend_device(rt, self.kernels, main.trace, ch, h, columns)
+        trace = main.trace if not self.lean else self._main_trace(main, air.NUM_MAIN_BASE)
+        air.extend_device(rt, self.kernels, trace, ch, h, columns)
         rt.queue.finish()
+        if self.lean:
+            trace.release()
         return columns
 
     def commit_aux(self, main: DeviceTable, extension, randomizer_column: np.ndarray, randomizers: np.ndarray,
@@ -232,6 +445,12 @@ class DeviceBackend:
         dev.upload_columns(rt, randomizer_column, columns, 3 * RANDOMIZER_COLUMN)
         randomizers = randomizers.transpose(0, 2, 1).reshape(ncols, -1)  # base column 3c + j: component j
         ch = np.ascontiguousarray(challenges, dtype=np.uint64)
+        if self.lean:
+            trace = self._main_trace(main, AUX_LOWERING_MAIN_COLUMNS)
+            air.fill_degree_lowering_aux_device(rt, self.kernels, trace, columns, ch, h)
+            rt.queue.finish()
+            trace.release()
+            return self._lean_table([(columns, 0, ncols)], ncols, True, randomizers)
         air.fill_degree_lowering_aux_device(rt, self.kernels, main.trace, columns, ch, h)
         parts = self._interpolants(columns, ncols, h, randomizers)
         columns.release()  # both traces go before the cosets are evaluated: that is the peak of this step
@@ -245,15 +464,21 @@ class DeviceBackend:
         return [(dev.randomized_interpolants(rt, columns, c1 - c0, h, randomizers[c0:c1], c0), c0, c1 - c0)
                 for c0, c1 in self._part_ranges(ncols)]
 
-    def _commit_parts(self, parts: list, ncols: int, extension: bool) -> DeviceTable:
+    def _commit_parts(self, parts: list, ncols: int, extension: bool, length: int | None = None, tail=None,
+                      tail_host: np.ndarray | None = None) -> DeviceTable:
         """The table of these coefficient parts, every coset's rows hashed into its tree."""
         rt = self.rt
-        table = DeviceTable(parts, ncols, extension, DeviceTree(dev.new_tree(rt, self.N), self.N))
+        table = DeviceTable(parts, ncols, extension, DeviceTree(dev.new_tree(rt, self.N), self.N),
+                            length=length or self.L, tail=tail, tail_host=tail_host)
         values = rt.empty(8 * ncols * self.M)
         for c in range(self.E):
             self._evaluate(table, c, values)
             dev.hash_rows_into_tree(rt, values, ncols, self.M, table.tree.nodes, self.N, c, self.E)
         dev.finish_tree(rt, table.tree.nodes, self.N)
+        if self.lean:  # the tree waits for the authentication paths in host memory
+            nodes = table.tree.nodes
+            table.tree = DeviceTree(None, self.N, rt.from_device(nodes, (2 * self.N, 5)))
+            nodes.release()
         values.release()
         return table
 
@@ -267,13 +492,15 @@ class DeviceBackend:
         h = d.trace.length
         ch = rt.to_device(np.ascontiguousarray(challenges, dtype=np.uint64))
         wt = rt.to_device(np.ascontiguousarray(weights, dtype=np.uint64))
-        sums = rt.empty(8 * 12 * M)
         quotient = rt.empty(8 * 3 * N)
-        main_values, aux_values = rt.empty(8 * main.ncols * M), rt.empty(8 * aux.ncols * M)
         omega_inv = pow(d.trace.generator, P - 2, P)
         gen = pow(d.fri.generator, E, P)  # of the coset's subgroup, order M
         sign = pow(gen, h, P)  # -1 for M = 2h, 1 for M = h
-        for c in range(E):
+        pairs = M < h  # lean cosets shorter than h: a row's next row lies in another coset
+        rows = 2 * M if pairs else M
+        sums = rt.empty(8 * 12 * rows)
+        main_values, aux_values = rt.empty(8 * main.ncols * rows), rt.empty(8 * aux.ncols * rows)
+        for c in range(0 if pairs else E):
             offset = self._offset(c)
             self._evaluate(main, c, main_values)
             self._evaluate(aux, c, aux_values)
@@ -281,6 +508,8 @@ class DeviceBackend:
             dev.quotient_coset(rt, self.kernels, main_values, aux_values, M, M // h, ch, wt, sums, quotient,
                                N, c, E, offset, gen, omega_inv, pow((x_h - 1) % P, P - 2, P),
                                pow((x_h * sign - 1) % P, P - 2, P))
+        if pairs:
+            self._quotient_pairs(main, aux, ch, wt, sums, main_values, aux_values, quotient)
         rt.queue.finish()
         for buf in (sums, main_values, aux_values):
             buf.release()
@@ -288,12 +517,43 @@ class DeviceBackend:
         seg = dev.quotient_segment_coefficients(rt, quotient, N, d.quotient.offset)
         quotient.release()
         width = 3 * NUM_QUOTIENT_SEGMENTS
+        if self.lean:  # values re-evaluated coset by coset, for the tree now and for opened rows later
+            table = self._commit_parts([(seg, 0, width)], width, True)
+            return DeviceSegments(seg, None, table.tree)
         values = rt.empty(8 * width * N)
         dev.evaluate_coset(rt, seg, width, self.L, d.fri.offset, N, values)
         nodes = dev.new_tree(rt, N)
         tip5.hash_rows_device(rt, values, N, width, nodes, out_offset=N)
         dev.finish_tree(rt, nodes, N)
         return DeviceSegments(seg, values, DeviceTree(nodes, N))
+
+    def _quotient_pairs(self, main: DeviceTable, aux: DeviceTable, ch, wt, sums, main_values, aux_values,
+                        quotient) -> None:
+        """Lean cosets of M < h rows (FRI-domain rows c::E): the next row of a row of coset c is the same
+        row of coset c + N/h, and of the last coset of the chain c, c + N/h, ..., c + (s - 1) N/h (s = h/M)
+        the next row of coset c (its rows rotated by one, evaluated at offset * w_M). Each chain walks
+        through value buffers of 2M rows, a coset in each half, the partner of the current half in the
+        other one."""
+        rt, d, M, N, E = self.rt, self.d, self.M, self.N, self.E
+        h = d.trace.length
+        chains, s = N // h, h // M
+        gen = pow(d.fri.generator, E, P)  # order M
+        omega_inv = pow(d.trace.generator, P - 2, P)
+
+        def load(offset: int, half: int) -> None:
+            self._evaluate_lean(main, offset, M, main_values, half * M, 2 * M)
+            self._evaluate_lean(aux, offset, M, aux_values, half * M, 2 * M)
+
+        for c0 in range(chains):
+            cosets = [c0 + t * chains for t in range(s)]
+            load(self._offset(c0), 0)
+            for t, c in enumerate(cosets):
+                following = self._offset(cosets[t + 1]) if t + 1 < s else self._offset(c0) * gen % P
+                load(following, (t + 1) % 2)
+                offset = self._offset(c)
+                cons_inv = pow((pow(offset, h, P) - 1) % P, P - 2, P)
+                lean.quotient_rows(rt, self.kernels, main_values, aux_values, 2 * M, (t % 2) * M, M, M, ch,
+                                   wt, sums, quotient, N, c, E, offset, gen, omega_inv, cons_inv)
 
     def out_of_domain(self, main: DeviceTable, aux: DeviceTable, segments: DeviceSegments,
                       points: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -333,9 +593,12 @@ class DeviceBackend:
     def rows(self, table: DeviceTable | DeviceSegments, indices: list[int]) -> np.ndarray:
         """FRI-domain rows at these indices: segments from their values, tables by re-evaluating cosets."""
         rt = self.rt
-        if isinstance(table, DeviceSegments):
+        if isinstance(table, DeviceSegments) and table.values is not None:
             out = dev.gather_columns(rt, table.values, self.N, 3 * NUM_QUOTIENT_SEGMENTS, indices)
             return out.reshape(len(indices), NUM_QUOTIENT_SEGMENTS, 3)
+        if isinstance(table, DeviceSegments):
+            width = 3 * NUM_QUOTIENT_SEGMENTS
+            table = DeviceTable([(table.coefficients, 0, width)], width, True, table.tree, length=self.L)
         idx = np.asarray(indices, dtype=np.int64)
         out = np.zeros((len(idx), table.ncols), dtype=np.uint64)
         values = rt.empty(8 * table.ncols * self.M)

@@ -72,24 +72,27 @@ def main_table(aet, degree_lowered: bool = True, allocate: Callable | None = Non
     return fill_degree_lowering_main(fill_main_table(aet))
 
 
-def backend_for(device_key: str | None, cache_lde: bool | None = None) -> Backend:
+def backend_for(device_key: str | None, cache_lde: bool | None = None, memory_mode: str = "auto") -> Backend:
     """The backend for a device key: host arrays with numpy for the CPU pool ("cpu", "numpy" or None;
-    cache_lde as HostBackend's keep_lde), else the device-resident backend on that OpenCL device."""
+    cache_lde as HostBackend's keep_lde), else the device-resident backend on that OpenCL device in
+    memory_mode ("auto", "full", "half" or "lean": stages/device_backend.py device_layout)."""
     if device_key in (None, "cpu", "numpy"):
         return HostBackend(keep_lde=cache_lde)
     from tvmpd.stages.device_backend import DeviceBackend
 
-    return DeviceBackend(device_key)
+    return DeviceBackend(device_key, memory_mode)
 
 
 def prove(claim, aet, seed: bytes | None = None, device_key: str | None = None,
           on_stage: Callable[[str], None] | None = None, progress: Progress | None = None,
-          params: StarkParams | None = None, cache_lde: bool | None = None) -> np.ndarray:
+          params: StarkParams | None = None, cache_lde: bool | None = None,
+          backend: Backend | None = None) -> np.ndarray:
     """Prove an execution: claim (program_digest, version, input, output) and its AET -> proof elements.
-    The backend fills the main table's degree-lowering columns (on the device for an OpenCL one)."""
+    The backend (default: backend_for(device_key, cache_lde)) fills the main table's degree-lowering
+    columns (on the device for an OpenCL one)."""
     clock = _StageClock(on_stage, progress)
     clock.begin("main table")
-    backend = backend_for(device_key, cache_lde)
+    backend = backend if backend is not None else backend_for(device_key, cache_lde)
     table = main_table(aet, degree_lowered=False)
     clock.begin(None)
     return prove_table(claim, table, seed=seed, backend=backend, params=params, on_stage=on_stage,

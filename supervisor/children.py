@@ -25,6 +25,7 @@ import time
 import msgpack
 import numpy as np
 
+from tvmpd.supervisor.config import MEMORY_MODE_ENV
 from tvmpd.supervisor.devmem import free_bytes
 from tvmpd.supervisor.messages import (
     Admission,
@@ -137,16 +138,19 @@ def _run_prove(task: ProveTask, device_key: str, stage) -> Result:
     arrays = {name: shm.attached(desc) for name, desc in task.blocks.items()}  # mapped, not copied
     table = arrays.pop("main_table", None)
     aet = jobs.aet_view(arrays, task.scalars) if table is None else None
+    report: dict = {}
     try:
         proof = jobs.prove_job(task.claim, device_key, env, aet=aet, table=table, on_stage=stage,
-                               on_timing=on_timing)
+                               on_timing=on_timing, memory_mode=os.environ.get(MEMORY_MODE_ENV),
+                               report=report)
     except jobs.JobError as exc:
         if exc.__cause__ is not None:
             log.error("proving failed", exc_info=exc.__cause__)
         return Result(task.job, Outcome.ERROR, message=str(exc), t_prove=time.perf_counter() - t0,
                       stages=timings)
     desc = shm.put_bytes(f"{task.prefix}a{task.attempt}_proof", proof)
-    return Result(task.job, Outcome.OK, proof=desc, t_prove=time.perf_counter() - t0, stages=timings)
+    return Result(task.job, Outcome.OK, proof=desc, t_prove=time.perf_counter() - t0, stages=timings,
+                  memory_mode=report.get("memory_mode", ""))
 
 
 def warm_up(device_key: str, progress) -> None:
@@ -166,7 +170,8 @@ def warm_up(device_key: str, progress) -> None:
     done = jobs.execute(parsed)
     table = jobs.build_main_table(done.aet)
     jobs.prove_job(claim.to_json(), device_key, [], aet=done.aet, table=table,
-                   on_stage=lambda s: progress(f"warm-up proof: {s}"))
+                   on_stage=lambda s: progress(f"warm-up proof: {s}"),
+                   memory_mode=os.environ.get(MEMORY_MODE_ENV))
 
 
 def child_main(conn, name: str, device_key: str, env: dict, cancel) -> None:

@@ -15,6 +15,7 @@ from tvmpd.supervisor.config import (
     DEFAULT_TCP,
     LOG_FORMATS,
     LOG_LEVELS,
+    MEMORY_MODES,
     ServeConfig,
     default_config_path,
     default_control_path,
@@ -229,6 +230,12 @@ SERVE_OPTIONS = [
     _opt("--metrics", name="metrics", default=None,
          help="Serve Prometheus metrics on HOST:PORT at /metrics (loopback unless --allow-remote) "
               "[default: off]."),
+    _opt("--memory-mode", name="memory_mode", type=click.Choice(MEMORY_MODES), default="auto",
+         show_default=True,
+         help="How device children hold a proof: auto picks per padded height and device from the memory "
+              "model (full, then half-length cosets, then lean); full, half or lean force one (lean: "
+              "coefficients only, cosets re-evaluated; 2^23 on an 80 GB GPU). A forced mode that does not "
+              "fit the device fails the job."),
     _opt("--omp-threads", name="omp_threads", type=click.IntRange(min=1), default=None,
          help="OMP_NUM_THREADS for children (seed flag)."),
     _opt("--omp-init", name="omp_init", type=click.Choice(OMP_INIT_CHOICES, case_sensitive=False),
@@ -263,7 +270,7 @@ def serve_config(opts: dict) -> ServeConfig:
         restart_backoff_s=opts["restart_backoff"], cancel_grace_s=opts["cancel_grace"],
         drain_timeout_s=opts["drain_timeout"], metrics=opts["metrics"] or None,
         omp_threads=opts["omp_threads"], omp_init=_omp_init(opts["omp_init"]),
-        log_level=opts["log_level"].upper(), log_format=opts["log_format"])
+        log_level=opts["log_level"].upper(), log_format=opts["log_format"], memory_mode=opts["memory_mode"])
 
 
 @main.command()
@@ -356,6 +363,8 @@ def status(control, as_json) -> None:
             click.echo(f"       {c['name']} failed: {c['error']}")
     if st.get("proof_versions"):
         click.echo(f"proves claim version(s) {', '.join(str(v) for v in st['proof_versions'])}")
+    if st.get("memory_mode"):
+        click.echo(f"device memory mode: {st['memory_mode']} (the setting; a finished job shows its own)")
     click.echo(f"jobs: {len(st['running'])} running, {len(st['queue'])} queued (max {st['max_jobs']})")
     for j in st["jobs"]:
         timing = f"age {j['age_s']:.1f}s"
@@ -365,8 +374,9 @@ def status(control, as_json) -> None:
                    f"log2 {j['log2'] if j['log2'] is not None else '-'} {timing}")
     if st.get("recent"):
         last = st["recent"][-1]
+        mode = f", memory mode {last['memory_mode']}" if last.get("memory_mode") else ""
         click.echo(f"last finished: seq {last['seq']} id {last['job_id']} {last['outcome']} on "
-                   f"{last['device'] or '-'} in {last['seconds']:.1f}s")
+                   f"{last['device'] or '-'} in {last['seconds']:.1f}s{mode}")
     totals = ", ".join(f"{k} {v}" for k, v in sorted(st["totals"].items())) or "none yet"
     click.echo(f"totals: {totals}")
     m = st["memory"]

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import click
 
+from tvmpd.supervisor.config import MEMORY_MODE_ENV, MEMORY_MODES
+
 TOO_BIG_EXIT_BASE = 200  # the reference prover's CLI exits with 200 + log2(padded height)
 
 
@@ -97,7 +99,12 @@ def _check_writable(output: str) -> None:
 @click.option("--seed", default=None, help="32-byte randomness seed as 64 hex digits (reproducible proofs).")
 @click.option("--backend", type=click.Choice(["numpy", "opencl"]), default="numpy", show_default=True)
 @click.option("--device", default=None, help="OpenCL device key (`tvmpd devices`); implies --backend opencl.")
-def prove(request: str, output: str | None, seed: str | None, backend: str, device: str | None) -> None:
+@click.option("--memory-mode", "memory_mode", type=click.Choice(MEMORY_MODES), default="auto",
+              envvar=MEMORY_MODE_ENV, show_envvar=True, show_default=True,
+              help="OpenCL: how the device holds the proof (auto: from the memory model; full, half or lean "
+                   "force one, as `serve --memory-mode`).")
+def prove(request: str, output: str | None, seed: str | None, backend: str, device: str | None,
+          memory_mode: str) -> None:
     """Prove REQUEST (the five JSON lines a node sends) and write the proof."""
     from tvmpd.stages.proof import to_bincode
     from tvmpd.stages.prover import prove as stark_prove
@@ -144,16 +151,20 @@ def prove(request: str, output: str | None, seed: str | None, backend: str, devi
         sys.exit(TOO_BIG_EXIT_BASE + done.log2)
     _stderr(f"executed: padded height 2^{done.log2}, {time.perf_counter() - started:.2f}s")
 
-    from tvmpd.stages.prover import DeviceTooSmall
+    from tvmpd.stages.prover import DeviceTooSmall, backend_for
 
     display = StageDisplay(started, sys.stderr.isatty())
+    prover_backend = backend_for(device, memory_mode=memory_mode)
     try:
         proof = stark_prove(job.claim, done.aet, seed=seed_bytes, device_key=device, on_stage=display.start,
-                            progress=display.end)
+                            progress=display.end, backend=prover_backend)
     except DeviceTooSmall as exc:
         raise click.ClickException(str(exc)) from None
     finally:
         display.close()
+    layout = getattr(prover_backend, "layout", None)
+    if layout is not None:
+        _stderr(f"memory mode: {layout.mode} (cosets of {layout.rows} rows)")
     blob = to_bincode(proof)
     if output is None:
         sys.stdout.buffer.write(blob)

@@ -26,7 +26,7 @@ import psutil
 
 from tvmpd.supervisor import jobs, metrics, protocol, shm
 from tvmpd.supervisor.children import Child, ChildDied, ChildState
-from tvmpd.supervisor.config import ServeConfig
+from tvmpd.supervisor.config import MEMORY_MODE_ENV, ServeConfig
 from tvmpd.supervisor.messages import Admission, AdmitReply, ExecuteTask, Outcome, ProveTask, Result
 from tvmpd.supervisor.timings import TimingTable, default_cache_dir
 
@@ -51,15 +51,18 @@ def prove_bytes(log2: int) -> int:
     return (1 << log2) * row * 3 + (256 << 20)
 
 
-def device_prove_bytes(log2: int) -> int:
+def device_prove_bytes(log2: int, memory: int | None = None, mode: str = "auto") -> int:
     """Peak device memory of the device-resident prover at 2^log2 rows (stages.device_backend's model,
-    about 50 GiB at 2^21); the rough prove_bytes when the STARK stage is absent."""
+    about 50 GiB at 2^21 with full-length cosets), on a device of `memory` bytes in the memory mode it
+    would use there (None: full-length cosets); the rough prove_bytes when the STARK stage is absent."""
     try:
-        from tvmpd.stages.device_backend import device_bytes
+        from tvmpd.stages.device_backend import device_bytes, planned_bytes
         from tvmpd.stages.domains import derive
     except ImportError:
         return prove_bytes(log2)
-    return device_bytes(derive(1 << log2))[1]
+    if memory is None:
+        return device_bytes(derive(1 << log2))[1]
+    return planned_bytes(derive(1 << log2), memory, mode)
 
 
 def table_bytes(log2: int) -> int:
@@ -114,6 +117,7 @@ class Job:
     device_hold: int = 0  # device memory reserved while a device child proves it
     predicted: float | None = None  # predicted proving seconds on the child it was placed on
     proving_since: float | None = None
+    memory_mode: str | None = None  # the device memory mode its proof used (full, half, lean)
     fatal: str | None = None  # why its child was stopped on purpose (no retry): the ERROR it gets
 
     def set_state(self, state: JobState, stage: str = "") -> None:
@@ -202,6 +206,7 @@ class Scheduler:
             env["OMP_NUM_THREADS"] = str(cfg.omp_threads)
         if cfg.omp_init is not None:
             env["TRITON_OMP_INIT"] = "1" if cfg.omp_init else "0"
+        env[MEMORY_MODE_ENV] = cfg.memory_mode
         host_total = psutil.virtual_memory().total
         workers = cfg.cpu_workers or _auto_cpu_workers()
         self.cpu = [Child(f"cpu{i}", "cpu", "cpu", host_total, env) for i in range(workers)]
@@ -504,6 +509,7 @@ class Scheduler:
         self.totals[outcome] += 1
         self.recent.append({"seq": job.seq, "job_id": job.job_id, "state": state.value, "outcome": outcome,
                             "device": job.device, "log2": job.log2, "attempts": job.attempt + 1,
+                            "memory_mode": job.memory_mode,
                             "seconds": round(time.monotonic() - job.created, 3)})
         times = {k: f"{v:.3f}s" for k, v in job.timings.items()}
         age = f"{time.monotonic() - job.created:.3f}s"
@@ -610,6 +616,7 @@ class Scheduler:
             raise JobAbandoned()
         if res.t_prove is not None:
             job.timings["t_prove"] = res.t_prove
+        job.memory_mode = res.memory_mode or None
         all_stages = {**exec_stages, **res.stages}
         if all_stages:
             job.stage_timings = "; ".join(f"{k}={v:.3f}s" for k, v in all_stages.items())
@@ -621,7 +628,8 @@ class Scheduler:
         if res.t_prove is not None:
             self.timings.record(child.speed_class, job.log2, res.t_prove)
         proof = shm.get_bytes(res.proof)
-        self._finish(job, JobState.DONE, "ok", proof_bytes=len(proof))
+        mode = {"memory_mode": job.memory_mode} if job.memory_mode else {}
+        self._finish(job, JobState.DONE, "ok", proof_bytes=len(proof), **mode)
         return protocol.encode_ok(job.job_id, proof)
 
     async def _run(self, child: Child, task: ExecuteTask | ProveTask) -> Result:
@@ -678,11 +686,15 @@ class Scheduler:
         self.host_reserved -= host_need
         self._kick()
 
+    def _device_need(self, child: Child, log2: int) -> int:
+        """Device memory a 2^log2 proof takes on this child, in the memory mode it will use there."""
+        return device_prove_bytes(log2, child.mem_total, self.cfg.memory_mode)
+
     def predict(self, child: Child, log2: int) -> float:
         """Predicted seconds to prove 2^log2 on this child (a device too small for the job's memory
         estimate is penalised: it is chosen only when no other child can take the job)."""
         t = self.timings.predict(child.speed_class, log2)
-        if child.kind == "device" and device_prove_bytes(log2) > child.capacity:
+        if child.kind == "device" and self._device_need(child, log2) > child.capacity:
             t += TOO_SMALL_PENALTY_S
         return t
 
@@ -743,7 +755,7 @@ class Scheduler:
             host = max(0, self._host_need(w.job.log2, on_cpu) - w.job.host_hold)
             if child.state == ChildState.IDLE and child.current is None and self._host_fits(host):
                 if child.kind == "device":
-                    w.job.device_hold = min(device_prove_bytes(w.job.log2), child.capacity)
+                    w.job.device_hold = min(self._device_need(child, w.job.log2), child.capacity)
                     child.mem_reserved += w.job.device_hold
                 self.host_reserved += host
                 child.state = ChildState.BUSY
@@ -800,6 +812,7 @@ class Scheduler:
             "pid": self.pid, "uptime_s": round(now - self.started, 3), "draining": self.draining,
             "ready": self.ready,
             "max_jobs": self.max_jobs, "cpu_max_log2": self.cfg.cpu_max_log2,
+            "memory_mode": self.cfg.memory_mode,
             "proof_versions": list(jobs.supported_proof_versions()),
             "children": children, "jobs": rows,
             "queue": [j for j in rows if j["state"] == "queued"],

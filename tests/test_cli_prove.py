@@ -85,8 +85,20 @@ def test_device_too_small_is_a_clear_error(vectors, tmp_path, monkeypatch):
     import tvmpd.stages.device_backend as pd
 
     monkeypatch.setattr(pd, "device_bytes", lambda d, split=1: (1 << 40, 1 << 60))
+    monkeypatch.setattr(pd, "lean_bytes", lambda d, rows, largest_alloc=None: (1 << 40, 1 << 60))
     result = CliRunner().invoke(main, ["prove", str(vectors / "requests" / "halt.req"), "--backend", "opencl",
                                        "-o", str(tmp_path / "p")])
     assert result.exit_code == 1 and result.exception is not None and isinstance(result.exception, SystemExit)
     assert "needs about" in result.output and "GiB of device memory" in result.output
     assert not (tmp_path / "p").exists()
+
+
+def test_forced_lean_memory_mode_gives_the_reference_proof(vectors, tmp_path, device):
+    """`tvmpd prove --memory-mode lean` on the OpenCL device: the reference proof, and it says the mode."""
+    seed = (vectors / "proofs" / "halt.seed").read_text().strip()
+    out = tmp_path / "halt.proof"
+    result = CliRunner().invoke(main, ["prove", str(vectors / "requests" / "halt.req"), "--seed", seed,
+                                       "--device", device, "--memory-mode", "lean", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "memory mode: lean (cosets of 256 rows)" in result.output
+    assert out.read_bytes() == (vectors / "proofs" / "halt.proof").read_bytes()

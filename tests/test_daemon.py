@@ -347,6 +347,28 @@ def test_real_proof_from_a_device_child_verifies():
         assert d.stop() == 0
 
 
+@pytest.mark.skipif(not _stark_ready(), reason="needs stages.vm, stages.prover and stages.verifier")
+def test_memory_mode_setting_reaches_the_device_child_and_is_reported(device):
+    """`serve --memory-mode lean` with a device child on the OpenCL CPU device: the job is proved in lean
+    mode, its log line and `tvmpd status` (last finished job) say so, and the proof verifies."""
+    from tvmpd.stages.verifier import verify
+    from tvmpd.stages.vm import Claim
+
+    d = Daemon("--cpu-max-log2", "0", "--memory-mode", "lean", cpu_workers=1, devices=device)
+    try:
+        assert d.status()["memory_mode"] == "lean"
+        fields = request_fields("halt")
+        resp = d.submit(1, fields, timeout=600)
+        assert resp.status == protocol.STATUS_OK, resp
+        elements = np.frombuffer(resp.proof[8:], dtype="<u8").astype(np.uint64)
+        verify(Claim.from_json(fields[0]), elements)
+        assert d.status()["recent"][-1]["memory_mode"] == "lean"
+        done = [line for line in d.log().splitlines() if "event=done" in line]
+        assert "memory_mode=lean" in done[-1], done
+    finally:
+        assert d.stop() == 0
+
+
 def test_job_whose_child_dies_twice_gets_error():
     d = Daemon(faults="kill@execute@always", devices="")
     try:

@@ -115,14 +115,23 @@ def test_retry_avoids_the_child_it_died_on_while_another_lives():
 
 
 def test_a_device_too_small_for_the_job_is_chosen_only_when_nothing_else_can():
-    need = device_prove_bytes(21)
-    assert 40 << 30 < need < 60 << 30
+    need = device_prove_bytes(23, 80 << 30)  # lean mode on an 80 GB card
+    assert 40 << 30 < need < 78 << 30
+    assert device_prove_bytes(23, 40 << 30) > 40 << 30  # no mode fits 40 GB
     sched = make(devices=2, mem=80 << 30)
     small, large = sched.devices
     small.mem_total = 40 << 30
-    assert sched.predict(small, 21) > sched.predict(large, 21) + 1e5
+    assert sched.predict(small, 23) > sched.predict(large, 23) + 1e5
     large.state = ChildState.FAILED
-    assert small in sched.options(job(1, 21), False) and large not in sched.options(job(1, 21), False)
+    assert small in sched.options(job(1, 23), False) and large not in sched.options(job(1, 23), False)
+
+
+def test_device_memory_estimate_follows_the_mode_the_device_will_use():
+    """2^21 fits an 80 GB card with full-length cosets; a 40 GB one would prove it in a smaller mode."""
+    full = device_prove_bytes(21)
+    assert device_prove_bytes(21, 80 << 30) == full
+    assert device_prove_bytes(21, 40 << 30) <= 40 << 30 < full
+    assert device_prove_bytes(21, 40 << 30, "full") > 40 << 30
 
 
 def test_memory_others_hold_lowers_a_device_capacity():

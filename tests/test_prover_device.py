@@ -126,6 +126,7 @@ def test_device_too_small_is_refused_with_the_sizes(rt, vectors, monkeypatch):
     from tvmpd.stages.vm.interpreter import run_claim
 
     monkeypatch.setattr(pd, "device_bytes", lambda d, split=1: (1 << 40, 1 << 60))
+    monkeypatch.setattr(pd, "lean_bytes", lambda d, rows, largest_alloc=None: (1 << 40, 1 << 60))
     lines = (vectors / "requests" / "halt.req").read_text().splitlines()
     claim = Claim.from_json(lines[0])
     _, aet = run_claim(claim, Program.from_json(lines[1]), NonDeterminism.from_json(lines[2]))
@@ -140,22 +141,27 @@ def test_half_length_cosets_and_coefficient_parts_give_the_same_proof(rt, vector
     coefficients in several buffers; forced here at a small size."""
     import tvmpd.stages.device_backend as pd
 
-    monkeypatch.setattr(pd, "device_split", lambda rt, d: 2)
+    monkeypatch.setattr(pd, "device_split", lambda rt, d, mode="auto": pd.Layout("half", 256))
     monkeypatch.setattr(pd, "MAX_PART_BYTES", 8 * 512 * 100)  # parts of 100 columns of L = 512 rows
     test_seeded_proof_on_device_is_byte_identical(rt, vectors)
 
 
-def test_device_split_is_chosen_from_the_memory_model(rt, monkeypatch):
+def test_device_layout_is_chosen_from_the_memory_model(rt, monkeypatch):
     import tvmpd.stages.device_backend as pd
     from tvmpd.stages.backend import DeviceTooSmall
     from tvmpd.stages.device_backend import device_split
     from tvmpd.stages.domains import derive
 
     d = derive(1 << 8)
-    assert device_split(rt, d) == 1
+    assert device_split(rt, d) == pd.Layout("full", 512)
     monkeypatch.setattr(pd, "device_bytes", lambda d, split=1: (0, 1 << 60 if split == 1 else 0))
-    assert device_split(rt, d) == 2
+    assert device_split(rt, d) == pd.Layout("half", 256)
     monkeypatch.setattr(pd, "device_bytes", lambda d, split=1: (0, 1 << 60))
+    assert device_split(rt, d).mode == "lean"
+    assert device_split(rt, d, "lean").mode == "lean"
+    with pytest.raises(DeviceTooSmall):
+        device_split(rt, d, "half")
+    monkeypatch.setattr(pd, "lean_bytes", lambda d, rows, largest_alloc=None: (0, 1 << 60))
     with pytest.raises(DeviceTooSmall):
         device_split(rt, d)
 

@@ -6,6 +6,11 @@ so each requested log2 padded height gets a program run that lands exactly there
     python3 tools/bench_prove.py --backend numpy --log2 8 10 12
     python3 tools/bench_prove.py --backend opencl --device 0:0 --log2 16 18 20 21
     python3 tools/bench_prove.py --backend opencl --workload recursive --log2 21   # tools/workloads
+    python3 tools/bench_prove.py --backend opencl --log2 21 22 23 --verify          # memory modes by height
+
+OpenCL proofs also report the device memory mode (stages/device_backend.py: full, half or lean, chosen
+by the memory model unless --memory-mode forces one), the model's peak device memory, the peak that
+nvidia-smi saw while proving (when it exists) and the process's peak host memory.
 """
 
 from __future__ import annotations
@@ -14,7 +19,10 @@ import argparse
 import cProfile
 import pstats
 import resource
+import shutil
+import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -24,7 +32,7 @@ if str(ROOT) not in sys.path:
 
 from tools.workloads import WORKLOADS  # noqa: E402
 from tvmpd.stages.proof import to_bincode  # noqa: E402
-from tvmpd.stages.prover import prove  # noqa: E402
+from tvmpd.stages.prover import backend_for, prove  # noqa: E402
 from tvmpd.stages.verifier import verify  # noqa: E402
 from tvmpd.stages.vm import Claim, NonDeterminism, Program, run  # noqa: E402
 
@@ -78,6 +86,42 @@ def front_end(log2: int, name: str) -> tuple[Claim, object, dict[str, float]]:
     return claim, aet, {"parse": t1 - t0, "VM run": t2 - t1, "AET": t3 - t2, "front-end peak MiB": peak}
 
 
+class GpuMemory:
+    """Peak GPU memory in use (MiB, the largest over the GPUs) that nvidia-smi reports every 100 ms."""
+
+    def __init__(self) -> None:
+        self.peak = 0
+        command = ["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits", "-lms", "100"]
+        self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            if line.strip().isdigit():
+                self.peak = max(self.peak, int(line))
+
+    def reset(self) -> None:
+        time.sleep(0.3)  # let the last samples of the previous proof arrive
+        self.peak = 0
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(5)
+
+
+def model_peak_gib(backend) -> float:
+    """The memory model's peak for the layout the backend's last proof used (GiB), NaN if none."""
+    from tvmpd.stages.device_backend import device_bytes, lean_bytes
+
+    layout = getattr(backend, "layout", None)
+    if layout is None:
+        return float("nan")
+    d, largest = backend.d, int(backend.rt.device.max_mem_alloc_size)
+    total = (lean_bytes(d, layout.rows, largest)[1] if layout.mode == "lean"
+             else device_bytes(d, d.randomized_trace.length // layout.rows)[1])
+    return total / 2**30
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -87,6 +131,8 @@ def main() -> None:
     parser.add_argument("--workload", default="loop",
                         help="loop (default) or a workload of tools/workloads: " + ", ".join(WORKLOADS))
     parser.add_argument("--verify", action="store_true", help="also verify each proof (numpy verifier)")
+    parser.add_argument("--memory-mode", default="auto", choices=["auto", "full", "half", "lean"],
+                        help="OpenCL: device memory mode (default: the memory model picks per height)")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
                         help="profile each proof (cProfile) and print its N costliest functions by own time")
     parser.add_argument("--save", type=Path, default=None, metavar="DIR",
@@ -102,7 +148,8 @@ def main() -> None:
         device = (gpu_devices() or [cpu_device()])[0].key
     label = "numpy" if device is None else f"opencl {device}"
 
-    rows = []
+    gpu = GpuMemory() if device is not None and shutil.which("nvidia-smi") else None
+    rows, modes = [], {}
     for log2 in args.log2:
         t = time.perf_counter()
         if args.workload == "loop":
@@ -115,11 +162,23 @@ def main() -> None:
                   file=sys.stderr)
             continue
         profiler = cProfile.Profile() if args.profile else None
+        backend = backend_for(device, memory_mode=args.memory_mode)
+        if gpu is not None:
+            gpu.reset()
         t = time.perf_counter()
         if profiler is not None:
             profiler.enable()
-        proof = prove(claim, aet, device_key=device, progress=lambda s, d, st=stages: st.__setitem__(s, d))
+        proof = prove(claim, aet, device_key=device, progress=lambda s, d, st=stages: st.__setitem__(s, d),
+                      backend=backend)
         total = time.perf_counter() - t
+        if device is not None:
+            layout = backend.layout
+            modes[log2] = f"{layout.mode}/2^{layout.rows.bit_length() - 1}"
+            stages["model peak GiB"] = model_peak_gib(backend)
+            if gpu is not None:
+                time.sleep(0.3)
+                stages["nvidia-smi peak GiB"] = gpu.peak / 1024
+        stages["host peak RSS GiB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
         if profiler is not None:
             profiler.disable()
             print(f"2^{log2}: profile, costliest functions by own time", file=sys.stderr)
@@ -136,9 +195,14 @@ def main() -> None:
         rows.append((log2, stages, total, len(proof)))
         print(f"2^{log2}: proved in {total:.2f}s ({len(proof)} elements)", file=sys.stderr, flush=True)
 
+    if gpu is not None:
+        gpu.stop()
     names = list(dict.fromkeys(name for _, stages, _, _ in rows for name in stages))
     print(f"\nbackend: {label}")
     print(f"{'stage':30s}" + "".join(f"{'2^' + str(log2):>10s}" for log2, *_ in rows))
+    if modes:
+        mode_row = "".join(f"{modes.get(log2, '-'):>10s}" for log2, *_ in rows)
+        print(f"{'memory mode/coset rows':30s}" + mode_row)
     for name in names:
         print(f"{name:30s}" + "".join(f"{stages.get(name, float('nan')):10.2f}" for _, stages, _, _ in rows))
     print(f"{'prove total':30s}" + "".join(f"{total:10.2f}" for _, _, total, _ in rows))
