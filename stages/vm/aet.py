@@ -39,7 +39,8 @@ _MONTGOMERY_R = (1 << 64) % P
 class AET:
     """Algebraic execution trace of one run (see the team notes for every field's layout).
 
-    `processor_trace` is column-major (Fortran order; the table is filled column by column);
+    `processor_trace` is row-major like the master table it is copied into (filled row by row: writing 39
+    column streams at once took 8x as long at 2^16 cycles);
     helper variables of sponge_absorb_mem, merkle_step(_mem), xx/xb_dot_step are the RAM values
     (or divined digest) recorded at run time, all others are derived from the rows.
     """
@@ -338,7 +339,7 @@ def build_aet(program: Program, rec: Recording) -> AET:
     n = len(ips)
     tops = rec.stack_tops  # st15 .. st0 per row
     jump_events = rec.jump_events
-    proc = _zeros((n, PROCESSOR_WIDTH), order="F")  # column-wise fill is contiguous
+    proc = _zeros((n, PROCESSOR_WIDTH))
     op_stack = _fill_processor(proc, ips, tops, opcode_at, nia_at, delta_at, jump_events,
                                _ARG_DECOMPOSED_MASK)
     if rec.helper_cycles.size:
