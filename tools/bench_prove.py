@@ -6,6 +6,11 @@ so each requested log2 padded height gets a program run that lands exactly there
     python3 tools/bench_prove.py --backend numpy --log2 8 10 12
     python3 tools/bench_prove.py --backend opencl --device 0:0 --log2 16 18 20 21
     python3 tools/bench_prove.py --backend opencl --workload recursive --log2 21   # tools/workloads
+    python3 tools/bench_prove.py --workload recursive --log2 16 18 20 --front-end-only
+
+For a workload the front end is timed stage by stage as a job runs it (parse, VM run, AET, main table of
+149 base columns) with the process's peak RSS after the main table ("front-end peak MiB"); the proof
+then starts from that table.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from stages.prover import prove  # noqa: E402
+from stages.prover import backend_for, main_table, prove, prove_table  # noqa: E402
 from stages.verifier import verify  # noqa: E402
 from stages.vm import Claim, NonDeterminism, Program, run  # noqa: E402
 from tools.workloads import WORKLOADS  # noqa: E402
@@ -57,7 +62,7 @@ def workload(log2: int, name: str = "loop"):
 
 def front_end(log2: int, name: str) -> tuple[Claim, object, dict[str, float]]:
     """(claim, aet, stage seconds) of a named workload, timed like a job: parse its JSON, run the VM, build
-    the AET; "front-end peak MiB" is this process's peak RSS after them."""
+    the AET."""
     from stages.vm import execute
     from stages.vm.aet import build_aet
     from tools import workloads
@@ -73,8 +78,7 @@ def front_end(log2: int, name: str) -> tuple[Claim, object, dict[str, float]]:
     t2 = time.perf_counter()
     aet = build_aet(program, rec)
     t3 = time.perf_counter()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return claim, aet, {"parse": t1 - t0, "VM run": t2 - t1, "AET": t3 - t2, "front-end peak MiB": peak}
+    return claim, aet, {"parse": t1 - t0, "VM run": t2 - t1, "AET": t3 - t2}
 
 
 def main() -> None:
@@ -86,6 +90,8 @@ def main() -> None:
     parser.add_argument("--workload", default="loop",
                         help="loop (default) or a workload of tools/workloads: " + ", ".join(WORKLOADS))
     parser.add_argument("--verify", action="store_true", help="also verify each proof (numpy verifier)")
+    parser.add_argument("--front-end-only", action="store_true",
+                        help="a workload's front end only (parse, VM, AET, main table), no proof")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
                         help="profile each proof (cProfile) and print its N costliest functions by own time")
     args = parser.parse_args()
@@ -98,6 +104,11 @@ def main() -> None:
 
         device = (gpu_devices() or [cpu_device()])[0].key
     label = "numpy" if device is None else f"opencl {device}"
+    if args.front_end_only and args.workload == "loop":
+        parser.error("--front-end-only needs --workload")
+    from stages.vm import warm_up
+
+    warm_up()  # as the daemon does before it reports ready: no stage below loads or compiles numba code
 
     rows = []
     for log2 in args.log2:
@@ -115,7 +126,21 @@ def main() -> None:
         t = time.perf_counter()
         if profiler is not None:
             profiler.enable()
-        proof = prove(claim, aet, device_key=device, progress=lambda s, d, st=stages: st.__setitem__(s, d))
+        progress = lambda s, d, st=stages: st.__setitem__(s, d)  # noqa: E731
+        if args.workload == "loop":
+            proof = prove(claim, aet, device_key=device, progress=progress)
+        else:  # as the daemon: the main table (which a device child proves from), then the proof
+            backend = backend_for(device)
+            table = main_table(aet, degree_lowered=False)
+            stages["main table"] = time.perf_counter() - t
+            stages["front-end peak MiB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            if args.front_end_only:
+                front = sum(stages[k] for k in ("parse", "VM run", "AET", "main table"))
+                rows.append((log2, stages, front, 0))
+                del table, aet
+                continue
+            proof = prove_table(claim, table, backend=backend, degree_lowered=False, progress=progress)
+            del table
         total = time.perf_counter() - t
         if profiler is not None:
             profiler.disable()
@@ -133,7 +158,8 @@ def main() -> None:
     print(f"{'stage':30s}" + "".join(f"{'2^' + str(log2):>10s}" for log2, *_ in rows))
     for name in names:
         print(f"{name:30s}" + "".join(f"{stages.get(name, float('nan')):10.2f}" for _, stages, _, _ in rows))
-    print(f"{'prove total':30s}" + "".join(f"{total:10.2f}" for _, _, total, _ in rows))
+    total_name = "front end total" if args.front_end_only else "prove total"
+    print(f"{total_name:30s}" + "".join(f"{total:10.2f}" for _, _, total, _ in rows))
 
 
 if __name__ == "__main__":
