@@ -50,6 +50,7 @@ NUM_OP_STACK_REGISTERS = 16
 FILL_THREADS = 8  # threads filling tables (and chunks of the wide ones) at the same time
 ROW_CHUNK = 1 << 16  # rows per task of the wide tables
 BEZOUT_COMPILED_MAX = 6144  # above this many distinct RAM pointers the O(k log^2 k) path is faster
+BEZOUT_THREADS = 8
 TABLE_NAMES = ("Program", "Processor", "OpStack", "Ram", "JumpStack", "Hash", "Cascade", "Lookup", "U32")
 
 # Column offsets inside each table, spelled out here (the compiled loops take them as constants, and
@@ -358,11 +359,10 @@ def _bezout_fast(roots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 @nb.njit(cache=True, nogil=True)
-def _bezout_compiled(roots: np.ndarray):
-    """The schoolbook O(k^2) Bezout coefficients of _bezout_quadratic as one compiled loop nest: for the
-    few thousand distinct RAM pointers of a typical job it beats the O(k log^2 k) numpy path."""
+def _bz_zerofier(roots: np.ndarray) -> np.ndarray:
+    """Coefficients (low first) of prod (X - r), built one root at a time."""
     k = roots.size
-    rp = np.zeros(k + 1, dtype=np.uint64)  # prod (X - r), built one root at a time
+    rp = np.zeros(k + 1, dtype=np.uint64)
     rp[0] = _ONE
     for i in range(k):
         r = roots[i]
@@ -370,37 +370,72 @@ def _bezout_compiled(roots: np.ndarray):
         for j in range(i, 0, -1):
             rp[j] = nb_sub(rp[j - 1], nb_mul(r, rp[j]))
         rp[0] = nb_sub(_ZERO, nb_mul(r, rp[0]))
-    fd = np.empty(k, dtype=np.uint64)
-    for j in range(k):
-        fd[j] = nb_mul(rp[j + 1], np.uint64(j + 1))
-    w = np.zeros(k, dtype=np.uint64)  # fd at every root (Horner, the roots in the inner loop), then 1/fd^2
-    for j in range(k - 1, -1, -1):
-        for i in range(k):
-            w[i] = nb_add(nb_mul(w[i], roots[i]), fd[j])
-    _invert_or_zero(w)
-    for i in range(k):
-        w[i] = nb_mul(w[i], w[i])
-    # b = sum_i w_i rp / (X - r_i): the quotients' coefficients by synthetic division, top down
+    return rp
+
+
+@nb.njit(cache=True, nogil=True)
+def _bz_evaluate(poly: np.ndarray, points: np.ndarray, out: np.ndarray, lo: int, hi: int) -> None:
+    """out[i] = poly(points[i]) for i in lo..hi (Horner, the points in the inner loop)."""
+    for i in range(lo, hi):
+        out[i] = _ZERO
+    for j in range(poly.size - 1, -1, -1):
+        c = poly[j]
+        for i in range(lo, hi):
+            out[i] = nb_add(nb_mul(out[i], points[i]), c)
+
+
+@nb.njit(cache=True, nogil=True)
+def _bz_quotient_sum(roots: np.ndarray, w: np.ndarray, rp: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """Coefficients of sum over i in lo..hi of w_i rp / (X - r_i), by synthetic division from the top."""
+    k = roots.size
     b = np.zeros(k, dtype=np.uint64)
-    q = np.ones(k, dtype=np.uint64)
+    if hi <= lo:
+        return b
+    q = np.ones(hi - lo, dtype=np.uint64)  # coefficient k-1 of every quotient (rp is monic)
     total = _ZERO
-    for i in range(k):
+    for i in range(lo, hi):
         total = nb_add(total, w[i])
     b[k - 1] = total
     for j in range(k - 1, 0, -1):
-        sums = np.zeros(4, dtype=np.uint64)  # four partial sums: independent chains run side by side
-        for i in range(k):
-            q[i] = nb_add(rp[j], nb_mul(roots[i], q[i]))
-            sums[i & 3] = nb_add(sums[i & 3], nb_mul(w[i], q[i]))
-        b[j - 1] = nb_add(nb_add(sums[0], sums[1]), nb_add(sums[2], sums[3]))
-    # a = (1 - fd * b) / rp, an exact division by the monic rp
-    num = np.zeros(2 * k - 1, dtype=np.uint64)
-    for i in range(k):
-        for j in range(k):
-            num[i + j] = nb_add(num[i + j], nb_mul(fd[i], b[j]))
-    for t in range(num.size):
-        num[t] = nb_sub(_ZERO, num[t])
-    num[0] = nb_add(num[0], _ONE)
+        c = rp[j]
+        s0 = s1 = _ZERO  # two partial sums: independent chains run side by side
+        i = lo
+        while i + 1 < hi:
+            q0 = nb_add(c, nb_mul(roots[i], q[i - lo]))
+            q1 = nb_add(c, nb_mul(roots[i + 1], q[i + 1 - lo]))
+            q[i - lo] = q0
+            q[i + 1 - lo] = q1
+            s0 = nb_add(s0, nb_mul(w[i], q0))
+            s1 = nb_add(s1, nb_mul(w[i + 1], q1))
+            i += 2
+        if i < hi:
+            q0 = nb_add(c, nb_mul(roots[i], q[i - lo]))
+            q[i - lo] = q0
+            s0 = nb_add(s0, nb_mul(w[i], q0))
+        b[j - 1] = nb_add(s0, s1)
+    return b
+
+
+@nb.njit(cache=True, nogil=True)
+def _bz_one_minus_product(fd: np.ndarray, b: np.ndarray, num: np.ndarray, lo: int, hi: int) -> None:
+    """num[t] for t in lo..hi of 1 - fd * b."""
+    k = b.size
+    for t in range(lo, hi):
+        s0 = s1 = _ZERO  # two partial sums: independent chains run side by side
+        i, end = max(0, t - k + 1), min(t, fd.size - 1) + 1
+        while i + 1 < end:
+            s0 = nb_add(s0, nb_mul(fd[i], b[t - i]))
+            s1 = nb_add(s1, nb_mul(fd[i + 1], b[t - i - 1]))
+            i += 2
+        if i < end:
+            s0 = nb_add(s0, nb_mul(fd[i], b[t - i]))
+        num[t] = nb_sub(_ONE if t == 0 else _ZERO, nb_add(s0, s1))
+
+
+@nb.njit(cache=True, nogil=True)
+def _bz_exact_quotient(num: np.ndarray, rp: np.ndarray) -> np.ndarray:
+    """num / rp for a monic rp that divides num exactly (else ValueError)."""
+    k = rp.size - 1
     a = np.zeros(k, dtype=np.uint64)
     for j in range(num.size - 1 - k, -1, -1):
         coef = num[j + k]
@@ -410,7 +445,34 @@ def _bezout_compiled(roots: np.ndarray):
     for t in range(num.size):
         if num[t] != 0:
             raise ValueError("Bezout relation failed: inexact division")
-    return a, b
+    return a
+
+
+def _ranges(n: int, parts: int) -> list[tuple[int, int]]:
+    step = -(-n // parts)
+    return [(lo, min(lo + step, n)) for lo in range(0, n, step)]
+
+
+def _bezout_compiled(roots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The schoolbook O(k^2) Bezout coefficients of _bezout_quadratic as compiled loops, the evaluation at
+    the roots, b's quotient sums and the product fd * b split over threads: for the few thousand distinct
+    RAM pointers of a typical job it beats the O(k log^2 k) numpy path."""
+    roots = np.ascontiguousarray(roots, dtype=_U)
+    k = roots.size
+    parts = min(BEZOUT_THREADS, os.cpu_count() or 1) if k >= 512 else 1
+    with ThreadPoolExecutor(max_workers=parts) as pool:
+        rp = _bz_zerofier(roots)
+        fd = F.mul(rp[1:], np.arange(1, k + 1, dtype=_U))  # the formal derivative
+        w = np.empty(k, dtype=_U)
+        list(pool.map(lambda r: _bz_evaluate(fd, roots, w, *r), _ranges(k, parts)))
+        w = F.batch_inv(w)  # the roots are distinct: fd is nonzero on them
+        w = F.mul(w, w)
+        b = np.zeros(k, dtype=_U)
+        for part in pool.map(lambda r: _bz_quotient_sum(roots, w, rp, *r), _ranges(k, parts)):
+            b = F.add(b, part)
+        num = np.empty(2 * k - 1, dtype=_U)
+        list(pool.map(lambda r: _bz_one_minus_product(fd, b, num, *r), _ranges(num.size, parts)))
+    return _bz_exact_quotient(num, rp), b
 
 
 def bezout_coefficients(roots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
