@@ -92,8 +92,10 @@ def _check_offsets() -> None:
         HASH_CONST: hm.Constant0,
     }
     for offset, col in (*expected.items(), *hashes.items()):
-        assert _local(col) == offset, f"column offset of {col.name} is {_local(col)}, not {offset}"
-    assert len(ProcessorMain) == PROC_WIDTH and len(HashMain) == HASH_WIDTH
+        if _local(col) != offset:
+            raise RuntimeError(f"column offset of {col.name} is {_local(col)}, not {offset}")
+    if len(ProcessorMain) != PROC_WIDTH or len(HashMain) != HASH_WIDTH:
+        raise RuntimeError("Processor or Hash table width changed")
     tables = (OpStackMain, RamMain, ProgramMain, CascadeMain, LookupMain, U32Main)
     orders = (
         ("CLK", "IB1ShrinkStack", "StackPointer", "FirstUnderflowElement"),
@@ -107,21 +109,11 @@ def _check_offsets() -> None:
          "LookupMultiplicity"),
     )
     for enum, names in zip(tables, orders, strict=True):
-        assert tuple(c.name for c in sorted(enum, key=int)) == names, f"{enum.__name__} columns moved"
+        if tuple(c.name for c in sorted(enum, key=int)) != names:
+            raise RuntimeError(f"{enum.__name__} columns moved")
 
 
 _check_offsets()
-_WIDTH = {
-    "Program": 7,
-    "Processor": PROC_WIDTH,
-    "OpStack": 4,
-    "Ram": 7,
-    "JumpStack": 5,
-    "Hash": HASH_WIDTH,
-    "Cascade": 6,
-    "Lookup": 4,
-    "U32": 10,
-}
 
 
 def _arr(x, cols: int, what: str) -> np.ndarray:
