@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pyopencl as cl
 
-from opencl.runtime import Runtime, get_runtime
+from tvmpd.opencl.runtime import Runtime, get_runtime
 
 KERNEL_DIR = Path(__file__).resolve().parent
 NUM_MAIN = 379

@@ -56,7 +56,7 @@ def free_bytes(device_key: str) -> int | None:
     if device_key == "cpu":
         return int(psutil.virtual_memory().available)
     try:
-        from opencl.devices import get_cl_device
+        from tvmpd.opencl.devices import get_cl_device
 
         dev = get_cl_device(device_key)
     except Exception:  # no OpenCL runtime in this process

@@ -1,6 +1,6 @@
 from click.testing import CliRunner
 
-from supervisor.cli import main
+from tvmpd.supervisor.cli import main
 
 
 def test_devices_lists_pocl_cpu():

@@ -18,8 +18,8 @@ for _path in (str(ROOT), str(ROOT / "tools")):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
-from stages.air.constraints import lowered_air  # noqa: E402
-from stages.air.evaluate import evaluate_every_row  # noqa: E402
+from tvmpd.stages.air.constraints import lowered_air  # noqa: E402
+from tvmpd.stages.air.evaluate import evaluate_every_row  # noqa: E402
 
 P = 2**64 - 2**32 + 1
 
@@ -46,8 +46,8 @@ def bench_opencl(log2s: list[int], locals_: list[int]) -> None:
     ctx = cl.Context([device])
     queue = cl.CommandQueue(ctx)
     print(f"device: {device.name}")
-    from opencl.air import AirKernels
-    from stages.air.kernel_cache import air_kernels
+    from tvmpd.opencl.air import AirKernels
+    from tvmpd.stages.air.kernel_cache import air_kernels
 
     helpers = (ROOT / "opencl" / "field.cl").read_text()
     kernels: list = []

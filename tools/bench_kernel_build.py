@@ -27,7 +27,7 @@ for _path in (str(ROOT), str(ROOT / "tools")):
 
 import numpy as np  # noqa: E402
 
-from opencl.icd import register  # noqa: E402
+from tvmpd.opencl.icd import register  # noqa: E402
 
 ROWS = 8
 CPU_OPTIONS = ["-cl-std=CL1.2", "-cl-opt-disable"]  # what the prover builds the AIR kernels with on a CPU
@@ -38,7 +38,7 @@ def build_and_launch(key: str, source: str, total: int) -> tuple[float, float, i
     import pyopencl as cl
     from gen_constraints import constraint_kernels
 
-    from opencl.devices import get_cl_device
+    from tvmpd.opencl.devices import get_cl_device
 
     device = get_cl_device(key)
     ctx = cl.Context([device])
@@ -78,8 +78,8 @@ def _table(keys: list[str] | None) -> int:
     """Build on each device of `keys` (default: the first CPU device of each platform) and print a row."""
     from gen_constraints import opencl_chunked_source
 
-    from opencl.devices import cpu_devices, get_cl_device
-    from stages.air.constraints import lowered_air, source_digest
+    from tvmpd.opencl.devices import cpu_devices, get_cl_device
+    from tvmpd.stages.air.constraints import lowered_air, source_digest
 
     if not keys:
         first: dict[str, str] = {}

@@ -27,10 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from stages.prover import backend_for, main_table, prove, prove_table  # noqa: E402
-from stages.verifier import verify  # noqa: E402
-from stages.vm import Claim, NonDeterminism, Program, run  # noqa: E402
 from tools.workloads import WORKLOADS  # noqa: E402
+from tvmpd.stages.prover import backend_for, main_table, prove, prove_table  # noqa: E402
+from tvmpd.stages.verifier import verify  # noqa: E402
+from tvmpd.stages.vm import Claim, NonDeterminism, Program, run  # noqa: E402
 
 NO_SECRETS = '{"individual_tokens":[],"digests":[],"ram":{}}'
 LOOP = """
@@ -63,9 +63,9 @@ def workload(log2: int, name: str = "loop"):
 def front_end(log2: int, name: str) -> tuple[Claim, object, dict[str, float]]:
     """(claim, aet, stage seconds) of a named workload, timed like a job: parse its JSON, run the VM, build
     the AET."""
-    from stages.vm import execute
-    from stages.vm.aet import build_aet
     from tools import workloads
+    from tvmpd.stages.vm import execute
+    from tvmpd.stages.vm.aet import build_aet
 
     claim, program, nd = workloads.job(name, log2)
     texts = claim.to_json(), program.to_json(), nd.to_json()
@@ -100,13 +100,13 @@ def main() -> None:
     if args.backend == "numpy":
         device = None
     elif device is None:
-        from opencl.devices import cpu_device, gpu_devices
+        from tvmpd.opencl.devices import cpu_device, gpu_devices
 
         device = (gpu_devices() or [cpu_device()])[0].key
     label = "numpy" if device is None else f"opencl {device}"
     if args.front_end_only and args.workload == "loop":
         parser.error("--front-end-only needs --workload")
-    from stages.vm import warm_up
+    from tvmpd.stages.vm import warm_up
 
     warm_up()  # as the daemon does before it reports ready: no stage below loads or compiles numba code
 
