@@ -45,11 +45,13 @@ def interpolate_plain(codeword: np.ndarray) -> np.ndarray:
 
 
 def horner(coefficients: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Value at the extension-field point x of a polynomial with (k, 3) coefficients."""
-    acc = np.zeros(3, dtype=np.uint64)
-    for c in coefficients[::-1]:
-        acc = xfield.add(xfield.mul(acc, x), c)
-    return acc
+    """Value at the extension-field point x of a polynomial with (k, 3) coefficients (one element at a time:
+    Python-int triples beat numpy calls on 3-word arrays by about 100x)."""
+    point = tuple(int(v) for v in np.asarray(x, dtype=np.uint64).reshape(3))
+    acc = (0, 0, 0)
+    for c in np.asarray(coefficients, dtype=np.uint64).reshape(-1, 3)[::-1].tolist():
+        acc = xfield.add_int(xfield.mul_int(acc, point), c)
+    return np.array(acc, dtype=np.uint64)
 
 
 class HostRounds:

@@ -113,3 +113,15 @@ def test_bezout_fast_equals_quadratic(k):
 def test_bezout_rejects_repeated_roots():
     with pytest.raises(ValueError):
         bezout_coefficients(np.array([5, 7, 5], dtype=np.uint64))
+
+
+@pytest.mark.parametrize("k", [1, 2, 9, 64, 700])
+def test_bezout_compiled_equals_numpy(k):
+    from tvmpd.stages.air.fill import _bezout_compiled, _bezout_fast, _bezout_quadratic
+
+    roots = np.unique(np.random.default_rng(200 + k).integers(0, F.P, size=k, dtype=np.uint64))
+    roots = np.random.default_rng(k).permutation(roots)
+    numpy_path = _bezout_quadratic(roots) if k <= 64 else _bezout_fast(roots)
+    compiled = _bezout_compiled(roots)
+    np.testing.assert_array_equal(compiled[0], numpy_path[0])
+    np.testing.assert_array_equal(compiled[1], numpy_path[1])

@@ -170,3 +170,14 @@ def test_constraints_vanish_with_many_ram_pointers():
     aux[:, : C.NUM_AUX_BASE_COLUMNS] = extend(main, ch)
     fill_degree_lowering_aux(main, aux, ch)
     assert not any(v.any() for v in evaluate_on_trace(main, aux, ch).values())
+
+
+@pytest.mark.parametrize("base_only", [True, False])
+def test_fill_writes_every_cell(vectors, base_only):
+    """The fill writes each cell of the array it is given (e.g. a reused shared-memory block): garbage
+    left in `out` beforehand changes nothing."""
+    _, _, aet = _run(vectors, "all_tables")
+    clean = fill_main_table(aet, base_only=base_only)
+    out = np.full(clean.shape, np.uint64(0xDEADBEEFDEADBEEF), dtype=np.uint64)
+    assert fill_main_table(aet, base_only=base_only, out=out) is out
+    np.testing.assert_array_equal(out, clean)

@@ -7,10 +7,15 @@ so each requested log2 padded height gets a program run that lands exactly there
     python3 tools/bench_prove.py --backend opencl --device 0:0 --log2 16 18 20 21
     python3 tools/bench_prove.py --backend opencl --workload recursive --log2 21   # tools/workloads
     python3 tools/bench_prove.py --backend opencl --log2 21 22 23 --verify          # memory modes by height
+    python3 tools/bench_prove.py --workload recursive --log2 16 18 20 --front-end-only
 
 OpenCL proofs also report the device memory mode (stages/device_backend.py: full, half or lean, chosen
 by the memory model unless --memory-mode forces one), the model's peak device memory, the peak that
 nvidia-smi saw while proving (when it exists) and the process's peak host memory.
+
+For a workload the front end is timed stage by stage as a job runs it (parse, VM run, AET, main table of
+149 base columns) with the process's peak RSS after the main table ("front-end peak MiB"); the proof
+then starts from that table.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ if str(ROOT) not in sys.path:
 
 from tools.workloads import WORKLOADS  # noqa: E402
 from tvmpd.stages.proof import to_bincode  # noqa: E402
-from tvmpd.stages.prover import backend_for, prove  # noqa: E402
+from tvmpd.stages.prover import backend_for, main_table, prove, prove_table  # noqa: E402
 from tvmpd.stages.verifier import verify  # noqa: E402
 from tvmpd.stages.vm import Claim, NonDeterminism, Program, run  # noqa: E402
 
@@ -66,7 +71,7 @@ def workload(log2: int, name: str = "loop"):
 
 def front_end(log2: int, name: str) -> tuple[Claim, object, dict[str, float]]:
     """(claim, aet, stage seconds) of a named workload, timed like a job: parse its JSON, run the VM, build
-    the AET; "front-end peak MiB" is this process's peak RSS after them."""
+    the AET."""
     from tools import workloads
     from tvmpd.stages.vm import execute
     from tvmpd.stages.vm.aet import build_aet
@@ -82,8 +87,7 @@ def front_end(log2: int, name: str) -> tuple[Claim, object, dict[str, float]]:
     t2 = time.perf_counter()
     aet = build_aet(program, rec)
     t3 = time.perf_counter()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return claim, aet, {"parse": t1 - t0, "VM run": t2 - t1, "AET": t3 - t2, "front-end peak MiB": peak}
+    return claim, aet, {"parse": t1 - t0, "VM run": t2 - t1, "AET": t3 - t2}
 
 
 class GpuMemory:
@@ -133,6 +137,8 @@ def main() -> None:
     parser.add_argument("--verify", action="store_true", help="also verify each proof (numpy verifier)")
     parser.add_argument("--memory-mode", default="auto", choices=["auto", "full", "half", "lean"],
                         help="OpenCL: device memory mode (default: the memory model picks per height)")
+    parser.add_argument("--front-end-only", action="store_true",
+                        help="a workload's front end only (parse, VM, AET, main table), no proof")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
                         help="profile each proof (cProfile) and print its N costliest functions by own time")
     parser.add_argument("--save", type=Path, default=None, metavar="DIR",
@@ -147,9 +153,14 @@ def main() -> None:
 
         device = (gpu_devices() or [cpu_device()])[0].key
     label = "numpy" if device is None else f"opencl {device}"
+    if args.front_end_only and args.workload == "loop":
+        parser.error("--front-end-only needs --workload")
+    from tvmpd.stages.vm import warm_up
+
+    warm_up()  # as the daemon does before it reports ready: no stage below loads or compiles numba code
 
     gpu = GpuMemory() if device is not None and shutil.which("nvidia-smi") else None
-    rows, modes = [], {}
+    rows, modes, failed = [], {}, False
     for log2 in args.log2:
         t = time.perf_counter()
         if args.workload == "loop":
@@ -168,8 +179,28 @@ def main() -> None:
         t = time.perf_counter()
         if profiler is not None:
             profiler.enable()
-        proof = prove(claim, aet, device_key=device, progress=lambda s, d, st=stages: st.__setitem__(s, d),
-                      backend=backend)
+        progress = lambda s, d, st=stages: st.__setitem__(s, d)  # noqa: E731
+        try:
+            if args.workload == "loop":
+                proof = prove(claim, aet, device_key=device, progress=progress, backend=backend)
+            else:  # as the daemon: the main table (which a device child proves from), then the proof
+                table = main_table(aet, degree_lowered=False)
+                stages["main table"] = time.perf_counter() - t
+                stages["front-end peak MiB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+                if args.front_end_only:
+                    front = sum(stages[k] for k in ("parse", "VM run", "AET", "main table"))
+                    rows.append((log2, stages, front, 0))
+                    del table, aet
+                    continue
+                proof = prove_table(claim, table, backend=backend, degree_lowered=False, progress=progress)
+                del table
+        except Exception as exc:  # report it with what was seen so far, then go on to the next height
+            seen = f"; nvidia-smi peak {gpu.peak / 1024:.1f} GiB" if gpu is not None else ""
+            last = next(reversed(stages))
+            print(f"2^{log2}: FAILED after {time.perf_counter() - t:.1f}s, in stage {last!r} or the next: "
+                  f"{type(exc).__name__}: {exc}{seen}", file=sys.stderr, flush=True)
+            failed = True
+            continue
         total = time.perf_counter() - t
         if device is not None:
             layout = backend.layout
@@ -205,7 +236,10 @@ def main() -> None:
         print(f"{'memory mode/coset rows':30s}" + mode_row)
     for name in names:
         print(f"{name:30s}" + "".join(f"{stages.get(name, float('nan')):10.2f}" for _, stages, _, _ in rows))
-    print(f"{'prove total':30s}" + "".join(f"{total:10.2f}" for _, _, total, _ in rows))
+    total_name = "front end total" if args.front_end_only else "prove total"
+    print(f"{total_name:30s}" + "".join(f"{total:10.2f}" for _, _, total, _ in rows))
+    if failed:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,10 @@ filled; the degree-lowering columns 149..379 are left zero for the AIR's lowerin
 computed on the padded table). With base_only it returns just the 149 filled columns. Filling order
 follows the reference: OpStack, Ram, JumpStack (they yield the clock-jump differences), Processor,
 Program, Hash, Cascade, Lookup, U32.
+
+Each table is written straight into its columns of the master table by a compiled loop (numba,
+`cache=True`, GIL released), so a 2^21-row table is one pass over the caller's memory (the daemon's
+shared-memory block) with no per-table intermediate copies; the tables run on a few threads.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 
+import numba as nb
 import numpy as np
 
 from tvmpd.stages import field as F
@@ -29,7 +34,7 @@ from tvmpd.stages.air.columns import (
     RamMain,
     U32Main,
 )
-from tvmpd.stages.tip5 import LOOKUP_TABLE, ROUND_CONSTANTS
+from tvmpd.stages.tip5 import LOOKUP_TABLE, ROUND_CONSTANTS, nb_add, nb_mul, nb_sub
 
 P = F.P
 _U = np.uint64
@@ -38,23 +43,34 @@ _LT = np.array(LOOKUP_TABLE, dtype=_U)
 _RC_BY_ROUND = np.concatenate([np.array(ROUND_CONSTANTS, dtype=_U).reshape(5, 16), np.zeros((1, 16), _U)])
 
 OP_SPLIT, OP_LT, OP_AND, OP_LOG2FLOOR, OP_POW, OP_POPCOUNT, OP_HASH = 4, 6, 14, 12, 30, 28, 18
+U32_OPS = (OP_SPLIT, OP_LT, OP_AND, OP_LOG2FLOOR, OP_POW, OP_POPCOUNT)
 PADDING_OP_STACK = 2
 PADDING_RAM = 2
 NUM_OP_STACK_REGISTERS = 16
-FILL_THREADS = 8  # tables filled at the same time
-BEZOUT_QUADRATIC_MAX = 256  # above this many distinct RAM pointers the O(k log^2 k) path is faster
+FILL_THREADS = 8  # threads filling tables (and chunks of the wide ones) at the same time
+ROW_CHUNK = 1 << 16  # rows per task of the wide tables
+BEZOUT_COMPILED_MAX = 6144  # above this many distinct RAM pointers the O(k log^2 k) path is faster
+BEZOUT_THREADS = 8
 TABLE_NAMES = ("Program", "Processor", "OpStack", "Ram", "JumpStack", "Hash", "Cascade", "Lookup", "U32")
-_WIDTH = {
-    "Program": 7,
-    "Processor": 39,
-    "OpStack": 4,
-    "Ram": 7,
-    "JumpStack": 5,
-    "Hash": 67,
-    "Cascade": 6,
-    "Lookup": 4,
-    "U32": 10,
-}
+
+# Column offsets inside each table, spelled out here (the compiled loops take them as constants, and
+# numba's cache would not notice a change in another module); _check_offsets ties them to columns.py.
+PROC_CLK, PROC_IS_PADDING, PROC_CI, PROC_JSP, PROC_JSO, PROC_JSD, PROC_CJD_MULT = 0, 1, 3, 12, 13, 14, 38
+PROC_WIDTH = 39
+HASH_MODE, HASH_CI, HASH_ROUND, HASH_LK_IN, HASH_LK_OUT, HASH_STATE4, HASH_INV, HASH_CONST = (
+    0, 1, 2, 3, 19, 35, 47, 51)
+HASH_WIDTH = 67
+
+_ZERO = np.uint64(0)
+_ONE = np.uint64(1)
+_P_MINUS_2 = np.uint64(P - 2)
+_MONTGOMERY_R = np.uint64(F.MONTGOMERY_R)
+_U32_MAX = np.uint64(2**32 - 1)
+_M16 = np.uint64(0xFFFF)
+_M8 = np.uint64(0xFF)
+_S8 = np.uint64(8)
+_INV_NINE_MINUS_INDEX = np.array([pow(9 - i, P - 2, P) if i < 9 else 0 for i in range(10)], dtype=_U)
+_INV_BITS_MINUS_33 = np.array([pow(i - 33, P - 2, P) for i in range(34)], dtype=_U)
 
 
 def _local(col) -> int:
@@ -63,14 +79,41 @@ def _local(col) -> int:
     return int(col) - MAIN_TABLE_START[name]
 
 
-def _inv_or_zero(x: np.ndarray) -> np.ndarray:
-    """Elementwise inverse, 0 for 0 (batched)."""
-    x = np.asarray(x, dtype=_U)
-    out = np.zeros_like(x)
-    nz = x != 0
-    if nz.any():
-        out[nz] = F.batch_inv(x[nz])
-    return out
+def _check_offsets() -> None:
+    """The constants above name the columns columns.py defines."""
+    pm, hm = ProcessorMain, HashMain
+    expected = {
+        PROC_CLK: pm.CLK, PROC_IS_PADDING: pm.IsPadding, PROC_CI: pm.CI, PROC_JSP: pm.JSP, PROC_JSO: pm.JSO,
+        PROC_JSD: pm.JSD, PROC_CJD_MULT: pm.ClockJumpDifferenceLookupMultiplicity,
+    }
+    hashes = {
+        HASH_MODE: hm.Mode, HASH_CI: hm.CI, HASH_ROUND: hm.RoundNumber, HASH_LK_IN: hm.State0HighestLkIn,
+        HASH_LK_OUT: hm.State0HighestLkOut, HASH_STATE4: hm.State4, HASH_INV: hm.State0Inv,
+        HASH_CONST: hm.Constant0,
+    }
+    for offset, col in (*expected.items(), *hashes.items()):
+        if _local(col) != offset:
+            raise RuntimeError(f"column offset of {col.name} is {_local(col)}, not {offset}")
+    if len(ProcessorMain) != PROC_WIDTH or len(HashMain) != HASH_WIDTH:
+        raise RuntimeError("Processor or Hash table width changed")
+    tables = (OpStackMain, RamMain, ProgramMain, CascadeMain, LookupMain, U32Main)
+    orders = (
+        ("CLK", "IB1ShrinkStack", "StackPointer", "FirstUnderflowElement"),
+        ("CLK", "InstructionType", "RamPointer", "RamValue", "InverseOfRampDifference",
+         "BezoutCoefficientPolynomialCoefficient0", "BezoutCoefficientPolynomialCoefficient1"),
+        ("Address", "Instruction", "LookupMultiplicity", "IndexInChunk", "MaxMinusIndexInChunkInv",
+         "IsHashInputPadding", "IsTablePadding"),
+        ("IsPadding", "LookInHi", "LookInLo", "LookOutHi", "LookOutLo", "LookupMultiplicity"),
+        ("IsPadding", "LookIn", "LookOut", "LookupMultiplicity"),
+        ("CopyFlag", "Bits", "BitsMinus33Inv", "CI", "LHS", "LhsInv", "RHS", "RhsInv", "Result",
+         "LookupMultiplicity"),
+    )
+    for enum, names in zip(tables, orders, strict=True):
+        if tuple(c.name for c in sorted(enum, key=int)) != names:
+            raise RuntimeError(f"{enum.__name__} columns moved")
+
+
+_check_offsets()
 
 
 def _arr(x, cols: int, what: str) -> np.ndarray:
@@ -82,26 +125,91 @@ def _arr(x, cols: int, what: str) -> np.ndarray:
     return a
 
 
+def _vec(x) -> np.ndarray:
+    return np.ascontiguousarray(np.asarray(x, dtype=_U).reshape(-1))
+
+
+# ---------------------------------------------------------------------------------------------
+# compiled helpers
+
+
+@nb.njit(cache=True, nogil=True)
+def _pow(base: np.uint64, exponent: np.uint64) -> np.uint64:
+    """base^exponent in the field."""
+    acc = _ONE
+    while exponent:
+        if exponent & _ONE:
+            acc = nb_mul(acc, base)
+        base = nb_mul(base, base)
+        exponent >>= _ONE
+    return acc
+
+
+@nb.njit(cache=True, nogil=True)
+def _invert_or_zero(values: np.ndarray) -> None:
+    """Every value replaced by its inverse, zeros kept, with one field exponentiation (Montgomery's trick)."""
+    n = values.size
+    prefix = np.empty(n, dtype=np.uint64)
+    acc = _ONE
+    for i in range(n):
+        prefix[i] = acc
+        if values[i] != 0:
+            acc = nb_mul(acc, values[i])
+    inv = _pow(acc, _P_MINUS_2)
+    for i in range(n - 1, -1, -1):
+        v = values[i]
+        if v != 0:
+            values[i] = nb_mul(inv, prefix[i])
+            inv = nb_mul(inv, v)
+
+
+@nb.njit(cache=True, nogil=True)
+def _bit_length(x: np.uint64) -> int:
+    n = 0
+    while x:
+        n += 1
+        x >>= _ONE
+    return n
+
+
 # ---------------------------------------------------------------------------------------------
 # tables with clock-jump differences
 
 
-def fill_op_stack(trace: np.ndarray, num_rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """OpStack table (num_rows, 4) sorted by (StackPointer, CLK), padded; and its clock-jump differences."""
-    trace = _arr(trace, 4, "op_stack_underflow_trace")
-    k = trace.shape[0]
+@nb.njit(cache=True, nogil=True)
+def _op_stack_into(main, c0, trace, order, num_rows):
+    """OpStack rows in `order` (by StackPointer, then CLK) and their padding into main[:, c0:c0+4];
+    returns the clock-jump differences."""
+    k = order.size
+    cjd = np.empty(max(k - 1, 0), dtype=np.uint64)
+    m = 0
+    for r in range(k):
+        s = order[r]
+        for j in range(4):
+            main[r, c0 + j] = trace[s, j]
+        if r > 0 and trace[s, 2] == trace[order[r - 1], 2]:
+            cjd[m] = nb_sub(trace[s, 0], trace[order[r - 1], 0])
+            m += 1
+    pad = np.zeros(4, dtype=np.uint64)
+    if k:
+        for j in range(4):
+            pad[j] = trace[order[k - 1], j]
+    else:
+        pad[2] = NUM_OP_STACK_REGISTERS
+    pad[1] = PADDING_OP_STACK
+    for r in range(k, num_rows):
+        for j in range(4):
+            main[r, c0 + j] = pad[j]
+    return cjd[:m]
+
+
+def fill_op_stack(main: np.ndarray, c0: int, trace: np.ndarray, num_rows: int) -> np.ndarray:
+    """OpStack table into main[:, c0:c0+4], sorted by (StackPointer, CLK) and padded; returns its
+    clock-jump differences."""
+    trace = np.ascontiguousarray(_arr(trace, 4, "op_stack_underflow_trace"))
     sp_col, clk_col = _local(OpStackMain.StackPointer), _local(OpStackMain.CLK)
-    rows = trace[np.lexsort((trace[:, clk_col], trace[:, sp_col]))] if k else trace
-    same = rows[:-1, sp_col] == rows[1:, sp_col]
-    cjd = F.sub(rows[1:, clk_col], rows[:-1, clk_col])[same]
-    table = np.zeros((num_rows, 4), dtype=_U)
-    table[:k] = rows
-    pad = rows[-1].copy() if k else np.zeros(4, dtype=_U)
-    if not k:
-        pad[sp_col] = NUM_OP_STACK_REGISTERS
-    pad[_local(OpStackMain.IB1ShrinkStack)] = PADDING_OP_STACK
-    table[k:] = pad
-    return table, cjd
+    order = np.lexsort((trace[:, clk_col], trace[:, sp_col])) if trace.shape[0] else np.zeros(0, np.int64)
+    return _op_stack_into(main, c0, trace, order, num_rows)
 
 
 def _poly_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -242,6 +350,123 @@ def _bezout_fast(roots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
+@nb.njit(cache=True, nogil=True)
+def _bz_zerofier(roots: np.ndarray) -> np.ndarray:
+    """Coefficients (low first) of prod (X - r), built one root at a time."""
+    k = roots.size
+    rp = np.zeros(k + 1, dtype=np.uint64)
+    rp[0] = _ONE
+    for i in range(k):
+        r = roots[i]
+        rp[i + 1] = rp[i]
+        for j in range(i, 0, -1):
+            rp[j] = nb_sub(rp[j - 1], nb_mul(r, rp[j]))
+        rp[0] = nb_sub(_ZERO, nb_mul(r, rp[0]))
+    return rp
+
+
+@nb.njit(cache=True, nogil=True)
+def _bz_evaluate(poly: np.ndarray, points: np.ndarray, out: np.ndarray, lo: int, hi: int) -> None:
+    """out[i] = poly(points[i]) for i in lo..hi (Horner, the points in the inner loop)."""
+    for i in range(lo, hi):
+        out[i] = _ZERO
+    for j in range(poly.size - 1, -1, -1):
+        c = poly[j]
+        for i in range(lo, hi):
+            out[i] = nb_add(nb_mul(out[i], points[i]), c)
+
+
+@nb.njit(cache=True, nogil=True)
+def _bz_quotient_sum(roots: np.ndarray, w: np.ndarray, rp: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """Coefficients of sum over i in lo..hi of w_i rp / (X - r_i), by synthetic division from the top."""
+    k = roots.size
+    b = np.zeros(k, dtype=np.uint64)
+    if hi <= lo:
+        return b
+    q = np.ones(hi - lo, dtype=np.uint64)  # coefficient k-1 of every quotient (rp is monic)
+    total = _ZERO
+    for i in range(lo, hi):
+        total = nb_add(total, w[i])
+    b[k - 1] = total
+    for j in range(k - 1, 0, -1):
+        c = rp[j]
+        s0 = s1 = _ZERO  # two partial sums: independent chains run side by side
+        i = lo
+        while i + 1 < hi:
+            q0 = nb_add(c, nb_mul(roots[i], q[i - lo]))
+            q1 = nb_add(c, nb_mul(roots[i + 1], q[i + 1 - lo]))
+            q[i - lo] = q0
+            q[i + 1 - lo] = q1
+            s0 = nb_add(s0, nb_mul(w[i], q0))
+            s1 = nb_add(s1, nb_mul(w[i + 1], q1))
+            i += 2
+        if i < hi:
+            q0 = nb_add(c, nb_mul(roots[i], q[i - lo]))
+            q[i - lo] = q0
+            s0 = nb_add(s0, nb_mul(w[i], q0))
+        b[j - 1] = nb_add(s0, s1)
+    return b
+
+
+@nb.njit(cache=True, nogil=True)
+def _bz_one_minus_product(fd: np.ndarray, b: np.ndarray, num: np.ndarray, lo: int, hi: int) -> None:
+    """num[t] for t in lo..hi of 1 - fd * b."""
+    k = b.size
+    for t in range(lo, hi):
+        s0 = s1 = _ZERO  # two partial sums: independent chains run side by side
+        i, end = max(0, t - k + 1), min(t, fd.size - 1) + 1
+        while i + 1 < end:
+            s0 = nb_add(s0, nb_mul(fd[i], b[t - i]))
+            s1 = nb_add(s1, nb_mul(fd[i + 1], b[t - i - 1]))
+            i += 2
+        if i < end:
+            s0 = nb_add(s0, nb_mul(fd[i], b[t - i]))
+        num[t] = nb_sub(_ONE if t == 0 else _ZERO, nb_add(s0, s1))
+
+
+@nb.njit(cache=True, nogil=True)
+def _bz_exact_quotient(num: np.ndarray, rp: np.ndarray) -> np.ndarray:
+    """num / rp for a monic rp that divides num exactly (else ValueError)."""
+    k = rp.size - 1
+    a = np.zeros(k, dtype=np.uint64)
+    for j in range(num.size - 1 - k, -1, -1):
+        coef = num[j + k]
+        a[j] = coef
+        for t in range(k + 1):
+            num[j + t] = nb_sub(num[j + t], nb_mul(rp[t], coef))
+    for t in range(num.size):
+        if num[t] != 0:
+            raise ValueError("Bezout relation failed: inexact division")
+    return a
+
+
+def _ranges(n: int, parts: int) -> list[tuple[int, int]]:
+    step = -(-n // parts)
+    return [(lo, min(lo + step, n)) for lo in range(0, n, step)]
+
+
+def _bezout_compiled(roots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The schoolbook O(k^2) Bezout coefficients of _bezout_quadratic as compiled loops, the evaluation at
+    the roots, b's quotient sums and the product fd * b split over threads: for the few thousand distinct
+    RAM pointers of a typical job it beats the O(k log^2 k) numpy path."""
+    roots = np.ascontiguousarray(roots, dtype=_U)
+    k = roots.size
+    parts = min(BEZOUT_THREADS, os.cpu_count() or 1) if k >= 512 else 1
+    with ThreadPoolExecutor(max_workers=parts) as pool:
+        rp = _bz_zerofier(roots)
+        fd = F.mul(rp[1:], np.arange(1, k + 1, dtype=_U))  # the formal derivative
+        w = np.empty(k, dtype=_U)
+        list(pool.map(lambda r: _bz_evaluate(fd, roots, w, *r), _ranges(k, parts)))
+        w = F.batch_inv(w)  # the roots are distinct: fd is nonzero on them
+        w = F.mul(w, w)
+        b = np.zeros(k, dtype=_U)
+        for part in pool.map(lambda r: _bz_quotient_sum(roots, w, rp, *r), _ranges(k, parts)):
+            b = F.add(b, part)
+        num = np.empty(2 * k - 1, dtype=_U)
+        list(pool.map(lambda r: _bz_one_minus_product(fd, b, num, *r), _ranges(num.size, parts)))
+    return _bz_exact_quotient(num, rp), b
+
+
 def bezout_coefficients(roots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Coefficients (low to high, k each) of a, b with a*rp + b*rp' = 1, rp = prod (X - r) over the k
     distinct roots; b interpolates 1/rp'(r) on the roots. Used for the RAM table's contiguity argument."""
@@ -251,277 +476,377 @@ def bezout_coefficients(roots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(0, dtype=_U), np.zeros(0, dtype=_U)
     if np.unique(roots).size != k:
         raise ValueError("Bezout coefficients need distinct roots")
-    return _bezout_quadratic(roots) if k <= BEZOUT_QUADRATIC_MAX else _bezout_fast(roots)
+    return _bezout_compiled(roots) if k <= BEZOUT_COMPILED_MAX else _bezout_fast(roots)
 
 
-def fill_ram(trace: np.ndarray, num_rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """Ram table (num_rows, 7), rows sorted by (RamPointer, CLK) with the contiguity-argument columns,
-    padded; and its clock-jump differences."""
-    trace = _arr(trace, 4, "ram_trace")
-    k = trace.shape[0]
-    c_clk, c_type = _local(RamMain.CLK), _local(RamMain.InstructionType)
-    c_ptr, c_val = _local(RamMain.RamPointer), _local(RamMain.RamValue)
-    c_inv = _local(RamMain.InverseOfRampDifference)
-    c_b0 = _local(RamMain.BezoutCoefficientPolynomialCoefficient0)
-    c_b1 = _local(RamMain.BezoutCoefficientPolynomialCoefficient1)
-    table = np.zeros((num_rows, 7), dtype=_U)
-    if not k:
-        table[:, c_type] = PADDING_RAM
-        table[:, c_b1] = 1
-        return table, np.zeros(0, dtype=_U)
-    rows = trace[np.lexsort((trace[:, 0], trace[:, 2]))]
-    table[:k, [c_clk, c_type, c_ptr, c_val]] = rows
-    ptr = rows[:, 2]
-    change = ptr[1:] != ptr[:-1]
-    uniq = ptr[np.concatenate([[True], change])]
+@nb.njit(cache=True, nogil=True)
+def _ram_into(main, c0, trace, order, a, b, num_rows):
+    """Ram rows [CLK, type, pointer, value] in `order` (by pointer, then CLK) with the inverse of the next
+    pointer difference and the Bezout coefficients of the row's pointer, then padding, into
+    main[:, c0:c0+7]; returns the clock-jump differences."""
+    k = order.size
+    diffs = np.empty(k - 1, dtype=np.uint64)
+    for r in range(k - 1):
+        diffs[r] = nb_sub(trace[order[r + 1], 2], trace[order[r], 2])
+    _invert_or_zero(diffs)
+    cjd = np.empty(k - 1, dtype=np.uint64)
+    m = 0
+    idx = a.size - 1  # the coefficient index counts down as the pointer changes
+    for r in range(k):
+        s = order[r]
+        if r > 0:
+            prev = order[r - 1]
+            if trace[s, 2] != trace[prev, 2]:
+                idx -= 1
+            else:
+                cjd[m] = nb_sub(trace[s, 0], trace[prev, 0])
+                m += 1
+        for j in range(4):
+            main[r, c0 + j] = trace[s, j]
+        main[r, c0 + 4] = diffs[r] if r < k - 1 else _ZERO
+        main[r, c0 + 5] = a[idx]
+        main[r, c0 + 6] = b[idx]
+    for r in range(k, num_rows):
+        for j in range(7):
+            main[r, c0 + j] = main[k - 1, c0 + j]
+        main[r, c0 + 1] = PADDING_RAM
+    return cjd[:m]
+
+
+def fill_ram(main: np.ndarray, c0: int, trace: np.ndarray, num_rows: int) -> np.ndarray:
+    """Ram table into main[:, c0:c0+7], rows sorted by (RamPointer, CLK) with the contiguity-argument
+    columns, padded; returns its clock-jump differences."""
+    trace = np.ascontiguousarray(_arr(trace, 4, "ram_trace"))
+    if not trace.shape[0]:
+        block = main[:num_rows, c0 : c0 + 7]
+        block[:] = 0
+        block[:, _local(RamMain.InstructionType)] = PADDING_RAM
+        block[:, _local(RamMain.BezoutCoefficientPolynomialCoefficient1)] = 1
+        return np.zeros(0, dtype=_U)
+    order = np.lexsort((trace[:, 0], trace[:, 2]))
+    ptr = trace[order, 2]
+    uniq = ptr[np.concatenate([[True], ptr[1:] != ptr[:-1]])]
     a, b = bezout_coefficients(uniq)
-    # row r carries coefficient index (k_unique - 1 - number of pointer changes up to r)
-    idx = uniq.size - 1 - np.concatenate([[0], np.cumsum(change)])
-    table[:k, c_b0] = a[idx]
-    table[:k, c_b1] = b[idx]
-    table[: k - 1, c_inv] = _inv_or_zero(F.sub(ptr[1:], ptr[:-1]))
-    cjd = F.sub(rows[1:, 0], rows[:-1, 0])[~change]
-    pad = table[k - 1].copy()
-    pad[c_type] = PADDING_RAM
-    table[k:] = pad
-    return table, cjd
+    return _ram_into(main, c0, trace, order, a, b, num_rows)
 
 
-def fill_jump_stack(processor_trace: np.ndarray, num_rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """JumpStack table (num_rows, 5) from the processor rows, sorted by (JSP, CLK), padded after the row of
-    the last cycle; and its clock-jump differences."""
-    cols = [ProcessorMain.CLK, ProcessorMain.CI, ProcessorMain.JSP, ProcessorMain.JSO, ProcessorMain.JSD]
-    src = processor_trace[:, [_local(c) for c in cols]]
-    n = src.shape[0]
-    rows = src[np.argsort(src[:, 2], kind="stable")]
-    same = rows[:-1, 2] == rows[1:, 2]
-    cjd = F.sub(rows[1:, 0], rows[:-1, 0])[same]
-    last = int(np.nonzero(rows[:, 0] == n - 1)[0][0])
+@nb.njit(cache=True, nogil=True)
+def _jump_stack_into(main, c0, proc, num_rows):
+    """JumpStack rows [CLK, CI, JSP, JSO, JSD] of the processor rows sorted by (JSP, CLK), the padding
+    inserted after the row of the last cycle, into main[:, c0:c0+5]; returns the clock-jump differences."""
+    n = proc.shape[0]
+    top = _ZERO
+    for r in range(n):
+        top = max(top, proc[r, PROC_JSP])
+    if top < np.uint64(n):  # jump-stack depths are small: a stable counting sort (rows are in CLK order)
+        start = np.zeros(int(top) + 2, dtype=np.int64)
+        for r in range(n):
+            start[int(proc[r, PROC_JSP]) + 1] += 1
+        for v in range(int(top) + 1):
+            start[v + 1] += start[v]
+        order = np.empty(n, dtype=np.int64)
+        for r in range(n):
+            v = int(proc[r, PROC_JSP])
+            order[start[v]] = r
+            start[v] += 1
+    else:
+        order = np.argsort(proc[:, PROC_JSP], kind="mergesort")
+    cols = (PROC_CLK, PROC_CI, PROC_JSP, PROC_JSO, PROC_JSD)
+    cjd = np.empty(max(n - 1, 0), dtype=np.uint64)
+    m = 0
+    last = -1
+    for r in range(n):
+        s = order[r]
+        if proc[s, PROC_CLK] == np.uint64(n - 1) and last < 0:
+            last = r
+        if r > 0 and proc[s, PROC_JSP] == proc[order[r - 1], PROC_JSP]:
+            cjd[m] = nb_sub(proc[s, PROC_CLK], proc[order[r - 1], PROC_CLK])
+            m += 1
     num_pad = num_rows - n
-    table = np.empty((num_rows, 5), dtype=_U)
-    table[: last + 1] = rows[: last + 1]
-    table[last + 1 : last + 1 + num_pad] = rows[last]
-    table[last + 1 : last + 1 + num_pad, 0] = np.arange(n, num_rows, dtype=_U)
-    table[last + 1 + num_pad :] = rows[last + 1 :]
-    return table, cjd
+    for r in range(n):
+        s = order[r]
+        row = r if r <= last else r + num_pad
+        for j in range(5):
+            main[row, c0 + j] = proc[s, cols[j]]
+    s = order[last]
+    for p in range(num_pad):
+        row = last + 1 + p
+        main[row, c0] = n + p
+        for j in range(1, 5):
+            main[row, c0 + j] = proc[s, cols[j]]
+    return cjd[:m]
 
 
-def fill_processor(
-    processor_trace: np.ndarray, clock_jump_differences: np.ndarray, num_rows: int
-) -> np.ndarray:
-    """Processor table (num_rows, 39): the trace with clock-jump-difference multiplicities, padded."""
-    n = processor_trace.shape[0]
-    c_mult = _local(ProcessorMain.ClockJumpDifferenceLookupMultiplicity)
-    table = np.empty((num_rows, 39), dtype=_U)
-    table[:n] = processor_trace
-    diffs = np.asarray(clock_jump_differences, dtype=_U)
+def fill_jump_stack(main: np.ndarray, c0: int, proc: np.ndarray, num_rows: int) -> np.ndarray:
+    """JumpStack table into main[:, c0:c0+5] from the processor rows, sorted by (JSP, CLK), padded after the
+    row of the last cycle; returns its clock-jump differences."""
+    if not (proc[:, PROC_CLK] == proc.shape[0] - 1).any():
+        raise ValueError("processor trace has no row of its last cycle")
+    return _jump_stack_into(main, c0, proc, num_rows)
+
+
+@nb.njit(cache=True, nogil=True)
+def _processor_rows_into(main, c0, proc, lo, hi, num_rows):
+    """Processor rows lo..hi into main[:, c0:c0+39]: the trace's rows, then padding rows (copies of the last
+    with IsPadding set and the CLK counting on); multiplicities zero (_processor_multiplicities_into)."""
+    n = proc.shape[0]
+    for r in range(lo, min(hi, n)):
+        for j in range(PROC_WIDTH):
+            main[r, c0 + j] = proc[r, j]
+        main[r, c0 + PROC_CJD_MULT] = 0
+    for r in range(max(lo, n), hi):
+        for j in range(PROC_WIDTH):
+            main[r, c0 + j] = proc[n - 1, j]
+        main[r, c0 + PROC_IS_PADDING] = 1
+        main[r, c0 + PROC_CJD_MULT] = 0
+        main[r, c0 + PROC_CLK] = r
+
+
+@nb.njit(cache=True, nogil=True)
+def _processor_multiplicities_into(main, c0, n, cjd, num_rows):
+    """How often each clock-jump difference occurs, in the multiplicity column; the padding rows' jumps of 1
+    are counted at row 1."""
+    for i in range(cjd.size):
+        main[int(cjd[i]), c0 + PROC_CJD_MULT] += _ONE
+    if num_rows > 1:
+        main[1, c0 + PROC_CJD_MULT] = nb_add(main[1, c0 + PROC_CJD_MULT], np.uint64(num_rows - n))
+
+
+def check_clock_jumps(clock_jump_differences: np.ndarray, n: int) -> np.ndarray:
+    """The clock-jump differences as a uint64 array, each below the processor trace's length n."""
+    diffs = np.ascontiguousarray(clock_jump_differences, dtype=_U)
     if diffs.size and int(diffs.max()) >= n:
         raise ValueError(f"clock jump difference {int(diffs.max())} exceeds the processor trace ({n} rows)")
-    table[:n, c_mult] = np.bincount(diffs.astype(np.int64), minlength=n)[:n].astype(_U)
-    pad = table[n - 1].copy()
-    pad[_local(ProcessorMain.IsPadding)] = 1
-    pad[c_mult] = 0
-    table[n:] = pad
-    table[n:, _local(ProcessorMain.CLK)] = np.arange(n, num_rows, dtype=_U)
-    table[1, c_mult] = F.add(table[1:2, c_mult], _U(num_rows - n))[0]
-    return table
+    return diffs
 
 
 # ---------------------------------------------------------------------------------------------
 # program, hash, cascade, lookup, u32
 
 
-def fill_program(words: np.ndarray, multiplicities: np.ndarray, num_rows: int) -> np.ndarray:
-    """Program table (num_rows, 7): padded program words with lookup multiplicities, chunk indices."""
-    words = np.asarray(words, dtype=_U).reshape(-1)
-    mult = np.asarray(multiplicities, dtype=_U).reshape(-1)
+@nb.njit(cache=True, nogil=True)
+def _program_into(main, c0, words, mult, num_rows, inv_nine_minus_index):
     n = words.size
-    padded_len = -(-(n + 1) // 10) * 10
-    table = np.zeros((num_rows, 7), dtype=_U)
-    addr = np.arange(num_rows, dtype=_U)
-    idx = addr % _U(10)
-    table[:, _local(ProgramMain.Address)] = addr
-    table[:n, _local(ProgramMain.Instruction)] = words
-    table[n, _local(ProgramMain.Instruction)] = 1
-    table[:n, _local(ProgramMain.LookupMultiplicity)] = mult[:n]
-    table[:, _local(ProgramMain.IndexInChunk)] = idx
-    table[:, _local(ProgramMain.MaxMinusIndexInChunkInv)] = _inv_or_zero(_U(9) - idx)
-    table[n:, _local(ProgramMain.IsHashInputPadding)] = 1
-    table[padded_len:, _local(ProgramMain.IsTablePadding)] = 1
-    return table
+    padded_len = (n + 10) // 10 * 10  # words plus at least one padding 1, in chunks of 10
+    for r in range(num_rows):
+        idx = r % 10
+        main[r, c0] = r
+        main[r, c0 + 1] = words[r] if r < n else (_ONE if r == n else _ZERO)
+        main[r, c0 + 2] = mult[r] if r < n else _ZERO
+        main[r, c0 + 3] = idx
+        main[r, c0 + 4] = inv_nine_minus_index[idx]
+        main[r, c0 + 5] = 1 if r >= n else 0
+        main[r, c0 + 6] = 1 if r >= padded_len else 0
 
 
-def _lookup_16(limbs: np.ndarray) -> np.ndarray:
-    return _LT[limbs >> _U(8)] * _U(256) + _LT[limbs & _U(0xFF)]
+def fill_program(main: np.ndarray, c0: int, words: np.ndarray, multiplicities: np.ndarray,
+                 num_rows: int) -> None:
+    """Program table into main[:, c0:c0+7]: padded program words with lookup multiplicities, chunk indices."""
+    words, mult = _vec(words), _vec(multiplicities)
+    if mult.size < words.size:
+        raise ValueError(f"{mult.size} instruction multiplicities for {words.size} program words")
+    _program_into(main, c0, words, mult, num_rows, _INV_NINE_MINUS_INDEX)
 
 
-def hash_rows(trace: np.ndarray, mode: int) -> np.ndarray:
-    """Hash-table rows (k, 67) from [CI, RoundNumber, state0..15] trace rows of one mode."""
+@nb.njit(cache=True, nogil=True)
+def _hash_into(main, c0, start, trace, mode, lookup, rc_by_round):
+    """Hash-table rows of one mode from [CI, RoundNumber, state0..15] trace rows into main rows start..:
+    the first four state words split into 16-bit limbs of their Montgomery form with their lookups and
+    inverses, the other twelve as they are, the round's constants."""
     k = trace.shape[0]
-    rows = np.zeros((k, 67), dtype=_U)
-    rows[:, _local(HashMain.Mode)] = mode
-    rows[:, _local(HashMain.CI)] = trace[:, 0]
-    rows[:, _local(HashMain.RoundNumber)] = trace[:, 1]
-    state = trace[:, 2:]
-    raw = F.to_montgomery(state[:, :4])  # (k, 4)
-    limbs = np.stack([(raw >> _U(s)) & _U(0xFFFF) for s in (48, 32, 16, 0)], axis=2)  # highest first
-    start_in, start_out = _local(HashMain.State0HighestLkIn), _local(HashMain.State0HighestLkOut)
-    rows[:, start_in : start_in + 16] = limbs.reshape(k, 16)
-    rows[:, start_out : start_out + 16] = _lookup_16(limbs).reshape(k, 16)
-    rows[:, _local(HashMain.State4) : _local(HashMain.State4) + 12] = state[:, 4:]
-    high = limbs[:, :, 0] * _U(1 << 16) + limbs[:, :, 1]
-    inv_start = _local(HashMain.State0Inv)
-    rows[:, inv_start : inv_start + 4] = _inv_or_zero(_U(2**32 - 1) - high)
-    rounds = trace[:, 1]
-    if rounds.size and int(rounds.max()) > 5:
-        raise ValueError("hash trace round number out of range 0..5")
-    c0 = _local(HashMain.Constant0)
-    rows[:, c0 : c0 + 16] = _RC_BY_ROUND[rounds.astype(np.int64)]
-    return rows
+    inv = np.empty(4 * k, dtype=np.uint64)
+    for r in range(k):
+        for i in range(4):
+            inv[4 * r + i] = _U32_MAX - (nb_mul(trace[r, 2 + i], _MONTGOMERY_R) >> np.uint64(32))
+    _invert_or_zero(inv)
+    for r in range(k):
+        row = start + r
+        main[row, c0 + HASH_MODE] = mode
+        main[row, c0 + HASH_CI] = trace[r, 0]
+        main[row, c0 + HASH_ROUND] = trace[r, 1]
+        for i in range(4):
+            raw = nb_mul(trace[r, 2 + i], _MONTGOMERY_R)
+            for j in range(4):
+                limb = (raw >> np.uint64(48 - 16 * j)) & _M16
+                main[row, c0 + HASH_LK_IN + 4 * i + j] = limb
+                looked_up = lookup[limb >> _S8] * np.uint64(256) + lookup[limb & _M8]
+                main[row, c0 + HASH_LK_OUT + 4 * i + j] = looked_up
+            main[row, c0 + HASH_INV + i] = inv[4 * r + i]
+        for j in range(12):
+            main[row, c0 + HASH_STATE4 + j] = trace[r, 6 + j]
+        rnd = trace[r, 1]
+        for j in range(16):
+            main[row, c0 + HASH_CONST + j] = rc_by_round[rnd, j]
 
 
-def fill_hash(program_hash_trace, sponge_trace, hash_trace, num_rows: int) -> np.ndarray:
-    """Hash table (num_rows, 67): program hashing (mode 1), sponge (2), hash (3) rows, then padding (0)."""
-    parts = [
-        hash_rows(_arr(t, 18, name), mode)
-        for t, name, mode in (
-            (program_hash_trace, "program_hash_trace", 1),
-            (sponge_trace, "sponge_trace", 2),
-            (hash_trace, "hash_trace", 3),
-        )
-    ]
-    body = np.concatenate(parts)
-    n = body.shape[0]
-    table = np.zeros((num_rows, 67), dtype=_U)
-    table[:n] = body
-    inv_start = _local(HashMain.State0Inv)
-    table[n:, inv_start : inv_start + 4] = F.inv_int(2**32 - 1)
-    c0 = _local(HashMain.Constant0)
-    table[n:, c0 : c0 + 16] = _RC_BY_ROUND[0]
-    table[n:, _local(HashMain.CI)] = OP_HASH
-    return table
+@nb.njit(cache=True, nogil=True)
+def _hash_padding_into(main, c0, start, num_rows, inv_of_max, rc0):
+    for r in range(start, num_rows):
+        for j in range(HASH_WIDTH):
+            main[r, c0 + j] = 0
+        main[r, c0 + HASH_CI] = OP_HASH
+        for i in range(4):
+            main[r, c0 + HASH_INV + i] = inv_of_max
+        for j in range(16):
+            main[r, c0 + HASH_CONST + j] = rc0[j]
 
 
-def fill_cascade(limbs: np.ndarray, multiplicities: np.ndarray, num_rows: int) -> np.ndarray:
-    """Cascade table (num_rows, 6): one row per distinct 16-bit limb in first-seen order, then padding."""
-    limbs = np.asarray(limbs, dtype=_U).reshape(-1)
+def hash_parts(program_hash_trace, sponge_trace, hash_trace) -> list[tuple[np.ndarray, int, int]]:
+    """The hash table's trace parts as (trace, mode, first row): program hashing (mode 1), sponge (2),
+    hash (3); padding (mode 0) follows them."""
+    parts, start = [], 0
+    named = ((program_hash_trace, "program_hash_trace", 1), (sponge_trace, "sponge_trace", 2),
+             (hash_trace, "hash_trace", 3))
+    for trace, name, mode in named:
+        trace = np.ascontiguousarray(_arr(trace, 18, name))
+        if trace.shape[0] and int(trace[:, 1].max()) > 5:
+            raise ValueError("hash trace round number out of range 0..5")
+        parts.append((trace, mode, start))
+        start += trace.shape[0]
+    return parts
+
+
+def fill_hash_rows(main: np.ndarray, c0: int, trace: np.ndarray, mode: int, first_row: int) -> None:
+    """Hash-table rows of one mode's trace (or a slice of it) into main rows first_row.. at column c0."""
+    _hash_into(main, c0, first_row, trace, mode, _LT, _RC_BY_ROUND)
+
+
+def fill_hash_padding(main: np.ndarray, c0: int, lo: int, hi: int) -> None:
+    """Hash-table padding rows lo..hi into main at column c0."""
+    _hash_padding_into(main, c0, lo, hi, _U(F.inv_int(2**32 - 1)), _RC_BY_ROUND[0])
+
+
+@nb.njit(cache=True, nogil=True)
+def _cascade_into(main, c0, limbs, mult, num_rows, lookup):
     k = limbs.size
-    table = np.zeros((num_rows, 6), dtype=_U)
-    hi, lo = limbs >> _U(8), limbs & _U(0xFF)
-    table[:k, _local(CascadeMain.LookInHi)] = hi
-    table[:k, _local(CascadeMain.LookInLo)] = lo
-    table[:k, _local(CascadeMain.LookOutHi)] = _LT[hi]
-    table[:k, _local(CascadeMain.LookOutLo)] = _LT[lo]
-    table[:k, _local(CascadeMain.LookupMultiplicity)] = np.asarray(multiplicities, dtype=_U).reshape(-1)
-    table[k:, _local(CascadeMain.IsPadding)] = 1
-    return table
+    for r in range(k):
+        hi, lo = limbs[r] >> _S8, limbs[r] & _M8
+        main[r, c0] = 0
+        main[r, c0 + 1] = hi
+        main[r, c0 + 2] = lo
+        main[r, c0 + 3] = lookup[hi]
+        main[r, c0 + 4] = lookup[lo]
+        main[r, c0 + 5] = mult[r]
+    for r in range(k, num_rows):
+        main[r, c0] = 1
+        for j in range(1, 6):
+            main[r, c0 + j] = 0
 
 
-def fill_lookup(multiplicities: np.ndarray, num_rows: int) -> np.ndarray:
-    """Lookup table (num_rows, 4): Tip5's 8-bit lookup with multiplicities, then padding."""
-    table = np.zeros((num_rows, 4), dtype=_U)
-    table[:256, _local(LookupMain.LookIn)] = np.arange(256, dtype=_U)
-    table[:256, _local(LookupMain.LookOut)] = _LT
-    table[:256, _local(LookupMain.LookupMultiplicity)] = np.asarray(multiplicities, dtype=_U).reshape(256)
-    table[256:, _local(LookupMain.IsPadding)] = 1
-    return table
+def fill_cascade(main: np.ndarray, c0: int, limbs: np.ndarray, multiplicities: np.ndarray,
+                 num_rows: int) -> None:
+    """Cascade table into main[:, c0:c0+6]: one row per distinct 16-bit limb in first-seen order, padding."""
+    limbs, mult = _vec(limbs), _vec(multiplicities)
+    if limbs.size != mult.size or (limbs.size and int(limbs.max()) > 0xFFFF):
+        raise ValueError("cascade limbs must be 16-bit, one multiplicity each")
+    _cascade_into(main, c0, limbs, mult, num_rows, _LT)
 
 
-def _pow_bits(base: np.ndarray, exps: np.ndarray) -> np.ndarray:
-    """base^exp elementwise for u32 exponents."""
-    acc = np.ones_like(base)
-    for bit in range(31, -1, -1):
-        acc = F.mul(acc, acc)
-        acc = np.where((exps >> _U(bit)) & _U(1) == 1, F.mul(acc, base), acc)
-    return acc
+@nb.njit(cache=True, nogil=True)
+def _lookup_into(main, c0, mult, num_rows, lookup):
+    for r in range(num_rows):
+        padding = r >= 256
+        main[r, c0] = 1 if padding else 0
+        main[r, c0 + 1] = 0 if padding else r
+        main[r, c0 + 2] = _ZERO if padding else lookup[r]
+        main[r, c0 + 3] = _ZERO if padding else mult[r]
 
 
-def u32_section_lengths(entries: np.ndarray) -> np.ndarray:
-    """Rows per U32 entry: 1 if the dominant operand is 0, else 2 + floor(log2(dominant))."""
-    ci, lhs, rhs = entries[:, 0], entries[:, 1], entries[:, 2]
-    dom = np.where(ci == OP_POW, rhs, np.maximum(lhs, rhs))
-    bits = np.zeros(dom.shape, dtype=np.int64)
-    nz = dom != 0
-    bits[nz] = np.floor(np.log2(dom[nz].astype(np.float64))).astype(np.int64)
-    # float log2 can be off by one right at powers of two; fix exactly
-    bits[nz] -= (np.left_shift(_U(1), bits[nz].astype(_U)) > dom[nz]).astype(np.int64)
-    bits[nz] += (np.left_shift(_U(1), (bits[nz] + 1).astype(_U)) <= dom[nz]).astype(np.int64)
-    return np.where(nz, bits + 2, 1)
+def fill_lookup(main: np.ndarray, c0: int, multiplicities: np.ndarray, num_rows: int) -> None:
+    """Lookup table into main[:, c0:c0+4]: Tip5's 8-bit lookup with multiplicities, then padding."""
+    _lookup_into(main, c0, np.ascontiguousarray(np.asarray(multiplicities, dtype=_U).reshape(256)), num_rows,
+                 _LT)
 
 
-def fill_u32(entries: np.ndarray, num_rows: int) -> np.ndarray:
-    """U32 table (num_rows, 10): one section per entry [CI, lhs, rhs, multiplicity] in order, then padding."""
-    entries = _arr(entries, 4, "u32_entries")
-    table = np.zeros((num_rows, 10), dtype=_U)
-    c = {col.name: _local(col) for col in U32Main}
-    inv_minus_33 = F.inv_int(P - 33)
+@nb.njit(cache=True, nogil=True)
+def _u32_height(entries) -> int:
+    """Rows of the U32 table: per entry 1 + the bit length of its dominant operand."""
+    total = 0
+    for e in range(entries.shape[0]):
+        dominant = entries[e, 2] if entries[e, 0] == OP_POW else max(entries[e, 1], entries[e, 2])
+        total += 1 + _bit_length(dominant)
+    return total
+
+
+@nb.njit(cache=True, nogil=True)
+def _u32_into(main, c0, entries, total, num_rows, inv_bits_minus_33):  # noqa: C901
+    """U32 sections (one per [CI, lhs, rhs, multiplicity] entry: the operands shifted right bit by bit
+    until the dominant one is 0) and padding into main[:, c0:c0+10]."""
+    lhs_inv = np.empty(total, dtype=np.uint64)
+    rhs_inv = np.empty(total, dtype=np.uint64)
+    row = 0
+    for e in range(entries.shape[0]):
+        ci, lhs0, rhs0 = entries[e, 0], entries[e, 1], entries[e, 2]
+        dominant = rhs0 if ci == OP_POW else max(lhs0, rhs0)
+        for j in range(1 + _bit_length(dominant)):
+            shift = np.uint64(j)
+            lhs_inv[row] = lhs0 if ci == OP_POW else lhs0 >> shift
+            rhs_inv[row] = rhs0 >> shift
+            row += 1
+    _invert_or_zero(lhs_inv)
+    _invert_or_zero(rhs_inv)
+    row = 0
+    for e in range(entries.shape[0]):
+        ci, lhs0, rhs0, mult = entries[e, 0], entries[e, 1], entries[e, 2], entries[e, 3]
+        dominant = rhs0 if ci == OP_POW else max(lhs0, rhs0)
+        for j in range(1 + _bit_length(dominant)):
+            shift = np.uint64(j)
+            lhs = lhs0 if ci == OP_POW else lhs0 >> shift
+            rhs = rhs0 >> shift
+            result = _ZERO
+            if ci == OP_LT:
+                if lhs < rhs:
+                    result = _ONE
+                elif lhs == rhs and j > 0:
+                    result = np.uint64(2)
+            elif ci == OP_AND:
+                result = lhs & rhs
+            elif ci == OP_LOG2FLOOR:
+                result = np.uint64(P - 1) if lhs == 0 else np.uint64(_bit_length(lhs0) - 1)
+            elif ci == OP_POW:
+                result = _pow(lhs, rhs)
+            elif ci == OP_POPCOUNT:
+                x = lhs
+                while x:
+                    x &= x - _ONE
+                    result += _ONE
+            main[row, c0] = 1 if j == 0 else 0
+            main[row, c0 + 1] = j
+            main[row, c0 + 2] = inv_bits_minus_33[j]
+            main[row, c0 + 3] = ci
+            main[row, c0 + 4] = lhs
+            main[row, c0 + 5] = lhs_inv[row]
+            main[row, c0 + 6] = rhs
+            main[row, c0 + 7] = rhs_inv[row]
+            main[row, c0 + 8] = result
+            main[row, c0 + 9] = mult if j == 0 else _ZERO
+            row += 1
+    pad = np.zeros(10, dtype=np.uint64)
+    pad[3] = OP_SPLIT
+    pad[2] = inv_bits_minus_33[0]
+    if total:
+        for j in (3, 4, 5, 8):
+            pad[j] = main[total - 1, c0 + j]
+        if pad[3] == OP_LT:
+            pad[8] = np.uint64(2)
+    for r in range(total, num_rows):
+        for j in range(10):
+            main[r, c0 + j] = pad[j]
+
+
+def fill_u32(main: np.ndarray, c0: int, entries: np.ndarray, num_rows: int) -> None:
+    """U32 table into main[:, c0:c0+10]: one section per entry [CI, lhs, rhs, multiplicity], then padding."""
+    entries = np.ascontiguousarray(_arr(entries, 4, "u32_entries"))
     if entries.shape[0]:
         if int(entries[:, 1:3].max()) >= 2**32:
             raise ValueError("U32 table operands must be u32")
-        lens = u32_section_lengths(entries)
-        total = int(lens.sum())
-        if total > num_rows:
-            raise ValueError(f"U32 table needs {total} rows, more than {num_rows}")
-        e = np.repeat(np.arange(entries.shape[0]), lens)
-        j = np.arange(total) - np.repeat(np.cumsum(lens) - lens, lens)
-        ju = j.astype(_U)
-        ci, lhs0, rhs0, mult = (entries[e, i] for i in range(4))
-        is_pow = ci == OP_POW
-        lhs = np.where(is_pow, lhs0, lhs0 >> ju)
-        rhs = rhs0 >> ju
-        first = j == 0
-        t = table[:total]
-        t[:, c["CopyFlag"]] = first
-        t[:, c["Bits"]] = ju
-        t[:, c["BitsMinus33Inv"]] = F.batch_inv(F.sub(ju, _U(33)))
-        t[:, c["CI"]] = ci
-        t[:, c["LHS"]] = lhs
-        t[:, c["LhsInv"]] = _inv_or_zero(lhs)
-        t[:, c["RHS"]] = rhs
-        t[:, c["RhsInv"]] = _inv_or_zero(rhs)
-        t[:, c["LookupMultiplicity"]] = np.where(first, mult, _U(0))
-        result = np.zeros(total, dtype=_U)
-        sel = ci == OP_LT
-        result[sel] = np.where(
-            lhs[sel] < rhs[sel],
-            _U(1),
-            np.where(lhs[sel] > rhs[sel], _U(0), np.where(first[sel], _U(0), _U(2))),
-        )
-        sel = ci == OP_AND
-        result[sel] = lhs[sel] & rhs[sel]
-        sel = ci == OP_LOG2FLOOR
-        if sel.any():
-            top = u32_section_lengths(np.stack([ci[sel], lhs0[sel], np.zeros_like(lhs0[sel])], axis=1)) - 2
-            result[sel] = np.where(lhs[sel] == 0, _U(P - 1), top.astype(_U))
-        sel = ci == OP_POW
-        if sel.any():
-            result[sel] = _pow_bits(lhs[sel], rhs[sel])
-        sel = ci == OP_POPCOUNT
-        result[sel] = np.bitwise_count(lhs[sel]).astype(_U)
-        known = (
-            (ci == OP_SPLIT)
-            | (ci == OP_LT)
-            | (ci == OP_AND)
-            | (ci == OP_LOG2FLOOR)
-            | is_pow
-            | (ci == OP_POPCOUNT)
-        )
-        if not known.all():
-            raise ValueError(f"not a u32 table instruction: opcode {int(ci[~known][0])}")
-        t[:, c["Result"]] = result
-    else:
-        total = 0
-    pad = np.zeros(10, dtype=_U)
-    pad[c["CI"]] = OP_SPLIT
-    pad[c["BitsMinus33Inv"]] = inv_minus_33
-    if total:
-        last = table[total - 1]
-        for name in ("CI", "LHS", "LhsInv", "Result"):
-            pad[c[name]] = last[c[name]]
-        if pad[c["CI"]] == OP_LT:
-            pad[c["Result"]] = 2
-    table[total:] = pad
-    return table
+        unknown = ~np.isin(entries[:, 0], np.array(U32_OPS, dtype=_U))
+        if unknown.any():
+            raise ValueError(f"not a u32 table instruction: opcode {int(entries[unknown, 0][0])}")
+    total = _u32_height(entries)
+    if total > num_rows:
+        raise ValueError(f"U32 table needs {total} rows, more than {num_rows}")
+    _u32_into(main, c0, entries, total, num_rows, _INV_BITS_MINUS_33)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -531,7 +856,7 @@ def fill_u32(entries: np.ndarray, num_rows: int) -> np.ndarray:
 def table_heights(aet) -> dict[str, int]:
     """Unpadded heights of the nine tables, computed from the AET's arrays as the reference does."""
     n_words = np.asarray(aet.program_words).reshape(-1).size
-    u32 = _arr(aet.u32_entries, 4, "u32_entries")
+    u32 = np.ascontiguousarray(_arr(aet.u32_entries, 4, "u32_entries"))
     return {
         "Program": -(-(n_words + 1) // 10) * 10,
         "Processor": int(np.shape(aet.processor_trace)[0]),
@@ -544,8 +869,19 @@ def table_heights(aet) -> dict[str, int]:
         ),
         "Cascade": np.asarray(aet.cascade_limbs).reshape(-1).size,
         "Lookup": 256,
-        "U32": int(u32_section_lengths(u32).sum()) if u32.shape[0] else 0,
+        "U32": _u32_height(u32),
     }
+
+
+@nb.njit(cache=True, nogil=True)
+def _zero_into(main, c0, lo, hi):
+    for r in range(lo, hi):
+        for j in range(c0, main.shape[1]):
+            main[r, j] = 0
+
+
+def _chunks(lo: int, hi: int) -> list[tuple[int, int]]:
+    return [(a, min(a + ROW_CHUNK, hi)) for a in range(lo, hi, ROW_CHUNK)]
 
 
 def fill_main_table(aet, num_rows: int | None = None, base_only: bool = False,
@@ -556,48 +892,51 @@ def fill_main_table(aet, num_rows: int | None = None, base_only: bool = False,
     num_rows defaults to aet.padded_height (the trace-domain length for default parameters). With `out`
     (a C-contiguous uint64 array of that shape, e.g. in shared memory) the table is written there."""
     h = int(aet.padded_height if num_rows is None else num_rows)
-    proc = _arr(aet.processor_trace, 39, "processor_trace")
-    if proc.shape[0] == 0:
+    proc = _arr(aet.processor_trace, PROC_WIDTH, "processor_trace")
+    n = proc.shape[0]
+    if n == 0:
         raise ValueError("processor trace is empty")
     needed = max(table_heights(aet).values())
     if h < needed or h & (h - 1):
         raise ValueError(f"table height {h} must be a power of two >= the longest table ({needed})")
 
-    # The tables are independent apart from the processor's clock-jump multiplicities, and numpy releases
-    # the GIL in its array loops: fill them, and copy each into its columns, on a few threads.
     width = NUM_MAIN_BASE_COLUMNS if base_only else NUM_MASTER_MAIN_COLUMNS
     if out is not None and (out.shape != (h, width) or out.dtype != _U or not out.flags.c_contiguous):
         raise ValueError(f"out must be a C-contiguous ({h}, {width}) uint64 array, "
                          f"got {out.shape} {out.dtype}")
     main = np.empty((h, width), dtype=_U) if out is None else out
-    if not base_only:
-        main[:, NUM_MAIN_BASE_COLUMNS:] = 0
-
-    def place(name: str, block: np.ndarray) -> None:
-        start = MAIN_TABLE_START[name]
-        main[:, start : start + _WIDTH[name]] = block
-
-    fills = {
-        "OpStack": lambda: fill_op_stack(aet.op_stack_underflow_trace, h),
-        "Ram": lambda: fill_ram(aet.ram_trace, h),
-        "JumpStack": lambda: fill_jump_stack(proc, h),
-        "Program": lambda: fill_program(aet.program_words, aet.instruction_multiplicities, h),
-        "Hash": lambda: fill_hash(aet.program_hash_trace, aet.sponge_trace, aet.hash_trace, h),
-        "Cascade": lambda: fill_cascade(aet.cascade_limbs, aet.cascade_multiplicities, h),
-        "Lookup": lambda: fill_lookup(aet.lookup_multiplicities, h),
-        "U32": lambda: fill_u32(aet.u32_entries, h),
-    }
-
-    def fill_and_place(name: str):
-        result = fills[name]()
-        block, cjd = result if isinstance(result, tuple) else (result, None)
-        place(name, block)
-        return cjd
-
+    start = MAIN_TABLE_START
+    hashes = hash_parts(aet.program_hash_trace, aet.sponge_trace, aet.hash_trace)
+    hash_end = sum(trace.shape[0] for trace, _, _ in hashes)
+    # Every table writes every cell of its columns, the wide ones (Processor, Hash) in chunks of rows; the
+    # compiled loops release the GIL, so all of it runs on a pool of threads. The tables are independent
+    # apart from the processor's clock-jump multiplicities, counted once OpStack, Ram (the longest: its
+    # Bezout coefficients) and JumpStack are done.
     with ThreadPoolExecutor(max_workers=min(FILL_THREADS, os.cpu_count() or 1)) as pool:
-        futures = {name: pool.submit(fill_and_place, name) for name in fills}
-        cjd = np.concatenate([futures[name].result() for name in ("OpStack", "Ram", "JumpStack")])
-        place("Processor", fill_processor(proc, cjd, h))
-        for future in futures.values():
+        jumps = [
+            pool.submit(fill_ram, main, start["Ram"], aet.ram_trace, h),
+            pool.submit(fill_op_stack, main, start["OpStack"], aet.op_stack_underflow_trace, h),
+            pool.submit(fill_jump_stack, main, start["JumpStack"], proc, h),
+        ]
+        rows = [pool.submit(_processor_rows_into, main, start["Processor"], proc, a, b, h)
+                for a, b in _chunks(0, h)]
+        rest = [pool.submit(fill_hash_rows, main, start["Hash"], trace[a:b], mode, first + a)
+                for trace, mode, first in hashes for a, b in _chunks(0, trace.shape[0])]
+        rest += [pool.submit(fill_hash_padding, main, start["Hash"], a, b) for a, b in _chunks(hash_end, h)]
+        rest += [
+            pool.submit(fill_program, main, start["Program"], aet.program_words,
+                        aet.instruction_multiplicities, h),
+            pool.submit(fill_cascade, main, start["Cascade"], aet.cascade_limbs,
+                        aet.cascade_multiplicities, h),
+            pool.submit(fill_lookup, main, start["Lookup"], aet.lookup_multiplicities, h),
+            pool.submit(fill_u32, main, start["U32"], aet.u32_entries, h),
+        ]
+        if not base_only:
+            rest += [pool.submit(_zero_into, main, NUM_MAIN_BASE_COLUMNS, a, b) for a, b in _chunks(0, h)]
+        diffs = check_clock_jumps(np.concatenate([future.result() for future in jumps]), n)
+        for future in rows:
+            future.result()
+        _processor_multiplicities_into(main, start["Processor"], n, diffs, h)
+        for future in rest:
             future.result()
     return main

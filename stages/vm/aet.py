@@ -6,7 +6,6 @@ uint64, canonical field values, upstream column order).
 
 from __future__ import annotations
 
-import mmap
 from dataclasses import dataclass, field
 
 import numba as nb
@@ -39,7 +38,8 @@ _MONTGOMERY_R = (1 << 64) % P
 class AET:
     """Algebraic execution trace of one run (see the team notes for every field's layout).
 
-    `processor_trace` is column-major (Fortran order; the table is filled column by column);
+    `processor_trace` is row-major like the master table it is copied into (filled row by row: writing 39
+    column streams at once took 8x as long at 2^16 cycles);
     helper variables of sponge_absorb_mem, merkle_step(_mem), xx/xb_dot_step are the RAM values
     (or divined digest) recorded at run time, all others are derived from the rows.
     """
@@ -89,20 +89,6 @@ def u32_table_height(entries: np.ndarray) -> int:
 
 def next_power_of_two(n: int) -> int:
     return 1 if n <= 1 else 1 << (n - 1).bit_length()
-
-
-_POPULATE_BYTES = 1 << 22
-
-
-def _zeros(shape: tuple[int, ...], order: str = "C") -> np.ndarray:
-    """Zeroed uint64 array; large ones come pre-faulted from one mmap (first-touch page faults
-    dominate filling big traces on the VMs we run on)."""
-    nbytes = 8 * int(np.prod(shape))
-    if nbytes < _POPULATE_BYTES or not hasattr(mmap, "MAP_POPULATE"):
-        return np.zeros(shape, dtype=np.uint64, order=order)
-    buf = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | mmap.MAP_POPULATE)
-    flat = np.frombuffer(buf, dtype=np.uint64)
-    return flat.reshape(shape[::-1]).T if order == "F" else flat.reshape(shape)
 
 
 def _hash_rows(traces: np.ndarray, ci: np.ndarray) -> np.ndarray:
@@ -174,6 +160,7 @@ def _absorb_traces(padded: np.ndarray) -> np.ndarray:
 
 _ARG_DECOMPOSED_MASK = np.zeros(128, dtype=np.bool_)
 _ARG_DECOMPOSED_MASK[list(_ARG_DECOMPOSED)] = True
+_ZERO = np.uint64(0)
 _ONE = np.uint64(1)
 
 
@@ -221,6 +208,7 @@ def _fill_processor(proc, ips, tops, opcode_at, nia_at, delta_at, jump_events, d
         ci = opcode_at[ip]
         nia = nia_at[ip]
         proc[r, CLK] = r
+        proc[r, IS_PADDING] = 0
         proc[r, IP] = ip
         proc[r, CI] = ci
         proc[r, NIA] = nia
@@ -228,13 +216,14 @@ def _fill_processor(proc, ips, tops, opcode_at, nia_at, delta_at, jump_events, d
             proc[r, IB0 + bit] = (ci >> bit) & 1
         while event + 1 < n_events and jump_events[event + 1, 0] <= r:
             event += 1
-        if event >= 0:
-            proc[r, JSP] = jump_events[event, 1]
-            proc[r, JSO] = jump_events[event, 2]
-            proc[r, JSD] = jump_events[event, 3]
+        for j in range(3):
+            proc[r, JSP + j] = jump_events[event, 1 + j] if event >= 0 else _ZERO
         for j in range(16):
             proc[r, ST0 + j] = tops[r, 15 - j]
         proc[r, OSP] = osp
+        for j in range(6):
+            proc[r, HV0 + j] = 0
+        proc[r, CJD_MULT] = 0
         if decomposed[ci]:
             for bit in range(4):
                 proc[r, HV0 + bit] = (nia >> np.uint64(bit)) & _ONE
@@ -338,7 +327,8 @@ def build_aet(program: Program, rec: Recording) -> AET:
     n = len(ips)
     tops = rec.stack_tops  # st15 .. st0 per row
     jump_events = rec.jump_events
-    proc = _zeros((n, PROCESSOR_WIDTH), order="F")  # column-wise fill is contiguous
+    # every cell is written by _fill_processor: the pages are faulted in as it writes them, not zeroed first
+    proc = np.empty((n, PROCESSOR_WIDTH), dtype=np.uint64)
     op_stack = _fill_processor(proc, ips, tops, opcode_at, nia_at, delta_at, jump_events,
                                _ARG_DECOMPOSED_MASK)
     if rec.helper_cycles.size:

@@ -837,15 +837,18 @@ def execute(program: Program, public_input: Sequence[int] | PublicInput,
 
 
 def warm_up() -> None:
-    """Compile (or load from numba's on-disk cache) the compiled VM loop, the AET's compiled loops and the
-    compiled Tip5 entry points, by running a tiny program; call once before serving jobs so that no job
-    pays the compile."""
+    """Compile (or load from numba's on-disk cache) the compiled VM loop, the AET's compiled loops, the
+    main-table fill and the compiled Tip5 entry points, by running a tiny program; call once before serving
+    jobs so that no job pays the compile."""
     from tvmpd.stages import tip5
+    from tvmpd.stages.air.fill import fill_main_table
 
     from .aet import build_aet
 
     program = Program.from_tasm("push 3 push 5 xor sponge_init push 0 sponge_absorb_mem halt")
-    build_aet(program, execute(program, [])[1])
+    aet = build_aet(program, execute(program, [])[1])
+    fill_main_table(aet, base_only=True)  # what the daemon's workers build for a device
+    fill_main_table(aet)  # with the degree-lowering columns zeroed, for the numpy prover
     zeros = np.zeros((1, 5), dtype=np.uint64)
     tip5.hash_rows_native(zeros)
     tip5.hash_pairs_native(zeros, zeros)
