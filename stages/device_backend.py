@@ -208,11 +208,14 @@ def device_memory(rt) -> tuple[int, int]:
     return int(rt.device.max_mem_alloc_size), int(rt.device.global_mem_size)
 
 
-def cl_fill_zero(rt, buf, nbytes: int, start: int = 0) -> None:
-    """Zero nbytes of a device buffer from byte `start`."""
+def cl_fill_zero(rt, buf, nbytes: int, start: int = 0, piece: int = dev.BATCH_BYTES) -> None:
+    """Zero nbytes of a device buffer from byte `start`, in fills of at most `piece` bytes (a multiple of
+    8): NVIDIA's driver failed (OUT_OF_RESOURCES at the next blocking call) on one fill of 2^31 or more
+    8-byte patterns, the aux table of a 2^23 proof."""
     import pyopencl as cl
 
-    cl.enqueue_fill_buffer(rt.queue, buf, np.uint64(0), start, nbytes)
+    for at in range(start, start + nbytes, piece):
+        cl.enqueue_fill_buffer(rt.queue, buf, np.uint64(0), at, min(piece, start + nbytes - at))
 
 
 def _split_weights(weights: np.ndarray) -> np.ndarray:

@@ -184,3 +184,20 @@ def test_opencl_host_path_gives_the_reference_proof(rt, vectors):
     proof = prove_table(claim, main_table(aet, degree_lowered=False), seed=seed, backend=backend,
                         degree_lowered=False)
     np.testing.assert_array_equal(proof, reference)
+
+
+def test_zero_fill_in_pieces_zeroes_exactly_the_range(rt):
+    """cl_fill_zero splits a long fill (one fill of 2^31 patterns failed on NVIDIA at 2^23); the pieces
+    must cover the range, ragged last piece included, and nothing outside it."""
+    import pyopencl as cl
+
+    from tvmpd.stages.device_backend import cl_fill_zero
+
+    data = np.arange(1, 101, dtype=np.uint64)
+    buf = rt.to_device(data)
+    cl_fill_zero(rt, buf, 8 * 61, start=8 * 7, piece=8 * 5)
+    out = np.empty_like(data)
+    cl.enqueue_copy(rt.queue, out, buf)
+    expected = data.copy()
+    expected[7:68] = 0
+    assert np.array_equal(out, expected)
