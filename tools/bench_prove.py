@@ -6,6 +6,12 @@ so each requested log2 padded height gets a program run that lands exactly there
     python3 tools/bench_prove.py --backend numpy --log2 8 10 12
     python3 tools/bench_prove.py --backend opencl --device 0:0 --log2 16 18 20 21
     python3 tools/bench_prove.py --backend opencl --workload recursive --log2 21   # tools/workloads
+
+Before the timed proofs it proves `halt` (padded height 2^8) once and prints that time separately: it
+pays the one-time costs (numba's compile, every OpenCL program's build or load from the binary caches),
+so the table holds warm figures. Under the table it prints the reference prover's figures (Triton VM
+v7.0.0, Rust, all cores, measured on the GPU machine's 16 cores and on the 2-core machine) and ours as a
+multiple of them.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ from stages.verifier import verify  # noqa: E402
 from stages.vm import Claim, NonDeterminism, Program, run  # noqa: E402
 from tools.workloads import WORKLOADS  # noqa: E402
 
+# Reference prover (Triton VM v7.0.0, Rust, all cores): log2 padded height -> seconds (issue 18)
+REFERENCE = {"16 cores": {12: 0.68, 14: 2.33, 16: 9.31, 18: 37.7}, "2 cores": {12: 6.5, 14: 15.2}}
 NO_SECRETS = '{"individual_tokens":[],"digests":[],"ram":{}}'
 LOOP = """
 read_io 1 push 0 call loop write_io 1 pop 1 halt
@@ -99,6 +107,13 @@ def main() -> None:
         device = (gpu_devices() or [cpu_device()])[0].key
     label = "numpy" if device is None else f"opencl {device}"
 
+    claim, aet = workload(8)
+    t = time.perf_counter()
+    prove(claim, aet, device_key=device)
+    warm_up = time.perf_counter() - t
+    print(f"warm-up: halt proved in {warm_up:.2f}s (builds / loads every program)", file=sys.stderr,
+          flush=True)
+
     rows = []
     for log2 in args.log2:
         t = time.perf_counter()
@@ -134,6 +149,13 @@ def main() -> None:
     for name in names:
         print(f"{name:30s}" + "".join(f"{stages.get(name, float('nan')):10.2f}" for _, stages, _, _ in rows))
     print(f"{'prove total':30s}" + "".join(f"{total:10.2f}" for _, _, total, _ in rows))
+    print(f"{'warm-up (halt, builds)':30s}{warm_up:10.2f}")
+    for machine, figures in REFERENCE.items():
+        print(f"{'reference, ' + machine:30s}"
+              + "".join(f"{figures[log2]:10.2f}" if log2 in figures else f"{'-':>10s}" for log2, *_ in rows))
+        ratios = [f"{total / figures[log2]:9.2f}x" if log2 in figures else f"{'-':>10s}"
+                  for log2, _, total, _ in rows]
+        print(f"{'  ours / reference':30s}" + "".join(ratios))
 
 
 if __name__ == "__main__":
