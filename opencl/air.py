@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pyopencl as cl
 
-from opencl.devices import POCL_PLATFORM
-from opencl.runtime import Runtime, get_runtime
+from tvmpd.opencl.devices import POCL_PLATFORM
+from tvmpd.opencl.runtime import Runtime, get_runtime
 
 KERNEL_DIR = Path(__file__).resolve().parent
 NUM_MAIN = 379

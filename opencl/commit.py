@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from opencl import tip5
-from opencl.ntt import _log2_exact, coset_evaluate_device, pad_coefficients
-from opencl.runtime import get_runtime
+from tvmpd.opencl import tip5
+from tvmpd.opencl.ntt import _log2_exact, coset_evaluate_device, pad_coefficients
+from tvmpd.opencl.runtime import get_runtime
 
 P = 2**64 - 2**32 + 1
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pyopencl as cl
 
-from opencl import merkle, tip5
-from opencl.air import AirKernels, constraint_kernels
-from opencl.ntt import coset_evaluate_device, intt_device
-from opencl.runtime import Runtime
+from tvmpd.opencl import merkle, tip5
+from tvmpd.opencl.air import AirKernels, constraint_kernels
+from tvmpd.opencl.ntt import coset_evaluate_device, intt_device
+from tvmpd.opencl.runtime import Runtime
 
 P = 2**64 - 2**32 + 1
 KERNEL_DIR = Path(__file__).resolve().parent

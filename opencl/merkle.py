@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pyopencl as cl
 
-from opencl.runtime import Runtime, get_runtime
-from opencl.tip5 import LOCAL_SIZE, P, hash_rows_device
+from tvmpd.opencl.runtime import Runtime, get_runtime
+from tvmpd.opencl.tip5 import LOCAL_SIZE, P, hash_rows_device
 
 
 def levels_device(rt: Runtime, nodes, n_leaves: int) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pyopencl as cl
 
-from opencl.devices import cpu_device, get_cl_device, gpu_devices
+from tvmpd.opencl.devices import cpu_device, get_cl_device, gpu_devices
 
 KERNEL_DIR = Path(__file__).resolve().parent
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pyopencl as cl
 
-from opencl.runtime import Runtime, get_runtime
+from tvmpd.opencl.runtime import Runtime, get_runtime
 
 P = 2**64 - 2**32 + 1
 RATE = 10

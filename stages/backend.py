@@ -17,10 +17,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from stages import xfield
-from stages.domains import NUM_QUOTIENT_SEGMENTS, ProverDomains
-from stages.profile import ProofProfile
-from stages.verifier import NUM_AUX_COLUMNS, NUM_MAIN_COLUMNS
+from tvmpd.stages import xfield
+from tvmpd.stages.domains import NUM_QUOTIENT_SEGMENTS, ProverDomains
+from tvmpd.stages.profile import ProofProfile
+from tvmpd.stages.verifier import NUM_AUX_COLUMNS, NUM_MAIN_COLUMNS
 
 
 class DeviceTooSmall(ValueError):

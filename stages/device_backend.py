@@ -17,14 +17,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from opencl import air, tip5
-from opencl import device_tables as dev
-from opencl.runtime import get_runtime
-from stages import merkle, xfield
-from stages.backend import Clock, DeviceTooSmall, deep_constants
-from stages.domains import NUM_QUOTIENT_SEGMENTS, Domain, ProverDomains
-from stages.profile import ProofProfile
-from stages.verifier import NUM_AUX_COLUMNS, NUM_MAIN_COLUMNS
+from tvmpd.opencl import air, tip5
+from tvmpd.opencl import device_tables as dev
+from tvmpd.opencl.runtime import get_runtime
+from tvmpd.stages import merkle, xfield
+from tvmpd.stages.backend import Clock, DeviceTooSmall, deep_constants
+from tvmpd.stages.domains import NUM_QUOTIENT_SEGMENTS, Domain, ProverDomains
+from tvmpd.stages.profile import ProofProfile
+from tvmpd.stages.verifier import NUM_AUX_COLUMNS, NUM_MAIN_COLUMNS
 
 P = 2**64 - 2**32 + 1
 RANDOMIZER_COLUMN = 90

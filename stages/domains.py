@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stages import field
+from tvmpd.stages import field
 
 AIR_TARGET_DEGREE = 4
 NUM_QUOTIENT_SEGMENTS = 4

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from stages import field, merkle, ntt, xfield
-from stages.domains import Domain
-from stages.proof import ProofItem
-from stages.proof_stream import ProofStream
+from tvmpd.stages import field, merkle, ntt, xfield
+from tvmpd.stages.domains import Domain
+from tvmpd.stages.proof import ProofItem
+from tvmpd.stages.proof_stream import ProofStream
 
 _TWO_INV = field.inv_int(2)
 

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stages import field, fri, merkle, ntt, xfield
-from stages.air.constraints import LoweredAir
-from stages.backend import Clock, deep_constants
-from stages.domains import NUM_QUOTIENT_SEGMENTS, ProverDomains, powers
-from stages.profile import ProofProfile
-from stages.transforms import NumpyTransforms, Transforms
-from stages.verifier import NUM_AUX_COLUMNS, NUM_MAIN_COLUMNS
+from tvmpd.stages import field, fri, merkle, ntt, xfield
+from tvmpd.stages.air.constraints import LoweredAir
+from tvmpd.stages.backend import Clock, deep_constants
+from tvmpd.stages.domains import NUM_QUOTIENT_SEGMENTS, ProverDomains, powers
+from tvmpd.stages.profile import ProofProfile
+from tvmpd.stages.transforms import NumpyTransforms, Transforms
+from tvmpd.stages.verifier import NUM_AUX_COLUMNS, NUM_MAIN_COLUMNS
 
 RANDOMIZER_COLUMN = 90
 QUOTIENT_CHUNK_ROWS = 1 << 13  # rows of the quotient domain evaluated per constraint pass
@@ -132,8 +132,8 @@ def quotient_codeword(main: Committed, aux: Committed, challenges: np.ndarray, w
     Works coset by coset: within coset c (rows c::E) the next trace row of row k is row k + L/h. air: the
     lowered AIR (None: the v7.0.0 one).
     """
-    from stages.air.constraints import CATEGORIES, lowered_air
-    from stages.air.evaluate import evaluate_nodes
+    from tvmpd.stages.air.constraints import CATEGORIES, lowered_air
+    from tvmpd.stages.air.evaluate import evaluate_nodes
 
     air = air if air is not None else lowered_air()
     e = num_cosets(d)
@@ -221,7 +221,7 @@ def keep_lde(d: ProverDomains) -> bool:
 def extend_tables(main_trace: np.ndarray, challenges: np.ndarray) -> np.ndarray:
     """stages.air.extend.extend (aux columns 0..48, (h, 49, 3)) with the tables extended in threads: numpy
     releases the GIL in its array loops, and the nine tables are independent."""
-    from stages.air.extend import NUM_AUX_BASE_COLUMNS, NUM_MAIN_BASE_COLUMNS, TABLE_EXTENSIONS
+    from tvmpd.stages.air.extend import NUM_AUX_BASE_COLUMNS, NUM_MAIN_BASE_COLUMNS, TABLE_EXTENSIONS
 
     if main_trace.ndim != 2 or main_trace.shape[1] < NUM_MAIN_BASE_COLUMNS or main_trace.dtype != np.uint64:
         raise ValueError(f"main table must be (rows, >= {NUM_MAIN_BASE_COLUMNS}) uint64, "
@@ -260,7 +260,7 @@ class HostBackend:
                     profile: ProofProfile) -> Committed:
         """Commit the main table (h, 379), filling its degree-lowering columns first if it has only the
         149 base columns; the filled trace stays in the handle for the aux table."""
-        from stages.air.evaluate import fill_degree_lowering_main
+        from tvmpd.stages.air.evaluate import fill_degree_lowering_main
 
         if trace.shape[1] < NUM_MAIN_COLUMNS:
             full = np.zeros((len(trace), NUM_MAIN_COLUMNS), dtype=np.uint64)
@@ -279,7 +279,7 @@ class HostBackend:
                    randomizers: np.ndarray, challenges: np.ndarray) -> Committed:
         """The aux table from its extension columns (h, 49, 3) and randomizer column, with degree lowering;
         the main trace is dropped from its handle afterwards."""
-        from stages.air.evaluate import fill_degree_lowering_aux
+        from tvmpd.stages.air.evaluate import fill_degree_lowering_aux
 
         aux_trace = np.zeros((len(extension), NUM_AUX_COLUMNS, 3), dtype=np.uint64)
         aux_trace[:, :extension.shape[1]] = extension

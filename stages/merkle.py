@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from stages import tip5
+from tvmpd.stages import tip5
 
 DIGEST_LEN = tip5.DIGEST_LEN
 MAX_TREE_HEIGHT = 63  # upstream computes 1 << height in a usize

@@ -12,9 +12,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from stages import field as F
-from stages import xfield as X
-from stages.field import _add, _add_k, _mul, _mul_k, _sub_k
+from tvmpd.stages import field as F
+from tvmpd.stages import xfield as X
+from tvmpd.stages.field import _add, _add_k, _mul, _mul_k, _sub_k
 
 
 def _check_len(n: int, what: str) -> int:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from stages.domains import CLAIM_VERSION, NUM_QUOTIENT_SEGMENTS, StarkParams
+from tvmpd.stages.domains import CLAIM_VERSION, NUM_QUOTIENT_SEGMENTS, StarkParams
 
 
 @dataclass(frozen=True)
@@ -45,25 +45,25 @@ class UnsupportedProofVersion(ValueError):
 
 
 def _v7_lowered_air() -> Any:
-    from stages.air.constraints import lowered_air
+    from tvmpd.stages.air.constraints import lowered_air
 
     return lowered_air()
 
 
 def _v7_air_kernels() -> Any:
-    from stages.air.kernel_cache import air_kernels
+    from tvmpd.stages.air.kernel_cache import air_kernels
 
     return air_kernels()
 
 
 def _v7_claim_encoding(claim: Any) -> list[int]:
-    from stages.proof import encode_claim
+    from tvmpd.stages.proof import encode_claim
 
     return encode_claim(list(claim.program_digest), claim.version, list(claim.input), list(claim.output))
 
 
 def _v7_derive_challenges(sampled: Any, public_input: Any, public_output: Any, program_digest: Any) -> Any:
-    from stages.air.challenges import derive_challenges
+    from tvmpd.stages.air.challenges import derive_challenges
 
     return derive_challenges(sampled, public_input, public_output, program_digest)
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from stages.proof import ProofFormatError, ProofItem, decode_proof, encode_item, encode_proof
-from stages.tip5 import Sponge
+from tvmpd.stages.proof import ProofFormatError, ProofItem, decode_proof, encode_item, encode_proof
+from tvmpd.stages.tip5 import Sponge
 
 
 class ProofStream:

@@ -14,15 +14,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from stages import fri, xfield
-from stages.air.columns import NUM_MAIN_BASE_COLUMNS
-from stages.backend import Backend, DeviceTooSmall
-from stages.domains import StarkParams, derive
-from stages.host_backend import HostBackend
-from stages.profile import profile_for
-from stages.proof import ProofItem
-from stages.proof_stream import ProofStream
-from stages.rng import aux_randomness, main_trace_randomizers
+from tvmpd.stages import fri, xfield
+from tvmpd.stages.air.columns import NUM_MAIN_BASE_COLUMNS
+from tvmpd.stages.backend import Backend, DeviceTooSmall
+from tvmpd.stages.domains import StarkParams, derive
+from tvmpd.stages.host_backend import HostBackend
+from tvmpd.stages.profile import profile_for
+from tvmpd.stages.proof import ProofItem
+from tvmpd.stages.proof_stream import ProofStream
+from tvmpd.stages.rng import aux_randomness, main_trace_randomizers
 
 __all__ = ["DeviceTooSmall", "PaddedHeightTooBig", "backend_for", "main_table", "prove", "prove_table"]
 
@@ -63,8 +63,8 @@ def main_table(aet, degree_lowered: bool = True, allocate: Callable | None = Non
     them, (h, 149), if degree_lowered is False: prove_table(..., degree_lowered=False) then fills them, on
     the device for OpenCL backends (much faster than numpy for large tables). allocate(shape) gives the
     array the (h, 149) table is written into (the daemon's shared memory)."""
-    from stages.air.evaluate import fill_degree_lowering_main
-    from stages.air.fill import fill_main_table
+    from tvmpd.stages.air.evaluate import fill_degree_lowering_main
+    from tvmpd.stages.air.fill import fill_main_table
 
     if not degree_lowered:
         out = None if allocate is None else allocate((int(aet.padded_height), NUM_MAIN_BASE_COLUMNS))
@@ -77,7 +77,7 @@ def backend_for(device_key: str | None, cache_lde: bool | None = None) -> Backen
     cache_lde as HostBackend's keep_lde), else the device-resident backend on that OpenCL device."""
     if device_key in (None, "cpu", "numpy"):
         return HostBackend(keep_lde=cache_lde)
-    from stages.device_backend import DeviceBackend
+    from tvmpd.stages.device_backend import DeviceBackend
 
     return DeviceBackend(device_key)
 

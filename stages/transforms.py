@@ -13,8 +13,8 @@ from typing import Protocol
 
 import numpy as np
 
-from stages import ntt as _ntt
-from stages import tip5 as _tip5
+from tvmpd.stages import ntt as _ntt
+from tvmpd.stages import tip5 as _tip5
 
 
 def _flat_rows(rows: np.ndarray) -> np.ndarray:
@@ -72,7 +72,7 @@ class NumpyTransforms:
 
     def merkle_tree(self, leaves: np.ndarray) -> np.ndarray:
         """All (2n, 5) nodes of the Merkle tree over (n, 5) leaf digests (root = node 1)."""
-        from stages import merkle
+        from tvmpd.stages import merkle
 
         return merkle.build_tree(leaves)
 
@@ -81,38 +81,38 @@ class OpenCLTransforms:
     """OpenCL kernels on one device (pocl CPU or a GPU), picked by an opencl.devices key."""
 
     def __init__(self, device_key: str | None = None):
-        from opencl.runtime import get_runtime
+        from tvmpd.opencl.runtime import get_runtime
 
         self.runtime = get_runtime(device_key)
         self.device_key = self.runtime.key
 
     def ntt(self, coeffs: np.ndarray) -> np.ndarray:
         """Values on <w_n> in natural order of each column."""
-        from opencl import ntt
+        from tvmpd.opencl import ntt
 
         return ntt.ntt(coeffs, self.device_key)
 
     def intt(self, values: np.ndarray) -> np.ndarray:
         """Coefficients of each column from its values on <w_n>."""
-        from opencl import ntt
+        from tvmpd.opencl import ntt
 
         return ntt.intt(values, self.device_key)
 
     def lde(self, values: np.ndarray, offset_in: int, offset_out: int, n_out: int) -> np.ndarray:
         """Interpolate each column on offset_in * <w_n>, evaluate on offset_out * <w_n_out> (n_out >= n)."""
-        from opencl import ntt
+        from tvmpd.opencl import ntt
 
         return ntt.lde(values, offset_in, offset_out, n_out, self.device_key)
 
     def coset_evaluate(self, coeffs: np.ndarray, offset: int, n: int) -> np.ndarray:
         """Values at offset * w_n^i (i < n) of each column's polynomial (<= n coefficients, lowest first)."""
-        from opencl import ntt
+        from tvmpd.opencl import ntt
 
         return ntt.coset_evaluate(coeffs, offset, n, self.device_key)
 
     def hash_rows(self, rows: np.ndarray) -> np.ndarray:
         """hash_varlen of every row -> (n, 5)."""
-        from opencl import tip5
+        from tvmpd.opencl import tip5
 
         return tip5.hash_rows(_flat_rows(rows), self.device_key)
 
@@ -120,12 +120,12 @@ class OpenCLTransforms:
                           keep_values: bool = True) -> tuple[np.ndarray | None, np.ndarray]:
         """(coset_evaluate(coeffs, offset, n) or None, hash_rows of those values), fused on the device:
         column batches are evaluated and absorbed without a second upload of the values."""
-        from opencl import commit
+        from tvmpd.opencl import commit
 
         return commit.evaluate_and_hash(coeffs, offset, n, keep_values, self.device_key)
 
     def merkle_tree(self, leaves: np.ndarray) -> np.ndarray:
         """All (2n, 5) nodes of the Merkle tree over (n, 5) leaf digests (root = node 1, node 0 zero)."""
-        from opencl import merkle
+        from tvmpd.opencl import merkle
 
         return merkle.build_tree(leaves, self.device_key)

@@ -9,12 +9,12 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from stages import field, merkle, tip5, xfield
-from stages import fri as fri_mod
-from stages.domains import MAX_LOG2_PADDED_HEIGHT, NUM_QUOTIENT_SEGMENTS, StarkParams, derive
-from stages.profile import TRITON_VM_V7, ProofProfile, UnsupportedProofVersion, profile_for
-from stages.proof import ProofFormatError, encode_claim
-from stages.proof_stream import ProofStream
+from tvmpd.stages import field, merkle, tip5, xfield
+from tvmpd.stages import fri as fri_mod
+from tvmpd.stages.domains import MAX_LOG2_PADDED_HEIGHT, NUM_QUOTIENT_SEGMENTS, StarkParams, derive
+from tvmpd.stages.profile import TRITON_VM_V7, ProofProfile, UnsupportedProofVersion, profile_for
+from tvmpd.stages.proof import ProofFormatError, encode_claim
+from tvmpd.stages.proof_stream import ProofStream
 
 NUM_SAMPLED_CHALLENGES = 59
 NUM_MAIN_COLUMNS = 379
@@ -63,7 +63,7 @@ def _flat_circuit(air, category: str) -> tuple[np.ndarray, ...]:
     key = (id(air), category)
     if key in _FLAT:
         return _FLAT[key]
-    from stages.air.circuit import BCONST, BINOP, CHALLENGE, INPUT, XCONST, _postorder
+    from tvmpd.stages.air.circuit import BCONST, BINOP, CHALLENGE, INPUT, XCONST, _postorder
 
     roots = air.constraints[category]
     order = _postorder(roots)

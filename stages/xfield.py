@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from stages import field as F
-from stages.field import _add, _add_k, _mul, _mul_k, _sub, _sub_k
+from tvmpd.stages import field as F
+from tvmpd.stages.field import _add, _add_k, _mul, _mul_k, _sub, _sub_k
 
 DEGREE = 3
 ONE: np.ndarray = np.array([1, 0, 0], dtype=np.uint64)

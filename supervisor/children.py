@@ -25,8 +25,8 @@ import time
 import msgpack
 import numpy as np
 
-from supervisor.devmem import free_bytes
-from supervisor.messages import (
+from tvmpd.supervisor.devmem import free_bytes
+from tvmpd.supervisor.messages import (
     Admission,
     Admit,
     AdmitReply,
@@ -69,7 +69,7 @@ class ChildState(enum.StrEnum):
 
 
 def _run_execute(task: ExecuteTask, stage, ask, progress) -> Result:
-    from supervisor import jobs, shm
+    from tvmpd.supervisor import jobs, shm
 
     stage("execute")
     t0 = time.perf_counter()
@@ -124,7 +124,7 @@ def _run_execute(task: ExecuteTask, stage, ask, progress) -> Result:
 
 
 def _run_prove(task: ProveTask, device_key: str, stage) -> Result:
-    from supervisor import jobs, shm
+    from tvmpd.supervisor import jobs, shm
 
     stage("prove")
     t0 = time.perf_counter()
@@ -152,8 +152,8 @@ def _run_prove(task: ProveTask, device_key: str, stage) -> Result:
 def warm_up(device_key: str, progress) -> None:
     """Pay every one-time cost before the first job: the VM's compile where it has one, and for an OpenCL
     device a proof of `halt`, which builds every kernel program a proof of any size uses."""
-    import stages.vm as vm
-    from supervisor import jobs
+    import tvmpd.stages.vm as vm
+    from tvmpd.supervisor import jobs
 
     if hasattr(vm, "warm_up"):
         progress("VM compile")
@@ -175,12 +175,12 @@ def child_main(conn, name: str, device_key: str, env: dict, cancel) -> None:
     `cancel` is a shared integer the supervisor sets to a job's sequence number to stop that job: the work
     loop checks it at every stage boundary and VM progress report and answers "cancelled".
     """
-    from supervisor import lifecycle
+    from tvmpd.supervisor import lifecycle
 
     lifecycle.become_child(int(env.get("TVMPD_SUPERVISOR_PID") or os.getppid()))
     os.environ.update(env)
-    from supervisor import jobs
-    from supervisor.config import LOG_CONTEXT, setup_logging
+    from tvmpd.supervisor import jobs
+    from tvmpd.supervisor.config import LOG_CONTEXT, setup_logging
 
     setup_logging(os.environ.get("TVMPD_LOG_LEVEL", "INFO"), os.environ.get("TVMPD_LOG_FORMAT", "text"))
     LOG_CONTEXT.context["child"] = name  # every line this process logs names its child and job

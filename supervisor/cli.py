@@ -9,8 +9,8 @@ from pathlib import Path
 
 import click
 
-from supervisor import offline
-from supervisor.config import (
+from tvmpd.supervisor import offline
+from tvmpd.supervisor.config import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_TCP,
     LOG_FORMATS,
@@ -27,7 +27,7 @@ from supervisor.config import (
 
 def proof_versions_text() -> str:
     """Which claim versions this build proves, e.g. "proof version 5 (Triton VM v7.0.0)"."""
-    from stages.vm.types import PROOF_SYSTEM_NAMES, SUPPORTED_PROOF_VERSIONS
+    from tvmpd.stages.vm.types import PROOF_SYSTEM_NAMES, SUPPORTED_PROOF_VERSIONS
 
     return "proof version " + ", ".join(f"{v} ({PROOF_SYSTEM_NAMES.get(v, '?')})"
                                         for v in SUPPORTED_PROOF_VERSIONS)
@@ -88,7 +88,7 @@ def main() -> None:
 @main.command()
 def devices() -> None:
     """List the OpenCL devices and which ones tvmpd would use."""
-    from opencl.devices import cpu_device, gpu_devices, list_devices
+    from tvmpd.opencl.devices import cpu_device, gpu_devices, list_devices
 
     found = list_devices()
     if not found:
@@ -98,7 +98,7 @@ def devices() -> None:
     for d in found:
         click.echo(f"{d.key:6} {d.kind:5} {d.compute_units:4d} {d.global_mem_bytes / 2**30:8.1f}GB  "
                    f"{d.platform} / {d.name}")
-    from supervisor.scheduler import cpu_pool_device
+    from tvmpd.supervisor.scheduler import cpu_pool_device
 
     pool_key, _ = cpu_pool_device()
     cpu = cpu_device()
@@ -107,7 +107,7 @@ def devices() -> None:
     if cpu is not None and cpu.key != pool_key:
         click.echo(f"OpenCL CPU device {cpu.key} ({cpu.name}): not used by default; "
                    f"`--devices {cpu.key}` makes a device child on it")
-    from stages.air.kernel_cache import kernels_digest
+    from tvmpd.stages.air.kernel_cache import kernels_digest
 
     click.echo(f"proves: {proof_versions_text()}; AIR kernels digest {kernels_digest()[:16]}")
     gpus = gpu_devices()
@@ -119,7 +119,7 @@ def devices() -> None:
 
 
 def _run_daemon(cfg: ServeConfig) -> None:
-    from supervisor.server import serve
+    from tvmpd.supervisor.server import serve
 
     setup_logging(cfg.log_level, cfg.log_format)
     try:
@@ -313,7 +313,7 @@ def config_cmd(**opts) -> None:
 
 
 def _control(path: str | None, msg: dict) -> dict:
-    from supervisor import control
+    from tvmpd.supervisor import control
 
     path = path or default_control_path()
     try:
@@ -382,7 +382,7 @@ def status(control, as_json) -> None:
               help="With --wait: give up after this many seconds (0 = never).")
 def drain(control, wait, timeout) -> None:
     """Stop taking jobs, finish the running ones, then exit."""
-    from supervisor import control as ctl
+    from tvmpd.supervisor import control as ctl
 
     path = control or default_control_path()
     answer = _control(path, {"cmd": "drain"})
@@ -421,7 +421,7 @@ def proxy(address) -> None:
     Reads neptune-core's JSON job object or xnt-core's five JSON lines and forwards the job to a running
     daemon; errors are one `ERROR:` line on stderr.
     """
-    from supervisor.proxy import main as proxy_main
+    from tvmpd.supervisor.proxy import main as proxy_main
 
     sys.exit(proxy_main(address))
 

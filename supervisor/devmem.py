@@ -59,7 +59,7 @@ def free_bytes(device_key: str) -> int | None:
     try:
         import pyopencl as cl
 
-        from opencl.devices import get_cl_device
+        from tvmpd.opencl.devices import get_cl_device
 
         dev = get_cl_device(device_key)
     except Exception:  # no OpenCL runtime in this process

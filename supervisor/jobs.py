@@ -18,7 +18,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from supervisor.protocol import encode_proof_bincode
+from tvmpd.supervisor.protocol import encode_proof_bincode
 
 PROVING_MISSING = "proving is not implemented yet (STARK stage missing)"
 FORCE_CPU_KEYS = ("force_cpu", "tvmpd_force_cpu", "triton_force_cpu")
@@ -71,7 +71,7 @@ class Executed:
 def vm_module():
     """The VM package, or a JobError saying it is missing."""
     try:
-        vm = importlib.import_module("stages.vm")
+        vm = importlib.import_module("tvmpd.stages.vm")
     except ImportError as exc:
         raise JobError(f"cannot execute the program: the Triton VM module (stages.vm) is not available "
                        f"({exc})") from None
@@ -284,7 +284,7 @@ def job_environment(pairs: list[tuple[str, str]]):
 
 def _prover():
     try:
-        return importlib.import_module("stages.prover")
+        return importlib.import_module("tvmpd.stages.prover")
     except ImportError as exc:
         raise JobError(f"{PROVING_MISSING}: {exc}") from None
 
@@ -304,7 +304,7 @@ def build_main_table(aet, allocate=None) -> np.ndarray | None:
     prover takes it; None when the prover only takes an AET, or is absent (the prove step then answers
     why)."""
     try:
-        prover = importlib.import_module("stages.prover")
+        prover = importlib.import_module("tvmpd.stages.prover")
     except ImportError:
         return None
     if not (hasattr(prover, "main_table") and hasattr(prover, "prove_table")):

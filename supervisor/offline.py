@@ -99,9 +99,9 @@ def _check_writable(output: str) -> None:
 @click.option("--device", default=None, help="OpenCL device key (`tvmpd devices`); implies --backend opencl.")
 def prove(request: str, output: str | None, seed: str | None, backend: str, device: str | None) -> None:
     """Prove REQUEST (the five JSON lines a node sends) and write the proof."""
-    from stages.proof import to_bincode
-    from stages.prover import prove as stark_prove
-    from supervisor import jobs
+    from tvmpd.stages.proof import to_bincode
+    from tvmpd.stages.prover import prove as stark_prove
+    from tvmpd.supervisor import jobs
 
     seed_bytes = None
     if seed is not None:
@@ -118,14 +118,14 @@ def prove(request: str, output: str | None, seed: str | None, backend: str, devi
         _check_writable(output)
     if device is not None:
         backend = "opencl"
-        from opencl.devices import list_devices
+        from tvmpd.opencl.devices import list_devices
 
         keys = [d.key for d in list_devices()]
         if device not in keys:
             raise click.BadParameter(f"no OpenCL device {device!r} (found: {', '.join(keys) or 'none'}; "
                                      "see `tvmpd devices`)", param_hint="--device")
     if backend == "opencl" and device is None:
-        from opencl.devices import cpu_device, gpu_devices
+        from tvmpd.opencl.devices import cpu_device, gpu_devices
 
         chosen = (gpu_devices() or [cpu_device()])[0]
         if chosen is None:
@@ -144,7 +144,7 @@ def prove(request: str, output: str | None, seed: str | None, backend: str, devi
         sys.exit(TOO_BIG_EXIT_BASE + done.log2)
     _stderr(f"executed: padded height 2^{done.log2}, {time.perf_counter() - started:.2f}s")
 
-    from stages.prover import DeviceTooSmall
+    from tvmpd.stages.prover import DeviceTooSmall
 
     display = StageDisplay(started, sys.stderr.isatty())
     try:
@@ -175,10 +175,10 @@ def verify(claim: str, proof: str) -> None:
 
     Exits 0 for a valid proof, 1 for an invalid one (with the reason), 2 for unreadable input.
     """
-    from stages.proof import ProofFormatError, from_bincode
-    from stages.verifier import VerificationError
-    from stages.verifier import verify as stark_verify
-    from stages.vm import Claim
+    from tvmpd.stages.proof import ProofFormatError, from_bincode
+    from tvmpd.stages.verifier import VerificationError
+    from tvmpd.stages.verifier import verify as stark_verify
+    from tvmpd.stages.vm import Claim
 
     try:
         lines = [line for line in Path(claim).read_text().splitlines() if line.strip()]

@@ -98,7 +98,7 @@ def encode_error(job_id: int, message: str) -> bytes:
 def encode_proof_bincode(elements) -> bytes:
     """bincode(Proof): u64 element count, then each BFieldElement as u64, all little-endian (the one
     framing helper, stages.proof.to_bincode)."""
-    from stages.proof import to_bincode  # here, not at the top: `tvmpd proxy` imports this module
+    from tvmpd.stages.proof import to_bincode  # here, not at the top: `tvmpd proxy` imports this module
 
     return to_bincode(elements)
 

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from typing import BinaryIO, TextIO
 
-from supervisor import protocol
+from tvmpd.supervisor import protocol
 
 SOCKET_ENV = "TRITON_VM_PROVER_SOCKET"
 TOO_BIG_EXIT_OFFSET = 200
@@ -161,7 +161,7 @@ def candidate_addresses(address: str | None) -> list[tuple[str, str]]:
     env = os.environ.get(SOCKET_ENV)
     if env:
         return [(env, SOCKET_ENV)]
-    from supervisor.config import default_unix_path
+    from tvmpd.supervisor.config import default_unix_path
 
     return [(default_unix_path(), "default Unix socket"), (DEFAULT_TCP, "default TCP address")]
 

@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 import msgpack
 import psutil
 
-from supervisor import jobs, metrics, protocol, shm
-from supervisor.children import Child, ChildDied, ChildState
-from supervisor.config import ServeConfig
-from supervisor.messages import Admission, AdmitReply, ExecuteTask, Outcome, ProveTask, Result
-from supervisor.timings import TimingTable, default_cache_dir
+from tvmpd.supervisor import jobs, metrics, protocol, shm
+from tvmpd.supervisor.children import Child, ChildDied, ChildState
+from tvmpd.supervisor.config import ServeConfig
+from tvmpd.supervisor.messages import Admission, AdmitReply, ExecuteTask, Outcome, ProveTask, Result
+from tvmpd.supervisor.timings import TimingTable, default_cache_dir
 
 log = logging.getLogger("tvmpd")
 
@@ -55,8 +55,8 @@ def device_prove_bytes(log2: int) -> int:
     """Peak device memory of the device-resident prover at 2^log2 rows (stages.device_backend's model,
     about 50 GiB at 2^21); the rough prove_bytes when the STARK stage is absent."""
     try:
-        from stages.device_backend import device_bytes
-        from stages.domains import derive
+        from tvmpd.stages.device_backend import device_bytes
+        from tvmpd.stages.domains import derive
     except ImportError:
         return prove_bytes(log2)
     return device_bytes(derive(1 << log2))[1]
@@ -154,7 +154,7 @@ def cpu_pool_device() -> tuple[str, str]:
     """(device key, speed class) the CPU pool's workers prove with: pocl's OpenCL CPU device where pocl is
     present (the device-resident prover, several times faster than numpy on the same cores), else the
     numpy backend ("cpu")."""
-    from opencl.devices import POCL_PLATFORM, cpu_device
+    from tvmpd.opencl.devices import POCL_PLATFORM, cpu_device
 
     dev = cpu_device()
     if dev is not None and dev.platform == POCL_PLATFORM:
@@ -175,7 +175,7 @@ def resolve_devices(cfg: ServeConfig) -> list[tuple[str, int, str]]:
     --num-gpus)."""
     host_total = psutil.virtual_memory().total
     if cfg.devices is None:
-        from opencl.devices import gpu_devices
+        from tvmpd.opencl.devices import gpu_devices
 
         found = [(d.key, d.global_mem_bytes, _speed_class(d)) for d in gpu_devices()]
         if cfg.num_gpus is not None:
@@ -183,7 +183,7 @@ def resolve_devices(cfg: ServeConfig) -> list[tuple[str, int, str]]:
                 log.warning("--num-gpus %d but only %d GPU(s) found", cfg.num_gpus, len(found))
             found = found[: cfg.num_gpus]
         return found
-    from opencl.devices import list_devices
+    from tvmpd.opencl.devices import list_devices
 
     known = {d.key: d for d in list_devices()}
     out = []
@@ -256,7 +256,7 @@ class Scheduler:
                  "earliest-finish" if self.cfg.cpu_max_log2 is None else
                  f"cpu-max-log2={self.cfg.cpu_max_log2}",
                  ",".join(str(v) for v in jobs.supported_proof_versions()))
-        from stages.air.kernel_cache import kernels_digest
+        from tvmpd.stages.air.kernel_cache import kernels_digest
 
         log.info("AIR kernels digest %s", kernels_digest())
 

@@ -24,9 +24,9 @@ import socket
 import time
 from collections import Counter
 
-from supervisor import control, lifecycle, protocol
-from supervisor.config import ServeConfig, ensure_private_dir
-from supervisor.scheduler import Scheduler
+from tvmpd.supervisor import control, lifecycle, protocol
+from tvmpd.supervisor.config import ServeConfig, ensure_private_dir
+from tvmpd.supervisor.scheduler import Scheduler
 
 log = logging.getLogger("tvmpd")
 
@@ -136,7 +136,7 @@ class Daemon:
         self._service_task = asyncio.create_task(self._service_loop())
 
     async def _start_metrics(self, address: str) -> None:
-        from supervisor import metrics
+        from tvmpd.supervisor import metrics
 
         kind, where = protocol.parse_address(address)
         if kind != "tcp":

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from opencl.icd import register
+from tvmpd.opencl.icd import register
 
 # Before anything loads OpenCL: make OpenCL drivers installed as wheels (Intel's CPU runtime, from the test
 # extra) visible next to pocl, for this process and the daemons it starts.
@@ -45,7 +45,7 @@ def random_field(rng: np.random.Generator, shape) -> np.ndarray:
 
 def _implementation(platform: str) -> str:
     """Short test id of an OpenCL implementation: "pocl", or the leading word of its platform name."""
-    from opencl.devices import POCL_PLATFORM
+    from tvmpd.opencl.devices import POCL_PLATFORM
 
     if platform == POCL_PLATFORM:
         return "pocl"
@@ -58,7 +58,7 @@ def opencl_test_devices() -> list[tuple[str, str]]:
     (e.g. a GPU)."""
     if os.environ.get("TVMPD_AIR_TEST_DEVICE"):
         return [("env", os.environ["TVMPD_AIR_TEST_DEVICE"])]
-    from opencl.devices import cpu_devices
+    from tvmpd.opencl.devices import cpu_devices
 
     picked: dict[str, str] = {}
     for dev in cpu_devices():

@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from supervisor import control, protocol, shm
+from tvmpd.supervisor import control, protocol, shm
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,7 +27,7 @@ class Daemon:
         self.unix = os.path.join(self.dir, "p.sock")
         self.control = os.path.join(self.dir, "c.sock")
         self.log_path = os.path.join(self.dir, "log")
-        cmd = [sys.executable, "-m", "supervisor.cli", "serve", "--tcp", "127.0.0.1:0", "--unix", self.unix,
+        cmd = [sys.executable, "-m", "tvmpd", "serve", "--tcp", "127.0.0.1:0", "--unix", self.unix,
                "--control", self.control, "--cpu-workers", str(cpu_workers), "--restart-backoff", "0.1",
                "--cache-dir", os.path.join(self.dir, "cache"), *args]
         if devices:

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from stages.air.circuit import (
+from tvmpd.stages.air.circuit import (
     CircuitBuilder,
     DualRow,
     P,

@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from stages.air.circuit import CircuitBuilder, P, SingleRow, lower_to_degree
+from tvmpd.stages.air.circuit import CircuitBuilder, P, SingleRow, lower_to_degree
 
 
 class RNode:

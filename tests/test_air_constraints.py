@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-from stages.air.circuit import CircuitBuilder
+from tvmpd.stages.air.circuit import CircuitBuilder
 
 # (init, cons, tran, term) before degree lowering, from the reference's arithmetization overview
 COUNTS = {
@@ -27,7 +27,7 @@ MAX_DEGREE = {"program": 4, "op_stack": 4, "ram": 5, "jump_stack": 5, "cascade":
 
 def _module(name):
     try:
-        return importlib.import_module(f"stages.air.constraints.{name}")
+        return importlib.import_module(f"tvmpd.stages.air.constraints.{name}")
     except ModuleNotFoundError:
         pytest.skip(f"constraints of {name} not ported yet")
 

@@ -8,9 +8,9 @@ import json
 import numpy as np
 import pytest
 
-import stages.air
-from stages.air import evaluate as E
-from stages.air.constraints import CATEGORIES, lowered_air
+import tvmpd.stages.air as air_package
+from tvmpd.stages.air import evaluate as E
+from tvmpd.stages.air.constraints import CATEGORIES, lowered_air
 
 P = 2**64 - 2**32 + 1
 NAMES = ("halt", "all_tables")
@@ -25,13 +25,13 @@ def tables(request, vectors):
 
 def test_counts():
     expected = {"initial": 81, "consistency": 97, "transition": 403, "terminal": 23}
-    assert stages.air.constraint_counts() == expected
+    assert air_package.constraint_counts() == expected
     air = lowered_air()
     assert sum(len(v) for v in air.main_substitutions.values()) == 230
     assert sum(len(v) for v in air.aux_substitutions.values()) == 41
     assert [len(air.main_substitutions[c]) for c in CATEGORIES] == [2, 18, 210, 0]
     assert [len(air.aux_substitutions[c]) for c in CATEGORIES] == [0, 0, 41, 0]
-    assert (stages.air.NUM_MAIN_COLUMNS, stages.air.NUM_AUX_COLUMNS) == (379, 91)
+    assert (air_package.NUM_MAIN_COLUMNS, air_package.NUM_AUX_COLUMNS) == (379, 91)
     for category in CATEGORIES:
         constraints = air.constraints[category]
         assert max(c.degree() for c in constraints) <= 4
@@ -108,7 +108,7 @@ def test_tampering_a_main_cell_is_detected(tables):
 
 
 def test_cache_matches_fresh_lowering():
-    from stages.air.constraints import load_cache, lower, to_json
+    from tvmpd.stages.air.constraints import load_cache, lower, to_json
 
     cached = load_cache()
     assert cached is not None, "stale or missing cache: run python3 tools/gen_kernels.py --air"

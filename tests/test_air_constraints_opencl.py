@@ -7,15 +7,15 @@ import os
 import numpy as np
 import pytest
 
-from stages import xfield as X
-from stages.air.constraints import CATEGORIES, lower, lowered_air
-from stages.air.evaluate import evaluate_every_row
-from stages.air.kernel_cache import air_kernels, build
 from tests.conftest import random_field
+from tvmpd.stages import xfield as X
+from tvmpd.stages.air.constraints import CATEGORIES, lower, lowered_air
+from tvmpd.stages.air.evaluate import evaluate_every_row
+from tvmpd.stages.air.kernel_cache import air_kernels, build
 
 cl = pytest.importorskip("pyopencl")
-from opencl.air import constraint_kernels  # noqa: E402
-from opencl.runtime import get_runtime  # noqa: E402
+from tvmpd.opencl.air import constraint_kernels  # noqa: E402
+from tvmpd.opencl.runtime import get_runtime  # noqa: E402
 
 # The full kernels take pocl minutes to compile the first time (it caches them afterwards), so by default
 # the generator is checked on the AIR without the processor and hash tables (same code paths, 1/7 of

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stages import field as F
-from stages.air import constraints as air
-from stages.air.circuit import BCONST, BINOP, CHALLENGE, INPUT, MUL, XCONST, CircuitBuilder
-from stages.air.constraints import hash as hash_air
-from stages.air.constraints import processor as processor_air
+from tvmpd.stages import field as F
+from tvmpd.stages.air import constraints as air
+from tvmpd.stages.air.circuit import BCONST, BINOP, CHALLENGE, INPUT, MUL, XCONST, CircuitBuilder
+from tvmpd.stages.air.constraints import hash as hash_air
+from tvmpd.stages.air.constraints import processor as processor_air
 
 CATEGORIES = ("initial", "consistency", "transition", "terminal")
 EXPECTED_COUNTS = {

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stages import field as F
-from stages import xfield as X
-from stages.air import columns as C
-from stages.air.extend import _scan, extend
+from tvmpd.stages import field as F
+from tvmpd.stages import xfield as X
+from tvmpd.stages.air import columns as C
+from tvmpd.stages.air.extend import _scan, extend
 
 
 @pytest.mark.parametrize("name", ["halt", "all_tables"])

@@ -12,9 +12,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from stages import field as F
-from stages.air import columns as C
-from stages.air.fill import bezout_coefficients, fill_main_table
+from tvmpd.stages import field as F
+from tvmpd.stages.air import columns as C
+from tvmpd.stages.air.fill import bezout_coefficients, fill_main_table
 
 
 def _block(main, name):
@@ -101,7 +101,7 @@ def test_bezout_relation(k):
 
 @pytest.mark.parametrize("k", [1, 2, 5, 33, 130])
 def test_bezout_fast_equals_quadratic(k):
-    from stages.air.fill import _bezout_fast, _bezout_quadratic
+    from tvmpd.stages.air.fill import _bezout_fast, _bezout_quadratic
 
     roots = np.unique(np.random.default_rng(100 + k).integers(0, F.P, size=k, dtype=np.uint64))
     roots = np.random.default_rng(k).permutation(roots)

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from stages.air import columns as C
-from stages.air.challenges import ChallengeId, derive_challenges
 from tests.conftest import load_json
+from tvmpd.stages.air import columns as C
+from tvmpd.stages.air.challenges import ChallengeId, derive_challenges
 
 
 def test_column_names_match_meta(vectors):

@@ -6,14 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stages import field as F
-from stages import xfield as X
-from stages.air import columns as C
-from stages.air.challenges import ChallengeId, derive_challenges
-from stages.air.extend import extend
-from stages.air.fill import fill_main_table
-from stages.vm import Claim, NonDeterminism, Program, run
 from tests.conftest import load_json
+from tvmpd.stages import field as F
+from tvmpd.stages import xfield as X
+from tvmpd.stages.air import columns as C
+from tvmpd.stages.air.challenges import ChallengeId, derive_challenges
+from tvmpd.stages.air.extend import extend
+from tvmpd.stages.air.fill import fill_main_table
+from tvmpd.stages.vm import Claim, NonDeterminism, Program, run
 
 EXPECTED = load_json("expected.json")["requests"]
 HALTING = sorted(n for n, e in EXPECTED.items() if e["expect"] == "ok" and e["padded_height"] <= 2**12)
@@ -21,7 +21,7 @@ HALTING = sorted(n for n, e in EXPECTED.items() if e["expect"] == "ok" and e["pa
 
 def _evaluate():
     """The AIR helper's evaluator (degree-lowering columns, constraints); skip where it is not there yet."""
-    return pytest.importorskip("stages.air.evaluate")
+    return pytest.importorskip("tvmpd.stages.air.evaluate")
 
 
 def _run(vectors, name):
@@ -140,7 +140,7 @@ def test_constraints_vanish_on_filled_tables(vectors, name):
 
 
 def test_table_heights_and_bad_height(vectors):
-    from stages.air.fill import table_heights
+    from tvmpd.stages.air.fill import table_heights
 
     for name in ("all_tables", "u32_ops", "memory", "halt"):
         _, _, aet = _run(vectors, name)

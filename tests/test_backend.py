@@ -6,15 +6,15 @@ import inspect
 
 import pytest
 
-from stages.backend import Backend
-from stages.host_backend import HostBackend
+from tvmpd.stages.backend import Backend
+from tvmpd.stages.host_backend import HostBackend
 
 OPERATIONS = [name for name, value in vars(Backend).items() if callable(value) and not name.startswith("_")]
 
 
 def _implementations() -> list[type]:
     pytest.importorskip("pyopencl")
-    from stages.device_backend import DeviceBackend
+    from tvmpd.stages.device_backend import DeviceBackend
 
     return [HostBackend, DeviceBackend]
 

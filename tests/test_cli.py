@@ -1,10 +1,10 @@
 from click.testing import CliRunner
 
-from supervisor.cli import main
+from tvmpd.supervisor.cli import main
 
 
 def test_devices_lists_pocl_cpu():
-    from opencl.devices import POCL_PLATFORM, cpu_device
+    from tvmpd.opencl.devices import POCL_PLATFORM, cpu_device
 
     result = CliRunner().invoke(main, ["devices"])
     assert result.exit_code == 0, result.output

@@ -16,7 +16,7 @@ HALT = str(VECTORS / "requests" / "halt.req")
 
 
 def tvmpd(*args: str, stdout=subprocess.PIPE, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "supervisor.cli", *args], cwd=ROOT, stdout=stdout,
+    return subprocess.run([sys.executable, "-m", "tvmpd", *args], cwd=ROOT, stdout=stdout,
                           stderr=subprocess.PIPE, text=True, timeout=120, **kw)
 
 
@@ -74,7 +74,7 @@ def test_prove_on_a_terminal_ticks_the_running_stage(tmp_path):
     """stderr on a terminal: each stage's line is redrawn while it runs, then ends with its time."""
     master, slave = pty.openpty()
     try:
-        cmd = [sys.executable, "-m", "supervisor.cli", "prove", HALT, "-o", str(tmp_path / "p")]
+        cmd = [sys.executable, "-m", "tvmpd", "prove", HALT, "-o", str(tmp_path / "p")]
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=slave)
         os.close(slave)
         out = b""

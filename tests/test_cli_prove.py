@@ -5,8 +5,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from supervisor.cli import main
 from tests.conftest import load_json
+from tvmpd.supervisor.cli import main
 
 EXPECTED = load_json("expected.json")["requests"]
 # Requests up to 2^12 are proved here; the 2^14 and 2^16 ones are left to tools/check_vectors.py (minutes).
@@ -82,7 +82,7 @@ def test_seeded_cli_proof_is_the_reference_proof(vectors, tmp_path):
 
 
 def test_device_too_small_is_a_clear_error(vectors, tmp_path, monkeypatch):
-    import stages.device_backend as pd
+    import tvmpd.stages.device_backend as pd
 
     monkeypatch.setattr(pd, "device_bytes", lambda d, split=1: (1 << 40, 1 << 60))
     result = CliRunner().invoke(main, ["prove", str(vectors / "requests" / "halt.req"), "--backend", "opencl",

@@ -9,8 +9,8 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from supervisor.cli import main
-from supervisor.config import parse_size
+from tvmpd.supervisor.cli import main
+from tvmpd.supervisor.config import parse_size
 
 TOML = """
 max_frame = "512M"

@@ -15,9 +15,9 @@ import threading
 import numpy as np
 import pytest
 
-from supervisor import protocol, shm
 from tests.conftest import VECTORS, load_json
 from tests.daemon_harness import ROOT, Daemon
+from tvmpd.supervisor import protocol, shm
 
 EXPECTED = load_json("expected.json")["requests"]
 
@@ -30,7 +30,7 @@ def request_fields(name: str) -> list[str]:
 def _vm_ready() -> bool:
     """True when stages.vm executes the halt vector as the reference does (then outcomes are checked)."""
     try:
-        from supervisor import jobs
+        from tvmpd.supervisor import jobs
 
         res = jobs.execute(jobs.parse_request(request_fields("halt")))
         return res.kind == "executed" and res.log2 == EXPECTED["halt"]["log2_padded_height"]
@@ -59,7 +59,7 @@ def decode_error(data: bytes) -> tuple[int, str]:
 def check_outcome(name: str, resp: protocol.Response) -> None:
     """The answer a request should get, given what exists of the VM and the prover."""
     if not VM_READY:
-        assert resp.status == protocol.STATUS_ERROR and "stages.vm" in resp.message, resp
+        assert resp.status == protocol.STATUS_ERROR and "tvmpd.stages.vm" in resp.message, resp
         return
     entry = EXPECTED[name]
     if entry["expect"] == "ok":  # a real proof: bincode of its elements (verified in test_node_dropin.py)
@@ -134,7 +134,7 @@ def test_bad_json_and_programs(daemon):
     resp = daemon.submit(13, fields[:4] + ["[1]"])
     assert resp.status == protocol.STATUS_ERROR and "env vars" in resp.message
     if not VM_READY:
-        pytest.skip("stages.vm not ready: program, digest and VM checks need it")
+        pytest.skip("tvmpd.stages.vm not ready: program, digest and VM checks need it")
     bad_program = '{"instructions":[{"NoSuchInstruction":1}],"address_to_label":{},"debug_information":{}}'
     resp = daemon.submit(14, [fields[0], bad_program] + fields[2:])
     assert resp.status == protocol.STATUS_ERROR and resp.message.startswith("invalid program"), resp
@@ -161,7 +161,7 @@ def test_frame_limit_and_remote_refusal():
     finally:
         assert d.stop() == 0
     never = os.path.join(tempfile.mkdtemp(prefix="tvd", dir="/tmp"), "c.sock")
-    cmd = [sys.executable, "-m", "supervisor.cli", "serve", "--tcp", "0.0.0.0:0", "--unix", "",
+    cmd = [sys.executable, "-m", "tvmpd", "serve", "--tcp", "0.0.0.0:0", "--unix", "",
            "--control", never, "--cpu-workers", "1", "--devices", "cpu"]
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 1 and "--allow-remote" in out.stderr
@@ -227,7 +227,7 @@ def test_status_json_and_drain_wait():
     answers: dict = {}
     threads = [_submit_async(d, 40 + i, "halt", answers, via="tcp" if i else "unix") for i in range(3)]
     d.wait_for(lambda st: len(st["jobs"]) == 3, what="3 jobs in flight")
-    out = subprocess.run([sys.executable, "-m", "supervisor.cli", "status", "--json", "--control", d.control],
+    out = subprocess.run([sys.executable, "-m", "tvmpd", "status", "--json", "--control", d.control],
                          capture_output=True, text=True, timeout=30, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     st = json.loads(out.stdout)
@@ -236,11 +236,11 @@ def test_status_json_and_drain_wait():
     busy = [c for c in st["children"] if c["state"] == "busy"]
     assert len(busy) == 1 and busy[0]["stage"] and busy[0]["job"] == st["running"][0]["seq"]
     assert all(j["age_s"] >= 0 for j in st["jobs"]) and st["memory"]["host_total"] > 0
-    human = subprocess.run([sys.executable, "-m", "supervisor.cli", "status", "--control", d.control],
+    human = subprocess.run([sys.executable, "-m", "tvmpd", "status", "--control", d.control],
                            capture_output=True, text=True, timeout=30, cwd=ROOT)
     assert human.returncode == 0 and "queued" in human.stdout
     # drain --wait: running and queued jobs finish, new ones are refused, the daemon exits 0
-    cmd = [sys.executable, "-m", "supervisor.cli", "drain", "--wait", "--timeout", "60",
+    cmd = [sys.executable, "-m", "tvmpd", "drain", "--wait", "--timeout", "60",
            "--control", d.control]
     drain = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     d.wait_for(lambda st: st["draining"], what="draining")
@@ -286,14 +286,14 @@ def test_sigterm_drains_and_double_sigint_stops():
 def test_proxy_against_daemon(daemon):
     env = {**os.environ, "TRITON_VM_PROVER_SOCKET": daemon.unix}
     stdin = (VECTORS / "requests" / "sum_squares_2e12_max10.req").read_bytes()
-    out = subprocess.run([sys.executable, "-m", "supervisor.cli", "proxy"], input=stdin, env=env, cwd=ROOT,
+    out = subprocess.run([sys.executable, "-m", "tvmpd", "proxy"], input=stdin, env=env, cwd=ROOT,
                          capture_output=True, timeout=60)
     if VM_READY:
         assert out.returncode == 212 and out.stdout == b""
     else:
-        assert out.returncode == 1 and b"stages.vm" in out.stderr
+        assert out.returncode == 1 and b"tvmpd.stages.vm" in out.stderr
     stdin = (VECTORS / "requests" / "fail_assert.req").read_bytes()
-    cmd = [sys.executable, "-m", "supervisor.cli", "proxy", "--socket", daemon.tcp]
+    cmd = [sys.executable, "-m", "tvmpd", "proxy", "--socket", daemon.tcp]
     out = subprocess.run(cmd, input=stdin, cwd=ROOT, capture_output=True, timeout=60)
     assert out.returncode == 1 and out.stdout == b""
     assert b"ERROR: tvmpd proxy: VM execution failed" in out.stderr
@@ -318,8 +318,8 @@ def test_routing_by_height_and_force_cpu():
 
 def _stark_ready() -> bool:
     try:
-        from stages.prover import main_table, prove_table  # noqa: F401
-        from stages.verifier import verify  # noqa: F401
+        from tvmpd.stages.prover import main_table, prove_table  # noqa: F401
+        from tvmpd.stages.verifier import verify  # noqa: F401
         return VM_READY
     except ImportError:
         return False
@@ -329,8 +329,8 @@ def _stark_ready() -> bool:
 def test_real_proof_from_a_device_child_verifies():
     """The whole path: CPU pool executes and builds the main table into shared memory, a device child
     (here on the host, numpy backend) proves from it, and the verifier accepts the proof."""
-    from stages.verifier import verify
-    from stages.vm import Claim
+    from tvmpd.stages.verifier import verify
+    from tvmpd.stages.vm import Claim
 
     d = Daemon("--cpu-max-log2", "0", cpu_workers=1, devices="cpu")
     try:
@@ -396,7 +396,7 @@ def test_cycle_limit_stops_runaway_programs():
 
 @pytest.mark.skipif(not VM_READY, reason="admission happens after stages.vm has executed the job")
 def test_host_memory_admission_waits_or_refuses():
-    from supervisor.scheduler import prove_bytes
+    from tvmpd.supervisor.scheduler import prove_bytes
 
     limit = prove_bytes(8) + (8 << 20)  # room for one 2^8 job on the CPU pool, not two
     d = Daemon("--host-memory", str(limit), faults="slow=2@prove", devices="")
@@ -439,8 +439,8 @@ def test_attached_block_is_read_in_place_and_outlives_its_unlinking():
 def test_main_table_is_built_in_place_in_shared_memory():
     import numpy as np
 
-    from stages.prover import main_table
-    from supervisor import jobs
+    from tvmpd.stages.prover import main_table
+    from tvmpd.supervisor import jobs
 
     result = jobs.execute(jobs.parse_request(request_fields("halt")))
     name = f"{shm.PREFIX}{os.getpid()}_table_test"

@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from supervisor.children import ChildState
-from supervisor.config import ServeConfig
-from supervisor.scheduler import Job, JobRefused, Scheduler, device_prove_bytes
-from supervisor.timings import TimingTable
+from tvmpd.supervisor.children import ChildState
+from tvmpd.supervisor.config import ServeConfig
+from tvmpd.supervisor.scheduler import Job, JobRefused, Scheduler, device_prove_bytes
+from tvmpd.supervisor.timings import TimingTable
 
 FAST = "opencl:Test GPU"
 
@@ -212,7 +212,7 @@ def test_back_off_grows_with_failures_and_a_boot_loop_is_given_up():
 def test_memory_guard_stops_the_biggest_busy_child_with_an_error(monkeypatch):
     from types import SimpleNamespace
 
-    import supervisor.scheduler as sch
+    import tvmpd.supervisor.scheduler as sch
 
     async def go():
         sched = make(devices=1)
@@ -246,9 +246,9 @@ def test_prove_job_without_prover(monkeypatch):
     import sys
     from types import SimpleNamespace
 
-    from supervisor import jobs
+    from tvmpd.supervisor import jobs
 
-    monkeypatch.setitem(sys.modules, "stages.prover", None)  # import now raises ImportError
+    monkeypatch.setitem(sys.modules, "tvmpd.stages.prover", None)  # import now raises ImportError
     with pytest.raises(jobs.JobError, match=r"^proving is not implemented yet \(STARK stage missing\)"):
         jobs.prove_job("{}", "cpu", [], aet=SimpleNamespace(padded_height=256))
 
@@ -257,7 +257,7 @@ def test_nvidia_free_memory_by_pci_address(monkeypatch):
     import sys
     from types import SimpleNamespace
 
-    from supervisor import devmem
+    from tvmpd.supervisor import devmem
 
     asked = []
 
@@ -279,7 +279,7 @@ def test_nvidia_free_memory_by_pci_address(monkeypatch):
 def test_cli_entry_points_without_a_daemon(tmp_path):
     from click.testing import CliRunner
 
-    from supervisor.cli import main, prover_server
+    from tvmpd.supervisor.cli import main, prover_server
 
     out = CliRunner().invoke(prover_server, ["--help"])
     assert out.exit_code == 0
@@ -296,7 +296,7 @@ def test_cli_entry_points_without_a_daemon(tmp_path):
 def test_blocks_of_dead_supervisors_are_reaped():
     import numpy as np
 
-    from supervisor import shm
+    from tvmpd.supervisor import shm
 
     dead = "tvmpd_4194303_1_a0_request"  # no process has this pid (above the usual pid_max)
     shm.put_array(dead, np.zeros(4, dtype=np.uint64))

@@ -6,8 +6,8 @@ import tomllib
 
 from click.testing import CliRunner
 
-from supervisor.cli import main
 from tests.daemon_harness import ROOT
+from tvmpd.supervisor.cli import main
 
 DEPLOY = ROOT / "deploy"
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from stages import field
-from stages.domains import StarkParams, derive, of_length, powers
 from tests.conftest import load_json
+from tvmpd.stages import field
+from tvmpd.stages.domains import StarkParams, derive, of_length, powers
 
 
 def test_default_parameters():

@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from stages import domains, fri, ntt, xfield
-from stages.proof import from_bincode
-from stages.proof_stream import ProofStream
+from tvmpd.stages import domains, fri, ntt, xfield
+from tvmpd.stages.proof import from_bincode
+from tvmpd.stages.proof_stream import ProofStream
 
 
 def _stream_at_fri(vectors, name):

@@ -73,8 +73,8 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_the_walk_sees_the_prover_imports():
     graph = _graph()
-    assert {"stages.backend", "stages.host_backend"} <= graph["stages.prover"]
-    assert "opencl.device_tables" in graph["stages.device_backend"]
+    assert {"tvmpd.stages.backend", "tvmpd.stages.host_backend"} <= graph["tvmpd.stages.prover"]
+    assert "tvmpd.opencl.device_tables" in graph["tvmpd.stages.device_backend"]
 
 
 def test_the_cycle_finder_finds_a_cycle():

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from stages.air import kernel_cache
-from stages.air.constraints import lowered_air
+from tvmpd.stages.air import kernel_cache
+from tvmpd.stages.air.constraints import lowered_air
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,11 +7,11 @@ import json
 import logging
 import signal
 
-from supervisor import protocol
-from supervisor.config import JsonFormatter, TextFormatter
-from supervisor.scheduler import event_level
 from tests.conftest import VECTORS
 from tests.daemon_harness import Daemon
+from tvmpd.supervisor import protocol
+from tvmpd.supervisor.config import JsonFormatter, TextFormatter
+from tvmpd.supervisor.scheduler import event_level
 
 
 def request_fields(name: str) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stages import merkle, tip5
+from tvmpd.stages import merkle, tip5
 
 P = tip5.P
 

@@ -7,7 +7,7 @@ import dataclasses
 import msgpack
 import pytest
 
-from supervisor import messages as m
+from tvmpd.supervisor import messages as m
 
 SAMPLES = [
     m.ExecuteTask(3, 0, "tvmpd_1_3_", {"name": "x", "dtype": "<u1", "shape": [5]}, 1 << 30),

@@ -9,9 +9,9 @@ import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from supervisor import protocol
 from tests.conftest import VECTORS
 from tests.daemon_harness import ROOT, Daemon
+from tvmpd.supervisor import protocol
 
 
 def request_fields(name: str) -> list[str]:
@@ -32,9 +32,9 @@ def value(samples: dict, name: str, **labels) -> float | None:
 
 
 def test_metrics_during_and_after_a_real_job():
-    from stages.proof import from_bincode
-    from stages.verifier import verify
-    from stages.vm import Claim
+    from tvmpd.stages.proof import from_bincode
+    from tvmpd.stages.verifier import verify
+    from tvmpd.stages.vm import Claim
 
     d = Daemon("--metrics", "127.0.0.1:0", cpu_workers=1, devices="")
     try:
@@ -69,7 +69,7 @@ def test_metrics_during_and_after_a_real_job():
 
 
 def test_metrics_refuse_a_remote_address_without_allow_remote(tmp_path):
-    cmd = [sys.executable, "-m", "supervisor.cli", "serve", "--tcp", "127.0.0.1:0", "--unix", "",
+    cmd = [sys.executable, "-m", "tvmpd", "serve", "--tcp", "127.0.0.1:0", "--unix", "",
            "--control", str(tmp_path / "c.sock"), "--metrics", "0.0.0.0:0", "--cpu-workers", "1"]
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 1 and "refusing to serve metrics on non-loopback address" in out.stderr

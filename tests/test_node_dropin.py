@@ -14,13 +14,13 @@ import time
 
 import pytest
 
-from stages.vm import Claim, Program
 from tests.conftest import NODE_FORMATS, load_json
 from tests.daemon_harness import ROOT, Daemon
 from tests.node_emulator import cancel_neptune, run_neptune, run_xnt, start_neptune
+from tvmpd.stages.vm import Claim, Program
 
 EXPECTED = load_json("expected.json")["requests"]
-CLI = [sys.executable, "-m", "supervisor.cli"]
+CLI = [sys.executable, "-m", "tvmpd"]
 SAMPLES = ("halt", "all_tables_env", "sum_squares_2e12_max10", "fail_assert", "claim_output_mismatch")
 
 
@@ -37,7 +37,7 @@ def daemon():
 
 
 def proxy_command(d: Daemon) -> str:
-    return f"{sys.executable} -m supervisor.cli proxy --socket {d.unix}"
+    return f"{sys.executable} -m tvmpd proxy --socket {d.unix}"
 
 
 def verify(claim: dict, proof: bytes, tmp_path) -> subprocess.CompletedProcess:
@@ -206,8 +206,8 @@ def test_proxy_without_daemon_names_the_addresses_tried(tmp_path):
 
 
 def test_proxy_starts_without_numpy_or_the_prover():
-    out = subprocess.run([sys.executable, "-X", "importtime", "-m", "supervisor.cli", "proxy", "--socket",
+    out = subprocess.run([sys.executable, "-X", "importtime", "-m", "tvmpd", "proxy", "--socket",
                           "/nonexistent/tvmpd.sock"], input=b"", cwd=ROOT, capture_output=True, timeout=60)
     imported = {line.rsplit("|", 1)[-1].strip() for line in out.stderr.decode().splitlines() if "|" in line}
-    assert "supervisor.proxy" in imported
-    assert not imported & {"numpy", "pyopencl", "stages", "stages.prover", "stages.vm"}, imported
+    assert "tvmpd.supervisor.proxy" in imported
+    assert not imported & {"numpy", "pyopencl", "tvmpd.stages", "tvmpd.stages.vm"}, imported

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stages import field as F
-from stages import ntt as N
-from stages import xfield as X
 from tests.conftest import load_json
+from tvmpd.stages import field as F
+from tvmpd.stages import ntt as N
+from tvmpd.stages import xfield as X
 
 P = F.P
 RNG = np.random.default_rng(2024)

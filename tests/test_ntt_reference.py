@@ -10,13 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stages import field as F
-from stages import merkle, rng, tip5
-from stages import ntt as N
-from stages import xfield as X
-from stages.proof import from_bincode
-from stages.proof_stream import ProofStream
 from tests.conftest import VECTORS, load_json
+from tvmpd.stages import field as F
+from tvmpd.stages import merkle, rng, tip5
+from tvmpd.stages import ntt as N
+from tvmpd.stages import xfield as X
+from tvmpd.stages.proof import from_bincode
+from tvmpd.stages.proof_stream import ProofStream
 
 NUM_RANDOMIZERS = 98
 FRI_OFFSET = 7

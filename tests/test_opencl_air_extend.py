@@ -5,16 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stages.air import columns as C
-from stages.air.challenges import ChallengeId
-from stages.air.extend import extend as np_extend
-from stages.air.kernel_cache import air_kernels
+from tvmpd.stages.air import columns as C
+from tvmpd.stages.air.challenges import ChallengeId
+from tvmpd.stages.air.extend import extend as np_extend
+from tvmpd.stages.air.kernel_cache import air_kernels
 
 P = 2**64 - 2**32 + 1
 
 cl = pytest.importorskip("pyopencl")
-from opencl import air  # noqa: E402
 from tests.conftest import random_field  # noqa: E402
+from tvmpd.opencl import air  # noqa: E402
 
 OPCODES = np.array(
     [0, 1, 2, 3, 4, 6, 8, 9, 10, 11, 12, 14, 16, 17, 18, 19, 20, 22, 24, 25, 26, 28, 30, 32, 33, 34, 36, 40,
@@ -60,7 +60,7 @@ def test_extend_matches_numpy_on_random_tables(device, seed, n):
 
 
 def test_scan_matches_sequential(device):
-    from opencl.runtime import get_runtime
+    from tvmpd.opencl.runtime import get_runtime
 
     rng = np.random.default_rng(9)
     n = 64 * 64 + 37  # three scan levels
@@ -72,7 +72,7 @@ def test_scan_matches_sequential(device):
     air.scan_device(rt, air_kernels(), abuf, bbuf, n, n, cols)
     got = rt.from_device(bbuf, (49, 3, n))
     x = [np.zeros(3, dtype=np.uint64) for _ in cols]
-    from stages import xfield as X
+    from tvmpd.stages import xfield as X
 
     for i in range(n):
         for k, c in enumerate(cols):

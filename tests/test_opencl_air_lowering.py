@@ -6,15 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stages.air.evaluate import fill_degree_lowering_aux as np_fill_aux
-from stages.air.evaluate import fill_degree_lowering_main as np_fill_main
-from stages.air.kernel_cache import air_kernels
+from tvmpd.stages.air.evaluate import fill_degree_lowering_aux as np_fill_aux
+from tvmpd.stages.air.evaluate import fill_degree_lowering_main as np_fill_main
+from tvmpd.stages.air.kernel_cache import air_kernels
 
 P = 2**64 - 2**32 + 1
 
 cl = pytest.importorskip("pyopencl")
-from opencl import air  # noqa: E402
 from tests.conftest import random_field  # noqa: E402
+from tvmpd.opencl import air  # noqa: E402
 
 
 @pytest.mark.parametrize("name", ["halt", "all_tables"])
@@ -45,7 +45,7 @@ def test_lowering_matches_numpy_on_random_tables(device):
 
 
 def test_lowering_device_layout(device):
-    from opencl.runtime import get_runtime
+    from tvmpd.opencl.runtime import get_runtime
 
     rng = np.random.default_rng(8)
     n = 32

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from opencl import commit
-from stages import ntt as np_ntt
-from stages import tip5 as np_tip5
+from tvmpd.opencl import commit
+from tvmpd.stages import ntt as np_ntt
+from tvmpd.stages import tip5 as np_tip5
 
 P = np_tip5.P
 

@@ -9,8 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from opencl import devices, icd
-from opencl import runtime as rtm
+from tvmpd.opencl import devices, icd
+from tvmpd.opencl import runtime as rtm
 
 
 def _info(key: str, platform: str, name: str, kind: str = "cpu") -> devices.DeviceInfo:
@@ -84,7 +84,7 @@ def test_every_installed_driver_wheel_is_an_opencl_platform_here():
 def test_tvmpd_devices_lists_every_cpu_platform_and_picks_pocl():
     from click.testing import CliRunner
 
-    from supervisor.cli import main
+    from tvmpd.supervisor.cli import main
 
     result = CliRunner().invoke(main, ["devices"])
     assert result.exit_code == 0, result.output
@@ -123,7 +123,7 @@ def test_device_requirements_name_the_device_and_what_it_lacks():
 
 
 def test_test_devices_meet_the_requirements(device):
-    from opencl.devices import get_cl_device
+    from tvmpd.opencl.devices import get_cl_device
 
     assert rtm.device_problems(get_cl_device(device)) == []
 

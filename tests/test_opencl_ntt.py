@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from opencl import ntt as cl_ntt
-from opencl.runtime import get_runtime
-from stages import field as F
-from stages import ntt as np_ntt
-from stages import xfield as X
 from tests.conftest import random_field
+from tvmpd.opencl import ntt as cl_ntt
+from tvmpd.opencl.runtime import get_runtime
+from tvmpd.stages import field as F
+from tvmpd.stages import ntt as np_ntt
+from tvmpd.stages import xfield as X
 
 P = F.P
 
@@ -52,7 +52,7 @@ def test_field_kernels_match_numpy(device, rng):
 def test_both_carry_forms_of_field_cl_match_numpy(device, rng, options):
     """field.cl's two ways of testing carries and borrows (opencl/air.py builds the AIR's kernels for a CPU
     with GL_CPU_CARRIES) give the same sums, differences and products, edge values included."""
-    from opencl.runtime import KERNEL_DIR
+    from tvmpd.opencl.runtime import KERNEL_DIR
 
     rt = get_runtime(device)
     source = "\n".join((KERNEL_DIR / f).read_text() for f in ("field.cl", "field_kernels.cl"))
@@ -190,7 +190,7 @@ def test_coset_evaluate_device_on_a_coset_smaller_than_the_polynomial(device, rn
     src, dst = rt.to_device(coeffs), rt.empty(8 * 3 << log_n)
     cl_ntt.coset_evaluate_device(rt, src, dst, 3, log_len, log_n, offset)
     got = rt.from_device(dst, (3, 1 << log_n))
-    from stages.domains import powers
+    from tvmpd.stages.domains import powers
 
     x = F.mul(np.uint64(offset), powers(cl_ntt.primitive_root(1 << log_n), 1 << log_n))
     want = np.zeros_like(got)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from opencl import merkle as cl_merkle
-from opencl import tip5 as cl_tip5
-from opencl.runtime import get_runtime
-from stages import tip5 as np_tip5
 from tests.conftest import load_json, random_field
+from tvmpd.opencl import merkle as cl_merkle
+from tvmpd.opencl import tip5 as cl_tip5
+from tvmpd.opencl.runtime import get_runtime
+from tvmpd.stages import tip5 as np_tip5
 
 P = np_tip5.P
 

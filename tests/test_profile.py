@@ -8,18 +8,18 @@ import dataclasses
 import numpy as np
 import pytest
 
-from stages.air import columns
-from stages.air.challenges import ChallengeId
-from stages.domains import StarkParams
-from stages.profile import (
+from tvmpd.stages.air import columns
+from tvmpd.stages.air.challenges import ChallengeId
+from tvmpd.stages.domains import StarkParams
+from tvmpd.stages.profile import (
     PROFILES,
     SUPPORTED_PROOF_VERSIONS,
     TRITON_VM_V7,
     UnsupportedProofVersion,
     profile_for,
 )
-from stages.proof import decode_proof, from_bincode
-from stages.vm import Claim
+from tvmpd.stages.proof import decode_proof, from_bincode
+from tvmpd.stages.vm import Claim
 
 FRI_KINDS = {"MerkleRoot", "FriCodeword", "FriPolynomial", "FriResponse"}
 
@@ -53,8 +53,8 @@ def test_v7_proof_items_are_the_reference_proofs_items(vectors):
 
 
 def _halt(vectors):
-    from stages.vm import NonDeterminism, Program
-    from stages.vm.interpreter import run_claim
+    from tvmpd.stages.vm import NonDeterminism, Program
+    from tvmpd.stages.vm.interpreter import run_claim
 
     lines = (vectors / "requests" / "halt.req").read_text().splitlines()
     claim = Claim.from_json(lines[0])
@@ -63,7 +63,7 @@ def _halt(vectors):
 
 
 def test_prover_refuses_an_unsupported_version_before_any_work(vectors):
-    from stages.prover import prove_table
+    from tvmpd.stages.prover import prove_table
 
     claim, _ = _halt(vectors)
     other = dataclasses.replace(claim, version=6)
@@ -72,7 +72,7 @@ def test_prover_refuses_an_unsupported_version_before_any_work(vectors):
 
 
 def test_verifier_rejects_a_claim_of_an_unsupported_version(vectors):
-    from stages.verifier import VerificationError, verify
+    from tvmpd.stages.verifier import VerificationError, verify
 
     claim, _ = _halt(vectors)
     proof = from_bincode((vectors / "proofs" / "halt.proof").read_bytes())

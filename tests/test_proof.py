@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from stages.proof import (
+from tvmpd.stages.proof import (
     ProofFormatError,
     ProofItem,
     decode_item,

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from stages.proof import ProofFormatError, ProofItem, from_bincode
-from stages.proof_stream import ProofStream
+from tvmpd.stages.proof import ProofFormatError, ProofItem, from_bincode
+from tvmpd.stages.proof_stream import ProofStream
 
 
 @pytest.mark.parametrize("name", ["halt", "all_tables"])

@@ -3,9 +3,16 @@ import struct
 
 import pytest
 
-from supervisor import protocol
-from supervisor.jobs import JobError, digest_hex, digest_values, force_cpu, parse_env_vars, parse_max_log2
 from tests.conftest import load_json
+from tvmpd.supervisor import protocol
+from tvmpd.supervisor.jobs import (
+    JobError,
+    digest_hex,
+    digest_values,
+    force_cpu,
+    parse_env_vars,
+    parse_max_log2,
+)
 
 FIELDS = ['{"a":1}', '{"instructions":["Halt"]}', "{}", "null", "{}"]
 

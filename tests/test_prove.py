@@ -5,11 +5,11 @@ and our verifier accepts them and rejects tampered ones."""
 import numpy as np
 import pytest
 
-from stages.proof import from_bincode
-from stages.prover import PaddedHeightTooBig, prove
-from stages.verifier import VerificationError, verify
-from stages.vm import Claim, NonDeterminism, Program
-from stages.vm.interpreter import run_claim
+from tvmpd.stages.proof import from_bincode
+from tvmpd.stages.prover import PaddedHeightTooBig, prove
+from tvmpd.stages.verifier import VerificationError, verify
+from tvmpd.stages.vm import Claim, NonDeterminism, Program
+from tvmpd.stages.vm.interpreter import run_claim
 
 SEEDED = ["halt", "io_arith", "merkle", "all_tables"]
 
@@ -87,7 +87,7 @@ def test_recomputed_lde_gives_the_same_proof(reference_proofs):
 
 def test_base_only_table_on_numpy_gives_the_same_proof(reference_proofs):
     # The daemon's CPU pool ships the 149 base columns; the prover fills the degree-lowering ones.
-    from stages.prover import main_table, prove_table
+    from tvmpd.stages.prover import main_table, prove_table
 
     claim, aet, seed, reference = reference_proofs["halt"]
     base = main_table(aet, degree_lowered=False)

@@ -6,25 +6,25 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stages import field, fri, ntt, xfield
-from stages.domains import derive
 from tests.conftest import random_field
+from tvmpd.stages import field, fri, ntt, xfield
+from tvmpd.stages.domains import derive
 
 cl = pytest.importorskip("pyopencl")
 
 
 @pytest.fixture(scope="module")
 def rt(device):
-    from opencl.runtime import get_runtime
+    from tvmpd.opencl.runtime import get_runtime
 
     return get_runtime(device)
 
 
 
 def test_randomized_interpolants_and_coset_values_equal_numpy(rt):
-    from opencl import device_tables as dev
-    from stages.host_backend import evaluate_on_coset, randomized_interpolants
-    from stages.transforms import NumpyTransforms
+    from tvmpd.opencl import device_tables as dev
+    from tvmpd.stages.host_backend import evaluate_on_coset, randomized_interpolants
+    from tvmpd.stages.transforms import NumpyTransforms
 
     rng = np.random.default_rng(1)
     d = derive(256)
@@ -39,8 +39,8 @@ def test_randomized_interpolants_and_coset_values_equal_numpy(rt):
 
 
 def test_evaluate_at_and_weighted_sum_equal_numpy(rt):
-    from opencl import device_tables as dev
-    from stages.host_backend import _base_weighted
+    from tvmpd.opencl import device_tables as dev
+    from tvmpd.stages.host_backend import _base_weighted
 
     rng = np.random.default_rng(2)
     coef = random_field(rng, (1024, 11))
@@ -56,7 +56,7 @@ def test_evaluate_at_and_weighted_sum_equal_numpy(rt):
 
 
 def test_fri_rounds_equal_host_rounds(rt):
-    from stages.device_backend import DeviceCodeword, DeviceRounds
+    from tvmpd.stages.device_backend import DeviceCodeword, DeviceRounds
 
     rng = np.random.default_rng(3)
     domain = derive(256).fri
@@ -74,7 +74,7 @@ def test_fri_rounds_equal_host_rounds(rt):
 
 
 def test_deep_kernel_inverse(rt):
-    from opencl import device_tables as dev
+    from tvmpd.opencl import device_tables as dev
 
     rng = np.random.default_rng(4)
     n = 64
@@ -94,10 +94,10 @@ def test_deep_kernel_inverse(rt):
 
 
 def test_seeded_proof_on_device_is_byte_identical(rt, vectors):
-    from stages.proof import from_bincode
-    from stages.prover import prove
-    from stages.vm import Claim, NonDeterminism, Program
-    from stages.vm.interpreter import run_claim
+    from tvmpd.stages.proof import from_bincode
+    from tvmpd.stages.prover import prove
+    from tvmpd.stages.vm import Claim, NonDeterminism, Program
+    from tvmpd.stages.vm.interpreter import run_claim
 
     lines = (vectors / "requests" / "halt.req").read_text().splitlines()
     claim = Claim.from_json(lines[0])
@@ -109,7 +109,7 @@ def test_seeded_proof_on_device_is_byte_identical(rt, vectors):
 
 def test_small_batches_give_the_same_proof(rt, vectors, monkeypatch):
     """Large tables go through the device in column batches and row chunks; force them at a small size."""
-    from opencl import device_tables as dev
+    from tvmpd.opencl import device_tables as dev
 
     monkeypatch.setattr(dev, "BATCH_BYTES", 1 << 15)  # 8 columns of 512 rows, 10 rows of 379 columns
     test_seeded_proof_on_device_is_byte_identical(rt, vectors)
@@ -119,11 +119,11 @@ def test_small_batches_give_the_same_proof(rt, vectors, monkeypatch):
 def test_device_too_small_is_refused_with_the_sizes(rt, vectors, monkeypatch):
     """A device that cannot hold the tables is refused before any work, saying what is needed and what the
     device has (the host-array fallback would run numpy constraints for hours at such sizes)."""
-    import stages.device_backend as pd
-    from stages.backend import DeviceTooSmall
-    from stages.prover import main_table, prove_table
-    from stages.vm import Claim, NonDeterminism, Program
-    from stages.vm.interpreter import run_claim
+    import tvmpd.stages.device_backend as pd
+    from tvmpd.stages.backend import DeviceTooSmall
+    from tvmpd.stages.prover import main_table, prove_table
+    from tvmpd.stages.vm import Claim, NonDeterminism, Program
+    from tvmpd.stages.vm.interpreter import run_claim
 
     monkeypatch.setattr(pd, "device_bytes", lambda d, split=1: (1 << 40, 1 << 60))
     lines = (vectors / "requests" / "halt.req").read_text().splitlines()
@@ -138,7 +138,7 @@ def test_device_too_small_is_refused_with_the_sizes(rt, vectors, monkeypatch):
 def test_half_length_cosets_and_coefficient_parts_give_the_same_proof(rt, vectors, monkeypatch):
     """What a 2^22 proof does on an 80 GB GPU: cosets of L/2 rows (16 instead of 8) and each table's
     coefficients in several buffers; forced here at a small size."""
-    import stages.device_backend as pd
+    import tvmpd.stages.device_backend as pd
 
     monkeypatch.setattr(pd, "device_split", lambda rt, d: 2)
     monkeypatch.setattr(pd, "MAX_PART_BYTES", 8 * 512 * 100)  # parts of 100 columns of L = 512 rows
@@ -146,10 +146,10 @@ def test_half_length_cosets_and_coefficient_parts_give_the_same_proof(rt, vector
 
 
 def test_device_split_is_chosen_from_the_memory_model(rt, monkeypatch):
-    import stages.device_backend as pd
-    from stages.backend import DeviceTooSmall
-    from stages.device_backend import device_split
-    from stages.domains import derive
+    import tvmpd.stages.device_backend as pd
+    from tvmpd.stages.backend import DeviceTooSmall
+    from tvmpd.stages.device_backend import device_split
+    from tvmpd.stages.domains import derive
 
     d = derive(1 << 8)
     assert device_split(rt, d) == 1
@@ -162,12 +162,12 @@ def test_device_split_is_chosen_from_the_memory_model(rt, monkeypatch):
 
 def test_opencl_host_path_gives_the_reference_proof(rt, vectors):
     """HostBackend with OpenCL transforms (host arrays, one kernel call at a time) proves byte-identically."""
-    from stages.host_backend import HostBackend
-    from stages.proof import from_bincode
-    from stages.prover import main_table, prove_table
-    from stages.transforms import OpenCLTransforms
-    from stages.vm import Claim, NonDeterminism, Program
-    from stages.vm.interpreter import run_claim
+    from tvmpd.stages.host_backend import HostBackend
+    from tvmpd.stages.proof import from_bincode
+    from tvmpd.stages.prover import main_table, prove_table
+    from tvmpd.stages.transforms import OpenCLTransforms
+    from tvmpd.stages.vm import Claim, NonDeterminism, Program
+    from tvmpd.stages.vm.interpreter import run_claim
 
     lines = (vectors / "requests" / "halt.req").read_text().splitlines()
     claim = Claim.from_json(lines[0])

@@ -5,11 +5,11 @@ import json
 import numpy as np
 import pytest
 
-from stages import field, ntt
-from stages.domains import derive
-from stages.host_backend import commit, randomized_interpolants, zerofier_inverses
-from stages.rng import aux_randomness, main_trace_randomizers
-from stages.transforms import NumpyTransforms
+from tvmpd.stages import field, ntt
+from tvmpd.stages.domains import derive
+from tvmpd.stages.host_backend import commit, randomized_interpolants, zerofier_inverses
+from tvmpd.stages.rng import aux_randomness, main_trace_randomizers
+from tvmpd.stages.transforms import NumpyTransforms
 
 
 @pytest.mark.parametrize("name", ["halt", "all_tables"])

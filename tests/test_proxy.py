@@ -12,9 +12,9 @@ import threading
 
 import pytest
 
-from supervisor import protocol
-from supervisor.proxy import EXIT_ERROR, EXIT_TRANSPORT, JobInputError, read_job, run_proxy
 from tests.conftest import NODE_FORMATS, VECTORS
+from tvmpd.supervisor import protocol
+from tvmpd.supervisor.proxy import EXIT_ERROR, EXIT_TRANSPORT, JobInputError, read_job, run_proxy
 
 REQUEST = (VECTORS / "requests" / "halt.req").read_bytes()
 LIMITED = (VECTORS / "requests" / "sum_squares_2e12_max10.req").read_bytes()

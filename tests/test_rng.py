@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stages.rng import (
+from tvmpd.stages.rng import (
     P,
     StdRng,
     _wide_mul_p,
@@ -94,7 +94,7 @@ def test_rare_one_draw_path_matches_scalar_definition():
 
 
 def test_many_generators_draw_the_same_streams_as_one_at_a_time():
-    from stages.rng import StdRng, chacha12_blocks, chacha12_blocks_many, offset_seed
+    from tvmpd.stages.rng import StdRng, chacha12_blocks, chacha12_blocks_many, offset_seed
 
     seeds = [offset_seed(bytes(range(32)), c) for c in range(5)]
     many = chacha12_blocks_many(seeds, 3, 6)
@@ -106,7 +106,7 @@ def test_many_generators_draw_the_same_streams_as_one_at_a_time():
 
 
 def test_keystream_split_over_threads_is_the_same_stream(monkeypatch):
-    import stages.rng as rng
+    import tvmpd.stages.rng as rng
 
     monkeypatch.setattr(rng, "KEYSTREAM_MIN_BLOCKS", 4)
     key = bytes(range(32))

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from supervisor import protocol
-from supervisor.scheduler import cpu_pool_device
 from tests.conftest import VECTORS
 from tests.daemon_harness import Daemon
+from tvmpd.supervisor import protocol
+from tvmpd.supervisor.scheduler import cpu_pool_device
 
 FINISH = re.compile(r"(\w+)=([0-9.e+]+)s")
 
@@ -27,7 +27,7 @@ def fields(name: str) -> list[str]:
 
 def endless() -> list[str]:
     """A request whose program loops until it is stopped."""
-    from stages.vm import Claim, Program
+    from tvmpd.stages.vm import Claim, Program
 
     program = Program.from_tasm("push 0 call loop halt loop: push 1 add recurse")
     return [Claim(program.digest()).to_json(), program.to_json(),
@@ -110,7 +110,7 @@ def test_a_frozen_child_is_detected_and_its_job_answered_once():
 
 
 def test_burst_placed_by_predicted_finish_on_a_pocl_device_and_a_cpu_worker():
-    from opencl.devices import cpu_device
+    from tvmpd.opencl.devices import cpu_device
 
     pocl = cpu_device()
     if pocl is None:

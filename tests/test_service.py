@@ -13,9 +13,9 @@ import time
 
 import psutil
 
-from supervisor import protocol, shm
 from tests.conftest import VECTORS
 from tests.daemon_harness import Daemon
+from tvmpd.supervisor import protocol, shm
 
 
 def request_fields(name: str) -> list[str]:
@@ -132,7 +132,7 @@ def test_a_drain_past_its_deadline_stops_and_answers_the_job():
 
 
 def test_notify_helpers(monkeypatch):
-    from supervisor import lifecycle
+    from tvmpd.supervisor import lifecycle
 
     monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
     assert lifecycle.sd_notify("READY=1") is False

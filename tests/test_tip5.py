@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import load_json
 
-from stages import tip5
+from tvmpd.stages import tip5
 
 P = tip5.P
 

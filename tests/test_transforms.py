@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stages import ntt as np_ntt
-from stages.transforms import NumpyTransforms, OpenCLTransforms
+from tvmpd.stages import ntt as np_ntt
+from tvmpd.stages.transforms import NumpyTransforms, OpenCLTransforms
 
 P = 2**64 - 2**32 + 1
 

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from stages.vm import Claim, NonDeterminism, Program, VMError, run
-from stages.vm.isa import P
 from tests.conftest import VECTORS, load_json
+from tvmpd.stages.vm import Claim, NonDeterminism, Program, VMError, run
+from tvmpd.stages.vm.isa import P
 
 EXPECTED = load_json("expected.json")["requests"]
 NAMES = sorted(EXPECTED)

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stages import tip5
-from stages.vm import NonDeterminism, Program, VMError, build_aet, execute, execute_reference
-from stages.vm.isa import BY_NAME, NUM_WORDS, STACK_REG, P
+from tvmpd.stages import tip5
+from tvmpd.stages.vm import NonDeterminism, Program, VMError, build_aet, execute, execute_reference
+from tvmpd.stages.vm.isa import BY_NAME, NUM_WORDS, STACK_REG, P
 
 # values that reach every branch: small numbers (RAM addresses, node indices, u32 operands), u32 edges,
 # field edges, arbitrary field elements
@@ -140,9 +140,9 @@ def test_native_row_and_pair_hashes_equal_the_batch_path():
 
 
 def test_verifier_constraint_values_equal_the_numpy_evaluator():
-    from stages.air.constraints import lowered_air
-    from stages.air.evaluate import evaluate_nodes
-    from stages.verifier import ood_constraint_values
+    from tvmpd.stages.air.constraints import lowered_air
+    from tvmpd.stages.air.evaluate import evaluate_nodes
+    from tvmpd.stages.verifier import ood_constraint_values
 
     rng = np.random.default_rng(3)
     main_curr, main_next = (rng.integers(0, P, (379, 3), dtype=np.uint64) for _ in range(2))

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stages.vm import (
+from tvmpd.stages.vm import (
     SPECS,
     Claim,
     ClaimMismatch,
@@ -21,7 +21,7 @@ from stages.vm import (
     run,
     run_claim,
 )
-from stages.vm.isa import P, bfe_display, op_stack_delta
+from tvmpd.stages.vm.isa import P, bfe_display, op_stack_delta
 
 FIELD = st.one_of(st.integers(0, P - 1), st.sampled_from([0, 1, 256, 257, P - 1, P - 256, P - 257, 2**32]))
 
@@ -259,8 +259,8 @@ def test_cycle_limit_and_huge_call_target():
 
 def test_json_field_elements_at_or_above_p_are_reduced_as_the_reference_does():
     # BFieldElement's serde reads any u64 and reduces it mod p (BFieldElement::new); only non-u64 is an error
-    from stages.vm import Claim, NonDeterminism, Program
-    from stages.vm.errors import InputError
+    from tvmpd.stages.vm import Claim, NonDeterminism, Program
+    from tvmpd.stages.vm.errors import InputError
 
     p = 2**64 - 2**32 + 1
     digest = "00" * 40

@@ -8,10 +8,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from stages.prover import prove
-from stages.verifier import verify
-from stages.vm import execute, execute_reference, run_claim
 from tools import workloads
+from tvmpd.stages.prover import prove
+from tvmpd.stages.verifier import verify
+from tvmpd.stages.vm import execute, execute_reference, run_claim
 
 SMALLEST = {"merkle": 11, "sponge": 10, "fold": 10, "ram": 10, "recursive": 12}
 

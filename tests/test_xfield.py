@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stages import field as F
-from stages import xfield as X
+from tvmpd.stages import field as F
+from tvmpd.stages import xfield as X
 
 P = F.P
 EDGE = [0, 1, 2, P - 1, P - 2, 2**32, 2**32 - 1, 2**63, 2**64 - 2**33]

@@ -26,14 +26,14 @@ for _path in (str(ROOT), str(ROOT / "tools")):
         sys.path.insert(0, _path)
 
 from bench_prove import workload  # noqa: E402, I001
-from stages.air.constraints import lowered_air  # noqa: E402
-from stages.air.evaluate import (  # noqa: E402
+from tvmpd.stages.air.constraints import lowered_air  # noqa: E402
+from tvmpd.stages.air.evaluate import (  # noqa: E402
     evaluate_every_row,
     fill_degree_lowering_aux,
     fill_degree_lowering_main,
 )
-from stages.air.extend import extend  # noqa: E402
-from stages.air.fill import fill_main_table  # noqa: E402
+from tvmpd.stages.air.extend import extend  # noqa: E402
+from tvmpd.stages.air.fill import fill_main_table  # noqa: E402
 
 P = 2**64 - 2**32 + 1
 STAGES = ("fill main", "lowering main", "extend aux", "lowering aux", "constraints")
@@ -64,8 +64,8 @@ def numpy_stages(main_base: np.ndarray, ch: np.ndarray, constraints: bool) -> tu
 
 def _constraint_kernels(rt) -> list:
     """The constraint kernels of the kernel cache's set, built as the prover builds them."""
-    from opencl import air
-    from stages.air.kernel_cache import air_kernels
+    from tvmpd.opencl import air
+    from tvmpd.stages.air.kernel_cache import air_kernels
 
     return air.constraint_kernels(rt, air_kernels())
 
@@ -75,8 +75,8 @@ def opencl_stages(rt, main_base: np.ndarray, ch: np.ndarray, constraints: bool,
     """(seconds per stage, outputs if `download`) of the OpenCL path, device-resident, after a warm-up."""
     import pyopencl as cl
 
-    from opencl import air
-    from stages.air.kernel_cache import air_kernels
+    from tvmpd.opencl import air
+    from tvmpd.stages.air.kernel_cache import air_kernels
 
     kernels = air_kernels()
     n = main_base.shape[0]
@@ -138,7 +138,7 @@ def main() -> None:
     parser.add_argument("--constraints", action="store_true", help="also evaluate all constraints")
     args = parser.parse_args()
 
-    from opencl.runtime import get_runtime
+    from tvmpd.opencl.runtime import get_runtime
 
     rt = get_runtime(args.device)
     print(f"device: {rt.device.name.strip()} ({rt.key})", flush=True)

@@ -19,8 +19,8 @@ for _path in (str(ROOT), str(ROOT / "tools")):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
-from stages.air.constraints import lowered_air  # noqa: E402
-from stages.air.evaluate import evaluate_every_row  # noqa: E402
+from tvmpd.stages.air.constraints import lowered_air  # noqa: E402
+from tvmpd.stages.air.evaluate import evaluate_every_row  # noqa: E402
 
 P = 2**64 - 2**32 + 1
 
@@ -41,10 +41,10 @@ def bench_numpy(n: int) -> float:
 def bench_opencl(log2s: list[int], locals_: list[int], device_key: str | None) -> None:
     import pyopencl as cl
 
-    from opencl.air import constraint_kernels
-    from opencl.devices import cpu_device, gpu_devices
-    from opencl.runtime import get_runtime
-    from stages.air.kernel_cache import air_kernels
+    from tvmpd.opencl.air import constraint_kernels
+    from tvmpd.opencl.devices import cpu_device, gpu_devices
+    from tvmpd.opencl.runtime import get_runtime
+    from tvmpd.stages.air.kernel_cache import air_kernels
 
     key = device_key or (gpu_devices() or [cpu_device()])[0].key
     rt = get_runtime(key)

@@ -72,8 +72,8 @@ def fit_cols(cols: int, rows: int, budget: int) -> int:
 def run_opencl(args) -> Table:
     import pyopencl as cl
 
-    from opencl import merkle, ntt, tip5
-    from opencl.runtime import get_runtime
+    from tvmpd.opencl import merkle, ntt, tip5
+    from tvmpd.opencl.runtime import get_runtime
 
     rt = get_runtime(args.device)
     dev = rt.device
@@ -140,9 +140,9 @@ def run_opencl(args) -> Table:
 
 def check_large(args, rt, nodes, random_buffer) -> None:
     """Spot-check the kernels at commit size against the numpy reference (tests cover small sizes only)."""
-    from opencl import ntt, tip5
-    from stages import ntt as np_ntt
-    from stages import tip5 as np_tip5
+    from tvmpd.opencl import ntt, tip5
+    from tvmpd.stages import ntt as np_ntt
+    from tvmpd.stages import tip5 as np_tip5
 
     log, log_big = args.commit_log, args.commit_log + args.expansion_log
     rng = np.random.default_rng()
@@ -172,7 +172,7 @@ def check_large(args, rt, nodes, random_buffer) -> None:
 
 def lde_breakdown(args, rt, random_buffer, sync) -> None:
     """Time each pass of one column batch of the commit's LDE separately (where the LDE time goes)."""
-    from opencl import ntt
+    from tvmpd.opencl import ntt
 
     log, log_big, c = args.commit_log, args.commit_log + args.expansion_log, args.batch_cols
     n, big = 1 << log, 1 << log_big
@@ -203,7 +203,7 @@ def commit_pipeline(args, rt, table: Table, random_buffer, sync) -> None:
     """Main-table commitment at full size: 379 columns LDE'd from 2^L to 2^(L+e), streamed through the
     row sponges in column batches (multiples of 10), then the Merkle tree. Every batch is really run;
     the batches reuse one set of buffers, so the input of each batch is the same random data."""
-    from opencl import merkle, ntt, tip5
+    from tvmpd.opencl import merkle, ntt, tip5
 
     log, log_big = args.commit_log, args.commit_log + args.expansion_log
     n, big, w = 1 << log, 1 << log_big, ROW_WIDTH
@@ -251,7 +251,7 @@ def commit_pipeline(args, rt, table: Table, random_buffer, sync) -> None:
 
 
 def run_numpy(args) -> Table:
-    from stages import merkle, ntt, tip5
+    from tvmpd.stages import merkle, ntt, tip5
 
     count = (args.budget_mib << 20) // 8 // 2
     a, b = np.ones(count, dtype=np.uint64), np.empty(count, dtype=np.uint64)

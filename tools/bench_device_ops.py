@@ -20,11 +20,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from opencl import device_tables as dev  # noqa: E402
-from opencl import ntt  # noqa: E402
-from opencl.runtime import get_runtime  # noqa: E402
-from stages.domains import derive  # noqa: E402
 from tools.bench_core import best_time  # noqa: E402
+from tvmpd.opencl import device_tables as dev  # noqa: E402
+from tvmpd.opencl import ntt  # noqa: E402
+from tvmpd.opencl.runtime import get_runtime  # noqa: E402
+from tvmpd.stages.domains import derive  # noqa: E402
 
 P = 2**64 - 2**32 + 1
 MAIN, AUX = 379, 3 * 91
@@ -89,11 +89,11 @@ def run(rt, log2: int, repeat: int) -> list[tuple[str, float]]:
     rows.append(("Merkle internal nodes", timed(rt, lambda: dev.finish_tree(rt, nodes, N), repeat)))
     aux_values = random_buffer(rt, AUX * L, rng)
     ch = rt.to_device(rng.integers(0, P, size=(63, 3), dtype=np.uint64))
-    from stages.air import constraint_counts
+    from tvmpd.stages.air import constraint_counts
 
     wt = rt.to_device(rng.integers(0, P, size=(sum(constraint_counts().values()), 3), dtype=np.uint64))
     sums, quotient = rt.empty(8 * 12 * L), rt.empty(8 * 3 * N)
-    from stages.air.kernel_cache import air_kernels
+    from tvmpd.stages.air.kernel_cache import air_kernels
 
     rows.append(("constraints + combine, one coset", timed(rt, lambda: dev.quotient_coset(
         rt, air_kernels(), values, aux_values, L, L // h, ch, wt, sums, quotient, N, 1, N // L, offset,

@@ -28,7 +28,7 @@ if str(ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 
-from opencl.icd import register  # noqa: E402
+from tvmpd.opencl.icd import register  # noqa: E402
 
 P = 2**64 - 2**32 + 1
 
@@ -36,11 +36,11 @@ P = 2**64 - 2**32 + 1
 def measure(key: str, rows: int, repeat: int) -> tuple[float, float, float, int]:
     """(build seconds, first-launch seconds, run seconds for `rows` rows, constraint kernel count) on one
     device, with a fresh context."""
-    from opencl import air
-    from opencl.device_tables import constraint_sums
-    from opencl.runtime import get_runtime
-    from stages.air.constraints import lowered_air
-    from stages.air.kernel_cache import air_kernels
+    from tvmpd.opencl import air
+    from tvmpd.opencl.device_tables import constraint_sums
+    from tvmpd.opencl.runtime import get_runtime
+    from tvmpd.stages.air.constraints import lowered_air
+    from tvmpd.stages.air.kernel_cache import air_kernels
 
     kernels = air_kernels()
     rt = get_runtime(key)
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="tvmpd-icd-") as icd_dir:
         register(Path(icd_dir))
-        from opencl.devices import cpu_devices, get_cl_device
+        from tvmpd.opencl.devices import cpu_devices, get_cl_device
 
         keys = args.device
         if not keys:

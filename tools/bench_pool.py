@@ -29,7 +29,7 @@ def run_pool(workers: int, log2s: list[int], jobs: int, timeout: float) -> tuple
     with tempfile.TemporaryDirectory(prefix="tvmpd-pool-") as tmp:
         d = Path(tmp)
         log = (d / "log.txt").open("w")
-        cmd = [sys.executable, "-m", "supervisor.cli", "serve", "--tcp", "", "--unix", str(d / "p.sock"),
+        cmd = [sys.executable, "-m", "tvmpd", "serve", "--tcp", "", "--unix", str(d / "p.sock"),
                "--control", str(d / "c.sock"), "--cpu-workers", str(workers), "--num-gpus", "0",
                "--cache-dir", str(d / "cache")]
         daemon = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)

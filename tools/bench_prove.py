@@ -28,10 +28,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from stages.prover import prove  # noqa: E402
-from stages.verifier import verify  # noqa: E402
-from stages.vm import Claim, NonDeterminism, Program, run  # noqa: E402
 from tools.workloads import WORKLOADS  # noqa: E402
+from tvmpd.stages.prover import prove  # noqa: E402
+from tvmpd.stages.verifier import verify  # noqa: E402
+from tvmpd.stages.vm import Claim, NonDeterminism, Program, run  # noqa: E402
 
 # Reference prover (Triton VM v7.0.0, Rust, all cores): log2 padded height -> seconds (issue 18)
 REFERENCE = {"16 cores": {12: 0.68, 14: 2.33, 16: 9.31, 18: 37.7}, "2 cores": {12: 6.5, 14: 15.2}}
@@ -66,9 +66,9 @@ def workload(log2: int, name: str = "loop"):
 def front_end(log2: int, name: str) -> tuple[Claim, object, dict[str, float]]:
     """(claim, aet, stage seconds) of a named workload, timed like a job: parse its JSON, run the VM, build
     the AET; "front-end peak MiB" is this process's peak RSS after them."""
-    from stages.vm import execute
-    from stages.vm.aet import build_aet
     from tools import workloads
+    from tvmpd.stages.vm import execute
+    from tvmpd.stages.vm.aet import build_aet
 
     claim, program, nd = workloads.job(name, log2)
     texts = claim.to_json(), program.to_json(), nd.to_json()
@@ -102,7 +102,7 @@ def main() -> None:
     if args.backend == "numpy":
         device = None
     elif device is None:
-        from opencl.devices import cpu_device, gpu_devices
+        from tvmpd.opencl.devices import cpu_device, gpu_devices
 
         device = (gpu_devices() or [cpu_device()])[0].key
     label = "numpy" if device is None else f"opencl {device}"

@@ -53,8 +53,8 @@ def iterations_for(case: str, log2_cycles: int) -> int:
 def measure(engine: str, case: str, log2: int) -> dict:
     """Run in this process: interpreter time, AET time, cycles, peak RSS. For a loop case log2 sets the
     cycles, for a workload the padded height."""
-    from stages.vm import Program, execute, execute_reference, warm_up
-    from stages.vm.aet import build_aet
+    from tvmpd.stages.vm import Program, execute, execute_reference, warm_up
+    from tvmpd.stages.vm.aet import build_aet
 
     if engine == "compiled":
         warm_up()

@@ -20,13 +20,13 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from opencl import air, device_tables  # noqa: E402
-from opencl.runtime import get_runtime  # noqa: E402
-from stages.air.kernel_cache import air_kernels, generate_all  # noqa: E402
-from stages.proof import from_bincode  # noqa: E402
-from stages.prover import prove  # noqa: E402
-from stages.vm import Claim, NonDeterminism, Program  # noqa: E402
-from stages.vm.interpreter import run_claim  # noqa: E402
+from tvmpd.opencl import air, device_tables  # noqa: E402
+from tvmpd.opencl.runtime import get_runtime  # noqa: E402
+from tvmpd.stages.air.kernel_cache import air_kernels, generate_all  # noqa: E402
+from tvmpd.stages.proof import from_bincode  # noqa: E402
+from tvmpd.stages.prover import prove  # noqa: E402
+from tvmpd.stages.vm import Claim, NonDeterminism, Program  # noqa: E402
+from tvmpd.stages.vm.interpreter import run_claim  # noqa: E402
 
 
 def main() -> int:

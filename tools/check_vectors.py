@@ -22,7 +22,7 @@ VECTORS = Path(os.environ.get("TVMPD_VECTORS", ROOT.parent / "shared" / "vectors
 
 
 def tvmpd(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "supervisor.cli", *args], cwd=ROOT, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "tvmpd", *args], cwd=ROOT, capture_output=True,
                           text=True)
 
 

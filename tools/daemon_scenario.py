@@ -34,15 +34,15 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from supervisor import control, protocol  # noqa: E402
 from tools.loadgen import request_fields  # noqa: E402
+from tvmpd.supervisor import control, protocol  # noqa: E402
 
 PROVING = re.compile(r'id=(\d+) event=proving log2=(\d+) device=(\w+).*predicted=([0-9.]+)s finish="?([^"]*)')
 
 
 def verified(fields: list[str], resp) -> str:
-    from stages.verifier import VerificationError, verify
-    from stages.vm import Claim
+    from tvmpd.stages.verifier import VerificationError, verify
+    from tvmpd.stages.vm import Claim
 
     if isinstance(resp, Exception) or resp.status != protocol.STATUS_OK:
         return f"no answer: {resp}" if isinstance(resp, Exception) else f"status {resp.status} {resp.message}"
@@ -85,7 +85,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="tvmpd-scenario-"))
     ctl, tcp = str(work / "c.sock"), "127.0.0.1:5599"
     log_path = work / "daemon.log"
-    cmd = [sys.executable, "-m", "supervisor.cli", "serve", "--tcp", tcp, "--unix", str(work / "p.sock"),
+    cmd = [sys.executable, "-m", "tvmpd", "serve", "--tcp", tcp, "--unix", str(work / "p.sock"),
            "--control", ctl, "--cache-dir", str(work / "cache"), *shlex.split(args.serve_args)]
     print("$", " ".join(cmd), flush=True)
     started = time.perf_counter()
@@ -144,8 +144,8 @@ def main() -> None:
 
             job = json.loads((samples / "all_tables_env.job.json").read_text())
             for family, run in (("neptune-core", lambda: run_neptune(
-                    job, f"{sys.executable} -m supervisor.cli proxy --socket {tcp}", cwd=str(ROOT))),
-                    ("xnt-core", lambda: run_xnt(job, [sys.executable, "-m", "supervisor.cli", "proxy"], tcp,
+                    job, f"{sys.executable} -m tvmpd proxy --socket {tcp}", cwd=str(ROOT))),
+                    ("xnt-core", lambda: run_xnt(job, [sys.executable, "-m", "tvmpd", "proxy"], tcp,
                                                  cwd=str(ROOT)))):
                 t = time.perf_counter()
                 res = run()

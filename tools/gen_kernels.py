@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from stages.air import kernel_cache  # noqa: E402
-from stages.air.constraints import CACHE_PATH, load_cache, lower, to_json, write_cache  # noqa: E402
+from tvmpd.stages.air import kernel_cache  # noqa: E402
+from tvmpd.stages.air.constraints import CACHE_PATH, load_cache, lower, to_json, write_cache  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,15 +22,15 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from supervisor import protocol  # noqa: E402
-from supervisor.config import default_unix_path  # noqa: E402
 from tools.bench_prove import LOOP, NO_SECRETS  # noqa: E402
+from tvmpd.supervisor import protocol  # noqa: E402
+from tvmpd.supervisor.config import default_unix_path  # noqa: E402
 
 
 def request_fields(log2: int, salt: int, workload: str = "loop") -> list[str]:
     """The five request lines of a loop (or named workload) run landing at padded height 2^log2 (salt
     varies the input)."""
-    from stages.vm import Claim, NonDeterminism, Program, run
+    from tvmpd.stages.vm import Claim, NonDeterminism, Program, run
 
     if workload != "loop":
         from tools import workloads
@@ -88,9 +88,9 @@ def main() -> None:
             status = {protocol.STATUS_OK: "OK", protocol.STATUS_TOO_BIG: "TOO_BIG"}.get(resp.status, "ERROR")
             size = len(resp.proof or b"")
             if status == "OK" and not args.no_verify:
-                from stages.proof import from_bincode
-                from stages.verifier import VerificationError, verify
-                from stages.vm import Claim
+                from tvmpd.stages.proof import from_bincode
+                from tvmpd.stages.verifier import VerificationError, verify
+                from tvmpd.stages.vm import Claim
 
                 elements = from_bincode(resp.proof)
                 try:

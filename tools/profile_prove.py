@@ -26,8 +26,8 @@ if str(ROOT) not in sys.path:
 import pyopencl as cl  # noqa: E402
 import pyopencl._cl as _cl  # noqa: E402
 
-from stages.prover import prove  # noqa: E402
 from tools.bench_prove import workload  # noqa: E402
+from tvmpd.stages.prover import prove  # noqa: E402
 
 EVENTS: list[tuple[str, object]] = []  # (command name, event) in enqueue order
 
@@ -66,7 +66,7 @@ def main() -> None:
     parser.add_argument("--log2", type=int, nargs="+", default=[10])
     parser.add_argument("--top", type=int, default=5, help="kernels listed per stage")
     args = parser.parse_args()
-    from opencl.devices import cpu_device, gpu_devices
+    from tvmpd.opencl.devices import cpu_device, gpu_devices
 
     device = args.device or (gpu_devices() or [cpu_device()])[0].key
     install()

@@ -9,7 +9,7 @@ NUM_AUX_COLUMNS = 91  # 49 table columns + 41 degree-lowering columns + 1 random
 def constraint_counts() -> dict[str, int]:
     """Constraints per category after degree lowering: initial, consistency, transition, terminal."""
     try:
-        from stages.air.constraints import constraint_counts as _counts
+        from tvmpd.stages.air.constraints import constraint_counts as _counts
     except ImportError as exc:  # the per-table constraint ports land in stages/air/constraints/
         raise RuntimeError(f"AIR constraints are not built yet: {exc}") from exc
     return _counts()

@@ -7,7 +7,7 @@ from enum import IntEnum
 
 import numpy as np
 
-from stages import xfield
+from tvmpd.stages import xfield
 
 P = 2**64 - 2**32 + 1
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from stages.xfield import add_int, mul_int
+from tvmpd.stages.xfield import add_int, mul_int
 
 P = 2**64 - 2**32 + 1
 

@@ -20,9 +20,9 @@ from the table across kernels); transition kernels read row x + 1 and write 0 in
 
 from __future__ import annotations
 
-from stages.air.circuit import BCONST, BINOP, CHALLENGE, INPUT, XCONST, Node, _postorder
-from stages.air.constraints import CATEGORIES, LoweredAir
-from stages.air.evaluate import _substitution_expr
+from tvmpd.stages.air.circuit import BCONST, BINOP, CHALLENGE, INPUT, XCONST, Node, _postorder
+from tvmpd.stages.air.constraints import CATEGORIES, LoweredAir
+from tvmpd.stages.air.evaluate import _substitution_expr
 
 # Upper bound on distinct circuit nodes per constraint kernel (a bigger constraint gets its own kernel):
 # GPU compilers slow down sharply on long straight-line kernels.
@@ -295,8 +295,8 @@ def lowering_kernels(air: LoweredAir, side: str) -> list[Kernel]:
 def index_defines() -> dict[str, int]:
     """Every master-table column index (<Enum>_<member>) and challenge index (ChallengeId_<name>), so that
     hand-written kernels (opencl/extend.cl) never hard-code an index."""
-    from stages.air import columns
-    from stages.air.challenges import ChallengeId
+    from tvmpd.stages.air import columns
+    from tvmpd.stages.air.challenges import ChallengeId
 
     out: dict[str, int] = {}
     for table in ("Program", "Processor", "OpStack", "Ram", "JumpStack", "Hash", "Cascade", "Lookup", "U32"):

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from stages import field as F
-from stages import xfield as X
-from stages.air.circuit import BCONST, BINOP, CHALLENGE, INPUT, XCONST, Node, _postorder
-from stages.air.constraints import CATEGORIES, LoweredAir, lowered_air
+from tvmpd.stages import field as F
+from tvmpd.stages import xfield as X
+from tvmpd.stages.air.circuit import BCONST, BINOP, CHALLENGE, INPUT, XCONST, Node, _postorder
+from tvmpd.stages.air.constraints import CATEGORIES, LoweredAir, lowered_air
 
 NUM_MAIN = 379
 NUM_AUX = 91

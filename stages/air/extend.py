@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from stages import field as F
-from stages import xfield as X
-from stages.air.challenges import ChallengeId as CI
-from stages.air.columns import (
+from tvmpd.stages import field as F
+from tvmpd.stages import xfield as X
+from tvmpd.stages.air.challenges import ChallengeId as CI
+from tvmpd.stages.air.columns import (
     NUM_AUX_BASE_COLUMNS,
     NUM_MAIN_BASE_COLUMNS,
     CascadeAux,

@@ -14,9 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from stages import field as F
-from stages import ntt
-from stages.air.columns import (
+from tvmpd.stages import field as F
+from tvmpd.stages import ntt
+from tvmpd.stages.air.columns import (
     MAIN_TABLE_START,
     NUM_MAIN_BASE_COLUMNS,
     NUM_MASTER_MAIN_COLUMNS,
@@ -29,7 +29,7 @@ from stages.air.columns import (
     RamMain,
     U32Main,
 )
-from stages.tip5 import LOOKUP_TABLE, ROUND_CONSTANTS
+from tvmpd.stages.tip5 import LOOKUP_TABLE, ROUND_CONSTANTS
 
 P = F.P
 _U = np.uint64

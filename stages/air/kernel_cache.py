@@ -19,9 +19,9 @@ from pathlib import Path
 
 import platformdirs
 
-from opencl.air import AirKernels
-from stages.air import codegen
-from stages.air.constraints import LoweredAir, lowered_air, source_digest
+from tvmpd.opencl.air import AirKernels
+from tvmpd.stages.air import codegen
+from tvmpd.stages.air.constraints import LoweredAir, lowered_air, source_digest
 
 CACHE_ENV = "TVMPD_KERNEL_CACHE"
 FORMAT = 1  # bump when the layout of a cached set changes

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numba as nb
 import numpy as np
 
-from stages.tip5 import nb_mul, nb_permute_trace, nb_sub
+from tvmpd.stages.tip5 import nb_mul, nb_permute_trace, nb_sub
 
 from .isa import P, op_stack_delta
 from .program import Program

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numba as nb
 import numpy as np
 
-from stages.tip5 import _NB_P, nb_add, nb_mul, nb_permute_trace, nb_sub
+from tvmpd.stages.tip5 import _NB_P, nb_add, nb_mul, nb_permute_trace, nb_sub
 
 from .errors import VMError
 from .isa import P, bfe_display, instruction_display
@@ -840,7 +840,7 @@ def warm_up() -> None:
     """Compile (or load from numba's on-disk cache) the compiled VM loop, the AET's compiled loops and the
     compiled Tip5 entry points, by running a tiny program; call once before serving jobs so that no job
     pays the compile."""
-    from stages import tip5
+    from tvmpd.stages import tip5
 
     from .aet import build_aet
 

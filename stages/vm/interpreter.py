@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from stages.tip5 import permutation_trace
+from tvmpd.stages.tip5 import permutation_trace
 
 from .compiled import execute
 from .errors import VMError

@@ -107,7 +107,7 @@ class Program:
     def digest(self) -> list[int]:
         """Program digest = Tip5 hash_varlen of the words (no length prefix), 5 canonical ints."""
         if self._digest is None:
-            from stages.tip5 import hash_varlen
+            from tvmpd.stages.tip5 import hash_varlen
 
             self._digest = [int(v) for v in hash_varlen(self.words())]
         return list(self._digest)

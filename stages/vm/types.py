@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from stages.profile import PROFILES, SUPPORTED_PROOF_VERSIONS
+from tvmpd.stages.profile import PROFILES, SUPPORTED_PROOF_VERSIONS
 
 from .errors import InputError
 from .isa import P
@@ -117,7 +117,7 @@ class Claim:
 
     def encode(self) -> list[int]:
         """BFieldCodec of the claim, as absorbed first by Fiat-Shamir."""
-        from stages.proof import encode_claim
+        from tvmpd.stages.proof import encode_claim
 
         return encode_claim(list(self.program_digest), self.version, list(self.input), list(self.output))
 

@@ -63,7 +63,7 @@ def at_stage(stage: str, faults: list[Fault], marker_dir: str) -> None:
 
 def install(spec: str, marker_dir: str) -> None:
     """Wrap the child's two task functions so that their stage callback applies the faults."""
-    from supervisor import children
+    from tvmpd.supervisor import children
 
     faults = parse(spec)
     run_execute, run_prove = children._run_execute, children._run_prove

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stages.vm import Claim, NonDeterminism, Program, execute
-from stages.vm.aet import build_aet
+from tvmpd.stages.vm import Claim, NonDeterminism, Program, execute
+from tvmpd.stages.vm.aet import build_aet
 
 P = 2**64 - 2**32 + 1
 RAM_WORDS = 4096  # initial RAM: addresses 0 .. RAM_WORDS-1 hold pseudo-random field elements

@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from stages.air.circuit import (
+from tvmpd.stages.air.circuit import (
     BCONST,
     BINOP,
     CHALLENGE,
@@ -49,9 +49,9 @@ NUM_AUX_TABLE_COLUMNS = 49
 
 def _module(name: str):
     try:
-        return importlib.import_module(f"stages.air.constraints.{name}")
+        return importlib.import_module(f"tvmpd.stages.air.constraints.{name}")
     except ModuleNotFoundError as exc:
-        if exc.name == f"stages.air.constraints.{name}":
+        if exc.name == f"tvmpd.stages.air.constraints.{name}":
             raise RuntimeError(f"AIR constraints of table module '{name}' are not built yet") from exc
         raise
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from functools import partial
 
-from stages.air.challenges import ChallengeId as Ch
-from stages.air.circuit import CircuitBuilder, Node
-from stages.air.columns import (
+from tvmpd.stages.air.challenges import ChallengeId as Ch
+from tvmpd.stages.air.circuit import CircuitBuilder, Node
+from tvmpd.stages.air.columns import (
     CascadeAux,
     HashAux,
     JumpStackAux,
@@ -18,7 +18,7 @@ from stages.air.columns import (
     RamAux,
     U32Aux,
 )
-from stages.air.constraints import leaves
+from tvmpd.stages.air.constraints import leaves
 
 
 def initial_constraints(b: CircuitBuilder) -> list[Node]:

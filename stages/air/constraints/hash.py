@@ -6,20 +6,20 @@ including lazily evaluated iterator chains. Tip5 constants come from `stages.tip
 
 from __future__ import annotations
 
-from stages.air.challenges import ChallengeId as C
-from stages.air.circuit import CircuitBuilder, Node, circuit_sum
-from stages.air.columns import HashAux as HA
-from stages.air.columns import HashMain as H
-from stages.air.constraints.leaves import aux as _aux
-from stages.air.constraints.leaves import challenge as _ch
-from stages.air.constraints.leaves import const as _c
-from stages.air.constraints.leaves import curr_aux as _ca
-from stages.air.constraints.leaves import curr_main as _cm
-from stages.air.constraints.leaves import main as _main
-from stages.air.constraints.leaves import next_aux as _na
-from stages.air.constraints.leaves import next_main as _nm
-from stages.air.constraints.leaves import xconst as _xc
-from stages.tip5 import MDS_FIRST_COLUMN, NUM_ROUNDS, RATE, ROUND_CONSTANTS, STATE_SIZE
+from tvmpd.stages.air.challenges import ChallengeId as C
+from tvmpd.stages.air.circuit import CircuitBuilder, Node, circuit_sum
+from tvmpd.stages.air.columns import HashAux as HA
+from tvmpd.stages.air.columns import HashMain as H
+from tvmpd.stages.air.constraints.leaves import aux as _aux
+from tvmpd.stages.air.constraints.leaves import challenge as _ch
+from tvmpd.stages.air.constraints.leaves import const as _c
+from tvmpd.stages.air.constraints.leaves import curr_aux as _ca
+from tvmpd.stages.air.constraints.leaves import curr_main as _cm
+from tvmpd.stages.air.constraints.leaves import main as _main
+from tvmpd.stages.air.constraints.leaves import next_aux as _na
+from tvmpd.stages.air.constraints.leaves import next_main as _nm
+from tvmpd.stages.air.constraints.leaves import xconst as _xc
+from tvmpd.stages.tip5 import MDS_FIRST_COLUMN, NUM_ROUNDS, RATE, ROUND_CONSTANTS, STATE_SIZE
 
 P = 2**64 - 2**32 + 1
 MONTGOMERY_MODULUS = (1 << 64) % P

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from stages.air.challenges import ChallengeId as Ch
-from stages.air.circuit import CircuitBuilder, DualRow, Node, SingleRow
-from stages.air.columns import JumpStackAux as A
-from stages.air.columns import JumpStackMain as M
+from tvmpd.stages.air.challenges import ChallengeId as Ch
+from tvmpd.stages.air.circuit import CircuitBuilder, DualRow, Node, SingleRow
+from tvmpd.stages.air.columns import JumpStackAux as A
+from tvmpd.stages.air.columns import JumpStackMain as M
 
 OPCODE_CALL = 49
 OPCODE_RETURN = 16

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stages.air.circuit import CircuitBuilder, DualRow, Node, SingleRow
+from tvmpd.stages.air.circuit import CircuitBuilder, DualRow, Node, SingleRow
 
 
 def main(b: CircuitBuilder, col: int) -> Node:

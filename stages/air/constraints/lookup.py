@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from functools import partial
 
-from stages.air.challenges import ChallengeId as Ch
-from stages.air.circuit import CircuitBuilder, Node, SingleRow
-from stages.air.columns import LookupAux as A
-from stages.air.columns import LookupMain as M
-from stages.air.constraints import leaves
+from tvmpd.stages.air.challenges import ChallengeId as Ch
+from tvmpd.stages.air.circuit import CircuitBuilder, Node, SingleRow
+from tvmpd.stages.air.columns import LookupAux as A
+from tvmpd.stages.air.columns import LookupMain as M
+from tvmpd.stages.air.constraints import leaves
 
 
 def initial_constraints(b: CircuitBuilder) -> list[Node]:

@@ -7,19 +7,19 @@ Public functions take a `CircuitBuilder` and return the constraint list in the r
 
 from __future__ import annotations
 
-from stages.air.challenges import ChallengeId as C
-from stages.air.circuit import CircuitBuilder, Node, circuit_sum
-from stages.air.columns import ProcessorAux as A
-from stages.air.columns import ProcessorMain as M
-from stages.air.constraints.leaves import aux as _aux
-from stages.air.constraints.leaves import challenge as _ch
-from stages.air.constraints.leaves import const as _c
-from stages.air.constraints.leaves import curr_aux as _ca
-from stages.air.constraints.leaves import curr_main as _cm
-from stages.air.constraints.leaves import main as _main
-from stages.air.constraints.leaves import next_aux as _na
-from stages.air.constraints.leaves import next_main as _nm
-from stages.air.constraints.leaves import xconst as _xc
+from tvmpd.stages.air.challenges import ChallengeId as C
+from tvmpd.stages.air.circuit import CircuitBuilder, Node, circuit_sum
+from tvmpd.stages.air.columns import ProcessorAux as A
+from tvmpd.stages.air.columns import ProcessorMain as M
+from tvmpd.stages.air.constraints.leaves import aux as _aux
+from tvmpd.stages.air.constraints.leaves import challenge as _ch
+from tvmpd.stages.air.constraints.leaves import const as _c
+from tvmpd.stages.air.constraints.leaves import curr_aux as _ca
+from tvmpd.stages.air.constraints.leaves import curr_main as _cm
+from tvmpd.stages.air.constraints.leaves import main as _main
+from tvmpd.stages.air.constraints.leaves import next_aux as _na
+from tvmpd.stages.air.constraints.leaves import next_main as _nm
+from tvmpd.stages.air.constraints.leaves import xconst as _xc
 
 P = 2**64 - 2**32 + 1
 NUM_OP_STACK_REGISTERS = 16

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from functools import partial
 
-from stages.air.challenges import ChallengeId as Ch
-from stages.air.circuit import CircuitBuilder, Node
-from stages.air.columns import ProgramAux as A
-from stages.air.columns import ProgramMain as M
-from stages.air.constraints import leaves
+from tvmpd.stages.air.challenges import ChallengeId as Ch
+from tvmpd.stages.air.circuit import CircuitBuilder, Node
+from tvmpd.stages.air.columns import ProgramAux as A
+from tvmpd.stages.air.columns import ProgramMain as M
+from tvmpd.stages.air.constraints import leaves
 
 RATE = 10
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from functools import partial
 
-from stages.air.challenges import ChallengeId as Ch
-from stages.air.circuit import CircuitBuilder, DualRow, Node, SingleRow
-from stages.air.columns import U32Aux as A
-from stages.air.columns import U32Main as M
-from stages.air.constraints import leaves
+from tvmpd.stages.air.challenges import ChallengeId as Ch
+from tvmpd.stages.air.circuit import CircuitBuilder, DualRow, Node, SingleRow
+from tvmpd.stages.air.columns import U32Aux as A
+from tvmpd.stages.air.columns import U32Main as M
+from tvmpd.stages.air.constraints import leaves
 
 OP_SPLIT, OP_LT, OP_AND, OP_LOG2FLOOR, OP_POW, OP_POPCOUNT = 4, 6, 14, 12, 30, 28
 _U32_INSTRUCTIONS = (OP_SPLIT, OP_LT, OP_AND, OP_LOG2FLOOR, OP_POW, OP_POPCOUNT)
