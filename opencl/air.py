@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pyopencl as cl
 
+from tvmpd.opencl.devices import POCL_PLATFORM
 from tvmpd.opencl.runtime import Runtime, get_runtime
 
 KERNEL_DIR = Path(__file__).resolve().parent
@@ -47,9 +48,13 @@ def _field_helpers() -> str:
 
 
 def _options(rt: Runtime) -> tuple[str, ...]:
-    """pocl's CPU code generation spends minutes optimising the long straight-line kernels for little
-    gain on 2 cores; GPUs get the full optimiser."""
-    return ("-cl-opt-disable",) if rt.device.type & cl.device_type.CPU else ()
+    """Build options of the generated kernels and extend.cl. pocl: optimised, with field.cl's carry forms
+    that keep LLVM's code generation linear in kernel length (field.cl says why), so the long kernels build
+    in seconds each and run several times faster than unoptimised. Other CPU runtimes (Intel's): unoptimised,
+    as their optimised builds of these kernels take minutes (opencl/README.md). GPUs: the full optimiser."""
+    if not _is_cpu(rt):
+        return ()
+    return ("-DGL_CPU_CARRIES",) if rt.device.platform.name.strip() == POCL_PLATFORM else ("-cl-opt-disable",)
 
 
 def _is_cpu(rt: Runtime) -> bool:
@@ -60,8 +65,8 @@ def _build_group(rt: Runtime, kernels: AirKernels, group: str) -> list[cl.Kernel
     """The kernels of one group of a set ("constraints", "lowering_main", "lowering_aux"), built once per
     context and set.
 
-    On a CPU device the group is one unoptimised program: pocl compiles each kernel at its first launch,
-    and its compile time grows steeply with optimisation on kernels this large. On a GPU each kernel is its
+    On a CPU device the group is one program: pocl compiles each kernel at its first launch. On a GPU each
+    kernel is its
     own small program, several built at a time in threads (its compiler takes far longer on one large
     program, and builds run without the GIL)."""
     key = ("air_group", kernels.digest, group)
@@ -112,9 +117,11 @@ def _check_main(main: np.ndarray, width: int = NUM_MAIN) -> None:
 LOCAL_SIZE = 64  # explicit work-group size: pocl's own choice for the long kernels overflows its stack
 
 
-def _global(n: int) -> tuple[int]:
-    """Global size: n rounded up to whole work-groups (kernels skip rows >= n)."""
-    return (-(-n // LOCAL_SIZE) * LOCAL_SIZE,)
+def _sizes(rt: Runtime, kernel: cl.Kernel, n: int) -> tuple[tuple[int], tuple[int]]:
+    """(global, local) sizes of a one-row-per-work-item launch over n rows: groups of LOCAL_SIZE or the
+    largest the device runs this kernel with, n rounded up to whole groups (kernels skip rows >= n)."""
+    local = rt.group_size(kernel, LOCAL_SIZE)
+    return (-(-n // local) * local,), (local,)
 
 
 def _rows(n: int) -> np.uint32:
@@ -126,7 +133,7 @@ def _rows(n: int) -> np.uint32:
 def _run_main_lowering(rt: Runtime, kernels: AirKernels, buf: cl.Buffer, n: int, row_stride: int,
                        col_stride: int) -> None:
     for kernel in _build_group(rt, kernels, "lowering_main"):
-        kernel(rt.queue, _global(n), (LOCAL_SIZE,), buf, _U(row_stride), _U(col_stride), _rows(n))
+        kernel(rt.queue, *_sizes(rt, kernel, n), buf, _U(row_stride), _U(col_stride), _rows(n))
 
 
 def _run_aux_lowering(rt: Runtime, kernels: AirKernels, main_buf: cl.Buffer, main_strides: tuple[int, int],
@@ -134,7 +141,7 @@ def _run_aux_lowering(rt: Runtime, kernels: AirKernels, main_buf: cl.Buffer, mai
                       n: int) -> None:
     strides = [_U(s) for s in main_strides], [_U(s) for s in aux_strides]
     for kernel in _build_group(rt, kernels, "lowering_aux"):
-        kernel(rt.queue, _global(n), (LOCAL_SIZE,), main_buf, *strides[0], aux_buf, *strides[1], challenges,
+        kernel(rt.queue, *_sizes(rt, kernel, n), main_buf, *strides[0], aux_buf, *strides[1], challenges,
                _rows(n))
 
 
@@ -263,14 +270,20 @@ def scan_device(rt: Runtime, kernels: AirKernels, a: cl.Buffer, b: cl.Buffer, st
     has_a = _has_a(rt, kernels)
     cols_buf = rt.to_device(np.array(cols, dtype=np.uint32))
     nchunks = -(-n // SCAN_CHUNK)
-    sizes = ((_global(nchunks)[0], len(cols)), (LOCAL_SIZE, 1))
     shape = (_U(stride), np.uint32(n), np.uint32(SCAN_CHUNK), cols_buf, has_a)
+
+    def sizes(kernel: cl.Kernel) -> tuple[tuple[int, int], tuple[int, int]]:
+        (g,), (local,) = _sizes(rt, kernel, nchunks)
+        return (g, len(cols)), (local, 1)
+
     sx = rt.empty(8) if nchunks == 1 else None
     if nchunks > 1:
         sa, sx = rt.empty(8 * 3 * width * nchunks), rt.empty(8 * 3 * width * nchunks)
-        _extend_kernel(rt, kernels, "ext_scan_reduce")(rt.queue, *sizes, a, b, *shape, sa, sx, _U(nchunks))
+        reduce = _extend_kernel(rt, kernels, "ext_scan_reduce")
+        reduce(rt.queue, *sizes(reduce), a, b, *shape, sa, sx, _U(nchunks))
         scan_device(rt, kernels, sa, sx, nchunks, nchunks, cols, width)
-    _extend_kernel(rt, kernels, "ext_scan_apply")(rt.queue, *sizes, a, b, *shape, sx, _U(nchunks))
+    apply = _extend_kernel(rt, kernels, "ext_scan_apply")
+    apply(rt.queue, *sizes(apply), a, b, *shape, sx, _U(nchunks))
 
 
 def extend_device(rt: Runtime, kernels: AirKernels, main: cl.Buffer, challenges: np.ndarray, n: int,
@@ -282,12 +295,16 @@ def extend_device(rt: Runtime, kernels: AirKernels, main: cl.Buffer, challenges:
     consts = rt.to_device(_extend_consts(kernels, challenges))
     first = rt.to_device(np.full(8, n, dtype=np.uint32))
     amul = rt.empty(8 * 3 * NUM_AUX_BASE * n)
-    sizes = (_global(n), (LOCAL_SIZE,))
-    _extend_kernel(rt, kernels, "ext_first_padding")(rt.queue, *sizes, main, rows, first)
-    _extend_kernel(rt, kernels, "ext_terms")(rt.queue, *sizes, main, rows, consts, first, aux, amul)
+
+    def launch(name: str, *args) -> None:
+        kernel = _extend_kernel(rt, kernels, name)
+        kernel(rt.queue, *_sizes(rt, kernel, n), *args)
+
+    launch("ext_first_padding", main, rows, first)
+    launch("ext_terms", main, rows, consts, first, aux, amul)
     send = d["ProgramAux_SendChunkRunningEvaluation"]
     scan_device(rt, kernels, amul, aux, n, n, [c for c in range(NUM_AUX_BASE) if c != send])
-    _extend_kernel(rt, kernels, "ext_terms_late")(rt.queue, *sizes, main, rows, consts, aux, amul)
+    launch("ext_terms_late", main, rows, consts, aux, amul)
     scan_device(rt, kernels, amul, aux, n, n, [send])
 
 

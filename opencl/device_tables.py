@@ -24,8 +24,12 @@ P = 2**64 - 2**32 + 1
 KERNEL_DIR = Path(__file__).resolve().parent
 EVAL_BLOCK = 8  # columns per work-item in evaluate_partial_kernel (device_tables.cl)
 EVAL_GROUPS = 64  # work-groups per column block of evaluate_partial_kernel
+# On a CPU: few small groups, so that each work-item sums many rows (its setup, two powers of each point,
+# costs as much as about a hundred rows) and the closing reduction over the group stays short.
+CPU_EVAL_GROUP = 8
+CPU_EVAL_GROUPS = 16
 BATCH_BYTES = 1 << 30  # largest scratch / staging buffer
-CPU_GROUP = 8  # pocl: small work-groups for the (unoptimised, large) generated AIR kernels
+CPU_GROUP = 8  # CPU devices: rows per work-group of the generated constraint kernels
 
 
 def _program(rt: Runtime) -> cl.Program:
@@ -153,20 +157,25 @@ def gather_columns(rt: Runtime, data: cl.Buffer, n: int, ncols: int, indices) ->
     return rt.from_device(out, (len(idx), ncols))
 
 
+def constraint_sums(rt: Runtime, kernels: AirKernels, main_vals: cl.Buffer, aux_vals: cl.Buffer, n: int,
+                    step: int, challenges: cl.Buffer, weights: cl.Buffer, sums: cl.Buffer) -> None:
+    """sums (n x 4 x 3) <- the weighted constraint sums per category of n rows (next row at +step) of
+    column-major main / split-component aux values, from the set's generated kernels in mode 1."""
+    cl.enqueue_fill_buffer(rt.queue, sums, np.uint64(0), 0, 96 * n)
+    for kern in constraint_kernels(rt, kernels):
+        local = (rt.group_size(kern, CPU_GROUP),) if rt.device.type & cl.device_type.CPU else None
+        kern(rt.queue, (n,), local, main_vals, np.uint64(1), np.uint64(n), aux_vals, np.uint64(1),
+             np.uint64(3 * n), np.uint64(n), challenges, weights, np.uint32(n), np.uint32(step), np.uint32(1),
+             sums)
+
+
 def quotient_coset(rt: Runtime, kernels: AirKernels, main_vals: cl.Buffer, aux_vals: cl.Buffer, n: int,
                    step: int, challenges: cl.Buffer, weights: cl.Buffer, sums: cl.Buffer, out: cl.Buffer,
                    out_len: int, first: int, out_step: int, offset: int, gen: int, omega_inv: int,
                    cons_even: int, cons_odd: int) -> None:
-    """Quotient values of one coset (n rows, next row at +step) into out (3 x out_len) at first + step * i.
-
-    The constraint sums per category come from the set's generated constraint kernels in mode 1, which
-    add each slice's weighted sum into `sums`."""
-    local = (CPU_GROUP,) if rt.device.type & cl.device_type.CPU else None
-    cl.enqueue_fill_buffer(rt.queue, sums, np.uint64(0), 0, 96 * n)
-    for kern in constraint_kernels(rt, kernels):
-        kern(rt.queue, (n,), local, main_vals, np.uint64(1), np.uint64(n), aux_vals, np.uint64(1),
-             np.uint64(3 * n), np.uint64(n), challenges, weights, np.uint32(n), np.uint32(step), np.uint32(1),
-             sums)
+    """Quotient values of one coset (n rows, next row at +step) into out (3 x out_len) at first + step * i,
+    from the constraint sums per category (constraint_sums)."""
+    constraint_sums(rt, kernels, main_vals, aux_vals, n, step, challenges, weights, sums)
     _run(rt, "quotient_combine_kernel", (n,), sums, out, np.uint32(n), np.uint64(offset), np.uint64(gen),
          np.uint64(omega_inv), np.uint64(cons_even), np.uint64(cons_odd), np.uint64(out_len),
          np.uint32(first), np.uint32(out_step))
@@ -190,12 +199,14 @@ def evaluate_at(rt: Runtime, data: cl.Buffer, n: int, ncols: int, za: np.ndarray
     """Values of the ncols base polynomials (coefficients column-major, n each) at extension points za, zb:
     two (ncols, 3) arrays."""
     nblocks = -(-ncols // EVAL_BLOCK)
-    lsize = 256 if rt.max_work_group() >= 256 else 1 << (rt.max_work_group().bit_length() - 1)
-    groups = max(1, min(EVAL_GROUPS, n // lsize))
+    kernel = _kernel(rt, "evaluate_partial_kernel")
+    cpu = bool(rt.device.type & cl.device_type.CPU)
+    lsize = rt.group_size(kernel, CPU_EVAL_GROUP if cpu else 256)  # at most 256: the kernel's local array
+    groups = max(1, min(CPU_EVAL_GROUPS if cpu else EVAL_GROUPS, n // lsize))
     points = rt.to_device(np.concatenate([za, zb]).astype(np.uint64))
     partial = rt.empty(8 * nblocks * groups * EVAL_BLOCK * 6)
-    _kernel(rt, "evaluate_partial_kernel")(rt.queue, (groups * lsize, nblocks), (lsize, 1), data,
-                                           np.uint64(n), np.uint32(ncols), np.uint32(n), points, partial)
+    kernel(rt.queue, (groups * lsize, nblocks), (lsize, 1), data, np.uint64(n), np.uint32(ncols),
+           np.uint32(n), points, partial)
     parts = rt.from_device(partial, (nblocks, groups, EVAL_BLOCK, 2, 3))
     total = parts[:, 0]
     for g in range(1, groups):

@@ -5,17 +5,29 @@
 #define GL_P 0xFFFFFFFF00000001UL
 #define GL_EPS 0xFFFFFFFFUL  // 2^64 mod p = 2^32 - 1
 
+// Carry out of s = a + b and borrow out of d = a - b. Programs built for a CPU define GL_CPU_CARRIES: there
+// LLVM's CodeGenPrepare rewrites every plain test (s < a, a < b) into an overflow intrinsic and rescans the
+// whole function after each rewrite, so an optimised build of a long generated kernel took minutes; the
+// forms below give the same bits without the pattern it looks for.
+#ifdef GL_CPU_CARRIES
+#define GL_CARRY(a, b, s) (((((a) >> 1) + ((b) >> 1) + ((a) & (b) & 1UL)) >> 63) != 0)
+#define GL_BORROW(a, b, d) ((d) > (a))
+#else
+#define GL_CARRY(a, b, s) ((s) < (a))
+#define GL_BORROW(a, b, d) ((a) < (b))
+#endif
+
 inline ulong gl_add(ulong a, ulong b) {
     ulong s = a + b;
     // On wrap-around the true sum is s + 2^64 = s + (2^32 - 1) (mod p), and it is then already < p.
-    s = (s < a) ? s + GL_EPS : s;
+    s = GL_CARRY(a, b, s) ? s + GL_EPS : s;
     return (s >= GL_P) ? s - GL_P : s;
 }
 
 inline ulong gl_sub(ulong a, ulong b) {
     ulong d = a - b;
     // On borrow d = a - b + 2^64; adding p instead of 2^64 means subtracting 2^32 - 1.
-    return (a < b) ? d - GL_EPS : d;
+    return GL_BORROW(a, b, d) ? d - GL_EPS : d;
 }
 
 inline ulong gl_neg(ulong a) {
@@ -27,10 +39,10 @@ inline ulong gl_reduce128(ulong lo, ulong hi) {
     ulong hi_hi = hi >> 32;
     ulong hi_lo = hi & 0xFFFFFFFFUL;
     ulong t = lo - hi_hi;
-    t = (lo < hi_hi) ? t - GL_EPS : t;
+    t = GL_BORROW(lo, hi_hi, t) ? t - GL_EPS : t;
     ulong u = (hi_lo << 32) - hi_lo;  // hi_lo * (2^32 - 1), no overflow
     ulong r = t + u;
-    r = (r < u) ? r + GL_EPS : r;
+    r = GL_CARRY(t, u, r) ? r + GL_EPS : r;
     return (r >= GL_P) ? r - GL_P : r;
 }
 

@@ -102,9 +102,13 @@ def devices() -> None:
     for d in found:
         click.echo(f"{d.key:6} {d.kind:5} {d.compute_units:4d} {d.global_mem_bytes / 2**30:8.1f}GB  "
                    f"{d.platform} / {d.name}")
-    click.echo("CPU pool: numpy prover (executes every job; proves the jobs routed to it)")
+    from tvmpd.supervisor.scheduler import cpu_pool_device
+
+    pool_key, _ = cpu_pool_device()
     cpu = cpu_device()
-    if cpu is not None:
+    prover = "numpy prover" if pool_key == "cpu" else f"OpenCL prover on {pool_key} ({cpu.name})"
+    click.echo(f"CPU pool: {prover} (executes every job; proves the jobs routed to it)")
+    if cpu is not None and cpu.key != pool_key:
         click.echo(f"OpenCL CPU device {cpu.key} ({cpu.name}): not used by default; "
                    f"`--devices {cpu.key}` makes a device child on it")
     from tvmpd.stages.air.kernel_cache import kernels_digest

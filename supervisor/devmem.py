@@ -52,14 +52,19 @@ def _nvidia_free(dev) -> int | None:
 
 
 def free_bytes(device_key: str) -> int | None:
-    """Free memory of a device key ("cpu" or an OpenCL "platform:device" key), None when unknown."""
+    """Free memory of a device key ("cpu" or an OpenCL "platform:device" key), None when unknown; an OpenCL
+    CPU device's memory is the host's."""
     if device_key == "cpu":
         return int(psutil.virtual_memory().available)
     try:
+        import pyopencl as cl
+
         from tvmpd.opencl.devices import get_cl_device
 
         dev = get_cl_device(device_key)
     except Exception:  # no OpenCL runtime in this process
         return None
+    if dev.type & cl.device_type.CPU:
+        return int(psutil.virtual_memory().available)
     free = _amd_free(dev)
     return free if free is not None else _nvidia_free(dev)

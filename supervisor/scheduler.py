@@ -154,6 +154,26 @@ def _speed_class(device) -> str:
     return f"{'opencl' if device.kind == 'gpu' else 'opencl-cpu'}:{device.name}"
 
 
+def cpu_pool_device() -> tuple[str, str]:
+    """(device key, speed class) the CPU pool's workers prove with: pocl's OpenCL CPU device where pocl is
+    present (the device-resident prover, several times faster than numpy on the same cores), else the
+    numpy backend ("cpu")."""
+    from tvmpd.opencl.devices import POCL_PLATFORM, cpu_device
+
+    dev = cpu_device()
+    if dev is not None and dev.platform == POCL_PLATFORM:
+        return dev.key, _speed_class(dev)
+    return "cpu", "numpy:host"
+
+
+def pool_env(workers: int) -> dict[str, str]:
+    """Environment of each CPU pool worker: pocl's threads split evenly between the workers (pocl otherwise
+    starts one per core in every worker), unless the operator set POCL_MAX_PTHREAD_COUNT."""
+    if "POCL_MAX_PTHREAD_COUNT" in os.environ:
+        return {}
+    return {"POCL_MAX_PTHREAD_COUNT": str(max(1, (os.cpu_count() or 1) // workers))}
+
+
 def resolve_devices(cfg: ServeConfig) -> list[tuple[str, int, str]]:
     """(device key, memory bytes, speed class) for each device child: --devices, else every GPU (first
     --num-gpus)."""
@@ -209,7 +229,9 @@ class Scheduler:
         env[MEMORY_MODE_ENV] = cfg.memory_mode
         host_total = psutil.virtual_memory().total
         workers = cfg.cpu_workers or _auto_cpu_workers()
-        self.cpu = [Child(f"cpu{i}", "cpu", "cpu", host_total, env) for i in range(workers)]
+        pool_key, pool_speed = cpu_pool_device()
+        pool = {**env, **pool_env(workers)} if pool_key != "cpu" else env
+        self.cpu = [Child(f"cpu{i}", "cpu", pool_key, host_total, pool, pool_speed) for i in range(workers)]
         self.devices = [Child(f"gpu{i}", "device", key, mem, env, speed)
                         for i, (key, mem, speed) in enumerate(resolve_devices(cfg))]
         for child in self.children:

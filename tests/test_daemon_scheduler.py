@@ -25,6 +25,8 @@ def make(devices: int = 1, mem: int = 64 << 30, workers: int = 1, **cfg) -> Sche
     for c in sched.children:
         c.state = ChildState.IDLE
         c.mem_total = mem
+    for c in sched.cpu:  # whatever the pool proves with on this host (pocl where present)
+        c.speed_class = "numpy:host"
     for c in sched.devices:
         c.speed_class = FAST
     return sched

@@ -91,7 +91,10 @@ def test_tvmpd_devices_lists_every_cpu_platform_and_picks_pocl():
     for d in devices.cpu_devices():
         assert f"{d.platform} / {d.name}" in result.output
     pick = devices.cpu_device()
-    assert f"OpenCL CPU device {pick.key} ({pick.name}): not used by default" in result.output
+    if pick.platform == devices.POCL_PLATFORM:  # the CPU pool proves on it
+        assert f"CPU pool: OpenCL prover on {pick.key} ({pick.name})" in result.output
+    else:
+        assert f"OpenCL CPU device {pick.key} ({pick.name}): not used by default" in result.output
 
 
 def _fake_device(**overrides) -> SimpleNamespace:

@@ -48,6 +48,29 @@ def test_field_kernels_match_numpy(device, rng):
     assert np.array_equal(_run_binary(device, "gl_sub_kernel", a, b), F.sub(a, b))
 
 
+@pytest.mark.parametrize("options", [(), ("-DGL_CPU_CARRIES",)], ids=["plain", "cpu-carries"])
+def test_both_carry_forms_of_field_cl_match_numpy(device, rng, options):
+    """field.cl's two ways of testing carries and borrows (opencl/air.py builds the AIR's kernels for a CPU
+    with GL_CPU_CARRIES) give the same sums, differences and products, edge values included."""
+    from tvmpd.opencl.runtime import KERNEL_DIR
+
+    rt = get_runtime(device)
+    source = "\n".join((KERNEL_DIR / f).read_text() for f in ("field.cl", "field_kernels.cl"))
+    program = rt.program_from_source("field-carry-forms", source, options)
+    a, b = _edge_values(rng, 8192), _edge_values(rng, 8192)
+    for name, expected in (("gl_mul_kernel", F.mul(a, b)), ("gl_add_kernel", F.add(a, b)),
+                           ("gl_sub_kernel", F.sub(a, b))):
+        out = rt.empty(a.nbytes)
+        getattr(program, name)(rt.queue, (a.size,), None, rt.to_device(a), rt.to_device(b), out,
+                               np.uint32(a.size))
+        assert np.array_equal(rt.from_device(out, a.shape), expected), name
+    x, y = a[:8190].reshape(-1, 3), b[:8190].reshape(-1, 3)
+    out = rt.empty(x.nbytes)
+    program.xfe_mul_kernel(rt.queue, (len(x),), None, rt.to_device(x), rt.to_device(y), out,
+                           np.uint32(len(x)))
+    assert np.array_equal(rt.from_device(out, x.shape), X.mul(x, y))
+
+
 def test_xfe_mul_kernel_matches_numpy(device, rng):
     a = _edge_values(rng, 3 * 1000).reshape(1000, 3)
     b = _edge_values(rng, 3 * 1000).reshape(1000, 3)

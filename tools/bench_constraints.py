@@ -1,7 +1,8 @@
 """Rows per second of evaluating all 604 AIR constraints: numpy evaluator and the generated OpenCL
 kernels (from the kernel cache, weighted-sum mode as the quotient uses them) on random rows.
 
-Usage: python3 tools/bench_constraints.py [--numpy-rows 1024] [--cl-log2 16 18 20] [--local 64 128 256]
+Usage: python3 tools/bench_constraints.py [--numpy-rows 1024] [--cl-log2 16 18 20] [--local 8 64 128]
+                                         [--device KEY]
 """
 
 from __future__ import annotations
@@ -37,29 +38,22 @@ def bench_numpy(n: int) -> float:
     return n / (time.perf_counter() - t)
 
 
-def bench_opencl(log2s: list[int], locals_: list[int]) -> None:
+def bench_opencl(log2s: list[int], locals_: list[int], device_key: str | None) -> None:
     import pyopencl as cl
 
-    platforms = cl.get_platforms()
-    gpus = [d for p in platforms for d in p.get_devices() if d.type & cl.device_type.GPU]
-    device = gpus[0] if gpus else platforms[0].get_devices()[0]
-    ctx = cl.Context([device])
-    queue = cl.CommandQueue(ctx)
-    print(f"device: {device.name}")
-    from tvmpd.opencl.air import AirKernels
+    from tvmpd.opencl.air import constraint_kernels
+    from tvmpd.opencl.devices import cpu_device, gpu_devices
+    from tvmpd.opencl.runtime import get_runtime
     from tvmpd.stages.air.kernel_cache import air_kernels
 
-    helpers = (ROOT / "opencl" / "field.cl").read_text()
-    kernels: list = []
+    key = device_key or (gpu_devices() or [cpu_device()])[0].key
+    rt = get_runtime(key)
+    ctx, queue = rt.context, rt.queue
+    print(f"device: {key} {rt.device.name.strip()} ({rt.device.platform.name.strip()})")
     t0 = time.perf_counter()
-    # one program per kernel, so that slow driver compiles show up kernel by kernel
-    cached: AirKernels = air_kernels()
-    for name, body in cached.constraints:
-        t = time.perf_counter()
-        prog = cl.Program(ctx, helpers + body).build(options=["-cl-std=CL1.2"])
-        kernels.append(cl.Kernel(prog, name))
-        print(f"built kernel {len(kernels) - 1}: {time.perf_counter() - t:.1f} s", flush=True)
-    print(f"build of all {len(kernels)} kernels: {time.perf_counter() - t0:.1f} s", flush=True)
+    kernels = constraint_kernels(rt, air_kernels())  # built as the prover builds them on this device
+    print(f"build of all {len(kernels)} kernels: {time.perf_counter() - t0:.1f} s (a CPU compiles each at "
+          "its first launch, below)", flush=True)
     rng = np.random.default_rng(2)
     mf = cl.mem_flags
     ch = cl.Buffer(ctx, mf.READ_ONLY | mf.COPY_HOST_PTR, hostbuf=_rand(rng, (63, 3)))
@@ -75,9 +69,12 @@ def bench_opencl(log2s: list[int], locals_: list[int]) -> None:
         for local in locals_:
             global_size = (n + local - 1) // local * local
             run = (global_size,), (local,), *args, np.uint32(n), np.uint32(8), np.uint32(1), out
+            t = time.perf_counter()
             for kernel in kernels:
                 kernel(queue, *run)
             queue.finish()
+            first = time.perf_counter() - t
+            print(f"opencl rows=2^{log2} local={local}: first launches {first:.1f} s", flush=True)
             t = time.perf_counter()
             reps = 3
             for _ in range(reps):
@@ -95,12 +92,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--numpy-rows", type=int, default=1024)
     parser.add_argument("--cl-log2", type=int, nargs="*", default=[])
-    parser.add_argument("--local", type=int, nargs="*", default=[128])
+    parser.add_argument("--local", type=int, nargs="*", default=[8])
+    parser.add_argument("--device", default=None, help="OpenCL device key (default: first GPU, else pocl)")
     args = parser.parse_args(argv)
     if args.numpy_rows:
         print(f"numpy rows={args.numpy_rows}: {bench_numpy(args.numpy_rows):.3e} rows/s")
     if args.cl_log2:
-        bench_opencl(args.cl_log2, args.local)
+        bench_opencl(args.cl_log2, args.local, args.device)
     return 0
 
 

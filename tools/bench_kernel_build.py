@@ -1,11 +1,13 @@
-"""Cold build time of the generated AIR constraint kernels on each OpenCL CPU implementation present.
+"""Cold build time of the AIR's generated kernels on each OpenCL CPU implementation present, and what the
+build buys: the constraint kernels' run time on random rows.
 
-Builds the chunked constraint evaluator the prover uses (tools/gen_constraints.py, full lowered AIR) with
-the prover's CPU options, then launches every kernel once on 8 rows (pocl compiles a kernel at its first
-launch, Intel's runtime at build time), with pyopencl's and pocl's binary caches off. Prints one row per
-device: build, first launches, total. Driver wheels (Intel's CPU runtime) are registered as the tests do.
+Builds every generated program as the prover does (opencl/air.py build_all: degree lowering, constraints,
+extend.cl) with pyopencl's and pocl's binary caches off, then launches every constraint kernel once on a
+few rows (pocl compiles a kernel at its first launch, Intel's runtime at build time), then times the
+constraint kernels in weighted-sum mode over --rows rows (best of --repeat). Prints one row per device.
+Driver wheels (Intel's CPU runtime) are registered as the tests do.
 
-Usage: python3 tools/bench_kernel_build.py [--device KEY ...]
+Usage: python3 tools/bench_kernel_build.py [--device KEY ...] [--rows 16384] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -21,82 +23,76 @@ os.environ["PYOPENCL_NO_CACHE"] = "1"  # cold builds: no binaries from earlier r
 os.environ["POCL_KERNEL_CACHE"] = "0"
 
 ROOT = Path(__file__).resolve().parents[1]
-for _path in (str(ROOT), str(ROOT / "tools")):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
 from tvmpd.opencl.icd import register  # noqa: E402
 
-ROWS = 8
-CPU_OPTIONS = ["-cl-std=CL1.2", "-cl-opt-disable"]  # what the prover builds the AIR kernels with on a CPU
+P = 2**64 - 2**32 + 1
 
 
-def build_and_launch(key: str, source: str, total: int) -> tuple[float, float, int]:
-    """(build seconds, first-launch seconds, kernel count) of the chunked constraint source on one device."""
-    import pyopencl as cl
-    from gen_constraints import constraint_kernels
+def measure(key: str, rows: int, repeat: int) -> tuple[float, float, float, int]:
+    """(build seconds, first-launch seconds, run seconds for `rows` rows, constraint kernel count) on one
+    device, with a fresh context."""
+    from tvmpd.opencl import air
+    from tvmpd.opencl.device_tables import constraint_sums
+    from tvmpd.opencl.runtime import get_runtime
+    from tvmpd.stages.air.constraints import lowered_air
+    from tvmpd.stages.air.kernel_cache import air_kernels
 
-    from tvmpd.opencl.devices import get_cl_device
-
-    device = get_cl_device(key)
-    ctx = cl.Context([device])
-    queue = cl.CommandQueue(ctx)
-    options = CPU_OPTIONS if device.type & cl.device_type.CPU else CPU_OPTIONS[:1]
+    kernels = air_kernels()
+    rt = get_runtime(key)
     t = time.perf_counter()
-    kernels = constraint_kernels(cl.Program(ctx, source).build(options=options))
+    air.build_all(rt, kernels)
     built = time.perf_counter() - t
     rng = np.random.default_rng(1)
-    p = 2**64 - 2**32 + 1
-    mf = cl.mem_flags
 
-    def buf(shape):
-        return cl.Buffer(ctx, mf.READ_WRITE | mf.COPY_HOST_PTR, hostbuf=rng.integers(0, p, shape, np.uint64))
+    def buf(shape: tuple[int, ...]):
+        return rt.to_device(rng.integers(0, P, shape, dtype=np.uint64))
 
-    main, aux, challenges, weights = buf((379, ROWS)), buf((273, ROWS)), buf((63, 3)), buf((total, 3))
-    out = buf((ROWS, 4, 3))
-    u64 = np.uint64
-    t = time.perf_counter()
-    for kernel in kernels:  # column-major main table, aux as three base columns per column, weighted sums
-        kernel(queue, (ROWS,), (ROWS,), main, u64(1), u64(ROWS), aux, u64(1), u64(3 * ROWS), u64(ROWS),
-               challenges, weights, np.uint32(ROWS), np.uint32(1), np.uint32(1), out)
-    queue.finish()
-    return built, time.perf_counter() - t, len(kernels)
+    total = sum(lowered_air().counts().values())
+    challenges, weights = buf((63, 3)), buf((total, 3))
+
+    def run(n: int) -> float:
+        main, aux, sums = buf((379, n)), buf((273, n)), rt.empty(8 * 12 * n)
+        t = time.perf_counter()
+        constraint_sums(rt, kernels, main, aux, n, 1, challenges, weights, sums)
+        rt.queue.finish()
+        return time.perf_counter() - t
+
+    launched = run(64)
+    ran = min(run(rows) for _ in range(repeat))
+    return built, launched, ran, len(air.constraint_kernels(rt, kernels))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", nargs="*", help="device keys (default: a CPU device per implementation)")
+    parser.add_argument("--rows", type=int, default=1 << 14, help="rows of the timed constraint run")
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="tvmpd-icd-") as icd_dir:
         register(Path(icd_dir))
-        return _table(args.device)
+        from tvmpd.opencl.devices import cpu_devices, get_cl_device
 
-
-def _table(keys: list[str] | None) -> int:
-    """Build on each device of `keys` (default: the first CPU device of each platform) and print a row."""
-    from gen_constraints import opencl_chunked_source
-
-    from tvmpd.opencl.devices import cpu_devices, get_cl_device
-    from tvmpd.stages.air.constraints import lowered_air, source_digest
-
-    if not keys:
-        first: dict[str, str] = {}
-        for d in cpu_devices():
-            first.setdefault(d.platform, d.key)
-        keys = list(first.values())
-    air = lowered_air()
-    source = opencl_chunked_source(air, source_digest())
-    total = sum(air.counts().values())
-    print(f"generated constraint kernels: {total} constraints, {len(source) / 1e6:.1f} MB of OpenCL C, "
-          f"caches off, {os.cpu_count()} CPUs", flush=True)
-    print(f"{'device':60} {'kernels':>7} {'build s':>8} {'launch s':>8} {'total s':>8}", flush=True)
-    for key in keys:
-        dev = get_cl_device(key)
-        name = f"{key} {dev.platform.name.strip()} / {dev.name.strip()}"[:60]
-        built, launched, count = build_and_launch(key, source, total)
-        print(f"{name:60} {count:7d} {built:8.1f} {launched:8.1f} {built + launched:8.1f}", flush=True)
+        keys = args.device
+        if not keys:
+            first: dict[str, str] = {}
+            for d in cpu_devices():
+                first.setdefault(d.platform, d.key)
+            keys = list(first.values())
+        print(f"generated AIR kernels built as the prover builds them, caches off, {os.cpu_count()} CPUs; "
+              f"constraints timed on {args.rows} rows", flush=True)
+        print(f"{'device':50} {'kernels':>7} {'build s':>8} {'launch s':>8} {'total s':>8} {'run s':>8}",
+              flush=True)
+        for key in keys:
+            dev = get_cl_device(key)
+            name = f"{key} {dev.platform.name.strip()} / {dev.name.strip()}"[:50]
+            built, launched, ran, count = measure(key, args.rows, args.repeat)
+            print(f"{name:50} {count:7d} {built:8.1f} {launched:8.1f} {built + launched:8.1f} {ran:8.2f}",
+                  flush=True)
     return 0
 
 
