@@ -554,6 +554,37 @@ def nb_sub(a: np.uint64, b: np.uint64) -> np.uint64:
     return d
 
 
+@nb.njit(cache=True, nogil=True)
+def nb_pow(base: np.uint64, exponent: np.uint64) -> np.uint64:
+    """base^exponent mod p (square and multiply)."""
+    acc = np.uint64(1)
+    while exponent:
+        if exponent & np.uint64(1):
+            acc = nb_mul(acc, base)
+        base = nb_mul(base, base)
+        exponent >>= np.uint64(1)
+    return acc
+
+
+@nb.njit(cache=True, nogil=True)
+def nb_invert_or_zero(values: np.ndarray) -> None:
+    """Every value of a uint64 array replaced by its inverse mod p, zeros kept, with one exponentiation
+    (Montgomery's batch inversion)."""
+    n = values.size
+    prefix = np.empty(n, dtype=np.uint64)
+    acc = np.uint64(1)
+    for i in range(n):
+        prefix[i] = acc
+        if values[i] != 0:
+            acc = nb_mul(acc, values[i])
+    inv = nb_pow(acc, _NB_P - np.uint64(2))
+    for i in range(n - 1, -1, -1):
+        v = values[i]
+        if v != 0:
+            values[i] = nb_mul(inv, prefix[i])
+            inv = nb_mul(inv, v)
+
+
 @nb.njit(cache=True)
 def nb_round(s: np.ndarray, r: int, lo: np.ndarray, hi: np.ndarray) -> None:
     """One round in place on 16 canonical values (result canonical); lo, hi: 16-word scratch."""

@@ -34,7 +34,7 @@ from tvmpd.stages.air.columns import (
     RamMain,
     U32Main,
 )
-from tvmpd.stages.tip5 import LOOKUP_TABLE, ROUND_CONSTANTS, nb_add, nb_mul, nb_sub
+from tvmpd.stages.tip5 import LOOKUP_TABLE, ROUND_CONSTANTS, nb_add, nb_invert_or_zero, nb_mul, nb_pow, nb_sub
 
 P = F.P
 _U = np.uint64
@@ -63,7 +63,6 @@ HASH_WIDTH = 67
 
 _ZERO = np.uint64(0)
 _ONE = np.uint64(1)
-_P_MINUS_2 = np.uint64(P - 2)
 _MONTGOMERY_R = np.uint64(F.MONTGOMERY_R)
 _U32_MAX = np.uint64(2**32 - 1)
 _M16 = np.uint64(0xFFFF)
@@ -131,36 +130,6 @@ def _vec(x) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------------
 # compiled helpers
-
-
-@nb.njit(cache=True, nogil=True)
-def _pow(base: np.uint64, exponent: np.uint64) -> np.uint64:
-    """base^exponent in the field."""
-    acc = _ONE
-    while exponent:
-        if exponent & _ONE:
-            acc = nb_mul(acc, base)
-        base = nb_mul(base, base)
-        exponent >>= _ONE
-    return acc
-
-
-@nb.njit(cache=True, nogil=True)
-def _invert_or_zero(values: np.ndarray) -> None:
-    """Every value replaced by its inverse, zeros kept, with one field exponentiation (Montgomery's trick)."""
-    n = values.size
-    prefix = np.empty(n, dtype=np.uint64)
-    acc = _ONE
-    for i in range(n):
-        prefix[i] = acc
-        if values[i] != 0:
-            acc = nb_mul(acc, values[i])
-    inv = _pow(acc, _P_MINUS_2)
-    for i in range(n - 1, -1, -1):
-        v = values[i]
-        if v != 0:
-            values[i] = nb_mul(inv, prefix[i])
-            inv = nb_mul(inv, v)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -488,7 +457,7 @@ def _ram_into(main, c0, trace, order, a, b, num_rows):
     diffs = np.empty(k - 1, dtype=np.uint64)
     for r in range(k - 1):
         diffs[r] = nb_sub(trace[order[r + 1], 2], trace[order[r], 2])
-    _invert_or_zero(diffs)
+    nb_invert_or_zero(diffs)
     cjd = np.empty(k - 1, dtype=np.uint64)
     m = 0
     idx = a.size - 1  # the coefficient index counts down as the pointer changes
@@ -658,7 +627,7 @@ def _hash_into(main, c0, start, trace, mode, lookup, rc_by_round):
     for r in range(k):
         for i in range(4):
             inv[4 * r + i] = _U32_MAX - (nb_mul(trace[r, 2 + i], _MONTGOMERY_R) >> np.uint64(32))
-    _invert_or_zero(inv)
+    nb_invert_or_zero(inv)
     for r in range(k):
         row = start + r
         main[row, c0 + HASH_MODE] = mode
@@ -783,8 +752,8 @@ def _u32_into(main, c0, entries, total, num_rows, inv_bits_minus_33):  # noqa: C
             lhs_inv[row] = lhs0 if ci == OP_POW else lhs0 >> shift
             rhs_inv[row] = rhs0 >> shift
             row += 1
-    _invert_or_zero(lhs_inv)
-    _invert_or_zero(rhs_inv)
+    nb_invert_or_zero(lhs_inv)
+    nb_invert_or_zero(rhs_inv)
     row = 0
     for e in range(entries.shape[0]):
         ci, lhs0, rhs0, mult = entries[e, 0], entries[e, 1], entries[e, 2], entries[e, 3]
@@ -804,7 +773,7 @@ def _u32_into(main, c0, entries, total, num_rows, inv_bits_minus_33):  # noqa: C
             elif ci == OP_LOG2FLOOR:
                 result = np.uint64(P - 1) if lhs == 0 else np.uint64(_bit_length(lhs0) - 1)
             elif ci == OP_POW:
-                result = _pow(lhs, rhs)
+                result = nb_pow(lhs, rhs)
             elif ci == OP_POPCOUNT:
                 x = lhs
                 while x:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numba as nb
 import numpy as np
 
-from tvmpd.stages.tip5 import nb_mul, nb_permute_trace, nb_sub
+from tvmpd.stages.tip5 import nb_invert_or_zero, nb_mul, nb_permute_trace, nb_sub
 
 from .isa import P, op_stack_delta
 from .program import Program
@@ -166,25 +166,12 @@ _ONE = np.uint64(1)
 
 @nb.njit(cache=True)
 def _inverse_or_zero_into(proc: np.ndarray, rows: np.ndarray, values: np.ndarray, count: int) -> None:
-    """proc[rows[i], HV0] = values[i]^-1 (0 for 0), for the first `count`, with one field inversion."""
-    prefix = np.empty(count, dtype=np.uint64)
-    acc = _ONE
+    """proc[rows[i], HV0] = values[i]^-1 (0 for 0), for the first `count`, with one field inversion; the
+    values are inverted in place."""
+    nb_invert_or_zero(values[:count])
     for i in range(count):
-        prefix[i] = acc
         if values[i] != 0:
-            acc = nb_mul(acc, values[i])
-    inv = _ONE  # acc^(p - 2)
-    base = acc
-    e = np.uint64(P - 2)
-    while e:
-        if e & _ONE:
-            inv = nb_mul(inv, base)
-        base = nb_mul(base, base)
-        e >>= _ONE
-    for i in range(count - 1, -1, -1):
-        if values[i] != 0:
-            proc[rows[i], HV0] = nb_mul(inv, prefix[i])
-            inv = nb_mul(inv, values[i])
+            proc[rows[i], HV0] = values[i]
 
 
 @nb.njit(cache=True)

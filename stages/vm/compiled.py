@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numba as nb
 import numpy as np
 
-from tvmpd.stages.tip5 import _NB_P, nb_add, nb_mul, nb_permute_trace, nb_sub
+from tvmpd.stages.tip5 import _NB_P, nb_add, nb_mul, nb_permute_trace, nb_pow, nb_sub
 
 from .errors import VMError
 from .isa import P, bfe_display, instruction_display
@@ -87,17 +87,6 @@ def _xfe_mul(a0, a1, a2, b0, b1, b2):
                 nb_mul(a1, b2))
     c2 = nb_add(nb_add(nb_add(nb_mul(a2, b0), nb_mul(a1, b1)), nb_mul(a0, b2)), nb_mul(a2, b2))
     return c0, c1, c2
-
-
-@nb.njit(cache=True)
-def _pow(base: np.uint64, exponent: np.uint64) -> np.uint64:
-    result = _ONE
-    while exponent:
-        if exponent & _ONE:
-            result = nb_mul(result, base)
-        base = nb_mul(base, base)
-        exponent >>= _ONE
-    return result
 
 
 @nb.njit(cache=True)
@@ -498,7 +487,7 @@ def _run(ops, args, sizes, inputs, tokens, digests, ram_keys, ram_vals, stack0, 
             if x == _ZERO:
                 status = INVERSE_OF_ZERO
                 break
-            st[sp - 1] = _pow(x, _NB_P - np.uint64(2))
+            st[sp - 1] = nb_pow(x, _NB_P - np.uint64(2))
         elif op == 4:  # split
             x = st[sp - 1]
             low = x & _MASK32
@@ -568,7 +557,7 @@ def _run(ops, args, sizes, inputs, tokens, digests, ram_keys, ram_vals, stack0, 
             sp -= 1
             base = st[sp]
             exponent = st[sp - 1]
-            st[sp - 1] = _pow(base, exponent)
+            st[sp - 1] = nb_pow(base, exponent)
             u32_log[n_u32, 0] = 30
             u32_log[n_u32, 1] = base
             u32_log[n_u32, 2] = exponent
