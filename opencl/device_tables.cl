@@ -103,6 +103,20 @@ __kernel void gather_columns_kernel(__global const ulong *data, const ulong stri
     out[(ulong)t * ncols + c] = data[c * stride + idx[t]];
 }
 
+// The quotient at one point x from that row's 12 words of weighted constraint sums (initial, consistency,
+// transition, terminal, 3 words each): sum_cat sums_cat / zerofier_cat(x), where cons_inv is
+// 1 / (x^h - 1) and omega_inv the trace generator's inverse. Shared with opencl/lean.cl.
+inline xfe quotient_at(__global const ulong *s, ulong x, ulong omega_inv, ulong cons_inv) {
+    ulong init_inv = gl_inv(gl_sub(x, 1));
+    ulong except_last = gl_sub(x, omega_inv);
+    ulong term_inv = gl_inv(except_last);
+    ulong tran_inv = gl_mul(except_last, cons_inv);
+    xfe q = xfe_mul_base(xfe_at(s), init_inv);
+    q = xfe_add(q, xfe_mul_base(xfe_at(s + 3), cons_inv));
+    q = xfe_add(q, xfe_mul_base(xfe_at(s + 6), tran_inv));
+    return xfe_add(q, xfe_mul_base(xfe_at(s + 9), term_inv));
+}
+
 // Quotient of one coset: x_i = offset * gen^i (i < n), sums[(i * 4 + category) * 3 + j] the weighted
 // constraint sums of the four categories (initial, consistency, transition, terminal). Writes
 // sum_cat sums_cat / zerofier_cat(x_i) to out[j * out_stride + first + step * i].
@@ -114,20 +128,9 @@ __kernel void quotient_combine_kernel(__global const ulong *sums, __global ulong
     uint i = get_global_id(0);
     if (i >= n) return;
     ulong x = gl_mul(offset, gl_pow(gen, (ulong)i));
-    ulong init_inv = gl_inv(gl_sub(x, 1));
-    ulong except_last = gl_sub(x, omega_inv);
-    ulong term_inv = gl_inv(except_last);
     ulong cons_inv = (i & 1u) ? cons_odd : cons_even;
-    ulong tran_inv = gl_mul(except_last, cons_inv);
-    __global const ulong *s = sums + (ulong)i * 12;
-    xfe q = xfe_mul_base(xfe_at(s), init_inv);
-    q = xfe_add(q, xfe_mul_base(xfe_at(s + 3), cons_inv));
-    q = xfe_add(q, xfe_mul_base(xfe_at(s + 6), tran_inv));
-    q = xfe_add(q, xfe_mul_base(xfe_at(s + 9), term_inv));
-    ulong o = first + (ulong)step * i;
-    out[o] = q.c0;
-    out[out_stride + o] = q.c1;
-    out[2 * out_stride + o] = q.c2;
+    xfe q = quotient_at(sums + (ulong)i * 12, x, omega_inv, cons_inv);
+    xfe_store_strided(out + first + (ulong)step * i, out_stride, q);
 }
 
 // Segments of the quotient: coefficients (3 columns of length 4n, natural order, of the polynomial in

@@ -1,18 +1,9 @@
-// Kernels of the low-memory proving mode (opencl/lean.py). Needs field.cl.
+// Kernels of the low-memory proving mode (opencl/lean.py). Needs field.cl and device_tables.cl.
 //
 // In that mode a column's randomized interpolant p(X) = low(X) + X^h r(X) is stored as its h low
 // coefficients (column-major, column c at coef[c * stride]) and the k coefficients of r (the trace
 // randomizer, tail[c * k]). On a coset where X^h is a constant f (every coset of at most h points, and
 // the trace domain with f = 1) p agrees with low(X) + f r(X), a polynomial of h coefficients.
-
-inline ulong lean_inv(ulong a) {
-    return gl_pow(a, GL_P - 2);
-}
-
-inline xfe lean_xfe_at(__global const ulong *p) {
-    xfe r = { p[0], p[1], p[2] };
-    return r;
-}
 
 // coef[c * stride + j] += factor * tail[(tail_col + c) * k + j] for j < k: fold f * r into the head of
 // each column (factor = p - f takes it out again).
@@ -36,17 +27,6 @@ __kernel void quotient_combine_rows_kernel(__global const ulong *sums, const ulo
     uint i = get_global_id(0);
     if (i >= n) return;
     ulong x = gl_mul(offset, gl_pow(gen, (ulong)i));
-    ulong init_inv = lean_inv(gl_sub(x, 1));
-    ulong except_last = gl_sub(x, omega_inv);
-    ulong term_inv = lean_inv(except_last);
-    ulong tran_inv = gl_mul(except_last, cons_inv);
-    __global const ulong *s = sums + (row0 + i) * 12;
-    xfe q = xfe_mul_base(lean_xfe_at(s), init_inv);
-    q = xfe_add(q, xfe_mul_base(lean_xfe_at(s + 3), cons_inv));
-    q = xfe_add(q, xfe_mul_base(lean_xfe_at(s + 6), tran_inv));
-    q = xfe_add(q, xfe_mul_base(lean_xfe_at(s + 9), term_inv));
-    ulong o = first + (ulong)step * i;
-    out[o] = q.c0;
-    out[out_stride + o] = q.c1;
-    out[2 * out_stride + o] = q.c2;
+    xfe q = quotient_at(sums + (row0 + i) * 12, x, omega_inv, cons_inv);
+    xfe_store_strided(out + first + (ulong)step * i, out_stride, q);
 }

@@ -26,7 +26,7 @@ KERNEL_DIR = Path(__file__).resolve().parent
 def _kernel(rt: Runtime, name: str) -> cl.Kernel:
     key = ("lean_kernel", name)
     if key not in rt.cache:
-        source = "\n".join((KERNEL_DIR / f).read_text() for f in ("field.cl", "lean.cl"))
+        source = "\n".join((KERNEL_DIR / f).read_text() for f in ("field.cl", "device_tables.cl", "lean.cl"))
         rt.cache[key] = getattr(rt.program_from_source("lean", source), name)
     return rt.cache[key]
 
