@@ -75,8 +75,10 @@ class Daemon:
         raise AssertionError(f"timed out waiting for {what}:\n{self.log()}")
 
     def wait_children_idle(self):
+        # generous: a child's warm-up proof builds any OpenCL program not yet in the binary cache, which on a
+        # loaded 2-core machine (pocl, optimised constraint kernels) can take over two minutes
         return self.wait_for(lambda st: all(c["state"] == "idle" for c in st["children"]) and not st["jobs"],
-                             what="children idle")
+                             timeout=300, what="children idle")
 
     def submit(self, job_id: int, fields: list[str], via: str = "unix", timeout: float = 60):
         return protocol.submit(self.unix if via == "unix" else self.tcp, job_id, fields, timeout=timeout)

@@ -6,6 +6,11 @@ gap between the two (host work, launch overhead, waiting) and the costliest kern
 
     python3 tools/profile_prove.py --log2 10            # pocl
     python3 tools/profile_prove.py --log2 21 --top 6    # a GPU
+    python3 tools/profile_prove.py --log2 23 --memory-mode lean --sync   # find an asynchronous fault
+
+--sync waits for every command to finish before the next is enqueued, so a device fault that OpenCL
+reports later, at some unrelated call, is raised at the command that caused it, with its name, sizes and
+scalar arguments (slow: only for finding faults).
 """
 
 from __future__ import annotations
@@ -23,11 +28,12 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
 import pyopencl as cl  # noqa: E402
 import pyopencl._cl as _cl  # noqa: E402
 
 from tools.bench_prove import workload  # noqa: E402
-from tvmpd.stages.prover import prove  # noqa: E402
+from tvmpd.stages.prover import backend_for, prove  # noqa: E402
 
 EVENTS: list[tuple[str, object]] = []  # (command name, event) in enqueue order
 
@@ -42,12 +48,39 @@ def _recording(name_of, enqueue):
     return wrapped
 
 
-def install() -> None:
-    """Record the event of every kernel launch, copy and fill (pyopencl looks these up at call time)."""
-    launch = _recording(lambda a: a[1].function_name, _cl.enqueue_nd_range_kernel)
+def _describe(name: str, args: tuple, kwargs: dict) -> str:
+    """A command's name with its sizes and scalar arguments (buffers by their size), for fault reports."""
+    parts = []
+    for a in list(args[2:]) + [f"{k}={v}" for k, v in kwargs.items()]:
+        if isinstance(a, cl.Buffer):
+            parts.append(f"buffer({a.size})")
+        elif isinstance(a, np.ndarray):
+            parts.append(f"array{a.shape}")
+        elif not isinstance(a, (cl.Kernel, cl.CommandQueue)):
+            parts.append(str(a))
+    return f"{name}({', '.join(parts)})"
+
+
+def _synced(name_of, enqueue):
+    def wrapped(*args, **kwargs):
+        event = enqueue(*args, **kwargs)
+        try:
+            args[0].finish()
+        except cl.Error as exc:
+            raise RuntimeError(f"device fault at {_describe(name_of(args), args, kwargs)}: {exc}") from None
+        return event
+
+    return wrapped
+
+
+def install(sync: bool = False) -> None:
+    """Record the event of every kernel launch, copy and fill (pyopencl looks these up at call time); with
+    sync, also finish the queue after each and name the command a fault comes from."""
+    wrap = _synced if sync else _recording
+    launch = wrap(lambda a: a[1].function_name, _cl.enqueue_nd_range_kernel)
     _cl.enqueue_nd_range_kernel = cl.enqueue_nd_range_kernel = launch
-    cl.enqueue_copy = _recording(lambda a: "copy", cl.enqueue_copy)
-    cl.enqueue_fill_buffer = _recording(lambda a: "fill", cl.enqueue_fill_buffer)
+    cl.enqueue_copy = wrap(lambda a: "copy", cl.enqueue_copy)
+    cl.enqueue_fill_buffer = wrap(lambda a: "fill", cl.enqueue_fill_buffer)
 
 
 def device_seconds(events: list[tuple[str, object]]) -> dict[str, float]:
@@ -65,22 +98,27 @@ def main() -> None:
     parser.add_argument("--device", default=None, help="OpenCL device key (default: first GPU, else pocl)")
     parser.add_argument("--log2", type=int, nargs="+", default=[10])
     parser.add_argument("--top", type=int, default=5, help="kernels listed per stage")
+    parser.add_argument("--memory-mode", default="auto", choices=("auto", "full", "half", "lean"))
+    parser.add_argument("--sync", action="store_true", help="finish after every command (finds faults)")
     args = parser.parse_args()
     from tvmpd.opencl.devices import cpu_device, gpu_devices
 
     device = args.device or (gpu_devices() or [cpu_device()])[0].key
-    install()
+    install(args.sync)
     for log2 in args.log2:
         claim, aet = workload(log2)
         marks: list[tuple[str, float, int]] = []  # (stage, wall seconds, events recorded by its end)
         EVENTS.clear()
         t = time.perf_counter()
-        prove(claim, aet, device_key=device, progress=lambda s, d, m=marks: m.append((s, d, len(EVENTS))))
+        backend = backend_for(device, memory_mode=args.memory_mode)
+        prove(claim, aet, backend=backend, progress=lambda s, d, m=marks: m.append((s, d, len(EVENTS))))
         total = time.perf_counter() - t
-        print(f"\n2^{log2} on {device}: {total:.2f}s wall; per stage: wall, device busy, top commands")
+        layout = getattr(backend, "layout", None)
+        mode = f", {layout.mode} mode, cosets of {layout.rows} rows" if layout else ""
+        print(f"\n2^{log2} on {device}{mode}: {total:.2f}s wall; per stage: wall, device busy, top commands")
         start = 0
         for stage, wall, end in marks:
-            per = device_seconds(EVENTS[start:end])
+            per = {} if args.sync else device_seconds(EVENTS[start:end])
             busy = sum(per.values())
             top = sorted(per.items(), key=lambda kv: -kv[1])[:args.top]
             listed = ", ".join(f"{name} {sec:.3f}" for name, sec in top)
