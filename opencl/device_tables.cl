@@ -47,6 +47,13 @@ __kernel void transpose_kernel(__global const ulong *src, __global ulong *dst, c
     dst[dst_off + c * dst_stride + row0 + r] = src[(ulong)r * cols + c];
 }
 
+// buf[first + i] = 0 for i < count. NVIDIA's clEnqueueFillBuffer faulted at byte offsets of 2^34 and above
+// (the aux table of a 2^23 proof), so device tables are zeroed by this kernel, with 64-bit indices.
+__kernel void zero_kernel(__global ulong *buf, const ulong first, const ulong count) {
+    ulong i = get_global_id(0);
+    if (i < count) buf[first + i] = 0;
+}
+
 // Randomized interpolant coefficients: column c of dst (length 2h) = interpolant (tmp, length h)
 // + (X^h - 1) * randomizer (rnd, k coefficients per column); dst starts at element dst_off.
 __kernel void randomize_kernel(__global const ulong *tmp, __global const ulong *rnd, __global ulong *dst,

@@ -49,6 +49,15 @@ def _run(rt: Runtime, name: str, gsize: tuple[int, ...], *args) -> None:
         _kernel(rt, name)(rt.queue, gsize, None, *args)
 
 
+def fill_zero(rt: Runtime, buf: cl.Buffer, nbytes: int, start: int = 0, piece: int = BATCH_BYTES) -> None:
+    """Zero nbytes (a multiple of 8) of a device buffer from byte `start` (a multiple of 8) with zero_kernel,
+    one launch per `piece` bytes; see device_tables.cl for why not clEnqueueFillBuffer."""
+    first, last = start // 8, (start + nbytes) // 8
+    for at in range(first, last, piece // 8):
+        count = min(piece // 8, last - at)
+        _run(rt, "zero_kernel", (count,), buf, np.uint64(at), np.uint64(count))
+
+
 def batch_width(n: int, ncols: int, multiple: int = 1) -> int:
     """Columns per batch so that a scratch buffer of n rows stays under BATCH_BYTES."""
     per = max(multiple, BATCH_BYTES // (8 * n) // multiple * multiple)

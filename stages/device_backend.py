@@ -208,16 +208,6 @@ def device_memory(rt) -> tuple[int, int]:
     return int(rt.device.max_mem_alloc_size), int(rt.device.global_mem_size)
 
 
-def cl_fill_zero(rt, buf, nbytes: int, start: int = 0, piece: int = dev.BATCH_BYTES) -> None:
-    """Zero nbytes of a device buffer from byte `start`, in fills of at most `piece` bytes (a multiple of
-    8): NVIDIA's driver failed (OUT_OF_RESOURCES at the next blocking call) on one fill of 2^31 or more
-    8-byte patterns, the aux table of a 2^23 proof."""
-    import pyopencl as cl
-
-    for at in range(start, start + nbytes, piece):
-        cl.enqueue_fill_buffer(rt.queue, buf, np.uint64(0), at, min(piece, start + nbytes - at))
-
-
 def _split_weights(weights: np.ndarray) -> np.ndarray:
     """Weights (m, 3) of extension columns -> (3m, 3) weights of their base components: w * X^j."""
     return xfield.mul(weights[:, np.newaxis, :], _BASIS[np.newaxis]).reshape(-1, 3)
@@ -360,7 +350,7 @@ class DeviceBackend:
             return
         h, L = table.length, self.L
         low, part = rt.empty(24 * L), rt.empty(24 * h)
-        cl_fill_zero(rt, low, 24 * L)
+        dev.fill_zero(rt, low, 24 * L)
         for i, (buf, c0, k) in enumerate(table.parts):
             dev.weighted_sum(rt, buf, h, k, weights[c0:c0 + k], part, i > 0)
         lean.copy_columns(rt, part, h, low, L, 3, h)
@@ -390,7 +380,7 @@ class DeviceBackend:
         columns = rt.empty(8 * ncols * h)
         dev.upload_columns(rt, trace[:, :ncols], columns)  # the base columns; lowering fills the others
         if lower:
-            cl_fill_zero(rt, columns, 8 * (ncols - trace.shape[1]) * h, 8 * trace.shape[1] * h)
+            dev.fill_zero(rt, columns, 8 * (ncols - trace.shape[1]) * h, 8 * trace.shape[1] * h)
             air.fill_degree_lowering_main_device(rt, self.kernels, columns, h)
         table = self._commit_parts(self._interpolants(columns, ncols, h, randomizers), ncols, False)
         table.trace = columns
@@ -429,7 +419,7 @@ class DeviceBackend:
         rt, h = self.rt, self.d.trace.length
         ncols = 3 * NUM_AUX_COLUMNS
         columns = rt.empty(8 * ncols * h)
-        cl_fill_zero(rt, columns, 8 * ncols * h)
+        dev.fill_zero(rt, columns, 8 * ncols * h)
         ch = np.ascontiguousarray(challenges, dtype=np.uint64)
         trace = main.trace if not self.lean else self._main_trace(main, air.NUM_MAIN_BASE)
         air.extend_device(rt, self.kernels, trace, ch, h, columns)

@@ -76,6 +76,8 @@ def sd_notify(*lines: str) -> bool:
         return False
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            # never wait: a receiver whose queue is full would otherwise stall the event loop that sends this
+            sock.setblocking(False)
             sock.sendto("\n".join(lines).encode(), addr)
         return True
     except OSError as exc:

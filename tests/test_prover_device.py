@@ -187,15 +187,15 @@ def test_opencl_host_path_gives_the_reference_proof(rt, vectors):
 
 
 def test_zero_fill_in_pieces_zeroes_exactly_the_range(rt):
-    """cl_fill_zero splits a long fill (one fill of 2^31 patterns failed on NVIDIA at 2^23); the pieces
+    """fill_zero (a kernel: NVIDIA's fill faulted at offsets of 2^34 bytes, at 2^23) launches in pieces; they
     must cover the range, ragged last piece included, and nothing outside it."""
     import pyopencl as cl
 
-    from tvmpd.stages.device_backend import cl_fill_zero
+    from tvmpd.opencl.device_tables import fill_zero
 
     data = np.arange(1, 101, dtype=np.uint64)
     buf = rt.to_device(data)
-    cl_fill_zero(rt, buf, 8 * 61, start=8 * 7, piece=8 * 5)
+    fill_zero(rt, buf, 8 * 61, start=8 * 7, piece=8 * 5)
     out = np.empty_like(data)
     cl.enqueue_copy(rt.queue, out, buf)
     expected = data.copy()

@@ -94,24 +94,44 @@ def test_systemd_notifications_and_sighup():
     path = os.path.join(folder, "notify")
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(path)
-    sock.settimeout(30)
+    sock.settimeout(0.2)
+    got: list[str] = []
+    done = threading.Event()
+
+    def drain() -> None:  # read as systemd does, from the start: the warm-up may outlast the socket's queue
+        while not done.is_set():
+            try:
+                got.append(sock.recv(4096).decode())
+            except TimeoutError:
+                pass
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+
+    def seen(word: str, timeout: float = 60) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(word in m for m in list(got)):
+                return True
+            time.sleep(0.05)
+        return False
+
     try:
         d = Daemon(env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "400000"}, cpu_workers=1, devices="")
-        got: list[str] = []
-        while not any("READY=1" in m for m in got) or not any("WATCHDOG=1" in m for m in got):
-            got.append(sock.recv(4096).decode())
-        ready = next(m for m in got if "READY=1" in m)
+        assert seen("READY=1") and seen("WATCHDOG=1")
+        ready = next(m for m in list(got) if "READY=1" in m)
         assert "STATUS=ready" in ready
         assert d.status()["ready"]
         d.proc.send_signal(signal.SIGHUP)
         d.wait_for(lambda st: "SIGHUP" in d.log(), what="the SIGHUP log line")
         assert d.proc.poll() is None and d.status()["ready"]
         d.proc.send_signal(signal.SIGTERM)
-        while not any("STOPPING=1" in m for m in got):
-            got.append(sock.recv(4096).decode())
+        assert seen("STOPPING=1")
         assert d.proc.wait(20) == 0
         assert d.stop() == 0
     finally:
+        done.set()
+        reader.join(5)
         sock.close()
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -144,6 +164,17 @@ def test_notify_helpers(monkeypatch):
         assert lifecycle.sd_notify("STATUS=x", "READY=1")
         assert sock.recv(100) == b"STATUS=x\nREADY=1"
     monkeypatch.setenv("WATCHDOG_USEC", "3000000")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind("\0" + name)
+        monkeypatch.setenv("NOTIFY_SOCKET", "@" + name)
+        # nobody reads: once the queue is full a send must fail at once instead of blocking the caller (the
+        # daemon's event loop); a blocking send here would never return and the thread would stay alive
+        results: list[bool] = []
+        sender = threading.Thread(target=lambda: results.extend(lifecycle.sd_notify("WATCHDOG=1")
+                                                                for _ in range(5000)), daemon=True)
+        sender.start()
+        sender.join(60)
+        assert not sender.is_alive() and results[0] is True and results[-1] is False
     monkeypatch.delenv("WATCHDOG_PID", raising=False)
     assert lifecycle.watchdog_interval_s() == 1.5
     monkeypatch.setenv("WATCHDOG_PID", str(os.getpid() + 1))
