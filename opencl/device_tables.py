@@ -111,15 +111,16 @@ def randomized_interpolants(rt: Runtime, trace: cl.Buffer, ncols: int, h: int,
 
 
 def evaluate_coset(rt: Runtime, coef: cl.Buffer, ncols: int, length: int, offset: int, n: int,
-                   out: cl.Buffer, out_col: int = 0) -> None:
+                   out: cl.Buffer, out_col: int = 0, rows: np.ndarray | None = None) -> None:
     """Columns out_col .. out_col + ncols of out (n rows each) <- values at offset * w_n^i of the columns'
     polynomials (coef: ncols x length; n may be smaller than length), in column batches of at most
-    BATCH_BYTES of output."""
+    BATCH_BYTES of output. rows: only these rows are wanted (less work; the others hold anything)."""
     log_len, log_n = length.bit_length() - 1, n.bit_length() - 1
     bc = batch_width(n, ncols)
     for c0 in range(0, ncols, bc):
         c1 = min(ncols, c0 + bc)
-        coset_evaluate_device(rt, coef, out, c1 - c0, log_len, log_n, offset, c0 * length, (out_col + c0) * n)
+        coset_evaluate_device(rt, coef, out, c1 - c0, log_len, log_n, offset, c0 * length, (out_col + c0) * n,
+                              rows=rows)
 
 
 def hash_rows_into_tree(rt: Runtime, values: cl.Buffer, ncols: int, n: int, nodes: cl.Buffer, n_leaves: int,

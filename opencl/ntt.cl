@@ -156,20 +156,23 @@ NTT_BLOCK_STEP(3, ntt_group8)
 // sum_t src[r + t 2^load_bits] fold_factor^t (a polynomial evaluated on a coset smaller than its length). Stores multiply by scale[gi] when
 // use_scale is set. Global id 0 is column * local size + local id, so groups of the same block of
 // different columns run side by side and share twiddles in cache. src_off / dst_off (elements) select
-// columns inside larger tables without sub-buffers, which NVIDIA's driver handles slowly.
+// columns inside larger tables without sub-buffers, which NVIDIA's driver handles slowly. With use_blocks
+// global id 1 indexes `blocks`, the list of block numbers to compute (a last pass run only where some
+// outputs are wanted); the other blocks of dst are left as they were.
 __kernel void ntt_pass_kernel(__global const ulong *src, __global ulong *dst, __global const ulong *tw,
                               __global const ulong *scale, const ulong src_stride, const ulong dst_stride,
                               const uint src_shift, const uint s0, const uint k, const uint log_t,
                               const uint dif, const uint use_scale, const ulong src_off,
                               const ulong dst_off, __global const ulong *load_table, const uint load_bits,
-                              const uint fold, const ulong fold_factor) {
+                              const uint fold, const ulong fold_factor, __global const uint *blocks,
+                              const uint use_blocks) {
     __local ulong sh[NTT_LOCAL_WORDS];
     src += src_off;
     dst += dst_off;
     const uint lid = get_local_id(0);
     const uint lsize = get_local_size(0);
     const ulong c = get_group_id(0);
-    const uint blk = get_global_id(1);
+    const uint blk = use_blocks ? blocks[get_global_id(1)] : get_global_id(1);
     const uint T = 1u << log_t;
     const uint B = 1u << (k + log_t);
     const uint j_bits = s0 - log_t;  // jblk takes the low j_bits bits of the block number

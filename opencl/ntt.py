@@ -86,17 +86,19 @@ def twiddles(rt: Runtime, log_n: int, inverse: bool) -> cl.Buffer:
 def _run_pass(rt: Runtime, src, dst, tw, scale, src_stride: int, dst_stride: int, src_shift: int,
               step: tuple[int, int, int], dif: bool, ncols: int, log_n: int, src_off: int = 0,
               dst_off: int = 0, load_table=None, load_bits: int = 0, fold: int = 1,
-              fold_factor: int = 1) -> None:
+              fold_factor: int = 1, blocks: tuple[cl.Buffer, int] | None = None) -> None:
+    """One ntt_pass_kernel pass over every block, or only over the `blocks` (device list, count) given."""
     s0, k, log_t = step
     block = 1 << (k + log_t)
     kern = rt.kernel("ntt", "ntt_pass_kernel")
     lsize = rt.group_size(kern, min(max(block // 8, 32), 256))  # one radix-8 group per work-item
-    nblocks = (1 << log_n) // block
+    nblocks = (1 << log_n) // block if blocks is None else blocks[1]
     kern.set_args(src, dst, tw, scale if scale is not None else tw, np.uint64(src_stride),
                   np.uint64(dst_stride), np.uint32(src_shift), np.uint32(s0), np.uint32(k),
                   np.uint32(log_t), np.uint32(int(dif)), np.uint32(int(scale is not None)),
                   np.uint64(src_off), np.uint64(dst_off), load_table if load_table is not None else tw,
-                  np.uint32(load_bits), np.uint32(fold), np.uint64(fold_factor))
+                  np.uint32(load_bits), np.uint32(fold), np.uint64(fold_factor),
+                  blocks[0] if blocks is not None else tw, np.uint32(blocks is not None))
     for off in range(0, nblocks, MAX_GROUPS_PER_LAUNCH):
         count = min(MAX_GROUPS_PER_LAUNCH, nblocks - off)
         cl.enqueue_nd_range_kernel(rt.queue, kern, (ncols * lsize, count), (lsize, 1),
@@ -123,9 +125,25 @@ def _powers(rt: Runtime, log_n: int, base: int, factor: int, bitrev: bool) -> cl
     return rt.cache[key]
 
 
+def partial_plan(first: int, log_n: int) -> list[tuple[int, int, int]] | None:
+    """DIT passes for stages first .. log_n - 1 whose last pass takes a whole block of stages with runs of one
+    element, so that each output lies in one block of 2^LOG_BLOCK elements with the same low log_n -
+    LOG_BLOCK bits: the last pass can then run on the blocks of a few wanted outputs only. None when the
+    transform is a single pass anyway."""
+    top = log_n - LOG_BLOCK
+    if top <= first:
+        return None
+    return plan_dit(first, top) + [(top, LOG_BLOCK, 0)]
+
+
+def wanted_blocks(rows: np.ndarray, log_n: int) -> np.ndarray:
+    """Block numbers of partial_plan's last pass holding these output rows (sorted, distinct)."""
+    return np.unique(np.asarray(rows, dtype=np.int64) & ((1 << (log_n - LOG_BLOCK)) - 1)).astype(np.uint32)
+
+
 def _forward_from_short(rt: Runtime, short, dst, ncols: int, log_short: int, log_n: int,
                         dst_off: int = 0, short_off: int = 0, load_table=None, fold_factor: int = 1,
-                        dst_stride: int | None = None) -> None:
+                        dst_stride: int | None = None, rows: np.ndarray | None = None) -> None:
     """dst (ncols x 2^log_n) <- DIT stages log_n - log_short .. log_n - 1 on the bit-reversed, zero-padded
     columns whose nonzero part `short` (ncols x 2^log_short, bit-reversed order) holds.
 
@@ -136,19 +154,27 @@ def _forward_from_short(rt: Runtime, short, dst, ncols: int, log_short: int, log
     first pass bit-reverses and multiplies by load_table (bit-reversed order) as it loads them; a column
     longer than 2^log_n (log_short > log_n) is then folded: element j + t 2^log_n adds fold_factor^t times
     its value to element j. dst_stride: elements from one dst column to the next (default 2^log_n).
+    rows: only these output rows are wanted (the others of dst may hold anything afterwards), which lets the
+    last pass skip most blocks (partial_plan).
     """
     stride = dst_stride if dst_stride is not None else 1 << log_n
     shift = max(0, log_n - log_short)
     fold = 1 << max(0, log_short - log_n)
     tw = twiddles(rt, log_n, inverse=False)
-    plan = plan_dit(shift, log_n) or [(shift, 0, 0)]
+    plan = partial_plan(shift, log_n) if rows is not None else None
+    blocks = None
+    if plan is None:
+        plan = plan_dit(shift, log_n) or [(shift, 0, 0)]
+    else:
+        wanted = wanted_blocks(rows, log_n)
+        blocks = (rt.to_device(wanted), len(wanted))
     for i, step in enumerate(plan):
-        first = i == 0
+        first, last = i == 0, i == len(plan) - 1
         _run_pass(rt, short if first else dst, dst, tw, None, (1 << log_short) if first else stride,
                   stride, shift if first else 0, step, False, ncols, log_n,
                   short_off if first else dst_off, dst_off, load_table if first else None,
                   min(log_short, log_n) if first and load_table is not None else 0,
-                  fold if first else 1, fold_factor)
+                  fold if first else 1, fold_factor, blocks if last else None)
 
 
 def ntt_device(rt: Runtime, src, dst, ncols: int, log_n: int) -> None:
@@ -190,15 +216,16 @@ def lde_device(rt: Runtime, src, dst, ncols: int, log_n: int, log_big: int, offs
 
 
 def coset_evaluate_device(rt: Runtime, src, dst, ncols: int, log_len: int, log_n: int, offset: int,
-                          src_off: int = 0, dst_off: int = 0, dst_stride: int | None = None) -> None:
+                          src_off: int = 0, dst_off: int = 0, dst_stride: int | None = None,
+                          rows: np.ndarray | None = None) -> None:
     """dst (ncols x 2^log_n, from element dst_off) <- values at offset * w_n^i of the polynomials whose
     coefficients (lowest first) src holds (ncols x 2^log_len from element src_off). src is kept. The first
     NTT pass loads the coefficients bit-reversed and scaled by offset^j; with log_len > log_n it first
     folds coefficient j + t n onto j (times offset^(t n)), as w_n^(j + t n) = w_n^j. dst_stride: elements
-    between dst's columns (default n)."""
+    between dst's columns (default n). rows: only these rows of dst are wanted (see _forward_from_short)."""
     table = _powers(rt, min(log_len, log_n), offset, 1, bitrev=True)
     _forward_from_short(rt, src, dst, ncols, log_len, log_n, dst_off, src_off, table,
-                        pow(offset, 1 << log_n, P), dst_stride)
+                        pow(offset, 1 << log_n, P), dst_stride, rows)
 
 
 def _check_offset(name: str, off) -> int:

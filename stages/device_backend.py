@@ -304,11 +304,11 @@ class DeviceBackend:
         per = max(1, limit // (8 * (length or self.L)))
         return [(c, min(c + per, ncols)) for c in range(0, ncols, per)]
 
-    def _evaluate(self, table: DeviceTable, c: int, out) -> None:
-        """out (table.ncols x M) <- the table's values on coset c."""
+    def _evaluate(self, table: DeviceTable, c: int, out, rows: np.ndarray | None = None) -> None:
+        """out (table.ncols x M) <- the table's values on coset c (only `rows` of it if given)."""
         if table.tail is None and table.length == self.L:
             for buf, c0, k in table.parts:
-                dev.evaluate_coset(self.rt, buf, k, self.L, self._offset(c), self.M, out, c0)
+                dev.evaluate_coset(self.rt, buf, k, self.L, self._offset(c), self.M, out, c0, rows)
         else:
             self._evaluate_lean(table, self._offset(c), self.M, out, 0, self.M)
 
@@ -597,7 +597,7 @@ class DeviceBackend:
         values = rt.empty(8 * table.ncols * self.M)
         for c in sorted(set((idx % self.E).tolist())):
             sel = idx % self.E == c
-            self._evaluate(table, c, values)
+            self._evaluate(table, c, values, idx[sel] // self.E)
             out[sel] = dev.gather_columns(rt, values, self.M, table.ncols, idx[sel] // self.E)
         values.release()
         return out.reshape(len(idx), -1, 3) if table.extension else out

@@ -199,3 +199,35 @@ def test_coset_evaluate_device_on_a_coset_smaller_than_the_polynomial(device, rn
         want = F.add(want, F.mul(coeffs[:, j:j + 1], power[np.newaxis]))
         power = F.mul(power, x)
     np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("log_len, log_n", [(14, 14), (15, 14), (13, 15), (12, 12), (11, 11)])
+def test_coset_evaluate_device_of_wanted_rows_only(device, rng, log_len, log_n):
+    # opening rows: the last pass runs only on the blocks holding the wanted rows; those rows must equal a
+    # full evaluation's (the rest of the output is not looked at), with and without folding and padding
+    rt = get_runtime(device)
+    ncols, n = 3, 1 << log_n
+    coeffs = random_field(rng, (ncols, 1 << log_len))
+    offset = int(rng.integers(1, P, dtype=np.uint64))
+    # random rows of three blocks of the last pass (a block: the rows with equal low log_n - 11 bits)
+    top = max(0, log_n - cl_ntt.LOG_BLOCK)
+    rows = np.concatenate([(rng.integers(0, n >> top, size=20) << top) | (3 % (1 << top)), [0, n - 1]])
+    src = rt.to_device(coeffs)
+    full, part = rt.empty(8 * ncols * n), rt.to_device(np.full(ncols * n, 5, dtype=np.uint64))
+    cl_ntt.coset_evaluate_device(rt, src, full, ncols, log_len, log_n, offset)
+    cl_ntt.coset_evaluate_device(rt, src, part, ncols, log_len, log_n, offset, rows=rows)
+    want = rt.from_device(full, (ncols, n))
+    got = rt.from_device(part, (ncols, n))
+    np.testing.assert_array_equal(got[:, rows], want[:, rows])
+    if cl_ntt.partial_plan(max(0, log_n - log_len), log_n) is not None and top >= 3:
+        # the other blocks really were skipped: they still hold the earlier passes' values
+        assert np.count_nonzero(got != want) > ncols * n // 2
+
+
+def test_partial_plan_covers_every_stage_and_ends_on_whole_blocks():
+    for first, log_n in [(0, 12), (0, 22), (3, 23), (4, 16), (0, 30)]:
+        plan = cl_ntt.partial_plan(first, log_n)
+        stages = [s for s0, k, _ in plan for s in range(s0, s0 + k)]
+        assert stages == list(range(first, log_n))
+        assert plan[-1] == (log_n - cl_ntt.LOG_BLOCK, cl_ntt.LOG_BLOCK, 0)
+    assert cl_ntt.partial_plan(0, 11) is None and cl_ntt.partial_plan(5, 16) is None
