@@ -133,32 +133,36 @@ def verify(
     if len(indices) != leaf_digests.shape[0]:
         raise ValueError(f"{len(indices)} leaf indices but {leaf_digests.shape[0]} leaf digests")
 
-    if not indices and auth.shape[0] == 0:
-        return True
+    if not indices:
+        return auth.shape[0] == 0  # upstream: no leaves and an empty structure verify trivially
     num_leaves = 1 << int(tree_height)
     if any(i >= num_leaves for i in indices):
         return False
-    node_ids = auth_structure_node_indices(num_leaves, indices)
-    if len(node_ids) != auth.shape[0]:
-        return False
 
-    known: dict[int, tuple[int, ...]] = dict(zip(node_ids, map(tuple, auth.tolist()), strict=True))
-    for i, d in zip(indices, map(tuple, leaf_digests.tolist()), strict=True):
-        prev = known.setdefault(i + num_leaves, d)
-        if prev != d:
+    # Walk up level by level with the known nodes of the level sorted; the structure holds, deepest level
+    # first and descending within a level, the siblings that are not themselves known.
+    nodes = np.array(indices, dtype=np.uint64) + np.uint64(num_leaves)
+    order = np.argsort(nodes, kind="stable")
+    nodes, digests = nodes[order], leaf_digests[order]
+    first = np.ones(len(nodes), dtype=bool)
+    first[1:] = nodes[1:] != nodes[:-1]
+    firsts = np.flatnonzero(first)
+    if not np.array_equal(digests, digests[firsts[np.cumsum(first) - 1]]):
+        return False  # one leaf index with two different digests
+    nodes, digests = nodes[first], digests[first]
+    used = 0
+    for _ in range(tree_height):
+        siblings = nodes ^ np.uint64(1)
+        at = np.minimum(np.searchsorted(nodes, siblings), len(nodes) - 1)
+        missing = siblings[nodes[at] != siblings]  # ascending, like nodes
+        if used + len(missing) > len(auth):
             return False
-
-    level = sorted({(i + num_leaves) >> 1 for i in indices})
-    while level and level[0] >= 1:
-        if len(level) < _SCALAR_LEVEL:
-            for k in level:
-                known[k] = tuple(tip5._permute([*known[2 * k], *known[2 * k + 1], *_ONES])[:DIGEST_LEN])
-        else:
-            left = np.array([known[2 * k] for k in level], dtype=np.uint64)
-            right = np.array([known[2 * k + 1] for k in level], dtype=np.uint64)
-            for k, d in zip(level, tip5.hash_pairs_native(left, right).tolist(), strict=True):
-                known[k] = tuple(d)
-        if level[0] == 1:
-            break
-        level = sorted({k >> 1 for k in level})
-    return list(known.get(1, ())) == want_root
+        level_nodes = np.concatenate([nodes, missing])
+        level_digests = np.concatenate([digests, auth[used:used + len(missing)][::-1]])
+        used += len(missing)
+        order = np.argsort(level_nodes)  # now every node's sibling is there: pairs 2k, 2k + 1 side by side
+        states = np.ones((len(level_nodes) // 2, tip5.STATE_SIZE), dtype=np.uint64)
+        states[:, :tip5.RATE] = level_digests[order].reshape(-1, tip5.RATE)
+        tip5.permute_states(states)
+        nodes, digests = level_nodes[order][0::2] >> np.uint64(1), states[:, :DIGEST_LEN]
+    return used == len(auth) and digests[0].tolist() == want_root
