@@ -14,8 +14,7 @@ from tvmpd.stages import tip5
 
 DIGEST_LEN = tip5.DIGEST_LEN
 MAX_TREE_HEIGHT = 63  # upstream computes 1 << height in a usize
-_SCALAR_LEVEL = 24  # levels with fewer nodes are hashed with the scalar permutation (less overhead)
-_ONES = (1,) * tip5.CAPACITY
+_CHUNK = 1 << 14  # parents hashed per call of the compiled permutation (bounds the scratch states)
 
 
 def _digests(a: np.ndarray, name: str) -> np.ndarray:
@@ -57,16 +56,20 @@ def build_tree(leaves: np.ndarray) -> np.ndarray:
     nodes = np.zeros((2 * n, DIGEST_LEN), dtype=np.uint64)
     nodes[n:] = leaves
     k = n // 2
-    while k >= max(_SCALAR_LEVEL, 1):
-        # parents k..2k-1 from children 2k..4k-1, one batched permutation per level
-        nodes[k : 2 * k] = tip5.hash_pairs(nodes[2 * k : 4 * k : 2], nodes[2 * k + 1 : 4 * k : 2])
+    while k >= 1:  # parents k..2k-1 from children 2k..4k-1, whose pairs lie side by side
+        for start in range(k, 2 * k, _CHUNK):
+            end = min(start + _CHUNK, 2 * k)
+            nodes[start:end] = _hash_children(nodes[2 * start : 2 * end].reshape(-1, tip5.RATE))
         k //= 2
-    if k >= 1:
-        top = nodes[: 4 * k].tolist()
-        for j in range(2 * k - 1, 0, -1):
-            top[j] = tip5._permute([*top[2 * j], *top[2 * j + 1], *_ONES])[:DIGEST_LEN]
-        nodes[1 : 2 * k] = top[1 : 2 * k]
     return nodes
+
+
+def _hash_children(pairs: np.ndarray) -> np.ndarray:
+    """Parent digests (m, 5) of (m, 10) rows left child ‖ right child, by the compiled permutation."""
+    states = np.ones((len(pairs), tip5.STATE_SIZE), dtype=np.uint64)
+    states[:, : tip5.RATE] = pairs
+    tip5.permute_states(states)
+    return states[:, :DIGEST_LEN]
 
 
 def _num_leaves(nodes: np.ndarray) -> int:
@@ -161,8 +164,6 @@ def verify(
         level_digests = np.concatenate([digests, auth[used:used + len(missing)][::-1]])
         used += len(missing)
         order = np.argsort(level_nodes)  # now every node's sibling is there: pairs 2k, 2k + 1 side by side
-        states = np.ones((len(level_nodes) // 2, tip5.STATE_SIZE), dtype=np.uint64)
-        states[:, :tip5.RATE] = level_digests[order].reshape(-1, tip5.RATE)
-        tip5.permute_states(states)
-        nodes, digests = level_nodes[order][0::2] >> np.uint64(1), states[:, :DIGEST_LEN]
+        digests = _hash_children(level_digests[order].reshape(-1, tip5.RATE))
+        nodes = level_nodes[order][0::2] >> np.uint64(1)
     return used == len(auth) and digests[0].tolist() == want_root

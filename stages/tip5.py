@@ -89,8 +89,6 @@ _RC_PACKED = tuple(
 _TWO64 = 2**64 - P  # 2^64 mod p
 
 _LOOKUP_BYTES = bytes(LOOKUP_TABLE)  # for bytes.translate
-# The byte-wise lookup applied to two bytes at once (a 16-bit limb), for the batch path.
-_LOOKUP16 = tuple(LOOKUP_TABLE[v & 0xFF] | (LOOKUP_TABLE[v >> 8] << 8) for v in range(1 << 16))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -276,7 +274,9 @@ def _count(n: int, name: str) -> int:
 # batched (numpy) path: states are handled lane-major, shape (16, n), so each lane is contiguous
 
 
-_LOOKUP16_NP = np.array(_LOOKUP16, dtype=np.uint16)
+# The byte-wise lookup applied to two bytes at once (a 16-bit limb), for the batch path.
+_LOOKUP16_NP = (np.array(LOOKUP_TABLE, dtype=np.uint16)[np.arange(1 << 16) & 0xFF]
+                | (np.array(LOOKUP_TABLE, dtype=np.uint16)[np.arange(1 << 16) >> 8] << 8)).astype(np.uint16)
 _MDS_MATRIX_F = np.array(
     [[MDS_FIRST_COLUMN[(i - j) % STATE_SIZE] for j in range(STATE_SIZE)] for i in range(STATE_SIZE)],
     dtype=np.float64,
