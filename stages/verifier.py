@@ -57,6 +57,7 @@ def ood_constraint_values(main_curr: np.ndarray, aux_curr: np.ndarray, main_next
 _CONST, _CHALLENGE, _MAIN, _AUX, _ADD, _MUL = range(6)
 _FIELDS = ("kind", "a", "b", "consts", "roots")
 _CATEGORIES = ("initial", "consistency", "transition", "terminal")
+_FLAT_FORMAT = 1  # part of the cached file's name: bump when _flatten's output changes
 _FLAT: dict[str, dict[str, tuple[list, ...]]] = {}  # AIR digest -> category -> lists of _FIELDS
 
 
@@ -66,7 +67,7 @@ def flat_air(profile: ProofProfile) -> dict[str, tuple[list, ...]]:
     part of a `tvmpd verify`."""
     digest = profile.air_digest()
     if digest not in _FLAT:
-        name = f"air-{profile.version}-{digest[:32]}.npz"
+        name = f"air-{profile.version}-{digest[:32]}-{_FLAT_FORMAT}.npz"
         data = disk_cache.read(name)
         if data is None:
             arrays = _flatten(profile.lowered_air())

@@ -57,3 +57,14 @@ def test_constraint_values_from_the_cache_equal_those_from_a_fresh_flattening(mo
     assert list(first) == ["initial", "consistency", "transition", "terminal"]
     for category, values in first.items():
         np.testing.assert_array_equal(values, again[category])
+
+
+def test_a_damaged_cache_file_is_rebuilt_not_read(monkeypatch, tmp_path):
+    _fresh(monkeypatch, tmp_path)
+    built = verifier.flat_air(TRITON_VM_V7)
+    (path,) = (tmp_path / "host").glob("air-*.npz")
+    blob = bytearray(path.read_bytes())
+    blob[len(blob) // 2] ^= 1
+    path.write_bytes(bytes(blob))
+    monkeypatch.setattr(verifier, "_FLAT", {})
+    assert verifier.flat_air(TRITON_VM_V7) == built
