@@ -530,12 +530,6 @@ class _Ir:
         s = self.pick(f"ult i64 {s}, {a}", self(f"add i64 {s}, {_EPS_INT}"), s)
         return self.pick(f"uge i64 {s}, {P}", self(f"sub i64 {s}, {P}"), s)
 
-    def sbox_byte(self, x: str) -> str:
-        """Tip5's byte S-box on an i64 holding a byte: (x + 1)^3 - 1 mod 257 (the lookup table's rule)."""
-        y = self(f"add i64 {x}, 1")
-        cube = self(f"mul i64 {self(f'mul i64 {y}, {y}')}, {y}")
-        return self(f"sub i64 {self(f'urem i64 {cube}, 257')}, 1")
-
 
 def _round_ir(ir: _Ir, s: list[str], r: int) -> list[str]:
     """One Tip5 round on 16 canonical i64 values; returns the 16 new values."""
@@ -545,7 +539,9 @@ def _round_ir(ir: _Ir, s: list[str], r: int) -> list[str]:
         word = "0"
         for k in range(8):
             byte = ir(f"and i64 {ir(f'lshr i64 {montgomery}, {8 * k}')}, 255")
-            word = ir(f"or i64 {word}, {ir(f'shl i64 {ir.sbox_byte(byte)}, {8 * k}')}")
+            entry = ir(f"getelementptr [256 x i8], ptr @lookup, i64 0, i64 {byte}")
+            looked_up = ir(f"zext i8 {ir(f'load i8, ptr {entry}')} to i64")
+            word = ir(f"or i64 {word}, {ir(f'shl i64 {looked_up}, {8 * k}')}")
         out.append(ir.mul(word, str(_R_INV)))
     for x in s[NUM_SPLIT_AND_LOOKUP:]:
         x3 = ir.mul(ir.mul(x, x), x)
@@ -571,7 +567,8 @@ def module_ir() -> str:
         body = "\n".join(ir.lines)
         rounds.append(f"define internal void @round{r}(ptr %s) noinline nounwind {{\n{body}\n  ret void\n}}")
     calls = "\n".join(f"  call void @round{r}(ptr %s)" for r in range(NUM_ROUNDS))
-    return "\n".join(rounds) + f"""
+    table = "".join(f"\\{v:02X}" for v in LOOKUP_TABLE)
+    return f'@lookup = internal unnamed_addr constant [256 x i8] c"{table}"\n\n' + "\n".join(rounds) + f"""
 define internal void @permute_one(ptr %s) nounwind {{
 {calls}
   ret void
@@ -628,7 +625,9 @@ class _Library:
         llvm.initialize_native_target()
         llvm.initialize_native_asmprinter()
         cpu, features = llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
-        machine = llvm.Target.from_default_triple().create_target_machine(cpu=cpu, features=features, opt=3)
+        # the large code model addresses the lookup table absolutely: the loaded sections may lie anywhere
+        machine = llvm.Target.from_default_triple().create_target_machine(cpu=cpu, features=features, opt=3,
+                                                                          codemodel="large")
         key = hashlib.sha256("\n".join([Path(__file__).read_text(), llvmlite.__version__,
                                         llvm.get_default_triple(), cpu, features]).encode()).hexdigest()
         name = f"tip5-{key[:32]}.o"
