@@ -275,8 +275,9 @@ def _count(n: int, name: str) -> int:
 
 
 # The byte-wise lookup applied to two bytes at once (a 16-bit limb), for the batch path.
-_LOOKUP16_NP = (np.array(LOOKUP_TABLE, dtype=np.uint16)[np.arange(1 << 16) & 0xFF]
-                | (np.array(LOOKUP_TABLE, dtype=np.uint16)[np.arange(1 << 16) >> 8] << 8)).astype(np.uint16)
+_LIMBS = np.arange(1 << 16)
+_LOOKUP16_NP = np.array(LOOKUP_TABLE, dtype=np.uint16)[_LIMBS & 0xFF] | (
+    np.array(LOOKUP_TABLE, dtype=np.uint16)[_LIMBS >> 8] << np.uint16(8))
 _MDS_MATRIX_F = np.array(
     [[MDS_FIRST_COLUMN[(i - j) % STATE_SIZE] for j in range(STATE_SIZE)] for i in range(STATE_SIZE)],
     dtype=np.float64,
