@@ -14,8 +14,7 @@ from tvmpd.stages import tip5
 
 DIGEST_LEN = tip5.DIGEST_LEN
 MAX_TREE_HEIGHT = 63  # upstream computes 1 << height in a usize
-_SCALAR_LEVEL = 24  # levels with fewer nodes are hashed with the scalar permutation (less overhead)
-_ONES = (1,) * tip5.CAPACITY
+_CHUNK = 1 << 14  # parents hashed per call of the compiled permutation (bounds the scratch states)
 
 
 def _digests(a: np.ndarray, name: str) -> np.ndarray:
@@ -57,16 +56,20 @@ def build_tree(leaves: np.ndarray) -> np.ndarray:
     nodes = np.zeros((2 * n, DIGEST_LEN), dtype=np.uint64)
     nodes[n:] = leaves
     k = n // 2
-    while k >= max(_SCALAR_LEVEL, 1):
-        # parents k..2k-1 from children 2k..4k-1, one batched permutation per level
-        nodes[k : 2 * k] = tip5.hash_pairs(nodes[2 * k : 4 * k : 2], nodes[2 * k + 1 : 4 * k : 2])
+    while k >= 1:  # parents k..2k-1 from children 2k..4k-1, whose pairs lie side by side
+        for start in range(k, 2 * k, _CHUNK):
+            end = min(start + _CHUNK, 2 * k)
+            nodes[start:end] = _hash_children(nodes[2 * start : 2 * end].reshape(-1, tip5.RATE))
         k //= 2
-    if k >= 1:
-        top = nodes[: 4 * k].tolist()
-        for j in range(2 * k - 1, 0, -1):
-            top[j] = tip5._permute([*top[2 * j], *top[2 * j + 1], *_ONES])[:DIGEST_LEN]
-        nodes[1 : 2 * k] = top[1 : 2 * k]
     return nodes
+
+
+def _hash_children(pairs: np.ndarray) -> np.ndarray:
+    """Parent digests (m, 5) of (m, 10) rows left child ‖ right child, by the compiled permutation."""
+    states = np.ones((len(pairs), tip5.STATE_SIZE), dtype=np.uint64)
+    states[:, : tip5.RATE] = pairs
+    tip5.permute_states(states)
+    return states[:, :DIGEST_LEN]
 
 
 def _num_leaves(nodes: np.ndarray) -> int:
@@ -133,32 +136,34 @@ def verify(
     if len(indices) != leaf_digests.shape[0]:
         raise ValueError(f"{len(indices)} leaf indices but {leaf_digests.shape[0]} leaf digests")
 
-    if not indices and auth.shape[0] == 0:
-        return True
+    if not indices:
+        return auth.shape[0] == 0  # upstream: no leaves and an empty structure verify trivially
     num_leaves = 1 << int(tree_height)
     if any(i >= num_leaves for i in indices):
         return False
-    node_ids = auth_structure_node_indices(num_leaves, indices)
-    if len(node_ids) != auth.shape[0]:
-        return False
 
-    known: dict[int, tuple[int, ...]] = dict(zip(node_ids, map(tuple, auth.tolist()), strict=True))
-    for i, d in zip(indices, map(tuple, leaf_digests.tolist()), strict=True):
-        prev = known.setdefault(i + num_leaves, d)
-        if prev != d:
+    # Walk up level by level with the known nodes of the level sorted; the structure holds, deepest level
+    # first and descending within a level, the siblings that are not themselves known.
+    nodes = np.array(indices, dtype=np.uint64) + np.uint64(num_leaves)
+    order = np.argsort(nodes, kind="stable")
+    nodes, digests = nodes[order], leaf_digests[order]
+    first = np.ones(len(nodes), dtype=bool)
+    first[1:] = nodes[1:] != nodes[:-1]
+    firsts = np.flatnonzero(first)
+    if not np.array_equal(digests, digests[firsts[np.cumsum(first) - 1]]):
+        return False  # one leaf index with two different digests
+    nodes, digests = nodes[first], digests[first]
+    used = 0
+    for _ in range(tree_height):
+        siblings = nodes ^ np.uint64(1)
+        at = np.minimum(np.searchsorted(nodes, siblings), len(nodes) - 1)
+        missing = siblings[nodes[at] != siblings]  # ascending, like nodes
+        if used + len(missing) > len(auth):
             return False
-
-    level = sorted({(i + num_leaves) >> 1 for i in indices})
-    while level and level[0] >= 1:
-        if len(level) < _SCALAR_LEVEL:
-            for k in level:
-                known[k] = tuple(tip5._permute([*known[2 * k], *known[2 * k + 1], *_ONES])[:DIGEST_LEN])
-        else:
-            left = np.array([known[2 * k] for k in level], dtype=np.uint64)
-            right = np.array([known[2 * k + 1] for k in level], dtype=np.uint64)
-            for k, d in zip(level, tip5.hash_pairs_native(left, right).tolist(), strict=True):
-                known[k] = tuple(d)
-        if level[0] == 1:
-            break
-        level = sorted({k >> 1 for k in level})
-    return list(known.get(1, ())) == want_root
+        level_nodes = np.concatenate([nodes, missing])
+        level_digests = np.concatenate([digests, auth[used:used + len(missing)][::-1]])
+        used += len(missing)
+        order = np.argsort(level_nodes)  # now every node's sibling is there: pairs 2k, 2k + 1 side by side
+        digests = _hash_children(level_digests[order].reshape(-1, tip5.RATE))
+        nodes = level_nodes[order][0::2] >> np.uint64(1)
+    return used == len(auth) and digests[0].tolist() == want_root

@@ -31,6 +31,7 @@ class ProofProfile:
     items_before_fri: tuple[str, ...]  # proof item kinds, in order, up to the DEEP codeword
     items_after_fri: tuple[str, ...]  # proof item kinds after FRI's rounds
     lowered_air: Callable[[], Any]  # () -> stages.air.constraints.LoweredAir (degree-lowered AIR)
+    air_digest: Callable[[], str]  # () -> digest of the AIR's sources: the key of what is cached from it
     air_kernels: Callable[[], Any]  # () -> opencl.air.AirKernels generated from that AIR
     claim_encoding: Callable[[Any], list[int]]  # claim -> what the transcript absorbs first
     derive_challenges: Callable[..., Any]  # (sampled, input, output, program digest) -> (63, 3)
@@ -48,6 +49,12 @@ def _v7_lowered_air() -> Any:
     from tvmpd.stages.air.constraints import lowered_air
 
     return lowered_air()
+
+
+def _v7_air_digest() -> str:
+    from tvmpd.stages.air.constraints import source_digest
+
+    return source_digest()
 
 
 def _v7_air_kernels() -> Any:
@@ -83,6 +90,7 @@ TRITON_VM_V7 = ProofProfile(
     items_after_fri=("MasterMainTableRows", "AuthenticationStructure", "MasterAuxTableRows",
                      "AuthenticationStructure", "QuotientSegmentsElements", "AuthenticationStructure"),
     lowered_air=_v7_lowered_air,
+    air_digest=_v7_air_digest,
     air_kernels=_v7_air_kernels,
     claim_encoding=_v7_claim_encoding,
     derive_challenges=_v7_derive_challenges,

@@ -1,19 +1,22 @@
-"""Tip5 permutation, hash functions and sponge (twenty-first 1.1.0), scalar and batched.
+"""Tip5 permutation, hash functions and sponge (twenty-first 1.1.0): scalar, batched and compiled.
 
 Scalar functions work on Python ints (canonical field values); the batch functions on numpy uint64
-arrays of shape (n, ...). Both give bit-identical results.
+arrays of shape (n, ...); the compiled path is machine code that llvmlite builds from LLVM IR generated
+here, cached on disk, with no numba (a short process such as `tvmpd verify` never pays numba's import).
+All three give bit-identical results. The VM's compiled loops use stages/tip5_numba.py.
 """
 
 from __future__ import annotations
 
+import ctypes
+import hashlib
 import struct
 from collections.abc import Sequence
+from pathlib import Path
 
-import numba as nb
 import numpy as np
-from llvmlite import ir
-from numba import types
-from numba.extending import intrinsic
+
+from tvmpd.stages import disk_cache
 
 P = 2**64 - 2**32 + 1
 STATE_SIZE = 16
@@ -86,8 +89,6 @@ _RC_PACKED = tuple(
 _TWO64 = 2**64 - P  # 2^64 mod p
 
 _LOOKUP_BYTES = bytes(LOOKUP_TABLE)  # for bytes.translate
-# The byte-wise lookup applied to two bytes at once (a 16-bit limb), for the batch path.
-_LOOKUP16 = tuple(LOOKUP_TABLE[v & 0xFF] | (LOOKUP_TABLE[v >> 8] << 8) for v in range(1 << 16))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -144,9 +145,9 @@ def _round(s: list[int], r: int) -> list[int]:
 
 def _permute(s: list[int]) -> list[int]:
     """The permutation on an already validated state (list of 16 canonical ints), by the compiled path."""
-    state = np.array(s, dtype=np.uint64)
-    nb_permute(state)
-    return state.tolist()
+    state = np.array([s], dtype=np.uint64)
+    permute_states(state)
+    return state[0].tolist()
 
 
 def _permute_scalar(s: list[int]) -> list[int]:
@@ -195,9 +196,9 @@ def _pad(xs: list[int]) -> list[int]:
 
 def hash_varlen(xs: Sequence[int]) -> list[int]:
     """Variable-length hash (zero initial state, padded absorption); 5-element digest."""
-    state = np.zeros(STATE_SIZE, dtype=np.uint64)
-    nb_absorb_all(state, np.array(_pad(_elements(xs, "xs")), dtype=np.uint64))
-    return state[:DIGEST_LEN].tolist()
+    state = np.zeros((1, STATE_SIZE), dtype=np.uint64)
+    absorb_states(state, np.array([_pad(_elements(xs, "xs"))], dtype=np.uint64))
+    return state[0, :DIGEST_LEN].tolist()
 
 
 class Sponge:
@@ -230,9 +231,9 @@ class Sponge:
 
     def pad_and_absorb_all(self, xs: Sequence[int]) -> None:
         """Absorb xs followed by the padding 1, 0, ... in blocks of 10."""
-        state = np.array(self.state, dtype=np.uint64)
-        nb_absorb_all(state, np.array(_pad(_elements(xs, "xs")), dtype=np.uint64))
-        self.state = state.tolist()
+        state = np.array([self.state], dtype=np.uint64)
+        absorb_states(state, np.array([_pad(_elements(xs, "xs"))], dtype=np.uint64))
+        self.state = state[0].tolist()
 
     def sample_scalars(self, n: int) -> np.ndarray:
         """n extension-field elements from ceil(3n/10) squeezes, shape (n, 3) uint64; leftovers dropped."""
@@ -273,7 +274,10 @@ def _count(n: int, name: str) -> int:
 # batched (numpy) path: states are handled lane-major, shape (16, n), so each lane is contiguous
 
 
-_LOOKUP16_NP = np.array(_LOOKUP16, dtype=np.uint16)
+# The byte-wise lookup applied to two bytes at once (a 16-bit limb), for the batch path.
+_LIMBS = np.arange(1 << 16)
+_LOOKUP16_NP = np.array(LOOKUP_TABLE, dtype=np.uint16)[_LIMBS & 0xFF] | (
+    np.array(LOOKUP_TABLE, dtype=np.uint16)[_LIMBS >> 8] << np.uint16(8))
 _MDS_MATRIX_F = np.array(
     [[MDS_FIRST_COLUMN[(i - j) % STATE_SIZE] for j in range(STATE_SIZE)] for i in range(STATE_SIZE)],
     dtype=np.float64,
@@ -479,222 +483,236 @@ def hash_rows(rows: np.ndarray) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------------------------
-# compiled (numba) path: scalar permutation on a uint64 array of 16 canonical values, for the VM and the
-# verifier; results equal the scalar and batch paths bit for bit. `cache=True` keeps the machine code
-# on disk, so only the first process on a machine pays the compile.
+# compiled path: LLVM IR generated below, compiled by llvmlite once per machine and kept as an object file
+# in stages/disk_cache.py's folder; `permute_states` and `absorb_states` run it on (n, 16) uint64 states
 
-_NB_P = np.uint64(P)
-_NB_EPS = np.uint64(2**32 - 1)  # 2^64 mod p, also the Montgomery radix R mod p
-_NB_M32 = np.uint64(0xFFFFFFFF)
-_NB_S32 = np.uint64(32)
-_NB_R_INV = np.uint64(_R_INV)
-_NB_LOOKUP = np.array(LOOKUP_TABLE, dtype=np.uint64)
-_NB_RC = np.array(ROUND_CONSTANTS, dtype=np.uint64)
-# _NB_MDS_COLUMNS[j, i] = MDS_FIRST_COLUMN[(i - j) % 16]: the weight of old[j] in new[i]
-_NB_MDS_COLUMNS = np.array([[MDS_FIRST_COLUMN[(i - j) % STATE_SIZE] for i in range(STATE_SIZE)]
-                            for j in range(STATE_SIZE)], dtype=np.uint64)
+_EPS_INT = 2**32 - 1  # 2^64 mod p, also the Montgomery radix R mod p
 
 
-@nb.njit(cache=True)
-def nb_reduce(hi: np.uint64, lo: np.uint64) -> np.uint64:
-    """(hi * 2^64 + lo) mod p, canonical."""
-    hh = hi >> _NB_S32  # weighs 2^96 = -1
-    hl = hi & _NB_M32  # weighs 2^64 = 2^32 - 1
-    t0 = lo - hh
-    if lo < hh:
-        t0 -= _NB_EPS
-    t1 = hl * _NB_EPS
-    t2 = t0 + t1
-    if t2 < t1:
-        t2 += _NB_EPS
-    if t2 >= _NB_P:
-        t2 -= _NB_P
-    return t2
+class _Ir:
+    """An SSA instruction list with fresh value names."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.count = 0
+
+    def __call__(self, text: str) -> str:
+        name = f"%v{self.count}"
+        self.count += 1
+        self.lines.append(f"  {name} = {text}")
+        return name
+
+    def pick(self, test: str, then: str, other: str) -> str:
+        """`then` where the comparison `test` holds (icmp operands, e.g. "ult i64 %a, %b"), else `other`."""
+        return self(f"select i1 {self(f'icmp {test}')}, i64 {then}, i64 {other}")
+
+    def reduce128(self, x: str) -> str:
+        """(x mod p) of an i128, canonical: x = hi * 2^64 + lo with 2^64 = 2^32 - 1 and 2^96 = -1."""
+        lo = self(f"trunc i128 {x} to i64")
+        hi = self(f"trunc i128 {self(f'lshr i128 {x}, 64')} to i64")
+        hh = self(f"lshr i64 {hi}, 32")
+        hl = self(f"and i64 {hi}, {_EPS_INT}")
+        t0 = self(f"sub i64 {lo}, {hh}")
+        # a borrow of 2^64 is worth -(2^32 - 1), a carry of 2^64 is worth 2^32 - 1
+        t0 = self.pick(f"ult i64 {lo}, {hh}", self(f"sub i64 {t0}, {_EPS_INT}"), t0)
+        t1 = self(f"mul i64 {hl}, {_EPS_INT}")
+        t2 = self(f"add i64 {t0}, {t1}")
+        t2 = self.pick(f"ult i64 {t2}, {t1}", self(f"add i64 {t2}, {_EPS_INT}"), t2)
+        return self.pick(f"uge i64 {t2}, {P}", self(f"sub i64 {t2}, {P}"), t2)
+
+    def mul(self, a: str, b: str) -> str:
+        """a * b mod p for any a, b below 2^64 (b may be a constant)."""
+        wide = self(f"mul i128 {self(f'zext i64 {a} to i128')}, {self(f'zext i64 {b} to i128')}")
+        return self.reduce128(wide)
+
+    def add(self, a: str, b: str) -> str:
+        """a + b mod p for canonical a, b."""
+        s = self(f"add i64 {a}, {b}")
+        s = self.pick(f"ult i64 {s}, {a}", self(f"add i64 {s}, {_EPS_INT}"), s)
+        return self.pick(f"uge i64 {s}, {P}", self(f"sub i64 {s}, {P}"), s)
 
 
-@intrinsic
-def _mul_wide(typingctx, a, b):
-    """(high, low) 64-bit words of the 128-bit product of two uint64 (one machine multiply)."""
-    sig = types.UniTuple(types.uint64, 2)(types.uint64, types.uint64)
-
-    def codegen(context, builder, signature, args):
-        wide = ir.IntType(128)
-        product = builder.mul(builder.zext(args[0], wide), builder.zext(args[1], wide))
-        low = builder.trunc(product, ir.IntType(64))
-        high = builder.trunc(builder.lshr(product, ir.Constant(wide, 64)), ir.IntType(64))
-        return context.make_tuple(builder, signature.return_type, (high, low))
-
-    return sig, codegen
-
-
-@nb.njit(cache=True)
-def nb_mul(a: np.uint64, b: np.uint64) -> np.uint64:
-    """a * b mod p for any a, b below 2^64; canonical result."""
-    hi, lo = _mul_wide(a, b)
-    return nb_reduce(hi, lo)
-
-
-@nb.njit(cache=True)
-def nb_add(a: np.uint64, b: np.uint64) -> np.uint64:
-    """a + b mod p for canonical a, b."""
-    s = a + b
-    if s < a:
-        s += _NB_EPS
-    if s >= _NB_P:
-        s -= _NB_P
-    return s
-
-
-@nb.njit(cache=True)
-def nb_sub(a: np.uint64, b: np.uint64) -> np.uint64:
-    """a - b mod p for canonical a, b."""
-    d = a - b
-    if a < b:
-        d -= _NB_EPS
-    return d
-
-
-@nb.njit(cache=True, nogil=True)
-def nb_pow(base: np.uint64, exponent: np.uint64) -> np.uint64:
-    """base^exponent mod p (square and multiply)."""
-    acc = np.uint64(1)
-    while exponent:
-        if exponent & np.uint64(1):
-            acc = nb_mul(acc, base)
-        base = nb_mul(base, base)
-        exponent >>= np.uint64(1)
-    return acc
-
-
-@nb.njit(cache=True, nogil=True)
-def nb_invert_or_zero(values: np.ndarray) -> None:
-    """Every value of a uint64 array replaced by its inverse mod p, zeros kept, with one exponentiation
-    (Montgomery's batch inversion)."""
-    n = values.size
-    prefix = np.empty(n, dtype=np.uint64)
-    acc = np.uint64(1)
-    for i in range(n):
-        prefix[i] = acc
-        if values[i] != 0:
-            acc = nb_mul(acc, values[i])
-    inv = nb_pow(acc, _NB_P - np.uint64(2))
-    for i in range(n - 1, -1, -1):
-        v = values[i]
-        if v != 0:
-            values[i] = nb_mul(inv, prefix[i])
-            inv = nb_mul(inv, v)
-
-
-@nb.njit(cache=True)
-def nb_round(s: np.ndarray, r: int, lo: np.ndarray, hi: np.ndarray) -> None:
-    """One round in place on 16 canonical values (result canonical); lo, hi: 16-word scratch."""
-    for i in range(NUM_SPLIT_AND_LOOKUP):
-        m = nb_mul(s[i], _NB_EPS)  # Montgomery form
-        out = np.uint64(0)
-        shift = np.uint64(0)
-        for _ in range(8):
-            out |= _NB_LOOKUP[(m >> shift) & np.uint64(0xFF)] << shift
-            shift += np.uint64(8)
-        s[i] = nb_mul(out, _NB_R_INV)
-    for i in range(NUM_SPLIT_AND_LOOKUP, STATE_SIZE):
-        x = s[i]
-        x3 = nb_mul(nb_mul(x, x), x)
-        s[i] = nb_mul(nb_mul(x3, x3), x)
-    # MDS on 32-bit halves, column by column (the 16 sums of a half move together)
-    lo[:] = 0
-    hi[:] = 0
-    for j in range(STATE_SIZE):
-        x_lo = s[j] & _NB_M32
-        x_hi = s[j] >> _NB_S32
-        for i in range(STATE_SIZE):
-            lo[i] += _NB_MDS_COLUMNS[j, i] * x_lo
-            hi[i] += _NB_MDS_COLUMNS[j, i] * x_hi
+def _round_ir(ir: _Ir, s: list[str], r: int) -> list[str]:
+    """One Tip5 round on 16 canonical i64 values; returns the 16 new values."""
+    out = []
+    for x in s[:NUM_SPLIT_AND_LOOKUP]:
+        montgomery = ir.mul(x, str(_R))
+        word = "0"
+        for k in range(8):
+            byte = ir(f"and i64 {ir(f'lshr i64 {montgomery}, {8 * k}')}, 255")
+            entry = ir(f"getelementptr [256 x i8], ptr @lookup, i64 0, i64 {byte}")
+            looked_up = ir(f"zext i8 {ir(f'load i8, ptr {entry}')} to i64")
+            word = ir(f"or i64 {word}, {ir(f'shl i64 {looked_up}, {8 * k}')}")
+        out.append(ir.mul(word, str(_R_INV)))
+    for x in s[NUM_SPLIT_AND_LOOKUP:]:
+        x3 = ir.mul(ir.mul(x, x), x)
+        out.append(ir.mul(ir.mul(x3, x3), x))
+    wide = [ir(f"zext i64 {x} to i128") for x in out]
+    new = []
     for i in range(STATE_SIZE):
-        sum_lo = lo[i]
-        sum_hi = hi[i]
-        # sum_hi * 2^32 with sum_hi = a * 2^32 + b is a * (2^32 - 1) + b * 2^32 (mod p)
-        t = sum_lo + (sum_hi >> _NB_S32) * _NB_EPS
-        v = ((sum_hi & _NB_M32) << _NB_S32) + t
-        if v < t:
-            v += _NB_EPS
-        if v >= _NB_P:
-            v -= _NB_P
-        s[i] = nb_add(v, _NB_RC[16 * r + i])
+        acc = ir(f"mul i128 {wide[0]}, {MDS_FIRST_COLUMN[i % STATE_SIZE]}")
+        for j in range(1, STATE_SIZE):  # 16 products below 2^80: the sum fits an i128
+            acc = ir(f"add i128 {acc}, {ir(f'mul i128 {wide[j]}, {MDS_FIRST_COLUMN[(i - j) % STATE_SIZE]}')}")
+        new.append(ir.add(ir.reduce128(acc), str(ROUND_CONSTANTS[STATE_SIZE * r + i])))
+    return new
 
 
-@nb.njit(cache=True)
-def nb_permute(s: np.ndarray) -> None:
-    """Tip5 permutation in place on a uint64 array of 16 canonical values."""
-    lo = np.empty(STATE_SIZE, dtype=np.uint64)
-    hi = np.empty(STATE_SIZE, dtype=np.uint64)
-    for r in range(NUM_ROUNDS):
-        nb_round(s, r, lo, hi)
+def module_ir() -> str:
+    """The LLVM module: @tip5_permute(states, n) and @tip5_absorb(states, words, n, blocks)."""
+    rounds = []
+    for r in range(NUM_ROUNDS):  # one function a round: small blocks keep LLVM's instruction scheduling quick
+        ir = _Ir()
+        slots = [ir(f"getelementptr i64, ptr %s, i64 {i}") for i in range(STATE_SIZE)]
+        state = _round_ir(ir, [ir(f"load i64, ptr {slot}") for slot in slots], r)
+        ir.lines += [f"  store i64 {x}, ptr {slot}" for x, slot in zip(state, slots, strict=True)]
+        body = "\n".join(ir.lines)
+        rounds.append(f"define internal void @round{r}(ptr %s) noinline nounwind {{\n{body}\n  ret void\n}}")
+    calls = "\n".join(f"  call void @round{r}(ptr %s)" for r in range(NUM_ROUNDS))
+    table = "".join(f"\\{v:02X}" for v in LOOKUP_TABLE)
+    return f'@lookup = internal unnamed_addr constant [256 x i8] c"{table}"\n\n' + "\n".join(rounds) + f"""
+define internal void @permute_one(ptr %s) nounwind {{
+{calls}
+  ret void
+}}
+
+define void @tip5_permute(ptr %states, i64 %n) nounwind {{
+entry:
+  %empty = icmp eq i64 %n, 0
+  br i1 %empty, label %done, label %loop
+loop:
+  %k = phi i64 [0, %entry], [%next, %loop]
+  %at = mul i64 %k, {STATE_SIZE}
+  %s = getelementptr i64, ptr %states, i64 %at
+  call void @permute_one(ptr %s)
+  %next = add i64 %k, 1
+  %more = icmp ult i64 %next, %n
+  br i1 %more, label %loop, label %done
+done:
+  ret void
+}}
+
+define void @tip5_absorb(ptr %states, ptr %words, i64 %n, i64 %blocks) nounwind {{
+entry:
+  %total = mul i64 %n, %blocks
+  %empty = icmp eq i64 %total, 0
+  br i1 %empty, label %done, label %loop
+loop:
+  %k = phi i64 [0, %entry], [%next, %loop]
+  %row = udiv i64 %k, %blocks
+  %at = mul i64 %row, {STATE_SIZE}
+  %s = getelementptr i64, ptr %states, i64 %at
+  %from = mul i64 %k, {RATE}
+  %w = getelementptr i64, ptr %words, i64 %from
+  call void @llvm.memcpy.p0.p0.i64(ptr %s, ptr %w, i64 {8 * RATE}, i1 false)
+  call void @permute_one(ptr %s)
+  %next = add i64 %k, 1
+  %more = icmp ult i64 %next, %total
+  br i1 %more, label %loop, label %done
+done:
+  ret void
+}}
+
+declare void @llvm.memcpy.p0.p0.i64(ptr, ptr, i64, i1)
+"""
 
 
-@nb.njit(cache=True)
-def nb_permute_trace(s: np.ndarray, trace: np.ndarray, row: int, lo: np.ndarray, hi: np.ndarray) -> None:
-    """Permute s in place and write the 6 states (input, after each round) to trace[row:row + 6]."""
-    for j in range(STATE_SIZE):
-        trace[row, j] = s[j]
-    for r in range(NUM_ROUNDS):
-        nb_round(s, r, lo, hi)
-        for j in range(STATE_SIZE):
-            trace[row + 1 + r, j] = s[j]
+class _Library:
+    """The loaded machine code: an MCJIT engine holding the object file, and the two C functions."""
+
+    def __init__(self) -> None:
+        import llvmlite
+        import llvmlite.binding as llvm
+
+        llvm.initialize_native_target()
+        llvm.initialize_native_asmprinter()
+        cpu, features = llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
+        # the large code model addresses the lookup table absolutely: the loaded sections may lie anywhere
+        machine = llvm.Target.from_default_triple().create_target_machine(cpu=cpu, features=features, opt=3,
+                                                                          codemodel="large")
+        key = hashlib.sha256("\n".join([Path(__file__).read_text(), llvmlite.__version__,
+                                        llvm.get_default_triple(), cpu, features]).encode()).hexdigest()
+        name = f"tip5-{key[:32]}.o"
+        code = disk_cache.read(name)
+        if code is None:
+            code = self._compile(llvm, machine)
+            disk_cache.write(name, code)
+        self.engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), machine)
+        self.engine.add_object_file(llvm.ObjectFileRef.from_data(code))
+        self.engine.finalize_object()
+        void_p, i64 = ctypes.c_void_p, ctypes.c_int64
+        self.permute = ctypes.CFUNCTYPE(None, void_p, i64)(self.engine.get_function_address("tip5_permute"))
+        self.absorb = ctypes.CFUNCTYPE(None, void_p, void_p, i64, i64)(
+            self.engine.get_function_address("tip5_absorb"))
+
+    @staticmethod
+    def _compile(llvm, machine) -> bytes:
+        module = llvm.parse_assembly(module_ir())
+        module.verify()
+        builder = llvm.create_pass_builder(machine, llvm.create_pipeline_tuning_options(speed_level=2))
+        builder.getModulePassManager().run(module, builder)
+        return machine.emit_object(module)
 
 
-@nb.njit(cache=True)
-def nb_absorb_all(state: np.ndarray, padded: np.ndarray) -> None:
-    """Absorb `padded` (a multiple of 10 words) into the sponge state in place, overwriting the rate."""
-    for k in range(0, padded.shape[0], RATE):
-        state[:RATE] = padded[k:k + RATE]
-        nb_permute(state)
+_LIBRARY: _Library | None = None
+
+
+def library() -> _Library:
+    """The compiled functions, loaded (or compiled and cached) on first use."""
+    global _LIBRARY
+    if _LIBRARY is None:
+        _LIBRARY = _Library()
+    return _LIBRARY
+
+
+def _address(a: np.ndarray, width: int, name: str) -> int:
+    """The data address of a C-contiguous 2-d uint64 array whose rows are a multiple of `width` long."""
+    if not isinstance(a, np.ndarray) or a.dtype != np.uint64 or a.ndim != 2 or a.shape[1] % width or \
+            not a.flags.c_contiguous:
+        raise ValueError(f"{name}: expected a C-contiguous 2-d uint64 array, rows a multiple of {width} long")
+    return a.__array_interface__["data"][0]
+
+
+def permute_states(states: np.ndarray) -> None:
+    """Tip5 permutation in place of every row of a C-contiguous (n, 16) uint64 array (canonical values)."""
+    if states.ndim != 2 or states.shape[1] != STATE_SIZE:
+        raise ValueError(f"states: expected shape (n, {STATE_SIZE}), got {states.shape}")
+    library().permute(_address(states, STATE_SIZE, "states"), states.shape[0])
+
+
+def absorb_states(states: np.ndarray, words: np.ndarray) -> None:
+    """For each row: overwrite the state's rate with the row of `words` 10 at a time, permuting after each
+    block. states (n, 16), words (n, 10 * blocks), both C-contiguous uint64 of canonical values."""
+    if states.ndim != 2 or states.shape[1] != STATE_SIZE or words.ndim != 2 or len(words) != len(states):
+        raise ValueError(f"expected states (n, 16) and words (n, 10 k), got {states.shape}, {words.shape}")
+    library().absorb(_address(states, STATE_SIZE, "states"), _address(words, RATE, "words"), states.shape[0],
+                     words.shape[1] // RATE)
 
 
 def permutation_native(state: np.ndarray) -> np.ndarray:
     """Tip5 permutation of 16 canonical uint64 values by the compiled path; returns a new array."""
-    s = np.array(state, dtype=np.uint64)
-    nb_permute(s)
-    return s
-
-
-@nb.njit(cache=True)
-def _hash_rows_native(rows: np.ndarray) -> np.ndarray:
-    out = np.empty((rows.shape[0], DIGEST_LEN), dtype=np.uint64)
-    s = np.empty(STATE_SIZE, dtype=np.uint64)
-    w = rows.shape[1]
-    for r in range(rows.shape[0]):
-        s[:] = 0
-        for start in range(0, w + 1, RATE):  # padding: a 1 after the row, then zeros to the block's end
-            for j in range(RATE):
-                c = start + j
-                s[j] = rows[r, c] if c < w else (np.uint64(1) if c == w else np.uint64(0))
-            nb_permute(s)
-        out[r] = s[:DIGEST_LEN]
-    return out
+    s = np.array(state, dtype=np.uint64).reshape(1, STATE_SIZE)
+    permute_states(s)
+    return s[0]
 
 
 def hash_rows_native(rows: np.ndarray) -> np.ndarray:
-    """hash_rows by the compiled path (for the verifier's few hundred rows: no batch set-up)."""
-    return _hash_rows_native(np.ascontiguousarray(_u64_matrix(rows, "rows")))
-
-
-@nb.njit(cache=True)
-def _hash_pairs_native(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    out = np.empty_like(left)
-    s = np.empty(STATE_SIZE, dtype=np.uint64)
-    for r in range(left.shape[0]):
-        s[:DIGEST_LEN] = left[r]
-        s[DIGEST_LEN:RATE] = right[r]
-        s[RATE:] = 1
-        nb_permute(s)
-        out[r] = s[:DIGEST_LEN]
-    return out
+    """hash_rows by the compiled path (no batch set-up: for the verifier's few hundred rows)."""
+    rows = _u64_matrix(rows, "rows")
+    n, w = rows.shape
+    words = np.zeros((n, w + 1 + (-(w + 1)) % RATE), dtype=np.uint64)
+    words[:, :w] = rows
+    words[:, w] = 1  # padding: a 1 after the row, then zeros to the block's end
+    states = np.zeros((n, STATE_SIZE), dtype=np.uint64)
+    absorb_states(states, words)
+    return states[:, :DIGEST_LEN].copy()
 
 
 def hash_pairs_native(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """hash_pairs by the compiled path."""
-    left = np.ascontiguousarray(_u64_matrix(left, "left", DIGEST_LEN))
-    right = np.ascontiguousarray(_u64_matrix(right, "right", DIGEST_LEN))
+    left = _u64_matrix(left, "left", DIGEST_LEN)
+    right = _u64_matrix(right, "right", DIGEST_LEN)
     if left.shape != right.shape:
         raise ValueError(f"left and right differ in shape: {left.shape} vs {right.shape}")
-    return _hash_pairs_native(left, right)
+    states = np.ones((left.shape[0], STATE_SIZE), dtype=np.uint64)
+    absorb_states(states, np.concatenate([left, right], axis=1))
+    return states[:, :DIGEST_LEN].copy()

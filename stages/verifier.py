@@ -6,10 +6,11 @@ check that fails otherwise.
 
 from __future__ import annotations
 
-import numba as nb
+import io
+
 import numpy as np
 
-from tvmpd.stages import field, merkle, tip5, xfield
+from tvmpd.stages import disk_cache, field, merkle, tip5, xfield
 from tvmpd.stages import fri as fri_mod
 from tvmpd.stages.domains import MAX_LOG2_PADDED_HEIGHT, NUM_QUOTIENT_SEGMENTS, StarkParams, derive
 from tvmpd.stages.profile import TRITON_VM_V7, ProofProfile, UnsupportedProofVersion, profile_for
@@ -19,34 +20,6 @@ from tvmpd.stages.proof_stream import ProofStream
 NUM_SAMPLED_CHALLENGES = 59
 NUM_MAIN_COLUMNS = 379
 NUM_AUX_COLUMNS = 91
-
-
-def _skip_blas_probe() -> None:
-    """numba's array library, loaded at the first compiled call of a process, probes for BLAS by importing
-    scipy.linalg when scipy is installed: about 0.3 s of CPU, a quarter of a `tvmpd verify`. Nothing
-    compiled here multiplies float matrices, so let that probe answer "no BLAS" without the import (it
-    only picks numba's own loop for float inner products; np.dot still checks for BLAS itself)."""
-    import sys
-
-    if "numba.np.arraymath" in sys.modules:
-        return
-    try:
-        from numba.np import linalg
-    except ImportError:
-        return
-    probe = linalg.ensure_blas
-
-    def no_blas() -> None:
-        raise ImportError("BLAS not probed")
-
-    linalg.ensure_blas = no_blas
-    try:
-        import numba.np.arraymath  # noqa: F401  (runs the probe once, with no_blas)
-    finally:
-        linalg.ensure_blas = probe
-
-
-_skip_blas_probe()
 
 
 class VerificationError(Exception):
@@ -69,85 +42,100 @@ def _deep_update(x: np.ndarray, value_at_x: np.ndarray, z: np.ndarray, value_at_
 
 
 def ood_constraint_values(main_curr: np.ndarray, aux_curr: np.ndarray, main_next: np.ndarray,
-                          aux_next: np.ndarray, challenges: np.ndarray, air=None) -> dict[str, np.ndarray]:
-    """All lowered AIR constraints (air: a LoweredAir; None: the v7.0.0 one) at one out-of-domain row pair
-    (main rows are extension elements), by a compiled walk over the flattened circuits."""
-    air = air if air is not None else TRITON_VM_V7.lowered_air()
-    rows = tuple(np.ascontiguousarray(r, dtype=np.uint64).reshape(-1, 3)
-                 for r in (main_curr, aux_curr, main_next, aux_next))
-    challenges = np.ascontiguousarray(challenges, dtype=np.uint64)
-    return {category: _evaluate_at_point(*_flat_circuit(air, category), *rows, challenges)
-            for category in ("initial", "consistency", "terminal", "transition")}
+                          aux_next: np.ndarray, challenges: np.ndarray,
+                          profile: ProofProfile = TRITON_VM_V7) -> dict[str, np.ndarray]:
+    """All lowered AIR constraints of a profile at one out-of-domain row pair (main rows are extension
+    elements), each category (k, 3) uint64, by a walk over the flattened circuits in Python ints."""
+    rows = [[tuple(v) for v in np.asarray(r, dtype=np.uint64).reshape(-1, 3).tolist()]
+            for r in (main_curr, aux_curr, main_next, aux_next)]
+    points = [tuple(v) for v in np.asarray(challenges, dtype=np.uint64).tolist()]
+    return {category: np.array(_evaluate_at_point(flat, *rows, points), dtype=np.uint64).reshape(-1, 3)
+            for category, flat in flat_air(profile).items()}
 
 
 # node kinds of a flattened circuit
 _CONST, _CHALLENGE, _MAIN, _AUX, _ADD, _MUL = range(6)
-_FLAT: dict[tuple[int, str], tuple[np.ndarray, ...]] = {}  # (id of a LoweredAir, category) -> arrays
+_FIELDS = ("kind", "a", "b", "consts", "roots")
+_CATEGORIES = ("initial", "consistency", "transition", "terminal")
+_FLAT_FORMAT = 1  # part of the cached file's name: bump when _flatten's output changes
+_FLAT: dict[str, dict[str, tuple[list, ...]]] = {}  # AIR digest -> category -> lists of _FIELDS
 
 
-def _flat_circuit(air, category: str) -> tuple[np.ndarray, ...]:
-    """One category of a lowered AIR as arrays in evaluation order: kind, two operands (node indices
-    of a sum or product; column or challenge index and is-next for an input), constants, roots."""
-    key = (id(air), category)
-    if key in _FLAT:
-        return _FLAT[key]
+def flat_air(profile: ProofProfile) -> dict[str, tuple[list, ...]]:
+    """Every category of a profile's lowered AIR as flat lists (see _flatten), read from the disk cache
+    when one made from the same AIR sources is there: loading the lowered AIR itself takes ~0.2 s, a large
+    part of a `tvmpd verify`."""
+    digest = profile.air_digest()
+    if digest not in _FLAT:
+        name = f"air-{profile.version}-{digest[:32]}-{_FLAT_FORMAT}.npz"
+        data = disk_cache.read(name)
+        if data is None:
+            arrays = _flatten(profile.lowered_air())
+            buffer = io.BytesIO()
+            np.savez(buffer, **arrays)
+            disk_cache.write(name, buffer.getvalue())
+        else:
+            with np.load(io.BytesIO(data)) as stored:
+                arrays = {key: stored[key] for key in stored.files}
+        _FLAT[digest] = {c: tuple(arrays[f"{c}_{f}"].tolist() for f in _FIELDS) for c in _CATEGORIES}
+    return _FLAT[digest]
+
+
+def _flatten(air) -> dict[str, np.ndarray]:
+    """Each category of a LoweredAir as arrays "<category>_<field>" in evaluation order: kind, two operands
+    (node indices of a sum or product; column or challenge index and is-next for an input), constants,
+    roots."""
     from tvmpd.stages.air.circuit import BCONST, BINOP, CHALLENGE, INPUT, XCONST, _postorder
 
-    roots = air.constraints[category]
-    order = _postorder(roots)
-    index = {node.id: i for i, node in enumerate(order)}
-    kind = np.empty(len(order), dtype=np.int64)
-    a = np.zeros(len(order), dtype=np.int64)
-    b = np.zeros(len(order), dtype=np.int64)
-    consts = np.zeros((len(order), 3), dtype=np.uint64)
-    for i, node in enumerate(order):
-        if node.kind == BCONST:
-            kind[i], consts[i, 0] = _CONST, node.value
-        elif node.kind == XCONST:
-            kind[i], consts[i] = _CONST, node.value
-        elif node.kind == CHALLENGE:
-            kind[i], a[i] = _CHALLENGE, node.value
-        elif node.kind == INPUT:
-            kind[i] = _MAIN if node.value.is_main else _AUX
-            a[i], b[i] = node.value.col, getattr(node.value, "is_next", False)
-        elif node.kind == BINOP:
-            kind[i] = _ADD if node.op == "+" else _MUL
-            a[i], b[i] = index[node.lhs.id], index[node.rhs.id]
-        else:
-            raise ValueError(f"unknown circuit node kind {node.kind}")
-    _FLAT[key] = kind, a, b, consts, np.array([index[r.id] for r in roots], dtype=np.int64)
-    return _FLAT[key]
-
-
-@nb.njit(cache=True)
-def _evaluate_at_point(kind, a, b, consts, roots, main_curr, aux_curr, main_next, aux_next, challenges):
-    """Values (len(roots), 3) of a flattened circuit on one row pair of extension-field values."""
-    vals = np.empty((kind.shape[0], 3), dtype=np.uint64)
-    for i in range(kind.shape[0]):
-        k = kind[i]
-        if k == _CONST:
-            vals[i] = consts[i]
-        elif k == _CHALLENGE:
-            vals[i] = challenges[a[i]]
-        elif k == _MAIN:
-            vals[i] = main_next[a[i]] if b[i] else main_curr[a[i]]
-        elif k == _AUX:
-            vals[i] = aux_next[a[i]] if b[i] else aux_curr[a[i]]
-        elif k == _ADD:
-            for j in range(3):
-                vals[i, j] = tip5.nb_add(vals[a[i], j], vals[b[i], j])
-        else:  # product in F_p[x]/(x^3 - x + 1)
-            x0, x1, x2 = vals[a[i], 0], vals[a[i], 1], vals[a[i], 2]
-            y0, y1, y2 = vals[b[i], 0], vals[b[i], 1], vals[b[i], 2]
-            m = tip5.nb_mul
-            vals[i, 0] = tip5.nb_sub(tip5.nb_sub(m(x0, y0), m(x2, y1)), m(x1, y2))
-            vals[i, 1] = tip5.nb_add(tip5.nb_add(tip5.nb_sub(tip5.nb_add(m(x1, y0), m(x0, y1)), m(x2, y2)),
-                                                 m(x2, y1)), m(x1, y2))
-            vals[i, 2] = tip5.nb_add(tip5.nb_add(tip5.nb_add(m(x2, y0), m(x1, y1)), m(x0, y2)), m(x2, y2))
-    out = np.empty((roots.shape[0], 3), dtype=np.uint64)
-    for r in range(roots.shape[0]):
-        out[r] = vals[roots[r]]
+    out = {}
+    for category in _CATEGORIES:
+        roots = air.constraints[category]
+        order = _postorder(roots)
+        index = {node.id: i for i, node in enumerate(order)}
+        kind = np.empty(len(order), dtype=np.int8)
+        a = np.zeros(len(order), dtype=np.int64)
+        b = np.zeros(len(order), dtype=np.int64)
+        consts = np.zeros((len(order), 3), dtype=np.uint64)
+        for i, node in enumerate(order):
+            if node.kind == BCONST:
+                kind[i], consts[i, 0] = _CONST, node.value
+            elif node.kind == XCONST:
+                kind[i], consts[i] = _CONST, node.value
+            elif node.kind == CHALLENGE:
+                kind[i], a[i] = _CHALLENGE, node.value
+            elif node.kind == INPUT:
+                kind[i] = _MAIN if node.value.is_main else _AUX
+                a[i], b[i] = node.value.col, getattr(node.value, "is_next", False)
+            elif node.kind == BINOP:
+                kind[i] = _ADD if node.op == "+" else _MUL
+                a[i], b[i] = index[node.lhs.id], index[node.rhs.id]
+            else:
+                raise ValueError(f"unknown circuit node kind {node.kind}")
+        fields = (kind, a, b, consts, np.array([index[r.id] for r in roots], dtype=np.int64))
+        out.update({f"{category}_{name}": values for name, values in zip(_FIELDS, fields, strict=True)})
     return out
+
+
+def _evaluate_at_point(flat: tuple[list, ...], main_curr: list, aux_curr: list, main_next: list,
+                       aux_next: list, challenges: list) -> list[tuple[int, int, int]]:
+    """Values of a flattened circuit's roots on one row pair of extension-field values (int triples)."""
+    kinds, lhs, rhs, consts, roots = flat
+    vals: list = []
+    push = vals.append
+    for k, a, b, c in zip(kinds, lhs, rhs, consts, strict=True):
+        if k == _MUL:
+            push(xfield.mul_int(vals[a], vals[b]))
+        elif k == _ADD:
+            push(xfield.add_int(vals[a], vals[b]))
+        elif k == _CONST:
+            push(c)
+        elif k == _CHALLENGE:
+            push(challenges[a])
+        elif k == _MAIN:
+            push(main_next[a] if b else main_curr[a])
+        else:
+            push(aux_next[a] if b else aux_curr[a])
+    return [vals[r] for r in roots]
 
 
 def verify(claim, proof: np.ndarray, params: StarkParams | None = None) -> None:
@@ -179,13 +167,18 @@ def _verify(claim, proof: np.ndarray, params: StarkParams, profile: ProofProfile
     challenges = profile.derive_challenges(stream.sample_scalars(profile.num_sampled_challenges), claim.input,
                                            claim.output, claim.program_digest)
     aux_root = stream.dequeue("MerkleRoot").payload
-    quotient_weights = stream.sample_scalars(profile.num_constraints())
+    quotient_weights = stream.sample_scalars(sum(len(flat[4]) for flat in flat_air(profile).values()))
     quotient_root = stream.dequeue("MerkleRoot").payload
 
     trace_gen = d.trace.generator
     alpha = stream.sample_scalars(1)[0]
+    alpha_int = tuple(alpha.tolist())
+
+    def alpha_pow(e: int) -> np.ndarray:  # Python ints: on one element much quicker than numpy
+        return np.array(xfield.pow_int(alpha_int, e), dtype=np.uint64)
+
     alpha_next = xfield.mul_base(alpha, np.uint64(trace_gen))
-    alpha_pow_segments = xfield.pow(alpha, NUM_QUOTIENT_SEGMENTS)
+    alpha_pow_segments = alpha_pow(NUM_QUOTIENT_SEGMENTS)
     ood_main_curr = stream.dequeue("OutOfDomainMainRow").payload
     ood_aux_curr = stream.dequeue("OutOfDomainAuxRow").payload
     ood_main_next = stream.dequeue("OutOfDomainMainRow").payload
@@ -194,10 +187,10 @@ def _verify(claim, proof: np.ndarray, params: StarkParams, profile: ProofProfile
 
     # The quotient at alpha, from the constraints, must equal the one the segments claim.
     values = ood_constraint_values(ood_main_curr, ood_aux_curr, ood_main_next, ood_aux_next, challenges,
-                                   profile.lowered_air())
+                                   profile)
     one = xfield.lift(np.uint64(1))
     initial_zinv = xfield.inv(xfield.sub(alpha, one))
-    consistency_zinv = xfield.inv(xfield.sub(xfield.pow(alpha, d.trace.length), one))
+    consistency_zinv = xfield.inv(xfield.sub(alpha_pow(d.trace.length), one))
     except_last_row = xfield.sub(alpha, xfield.lift(np.uint64(field.inv_int(trace_gen))))
     transition_zinv = xfield.mul(except_last_row, consistency_zinv)
     terminal_zinv = xfield.inv(except_last_row)
@@ -208,7 +201,7 @@ def _verify(claim, proof: np.ndarray, params: StarkParams, profile: ProofProfile
         xfield.mul(values["terminal"], terminal_zinv),
     ])
     quotient_value = xfield.dot(quotient_weights, summands)
-    alpha_powers = np.stack([xfield.pow(alpha, k) for k in range(NUM_QUOTIENT_SEGMENTS)])
+    alpha_powers = np.stack([alpha_pow(k) for k in range(NUM_QUOTIENT_SEGMENTS)])
     if not np.array_equal(quotient_value, xfield.dot(alpha_powers, ood_segments)):
         raise VerificationError("out-of-domain quotient value does not match the quotient segments")
 

@@ -186,6 +186,10 @@ def verify(claim: str, proof: str) -> None:
 
     Exits 0 for a valid proof, 1 for an invalid one (with the reason), 2 for unreadable input.
     """
+    if "numpy" not in sys.modules:
+        # numpy's OpenBLAS starts a thread per core when it loads, a sixth of this short command here; the
+        # verifier multiplies no float matrices. A value the user set is kept.
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from tvmpd.stages.proof import ProofFormatError, from_bincode
     from tvmpd.stages.verifier import VerificationError
     from tvmpd.stages.verifier import verify as stark_verify

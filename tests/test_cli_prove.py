@@ -1,6 +1,8 @@
 """`tvmpd prove` then `tvmpd verify` for the vector requests (no seed), and the CLI's refusals."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -42,6 +44,30 @@ def test_verify_of_unreadable_input_exits_2(vectors, tmp_path):
     assert result.exit_code == 1 and "invalid" in result.output
     result = CliRunner().invoke(main, ["verify", str(tmp_path / "missing.json"), str(bad)])
     assert result.exit_code == 2
+
+
+NOT_FOR_VERIFY = ("numba", "pyopencl", "tvmpd.opencl", "tvmpd.stages.prover", "tvmpd.stages.tip5_numba",
+                  "tvmpd.stages.vm.compiled", "tvmpd.stages.vm.aet")
+_LIST_MODULES = """
+import sys
+from tvmpd.supervisor.cli import main
+try:
+    main.main(sys.argv[1:], prog_name="tvmpd")
+except SystemExit as exit_:
+    print("exit", exit_.code)
+print(" ".join(sorted(sys.modules)))
+"""
+
+
+def test_verify_imports_neither_numba_nor_opencl_nor_the_prover(vectors):
+    """`tvmpd verify` is a short process, and numba's import alone would be most of it."""
+    args = ["verify", str(vectors / "requests" / "halt.req"), str(vectors / "proofs" / "halt.proof")]
+    out = subprocess.run([sys.executable, "-c", _LIST_MODULES, *args], capture_output=True, text=True,
+                         timeout=300, check=True).stdout.splitlines()
+    assert out[0].startswith("valid") and out[-2] == "exit 0"
+    loaded = out[-1].split()
+    assert "tvmpd.stages.verifier" in loaded
+    assert [m for m in loaded if m.startswith(NOT_FOR_VERIFY)] == []
 
 
 @pytest.mark.parametrize("name", sorted(n for n, e in EXPECTED.items() if e["expect"] == "too_big"))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import load_json
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tvmpd.stages import tip5
 
@@ -350,3 +352,98 @@ def test_inplace_field_mul_kernel_edge_values():
     out = np.empty_like(big)
     tip5._mul_into(big, big[::-1].copy(), out, [np.empty_like(big) for _ in range(5)])
     assert out.tolist() == [x * y % P for x, y in zip(big.tolist(), big[::-1].tolist(), strict=True)]
+
+
+# ---------------------------------------------------------------------------------------------
+# compiled path (generated LLVM IR, built by llvmlite) against the vectors and the pure-Python oracle
+
+ELEMENTS = st.one_of(st.integers(0, P - 1), st.sampled_from([0, 1, 2**32 - 1, 2**32, 2**63, P - 2, P - 1]))
+STATES = st.lists(st.lists(ELEMENTS, min_size=16, max_size=16), min_size=0, max_size=6)
+
+
+def scalar_absorb(state: list[int], words: list[int]) -> list[int]:
+    """Overwrite the rate with each block of 10 words and permute, by the pure-Python permutation."""
+    for k in range(0, len(words), tip5.RATE):
+        state = tip5.permutation(words[k : k + tip5.RATE] + state[tip5.RATE :])
+    return state
+
+
+def test_compiled_permutation_matches_vectors(v):
+    cases = v["random"]["permutation"] + [v["fixed"]["permutation_of_0_to_15"]]
+    states = np.array([c["input"] for c in cases] + [[P - 1] * 16], dtype=np.uint64)
+    tip5.permute_states(states)
+    want = [c["output"] for c in cases] + [v["fixed"]["permutation_of_all_p_minus_1"]["output"]]
+    assert states.tolist() == want
+
+
+@settings(max_examples=60, deadline=None)
+@given(STATES)
+def test_compiled_permutation_equals_the_scalar_oracle(states):
+    got = np.array(states, dtype=np.uint64).reshape(-1, 16)
+    tip5.permute_states(got)
+    assert got.tolist() == [tip5.permutation(s) for s in states]
+
+
+@settings(max_examples=40, deadline=None)
+@given(STATES, st.integers(0, 4), st.randoms(use_true_random=False))
+def test_compiled_absorption_equals_the_scalar_oracle(states, blocks, random):
+    words = [[random.randrange(P) for _ in range(tip5.RATE * blocks)] for _ in states]
+    got = np.array(states, dtype=np.uint64).reshape(-1, 16)
+    tip5.absorb_states(got, np.array(words, dtype=np.uint64).reshape(len(states), tip5.RATE * blocks))
+    assert got.tolist() == [scalar_absorb(s, w) for s, w in zip(states, words, strict=True)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 5), st.integers(0, 45), st.randoms(use_true_random=False))
+def test_compiled_row_and_pair_hashes_equal_the_scalar_oracle(n, width, random):
+    rows = [[random.randrange(P) for _ in range(width)] for _ in range(n)]
+    want = [scalar_absorb([0] * 16, r + [1] + [0] * ((-width - 1) % tip5.RATE))[:5] for r in rows]
+    assert tip5.hash_rows_native(np.array(rows, dtype=np.uint64).reshape(n, width)).tolist() == want
+    pairs = [[random.randrange(P) for _ in range(10)] for _ in range(n)]
+    both = np.array(pairs, dtype=np.uint64).reshape(n, 10)
+    left, right = both[:, :5], both[:, 5:]
+    want = [tip5.permutation(p + [1] * tip5.CAPACITY)[:5] for p in pairs]
+    assert tip5.hash_pairs_native(left, right).tolist() == want
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: tip5.permute_states(np.zeros((2, 15), dtype=np.uint64)),
+        lambda: tip5.permute_states(np.zeros((2, 16), dtype=np.int64)),
+        lambda: tip5.permute_states(np.zeros((16, 2), dtype=np.uint64).T),
+        lambda: tip5.permute_states(np.zeros(16, dtype=np.uint64)),
+        lambda: tip5.absorb_states(np.zeros((2, 16), dtype=np.uint64), np.zeros((2, 15), dtype=np.uint64)),
+        lambda: tip5.absorb_states(np.zeros((2, 16), dtype=np.uint64), np.zeros((3, 10), dtype=np.uint64)),
+        lambda: tip5.hash_pairs_native(np.zeros((2, 5), dtype=np.uint64), np.zeros((3, 5), dtype=np.uint64)),
+        lambda: tip5.hash_rows_native(np.full((1, 3), P, dtype=np.uint64)),
+    ],
+)
+def test_compiled_path_refuses_arrays_it_cannot_read(call):
+    with pytest.raises(ValueError):
+        call()
+
+
+def test_compiled_code_is_built_once_then_loaded_from_the_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("TVMPD_KERNEL_CACHE", str(tmp_path))
+    monkeypatch.setattr(tip5, "_LIBRARY", None)
+    state = np.arange(16, dtype=np.uint64).reshape(1, 16)
+    tip5.permute_states(state)
+    assert [p.name[:5] for p in (tmp_path / "host").iterdir()] == ["tip5-"]
+
+    def no_compile(*_args):
+        raise AssertionError("compiled again although the cache holds the object file")
+
+    monkeypatch.setattr(tip5, "_LIBRARY", None)
+    monkeypatch.setattr(tip5._Library, "_compile", staticmethod(no_compile))
+    again = np.arange(16, dtype=np.uint64).reshape(1, 16)
+    tip5.permute_states(again)
+    assert again.tolist() == state.tolist() == [tip5.permutation(list(range(16)))]
+
+
+def test_an_unwritable_cache_only_costs_a_compile(monkeypatch, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("TVMPD_KERNEL_CACHE", str(blocker))
+    monkeypatch.setattr(tip5, "_LIBRARY", None)
+    assert tip5.hash_varlen([1, 2, 3]) == scalar_absorb([0] * 16, [1, 2, 3, 1] + [0] * 6)[:5]

@@ -34,7 +34,8 @@ from tvmpd.stages.air.columns import (
     RamMain,
     U32Main,
 )
-from tvmpd.stages.tip5 import LOOKUP_TABLE, ROUND_CONSTANTS, nb_add, nb_invert_or_zero, nb_mul, nb_pow, nb_sub
+from tvmpd.stages.tip5 import LOOKUP_TABLE, ROUND_CONSTANTS
+from tvmpd.stages.tip5_numba import nb_add, nb_invert_or_zero, nb_mul, nb_pow, nb_sub
 
 P = F.P
 _U = np.uint64

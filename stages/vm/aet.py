@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numba as nb
 import numpy as np
 
-from tvmpd.stages.tip5 import nb_invert_or_zero, nb_mul, nb_permute_trace, nb_sub
+from tvmpd.stages.tip5_numba import nb_invert_or_zero, nb_mul, nb_permute_trace, nb_sub
 
 from .isa import P, op_stack_delta
 from .program import Program

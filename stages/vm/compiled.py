@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numba as nb
 import numpy as np
 
-from tvmpd.stages.tip5 import _NB_P, nb_add, nb_mul, nb_permute_trace, nb_pow, nb_sub
+from tvmpd.stages.tip5_numba import _NB_P, nb_add, nb_mul, nb_permute_trace, nb_pow, nb_sub
 
 from .errors import VMError
 from .isa import P, bfe_display, instruction_display
