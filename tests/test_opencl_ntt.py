@@ -199,3 +199,34 @@ def test_coset_evaluate_device_on_a_coset_smaller_than_the_polynomial(device, rn
         want = F.add(want, F.mul(coeffs[:, j:j + 1], power[np.newaxis]))
         power = F.mul(power, x)
     np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("log_len, log_n, cols", [(0, 0, 1), (1, 3, 2), (5, 5, 3), (9, 12, 2), (13, 13, 2),
+                                                  (12, 14, 1), (8, 5, 3), (14, 12, 1)])
+def test_both_transform_shapes_match_numpy(device, rng, log_len, log_n, cols):
+    """The column-per-work-item transforms a CPU runs (ntt_cpu.cl) and the local-memory passes a GPU runs
+    (ntt.cl) give numpy's values on every device: coset evaluation with column offsets and a dst stride
+    (folded when the polynomial is longer than the coset), NTT and inverse NTT."""
+    rt = get_runtime(device)
+    n = 1 << log_n
+    coeffs = random_field(rng, (cols, 1 << log_len))
+    offset = int(rng.integers(1, P, dtype=np.uint64))
+    x = F.mul(np.uint64(offset), np.array([pow(cl_ntt.primitive_root(n), i, P) for i in range(n)],
+                                          dtype=np.uint64))
+    want = np.zeros((cols, n), dtype=np.uint64)
+    for j in reversed(range(1 << log_len)):  # Horner
+        want = F.add(F.mul(want, x[np.newaxis]), coeffs[:, j:j + 1])
+    src = rt.to_device(np.concatenate([random_field(rng, 5), coeffs.ravel()]))
+    square = random_field(rng, (cols, n))
+    for evaluate, forward, inverse in ((cl_ntt._coset_evaluate_columns, cl_ntt._ntt_columns,
+                                        cl_ntt._intt_columns),
+                                       (cl_ntt.coset_evaluate_passes, cl_ntt.ntt_passes, cl_ntt.intt_passes)):
+        dst = rt.empty(8 * (3 + (n + 2) * cols))
+        evaluate(rt, src, dst, cols, log_len, log_n, offset, 5, 3, n + 2)
+        got = rt.from_device(dst, (3 + (n + 2) * cols,))[3:].reshape(cols, n + 2)[:, :n]
+        assert np.array_equal(got, want), evaluate.__name__
+        out = rt.empty(8 * n * cols)
+        forward(rt, rt.to_device(square), out, cols, log_n)
+        assert np.array_equal(rt.from_device(out, (cols, n)), np_ntt.ntt(square.T).T), forward.__name__
+        inverse(rt, rt.to_device(square), out, cols, log_n)
+        assert np.array_equal(rt.from_device(out, (cols, n)), np_ntt.intt(square.T).T), inverse.__name__
