@@ -49,8 +49,14 @@ inline ulong gl_reduce128(ulong lo, ulong hi) {
 // GL_INT128: programs built for a CPU whose compiler offers 128-bit integers (opencl/runtime.py probes it)
 // take the high word from one 64 x 64 -> 128 multiply; pocl's mul_hi on ulong is an out-of-line call of
 // four 32-bit products.
+// GL_MUL_CALL (long generated kernels): gl_mul stays a call; inlined, the 128-bit products made pocl's
+// build of the largest constraint kernel take 92 s instead of 10 s, for no faster code.
 #ifdef GL_INT128
+#ifdef GL_MUL_CALL
+__attribute__((noinline)) ulong gl_mul(ulong a, ulong b) {
+#else
 inline ulong gl_mul(ulong a, ulong b) {
+#endif
     unsigned __int128 p = (unsigned __int128)a * b;
     return gl_reduce128((ulong)p, (ulong)(p >> 64));
 }

@@ -48,15 +48,22 @@ def test_field_kernels_match_numpy(device, rng):
     assert np.array_equal(_run_binary(device, "gl_sub_kernel", a, b), F.sub(a, b))
 
 
-@pytest.mark.parametrize("options", [(), ("-DGL_CPU_CARRIES",)], ids=["plain", "cpu-carries"])
-def test_both_carry_forms_of_field_cl_match_numpy(device, rng, options):
-    """field.cl's two ways of testing carries and borrows (opencl/air.py builds the AIR's kernels for a CPU
-    with GL_CPU_CARRIES) give the same sums, differences and products, edge values included."""
-    from tvmpd.opencl.runtime import KERNEL_DIR
+@pytest.mark.parametrize("options", [(), ("-DGL_CPU_CARRIES",), ("-DGL_INT128",),
+                                     ("-DGL_INT128", "-DGL_CPU_CARRIES", "-DGL_MUL_CALL")],
+                         ids=["plain", "cpu-carries", "int128", "int128-carries-call"])
+def test_every_form_of_field_cl_matches_numpy(device, rng, options):
+    """field.cl's two ways of testing carries and borrows and its two ways of multiplying (opencl/air.py
+    builds the AIR's kernels for pocl with GL_CPU_CARRIES and GL_MUL_CALL; runtime.py adds GL_INT128 on CPUs
+    that have 128-bit integers) give the same sums, differences and products, edge values included."""
+    import pyopencl as cl
+
+    from tvmpd.opencl.runtime import BUILD_OPTIONS, INT128_OPTIONS, KERNEL_DIR
 
     rt = get_runtime(device)
+    if "-DGL_INT128" in options and rt.device_options() != INT128_OPTIONS:
+        pytest.skip("this device's compiler has no 128-bit integers")
     source = "\n".join((KERNEL_DIR / f).read_text() for f in ("field.cl", "field_kernels.cl"))
-    program = rt.program_from_source("field-carry-forms", source, options)
+    program = cl.Program(rt.context, source).build(options=list(BUILD_OPTIONS + options))
     a, b = _edge_values(rng, 8192), _edge_values(rng, 8192)
     for name, expected in (("gl_mul_kernel", F.mul(a, b)), ("gl_add_kernel", F.add(a, b)),
                            ("gl_sub_kernel", F.sub(a, b))):
