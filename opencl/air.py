@@ -49,12 +49,15 @@ def _field_helpers() -> str:
 
 def _options(rt: Runtime) -> tuple[str, ...]:
     """Build options of the generated kernels and extend.cl. pocl: optimised, with field.cl's carry forms
-    that keep LLVM's code generation linear in kernel length (field.cl says why), so the long kernels build
-    in seconds each and run several times faster than unoptimised. Other CPU runtimes (Intel's): unoptimised,
-    as their optimised builds of these kernels take minutes (opencl/README.md). GPUs: the full optimiser."""
+    that keep LLVM's code generation linear in kernel length and gl_mul as a call (field.cl says why), so
+    the long kernels build in seconds each and run several times faster than unoptimised. Other CPU
+    runtimes (Intel's): unoptimised, as their optimised builds of these kernels take minutes
+    (opencl/README.md). GPUs: the full optimiser."""
     if not _is_cpu(rt):
         return ()
-    return ("-DGL_CPU_CARRIES",) if rt.device.platform.name.strip() == POCL_PLATFORM else ("-cl-opt-disable",)
+    if rt.device.platform.name.strip() != POCL_PLATFORM:
+        return ("-cl-opt-disable",)
+    return ("-DGL_CPU_CARRIES", "-DGL_MUL_CALL")
 
 
 def _is_cpu(rt: Runtime) -> bool:

@@ -30,6 +30,7 @@ CPU_EVAL_GROUP = 8
 CPU_EVAL_GROUPS = 16
 BATCH_BYTES = 1 << 30  # largest scratch / staging buffer
 CPU_GROUP = 8  # CPU devices: rows per work-group of the generated constraint kernels
+CPU_RUN_GROUP = 64  # CPU devices: work-group size of this file's other kernels (see _run)
 
 
 def _program(rt: Runtime) -> cl.Program:
@@ -45,8 +46,19 @@ def _kernel(rt: Runtime, name: str) -> cl.Kernel:
 
 
 def _run(rt: Runtime, name: str, gsize: tuple[int, ...], *args) -> None:
-    if all(gsize):
-        _kernel(rt, name)(rt.queue, gsize, None, *args)
+    """Launch a kernel of this file over gsize (every kernel skips ids past its counts). On a CPU the
+    work-group size is fixed (CPU_RUN_GROUP along dimension 0, global size rounded up): pocl compiles a
+    kernel once per work-group size, and left to choose it picks one from the global size, so gathers of
+    ever new row counts (authentication paths) each paid a compile."""
+    if not all(gsize):
+        return
+    kern = _kernel(rt, name)
+    if not rt.device.type & cl.device_type.CPU:
+        kern(rt.queue, gsize, None, *args)
+        return
+    local = rt.group_size(kern, CPU_RUN_GROUP)
+    kern(rt.queue, (-(-gsize[0] // local) * local,) + tuple(gsize[1:]), (local,) + (1,) * (len(gsize) - 1),
+         *args)
 
 
 def fill_zero(rt: Runtime, buf: cl.Buffer, nbytes: int, start: int = 0, piece: int = BATCH_BYTES) -> None:

@@ -1,6 +1,6 @@
 // Goldilocks field p = 2^64 - 2^32 + 1 on ulong, and its cubic extension F_p[x]/(x^3 - x + 1).
 // Every helper takes canonical inputs (0 <= v < p) and returns canonical outputs.
-// Only OpenCL 1.2 + 64-bit integers: products use mul_hi, no 128-bit types.
+// Only OpenCL 1.2 + 64-bit integers: products use mul_hi, no 128-bit types (except under GL_INT128).
 
 #define GL_P 0xFFFFFFFF00000001UL
 #define GL_EPS 0xFFFFFFFFUL  // 2^64 mod p = 2^32 - 1
@@ -46,9 +46,25 @@ inline ulong gl_reduce128(ulong lo, ulong hi) {
     return (r >= GL_P) ? r - GL_P : r;
 }
 
+// GL_INT128: programs built for a CPU whose compiler offers 128-bit integers (opencl/runtime.py probes it)
+// take the high word from one 64 x 64 -> 128 multiply; pocl's mul_hi on ulong is an out-of-line call of
+// four 32-bit products.
+// GL_MUL_CALL (long generated kernels): gl_mul stays a call; inlined, the 128-bit products made pocl's
+// build of the largest constraint kernel take 92 s instead of 10 s, for no faster code.
+#ifdef GL_INT128
+#ifdef GL_MUL_CALL
+__attribute__((noinline)) ulong gl_mul(ulong a, ulong b) {
+#else
+inline ulong gl_mul(ulong a, ulong b) {
+#endif
+    unsigned __int128 p = (unsigned __int128)a * b;
+    return gl_reduce128((ulong)p, (ulong)(p >> 64));
+}
+#else
 inline ulong gl_mul(ulong a, ulong b) {
     return gl_reduce128(a * b, mul_hi(a, b));
 }
+#endif
 
 inline ulong gl_sqr(ulong a) {
     return gl_mul(a, a);

@@ -177,8 +177,38 @@ def _forward_from_short(rt: Runtime, short, dst, ncols: int, log_short: int, log
                   fold if first else 1, fold_factor, blocks if last else None)
 
 
+def cpu_shaped(rt: Runtime) -> bool:
+    """Whether rt's device is a CPU: its transforms then run one column per work-item (ntt_cpu.cl), which
+    on a CPU is several times faster than the passes through local memory that a GPU needs."""
+    return bool(rt.device.type & cl.device_type.CPU)
+
+
+def _columns(rt: Runtime, src, dst, tw, ncols: int, log_short: int, log_n: int, src_stride: int,
+             dst_stride: int, src_off: int = 0, dst_off: int = 0, table=None, factor: int = 1, fold: int = 1,
+             fold_factor: int = 1) -> None:
+    """ntt_cpu_column_kernel on ncols columns, one work-item (and work-group) each; see ntt_cpu.cl."""
+    if ncols == 0:
+        return
+    kern = rt.kernel("ntt_cpu", "ntt_cpu_column_kernel")
+    kern(rt.queue, (ncols,), (1,), src, dst, tw, table if table is not None else tw,
+         np.uint32(int(table is not None)), np.uint64(factor), np.uint64(src_stride), np.uint64(dst_stride),
+         np.uint64(src_off), np.uint64(dst_off), np.uint32(log_short), np.uint32(log_n), np.uint32(fold),
+         np.uint64(fold_factor))
+
+
 def ntt_device(rt: Runtime, src, dst, ncols: int, log_n: int) -> None:
     """dst <- NTT of each of ncols column-major columns of length 2^log_n in src (src is kept)."""
+    (_ntt_columns if cpu_shaped(rt) else ntt_passes)(rt, src, dst, ncols, log_n)
+
+
+def _ntt_columns(rt: Runtime, src, dst, ncols: int, log_n: int) -> None:
+    """ntt_device as a CPU runs it: one work-item per column."""
+    n = 1 << log_n
+    _columns(rt, src, dst, twiddles(rt, log_n, inverse=False), ncols, log_n, log_n, n, n)
+
+
+def ntt_passes(rt: Runtime, src, dst, ncols: int, log_n: int) -> None:
+    """ntt_device as a GPU runs it: a bit-reversal, then passes of stages through local memory."""
     _bitrev(rt, src, dst, ncols, log_n, 1)
     tw = twiddles(rt, log_n, inverse=False)
     for step in plan_dit(0, log_n):
@@ -186,7 +216,19 @@ def ntt_device(rt: Runtime, src, dst, ncols: int, log_n: int) -> None:
 
 
 def intt_device(rt: Runtime, src, dst, ncols: int, log_n: int) -> None:
-    """dst <- inverse NTT of each column of src; src is overwritten (used as scratch)."""
+    """dst <- inverse NTT of each column of src; src may be overwritten (used as scratch)."""
+    (_intt_columns if cpu_shaped(rt) else intt_passes)(rt, src, dst, ncols, log_n)
+
+
+def _intt_columns(rt: Runtime, src, dst, ncols: int, log_n: int) -> None:
+    """intt_device as a CPU runs it: one work-item per column, the input kept."""
+    n = 1 << log_n
+    _columns(rt, src, dst, twiddles(rt, log_n, inverse=True), ncols, log_n, log_n, n, n,
+             factor=pow(n, P - 2, P))
+
+
+def intt_passes(rt: Runtime, src, dst, ncols: int, log_n: int) -> None:
+    """intt_device as a GPU runs it: passes of DIF stages in place in src, then a scaled bit-reversal."""
     tw = twiddles(rt, log_n, inverse=True)
     for step in plan_dif(0, log_n):
         _run_pass(rt, src, src, tw, None, 1 << log_n, 1 << log_n, 0, step, True, ncols, log_n)
@@ -197,17 +239,22 @@ def lde_device(rt: Runtime, src, dst, ncols: int, log_n: int, log_big: int, offs
                offset_out: int, scratch=None) -> None:
     """dst (ncols x 2^log_big) <- values on offset_out * <w_big> of the polynomials that take src's
     values (ncols x 2^log_n) on offset_in * <w_n>. src is kept; scratch (ncols x 2^log_n, allocated when
-    None) ends up holding the scaled coefficients in bit-reversed order.
+    None) is overwritten.
 
-    Inverse DIF leaves coefficients in bit-reversed order; its last pass also multiplies coefficient j
-    by (o_out / o_in)^j / n, which is exactly the input the forward DIT of the big size needs.
+    On a GPU: inverse DIF leaves coefficients in bit-reversed order; its last pass also multiplies
+    coefficient j by (o_out / o_in)^j / n, which is exactly the input the forward DIT of the big size needs.
+    On a CPU: the coefficients of p(offset_in X), evaluated on (offset_out / offset_in) * <w_big>.
     """
     n = 1 << log_n
     ratio = offset_out * pow(offset_in, P - 2, P) % P
+    scratch = scratch if scratch is not None else rt.empty(8 * n * ncols)
+    if cpu_shaped(rt):
+        intt_device(rt, src, scratch, ncols, log_n)
+        coset_evaluate_device(rt, scratch, dst, ncols, log_n, log_big, ratio)
+        return
     scale = _powers(rt, log_n, ratio, pow(n, P - 2, P), bitrev=True)
     tw_inv = twiddles(rt, log_n, inverse=True)
     inv_plan = plan_dif(0, log_n) or [(0, 0, 0)]
-    scratch = scratch if scratch is not None else rt.empty(8 * n * ncols)
     for i, step in enumerate(inv_plan):
         last = i == len(inv_plan) - 1
         _run_pass(rt, src if i == 0 else scratch, scratch, tw_inv, scale if last else None, n, n, 0, step,
@@ -222,7 +269,30 @@ def coset_evaluate_device(rt: Runtime, src, dst, ncols: int, log_len: int, log_n
     coefficients (lowest first) src holds (ncols x 2^log_len from element src_off). src is kept. The first
     NTT pass loads the coefficients bit-reversed and scaled by offset^j; with log_len > log_n it first
     folds coefficient j + t n onto j (times offset^(t n)), as w_n^(j + t n) = w_n^j. dst_stride: elements
-    between dst's columns (default n). rows: only these rows of dst are wanted (see _forward_from_short)."""
+    between dst's columns (default n). rows: only these rows of dst are wanted (the GPU passes then skip most
+    of their last pass, see _forward_from_short)."""
+    if cpu_shaped(rt):
+        _coset_evaluate_columns(rt, src, dst, ncols, log_len, log_n, offset, src_off, dst_off, dst_stride)
+    else:
+        coset_evaluate_passes(rt, src, dst, ncols, log_len, log_n, offset, src_off, dst_off, dst_stride, rows)
+
+
+def _coset_evaluate_columns(rt: Runtime, src, dst, ncols: int, log_len: int, log_n: int, offset: int,
+                            src_off: int = 0, dst_off: int = 0, dst_stride: int | None = None) -> None:
+    """coset_evaluate_device as a CPU runs it: one work-item per column loads, scales and folds its
+    coefficients and transforms them."""
+    log_short = min(log_len, log_n)
+    _columns(rt, src, dst, twiddles(rt, log_n, inverse=False), ncols, log_short, log_n, 1 << log_len,
+             dst_stride if dst_stride is not None else 1 << log_n, src_off, dst_off,
+             _powers(rt, log_short, offset, 1, bitrev=True), 1, 1 << (log_len - log_short),
+             pow(offset, 1 << log_n, P))
+
+
+def coset_evaluate_passes(rt: Runtime, src, dst, ncols: int, log_len: int, log_n: int, offset: int,
+                          src_off: int = 0, dst_off: int = 0, dst_stride: int | None = None,
+                          rows: np.ndarray | None = None) -> None:
+    """coset_evaluate_device as a GPU runs it: passes of DIT stages through local memory, the first of them
+    loading the coefficients bit-reversed and scaled."""
     table = _powers(rt, min(log_len, log_n), offset, 1, bitrev=True)
     _forward_from_short(rt, src, dst, ncols, log_len, log_n, dst_off, src_off, table,
                         pow(offset, 1 << log_n, P), dst_stride, rows)

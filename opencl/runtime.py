@@ -17,6 +17,7 @@ KERNEL_DIR = Path(__file__).resolve().parent
 PROGRAMS: dict[str, tuple[str, ...]] = {
     "field": ("field.cl", "field_kernels.cl"),
     "ntt": ("field.cl", "ntt.cl"),
+    "ntt_cpu": ("field.cl", "ntt.cl", "ntt_cpu.cl"),  # CPU devices only (opencl/ntt.py cpu_shaped)
     "tip5": ("field.cl", "tip5.cl"),
 }
 
@@ -72,6 +73,34 @@ def check_device(device: cl.Device, key: str) -> None:
                                 + "; ".join(problems))
 
 
+INT128_OPTIONS = ("-DGL_INT128",)
+_INT128_PROBE = """
+__kernel void probe(__global ulong *x) {
+    ulong a = x[0], b = x[1];
+    x[2] = gl_mul(a, b);
+    x[3] = gl_mul(b, b);
+}
+"""
+
+
+def _int128_works(context: cl.Context, queue: cl.CommandQueue) -> bool:
+    """Whether field.cl built with INT128_OPTIONS compiles on this context's device and multiplies two
+    full-width elements as Python's integers do."""
+    a, b = 0xFFFFFFFF00000000, 0xFEDCBA9876543210
+    try:
+        source = (KERNEL_DIR / "field.cl").read_text() + _INT128_PROBE
+        program = cl.Program(context, source).build(options=list(BUILD_OPTIONS + INT128_OPTIONS))
+        buf = cl.Buffer(context, cl.mem_flags.READ_WRITE | cl.mem_flags.COPY_HOST_PTR,
+                        hostbuf=np.array([a, b, 0, 0], dtype=np.uint64))
+        program.probe(queue, (1,), None, buf)
+        out = np.empty(4, dtype=np.uint64)
+        cl.enqueue_copy(queue, out, buf)
+    except cl.Error:
+        return False
+    p = 2**64 - 2**32 + 1
+    return int(out[2]) == a * b % p and int(out[3]) == b * b % p
+
+
 @dataclass
 class Runtime:
     """One device's context and in-order queue plus its compiled programs."""
@@ -83,20 +112,32 @@ class Runtime:
     programs: dict[str, cl.Program] = field(default_factory=dict)
     cache: dict = field(default_factory=dict)  # per-context data (twiddle tables, ...), owned by wrappers
 
+    def device_options(self) -> tuple[str, ...]:
+        """Build options every program gets on this device: -DGL_INT128 (field.cl's products from one
+        128-bit multiply) on a CPU whose compiler accepts 128-bit integers and multiplies right with them,
+        nothing on other devices (GPU programs stay as they were)."""
+        key = ("device_options",)
+        if key not in self.cache:
+            self.cache[key] = INT128_OPTIONS if self.device.type & cl.device_type.CPU and _int128_works(
+                self.context, self.queue) else ()
+        return self.cache[key]
+
     def program(self, name: str) -> cl.Program:
         """The compiled program `name` of PROGRAMS (built on first use, then reused)."""
         if name not in self.programs:
             if name not in PROGRAMS:
                 raise ValueError(f"unknown OpenCL program {name!r}")
             source = "\n".join((KERNEL_DIR / f).read_text() for f in PROGRAMS[name])
-            self.programs[name] = cl.Program(self.context, source).build(options=list(BUILD_OPTIONS))
+            options = BUILD_OPTIONS + self.device_options()
+            self.programs[name] = cl.Program(self.context, source).build(options=list(options))
         return self.programs[name]
 
     def program_from_source(self, name: str, source: str, options: tuple[str, ...] = ()) -> cl.Program:
         """Build OpenCL C source (e.g. generated kernels) once per context under `name`, then reuse it."""
         key = ("source", name, options)
         if key not in self.cache:
-            self.cache[key] = cl.Program(self.context, source).build(options=list(BUILD_OPTIONS + options))
+            options = BUILD_OPTIONS + self.device_options() + options
+            self.cache[key] = cl.Program(self.context, source).build(options=list(options))
         return self.cache[key]
 
     def kernel(self, program: str, name: str) -> cl.Kernel:

@@ -15,12 +15,14 @@ from tvmpd.opencl.runtime import Runtime, get_runtime
 P = 2**64 - 2**32 + 1
 RATE = 10
 LOCAL_SIZE = 128
+CPU_ROWS = 1  # CPU devices: rows per work-group of the row hashing (pocl's code across 128 rows was slower)
 
 
-def _launch(rt: Runtime, name: str, n: int, *args) -> None:
-    """Run a tip5.cl kernel with one work-item per item (global size rounded up to the group size)."""
+def _launch(rt: Runtime, name: str, n: int, *args, cpu_group: int = LOCAL_SIZE) -> None:
+    """Run a tip5.cl kernel with one work-item per item (global size rounded up to the group size), in
+    groups of cpu_group work-items on a CPU."""
     kern = rt.kernel("tip5", name)
-    lsize = rt.group_size(kern, LOCAL_SIZE)
+    lsize = rt.group_size(kern, cpu_group if rt.device.type & cl.device_type.CPU else LOCAL_SIZE)
     gsize = max(1, -(-n // lsize)) * lsize
     kern(rt.queue, (gsize,), (lsize,), *args)
 
@@ -44,7 +46,8 @@ def absorb_rows_device(rt: Runtime, data, n: int, ncols: int, col_stride: int, s
     states = states if states is not None else data
     out = out if out is not None else states
     _launch(rt, "tip5_absorb_rows_kernel", n, data, np.uint32(n), np.uint32(ncols), np.uint64(col_stride),
-            states, np.uint32(int(first)), np.uint32(int(last)), out, np.uint32(out_offset))
+            states, np.uint32(int(first)), np.uint32(int(last)), out, np.uint32(out_offset),
+            cpu_group=CPU_ROWS)
 
 
 def hash_rows_device(rt: Runtime, data, n: int, width: int, out, out_offset: int = 0) -> None:

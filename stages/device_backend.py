@@ -62,6 +62,7 @@ class DeviceTable:
     length: int = 0
     tail: object = None
     tail_host: np.ndarray | None = None
+    cosets: list | None = None  # CPU devices: the values on each coset (ncols x M), kept from the commit
 
 
 @dataclass
@@ -203,6 +204,20 @@ def planned_bytes(d: ProverDomains, memory: int, mode: str = "auto") -> int:
     return device_bytes(d, d.randomized_trace.length // layout.rows)[1]
 
 
+KEEP_COSETS_SHARE = 0.5  # CPU devices keep the tables' coset values when all buffers fit this share of memory
+
+
+def keep_cosets(rt, d: ProverDomains, layout: Layout) -> bool:
+    """Whether a proof keeps both tables' values on every coset from the commit on, instead of evaluating
+    cosets again for the quotient and for the opened rows: on CPU devices in full mode when the values and
+    the model's peak fit KEEP_COSETS_SHARE of the device's memory (on a CPU, NTTs are costly and memory is
+    the host's)."""
+    if not rt.device.type & cl.device_type.CPU or layout.mode != "full":
+        return False
+    values = 8 * (NUM_MAIN_COLUMNS + 3 * NUM_AUX_COLUMNS) * d.fri.length
+    return values + device_bytes(d)[1] <= KEEP_COSETS_SHARE * device_memory(rt)[1]
+
+
 def device_memory(rt) -> tuple[int, int]:
     """(largest allocation, global memory) of the runtime's device in bytes."""
     return int(rt.device.max_mem_alloc_size), int(rt.device.global_mem_size)
@@ -295,6 +310,7 @@ class DeviceBackend:
         self.N = d.fri.length
         self.M = self.layout.rows  # rows of an evaluated coset
         self.E = self.N // self.M
+        self.keep_cosets = keep_cosets(self.rt, d, self.layout)
 
     def _part_ranges(self, ncols: int, length: int | None = None) -> list[tuple[int, int]]:
         """Column ranges of a table's parts of `length` rows (default L): each within the largest buffer."""
@@ -463,16 +479,20 @@ class DeviceBackend:
         rt = self.rt
         table = DeviceTable(parts, ncols, extension, DeviceTree(dev.new_tree(rt, self.N), self.N),
                             length=length or self.L, tail=tail, tail_host=tail_host)
-        values = rt.empty(8 * ncols * self.M)
+        kept = [rt.empty(8 * ncols * self.M) for _ in range(self.E)] if self.keep_cosets else None
+        values = None if kept else rt.empty(8 * ncols * self.M)
         for c in range(self.E):
-            self._evaluate(table, c, values)
-            dev.hash_rows_into_tree(rt, values, ncols, self.M, table.tree.nodes, self.N, c, self.E)
+            out = kept[c] if kept else values
+            self._evaluate(table, c, out)
+            dev.hash_rows_into_tree(rt, out, ncols, self.M, table.tree.nodes, self.N, c, self.E)
         dev.finish_tree(rt, table.tree.nodes, self.N)
         if self.lean:  # the tree waits for the authentication paths in host memory
             nodes = table.tree.nodes
             table.tree = DeviceTree(None, self.N, rt.from_device(nodes, (2 * self.N, 5)))
             nodes.release()
-        values.release()
+        if values is not None:
+            values.release()
+        table.cosets = kept
         return table
 
     def root(self, table: DeviceTable | DeviceSegments) -> np.ndarray:
@@ -492,11 +512,16 @@ class DeviceBackend:
         pairs = M < h  # lean cosets shorter than h: a row's next row lies in another coset
         rows = 2 * M if pairs else M
         sums = rt.empty(8 * 12 * rows)
-        main_values, aux_values = rt.empty(8 * main.ncols * rows), rt.empty(8 * aux.ncols * rows)
+        kept = main.cosets is not None and aux.cosets is not None
+        main_values = None if kept else rt.empty(8 * main.ncols * rows)
+        aux_values = None if kept else rt.empty(8 * aux.ncols * rows)
         for c in range(0 if pairs else E):
             offset = self._offset(c)
-            self._evaluate(main, c, main_values)
-            self._evaluate(aux, c, aux_values)
+            if kept:
+                main_values, aux_values = main.cosets[c], aux.cosets[c]
+            else:
+                self._evaluate(main, c, main_values)
+                self._evaluate(aux, c, aux_values)
             x_h = pow(offset, h, P)  # x^h on this coset: x_h at even rows, x_h * sign at odd rows
             dev.quotient_coset(rt, self.kernels, main_values, aux_values, M, M // h, ch, wt, sums, quotient,
                                N, c, E, offset, gen, omega_inv, pow((x_h - 1) % P, P - 2, P),
@@ -504,8 +529,10 @@ class DeviceBackend:
         if pairs:
             self._quotient_pairs(main, aux, ch, wt, sums, main_values, aux_values, quotient)
         rt.queue.finish()
-        for buf in (sums, main_values, aux_values):
-            buf.release()
+        sums.release()
+        if not kept:
+            main_values.release()
+            aux_values.release()
         clock.begin("quotient: segments + Merkle")
         seg = dev.quotient_segment_coefficients(rt, quotient, N, d.quotient.offset)
         quotient.release()
@@ -594,12 +621,16 @@ class DeviceBackend:
             table = DeviceTable([(table.coefficients, 0, width)], width, True, table.tree, length=self.L)
         idx = np.asarray(indices, dtype=np.int64)
         out = np.zeros((len(idx), table.ncols), dtype=np.uint64)
-        values = rt.empty(8 * table.ncols * self.M)
+        values = rt.empty(8 * table.ncols * self.M) if table.cosets is None else None
         for c in sorted(set((idx % self.E).tolist())):
             sel = idx % self.E == c
+            if values is None:
+                out[sel] = dev.gather_columns(rt, table.cosets[c], self.M, table.ncols, idx[sel] // self.E)
+                continue
             self._evaluate(table, c, values, idx[sel] // self.E)
             out[sel] = dev.gather_columns(rt, values, self.M, table.ncols, idx[sel] // self.E)
-        values.release()
+        if values is not None:
+            values.release()
         return out.reshape(len(idx), -1, 3) if table.extension else out
 
     def auth(self, table: DeviceTable | DeviceSegments, indices: list[int]) -> np.ndarray:

@@ -48,15 +48,22 @@ def test_field_kernels_match_numpy(device, rng):
     assert np.array_equal(_run_binary(device, "gl_sub_kernel", a, b), F.sub(a, b))
 
 
-@pytest.mark.parametrize("options", [(), ("-DGL_CPU_CARRIES",)], ids=["plain", "cpu-carries"])
-def test_both_carry_forms_of_field_cl_match_numpy(device, rng, options):
-    """field.cl's two ways of testing carries and borrows (opencl/air.py builds the AIR's kernels for a CPU
-    with GL_CPU_CARRIES) give the same sums, differences and products, edge values included."""
-    from tvmpd.opencl.runtime import KERNEL_DIR
+@pytest.mark.parametrize("options", [(), ("-DGL_CPU_CARRIES",), ("-DGL_INT128",),
+                                     ("-DGL_INT128", "-DGL_CPU_CARRIES", "-DGL_MUL_CALL")],
+                         ids=["plain", "cpu-carries", "int128", "int128-carries-call"])
+def test_every_form_of_field_cl_matches_numpy(device, rng, options):
+    """field.cl's two ways of testing carries and borrows and its two ways of multiplying (opencl/air.py
+    builds the AIR's kernels for pocl with GL_CPU_CARRIES and GL_MUL_CALL; runtime.py adds GL_INT128 on CPUs
+    that have 128-bit integers) give the same sums, differences and products, edge values included."""
+    import pyopencl as cl
+
+    from tvmpd.opencl.runtime import BUILD_OPTIONS, INT128_OPTIONS, KERNEL_DIR
 
     rt = get_runtime(device)
+    if "-DGL_INT128" in options and rt.device_options() != INT128_OPTIONS:
+        pytest.skip("this device's compiler has no 128-bit integers")
     source = "\n".join((KERNEL_DIR / f).read_text() for f in ("field.cl", "field_kernels.cl"))
-    program = rt.program_from_source("field-carry-forms", source, options)
+    program = cl.Program(rt.context, source).build(options=list(BUILD_OPTIONS + options))
     a, b = _edge_values(rng, 8192), _edge_values(rng, 8192)
     for name, expected in (("gl_mul_kernel", F.mul(a, b)), ("gl_add_kernel", F.add(a, b)),
                            ("gl_sub_kernel", F.sub(a, b))):
@@ -231,3 +238,32 @@ def test_partial_plan_covers_every_stage_and_ends_on_whole_blocks():
         assert stages == list(range(first, log_n))
         assert plan[-1] == (log_n - cl_ntt.LOG_BLOCK, cl_ntt.LOG_BLOCK, 0)
     assert cl_ntt.partial_plan(0, 11) is None and cl_ntt.partial_plan(5, 16) is None
+@pytest.mark.parametrize("log_len, log_n, cols", [(0, 0, 1), (1, 3, 2), (5, 5, 3), (9, 12, 2), (13, 13, 2),
+                                                  (12, 14, 1), (8, 5, 3), (14, 12, 1)])
+def test_both_transform_shapes_match_numpy(device, rng, log_len, log_n, cols):
+    """The column-per-work-item transforms a CPU runs (ntt_cpu.cl) and the local-memory passes a GPU runs
+    (ntt.cl) give numpy's values on every device: coset evaluation with column offsets and a dst stride
+    (folded when the polynomial is longer than the coset), NTT and inverse NTT."""
+    rt = get_runtime(device)
+    n = 1 << log_n
+    coeffs = random_field(rng, (cols, 1 << log_len))
+    offset = int(rng.integers(1, P, dtype=np.uint64))
+    x = F.mul(np.uint64(offset), np.array([pow(cl_ntt.primitive_root(n), i, P) for i in range(n)],
+                                          dtype=np.uint64))
+    want = np.zeros((cols, n), dtype=np.uint64)
+    for j in reversed(range(1 << log_len)):  # Horner
+        want = F.add(F.mul(want, x[np.newaxis]), coeffs[:, j:j + 1])
+    src = rt.to_device(np.concatenate([random_field(rng, 5), coeffs.ravel()]))
+    square = random_field(rng, (cols, n))
+    for evaluate, forward, inverse in ((cl_ntt._coset_evaluate_columns, cl_ntt._ntt_columns,
+                                        cl_ntt._intt_columns),
+                                       (cl_ntt.coset_evaluate_passes, cl_ntt.ntt_passes, cl_ntt.intt_passes)):
+        dst = rt.empty(8 * (3 + (n + 2) * cols))
+        evaluate(rt, src, dst, cols, log_len, log_n, offset, 5, 3, n + 2)
+        got = rt.from_device(dst, (3 + (n + 2) * cols,))[3:].reshape(cols, n + 2)[:, :n]
+        assert np.array_equal(got, want), evaluate.__name__
+        out = rt.empty(8 * n * cols)
+        forward(rt, rt.to_device(square), out, cols, log_n)
+        assert np.array_equal(rt.from_device(out, (cols, n)), np_ntt.ntt(square.T).T), forward.__name__
+        inverse(rt, rt.to_device(square), out, cols, log_n)
+        assert np.array_equal(rt.from_device(out, (cols, n)), np_ntt.intt(square.T).T), inverse.__name__
