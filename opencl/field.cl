@@ -98,6 +98,17 @@ inline xfe xfe_sub(xfe a, xfe b) {
     return r;
 }
 
+inline xfe xfe_neg(xfe a) {
+    xfe r = { gl_neg(a.c0), gl_neg(a.c1), gl_neg(a.c2) };
+    return r;
+}
+
+// a + b for a base-field b: only the constant coefficient changes.
+inline xfe xfe_add_base(xfe a, ulong b) {
+    xfe r = { gl_add(a.c0, b), a.c1, a.c2 };
+    return r;
+}
+
 inline xfe xfe_mul_base(xfe a, ulong b) {
     xfe r = { gl_mul(a.c0, b), gl_mul(a.c1, b), gl_mul(a.c2, b) };
     return r;

@@ -83,3 +83,20 @@ def test_opencl_equals_numpy(compiled, layout):
                 weighted = X.mul(expected[:, offset : offset + k], weights[offset : offset + k])
                 np.testing.assert_array_equal(out[:, i], X.reduce_sum(weighted, axis=1))
                 offset += k
+
+
+def test_generated_kernels_negate_instead_of_multiplying_by_minus_one():
+    """The circuits write subtraction as a product with p - 1; codegen emits a negation for it (a full
+    field multiply costs several times as much on every device), and the equality test above checks the
+    values."""
+    import re
+
+    from tvmpd.stages.air.codegen import MINUS_ONE
+
+    kernels = air_kernels()
+    sources = [src for _, src in kernels.constraints + kernels.lowering_main + kernels.lowering_aux]
+    assert any("gl_neg(" in src for src in sources) and any("xfe_neg(" in src for src in sources)
+    for src in sources:
+        constants = set(re.findall(rf"const ulong (v\d+) = {MINUS_ONE}UL;", src))
+        for a, b in re.findall(r"(?:gl_mul|xfe_mul_base)\((v\d+), (v\d+)\)", src):
+            assert a not in constants and b not in constants

@@ -33,17 +33,33 @@ NODES_PER_PART = 300
 Kernel = tuple[str, str]  # (kernel name, OpenCL C source of that one kernel)
 
 
-def binop_expr(op: str, lv: str, lb: bool, rv: str, rb: bool) -> str:
-    """C expression of lv op rv ('+' or '*'), each operand a base (ulong) or extension (xfe) value."""
+MINUS_ONE = 0xFFFFFFFF00000000  # p - 1: the circuits write every subtraction as a product with it
+
+
+def binop_expr(op: str, lv: str, lb: bool, rv: str, rb: bool, lc: int | None = None,
+               rc: int | None = None) -> str:
+    """C expression of lv op rv ('+' or '*'), each operand a base (ulong) or extension (xfe) value; lc / rc
+    is an operand's value when it is a base-field constant. A product with -1 becomes a negation and a sum
+    with one base operand adds to one coefficient only: the same values for far fewer instructions."""
+    if op == "*" and MINUS_ONE in (lc, rc):
+        other, other_base = (rv, rb) if lc == MINUS_ONE else (lv, lb)
+        return f"{'gl' if other_base else 'xfe'}_neg({other})"
     if lb and rb:
         return f"gl_{'add' if op == '+' else 'mul'}({lv}, {rv})"
     if op == "+":
-        return f"xfe_add({f'xfe_lift({lv})' if lb else lv}, {f'xfe_lift({rv})' if rb else rv})"
+        if lb or rb:
+            return f"xfe_add_base({rv}, {lv})" if lb else f"xfe_add_base({lv}, {rv})"
+        return f"xfe_add({lv}, {rv})"
     if lb:
         return f"xfe_mul_base({rv}, {lv})"
     if rb:
         return f"xfe_mul_base({lv}, {rv})"
     return f"xfe_mul({lv}, {rv})"
+
+
+def _base_constant(n: Node) -> int | None:
+    """The value of a base-field constant leaf, None for any other node."""
+    return int(n.value) if n.kind == BCONST else None
 
 
 def _constant(n: Node) -> tuple[bool, str] | None:
@@ -121,7 +137,8 @@ def _constraint_kernel(name: str, category_index: int, chunk: list[Node], first:
         else:
             lb, rb = is_base[n.lhs.id], is_base[n.rhs.id]
             b = lb and rb
-            expr = binop_expr(n.op, f"v{n.lhs.id}", lb, f"v{n.rhs.id}", rb)
+            expr = binop_expr(n.op, f"v{n.lhs.id}", lb, f"v{n.rhs.id}", rb, _base_constant(n.lhs),
+                              _base_constant(n.rhs))
         is_base[n.id] = b
         lines.append(f"    const {'ulong' if b else 'xfe'} v{n.id} = {expr};")
         for k in position.get(n.id, []):
@@ -222,7 +239,8 @@ def _lowering_kernel(name: str, side: str, transition: bool, rules: list[Node]) 
                 continue
             if n.kind == BINOP:
                 lb, rb = is_base[n.lhs.id], is_base[n.rhs.id]
-                text = binop_expr(n.op, var[n.lhs.id], lb, var[n.rhs.id], rb)
+                text = binop_expr(n.op, var[n.lhs.id], lb, var[n.rhs.id], rb, _base_constant(n.lhs),
+                                  _base_constant(n.rhs))
                 is_base[n.id], var[n.id] = lb and rb, f"v{n.id}"
                 lines.append(f"    const {'ulong' if lb and rb else 'xfe'} v{n.id} = {text};")
                 continue
