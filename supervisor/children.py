@@ -25,7 +25,7 @@ import time
 import msgpack
 import numpy as np
 
-from tvmpd.supervisor.config import MEMORY_MODE_ENV
+from tvmpd.supervisor.config import KEEP_COSETS_ENV, MEMORY_MODE_ENV
 from tvmpd.supervisor.devmem import free_bytes
 from tvmpd.supervisor.messages import (
     Admission,
@@ -142,7 +142,7 @@ def _run_prove(task: ProveTask, device_key: str, stage) -> Result:
     try:
         proof = jobs.prove_job(task.claim, device_key, env, aet=aet, table=table, on_stage=stage,
                                on_timing=on_timing, memory_mode=os.environ.get(MEMORY_MODE_ENV),
-                               report=report)
+                               keep_cosets=os.environ.get(KEEP_COSETS_ENV), report=report)
     except jobs.JobError as exc:
         if exc.__cause__ is not None:
             log.error("proving failed", exc_info=exc.__cause__)
@@ -171,7 +171,7 @@ def warm_up(device_key: str, progress) -> None:
     table = jobs.build_main_table(done.aet)
     jobs.prove_job(claim.to_json(), device_key, [], aet=done.aet, table=table,
                    on_stage=lambda s: progress(f"warm-up proof: {s}"),
-                   memory_mode=os.environ.get(MEMORY_MODE_ENV))
+                   memory_mode=os.environ.get(MEMORY_MODE_ENV), keep_cosets=os.environ.get(KEEP_COSETS_ENV))
 
 
 def child_main(conn, name: str, device_key: str, env: dict, cancel) -> None:

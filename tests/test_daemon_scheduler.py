@@ -129,9 +129,15 @@ def test_a_device_too_small_for_the_job_is_chosen_only_when_nothing_else_can():
 
 
 def test_device_memory_estimate_follows_the_mode_the_device_will_use():
-    """2^21 fits an 80 GB card with full-length cosets; a 40 GB one would prove it in a smaller mode."""
+    """2^21 fits an 80 GB card with full-length cosets, and the aux table's kept coset values with them (the
+    estimate counts them); a 40 GB one would prove it in a smaller mode."""
+    from tvmpd.stages.device_backend import device_bytes
+    from tvmpd.stages.domains import derive
+
     full = device_prove_bytes(21)
-    assert device_prove_bytes(21, 80 << 30) == full
+    assert full == device_bytes(derive(1 << 21))[1]
+    assert device_prove_bytes(21, 80 << 30) == device_bytes(derive(1 << 21), 1, "aux")[1] > full + (16 << 30)
+    assert device_prove_bytes(21, 80 << 30, keep="none") == full
     assert device_prove_bytes(21, 40 << 30) <= 40 << 30 < full
     assert device_prove_bytes(21, 40 << 30, "full") > 40 << 30
 

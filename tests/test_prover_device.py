@@ -125,7 +125,7 @@ def test_device_too_small_is_refused_with_the_sizes(rt, vectors, monkeypatch):
     from tvmpd.stages.vm import Claim, NonDeterminism, Program
     from tvmpd.stages.vm.interpreter import run_claim
 
-    monkeypatch.setattr(pd, "device_bytes", lambda d, split=1: (1 << 40, 1 << 60))
+    monkeypatch.setattr(pd, "device_bytes", lambda d, split=1, keep="none": (1 << 40, 1 << 60))
     monkeypatch.setattr(pd, "lean_bytes", lambda d, rows, largest_alloc=None: (1 << 40, 1 << 60))
     lines = (vectors / "requests" / "halt.req").read_text().splitlines()
     claim = Claim.from_json(lines[0])
@@ -141,7 +141,7 @@ def test_half_length_cosets_and_coefficient_parts_give_the_same_proof(rt, vector
     coefficients in several buffers; forced here at a small size."""
     import tvmpd.stages.device_backend as pd
 
-    monkeypatch.setattr(pd, "device_split", lambda rt, d, mode="auto": pd.Layout("half", 256))
+    monkeypatch.setattr(pd, "device_split", lambda rt, d, mode="auto", keep="auto": pd.Layout("half", 256))
     monkeypatch.setattr(pd, "MAX_PART_BYTES", 8 * 512 * 100)  # parts of 100 columns of L = 512 rows
     test_seeded_proof_on_device_is_byte_identical(rt, vectors)
 
@@ -153,10 +153,10 @@ def test_device_layout_is_chosen_from_the_memory_model(rt, monkeypatch):
     from tvmpd.stages.domains import derive
 
     d = derive(1 << 8)
-    assert device_split(rt, d) == pd.Layout("full", 512)
-    monkeypatch.setattr(pd, "device_bytes", lambda d, split=1: (0, 1 << 60 if split == 1 else 0))
-    assert device_split(rt, d) == pd.Layout("half", 256)
-    monkeypatch.setattr(pd, "device_bytes", lambda d, split=1: (0, 1 << 60))
+    assert device_split(rt, d) == pd.Layout("full", 512, "both")  # pocl: room to keep both tables' cosets
+    monkeypatch.setattr(pd, "device_bytes", lambda d, split=1, keep="none": (0, 1 << 60 if split == 1 else 0))
+    assert device_split(rt, d) == pd.Layout("half", 256, "both")
+    monkeypatch.setattr(pd, "device_bytes", lambda d, split=1, keep="none": (0, 1 << 60))
     assert device_split(rt, d).mode == "lean"
     assert device_split(rt, d, "lean").mode == "lean"
     with pytest.raises(DeviceTooSmall):
