@@ -38,6 +38,30 @@ def test_randomized_interpolants_and_coset_values_equal_numpy(rt):
                                   evaluate_on_coset(want, d.fri.value(3), 512, NumpyTransforms()))
 
 
+def test_upload_columns_through_pinned_chunks_transposes_exactly(rt, monkeypatch):
+    """upload_columns pipelines row chunks through two pinned staging buffers: many chunks with a ragged
+    last one, a strided host view, columns placed at an offset of a wider table (the others untouched), and
+    the staging buffers grown and reused by later calls."""
+    from tvmpd.opencl import device_tables as dev
+
+    rng = np.random.default_rng(5)
+    wide = random_field(rng, (100, 16))
+    table = wide[:, :13]  # not contiguous
+    monkeypatch.setattr(dev, "UPLOAD_CHUNK_BYTES", 8 * 13 * 7)  # 15 chunks of 7 rows, the last of 2
+    np.testing.assert_array_equal(dev.download_columns(rt, dev.upload_columns(rt, table), 13, 100), table)
+    before = random_field(rng, (100, 20))
+    dst = rt.to_device(np.ascontiguousarray(before.T))
+    monkeypatch.setattr(dev, "UPLOAD_CHUNK_BYTES", 8 * 13 * 40)  # larger staging: 3 chunks
+    assert dev.upload_columns(rt, table, dst, 5) is dst
+    want = before.copy()
+    want[:, 5:18] = table
+    np.testing.assert_array_equal(dev.download_columns(rt, dst, 20, 100), want)
+    column = random_field(rng, (100, 1))
+    dev.upload_columns(rt, column, dst, 19)
+    want[:, 19:] = column
+    np.testing.assert_array_equal(dev.download_columns(rt, dst, 20, 100), want)
+
+
 def test_evaluate_at_and_weighted_sum_equal_numpy(rt):
     from tvmpd.opencl import device_tables as dev
     from tvmpd.stages.host_backend import _base_weighted
