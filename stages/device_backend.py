@@ -239,12 +239,13 @@ def layout_bytes(d: ProverDomains, layout: Layout, largest_alloc: int | None = N
     return device_bytes(d, d.randomized_trace.length // layout.rows, layout.keep)
 
 
-def planned_bytes(d: ProverDomains, memory: int, mode: str = "auto", keep: str = "auto") -> int:
+def planned_bytes(d: ProverDomains, memory: int, mode: str = "auto", keep: str = "auto",
+                  keep_memory: int | None = None) -> int:
     """Peak device bytes of the layout device_layout picks on a device of `memory` bytes (buffer limit not
-    considered; kept cosets included), or the least any layout needs when none fits: what a scheduler
-    reserves for the proof."""
+    considered; cosets kept within keep_memory included), or the least any layout needs when none fits:
+    what a scheduler reserves for the proof."""
     try:
-        layout = device_layout(d, memory, memory, mode, keep)
+        layout = device_layout(d, memory, memory, mode, keep, keep_memory)
     except DeviceTooSmall:
         least = [device_bytes(d, 2, "none" if keep == "auto" else keep)[1]]
         if mode in ("auto", "lean") and keep in ("auto", "none"):
@@ -315,11 +316,13 @@ class DeviceRounds:
         return dev.gather_rows(self.rt, codeword.buf, indices, 3)
 
 
-def device_split(rt, d: ProverDomains, mode: str = "auto", keep: str = "auto") -> Layout:
-    """The layout (device_layout) of a proof on this runtime's device, kept cosets within KEEP_COSETS_SHARE
-    of a CPU device's memory; DeviceTooSmall names the device."""
+def device_split(rt, d: ProverDomains, mode: str = "auto", keep: str = "auto",
+                 keep_memory: int | None = None) -> Layout:
+    """The layout (device_layout) of a proof on this runtime's device, cosets kept within keep_memory (None:
+    the device's memory) and KEEP_COSETS_SHARE of a CPU device's memory; DeviceTooSmall names the device."""
     largest_alloc, memory = device_memory(rt)
-    keep_memory = int(KEEP_COSETS_SHARE * memory) if rt.device.type & cl.device_type.CPU else memory
+    budget = int(KEEP_COSETS_SHARE * memory) if rt.device.type & cl.device_type.CPU else memory
+    keep_memory = budget if keep_memory is None else min(budget, keep_memory)
     try:
         return device_layout(d, largest_alloc, memory, mode, keep, keep_memory)
     except DeviceTooSmall as exc:
@@ -332,7 +335,7 @@ class DeviceBackend:
     commit_main sets the proof's geometry, so an object serves one proof at a time."""
 
     def __init__(self, device_key: str | None = None, memory_mode: str = "auto",
-                 keep_cosets: str = "auto") -> None:
+                 keep_cosets: str = "auto", keep_memory: int | None = None) -> None:
         if memory_mode not in ("auto",) + MODES:
             raise ValueError(f"memory mode must be auto, {', '.join(MODES)}; got {memory_mode!r}")
         if keep_cosets != "auto":
@@ -341,12 +344,13 @@ class DeviceBackend:
         self.device_key = self.rt.key
         self.memory_mode = memory_mode
         self.keep_cosets = keep_cosets  # the setting ("auto" or KEEPS); the proof's choice is layout.keep
+        self.keep_memory = keep_memory  # bytes automatic keeping may plan for (None: the device's memory)
         self.layout: Layout | None = None  # of the proof under way (or the last one)
 
     def _begin(self, d: ProverDomains, profile: ProofProfile) -> None:
         """A new proof: its generated AIR kernels and geometry, cosets of M rows (L or L / 2, or at most h
         in lean mode) as the device's memory needs."""
-        self.layout = device_split(self.rt, d, self.memory_mode, self.keep_cosets)
+        self.layout = device_split(self.rt, d, self.memory_mode, self.keep_cosets, self.keep_memory)
         self.lean = self.layout.mode == "lean"
         self.kernels = profile.air_kernels()
         self.profile = profile

@@ -124,6 +124,13 @@ def _run_execute(task: ExecuteTask, stage, ask, progress) -> Result:
                   stages=stages)
 
 
+def _keep_memory(device_key: str) -> int | None:
+    """Device memory a proof's kept cosets may plan for: what is free as the job starts (others' use
+    excluded, as the scheduler's capacity; our released buffers are free again), None when unknown."""
+    free = free_bytes(device_key)
+    return None if free is None else int(free)
+
+
 def _run_prove(task: ProveTask, device_key: str, stage) -> Result:
     from tvmpd.supervisor import jobs, shm
 
@@ -142,7 +149,8 @@ def _run_prove(task: ProveTask, device_key: str, stage) -> Result:
     try:
         proof = jobs.prove_job(task.claim, device_key, env, aet=aet, table=table, on_stage=stage,
                                on_timing=on_timing, memory_mode=os.environ.get(MEMORY_MODE_ENV),
-                               keep_cosets=os.environ.get(KEEP_COSETS_ENV), report=report)
+                               keep_cosets=os.environ.get(KEEP_COSETS_ENV),
+                               keep_memory=_keep_memory(device_key), report=report)
     except jobs.JobError as exc:
         if exc.__cause__ is not None:
             log.error("proving failed", exc_info=exc.__cause__)

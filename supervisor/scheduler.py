@@ -51,11 +51,12 @@ def prove_bytes(log2: int) -> int:
     return (1 << log2) * row * 3 + (256 << 20)
 
 
-def device_prove_bytes(log2: int, memory: int | None = None, mode: str = "auto", keep: str = "auto") -> int:
+def device_prove_bytes(log2: int, memory: int | None = None, mode: str = "auto", keep: str = "auto",
+                       keep_memory: int | None = None) -> int:
     """Peak device memory of the device-resident prover at 2^log2 rows (stages.device_backend's model,
     about 50 GiB at 2^21 with full-length cosets), on a device of `memory` bytes in the memory mode and
-    with the kept cosets it would use there (None: full-length cosets, none kept); the rough prove_bytes
-    when the STARK stage is absent."""
+    with the cosets kept within keep_memory it would use there (None: full-length cosets, none kept); the
+    rough prove_bytes when the STARK stage is absent."""
     try:
         from tvmpd.stages.device_backend import device_bytes, planned_bytes
         from tvmpd.stages.domains import derive
@@ -63,7 +64,7 @@ def device_prove_bytes(log2: int, memory: int | None = None, mode: str = "auto",
         return prove_bytes(log2)
     if memory is None:
         return device_bytes(derive(1 << log2))[1]
-    return planned_bytes(derive(1 << log2), memory, mode, keep)
+    return planned_bytes(derive(1 << log2), memory, mode, keep, keep_memory)
 
 
 def table_bytes(log2: int) -> int:
@@ -711,9 +712,10 @@ class Scheduler:
         self._kick()
 
     def _device_need(self, child: Child, log2: int) -> int:
-        """Device memory a 2^log2 proof takes on this child, in the memory mode (and with the kept cosets)
-        it will use there."""
-        return device_prove_bytes(log2, child.mem_total, self.cfg.memory_mode, self.cfg.keep_cosets)
+        """Device memory a 2^log2 proof takes on this child, in the memory mode it will use there, with the
+        cosets it keeps within the memory others leave (the child plans them from the free memory)."""
+        return device_prove_bytes(log2, child.mem_total, self.cfg.memory_mode, self.cfg.keep_cosets,
+                                  child.capacity)
 
     def predict(self, child: Child, log2: int) -> float:
         """Predicted seconds to prove 2^log2 on this child (a device too small for the job's memory

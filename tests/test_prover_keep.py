@@ -101,6 +101,18 @@ def halt(vectors):
     return claim, main_table(aet, degree_lowered=False), seed, reference
 
 
+def test_the_device_keeps_within_the_memory_it_is_given(rt):
+    """pocl (a CPU device) keeps both tables' cosets at 2^8 within half its memory; given less memory for
+    them (a child passes what is free), it keeps what fits."""
+    from tvmpd.stages.device_backend import Layout, device_bytes, device_split
+
+    d = derive(256)
+    assert device_split(rt, d) == Layout("full", 512, "both")
+    assert device_split(rt, d, keep_memory=device_bytes(d, 1, "aux")[1]) == Layout("full", 512, "aux")
+    assert device_split(rt, d, keep_memory=1 << 20) == Layout("full", 512, "none")
+    assert device_split(rt, d, keep="both", keep_memory=1 << 20).keep == "both"  # forced: the device decides
+
+
 class _Tracked(cl.Buffer):
     """A device buffer whose bytes count as live until released or collected."""
 
