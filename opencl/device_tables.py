@@ -33,6 +33,7 @@ CPU_EVAL_GROUPS = 16
 BATCH_BYTES = 1 << 30  # largest scratch / staging buffer
 UPLOAD_CHUNK_BYTES = 64 << 20  # rows of a host table per upload step: two pinned staging buffers of this size
 UPLOAD_THREADS = 8  # host threads writing a chunk into pinned memory (numpy's copy releases the GIL)
+UPLOAD_THREAD_BYTES = 4 << 20  # ... each copying at least this much of a chunk
 CPU_GROUP = 8  # CPU devices: rows per work-group of the generated constraint kernels
 CPU_RUN_GROUP = 64  # CPU devices: work-group size of this file's other kernels (see _run)
 
@@ -103,8 +104,11 @@ def _copy_queue(rt: Runtime) -> cl.CommandQueue:
     return rt.cache[key]
 
 
-def _copy_rows(pool: ThreadPoolExecutor, threads: int, out: np.ndarray, src: np.ndarray) -> None:
-    """out[:] = src (same shape), the rows split over `threads` of the pool."""
+def _copy_rows(pool: ThreadPoolExecutor | None, threads: int, out: np.ndarray, src: np.ndarray) -> None:
+    """out[:] = src (same shape), the rows split over `threads` of the pool (None: this thread alone)."""
+    if pool is None:
+        np.copyto(out, src)
+        return
     step = -(-len(out) // threads)
     list(pool.map(lambda a: np.copyto(out[a:a + step], src[a:a + step]), range(0, len(out), step)))
 
@@ -126,8 +130,8 @@ def upload_columns(rt: Runtime, table: np.ndarray, dst: cl.Buffer | None = None,
     copies = _copy_queue(rt)
     staging = [rt.empty(8 * chunk * cols) for _ in range(2)]
     done: list[cl.Event | None] = [None, None]  # per slot: the transpose that last read it
-    threads = max(1, min(UPLOAD_THREADS, os.cpu_count() or 1))
-    pool = ThreadPoolExecutor(threads)
+    threads = max(1, min(UPLOAD_THREADS, os.cpu_count() or 1, 8 * chunk * cols // UPLOAD_THREAD_BYTES))
+    pool = ThreadPoolExecutor(threads) if threads > 1 else None
     for k, r0 in enumerate(range(0, rows, chunk)):
         r1, slot = min(rows, r0 + chunk), k % 2
         if done[slot] is not None:
@@ -141,7 +145,8 @@ def upload_columns(rt: Runtime, table: np.ndarray, dst: cl.Buffer | None = None,
                           np.uint32(cols), np.uint64(rows), np.uint64(r0), np.uint64(first_column * rows),
                           wait_for=[copied])
         rt.queue.flush()
-    pool.shutdown()
+    if pool is not None:
+        pool.shutdown()
     for event in done:
         if event is not None:
             event.wait()

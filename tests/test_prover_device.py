@@ -40,14 +40,16 @@ def test_randomized_interpolants_and_coset_values_equal_numpy(rt):
 
 def test_upload_columns_through_pinned_chunks_transposes_exactly(rt, monkeypatch):
     """upload_columns pipelines row chunks through two pinned staging buffers: many chunks with a ragged
-    last one, a strided host view, columns placed at an offset of a wider table (the others untouched), and
-    the staging buffers grown and reused by later calls."""
+    last one, written by one host thread or several, a strided host view, columns placed at an offset of a
+    wider table (the others untouched), and the staging buffers grown and reused by later calls."""
     from tvmpd.opencl import device_tables as dev
 
     rng = np.random.default_rng(5)
     wide = random_field(rng, (100, 16))
     table = wide[:, :13]  # not contiguous
     monkeypatch.setattr(dev, "UPLOAD_CHUNK_BYTES", 8 * 13 * 7)  # 15 chunks of 7 rows, the last of 2
+    np.testing.assert_array_equal(dev.download_columns(rt, dev.upload_columns(rt, table), 13, 100), table)
+    monkeypatch.setattr(dev, "UPLOAD_THREAD_BYTES", 8 * 13 * 3)  # chunks written by two threads (rows 4 + 3)
     np.testing.assert_array_equal(dev.download_columns(rt, dev.upload_columns(rt, table), 13, 100), table)
     before = random_field(rng, (100, 20))
     dst = rt.to_device(np.ascontiguousarray(before.T))
@@ -165,7 +167,7 @@ def test_half_length_cosets_and_coefficient_parts_give_the_same_proof(rt, vector
     coefficients in several buffers; forced here at a small size."""
     import tvmpd.stages.device_backend as pd
 
-    monkeypatch.setattr(pd, "device_split", lambda rt, d, mode="auto", keep="auto": pd.Layout("half", 256))
+    monkeypatch.setattr(pd, "device_split", lambda *args: pd.Layout("half", 256))
     monkeypatch.setattr(pd, "MAX_PART_BYTES", 8 * 512 * 100)  # parts of 100 columns of L = 512 rows
     test_seeded_proof_on_device_is_byte_identical(rt, vectors)
 
