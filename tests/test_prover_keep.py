@@ -180,3 +180,23 @@ def test_each_forced_keep_gives_the_reference_proof_within_the_model(rt, halt, a
     assert 0 < allocations.peak <= modelled
     if keep == "both":
         assert allocations.peak > device_bytes(backend.d, split)[1]
+
+
+@pytest.mark.parametrize("mode, keep", [("full", "main"), ("half", "aux")])
+def test_kept_cosets_prove_all_tables_as_the_reference(rt, vectors, mode, keep):
+    """A program that fills every table (padded height 2^10): one table kept, the other evaluated again."""
+    from tvmpd.stages.device_backend import DeviceBackend
+    from tvmpd.stages.proof import from_bincode
+    from tvmpd.stages.prover import main_table, prove_table
+    from tvmpd.stages.vm import Claim, NonDeterminism, Program
+    from tvmpd.stages.vm.interpreter import run_claim
+
+    lines = (vectors / "requests" / "all_tables.req").read_text().splitlines()
+    claim = Claim.from_json(lines[0])
+    _, aet = run_claim(claim, Program.from_json(lines[1]), NonDeterminism.from_json(lines[2]))
+    seed = bytes.fromhex((vectors / "proofs" / "all_tables.seed").read_text().strip())
+    backend = DeviceBackend(rt.key, memory_mode=mode, keep_cosets=keep)
+    proof = prove_table(claim, main_table(aet, degree_lowered=False), seed=seed, backend=backend,
+                        degree_lowered=False)
+    np.testing.assert_array_equal(proof, from_bincode((vectors / "proofs" / "all_tables.proof").read_bytes()))
+    assert (backend.layout.mode, backend.layout.keep) == (mode, keep)
