@@ -127,18 +127,23 @@ def device_bytes(d: ProverDomains, split: int = 1, keep: str = "none") -> tuple[
     """(largest unsplittable buffer, peak of all buffers) in bytes that DeviceBackend allocates for a proof on
     domains d with cosets of length L / split, keeping the coset values of the tables `keep` names.
 
-    Peak: the quotient step, with both tables' coefficients and one coset of each (all N rows of a kept
-    table's values instead), three Merkle trees, the quotient buffers and up to three 1 GiB scratch
-    buffers. Coefficients are stored in parts and kept values per coset, so the largest buffer that
-    cannot be split is a coset of the main table.
+    Every step holds both tables' coefficients and the kept values (all N rows of a kept table). Peak: the
+    larger of the quotient step (one coset of each table not kept, three Merkle trees, the quotient
+    buffers, up to three scratch batches) and the steps after it (the three tables' trees, the segments'
+    coefficients and values, the DEEP codeword and every FRI round's codeword and tree, and while rows are
+    opened one coset of the wider table not kept). Coefficients are stored in parts and kept values per
+    coset, so the largest buffer that cannot be split is a coset of the main table.
     """
     L, N = d.randomized_trace.length, d.fri.length
     M = L // split
     width = NUM_MAIN_COLUMNS + 3 * NUM_AUX_COLUMNS
-    kept = sum(kept_widths(keep))
-    values = 8 * M * (width - kept) + 8 * N * kept
-    scratch = 3 * min(1 << 30, 8 * NUM_MAIN_COLUMNS * L)
-    return 8 * NUM_MAIN_COLUMNS * M, 8 * L * width + values + 3 * 80 * N + 8 * N * 24 + scratch
+    kept_main, kept_aux = kept_widths(keep)
+    kept = kept_main + kept_aux
+    scratch = 3 * min(dev.BATCH_BYTES, 8 * NUM_MAIN_COLUMNS * L)
+    quotient = 8 * M * (width - kept) + 3 * 80 * N + 8 * N * 24 + scratch
+    unkept = max(NUM_MAIN_COLUMNS - kept_main, 3 * NUM_AUX_COLUMNS - kept_aux)
+    after = (3 * 80 + 8 * 15 + 2 * (24 + 80)) * N + 8 * M * unkept  # 15: segment coefficients (3) and values
+    return 8 * NUM_MAIN_COLUMNS * M, 8 * L * width + 8 * N * kept + max(quotient, after)
 
 
 def aux_lowering_main_columns(profile: ProofProfile | None = None) -> int:

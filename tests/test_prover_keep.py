@@ -35,8 +35,9 @@ def test_an_80_gb_gpu_keeps_both_tables_at_2_20_aux_at_2_21_none_at_2_22():
 
 
 def test_the_peak_counts_kept_values_on_the_whole_fri_domain():
-    """Keeping a table replaces its one coset buffer (M rows) by its values on all N rows; planned_bytes,
-    what the scheduler reserves, is the chosen layout's peak with them."""
+    """Keeping a table replaces its one coset buffer (M rows) by its values on all N rows (exactly that much
+    more where the quotient step stays the peak; more where the steps after it become the peak);
+    planned_bytes, what the scheduler reserves, is the chosen layout's peak with them."""
     from tvmpd.stages.device_backend import device_bytes, planned_bytes
 
     for log2, split in ((20, 1), (21, 1), (22, 2)):
@@ -44,7 +45,8 @@ def test_the_peak_counts_kept_values_on_the_whole_fri_domain():
         n, m = d.fri.length, d.randomized_trace.length // split
         none = device_bytes(d, split)[1]
         for keep, width in (("main", WIDTH_MAIN), ("aux", WIDTH_AUX), ("both", WIDTH_MAIN + WIDTH_AUX)):
-            assert device_bytes(d, split, keep)[1] - none == 8 * width * (n - m)
+            more = device_bytes(d, split, keep)[1] - none
+            assert more == 8 * width * (n - m) if log2 < 22 else more >= 8 * width * (n - m)
     d = derive(1 << 21)
     assert planned_bytes(d, H100_MEMORY) == device_bytes(d, 1, "aux")[1]
     assert planned_bytes(d, H100_MEMORY, keep="none") == device_bytes(d, 1)[1]
@@ -162,14 +164,18 @@ def allocations(monkeypatch):
 
 
 @pytest.mark.parametrize("mode, keep", [("full", "none"), ("full", "main"), ("full", "aux"), ("full", "both"),
-                                        ("half", "aux"), ("half", "both")])
-def test_each_forced_keep_gives_the_reference_proof_within_the_model(rt, halt, allocations, mode, keep):
+                                        ("half", "none"), ("half", "aux"), ("half", "both")])
+def test_each_forced_keep_gives_the_reference_proof_within_the_model(rt, halt, allocations, monkeypatch, mode,
+                                                                     keep):
     """The quotient and the opened rows read whichever tables are kept and evaluate the others; the
-    buffers allocated during the proof never exceed the layout's modelled peak (which would not hold for
-    "both" if the model left the kept values out)."""
+    buffers allocated during the proof never exceed the layout's modelled peak. Scratch batches are made
+    small, so that the model's scratch term hides nothing: it would not hold for "both" if the model left
+    the kept values out, or the steps after the quotient."""
+    from tvmpd.opencl import device_tables as dev
     from tvmpd.stages.device_backend import DeviceBackend, Layout, device_bytes, layout_bytes
     from tvmpd.stages.prover import prove_table
 
+    monkeypatch.setattr(dev, "BATCH_BYTES", 1 << 15)
     claim, table, seed, reference = halt
     backend = DeviceBackend(rt.key, memory_mode=mode, keep_cosets=keep)
     proof = prove_table(claim, table, seed=seed, backend=backend, degree_lowered=False)
