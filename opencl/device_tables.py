@@ -10,6 +10,8 @@ generated AIR constraint kernels through opencl/air.py, and the NTT / Tip5 / Mer
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +31,9 @@ EVAL_GROUPS = 64  # work-groups per column block of evaluate_partial_kernel
 CPU_EVAL_GROUP = 8
 CPU_EVAL_GROUPS = 16
 BATCH_BYTES = 1 << 30  # largest scratch / staging buffer
+UPLOAD_CHUNK_BYTES = 64 << 20  # rows of a host table per upload step: two pinned staging buffers of this size
+UPLOAD_THREADS = 8  # host threads writing a chunk into pinned memory (numpy's copy releases the GIL)
+UPLOAD_THREAD_BYTES = 4 << 20  # ... each copying at least this much of a chunk
 CPU_GROUP = 8  # CPU devices: rows per work-group of the generated constraint kernels
 CPU_RUN_GROUP = 64  # CPU devices: work-group size of this file's other kernels (see _run)
 
@@ -45,20 +50,20 @@ def _kernel(rt: Runtime, name: str) -> cl.Kernel:
     return rt.cache[key]
 
 
-def _run(rt: Runtime, name: str, gsize: tuple[int, ...], *args) -> None:
+def _run(rt: Runtime, name: str, gsize: tuple[int, ...], *args, wait_for=None) -> cl.Event | None:
     """Launch a kernel of this file over gsize (every kernel skips ids past its counts). On a CPU the
     work-group size is fixed (CPU_RUN_GROUP along dimension 0, global size rounded up): pocl compiles a
     kernel once per work-group size, and left to choose it picks one from the global size, so gathers of
-    ever new row counts (authentication paths) each paid a compile."""
+    ever new row counts (authentication paths) each paid a compile. Returns the launch's event (None if
+    nothing ran); wait_for: events it waits for."""
     if not all(gsize):
-        return
+        return None
     kern = _kernel(rt, name)
     if not rt.device.type & cl.device_type.CPU:
-        kern(rt.queue, gsize, None, *args)
-        return
+        return kern(rt.queue, gsize, None, *args, wait_for=wait_for)
     local = rt.group_size(kern, CPU_RUN_GROUP)
-    kern(rt.queue, (-(-gsize[0] // local) * local,) + tuple(gsize[1:]), (local,) + (1,) * (len(gsize) - 1),
-         *args)
+    return kern(rt.queue, (-(-gsize[0] // local) * local,) + tuple(gsize[1:]),
+                (local,) + (1,) * (len(gsize) - 1), *args, wait_for=wait_for)
 
 
 def fill_zero(rt: Runtime, buf: cl.Buffer, nbytes: int, start: int = 0, piece: int = BATCH_BYTES) -> None:
@@ -76,20 +81,77 @@ def batch_width(n: int, ncols: int, multiple: int = 1) -> int:
     return max(1, min(per, ncols))
 
 
+def _pinned_staging(rt: Runtime, nbytes: int) -> list[np.ndarray]:
+    """Two host arrays of nbytes in pinned (page-locked) memory: buffers allocated by the driver
+    (ALLOC_HOST_PTR) and mapped once for good, kept per context. A copy from pinned memory is a DMA that
+    runs alongside kernels; a copy from a pageable array is staged by the driver and blocks."""
+    key = ("pinned_staging",)
+    if key not in rt.cache or rt.cache[key][1][0].nbytes < nbytes:
+        flags = cl.mem_flags.READ_WRITE | cl.mem_flags.ALLOC_HOST_PTR
+        bufs = [cl.Buffer(rt.context, flags, size=nbytes) for _ in range(2)]
+        views = [cl.enqueue_map_buffer(rt.queue, buf, cl.map_flags.WRITE, 0, (nbytes // 8,), np.uint64)[0]
+                 for buf in bufs]
+        rt.cache[key] = (bufs, views)  # the buffers stay referenced while their mapped views are in use
+    return rt.cache[key][1]
+
+
+def _copy_queue(rt: Runtime) -> cl.CommandQueue:
+    """A second in-order queue of the runtime's device for host-to-device copies, so that a copy can run
+    while rt.queue runs a kernel."""
+    key = ("copy_queue",)
+    if key not in rt.cache:
+        rt.cache[key] = cl.CommandQueue(rt.context, rt.device)
+    return rt.cache[key]
+
+
+def _copy_rows(pool: ThreadPoolExecutor | None, threads: int, out: np.ndarray, src: np.ndarray) -> None:
+    """out[:] = src (same shape), the rows split over `threads` of the pool (None: this thread alone)."""
+    if pool is None:
+        np.copyto(out, src)
+        return
+    step = -(-len(out) // threads)
+    list(pool.map(lambda a: np.copyto(out[a:a + step], src[a:a + step]), range(0, len(out), step)))
+
+
 def upload_columns(rt: Runtime, table: np.ndarray, dst: cl.Buffer | None = None,
                    first_column: int = 0) -> cl.Buffer:
     """A row-major (rows, cols) host table as a column-major device table, transposed on the device: a new
-    buffer, or columns first_column.. of dst (a table of the same row count)."""
+    buffer, or columns first_column.. of dst (a table of the same row count).
+
+    Row chunks of UPLOAD_CHUNK_BYTES go through two pinned staging buffers and two device buffers: while
+    chunk k is transposed on rt.queue, host threads write chunk k + 1 into pinned memory and a second queue
+    copies it to the device. Returns once every chunk is in place."""
     rows, cols = table.shape
     dst = dst if dst is not None else rt.empty(8 * rows * cols)
-    chunk = max(1, min(rows, BATCH_BYTES // (8 * max(cols, 1))))
-    for r0 in range(0, rows, chunk):
-        r1 = min(rows, r0 + chunk)
-        staging = rt.to_device(np.ascontiguousarray(table[r0:r1]))
-        _run(rt, "transpose_kernel", (r1 - r0, cols), staging, dst, np.uint32(r1 - r0), np.uint32(cols),
-             np.uint64(rows), np.uint64(r0), np.uint64(first_column * rows))
-        rt.queue.finish()
-        staging.release()
+    if rows == 0 or cols == 0:
+        return dst
+    chunk = max(1, min(rows, UPLOAD_CHUNK_BYTES // (8 * cols)))
+    pinned = _pinned_staging(rt, 8 * chunk * cols)
+    copies = _copy_queue(rt)
+    staging = [rt.empty(8 * chunk * cols) for _ in range(2)]
+    done: list[cl.Event | None] = [None, None]  # per slot: the transpose that last read it
+    threads = max(1, min(UPLOAD_THREADS, os.cpu_count() or 1, 8 * chunk * cols // UPLOAD_THREAD_BYTES))
+    pool = ThreadPoolExecutor(threads) if threads > 1 else None
+    for k, r0 in enumerate(range(0, rows, chunk)):
+        r1, slot = min(rows, r0 + chunk), k % 2
+        if done[slot] is not None:
+            done[slot].wait()  # its pinned and device buffers are free again
+        n = r1 - r0
+        host = pinned[slot][:n * cols].reshape(n, cols)
+        _copy_rows(pool, threads, host, table[r0:r1])
+        copied = cl.enqueue_copy(copies, staging[slot], host, is_blocking=False)
+        copies.flush()  # an event waited for on another queue must have been flushed (OpenCL 1.2, 5.13)
+        done[slot] = _run(rt, "transpose_kernel", (n, cols), staging[slot], dst, np.uint32(n),
+                          np.uint32(cols), np.uint64(rows), np.uint64(r0), np.uint64(first_column * rows),
+                          wait_for=[copied])
+        rt.queue.flush()
+    if pool is not None:
+        pool.shutdown()
+    for event in done:
+        if event is not None:
+            event.wait()
+    for buf in staging:
+        buf.release()
     return dst
 
 

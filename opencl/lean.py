@@ -80,7 +80,8 @@ def fill_main(rt: Runtime, kernels: AirKernels, trace: np.ndarray, width: int,
               parts: list[tuple[cl.Buffer, int, int]]) -> None:
     """The main table (width columns, h rows) into column parts (buffer, first column, columns; column
     stride h) from the host table `trace` (h, base or all columns), degree-lowering columns filled on the
-    device chunk by chunk. A chunk carries the next chunk's first row, which its transition columns read."""
+    device chunk by chunk. A chunk carries the next chunk's first row, which its transition columns read.
+    Each chunk goes up through upload_columns' pinned staging (its copies overlap its transposes)."""
     h, given = trace.shape
     lower = given < width
     rows = chunk_rows(h, width)
@@ -93,7 +94,8 @@ def fill_main(rt: Runtime, kernels: AirKernels, trace: np.ndarray, width: int,
             air.fill_degree_lowering_main_device(rt, kernels, chunk, n)
         for buf, c0, k in parts:
             copy_columns(rt, chunk, n, buf, h, k, rows, dst_row0=r0, src_col0=c0)
-        rt.queue.finish()
+        # no finish: the next chunk's upload queues its transposes behind these copies (one in-order queue)
+    rt.queue.finish()
     chunk.release()
 
 

@@ -10,7 +10,10 @@ would not fit (2^22 on an 80 GB GPU); "lean" (2^23 on an 80 GB GPU): coefficient
 plus the randomizer tail (opencl/lean.py, half the memory), the main trace filled in row chunks and dropped
 once committed (re-evaluated on the trace domain for the aux table), cosets of at most h rows, the
 quotient's constraints on pairs of such cosets (a row's next row lies in the partner coset), and the
-segments' values re-evaluated for hashing and opening instead of kept. The host uploads the main table
+segments' values re-evaluated for hashing and opening instead of kept. In full and half mode a table may
+keep its values on every coset from the commit on (Layout.keep: none, main, aux or both, the choice that
+saves the most NTT work within the memory model, or forced), so that the quotient and the opened rows read
+them instead of evaluating cosets again. The host uploads the main table
 (without its degree-lowering columns) once; degree lowering, the aux table's extension, quotient,
 segments, out-of-domain rows, DEEP and FRI run on the device; the host sees roots, small vectors,
 authentication paths and revealed rows. Same proof bytes as HostBackend in every mode. Peak device
@@ -62,7 +65,7 @@ class DeviceTable:
     length: int = 0
     tail: object = None
     tail_host: np.ndarray | None = None
-    cosets: list | None = None  # CPU devices: the values on each coset (ncols x M), kept from the commit
+    cosets: list | None = None  # the values on each coset (ncols x M), kept from the commit (Layout.keep)
 
 
 @dataclass
@@ -87,6 +90,8 @@ MAX_PART_BYTES: int | None = None  # tests: cap coefficient parts below the devi
 
 
 MODES = ("full", "half", "lean")
+KEEPS = ("none", "main", "aux", "both")  # which tables keep their coset values from the commit on
+KEEP_PREFERENCE = ("both", "main", "aux", "none")  # most NTT work saved first (main is the wider table)
 GIB = 2**30
 LEAN_HEADROOM = 0.9  # lean mode plans for this share of the device (cached twiddles, driver, fragmentation)
 LEAN_MIN_ROWS = 64  # smallest lean coset
@@ -96,25 +101,49 @@ LEAN_MAX_SPLIT = 64  # lean cosets have at least h / 64 rows: shorter ones save 
 
 @dataclass(frozen=True)
 class Layout:
-    """How a proof uses the device: its memory mode and rows of an evaluated coset."""
+    """How a proof uses the device: its memory mode, rows of an evaluated coset, and which tables keep
+    their values on every coset from the commit on (KEEPS; never in lean mode)."""
 
     mode: str
     rows: int
+    keep: str = "none"
+
+    @property
+    def label(self) -> str:
+        """The mode as logs and reports show it: "full", or "full+aux" when tables' cosets are kept."""
+        return self.mode if self.keep == "none" else f"{self.mode}+{self.keep}"
 
 
-def device_bytes(d: ProverDomains, split: int = 1) -> tuple[int, int]:
+def kept_widths(keep: str) -> tuple[int, int]:
+    """Base columns of the (main, aux) tables whose coset values a proof keeps (KEEPS)."""
+    if keep not in KEEPS:
+        raise ValueError(f"kept cosets must be auto, {', '.join(KEEPS)}; got {keep!r}")
+    main = NUM_MAIN_COLUMNS if keep in ("main", "both") else 0
+    aux = 3 * NUM_AUX_COLUMNS if keep in ("aux", "both") else 0
+    return main, aux
+
+
+def device_bytes(d: ProverDomains, split: int = 1, keep: str = "none") -> tuple[int, int]:
     """(largest unsplittable buffer, peak of all buffers) in bytes that DeviceBackend allocates for a proof on
-    domains d with cosets of length L / split.
+    domains d with cosets of length L / split, keeping the coset values of the tables `keep` names.
 
-    Peak: the quotient step, with both tables' coefficients and one coset of each, three Merkle trees,
-    the quotient buffers and up to three 1 GiB scratch buffers. Coefficients are stored in parts, so the
-    largest buffer that cannot be split is a coset of the main table.
+    Every step holds both tables' coefficients and the kept values (all N rows of a kept table). Peak: the
+    larger of the quotient step (one coset of each table not kept, three Merkle trees, the quotient
+    buffers, up to three scratch batches) and the steps after it (the three tables' trees, the segments'
+    coefficients and values, the DEEP codeword and every FRI round's codeword and tree, and while rows are
+    opened one coset of the wider table not kept). Coefficients are stored in parts and kept values per
+    coset, so the largest buffer that cannot be split is a coset of the main table.
     """
     L, N = d.randomized_trace.length, d.fri.length
     M = L // split
     width = NUM_MAIN_COLUMNS + 3 * NUM_AUX_COLUMNS
-    scratch = 3 * min(1 << 30, 8 * NUM_MAIN_COLUMNS * L)
-    return 8 * NUM_MAIN_COLUMNS * M, 8 * (L + M) * width + 3 * 80 * N + 8 * N * 24 + scratch
+    kept_main, kept_aux = kept_widths(keep)
+    kept = kept_main + kept_aux
+    scratch = 3 * min(dev.BATCH_BYTES, 8 * NUM_MAIN_COLUMNS * L)
+    quotient = 8 * M * (width - kept) + 3 * 80 * N + 8 * N * 24 + scratch
+    unkept = max(NUM_MAIN_COLUMNS - kept_main, 3 * NUM_AUX_COLUMNS - kept_aux)
+    after = (3 * 80 + 8 * 15 + 2 * (24 + 80)) * N + 8 * M * unkept  # 15: segment coefficients (3) and values
+    return 8 * NUM_MAIN_COLUMNS * M, 8 * L * width + 8 * N * kept + max(quotient, after)
 
 
 def aux_lowering_main_columns(profile: ProofProfile | None = None) -> int:
@@ -160,22 +189,40 @@ def lean_bytes(d: ProverDomains, rows: int, largest_alloc: int | None = None) ->
     return largest, total
 
 
-def device_layout(d: ProverDomains, largest_alloc: int, memory: int, mode: str = "auto") -> Layout:
+def _kept(d: ProverDomains, split: int, memory: int, keep: str, keep_memory: int) -> str | None:
+    """The kept tables (KEEPS) of a full or half layout: `keep` if forced and it fits the memory, else the
+    first of KEEP_PREFERENCE whose peak fits keep_memory; None if the forced choice does not fit."""
+    for choice in KEEP_PREFERENCE if keep == "auto" else (keep,):
+        total = device_bytes(d, split, choice)[1]
+        if total <= memory and (choice == "none" or keep != "auto" or total <= keep_memory):
+            return choice
+    return None
+
+
+def device_layout(d: ProverDomains, largest_alloc: int, memory: int, mode: str = "auto", keep: str = "auto",
+                  keep_memory: int | None = None) -> Layout:
     """The layout of a proof on a device with this largest allocation and memory (bytes): "full" if it
     fits, else "half", else "lean" with the longest cosets that fit LEAN_HEADROOM of the memory; a mode
-    other than "auto" forces it (lean still picks its rows). DeviceTooSmall if nothing (or the forced
-    mode) fits."""
+    other than "auto" forces it (lean still picks its rows). A full or half layout keeps the coset values
+    of the tables that most save NTT work while the peak fits keep_memory (default: the memory); a keep
+    other than "auto" forces that choice (never lean then). DeviceTooSmall if nothing (or the forced mode
+    or keep) fits."""
     if mode not in ("auto",) + MODES:
         raise ValueError(f"memory mode must be auto, {', '.join(MODES)}; got {mode!r}")
+    if keep != "auto":
+        kept_widths(keep)  # ValueError for an unknown choice
     L, h = d.randomized_trace.length, d.trace.length
     need = None
     for name, split in (("full", 1), ("half", 2)):
         if mode in ("auto", name):
             largest, total = device_bytes(d, split)
             if largest <= largest_alloc and total <= memory:
-                return Layout(name, L // split)
+                kept = _kept(d, split, memory, keep, memory if keep_memory is None else keep_memory)
+                if kept is not None:
+                    return Layout(name, L // split, kept)
+                total = device_bytes(d, split, keep)[1]
             need = (largest, total)
-    if mode in ("auto", "lean") and L == 2 * h:
+    if mode in ("auto", "lean") and keep in ("auto", "none") and L == 2 * h:
         rows = h
         while rows >= max(min(h, LEAN_MIN_ROWS), h // LEAN_MAX_SPLIT):
             largest, total = lean_bytes(d, rows, largest_alloc)
@@ -189,33 +236,31 @@ def device_layout(d: ProverDomains, largest_alloc: int, memory: int, mode: str =
         f"buffer {largest / GIB:.1f} GiB)")
 
 
-def planned_bytes(d: ProverDomains, memory: int, mode: str = "auto") -> int:
+def layout_bytes(d: ProverDomains, layout: Layout, largest_alloc: int | None = None) -> tuple[int, int]:
+    """(largest buffer, peak of all buffers) in bytes of a proof on domains d in this layout (the model of
+    device_bytes or lean_bytes; largest_alloc: lean mode's part limit)."""
+    if layout.mode == "lean":
+        return lean_bytes(d, layout.rows, largest_alloc)
+    return device_bytes(d, d.randomized_trace.length // layout.rows, layout.keep)
+
+
+def planned_bytes(d: ProverDomains, memory: int, mode: str = "auto", keep: str = "auto",
+                  keep_memory: int | None = None) -> int:
     """Peak device bytes of the layout device_layout picks on a device of `memory` bytes (buffer limit not
-    considered), or the least any layout needs when none fits: what a scheduler reserves for the proof."""
+    considered; cosets kept within keep_memory included), or the least any layout needs when none fits:
+    what a scheduler reserves for the proof."""
     try:
-        layout = device_layout(d, memory, memory, mode)
+        layout = device_layout(d, memory, memory, mode, keep, keep_memory)
     except DeviceTooSmall:
-        least = [device_bytes(d, 2)[1]]
-        if mode in ("auto", "lean"):
+        least = [device_bytes(d, 2, "none" if keep == "auto" else keep)[1]]
+        if mode in ("auto", "lean") and keep in ("auto", "none"):
             least.append(lean_bytes(d, LEAN_MIN_ROWS)[1])
         return min(least)
-    if layout.mode == "lean":
-        return lean_bytes(d, layout.rows)[1]
-    return device_bytes(d, d.randomized_trace.length // layout.rows)[1]
+    return layout_bytes(d, layout)[1]
 
 
-KEEP_COSETS_SHARE = 0.5  # CPU devices keep the tables' coset values when all buffers fit this share of memory
-
-
-def keep_cosets(rt, d: ProverDomains, layout: Layout) -> bool:
-    """Whether a proof keeps both tables' values on every coset from the commit on, instead of evaluating
-    cosets again for the quotient and for the opened rows: on CPU devices in full mode when the values and
-    the model's peak fit KEEP_COSETS_SHARE of the device's memory (on a CPU, NTTs are costly and memory is
-    the host's)."""
-    if not rt.device.type & cl.device_type.CPU or layout.mode != "full":
-        return False
-    values = 8 * (NUM_MAIN_COLUMNS + 3 * NUM_AUX_COLUMNS) * d.fri.length
-    return values + device_bytes(d)[1] <= KEEP_COSETS_SHARE * device_memory(rt)[1]
+KEEP_COSETS_SHARE = 0.5  # CPU devices keep coset values only while the peak fits this share of memory (the
+# host's memory: the rest is for the host side of the proof and other processes)
 
 
 def device_memory(rt) -> tuple[int, int]:
@@ -276,11 +321,15 @@ class DeviceRounds:
         return dev.gather_rows(self.rt, codeword.buf, indices, 3)
 
 
-def device_split(rt, d: ProverDomains, mode: str = "auto") -> Layout:
-    """The layout (device_layout) of a proof on this runtime's device; DeviceTooSmall names the device."""
+def device_split(rt, d: ProverDomains, mode: str = "auto", keep: str = "auto",
+                 keep_memory: int | None = None) -> Layout:
+    """The layout (device_layout) of a proof on this runtime's device, cosets kept within keep_memory (None:
+    the device's memory) and KEEP_COSETS_SHARE of a CPU device's memory; DeviceTooSmall names the device."""
     largest_alloc, memory = device_memory(rt)
+    budget = int(KEEP_COSETS_SHARE * memory) if rt.device.type & cl.device_type.CPU else memory
+    keep_memory = budget if keep_memory is None else min(budget, keep_memory)
     try:
-        return device_layout(d, largest_alloc, memory, mode)
+        return device_layout(d, largest_alloc, memory, mode, keep, keep_memory)
     except DeviceTooSmall as exc:
         raise DeviceTooSmall(f"{exc}; {rt.device.name.strip()} has {memory / GIB:.1f} GiB (largest buffer "
                              f"{largest_alloc / GIB:.1f} GiB)") from None
@@ -290,18 +339,23 @@ class DeviceBackend:
     """Backend on one OpenCL device ("platform:device" key of opencl.devices; None: the default device).
     commit_main sets the proof's geometry, so an object serves one proof at a time."""
 
-    def __init__(self, device_key: str | None = None, memory_mode: str = "auto") -> None:
+    def __init__(self, device_key: str | None = None, memory_mode: str = "auto",
+                 keep_cosets: str = "auto", keep_memory: int | None = None) -> None:
         if memory_mode not in ("auto",) + MODES:
             raise ValueError(f"memory mode must be auto, {', '.join(MODES)}; got {memory_mode!r}")
+        if keep_cosets != "auto":
+            kept_widths(keep_cosets)
         self.rt = get_runtime(device_key)
         self.device_key = self.rt.key
         self.memory_mode = memory_mode
+        self.keep_cosets = keep_cosets  # the setting ("auto" or KEEPS); the proof's choice is layout.keep
+        self.keep_memory = keep_memory  # bytes automatic keeping may plan for (None: the device's memory)
         self.layout: Layout | None = None  # of the proof under way (or the last one)
 
     def _begin(self, d: ProverDomains, profile: ProofProfile) -> None:
         """A new proof: its generated AIR kernels and geometry, cosets of M rows (L or L / 2, or at most h
         in lean mode) as the device's memory needs."""
-        self.layout = device_split(self.rt, d, self.memory_mode)
+        self.layout = device_split(self.rt, d, self.memory_mode, self.keep_cosets, self.keep_memory)
         self.lean = self.layout.mode == "lean"
         self.kernels = profile.air_kernels()
         self.profile = profile
@@ -310,7 +364,7 @@ class DeviceBackend:
         self.N = d.fri.length
         self.M = self.layout.rows  # rows of an evaluated coset
         self.E = self.N // self.M
-        self.keep_cosets = keep_cosets(self.rt, d, self.layout)
+        self.keep_main, self.keep_aux = (k > 0 for k in kept_widths(self.layout.keep))
 
     def _part_ranges(self, ncols: int, length: int | None = None) -> list[tuple[int, int]]:
         """Column ranges of a table's parts of `length` rows (default L): each within the largest buffer."""
@@ -398,7 +452,8 @@ class DeviceBackend:
         if lower:
             dev.fill_zero(rt, columns, 8 * (ncols - trace.shape[1]) * h, 8 * trace.shape[1] * h)
             air.fill_degree_lowering_main_device(rt, self.kernels, columns, h)
-        table = self._commit_parts(self._interpolants(columns, ncols, h, randomizers), ncols, False)
+        table = self._commit_parts(self._interpolants(columns, ncols, h, randomizers), ncols, False,
+                                   keep=self.keep_main)
         table.trace = columns
         return table
 
@@ -465,7 +520,7 @@ class DeviceBackend:
         columns.release()  # both traces go before the cosets are evaluated: that is the peak of this step
         main.trace.release()
         main.trace = None
-        return self._commit_parts(parts, ncols, True)
+        return self._commit_parts(parts, ncols, True, keep=self.keep_aux)
 
     def _interpolants(self, columns, ncols: int, h: int, randomizers: np.ndarray) -> list:
         """Coefficient parts (buffer, first column, columns) of the randomized interpolants of the columns."""
@@ -474,12 +529,13 @@ class DeviceBackend:
                 for c0, c1 in self._part_ranges(ncols)]
 
     def _commit_parts(self, parts: list, ncols: int, extension: bool, length: int | None = None, tail=None,
-                      tail_host: np.ndarray | None = None) -> DeviceTable:
-        """The table of these coefficient parts, every coset's rows hashed into its tree."""
+                      tail_host: np.ndarray | None = None, keep: bool = False) -> DeviceTable:
+        """The table of these coefficient parts, every coset's rows hashed into its tree; with keep, each
+        coset's values stay in table.cosets for the quotient and the opened rows."""
         rt = self.rt
         table = DeviceTable(parts, ncols, extension, DeviceTree(dev.new_tree(rt, self.N), self.N),
                             length=length or self.L, tail=tail, tail_host=tail_host)
-        kept = [rt.empty(8 * ncols * self.M) for _ in range(self.E)] if self.keep_cosets else None
+        kept = [rt.empty(8 * ncols * self.M) for _ in range(self.E)] if keep else None
         values = None if kept else rt.empty(8 * ncols * self.M)
         for c in range(self.E):
             out = kept[c] if kept else values
@@ -512,15 +568,19 @@ class DeviceBackend:
         pairs = M < h  # lean cosets shorter than h: a row's next row lies in another coset
         rows = 2 * M if pairs else M
         sums = rt.empty(8 * 12 * rows)
-        kept = main.cosets is not None and aux.cosets is not None
-        main_values = None if kept else rt.empty(8 * main.ncols * rows)
-        aux_values = None if kept else rt.empty(8 * aux.ncols * rows)
+        # a table without kept values is evaluated coset by coset into a buffer of its own
+        main_values = rt.empty(8 * main.ncols * rows) if main.cosets is None else None
+        aux_values = rt.empty(8 * aux.ncols * rows) if aux.cosets is None else None
+        scratch = [buf for buf in (main_values, aux_values) if buf is not None]
         for c in range(0 if pairs else E):
             offset = self._offset(c)
-            if kept:
-                main_values, aux_values = main.cosets[c], aux.cosets[c]
+            if main.cosets is not None:
+                main_values = main.cosets[c]
             else:
                 self._evaluate(main, c, main_values)
+            if aux.cosets is not None:
+                aux_values = aux.cosets[c]
+            else:
                 self._evaluate(aux, c, aux_values)
             x_h = pow(offset, h, P)  # x^h on this coset: x_h at even rows, x_h * sign at odd rows
             dev.quotient_coset(rt, self.kernels, main_values, aux_values, M, M // h, ch, wt, sums, quotient,
@@ -530,9 +590,8 @@ class DeviceBackend:
             self._quotient_pairs(main, aux, ch, wt, sums, main_values, aux_values, quotient)
         rt.queue.finish()
         sums.release()
-        if not kept:
-            main_values.release()
-            aux_values.release()
+        for buf in scratch:
+            buf.release()
         clock.begin("quotient: segments + Merkle")
         seg = dev.quotient_segment_coefficients(rt, quotient, N, d.quotient.offset)
         quotient.release()
@@ -611,7 +670,8 @@ class DeviceBackend:
         return DeviceRounds(self.rt)
 
     def rows(self, table: DeviceTable | DeviceSegments, indices: list[int]) -> np.ndarray:
-        """FRI-domain rows at these indices: segments from their values, tables by re-evaluating cosets."""
+        """FRI-domain rows at these indices: segments from their values, tables from their kept coset values
+        or else by re-evaluating cosets."""
         rt = self.rt
         if isinstance(table, DeviceSegments) and table.values is not None:
             out = dev.gather_columns(rt, table.values, self.N, 3 * NUM_QUOTIENT_SEGMENTS, indices)

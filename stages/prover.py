@@ -72,15 +72,18 @@ def main_table(aet, degree_lowered: bool = True, allocate: Callable | None = Non
     return fill_degree_lowering_main(fill_main_table(aet))
 
 
-def backend_for(device_key: str | None, cache_lde: bool | None = None, memory_mode: str = "auto") -> Backend:
+def backend_for(device_key: str | None, cache_lde: bool | None = None, memory_mode: str = "auto",
+                keep_cosets: str = "auto", keep_memory: int | None = None) -> Backend:
     """The backend for a device key: host arrays with numpy for the CPU pool ("cpu", "numpy" or None;
     cache_lde as HostBackend's keep_lde), else the device-resident backend on that OpenCL device in
-    memory_mode ("auto", "full", "half" or "lean": stages/device_backend.py device_layout)."""
+    memory_mode ("auto", "full", "half" or "lean": stages/device_backend.py device_layout) keeping the
+    coset values of keep_cosets ("auto", "none", "main", "aux" or "both": Layout.keep; auto keeps within
+    keep_memory bytes, None: the device's memory)."""
     if device_key in (None, "cpu", "numpy"):
         return HostBackend(keep_lde=cache_lde)
     from tvmpd.stages.device_backend import DeviceBackend
 
-    return DeviceBackend(device_key, memory_mode)
+    return DeviceBackend(device_key, memory_mode, keep_cosets, keep_memory)
 
 
 def prove(claim, aet, seed: bytes | None = None, device_key: str | None = None,

@@ -25,7 +25,7 @@ import time
 import msgpack
 import numpy as np
 
-from tvmpd.supervisor.config import MEMORY_MODE_ENV
+from tvmpd.supervisor.config import KEEP_COSETS_ENV, MEMORY_MODE_ENV
 from tvmpd.supervisor.devmem import free_bytes
 from tvmpd.supervisor.messages import (
     Admission,
@@ -124,6 +124,13 @@ def _run_execute(task: ExecuteTask, stage, ask, progress) -> Result:
                   stages=stages)
 
 
+def _keep_memory(device_key: str) -> int | None:
+    """Device memory a proof's kept cosets may plan for: what is free as the job starts (others' use
+    excluded, as the scheduler's capacity; our released buffers are free again), None when unknown."""
+    free = free_bytes(device_key)
+    return None if free is None else int(free)
+
+
 def _run_prove(task: ProveTask, device_key: str, stage) -> Result:
     from tvmpd.supervisor import jobs, shm
 
@@ -142,7 +149,8 @@ def _run_prove(task: ProveTask, device_key: str, stage) -> Result:
     try:
         proof = jobs.prove_job(task.claim, device_key, env, aet=aet, table=table, on_stage=stage,
                                on_timing=on_timing, memory_mode=os.environ.get(MEMORY_MODE_ENV),
-                               report=report)
+                               keep_cosets=os.environ.get(KEEP_COSETS_ENV),
+                               keep_memory=_keep_memory(device_key), report=report)
     except jobs.JobError as exc:
         if exc.__cause__ is not None:
             log.error("proving failed", exc_info=exc.__cause__)
@@ -171,7 +179,7 @@ def warm_up(device_key: str, progress) -> None:
     table = jobs.build_main_table(done.aet)
     jobs.prove_job(claim.to_json(), device_key, [], aet=done.aet, table=table,
                    on_stage=lambda s: progress(f"warm-up proof: {s}"),
-                   memory_mode=os.environ.get(MEMORY_MODE_ENV))
+                   memory_mode=os.environ.get(MEMORY_MODE_ENV), keep_cosets=os.environ.get(KEEP_COSETS_ENV))
 
 
 def child_main(conn, name: str, device_key: str, env: dict, cancel) -> None:

@@ -13,6 +13,7 @@ from tvmpd.supervisor import offline
 from tvmpd.supervisor.config import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_TCP,
+    KEEP_COSETS,
     LOG_FORMATS,
     LOG_LEVELS,
     MEMORY_MODES,
@@ -240,6 +241,12 @@ SERVE_OPTIONS = [
               "model (full, then half-length cosets, then lean); full, half or lean force one (lean: "
               "coefficients only, cosets re-evaluated; 2^23 on an 80 GB GPU). A forced mode that does not "
               "fit the device fails the job."),
+    _opt("--keep-cosets", name="keep_cosets", type=click.Choice(KEEP_COSETS), default="auto",
+         show_default=True,
+         help="Which tables' values on every coset a device proof keeps from the commit on, instead of "
+              "evaluating them again for the quotient and the opened rows (full and half modes): auto keeps "
+              "what the memory model fits, preferring both, then main, then aux; none, main, aux or both "
+              "force a choice (a forced one that does not fit the device fails the job)."),
     _opt("--omp-threads", name="omp_threads", type=click.IntRange(min=1), default=None,
          help="OMP_NUM_THREADS for children (seed flag)."),
     _opt("--omp-init", name="omp_init", type=click.Choice(OMP_INIT_CHOICES, case_sensitive=False),
@@ -274,7 +281,8 @@ def serve_config(opts: dict) -> ServeConfig:
         restart_backoff_s=opts["restart_backoff"], cancel_grace_s=opts["cancel_grace"],
         drain_timeout_s=opts["drain_timeout"], metrics=opts["metrics"] or None,
         omp_threads=opts["omp_threads"], omp_init=_omp_init(opts["omp_init"]),
-        log_level=opts["log_level"].upper(), log_format=opts["log_format"], memory_mode=opts["memory_mode"])
+        log_level=opts["log_level"].upper(), log_format=opts["log_format"], memory_mode=opts["memory_mode"],
+        keep_cosets=opts["keep_cosets"])
 
 
 @main.command()
@@ -368,7 +376,9 @@ def status(control, as_json) -> None:
     if st.get("proof_versions"):
         click.echo(f"proves claim version(s) {', '.join(str(v) for v in st['proof_versions'])}")
     if st.get("memory_mode"):
-        click.echo(f"device memory mode: {st['memory_mode']} (the setting; a finished job shows its own)")
+        keep = f", kept cosets {st['keep_cosets']}" if st.get("keep_cosets") else ""
+        click.echo(f"device memory mode: {st['memory_mode']}{keep} (the settings; a finished job shows its "
+                   "own)")
     click.echo(f"jobs: {len(st['running'])} running, {len(st['queue'])} queued (max {st['max_jobs']})")
     for j in st["jobs"]:
         timing = f"age {j['age_s']:.1f}s"

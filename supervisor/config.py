@@ -71,11 +71,14 @@ class ServeConfig:
     drain_timeout_s: float = 0.0  # a drain still running after this stops at once (0 = wait for every job)
     metrics: str | None = None  # HOST:PORT of the Prometheus endpoint; None = off
     memory_mode: str = "auto"  # device children: auto (the memory model picks), full, half or lean
+    keep_cosets: str = "auto"  # device children: tables whose coset values a proof keeps (auto: the model)
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 MEMORY_MODES = ("auto", "full", "half", "lean")  # stages/device_backend.py device_layout
 MEMORY_MODE_ENV = "TVMPD_MEMORY_MODE"  # how a child learns the memory mode (and `tvmpd prove`'s variable)
+KEEP_COSETS = ("auto", "none", "main", "aux", "both")  # stages/device_backend.py Layout.keep
+KEEP_COSETS_ENV = "TVMPD_KEEP_COSETS"  # how a child learns the kept-cosets setting (and `tvmpd prove`'s)
 LOG_FORMATS = ("text", "json")
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?\s*$", re.IGNORECASE)

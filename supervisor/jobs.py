@@ -324,14 +324,16 @@ def _keywords(fn, **candidates) -> dict:
 
 def prove_job(claim_json: str, device_key: str, env_pairs: list[tuple[str, str]], aet=None,
               table: np.ndarray | None = None, on_stage=None, on_timing=None, memory_mode: str | None = None,
+              keep_cosets: str | None = None, keep_memory: int | None = None,
               report: dict | None = None) -> bytes:
     """bincode(Proof) for an executed job, from its main table or else its AET; JobError while the STARK
     prover (stages.prover) is missing or fails.
 
-    Uses `stages.prover.prove_table(claim, table, backend=backend_for(device_key, memory_mode=...), ...)`
+    Uses `stages.prover.prove_table(claim, table, backend=backend_for(device_key, memory_mode=...,
+    keep_cosets=..., keep_memory=...), ...)`
     or `stages.prover.prove(claim, aet, device_key=..., ...)`, passing on_stage(name) (a stage starts) and
     progress=on_timing(name, seconds) (it ended) where accepted. report (a dict) gets "memory_mode", the
-    device memory mode the proof used, when the backend has one.
+    device memory mode the proof used with its kept cosets ("full+aux"), when the backend has one.
     """
     prover = _prover()
     claim = vm_module().Claim.from_json(claim_json)
@@ -341,14 +343,16 @@ def prove_job(claim_json: str, device_key: str, env_pairs: list[tuple[str, str]]
                 backend = None
                 if hasattr(prover, "backend_for"):
                     backend = prover.backend_for(device_key, **_keywords(prover.backend_for,
-                                                                         memory_mode=memory_mode))
+                                                                         memory_mode=memory_mode,
+                                                                         keep_cosets=keep_cosets,
+                                                                         keep_memory=keep_memory))
                 opts = _keywords(prover.prove_table, backend=backend, on_stage=on_stage, progress=on_timing)
                 if "degree_lowered" in inspect.signature(prover.main_table).parameters:
                     opts["degree_lowered"] = False  # build_main_table left those columns to the prover
                 proof = prover.prove_table(claim, table, **opts)
                 layout = getattr(backend, "layout", None)
                 if report is not None and layout is not None:
-                    report["memory_mode"] = layout.mode
+                    report["memory_mode"] = layout.label
             else:
                 prove = getattr(prover, "prove", None)
                 if prove is None:

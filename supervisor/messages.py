@@ -171,7 +171,7 @@ class Result(Message):
     t_execute: float | None = None
     t_prove: float | None = None
     stages: dict = field(default_factory=dict)  # stage name -> seconds
-    memory_mode: str = ""  # OK on a device: the memory mode the proof used (stages/device_backend.py)
+    memory_mode: str = ""  # OK on a device: the memory mode the proof used, e.g. "full+aux" (Layout.label)
 
     def __post_init__(self) -> None:
         self.outcome = Outcome(self.outcome)

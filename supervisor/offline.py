@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from tvmpd.supervisor.config import MEMORY_MODE_ENV, MEMORY_MODES
+from tvmpd.supervisor.config import KEEP_COSETS, KEEP_COSETS_ENV, MEMORY_MODE_ENV, MEMORY_MODES
 
 TOO_BIG_EXIT_BASE = 200  # the reference prover's CLI exits with 200 + log2(padded height)
 
@@ -103,8 +103,12 @@ def _check_writable(output: str) -> None:
               envvar=MEMORY_MODE_ENV, show_envvar=True, show_default=True,
               help="OpenCL: how the device holds the proof (auto: from the memory model; full, half or lean "
                    "force one, as `serve --memory-mode`).")
+@click.option("--keep-cosets", "keep_cosets", type=click.Choice(KEEP_COSETS), default="auto",
+              envvar=KEEP_COSETS_ENV, show_envvar=True, show_default=True,
+              help="OpenCL: which tables keep their coset values (auto: from the memory model; none, main, "
+                   "aux or both force one, as `serve --keep-cosets`).")
 def prove(request: str, output: str | None, seed: str | None, backend: str, device: str | None,
-          memory_mode: str) -> None:
+          memory_mode: str, keep_cosets: str) -> None:
     """Prove REQUEST (the five JSON lines a node sends) and write the proof."""
     from tvmpd.stages.proof import to_bincode
     from tvmpd.stages.prover import prove as stark_prove
@@ -154,7 +158,7 @@ def prove(request: str, output: str | None, seed: str | None, backend: str, devi
     from tvmpd.stages.prover import DeviceTooSmall, backend_for
 
     display = StageDisplay(started, sys.stderr.isatty())
-    prover_backend = backend_for(device, memory_mode=memory_mode)
+    prover_backend = backend_for(device, memory_mode=memory_mode, keep_cosets=keep_cosets)
     try:
         proof = stark_prove(job.claim, done.aet, seed=seed_bytes, device_key=device, on_stage=display.start,
                             progress=display.end, backend=prover_backend)
@@ -164,7 +168,7 @@ def prove(request: str, output: str | None, seed: str | None, backend: str, devi
         display.close()
     layout = getattr(prover_backend, "layout", None)
     if layout is not None:
-        _stderr(f"memory mode: {layout.mode} (cosets of {layout.rows} rows)")
+        _stderr(f"memory mode: {layout.label} (cosets of {layout.rows} rows)")
     blob = to_bincode(proof)
     if output is None:
         sys.stdout.buffer.write(blob)

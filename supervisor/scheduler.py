@@ -26,7 +26,7 @@ import psutil
 
 from tvmpd.supervisor import jobs, metrics, protocol, shm
 from tvmpd.supervisor.children import Child, ChildDied, ChildState
-from tvmpd.supervisor.config import MEMORY_MODE_ENV, ServeConfig
+from tvmpd.supervisor.config import KEEP_COSETS_ENV, MEMORY_MODE_ENV, ServeConfig
 from tvmpd.supervisor.messages import Admission, AdmitReply, ExecuteTask, Outcome, ProveTask, Result
 from tvmpd.supervisor.timings import TimingTable, default_cache_dir
 
@@ -51,10 +51,12 @@ def prove_bytes(log2: int) -> int:
     return (1 << log2) * row * 3 + (256 << 20)
 
 
-def device_prove_bytes(log2: int, memory: int | None = None, mode: str = "auto") -> int:
+def device_prove_bytes(log2: int, memory: int | None = None, mode: str = "auto", keep: str = "auto",
+                       keep_memory: int | None = None) -> int:
     """Peak device memory of the device-resident prover at 2^log2 rows (stages.device_backend's model,
-    about 50 GiB at 2^21 with full-length cosets), on a device of `memory` bytes in the memory mode it
-    would use there (None: full-length cosets); the rough prove_bytes when the STARK stage is absent."""
+    about 50 GiB at 2^21 with full-length cosets), on a device of `memory` bytes in the memory mode and
+    with the cosets kept within keep_memory it would use there (None: full-length cosets, none kept); the
+    rough prove_bytes when the STARK stage is absent."""
     try:
         from tvmpd.stages.device_backend import device_bytes, planned_bytes
         from tvmpd.stages.domains import derive
@@ -62,7 +64,7 @@ def device_prove_bytes(log2: int, memory: int | None = None, mode: str = "auto")
         return prove_bytes(log2)
     if memory is None:
         return device_bytes(derive(1 << log2))[1]
-    return planned_bytes(derive(1 << log2), memory, mode)
+    return planned_bytes(derive(1 << log2), memory, mode, keep, keep_memory)
 
 
 def table_bytes(log2: int) -> int:
@@ -227,6 +229,7 @@ class Scheduler:
         if cfg.omp_init is not None:
             env["TRITON_OMP_INIT"] = "1" if cfg.omp_init else "0"
         env[MEMORY_MODE_ENV] = cfg.memory_mode
+        env[KEEP_COSETS_ENV] = cfg.keep_cosets
         host_total = psutil.virtual_memory().total
         workers = cfg.cpu_workers or _auto_cpu_workers()
         pool_key, pool_speed = cpu_pool_device()
@@ -709,8 +712,10 @@ class Scheduler:
         self._kick()
 
     def _device_need(self, child: Child, log2: int) -> int:
-        """Device memory a 2^log2 proof takes on this child, in the memory mode it will use there."""
-        return device_prove_bytes(log2, child.mem_total, self.cfg.memory_mode)
+        """Device memory a 2^log2 proof takes on this child, in the memory mode it will use there, with the
+        cosets it keeps within the memory others leave (the child plans them from the free memory)."""
+        return device_prove_bytes(log2, child.mem_total, self.cfg.memory_mode, self.cfg.keep_cosets,
+                                  child.capacity)
 
     def predict(self, child: Child, log2: int) -> float:
         """Predicted seconds to prove 2^log2 on this child (a device too small for the job's memory
@@ -834,7 +839,7 @@ class Scheduler:
             "pid": self.pid, "uptime_s": round(now - self.started, 3), "draining": self.draining,
             "ready": self.ready,
             "max_jobs": self.max_jobs, "cpu_max_log2": self.cfg.cpu_max_log2,
-            "memory_mode": self.cfg.memory_mode,
+            "memory_mode": self.cfg.memory_mode, "keep_cosets": self.cfg.keep_cosets,
             "proof_versions": list(jobs.supported_proof_versions()),
             "children": children, "jobs": rows,
             "queue": [j for j in rows if j["state"] == "queued"],

@@ -110,7 +110,7 @@ def test_seeded_cli_proof_is_the_reference_proof(vectors, tmp_path):
 def test_device_too_small_is_a_clear_error(vectors, tmp_path, monkeypatch):
     import tvmpd.stages.device_backend as pd
 
-    monkeypatch.setattr(pd, "device_bytes", lambda d, split=1: (1 << 40, 1 << 60))
+    monkeypatch.setattr(pd, "device_bytes", lambda d, split=1, keep="none": (1 << 40, 1 << 60))
     monkeypatch.setattr(pd, "lean_bytes", lambda d, rows, largest_alloc=None: (1 << 40, 1 << 60))
     result = CliRunner().invoke(main, ["prove", str(vectors / "requests" / "halt.req"), "--backend", "opencl",
                                        "-o", str(tmp_path / "p")])
@@ -127,4 +127,16 @@ def test_forced_lean_memory_mode_gives_the_reference_proof(vectors, tmp_path, de
                                        "--device", device, "--memory-mode", "lean", "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert "memory mode: lean (cosets of 256 rows)" in result.output
+    assert out.read_bytes() == (vectors / "proofs" / "halt.proof").read_bytes()
+
+
+def test_forced_kept_cosets_give_the_reference_proof(vectors, tmp_path, device):
+    """`tvmpd prove --keep-cosets main`: only the main table's coset values kept, the same proof, and it
+    says so."""
+    seed = (vectors / "proofs" / "halt.seed").read_text().strip()
+    out = tmp_path / "halt.proof"
+    result = CliRunner().invoke(main, ["prove", str(vectors / "requests" / "halt.req"), "--seed", seed,
+                                       "--device", device, "--keep-cosets", "main", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "memory mode: full+main (cosets of 512 rows)" in result.output
     assert out.read_bytes() == (vectors / "proofs" / "halt.proof").read_bytes()

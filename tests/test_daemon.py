@@ -369,6 +369,23 @@ def test_memory_mode_setting_reaches_the_device_child_and_is_reported(device):
         assert d.stop() == 0
 
 
+@pytest.mark.skipif(not _stark_ready(), reason="needs stages.vm, stages.prover and stages.verifier")
+def test_keep_cosets_setting_reaches_the_device_child_and_is_reported(device):
+    """`serve --keep-cosets aux`: the device child keeps only the aux table's coset values, and the job's log
+    line and `tvmpd status` name them with the mode."""
+    d = Daemon("--cpu-max-log2", "0", "--memory-mode", "full", "--keep-cosets", "aux", cpu_workers=1,
+               devices=device)
+    try:
+        assert d.status()["keep_cosets"] == "aux"
+        resp = d.submit(1, request_fields("halt"), timeout=600)
+        assert resp.status == protocol.STATUS_OK, resp
+        assert d.status()["recent"][-1]["memory_mode"] == "full+aux"
+        done = [line for line in d.log().splitlines() if "event=done" in line]
+        assert "memory_mode=full+aux" in done[-1], done
+    finally:
+        assert d.stop() == 0
+
+
 def test_job_whose_child_dies_twice_gets_error():
     d = Daemon(faults="kill@execute@always", devices="")
     try:

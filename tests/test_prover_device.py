@@ -38,6 +38,32 @@ def test_randomized_interpolants_and_coset_values_equal_numpy(rt):
                                   evaluate_on_coset(want, d.fri.value(3), 512, NumpyTransforms()))
 
 
+def test_upload_columns_through_pinned_chunks_transposes_exactly(rt, monkeypatch):
+    """upload_columns pipelines row chunks through two pinned staging buffers: many chunks with a ragged
+    last one, written by one host thread or several, a strided host view, columns placed at an offset of a
+    wider table (the others untouched), and the staging buffers grown and reused by later calls."""
+    from tvmpd.opencl import device_tables as dev
+
+    rng = np.random.default_rng(5)
+    wide = random_field(rng, (100, 16))
+    table = wide[:, :13]  # not contiguous
+    monkeypatch.setattr(dev, "UPLOAD_CHUNK_BYTES", 8 * 13 * 7)  # 15 chunks of 7 rows, the last of 2
+    np.testing.assert_array_equal(dev.download_columns(rt, dev.upload_columns(rt, table), 13, 100), table)
+    monkeypatch.setattr(dev, "UPLOAD_THREAD_BYTES", 8 * 13 * 3)  # chunks written by two threads (rows 4 + 3)
+    np.testing.assert_array_equal(dev.download_columns(rt, dev.upload_columns(rt, table), 13, 100), table)
+    before = random_field(rng, (100, 20))
+    dst = rt.to_device(np.ascontiguousarray(before.T))
+    monkeypatch.setattr(dev, "UPLOAD_CHUNK_BYTES", 8 * 13 * 40)  # larger staging: 3 chunks
+    assert dev.upload_columns(rt, table, dst, 5) is dst
+    want = before.copy()
+    want[:, 5:18] = table
+    np.testing.assert_array_equal(dev.download_columns(rt, dst, 20, 100), want)
+    column = random_field(rng, (100, 1))
+    dev.upload_columns(rt, column, dst, 19)
+    want[:, 19:] = column
+    np.testing.assert_array_equal(dev.download_columns(rt, dst, 20, 100), want)
+
+
 def test_evaluate_at_and_weighted_sum_equal_numpy(rt):
     from tvmpd.opencl import device_tables as dev
     from tvmpd.stages.host_backend import _base_weighted
@@ -125,7 +151,7 @@ def test_device_too_small_is_refused_with_the_sizes(rt, vectors, monkeypatch):
     from tvmpd.stages.vm import Claim, NonDeterminism, Program
     from tvmpd.stages.vm.interpreter import run_claim
 
-    monkeypatch.setattr(pd, "device_bytes", lambda d, split=1: (1 << 40, 1 << 60))
+    monkeypatch.setattr(pd, "device_bytes", lambda d, split=1, keep="none": (1 << 40, 1 << 60))
     monkeypatch.setattr(pd, "lean_bytes", lambda d, rows, largest_alloc=None: (1 << 40, 1 << 60))
     lines = (vectors / "requests" / "halt.req").read_text().splitlines()
     claim = Claim.from_json(lines[0])
@@ -141,7 +167,7 @@ def test_half_length_cosets_and_coefficient_parts_give_the_same_proof(rt, vector
     coefficients in several buffers; forced here at a small size."""
     import tvmpd.stages.device_backend as pd
 
-    monkeypatch.setattr(pd, "device_split", lambda rt, d, mode="auto": pd.Layout("half", 256))
+    monkeypatch.setattr(pd, "device_split", lambda *args: pd.Layout("half", 256))
     monkeypatch.setattr(pd, "MAX_PART_BYTES", 8 * 512 * 100)  # parts of 100 columns of L = 512 rows
     test_seeded_proof_on_device_is_byte_identical(rt, vectors)
 
@@ -153,10 +179,10 @@ def test_device_layout_is_chosen_from_the_memory_model(rt, monkeypatch):
     from tvmpd.stages.domains import derive
 
     d = derive(1 << 8)
-    assert device_split(rt, d) == pd.Layout("full", 512)
-    monkeypatch.setattr(pd, "device_bytes", lambda d, split=1: (0, 1 << 60 if split == 1 else 0))
-    assert device_split(rt, d) == pd.Layout("half", 256)
-    monkeypatch.setattr(pd, "device_bytes", lambda d, split=1: (0, 1 << 60))
+    assert device_split(rt, d) == pd.Layout("full", 512, "both")  # pocl: room to keep both tables' cosets
+    monkeypatch.setattr(pd, "device_bytes", lambda d, split=1, keep="none": (0, 1 << 60 if split == 1 else 0))
+    assert device_split(rt, d) == pd.Layout("half", 256, "both")
+    monkeypatch.setattr(pd, "device_bytes", lambda d, split=1, keep="none": (0, 1 << 60))
     assert device_split(rt, d).mode == "lean"
     assert device_split(rt, d, "lean").mode == "lean"
     with pytest.raises(DeviceTooSmall):

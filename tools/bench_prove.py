@@ -10,7 +10,8 @@ so each requested log2 padded height gets a program run that lands exactly there
     python3 tools/bench_prove.py --workload recursive --log2 16 18 20 --front-end-only
 
 OpenCL proofs also report the device memory mode (stages/device_backend.py: full, half or lean, chosen
-by the memory model unless --memory-mode forces one), the model's peak device memory, the peak that
+by the memory model unless --memory-mode forces one) with the tables whose coset values are kept ("full+aux";
+--keep-cosets forces a choice), the coset rows, the model's peak device memory, the peak that
 nvidia-smi saw while proving (when it exists) and the process's peak host memory.
 
 For a workload the front end is timed stage by stage as a job runs it (parse, VM run, AET, main table of
@@ -123,15 +124,12 @@ class GpuMemory:
 
 def model_peak_gib(backend) -> float:
     """The memory model's peak for the layout the backend's last proof used (GiB), NaN if none."""
-    from tvmpd.stages.device_backend import device_bytes, lean_bytes
+    from tvmpd.stages.device_backend import layout_bytes
 
     layout = getattr(backend, "layout", None)
     if layout is None:
         return float("nan")
-    d, largest = backend.d, int(backend.rt.device.max_mem_alloc_size)
-    total = (lean_bytes(d, layout.rows, largest)[1] if layout.mode == "lean"
-             else device_bytes(d, d.randomized_trace.length // layout.rows)[1])
-    return total / 2**30
+    return layout_bytes(backend.d, layout, int(backend.rt.device.max_mem_alloc_size))[1] / 2**30
 
 
 def main() -> None:
@@ -145,6 +143,8 @@ def main() -> None:
     parser.add_argument("--verify", action="store_true", help="also verify each proof (numpy verifier)")
     parser.add_argument("--memory-mode", default="auto", choices=["auto", "full", "half", "lean"],
                         help="OpenCL: device memory mode (default: the memory model picks per height)")
+    parser.add_argument("--keep-cosets", default="auto", choices=["auto", "none", "main", "aux", "both"],
+                        help="OpenCL: tables whose coset values are kept (default: the memory model picks)")
     parser.add_argument("--front-end-only", action="store_true",
                         help="a workload's front end only (parse, VM, AET, main table), no proof")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
@@ -168,7 +168,8 @@ def main() -> None:
     warm_up()  # as the daemon does before it reports ready: no stage below loads or compiles numba code
     claim, aet = workload(8)
     t = time.perf_counter()
-    prove(claim, aet, device_key=device, backend=backend_for(device, memory_mode=args.memory_mode))
+    prove(claim, aet, device_key=device, backend=backend_for(device, memory_mode=args.memory_mode,
+                                                             keep_cosets=args.keep_cosets))
     warm_seconds = time.perf_counter() - t
     print(f"warm-up: halt proved in {warm_seconds:.2f}s (builds / loads every program)", file=sys.stderr,
           flush=True)
@@ -187,7 +188,7 @@ def main() -> None:
                   file=sys.stderr)
             continue
         profiler = cProfile.Profile() if args.profile else None
-        backend = backend_for(device, memory_mode=args.memory_mode)
+        backend = backend_for(device, memory_mode=args.memory_mode, keep_cosets=args.keep_cosets)
         if gpu is not None:
             gpu.reset()
         t, cpu = time.perf_counter(), time.process_time()
@@ -218,7 +219,7 @@ def main() -> None:
         total = time.perf_counter() - t
         if device is not None:
             layout = backend.layout
-            modes[log2] = f"{layout.mode}/2^{layout.rows.bit_length() - 1}"
+            modes[log2] = (layout.label, f"2^{layout.rows.bit_length() - 1}")
             stages["model peak GiB"] = model_peak_gib(backend)
             if gpu is not None:
                 time.sleep(0.3)
@@ -248,8 +249,8 @@ def main() -> None:
     print(f"\nbackend: {label}")
     print(f"{'stage':30s}" + "".join(f"{'2^' + str(log2):>10s}" for log2, *_ in rows))
     if modes:
-        mode_row = "".join(f"{modes.get(log2, '-'):>10s}" for log2, *_ in rows)
-        print(f"{'memory mode/coset rows':30s}" + mode_row)
+        for i, title in enumerate(("memory mode (+kept cosets)", "coset rows")):
+            print(f"{title:30s}" + "".join(f"{modes.get(log2, ('-', '-'))[i]:>10s}" for log2, *_ in rows))
     for name in names:
         print(f"{name:30s}" + "".join(f"{stages.get(name, float('nan')):10.2f}" for _, stages, _, _ in rows))
     total_name = "front end total" if args.front_end_only else "prove total"

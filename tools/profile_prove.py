@@ -99,6 +99,7 @@ def main() -> None:
     parser.add_argument("--log2", type=int, nargs="+", default=[10])
     parser.add_argument("--top", type=int, default=5, help="kernels listed per stage")
     parser.add_argument("--memory-mode", default="auto", choices=("auto", "full", "half", "lean"))
+    parser.add_argument("--keep-cosets", default="auto", choices=("auto", "none", "main", "aux", "both"))
     parser.add_argument("--sync", action="store_true", help="finish after every command (finds faults)")
     args = parser.parse_args()
     from tvmpd.opencl.devices import cpu_device, gpu_devices
@@ -110,11 +111,11 @@ def main() -> None:
         marks: list[tuple[str, float, int]] = []  # (stage, wall seconds, events recorded by its end)
         EVENTS.clear()
         t = time.perf_counter()
-        backend = backend_for(device, memory_mode=args.memory_mode)
+        backend = backend_for(device, memory_mode=args.memory_mode, keep_cosets=args.keep_cosets)
         prove(claim, aet, backend=backend, progress=lambda s, d, m=marks: m.append((s, d, len(EVENTS))))
         total = time.perf_counter() - t
         layout = getattr(backend, "layout", None)
-        mode = f", {layout.mode} mode, cosets of {layout.rows} rows" if layout else ""
+        mode = f", {layout.label} mode, cosets of {layout.rows} rows" if layout else ""
         print(f"\n2^{log2} on {device}{mode}: {total:.2f}s wall; per stage: wall, device busy, top commands")
         start = 0
         for stage, wall, end in marks:

@@ -1,0 +1,208 @@
+"""Kept coset values (stages/device_backend.py Layout.keep): the memory model's choice per padded height on
+an 80 GB GPU, its peak counting the kept values, and on pocl every forced choice giving the reference proof
+byte for byte with the device's allocations within the model's peak."""
+
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+import pytest
+
+from tvmpd.stages.domains import derive
+
+cl = pytest.importorskip("pyopencl")
+
+GIB = 2**30
+H100_MEMORY = 85031714816  # CL_DEVICE_GLOBAL_MEM_SIZE of an 80 GB H100 (NVIDIA's OpenCL)
+H100_LARGEST = H100_MEMORY // 4  # its CL_DEVICE_MAX_MEM_ALLOC_SIZE
+WIDTH_MAIN, WIDTH_AUX = 379, 3 * 91
+
+
+def test_an_80_gb_gpu_keeps_both_tables_at_2_20_aux_at_2_21_none_at_2_22():
+    """Both tables' values on the FRI domain (40.8 GiB at 2^20) fit with the rest; at 2^21 the aux values
+    (34.1 GiB) fit and the main ones (47.4 GiB) do not; at 2^22 (half-length cosets) nothing more fits."""
+    from tvmpd.stages.device_backend import Layout, device_layout, layout_bytes
+
+    layouts = {log2: device_layout(derive(1 << log2), H100_LARGEST, H100_MEMORY) for log2 in (20, 21, 22, 23)}
+    assert layouts[20] == Layout("full", 1 << 21, "both")
+    assert layouts[21] == Layout("full", 1 << 22, "aux")
+    assert layouts[22] == Layout("half", 1 << 22, "none")
+    assert layouts[23].mode == "lean" and layouts[23].keep == "none"
+    for log2, layout in layouts.items():
+        assert layout_bytes(derive(1 << log2), layout, H100_LARGEST)[1] <= H100_MEMORY
+    assert [layouts[k].label for k in (20, 21, 22)] == ["full+both", "full+aux", "half"]
+
+
+def test_the_peak_counts_kept_values_on_the_whole_fri_domain():
+    """Keeping a table replaces its one coset buffer (M rows) by its values on all N rows (exactly that much
+    more where the quotient step stays the peak; more where the steps after it become the peak);
+    planned_bytes, what the scheduler reserves, is the chosen layout's peak with them."""
+    from tvmpd.stages.device_backend import device_bytes, planned_bytes
+
+    for log2, split in ((20, 1), (21, 1), (22, 2)):
+        d = derive(1 << log2)
+        n, m = d.fri.length, d.randomized_trace.length // split
+        none = device_bytes(d, split)[1]
+        for keep, width in (("main", WIDTH_MAIN), ("aux", WIDTH_AUX), ("both", WIDTH_MAIN + WIDTH_AUX)):
+            more = device_bytes(d, split, keep)[1] - none
+            assert more == 8 * width * (n - m) if log2 < 22 else more >= 8 * width * (n - m)
+    d = derive(1 << 21)
+    assert planned_bytes(d, H100_MEMORY) == device_bytes(d, 1, "aux")[1]
+    assert planned_bytes(d, H100_MEMORY, keep="none") == device_bytes(d, 1)[1]
+    assert planned_bytes(derive(1 << 20), H100_MEMORY) == device_bytes(derive(1 << 20), 1, "both")[1]
+
+
+def test_forced_keep_is_kept_or_refused():
+    from tvmpd.stages.backend import DeviceTooSmall
+    from tvmpd.stages.device_backend import Layout, device_layout
+
+    d20, d21 = derive(1 << 20), derive(1 << 21)
+    assert device_layout(d20, H100_LARGEST, H100_MEMORY, keep="none") == Layout("full", 1 << 21)
+    assert device_layout(d20, H100_LARGEST, H100_MEMORY, keep="aux") == Layout("full", 1 << 21, "aux")
+    with pytest.raises(DeviceTooSmall):  # neither full nor half length cosets leave room for 47 GiB
+        device_layout(d21, H100_LARGEST, H100_MEMORY, keep="main")
+    with pytest.raises(DeviceTooSmall):  # lean mode keeps nothing
+        device_layout(d20, H100_LARGEST, H100_MEMORY, mode="lean", keep="aux")
+    with pytest.raises(ValueError, match="kept cosets"):
+        device_layout(d20, H100_LARGEST, H100_MEMORY, keep="some")
+
+
+def test_auto_keep_stays_within_the_share_given_for_it():
+    """keep_memory bounds what automatic keeping may use (a CPU device's share of the host's memory)."""
+    from tvmpd.stages.device_backend import device_bytes, device_layout
+
+    d = derive(1 << 20)
+    both, main, aux = (device_bytes(d, 1, keep)[1] for keep in ("both", "main", "aux"))
+    assert aux < main < both  # the wider main table saves more NTT work: preferred to the aux table
+    assert device_layout(d, H100_LARGEST, H100_MEMORY, keep_memory=both).keep == "both"
+    assert device_layout(d, H100_LARGEST, H100_MEMORY, keep_memory=both - 1).keep == "main"
+    assert device_layout(d, H100_LARGEST, H100_MEMORY, keep_memory=main - 1).keep == "aux"
+    assert device_layout(d, H100_LARGEST, H100_MEMORY, keep_memory=aux - 1).keep == "none"
+
+
+@pytest.fixture(scope="module")
+def rt(device):
+    from tvmpd.opencl.runtime import get_runtime
+
+    return get_runtime(device)
+
+
+@pytest.fixture(scope="module")
+def halt(vectors):
+    from tvmpd.stages.proof import from_bincode
+    from tvmpd.stages.prover import main_table
+    from tvmpd.stages.vm import Claim, NonDeterminism, Program
+    from tvmpd.stages.vm.interpreter import run_claim
+
+    lines = (vectors / "requests" / "halt.req").read_text().splitlines()
+    claim = Claim.from_json(lines[0])
+    _, aet = run_claim(claim, Program.from_json(lines[1]), NonDeterminism.from_json(lines[2]))
+    seed = bytes.fromhex((vectors / "proofs" / "halt.seed").read_text().strip())
+    reference = from_bincode((vectors / "proofs" / "halt.proof").read_bytes())
+    return claim, main_table(aet, degree_lowered=False), seed, reference
+
+
+def test_the_device_keeps_within_the_memory_it_is_given(rt):
+    """pocl (a CPU device) keeps both tables' cosets at 2^8 within half its memory; given less memory for
+    them (a child passes what is free), it keeps what fits."""
+    from tvmpd.stages.device_backend import Layout, device_bytes, device_split
+
+    d = derive(256)
+    assert device_split(rt, d) == Layout("full", 512, "both")
+    assert device_split(rt, d, keep_memory=device_bytes(d, 1, "aux")[1]) == Layout("full", 512, "aux")
+    assert device_split(rt, d, keep_memory=1 << 20) == Layout("full", 512, "none")
+    assert device_split(rt, d, keep="both", keep_memory=1 << 20).keep == "both"  # forced: the device decides
+
+
+class _Tracked(cl.Buffer):
+    """A device buffer whose bytes count as live until released or collected."""
+
+    def release(self) -> None:
+        self.drop()
+        super().release()
+
+
+class _Allocations:
+    """Live and peak bytes of the device buffers a Runtime allocates (Runtime.empty / to_device)."""
+
+    def __init__(self) -> None:
+        self.live = self.peak = 0
+
+    def track(self, buf: _Tracked) -> _Tracked:
+        cell = [buf.size]
+        self.live += cell[0]
+        self.peak = max(self.peak, self.live)
+        buf.drop = lambda: self._drop(cell)
+        weakref.finalize(buf, self._drop, cell)
+        return buf
+
+    def _drop(self, cell: list) -> None:
+        self.live -= cell[0]
+        cell[0] = 0
+
+
+@pytest.fixture
+def allocations(monkeypatch):
+    from tvmpd.opencl.runtime import Runtime
+
+    counter = _Allocations()
+
+    def empty(self, nbytes: int) -> cl.Buffer:
+        return counter.track(_Tracked(self.context, cl.mem_flags.READ_WRITE, size=max(int(nbytes), 8)))
+
+    def to_device(self, array: np.ndarray) -> cl.Buffer:
+        array = np.ascontiguousarray(array)
+        buf = empty(self, array.nbytes)
+        if array.nbytes:
+            cl.enqueue_copy(self.queue, buf, array)
+        return buf
+
+    monkeypatch.setattr(Runtime, "empty", empty)
+    monkeypatch.setattr(Runtime, "to_device", to_device)
+    return counter
+
+
+@pytest.mark.parametrize("mode, keep", [("full", "none"), ("full", "main"), ("full", "aux"), ("full", "both"),
+                                        ("half", "none"), ("half", "aux"), ("half", "both")])
+def test_each_forced_keep_gives_the_reference_proof_within_the_model(rt, halt, allocations, monkeypatch, mode,
+                                                                     keep):
+    """The quotient and the opened rows read whichever tables are kept and evaluate the others; the
+    buffers allocated during the proof never exceed the layout's modelled peak. Scratch batches are made
+    small, so that the model's scratch term hides nothing: it would not hold for "both" if the model left
+    the kept values out, or the steps after the quotient."""
+    from tvmpd.opencl import device_tables as dev
+    from tvmpd.stages.device_backend import DeviceBackend, Layout, device_bytes, layout_bytes
+    from tvmpd.stages.prover import prove_table
+
+    monkeypatch.setattr(dev, "BATCH_BYTES", 1 << 15)
+    claim, table, seed, reference = halt
+    backend = DeviceBackend(rt.key, memory_mode=mode, keep_cosets=keep)
+    proof = prove_table(claim, table, seed=seed, backend=backend, degree_lowered=False)
+    np.testing.assert_array_equal(proof, reference)
+    split = 1 if mode == "full" else 2
+    assert backend.layout == Layout(mode, 512 // split, keep)
+    modelled = layout_bytes(backend.d, backend.layout)[1]
+    assert 0 < allocations.peak <= modelled
+    if keep == "both":
+        assert allocations.peak > device_bytes(backend.d, split)[1]
+
+
+@pytest.mark.parametrize("mode, keep", [("full", "main"), ("half", "aux")])
+def test_kept_cosets_prove_all_tables_as_the_reference(rt, vectors, mode, keep):
+    """A program that fills every table (padded height 2^10): one table kept, the other evaluated again."""
+    from tvmpd.stages.device_backend import DeviceBackend
+    from tvmpd.stages.proof import from_bincode
+    from tvmpd.stages.prover import main_table, prove_table
+    from tvmpd.stages.vm import Claim, NonDeterminism, Program
+    from tvmpd.stages.vm.interpreter import run_claim
+
+    lines = (vectors / "requests" / "all_tables.req").read_text().splitlines()
+    claim = Claim.from_json(lines[0])
+    _, aet = run_claim(claim, Program.from_json(lines[1]), NonDeterminism.from_json(lines[2]))
+    seed = bytes.fromhex((vectors / "proofs" / "all_tables.seed").read_text().strip())
+    backend = DeviceBackend(rt.key, memory_mode=mode, keep_cosets=keep)
+    proof = prove_table(claim, main_table(aet, degree_lowered=False), seed=seed, backend=backend,
+                        degree_lowered=False)
+    np.testing.assert_array_equal(proof, from_bincode((vectors / "proofs" / "all_tables.proof").read_bytes()))
+    assert (backend.layout.mode, backend.layout.keep) == (mode, keep)
