@@ -97,10 +97,11 @@ def _pinned_staging(rt: Runtime, nbytes: int) -> list[np.ndarray]:
 
 def _copy_queue(rt: Runtime) -> cl.CommandQueue:
     """A second in-order queue of the runtime's device for host-to-device copies, so that a copy can run
-    while rt.queue runs a kernel."""
+    while rt.queue runs a kernel; with rt.queue's properties (its events carry device timestamps when
+    profiling is on, as tools/profile_prove.py needs)."""
     key = ("copy_queue",)
     if key not in rt.cache:
-        rt.cache[key] = cl.CommandQueue(rt.context, rt.device)
+        rt.cache[key] = cl.CommandQueue(rt.context, rt.device, properties=rt.queue.properties)
     return rt.cache[key]
 
 
