@@ -94,6 +94,10 @@ KEEPS = ("none", "main", "aux", "both")  # which tables keep their coset values 
 KEEP_PREFERENCE = ("both", "main", "aux", "none")  # most NTT work saved first (main is the wider table)
 GIB = 2**30
 LEAN_HEADROOM = 0.9  # lean mode plans for this share of the device (cached twiddles, driver, fragmentation)
+# Automatic keeping plans for this share of the memory it may use: the model of a kept layout has not yet
+# been checked against nvidia-smi on a GPU (2^21 keeping aux on an 80 GB card models 76.1 of 79.2 GiB);
+# --keep-cosets forces a choice that fits the whole memory.
+KEEP_HEADROOM = 0.9
 LEAN_MIN_ROWS = 64  # smallest lean coset
 LEAN_MAX_SPLIT = 64  # lean cosets have at least h / 64 rows: shorter ones save little (other steps' peaks
 # stay) and cost many more launches
@@ -204,7 +208,8 @@ def device_layout(d: ProverDomains, largest_alloc: int, memory: int, mode: str =
     """The layout of a proof on a device with this largest allocation and memory (bytes): "full" if it
     fits, else "half", else "lean" with the longest cosets that fit LEAN_HEADROOM of the memory; a mode
     other than "auto" forces it (lean still picks its rows). A full or half layout keeps the coset values
-    of the tables that most save NTT work while the peak fits keep_memory (default: the memory); a keep
+    of the tables that most save NTT work while the peak fits KEEP_HEADROOM of keep_memory (default: the
+    memory); a keep
     other than "auto" forces that choice (never lean then). DeviceTooSmall if nothing (or the forced mode
     or keep) fits."""
     if mode not in ("auto",) + MODES:
@@ -217,7 +222,8 @@ def device_layout(d: ProverDomains, largest_alloc: int, memory: int, mode: str =
         if mode in ("auto", name):
             largest, total = device_bytes(d, split)
             if largest <= largest_alloc and total <= memory:
-                kept = _kept(d, split, memory, keep, memory if keep_memory is None else keep_memory)
+                budget = int(KEEP_HEADROOM * (memory if keep_memory is None else min(memory, keep_memory)))
+                kept = _kept(d, split, memory, keep, budget)
                 if kept is not None:
                     return Layout(name, L // split, kept)
                 total = device_bytes(d, split, keep)[1]

@@ -129,31 +129,34 @@ def test_a_device_too_small_for_the_job_is_chosen_only_when_nothing_else_can():
 
 
 def test_device_memory_estimate_follows_the_mode_the_device_will_use():
-    """2^21 fits an 80 GB card with full-length cosets, and the aux table's kept coset values with them (the
-    estimate counts them); a 40 GB one would prove it in a smaller mode."""
+    """2^21 fits an 80 GB card with full-length cosets, and the aux table's kept coset values with them when
+    forced (the estimate counts them; automatic keeping leaves headroom); a 40 GB one would prove it in a
+    smaller mode."""
     from tvmpd.stages.device_backend import device_bytes
     from tvmpd.stages.domains import derive
 
     full = device_prove_bytes(21)
     assert full == device_bytes(derive(1 << 21))[1]
-    assert device_prove_bytes(21, 80 << 30) == device_bytes(derive(1 << 21), 1, "aux")[1] > full + (16 << 30)
-    assert device_prove_bytes(21, 80 << 30, keep="none") == full
+    assert device_prove_bytes(21, 80 << 30) == full
+    assert device_prove_bytes(21, 80 << 30, keep="aux") == device_bytes(derive(1 << 21), 1, "aux")[1]
+    assert device_bytes(derive(1 << 21), 1, "aux")[1] > full + (16 << 30)
     assert device_prove_bytes(21, 40 << 30) <= 40 << 30 < full
     assert device_prove_bytes(21, 40 << 30, "full") > 40 << 30
 
 
 def test_kept_cosets_are_planned_within_what_others_leave_of_a_device():
-    """An 80 GB card that others hold 8 GiB of keeps no cosets at 2^21 (the child plans them from the free
-    memory): the estimate is the plain full-length layout's, and the card is not treated as too small."""
+    """An 80 GB card keeps both tables' cosets at 2^20, but none when others hold 40 GiB of it (the child
+    plans them from the free memory): the estimate is then the plain full-length layout's, and the card is
+    not treated as too small."""
     from tvmpd.stages.device_backend import device_bytes
     from tvmpd.stages.domains import derive
 
     sched = make(devices=1, mem=85031714816)
     (gpu,) = sched.devices
-    assert sched._device_need(gpu, 21) == device_bytes(derive(1 << 21), 1, "aux")[1]
-    gpu.mem_foreign = 8 << 30
-    assert sched._device_need(gpu, 21) == device_bytes(derive(1 << 21))[1] <= gpu.capacity
-    assert sched.predict(gpu, 21) < 1e5
+    assert sched._device_need(gpu, 20) == device_bytes(derive(1 << 20), 1, "both")[1]
+    gpu.mem_foreign = 40 << 30
+    assert sched._device_need(gpu, 20) == device_bytes(derive(1 << 20))[1] <= gpu.capacity
+    assert sched.predict(gpu, 20) < 1e5
 
 
 def test_memory_others_hold_lowers_a_device_capacity():

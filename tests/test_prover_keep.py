@@ -19,19 +19,21 @@ H100_LARGEST = H100_MEMORY // 4  # its CL_DEVICE_MAX_MEM_ALLOC_SIZE
 WIDTH_MAIN, WIDTH_AUX = 379, 3 * 91
 
 
-def test_an_80_gb_gpu_keeps_both_tables_at_2_20_aux_at_2_21_none_at_2_22():
+def test_an_80_gb_gpu_keeps_both_tables_at_2_20_none_at_2_21_and_2_22():
     """Both tables' values on the FRI domain (40.8 GiB at 2^20) fit with the rest; at 2^21 the aux values
-    (34.1 GiB) fit and the main ones (47.4 GiB) do not; at 2^22 (half-length cosets) nothing more fits."""
+    (34.1 GiB) fit the whole memory but not KEEP_HEADROOM of it (the main ones, 47.4 GiB, do not fit at
+    all), so only a forced --keep-cosets aux keeps them; at 2^22 (half-length cosets) nothing more fits."""
     from tvmpd.stages.device_backend import Layout, device_layout, layout_bytes
 
     layouts = {log2: device_layout(derive(1 << log2), H100_LARGEST, H100_MEMORY) for log2 in (20, 21, 22, 23)}
     assert layouts[20] == Layout("full", 1 << 21, "both")
-    assert layouts[21] == Layout("full", 1 << 22, "aux")
+    assert layouts[21] == Layout("full", 1 << 22, "none")
+    assert device_layout(derive(1 << 21), H100_LARGEST, H100_MEMORY, keep="aux").keep == "aux"
     assert layouts[22] == Layout("half", 1 << 22, "none")
     assert layouts[23].mode == "lean" and layouts[23].keep == "none"
     for log2, layout in layouts.items():
         assert layout_bytes(derive(1 << log2), layout, H100_LARGEST)[1] <= H100_MEMORY
-    assert [layouts[k].label for k in (20, 21, 22)] == ["full+both", "full+aux", "half"]
+    assert [layouts[k].label for k in (20, 21, 22)] == ["full+both", "full", "half"]
 
 
 def test_the_peak_counts_kept_values_on_the_whole_fri_domain():
@@ -48,7 +50,8 @@ def test_the_peak_counts_kept_values_on_the_whole_fri_domain():
             more = device_bytes(d, split, keep)[1] - none
             assert more == 8 * width * (n - m) if log2 < 22 else more >= 8 * width * (n - m)
     d = derive(1 << 21)
-    assert planned_bytes(d, H100_MEMORY) == device_bytes(d, 1, "aux")[1]
+    assert planned_bytes(d, H100_MEMORY) == device_bytes(d, 1)[1]  # aux fits, but not KEEP_HEADROOM
+    assert planned_bytes(d, H100_MEMORY, keep="aux") == device_bytes(d, 1, "aux")[1]
     assert planned_bytes(d, H100_MEMORY, keep="none") == device_bytes(d, 1)[1]
     assert planned_bytes(derive(1 << 20), H100_MEMORY) == device_bytes(derive(1 << 20), 1, "both")[1]
 
@@ -68,9 +71,12 @@ def test_forced_keep_is_kept_or_refused():
         device_layout(d20, H100_LARGEST, H100_MEMORY, keep="some")
 
 
-def test_auto_keep_stays_within_the_share_given_for_it():
+def test_auto_keep_stays_within_the_share_given_for_it(monkeypatch):
     """keep_memory bounds what automatic keeping may use (a CPU device's share of the host's memory)."""
+    from tvmpd.stages import device_backend
     from tvmpd.stages.device_backend import device_bytes, device_layout
+
+    monkeypatch.setattr(device_backend, "KEEP_HEADROOM", 1.0)
 
     d = derive(1 << 20)
     both, main, aux = (device_bytes(d, 1, keep)[1] for keep in ("both", "main", "aux"))
@@ -103,10 +109,13 @@ def halt(vectors):
     return claim, main_table(aet, degree_lowered=False), seed, reference
 
 
-def test_the_device_keeps_within_the_memory_it_is_given(rt):
+def test_the_device_keeps_within_the_memory_it_is_given(rt, monkeypatch):
     """pocl (a CPU device) keeps both tables' cosets at 2^8 within half its memory; given less memory for
     them (a child passes what is free), it keeps what fits."""
+    from tvmpd.stages import device_backend
     from tvmpd.stages.device_backend import Layout, device_bytes, device_split
+
+    monkeypatch.setattr(device_backend, "KEEP_HEADROOM", 1.0)
 
     d = derive(256)
     assert device_split(rt, d) == Layout("full", 512, "both")

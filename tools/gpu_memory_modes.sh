@@ -1,7 +1,7 @@
 #!/bin/sh
 # Issue 19, the memory half, on one GPU: a seeded proof in lean mode must equal the reference proof byte
 # for byte (when the vectors are found), then 2^21, 2^22 and 2^23 are proved in the memory mode the model
-# picks (full, half, lean on an 80 GB card; cosets kept where they fit: aux at 2^21) and verified; every
+# picks (full, half, lean on an 80 GB card; cosets kept where they fit: both at 2^20) and verified; every
 # --keep-cosets choice also proves halt byte-identically; bench_prove prints the table (time per stage,
 # mode (+kept cosets) and coset rows, model and nvidia-smi peak device memory, host peak RSS).
 set -e
