@@ -65,3 +65,20 @@ def test_prebuild_skipped_without_pocl_cache(monkeypatch: pytest.MonkeyPatch, tm
     rt = get_runtime(_pocl_key())
     assert not prebuild.wanted(rt)
     assert prebuild.start(rt, air_kernels(), 1) is None
+
+
+def test_failed_helper_is_logged_and_not_recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("POCL_KERNEL_CACHE", raising=False)
+    rt = get_runtime(_pocl_key())
+    full = air_kernels()
+    # a kernel that does not compile: the helper exits with pocl's build error
+    broken = (("evaluate_constraints_0", "__kernel void evaluate_constraints_0(__global ulong *x) { y; }"),)
+    kernels = dataclasses.replace(full, digest="broken-" + full.digest, constraints=broken,
+                                  lowering_main=(), lowering_aux=())
+    build = prebuild.start(rt, kernels, 1, processes=1)
+    assert build is not None
+    build.wait()
+    assert "a helper failed" in caplog.text
+    assert not prebuild.marker(rt, kernels).exists()
