@@ -64,30 +64,30 @@ def _is_cpu(rt: Runtime) -> bool:
     return bool(rt.device.type & cl.device_type.CPU)
 
 
-def _build_group(rt: Runtime, kernels: AirKernels, group: str) -> list[cl.Kernel]:
-    """The kernels of one group of a set ("constraints", "lowering_main", "lowering_aux"), built once per
-    context and set.
+def air_kernel(rt: Runtime, kernels: AirKernels, group: str, name: str) -> cl.Kernel:
+    """One kernel of a group of a set ("constraints", "lowering_main", "lowering_aux"), built once per
+    context as its own small program (field.cl's helpers and that kernel): compilers take far longer on
+    one large program, and opencl/prebuild.py builds a CPU device's kernels in several processes."""
+    key = ("air_kernel", kernels.digest, name)
+    if key not in rt.cache:
+        source = dict(getattr(kernels, group))[name]
+        program = rt.program_from_source(f"air:{kernels.digest}:{name}", _field_helpers() + source,
+                                         _options(rt))
+        rt.cache[key] = cl.Kernel(program, name)
+    return rt.cache[key]
 
-    On a CPU device the group is one program: pocl compiles each kernel at its first launch. On a GPU each
-    kernel is its
-    own small program, several built at a time in threads (its compiler takes far longer on one large
-    program, and builds run without the GIL)."""
+
+def _build_group(rt: Runtime, kernels: AirKernels, group: str) -> list[cl.Kernel]:
+    """The kernels of one group of a set in launch order, built once per context and set. On a GPU
+    several are built at a time in threads (builds run without the GIL); pocl's compiler holds a
+    process-wide lock, so a CPU device builds them one after the other (opencl/prebuild.py spreads a
+    cold build over processes instead)."""
     key = ("air_group", kernels.digest, group)
     if key not in rt.cache:
-        parts = getattr(kernels, group)
-        helpers = _field_helpers()
-        if _is_cpu(rt):
-            source = helpers + "\n".join(source for _, source in parts)
-            program = rt.program_from_source(f"air:{kernels.digest}:{group}", source, _options(rt))
-            rt.cache[key] = [cl.Kernel(program, name) for name, _ in parts]
-        else:
-            def one(part: tuple[str, str]) -> cl.Kernel:
-                name, source = part
-                program = rt.program_from_source(f"air:{kernels.digest}:{name}", helpers + source)
-                return cl.Kernel(program, name)
-
-            with ThreadPoolExecutor(max_workers=max(1, min(BUILD_THREADS, os.cpu_count() or 1))) as pool:
-                rt.cache[key] = list(pool.map(one, parts))
+        names = [name for name, _ in getattr(kernels, group)]
+        threads = 1 if _is_cpu(rt) else max(1, min(BUILD_THREADS, os.cpu_count() or 1))
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            rt.cache[key] = list(pool.map(lambda name: air_kernel(rt, kernels, group, name), names))
     return rt.cache[key]
 
 

@@ -38,7 +38,8 @@ CPU_GROUP = 8  # CPU devices: rows per work-group of the generated constraint ke
 CPU_RUN_GROUP = 64  # CPU devices: work-group size of this file's other kernels (see _run)
 
 
-def _program(rt: Runtime) -> cl.Program:
+def build_program(rt: Runtime) -> cl.Program:
+    """device_tables.cl (with field.cl) built for this context (once)."""
     source = "\n".join((KERNEL_DIR / f).read_text() for f in ("field.cl", "device_tables.cl"))
     return rt.program_from_source("device_tables", source)
 
@@ -46,7 +47,7 @@ def _program(rt: Runtime) -> cl.Program:
 def _kernel(rt: Runtime, name: str) -> cl.Kernel:
     key = ("device_tables_kernel", name)
     if key not in rt.cache:
-        rt.cache[key] = getattr(_program(rt), name)
+        rt.cache[key] = getattr(build_program(rt), name)
     return rt.cache[key]
 
 
@@ -248,10 +249,16 @@ def constraint_sums(rt: Runtime, kernels: AirKernels, main_vals: cl.Buffer, aux_
     column-major main / split-component aux values, from the set's generated kernels in mode 1."""
     cl.enqueue_fill_buffer(rt.queue, sums, np.uint64(0), 0, 96 * n)
     for kern in constraint_kernels(rt, kernels):
-        local = (rt.group_size(kern, CPU_GROUP),) if rt.device.type & cl.device_type.CPU else None
-        kern(rt.queue, (n,), local, main_vals, np.uint64(1), np.uint64(n), aux_vals, np.uint64(1),
-             np.uint64(3 * n), np.uint64(n), challenges, weights, np.uint32(n), np.uint32(step), np.uint32(1),
-             sums)
+        constraint_launch(rt, kern, main_vals, aux_vals, n, step, challenges, weights, sums)
+
+
+def constraint_launch(rt: Runtime, kern: cl.Kernel, main_vals: cl.Buffer, aux_vals: cl.Buffer, n: int,
+                      step: int, challenges: cl.Buffer, weights: cl.Buffer, sums: cl.Buffer) -> None:
+    """Add one generated constraint kernel's weighted sums of n rows to sums (mode 1)."""
+    local = (rt.group_size(kern, CPU_GROUP),) if rt.device.type & cl.device_type.CPU else None
+    kern(rt.queue, (n,), local, main_vals, np.uint64(1), np.uint64(n), aux_vals, np.uint64(1),
+         np.uint64(3 * n), np.uint64(n), challenges, weights, np.uint32(n), np.uint32(step), np.uint32(1),
+         sums)
 
 
 def quotient_coset(rt: Runtime, kernels: AirKernels, main_vals: cl.Buffer, aux_vals: cl.Buffer, n: int,

@@ -477,6 +477,7 @@ def prover_server(tcp, unix, max_jobs, num_gpus, omp_threads, omp_init) -> None:
 
 main.add_command(offline.prove)
 main.add_command(offline.verify)
+main.add_command(offline.build)
 
 
 if __name__ == "__main__":

@@ -143,6 +143,11 @@ def prove(request: str, output: str | None, seed: str | None, backend: str, devi
             raise click.ClickException("no OpenCL device found; use --backend numpy")
         device = chosen.key
     started = time.perf_counter()
+    air_build = None
+    if backend == "opencl":
+        from tvmpd.stages.air.kernel_cache import start_prebuild
+
+        air_build = start_prebuild(device)  # pocl, first run here: AIR kernels built in helpers meanwhile
     try:
         job = jobs.parse_request(_read_request(request))
         done = jobs.execute(job)
@@ -154,6 +159,9 @@ def prove(request: str, output: str | None, seed: str | None, backend: str, devi
         _stderr(f"padded height 2^{done.log2} exceeds the maximum 2^{job.max_log2}; not proving")
         sys.exit(TOO_BIG_EXIT_BASE + done.log2)
     _stderr(f"executed: padded height 2^{done.log2}, {time.perf_counter() - started:.2f}s")
+    if air_build is not None:
+        air_build.wait()
+        _stderr(f"AIR kernels built (first run on this device): {time.perf_counter() - started:.2f}s")
 
     from tvmpd.stages.prover import DeviceTooSmall, backend_for
 
@@ -216,3 +224,26 @@ def verify(claim: str, proof: str) -> None:
         click.echo(f"invalid: {exc}")
         sys.exit(1)
     click.echo(f"valid ({time.perf_counter() - started:.2f}s)")
+
+
+@click.command()
+@click.option("--device", "devices", multiple=True,
+              help="OpenCL device key to build for (repeatable; default: the CPU device and every GPU).")
+def build(devices: tuple[str, ...]) -> None:
+    """Pay every one-time build on this machine now (the VM's compile, the AIR's kernels, each OpenCL
+    program of each device), so that the first `tvmpd prove` or `tvmpd serve` starts warm."""
+    from tvmpd.opencl.devices import cpu_device, gpu_devices, list_devices
+    from tvmpd.supervisor.children import warm_up
+
+    keys = list(devices)
+    if not keys:
+        keys = [d.key for d in [cpu_device(), *gpu_devices()] if d is not None] or ["cpu"]
+    known = {d.key for d in list_devices()} | {"cpu"}
+    for key in keys:
+        if key not in known:
+            raise click.BadParameter(f"no OpenCL device {key!r} (see `tvmpd devices`)", param_hint="--device")
+    started = time.perf_counter()
+    for key in keys:
+        t0 = time.perf_counter()
+        warm_up(key, lambda what, key=key: _stderr(f"[{time.perf_counter() - started:7.2f}s] {key}: {what}"))
+        _stderr(f"[{time.perf_counter() - started:7.2f}s] {key}: built in {time.perf_counter() - t0:.2f}s")

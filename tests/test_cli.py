@@ -15,3 +15,16 @@ def test_devices_lists_pocl_cpu():
     else:
         assert "CPU pool: numpy prover" in result.output
     assert "CPU pool device" not in result.output
+
+
+def test_build_rejects_unknown_device():
+    result = CliRunner().invoke(main, ["build", "--device", "9:9"])
+    assert result.exit_code == 2
+    assert "no OpenCL device '9:9'" in result.output
+
+
+def test_build_numpy_pool_compiles_the_vm():
+    # "cpu" (the numpy prover) has no kernels: the build is the VM's compile, then it reports the time
+    result = CliRunner().invoke(main, ["build", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert "cpu: VM compile" in result.output and "cpu: built in" in result.output

@@ -40,7 +40,7 @@ def main() -> int:
     print(f"device {rt.device.name} ({rt.key}): {rt.device.global_mem_size / 2**30:.1f} GiB, "
           f"largest buffer {rt.device.max_mem_alloc_size / 2**30:.1f} GiB", flush=True)
     for what, build in (("generate AIR kernels", generate_all),
-                        ("device_tables.cl", lambda: device_tables._program(rt)),
+                        ("device_tables.cl", lambda: device_tables.build_program(rt)),
                         ("AIR kernels", lambda: air.build_all(rt, air_kernels()))):
         t = time.perf_counter()
         build()

@@ -20,6 +20,7 @@ from pathlib import Path
 import platformdirs
 
 from tvmpd.opencl.air import AirKernels
+from tvmpd.opencl.prebuild import Prebuild
 from tvmpd.stages.air import codegen
 from tvmpd.stages.air.constraints import LoweredAir, lowered_air, source_digest
 
@@ -119,3 +120,16 @@ def air_kernels() -> AirKernels:
         raise RuntimeError(f"kernel cache {cache_root()} holds a broken set {kernels_digest()}: delete that "
                            "directory and it is generated again")
     return kernels
+
+
+def start_prebuild(device_key: str) -> Prebuild | None:
+    """Start building the current AIR's kernel set on an OpenCL device in helper processes when that is
+    pocl's (opencl/prebuild.py: it compiles each kernel at first launch, one at a time per process); wait()
+    on the result before the first proof. None for other devices and sets built before."""
+    from tvmpd.opencl import prebuild
+    from tvmpd.opencl.runtime import get_runtime
+
+    rt = get_runtime(device_key)
+    if not prebuild.wanted(rt):
+        return None
+    return prebuild.start(rt, air_kernels(), sum(lowered_air().counts().values()))

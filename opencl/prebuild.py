@@ -1,0 +1,199 @@
+"""A cold build of the generated AIR kernels on pocl, spread over processes.
+
+pocl compiles a kernel at its first launch, for that launch's work-group size and grid class (fewer than
+65535 work-items get a "smallgrid" build, larger launches another one, about 1.6 times as costly), keeps
+the machine code in its on-disk kernel cache and holds a process-wide lock while it compiles. The
+generated kernels are most of a first proof's build time, so start() hands them to helper processes (plain
+subprocesses: the daemon's children may not fork multiprocessing children), each launching its share once
+on a few rows, as the prover launches them for proofs up to 2^14 rows; the prover's own launches then load
+them from pocl's cache. One process on a machine builds a set at a time (a lock file); the others wait for
+it in wait(). A marker file in tvmpd's cache directory, named by the set, the device and pocl's cache
+directory, records a finished build, so later processes skip it (a pocl cache emptied by hand only makes
+the next first launches compile one by one again).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import logging
+import os
+import pickle
+import queue
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import platformdirs
+import pyopencl as cl
+
+from tvmpd.opencl import air, device_tables
+from tvmpd.opencl.air import AirKernels
+from tvmpd.opencl.devices import POCL_PLATFORM
+from tvmpd.opencl.runtime import KERNEL_DIR, PROGRAMS, Runtime, get_runtime
+
+ROWS = 128  # rows of a warm-up launch: two chunks of extend.cl's scan, a few constraint work-groups
+
+
+def wanted(rt: Runtime) -> bool:
+    """Whether a prebuild pays off on this device: pocl (it compiles at first launch), its kernel cache on."""
+    return (bool(rt.device.type & cl.device_type.CPU) and rt.device.platform.name.strip() == POCL_PLATFORM
+            and os.environ.get("POCL_KERNEL_CACHE", "1") != "0")
+
+
+STATIC_PROGRAMS = ("ntt", "ntt_cpu", "tip5")  # of runtime.PROGRAMS, those a proof on a CPU device builds
+
+
+def tasks(kernels: AirKernels) -> list[tuple[str, str]]:
+    """(group, name or "") of each task, the costliest (longest source) first: a generated constraint
+    kernel, a lowering group, extend.cl, or ("program", name), the build of a hand-written program whose
+    kernels are small (the prover launches them; building is the larger part of their cost)."""
+    cost = {("lowering_main", ""): sum(len(s) for _, s in kernels.lowering_main),
+            ("lowering_aux", ""): sum(len(s) for _, s in kernels.lowering_aux),
+            ("extend", ""): 0}
+    cost.update({("constraints", name): len(source) for name, source in kernels.constraints})
+    for name in (*STATIC_PROGRAMS, "device_tables"):
+        files = PROGRAMS.get(name, ("field.cl", "device_tables.cl"))
+        cost["program", name] = sum((KERNEL_DIR / f).stat().st_size for f in files)
+    return sorted(cost, key=lambda k: -cost[k])
+
+
+def run_task(rt: Runtime, kernels: AirKernels, num_constraints: int, group: str, name: str) -> None:
+    """Build one task's program or kernels and launch the kernels once, as the prover does, on ROWS rows
+    of zeros."""
+    if group == "program":
+        if name == "device_tables":
+            device_tables.build_program(rt)
+        else:
+            rt.program(name)
+        return
+    n = ROWS
+    main = rt.to_device(np.zeros(air.NUM_MAIN * n, dtype=np.uint64))
+    aux = rt.to_device(np.zeros(3 * air.NUM_AUX * n, dtype=np.uint64))
+    challenges = np.zeros((63, 3), dtype=np.uint64)
+    if group == "lowering_main":
+        air.fill_degree_lowering_main_device(rt, kernels, main, n)
+    elif group == "lowering_aux":
+        air.fill_degree_lowering_aux_device(rt, kernels, main, aux, challenges, n)
+    elif group == "extend":
+        air.extend_device(rt, kernels, main, challenges, n, aux)
+    else:
+        kern = air.air_kernel(rt, kernels, group, name)
+        weights = rt.to_device(np.zeros((num_constraints, 3), dtype=np.uint64))
+        sums = rt.to_device(np.zeros(12 * n, dtype=np.uint64))
+        device_tables.constraint_launch(rt, kern, main, aux, n, 1, rt.to_device(challenges), weights, sums)
+    rt.queue.finish()
+
+
+def _pocl_cache_dir() -> str:
+    """pocl's kernel cache directory as pocl derives it from the environment."""
+    if os.environ.get("POCL_CACHE_DIR"):
+        return os.environ["POCL_CACHE_DIR"]
+    return str(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pocl")
+
+
+def marker(rt: Runtime, kernels: AirKernels) -> Path:
+    """The file that records a finished prebuild of this set on this device into this pocl cache."""
+    dev = rt.device
+    where = "\n".join((dev.name, dev.driver_version, dev.platform.version, _pocl_cache_dir()))
+    tag = hashlib.sha256(where.encode()).hexdigest()[:16]
+    return Path(platformdirs.user_cache_dir("tvmpd")) / "prebuilt" / f"{kernels.digest}-{tag}"
+
+
+class Prebuild:
+    """A running prebuild (or one another process runs); wait() blocks until the set is in pocl's cache."""
+
+    def __init__(self, rt: Runtime, kernels: AirKernels, num_constraints: int, processes: int) -> None:
+        self.seconds: dict[str, float] = {}
+        self.errors: list[str] = []
+        self._threads: list[threading.Thread] = []
+        self._marker = marker(rt, kernels)
+        self._marker.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = open(self._marker.parent / f"{kernels.digest}.lock", "w")  # noqa: SIM115 (until wait)
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return  # another process builds this set; wait() waits for its lock
+        work = tasks(kernels)
+        todo: queue.SimpleQueue = queue.SimpleQueue()
+        for task in work:
+            todo.put(task)
+        fd, self._setup = tempfile.mkstemp(prefix="tvmpd-prebuild-", suffix=".pickle")
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump((rt.key, kernels, num_constraints), f)
+        for _ in range(max(1, min(processes, len(work)))):
+            err = tempfile.TemporaryFile("w+")  # noqa: SIM115 (read and closed by _feed)
+            proc = subprocess.Popen([sys.executable, "-m", "tvmpd.opencl.prebuild", self._setup],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True)
+            thread = threading.Thread(target=self._feed, args=(proc, err, todo), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _feed(self, proc: subprocess.Popen, err, todo: queue.SimpleQueue) -> None:
+        """Hand one task at a time to a helper until none are left or it fails."""
+        try:
+            while True:
+                try:
+                    group, name = todo.get_nowait()
+                except queue.Empty:
+                    break
+                proc.stdin.write(f"{group} {name or '-'}\n")
+                proc.stdin.flush()
+                answer = proc.stdout.readline().split()
+                if not answer:
+                    break
+                self.seconds[name or group] = float(answer[0])
+            proc.stdin.close()
+        except OSError:
+            pass  # the helper died: its exit status and error output say why
+        if proc.wait() != 0:
+            err.seek(0)
+            self.errors.append(err.read().strip()[-2000:] or f"helper exited with {proc.returncode}")
+        err.close()
+
+    def wait(self) -> dict[str, float]:
+        """Block until the set is built (here or by the process holding the lock); the seconds of each task
+        built here. A helper that failed is logged as a warning: the prover then builds what is missing
+        itself, as without a prebuild."""
+        for thread in self._threads:
+            thread.join()
+        if self._threads:
+            os.unlink(self._setup)
+            if not self.errors:
+                self._marker.touch()
+        else:
+            fcntl.flock(self._lock, fcntl.LOCK_EX)
+        self._lock.close()
+        for error in self.errors:
+            logging.getLogger("tvmpd").warning("prebuild of the AIR kernels: a helper failed: %s", error)
+        return self.seconds
+
+
+def start(rt: Runtime, kernels: AirKernels, num_constraints: int,
+          processes: int | None = None) -> Prebuild | None:
+    """Start building the set's kernels on rt's device in `processes` helpers (default: one per core); None
+    where a prebuild does not pay off (wanted()) or was done (marker())."""
+    if not wanted(rt) or marker(rt, kernels).exists():
+        return None
+    return Prebuild(rt, kernels, num_constraints, processes or os.cpu_count() or 1)
+
+
+def _serve(setup: str) -> None:
+    """Helper process: run the tasks named on standard input, one per line, answering each with its
+    seconds on standard output."""
+    with open(setup, "rb") as f:
+        device_key, kernels, num_constraints = pickle.load(f)
+    rt = get_runtime(device_key)
+    for line in sys.stdin:
+        group, name = line.split()
+        t = time.perf_counter()
+        run_task(rt, kernels, num_constraints, group, "" if name == "-" else name)
+        print(f"{time.perf_counter() - t:.3f}", flush=True)
+
+
+if __name__ == "__main__":
+    _serve(sys.argv[1])

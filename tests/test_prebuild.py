@@ -1,0 +1,84 @@
+"""opencl/prebuild.py: the cold build of the generated AIR kernels on pocl, spread over helper processes,
+lands every kernel in pocl's kernel cache (the prover's launches then load it), is recorded once, and is
+skipped where it cannot pay off."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from tvmpd.opencl import prebuild
+from tvmpd.opencl.devices import POCL_PLATFORM, cpu_devices
+from tvmpd.opencl.runtime import get_runtime
+from tvmpd.stages.air.constraints import lowered_air
+from tvmpd.stages.air.kernel_cache import air_kernels
+
+
+def _pocl_key() -> str:
+    keys = [d.key for d in cpu_devices() if d.platform == POCL_PLATFORM]
+    if not keys:
+        pytest.skip("pocl is not installed")
+    return keys[0]
+
+
+def _compiled(pocl_cache: Path) -> set[str]:
+    """Names of the kernels pocl has compiled machine code for in this cache directory."""
+    return {path.stem for path in pocl_cache.rglob("*.so")}
+
+
+def test_tasks_cover_every_generated_kernel_once() -> None:
+    kernels = air_kernels()
+    work = prebuild.tasks(kernels)
+    assert len(work) == len(set(work))
+    assert {name for group, name in work if group == "constraints"} == {n for n, _ in kernels.constraints}
+    groups = {"constraints", "lowering_main", "lowering_aux", "extend", "program"}
+    assert {group for group, _ in work} == groups
+    assert work[0] in (("lowering_main", ""), ("constraints", "evaluate_constraints_8"))  # longest first
+
+
+def test_prebuild_fills_pocl_cache_and_runs_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a fresh machine: pocl's and tvmpd's caches under an empty XDG_CACHE_HOME (the helpers inherit it)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("POCL_CACHE_DIR", raising=False)
+    monkeypatch.delenv("POCL_KERNEL_CACHE", raising=False)
+    rt = get_runtime(_pocl_key())
+    full = air_kernels()
+    # a small set (two constraint kernels, one lowering kernel each side) keeps the cold build short
+    kernels = dataclasses.replace(full, digest="test-" + full.digest, constraints=full.constraints[20:22],
+                                  lowering_main=full.lowering_main[:1], lowering_aux=full.lowering_aux[-1:])
+    build = prebuild.start(rt, kernels, sum(lowered_air().counts().values()), processes=2)
+    assert build is not None
+    seconds = build.wait()
+    names = [n for n, _ in kernels.constraints + kernels.lowering_main + kernels.lowering_aux]
+    assert set(seconds) >= {*names[:2], "lowering_main", "lowering_aux", "extend", "tip5"}
+    compiled = _compiled(tmp_path / "pocl")
+    assert set(names) | {"ext_terms", "ext_scan_apply"} <= compiled
+    assert prebuild.marker(rt, kernels).exists()
+    assert prebuild.start(rt, kernels, 1) is None  # recorded: later processes skip it
+
+
+def test_prebuild_skipped_without_pocl_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("POCL_KERNEL_CACHE", "0")
+    rt = get_runtime(_pocl_key())
+    assert not prebuild.wanted(rt)
+    assert prebuild.start(rt, air_kernels(), 1) is None
+
+
+def test_failed_helper_is_logged_and_not_recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("POCL_KERNEL_CACHE", raising=False)
+    rt = get_runtime(_pocl_key())
+    full = air_kernels()
+    # a kernel that does not compile: the helper exits with pocl's build error
+    broken = (("evaluate_constraints_0", "__kernel void evaluate_constraints_0(__global ulong *x) { y; }"),)
+    kernels = dataclasses.replace(full, digest="broken-" + full.digest, constraints=broken,
+                                  lowering_main=(), lowering_aux=())
+    build = prebuild.start(rt, kernels, 1, processes=1)
+    assert build is not None
+    build.wait()
+    assert "a helper failed" in caplog.text
+    assert not prebuild.marker(rt, kernels).exists()
