@@ -61,16 +61,8 @@ inline ulong gl_mul(ulong a, ulong b) {
     return gl_reduce128((ulong)p, (ulong)(p >> 64));
 }
 #else
-// The 128-bit product of two words as lo and hi words.
-inline void gl_mul_wide(ulong a, ulong b, ulong *lo, ulong *hi) {
-    *lo = a * b;
-    *hi = mul_hi(a, b);
-}
-
 inline ulong gl_mul(ulong a, ulong b) {
-    ulong lo, hi;
-    gl_mul_wide(a, b, &lo, &hi);
-    return gl_reduce128(lo, hi);
+    return gl_reduce128(a * b, mul_hi(a, b));
 }
 #endif
 
@@ -91,8 +83,7 @@ inline gl_wide gl_wide_mul_add(gl_wide s, ulong a, ulong b) {
     unsigned __int128 p = (unsigned __int128)a * b;
     ulong lo = (ulong)p, hi = (ulong)(p >> 64);
 #else
-    ulong lo, hi;
-    gl_mul_wide(a, b, &lo, &hi);
+    ulong lo = a * b, hi = mul_hi(a, b);
 #endif
     ulong l = s.lo + lo;
     hi += GL_CARRY(s.lo, lo, l) ? 1UL : 0UL;
