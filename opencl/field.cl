@@ -66,39 +66,6 @@ inline ulong gl_mul(ulong a, ulong b) {
 }
 #endif
 
-// Exact sums of many products, reduced once at the end (the quotient's weighted sums of constraints):
-// value = top * 2^128 + hi * 2^64 + lo, with top < 2^32 for fewer than 2^32 terms.
-typedef struct { ulong lo, hi, top; } gl_wide;
-
-inline gl_wide gl_wide_zero(void) { gl_wide s = { 0UL, 0UL, 0UL }; return s; }
-
-// s + a * b. The high word of a product of two words is at most 2^64 - 2, so adding the low carry to it
-// cannot wrap.
-#ifdef GL_MUL_CALL
-__attribute__((noinline)) gl_wide gl_wide_mul_add(gl_wide s, ulong a, ulong b) {
-#else
-inline gl_wide gl_wide_mul_add(gl_wide s, ulong a, ulong b) {
-#endif
-#ifdef GL_INT128
-    unsigned __int128 p = (unsigned __int128)a * b;
-    ulong lo = (ulong)p, hi = (ulong)(p >> 64);
-#else
-    ulong lo = a * b, hi = mul_hi(a, b);
-#endif
-    ulong l = s.lo + lo;
-    hi += GL_CARRY(s.lo, lo, l) ? 1UL : 0UL;
-    ulong h = s.hi + hi;
-    s.top += GL_CARRY(s.hi, hi, h) ? 1UL : 0UL;
-    s.lo = l;
-    s.hi = h;
-    return s;
-}
-
-// The canonical residue of a sum: 2^128 = -2^32 (mod p), and top * 2^32 < p.
-inline ulong gl_wide_reduce(gl_wide s) {
-    return gl_sub(gl_reduce128(s.lo, s.hi), s.top << 32);
-}
-
 inline ulong gl_sqr(ulong a) {
     return gl_mul(a, a);
 }
@@ -159,15 +126,6 @@ inline xfe xfe_mul(xfe a, xfe b) {
 }
 
 inline xfe xfe_new(ulong c0, ulong c1, ulong c2) { xfe r = { c0, c1, c2 }; return r; }
-
-// The extension element of the product coefficients d0 + d1 x + ... + d4 x^4 summed exactly in d[0..4]
-// (x^3 = x - 1, x^4 = x^2 - x, as in xfe_mul).
-inline xfe xfe_from_wide(gl_wide d0, gl_wide d1, gl_wide d2, gl_wide d3, gl_wide d4) {
-    ulong e0 = gl_wide_reduce(d0), e1 = gl_wide_reduce(d1), e2 = gl_wide_reduce(d2);
-    ulong e3 = gl_wide_reduce(d3), e4 = gl_wide_reduce(d4);
-    xfe r = { gl_sub(e0, e3), gl_sub(gl_add(e1, e3), e4), gl_add(e2, e4) };
-    return r;
-}
 
 inline xfe xfe_lift(ulong a) { xfe r = { a, 0UL, 0UL }; return r; }
 

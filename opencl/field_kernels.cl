@@ -18,16 +18,6 @@ __kernel void gl_sub_kernel(__global const ulong *a, __global const ulong *b, __
     if (i < n) out[i] = gl_sub(a[i], b[i]);
 }
 
-// out[i] = sum of a[i * terms + t] * b[i * terms + t] over t, summed exactly and reduced once (gl_wide).
-__kernel void gl_dot_kernel(__global const ulong *a, __global const ulong *b, __global ulong *out,
-                            const uint n, const uint terms) {
-    uint i = get_global_id(0);
-    if (i >= n) return;
-    gl_wide s = gl_wide_zero();
-    for (uint t = 0; t < terms; t++) s = gl_wide_mul_add(s, a[i * terms + t], b[i * terms + t]);
-    out[i] = gl_wide_reduce(s);
-}
-
 // a, b, out hold n extension elements as (n, 3) row-major.
 __kernel void xfe_mul_kernel(__global const ulong *a, __global const ulong *b, __global ulong *out,
                              const uint n) {

@@ -121,23 +121,12 @@ def _chunks(constraints: list[Node]) -> list[list[Node]]:
     return chunks
 
 
-def _weighted_terms(k: int, value: str, base: bool) -> list[str]:
-    """Statements adding weight k times a constraint's value to the exact product sums d0 .. d4 (the
-    coefficients of x^0 .. x^4 before reduction): 3 products for a base value, 9 for an extension one."""
-    if base:
-        return [f"d{i} = gl_wide_mul_add(d{i}, weights[{3 * k + i}], {value});" for i in range(3)]
-    return [f"d{i + j} = gl_wide_mul_add(d{i + j}, weights[{3 * k + i}], {value}.c{j});"
-            for i in range(3) for j in range(3)]
-
-
 def _constraint_kernel(name: str, category_index: int, chunk: list[Node], first: int, total: int) -> str:
     """One kernel over a slice of constraints: each is stored (mode 0) or weighted into the category's
-    sum (mode 1) right after it is computed, so that its value need not stay live (fewer registers). The
-    weighted products are summed exactly and reduced once per kernel, not once per product."""
+    sum (mode 1) right after it is computed, so that its value need not stay live (fewer registers)."""
     lines = [_CONSTRAINT_HEAD.format(name=name),
              f"    __global ulong *acc_at = out + (x * 4 + {category_index}) * 3;",
-             "    gl_wide d0 = gl_wide_zero(), d1 = gl_wide_zero(), d2 = gl_wide_zero(), d3 = gl_wide_zero(),"
-             " d4 = gl_wide_zero();"]
+             "    xfe acc = mode == 1 ? xfe_load(acc_at) : xfe_new(0, 0, 0);"]
     position = {}
     for k, c in enumerate(chunk):
         position.setdefault(c.id, []).append(first + k)
@@ -154,10 +143,11 @@ def _constraint_kernel(name: str, category_index: int, chunk: list[Node], first:
         lines.append(f"    const {'ulong' if b else 'xfe'} v{n.id} = {expr};")
         for k in position.get(n.id, []):
             value = f"xfe_lift(v{n.id})" if b else f"v{n.id}"
+            w = f"xfe_load(weights + {3 * k})"
+            term = f"xfe_mul_base({w}, v{n.id})" if b else f"xfe_mul({w}, v{n.id})"
             lines.append(f"    if (mode == 0) xfe_store(out + (x * {total} + {k}) * 3, {value}); "
-                         f"else {{ {' '.join(_weighted_terms(k, f'v{n.id}', b))} }}")
-    lines.append("    if (mode == 1) xfe_store(acc_at, xfe_add(xfe_load(acc_at), "
-                 "xfe_from_wide(d0, d1, d2, d3, d4)));")
+                         f"else acc = xfe_add(acc, {term});")
+    lines.append("    if (mode == 1) xfe_store(acc_at, acc);")
     lines.append("}")
     return "\n".join(lines) + "\n"
 
