@@ -79,8 +79,8 @@ inline ulong tip5_pow7(ulong x) {
 // instead of halving four times, c's residue modulo x^n + 1 (and x - 1) is scaled by 16 / (2n) here
 // (by 1 for x - 1), so every path ends with the same factor 16 and the result is exactly 16 y.
 // The residues modulo x^n + 1 (n = 2, 4, 8) are multiplied by Karatsuba on even and odd coefficients
-// (tip5_nega4, tip5_nega8), which needs c's residue at every leaf of that recursion: these are the
-// arrays below, in the order the recursion visits its products (even, odd, even + odd).
+// (tip5_nega2, tip5_nega4, tip5_nega8), which needs c's residue at every leaf of that recursion: these
+// are the arrays below, in the order the recursion visits its products (even, odd, even + odd).
 #define TIP5_MDS_K1_PLUS 524757L  // c mod (x - 1)
 #define TIP5_MDS_K1_MINUS 52427L  // c mod (x + 1)
 __constant long TIP5_MDS_K2[3] = {-25872L, 53918L, 28046L};  // 2 (c mod x^2 + 1)
@@ -93,84 +93,80 @@ __constant long TIP5_MDS_K8[27] = {  // 8 (c mod x^8 + 1)
 };
 
 // z = w v mod x^2 + 1 for the w of Karatsuba constants k = (w0, w1, w0 + w1): three products.
-inline void tip5_nega2(const ulong *v, __constant const long *k, ulong *z) {
-    ulong pe = (ulong)k[0] * v[0];
-    ulong po = (ulong)k[1] * v[1];
-    ulong ps = (ulong)k[2] * (v[0] + v[1]);
+__attribute__((always_inline)) inline void tip5_nega2(const ulong2 *v, __constant const long *k, ulong2 *z) {
+    ulong2 pe = (ulong)k[0] * v[0];
+    ulong2 po = (ulong)k[1] * v[1];
+    ulong2 ps = (ulong)k[2] * (v[0] + v[1]);
     z[0] = pe - po;
     z[1] = ps - pe - po;
 }
 
-// Karatsuba step modulo x^(2m) + 1, with y = x^2 (so y^m = -1): v = ve(y) + x vo(y) is split into its
-// even and odd coefficients; wv = we ve + y wo vo + x ((we + wo)(ve + vo) - we ve - wo vo).
-inline void tip5_nega_split(int m, const ulong *v, ulong *ve, ulong *vo, ulong *vs) {
-    for (int i = 0; i < m; i++) {
-        ve[i] = v[2 * i];
-        vo[i] = v[2 * i + 1];
-        vs[i] = ve[i] + vo[i];
+// Defines tip5_negaN: z = w v mod x^N + 1 by one Karatsuba step over HALF (the same product at N / 2 = M).
+// With y = x^2 (so y^M = -1) and v = ve(y) + x vo(y) split into even and odd coefficients,
+// w v = we ve + y wo vo + x ((we + wo)(ve + vo) - we ve - wo vo): three half-size products, whose
+// constants are k, k + 3^log2(M) and k + 2 3^log2(M) (KS is that stride). Loop bounds are literals so
+// every compiler unrolls them and keeps the arrays in registers.
+#define TIP5_NEGA_STEP(N, M, KS, HALF)                                                               \
+    __attribute__((always_inline)) inline void tip5_nega##N(const ulong2 *v, __constant const long *k, \
+                                                            ulong2 *z) {                             \
+        ulong2 ve[M], vo[M], vs[M], pe[M], po[M], ps[M];                                             \
+        _Pragma("unroll") for (int i = 0; i < M; i++) {                                              \
+            ve[i] = v[2 * i];                                                                        \
+            vo[i] = v[2 * i + 1];                                                                    \
+            vs[i] = ve[i] + vo[i];                                                                   \
+        }                                                                                            \
+        HALF(ve, k, pe);                                                                             \
+        HALF(vo, k + KS, po);                                                                        \
+        HALF(vs, k + 2 * KS, ps);                                                                    \
+        z[0] = pe[0] - po[M - 1]; /* y po wraps its top coefficient around with a minus sign */     \
+        _Pragma("unroll") for (int i = 1; i < M; i++) z[2 * i] = pe[i] + po[i - 1];                  \
+        _Pragma("unroll") for (int i = 0; i < M; i++) z[2 * i + 1] = ps[i] - pe[i] - po[i];          \
     }
-}
+TIP5_NEGA_STEP(4, 2, 3, tip5_nega2)
+TIP5_NEGA_STEP(8, 4, 9, tip5_nega4)
 
-// Joins the three half-size products pe = we ve, po = wo vo, ps = (we + wo)(ve + vo) into z = w v.
-inline void tip5_nega_join(int m, const ulong *pe, const ulong *po, const ulong *ps, ulong *z) {
-    z[0] = pe[0] - po[m - 1];  // y po wraps its top coefficient around with a minus sign
-    for (int i = 1; i < m; i++) z[2 * i] = pe[i] + po[i - 1];
-    for (int i = 0; i < m; i++) z[2 * i + 1] = ps[i] - pe[i] - po[i];
-}
-
-inline void tip5_nega4(const ulong *v, __constant const long *k, ulong *z) {
-    ulong ve[2], vo[2], vs[2], pe[2], po[2], ps[2];
-    tip5_nega_split(2, v, ve, vo, vs);
-    tip5_nega2(ve, k, pe);
-    tip5_nega2(vo, k + 3, po);
-    tip5_nega2(vs, k + 6, ps);
-    tip5_nega_join(2, pe, po, ps, z);
-}
-
-inline void tip5_nega8(const ulong *v, __constant const long *k, ulong *z) {
-    ulong ve[4], vo[4], vs[4], pe[4], po[4], ps[4];
-    tip5_nega_split(4, v, ve, vo, vs);
-    tip5_nega4(ve, k, pe);
-    tip5_nega4(vo, k + 9, po);
-    tip5_nega4(vs, k + 18, ps);
-    tip5_nega_join(4, pe, po, ps, z);
-}
-
-// x <- 16 (c * x mod x^16 - 1) for 16 values x[j] < 2^32: 41 multiplies instead of 256.
+// x <- 16 (c * x mod x^16 - 1) for 16 values x[j] < 2^32 (in each lane of the ulong2): 41 multiplies
+// instead of 256.
 // All arithmetic is on ulong modulo 2^64, negative numbers as two's complement: every step is a ring
 // operation, so the result is exact modulo 2^64, and it is the true value because 16 sum_j c_j x_j
-// < 16 * 524757 * 2^32 < 2^56. (No intermediate even wraps: residues stay below 2^36 in magnitude,
-// constants below 2^20, so products and their sums stay below 2^60.)
-inline void tip5_mds_cyclic16(ulong *x) {
-    ulong a8[8], b8[8], a4[4], b4[4], a2[2], b2[2], r8[8], r4[4], r2[2];
+// < 16 * 524757 * 2^32 < 2^56. (No intermediate even wraps: residues and Karatsuba sums stay below 2^36
+// in magnitude, constants below 2^20, so products and their sums stay below 2^60.)
+__attribute__((always_inline)) inline void tip5_mds_cyclic16(ulong2 *x) {
+    ulong2 a8[8], b8[8], a4[4], b4[4], a2[2], b2[2], r8[8], r4[4], r2[2];
+#pragma unroll
     for (int i = 0; i < 8; i++) {  // mod x^8 - 1 and mod x^8 + 1
         a8[i] = x[i] + x[i + 8];
         b8[i] = x[i] - x[i + 8];
     }
+#pragma unroll
     for (int i = 0; i < 4; i++) {
         a4[i] = a8[i] + a8[i + 4];
         b4[i] = a8[i] - a8[i + 4];
     }
+#pragma unroll
     for (int i = 0; i < 2; i++) {
         a2[i] = a4[i] + a4[i + 2];
         b2[i] = a4[i] - a4[i + 2];
     }
-    ulong r1a = (ulong)TIP5_MDS_K1_PLUS * (a2[0] + a2[1]);
-    ulong r1b = (ulong)TIP5_MDS_K1_MINUS * (a2[0] - a2[1]);
+    ulong2 r1a = (ulong)TIP5_MDS_K1_PLUS * (a2[0] + a2[1]);
+    ulong2 r1b = (ulong)TIP5_MDS_K1_MINUS * (a2[0] - a2[1]);
     tip5_nega2(b2, TIP5_MDS_K2, r2);
     tip5_nega4(b4, TIP5_MDS_K4, r4);
     tip5_nega8(b8, TIP5_MDS_K8, r8);
     // Unfold: a level's low half is u + v, its high half u - v.
     a2[0] = r1a + r1b;
     a2[1] = r1a - r1b;
+#pragma unroll
     for (int i = 0; i < 2; i++) {
         a4[i] = a2[i] + r2[i];
         a4[i + 2] = a2[i] - r2[i];
     }
+#pragma unroll
     for (int i = 0; i < 4; i++) {
         a8[i] = a4[i] + r4[i];
         a8[i + 4] = a4[i] - r4[i];
     }
+#pragma unroll
     for (int i = 0; i < 8; i++) {
         x[i] = a8[i] + r8[i];
         x[i + 8] = a8[i] - r8[i];
@@ -180,18 +176,14 @@ inline void tip5_mds_cyclic16(ulong *x) {
 // state <- M state. Each element is split into 32-bit halves and each half-vector convolved with c
 // exactly in integers (row sums below 2^52), so each output needs one reduction at the end.
 inline void tip5_mds(ulong *state) {
-    ulong lo[16], hi[16];
+    ulong2 x[16];  // (low half, high half) of each element: both go through the same convolution
 #pragma unroll
-    for (int j = 0; j < 16; j++) {
-        lo[j] = state[j] & 0xFFFFFFFFUL;
-        hi[j] = state[j] >> 32;
-    }
-    tip5_mds_cyclic16(lo);
-    tip5_mds_cyclic16(hi);
+    for (int j = 0; j < 16; j++) x[j] = (ulong2)(state[j] & 0xFFFFFFFFUL, state[j] >> 32);
+    tip5_mds_cyclic16(x);
 #pragma unroll
     for (int i = 0; i < 16; i++) {
-        ulong acc_lo = lo[i] >> 4;  // exact: the convolution returned 16 times the row sum
-        ulong acc_hi = hi[i] >> 4;
+        ulong acc_lo = x[i].s0 >> 4;  // exact: the convolution returned 16 times the row sum
+        ulong acc_hi = x[i].s1 >> 4;
         // value = acc_hi * 2^32 + acc_lo, with acc_hi = h1 * 2^32 + h0 and 2^64 = 2^32 - 1 (mod p).
         ulong h0 = acc_hi & 0xFFFFFFFFUL;
         ulong h1 = acc_hi >> 32;
