@@ -104,8 +104,9 @@ __attribute__((always_inline)) inline void tip5_nega2(const ulong2 *v, __constan
 // Defines tip5_negaN: z = w v mod x^N + 1 by one Karatsuba step over HALF (the same product at N / 2 = M).
 // With y = x^2 (so y^M = -1) and v = ve(y) + x vo(y) split into even and odd coefficients,
 // w v = we ve + y wo vo + x ((we + wo)(ve + vo) - we ve - wo vo): three half-size products, whose
-// constants are k, k + 3^log2(M) and k + 2 3^log2(M) (KS is that stride). Loop bounds are literals so
-// every compiler unrolls them and keeps the arrays in registers.
+// constants are k, k + 3^log2(M) and k + 2 3^log2(M) (KS is that stride). Literal loop bounds and the
+// unroll pragmas let the loops unroll fully, keeping the arrays in registers (a run-time bound left pocl
+// with loops over private memory).
 #define TIP5_NEGA_STEP(N, M, KS, HALF)                                                               \
     __attribute__((always_inline)) inline void tip5_nega##N(const ulong2 *v, __constant const long *k, \
                                                             ulong2 *z) {                             \
