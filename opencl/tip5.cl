@@ -70,29 +70,121 @@ inline ulong tip5_pow7(ulong x) {
     return gl_mul(x6, x);
 }
 
-// One coefficient of the circulant MDS matrix: entry (i, j) is MDS_COL((i - j) mod 16).
-#define MDS_COL(k) ((k) == 0 ? 61402u : (k) == 1 ? 1108u : (k) == 2 ? 28750u : (k) == 3 ? 33823u : \
-                    (k) == 4 ? 7454u : (k) == 5 ? 43244u : (k) == 6 ? 53865u : (k) == 7 ? 12034u : \
-                    (k) == 8 ? 56951u : (k) == 9 ? 27521u : (k) == 10 ? 41351u : (k) == 11 ? 40901u : \
-                    (k) == 12 ? 12021u : (k) == 13 ? 59689u : (k) == 14 ? 26798u : 17845u)
+// The MDS layer multiplies the state by the circulant matrix with first column
+// c = (61402, 1108, 28750, 33823, 7454, 43244, 53865, 12034, 56951, 27521, 41351, 40901, 12021, 59689,
+// 26798, 17845): new[i] = sum_j c[(i - j) mod 16] old[j], the cyclic convolution c * old mod x^16 - 1.
+// It is computed through x^16 - 1 = (x - 1)(x + 1)(x^2 + 1)(x^4 + 1)(x^8 + 1): fold old down to its
+// residue modulo each factor, multiply each residue by c's residue, and unfold. Unfolding one level
+// (u = y mod x^k - 1, v = y mod x^k + 1) gives u + v = 2 (low half of y) and u - v = 2 (high half);
+// instead of halving four times, c's residue modulo x^n + 1 (and x - 1) is scaled by 16 / (2n) here
+// (by 1 for x - 1), so every path ends with the same factor 16 and the result is exactly 16 y.
+// The residues modulo x^n + 1 (n = 2, 4, 8) are multiplied by Karatsuba on even and odd coefficients
+// (tip5_nega2, tip5_nega4, tip5_nega8), which needs c's residue at every leaf of that recursion: these
+// are the arrays below, in the order the recursion visits its products (even, odd, even + odd).
+#define TIP5_MDS_K1_PLUS 524757L  // c mod (x - 1)
+#define TIP5_MDS_K1_MINUS 52427L  // c mod (x + 1)
+__constant long TIP5_MDS_K2[3] = {-25872L, 53918L, 28046L};  // 2 (c mod x^2 + 1)
+__constant long TIP5_MDS_K4[9] = {395512L, -42248L, 353264L, -297216L, 179380L, -117836L, 98296L, 137132L,
+                                   235428L};  // 4 (c mod x^4 + 1)
+__constant long TIP5_MDS_K8[27] = {  // 8 (c mod x^8 + 1)
+    35608L, -36536L, -928L, -100808L, 216536L, 115728L, -65200L, 180000L, 114800L,
+    -211304L, -131560L, -342864L, -56624L, -46488L, -103112L, -267928L, -178048L, -445976L,
+    -175696L, -168096L, -343792L, -157432L, 170048L, 12616L, -333128L, 1952L, -331176L,
+};
 
-// state <- M state. Split each element into 32-bit halves; the 16-bit matrix entries keep every
-// row sum of a half below 2^52, so each output needs one reduction at the end.
-inline void tip5_mds(ulong *state) {
-    uint lo[16], hi[16];  // 32-bit halves, so each product below is one 32 x 32 -> 64 multiply
+// z = w v mod x^2 + 1 for the w of Karatsuba constants k = (w0, w1, w0 + w1): three products.
+__attribute__((always_inline)) inline void tip5_nega2(const ulong2 *v, __constant const long *k, ulong2 *z) {
+    ulong2 pe = (ulong)k[0] * v[0];
+    ulong2 po = (ulong)k[1] * v[1];
+    ulong2 ps = (ulong)k[2] * (v[0] + v[1]);
+    z[0] = pe - po;
+    z[1] = ps - pe - po;
+}
+
+// Defines tip5_negaN: z = w v mod x^N + 1 by one Karatsuba step over HALF (the same product at N / 2 = M).
+// With y = x^2 (so y^M = -1) and v = ve(y) + x vo(y) split into even and odd coefficients,
+// w v = we ve + y wo vo + x ((we + wo)(ve + vo) - we ve - wo vo): three half-size products, whose
+// constants are k, k + 3^log2(M) and k + 2 3^log2(M) (KS is that stride). Literal loop bounds and the
+// unroll pragmas let the loops unroll fully, keeping the arrays in registers (a run-time bound left pocl
+// with loops over private memory).
+#define TIP5_NEGA_STEP(N, M, KS, HALF)                                                               \
+    __attribute__((always_inline)) inline void tip5_nega##N(const ulong2 *v, __constant const long *k, \
+                                                            ulong2 *z) {                             \
+        ulong2 ve[M], vo[M], vs[M], pe[M], po[M], ps[M];                                             \
+        _Pragma("unroll") for (int i = 0; i < M; i++) {                                              \
+            ve[i] = v[2 * i];                                                                        \
+            vo[i] = v[2 * i + 1];                                                                    \
+            vs[i] = ve[i] + vo[i];                                                                   \
+        }                                                                                            \
+        HALF(ve, k, pe);                                                                             \
+        HALF(vo, k + KS, po);                                                                        \
+        HALF(vs, k + 2 * KS, ps);                                                                    \
+        z[0] = pe[0] - po[M - 1]; /* y po wraps its top coefficient around with a minus sign */     \
+        _Pragma("unroll") for (int i = 1; i < M; i++) z[2 * i] = pe[i] + po[i - 1];                  \
+        _Pragma("unroll") for (int i = 0; i < M; i++) z[2 * i + 1] = ps[i] - pe[i] - po[i];          \
+    }
+TIP5_NEGA_STEP(4, 2, 3, tip5_nega2)
+TIP5_NEGA_STEP(8, 4, 9, tip5_nega4)
+
+// x <- 16 (c * x mod x^16 - 1) for 16 values x[j] < 2^32 (in each lane of the ulong2): 41 multiplies
+// instead of 256.
+// All arithmetic is on ulong modulo 2^64, negative numbers as two's complement: every step is a ring
+// operation, so the result is exact modulo 2^64, and it is the true value because 16 sum_j c_j x_j
+// < 16 * 524757 * 2^32 < 2^56. (No intermediate even wraps: residues and Karatsuba sums stay below 2^36
+// in magnitude, constants below 2^20, so products and their sums stay below 2^60.)
+__attribute__((always_inline)) inline void tip5_mds_cyclic16(ulong2 *x) {
+    ulong2 a8[8], b8[8], a4[4], b4[4], a2[2], b2[2], r8[8], r4[4], r2[2];
 #pragma unroll
-    for (int j = 0; j < 16; j++) {
-        lo[j] = (uint)state[j];
-        hi[j] = (uint)(state[j] >> 32);
+    for (int i = 0; i < 8; i++) {  // mod x^8 - 1 and mod x^8 + 1
+        a8[i] = x[i] + x[i + 8];
+        b8[i] = x[i] - x[i + 8];
     }
 #pragma unroll
-    for (int i = 0; i < 16; i++) {
-        ulong acc_lo = 0, acc_hi = 0;
+    for (int i = 0; i < 4; i++) {
+        a4[i] = a8[i] + a8[i + 4];
+        b4[i] = a8[i] - a8[i + 4];
+    }
 #pragma unroll
-        for (int j = 0; j < 16; j++) {
-            acc_lo += (ulong)MDS_COL((i - j) & 15) * lo[j];
-            acc_hi += (ulong)MDS_COL((i - j) & 15) * hi[j];
-        }
+    for (int i = 0; i < 2; i++) {
+        a2[i] = a4[i] + a4[i + 2];
+        b2[i] = a4[i] - a4[i + 2];
+    }
+    ulong2 r1a = (ulong)TIP5_MDS_K1_PLUS * (a2[0] + a2[1]);
+    ulong2 r1b = (ulong)TIP5_MDS_K1_MINUS * (a2[0] - a2[1]);
+    tip5_nega2(b2, TIP5_MDS_K2, r2);
+    tip5_nega4(b4, TIP5_MDS_K4, r4);
+    tip5_nega8(b8, TIP5_MDS_K8, r8);
+    // Unfold: a level's low half is u + v, its high half u - v.
+    a2[0] = r1a + r1b;
+    a2[1] = r1a - r1b;
+#pragma unroll
+    for (int i = 0; i < 2; i++) {
+        a4[i] = a2[i] + r2[i];
+        a4[i + 2] = a2[i] - r2[i];
+    }
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        a8[i] = a4[i] + r4[i];
+        a8[i + 4] = a4[i] - r4[i];
+    }
+#pragma unroll
+    for (int i = 0; i < 8; i++) {
+        x[i] = a8[i] + r8[i];
+        x[i + 8] = a8[i] - r8[i];
+    }
+}
+
+// state <- M state. Each element is split into 32-bit halves and each half-vector convolved with c
+// exactly in integers (row sums below 2^52), so each output needs one reduction at the end.
+inline void tip5_mds(ulong *state) {
+    ulong2 x[16];  // (low half, high half) of each element: both go through the same convolution
+#pragma unroll
+    for (int j = 0; j < 16; j++) x[j] = (ulong2)(state[j] & 0xFFFFFFFFUL, state[j] >> 32);
+    tip5_mds_cyclic16(x);
+#pragma unroll
+    for (int i = 0; i < 16; i++) {
+        ulong acc_lo = x[i].s0 >> 4;  // exact: the convolution returned 16 times the row sum
+        ulong acc_hi = x[i].s1 >> 4;
         // value = acc_hi * 2^32 + acc_lo, with acc_hi = h1 * 2^32 + h0 and 2^64 = 2^32 - 1 (mod p).
         ulong h0 = acc_hi & 0xFFFFFFFFUL;
         ulong h1 = acc_hi >> 32;

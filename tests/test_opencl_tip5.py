@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import load_json, random_field
 from tvmpd.opencl import merkle as cl_merkle
 from tvmpd.opencl import tip5 as cl_tip5
-from tvmpd.opencl.runtime import get_runtime
+from tvmpd.opencl.runtime import KERNEL_DIR, PROGRAMS, get_runtime
 from tvmpd.stages import tip5 as np_tip5
 
 P = np_tip5.P
@@ -18,6 +20,38 @@ P = np_tip5.P
 @pytest.fixture(scope="module")
 def rng():
     return np.random.default_rng()
+
+
+# A kernel applying only tip5_mds, built beside the tip5 program's sources: the layer alone on any state.
+_MDS_KERNEL = """
+__kernel void mds_only_kernel(__global ulong *states, const uint n) {
+    uint g = get_global_id(0);
+    if (g >= n) return;
+    ulong s[16];
+    for (int i = 0; i < 16; i++) s[i] = states[16 * (ulong)g + i];
+    tip5_mds(s);
+    for (int i = 0; i < 16; i++) states[16 * (ulong)g + i] = s[i];
+}
+"""
+
+# Lane values at the edges of the MDS's bounds: halves of all ones (0xFFFFFFFF_FFFFFFFF is not canonical,
+# but tip5_mds is exact for any 64-bit word), p - 1 (high half all ones), and their neighbours.
+_MDS_EDGES = [0, 1, 2**32 - 1, 2**32, P - 1, P - 2, 2**64 - 1, 2**64 - 2**32 - 1, 2**63]
+
+
+def _mds_reference(state: list[int]) -> list[int]:
+    """The circulant matrix product mod p in Python ints, straight from the first column."""
+    col = np_tip5.MDS_FIRST_COLUMN
+    return [sum(col[(i - j) % 16] * state[j] for j in range(16)) % P for i in range(16)]
+
+
+def _mds_device(device: str, states: np.ndarray) -> np.ndarray:
+    rt = get_runtime(device)
+    source = "\n".join((KERNEL_DIR / f).read_text() for f in PROGRAMS["tip5"]) + _MDS_KERNEL
+    kern = rt.program_from_source("tip5-mds-only", source).mds_only_kernel
+    buf = rt.to_device(states)
+    kern(rt.queue, (states.shape[0],), None, buf, np.uint32(states.shape[0]))
+    return rt.from_device(buf, states.shape)
 
 
 def _digest(d):
@@ -37,6 +71,26 @@ def test_permutation_matches_numpy(device, rng):
     edges = np.array([0, 1, P - 1, 2**32 - 1, P - 2**32], dtype=np.uint64)
     states[:5] = edges[:, None]  # edge words in every lane
     assert np.array_equal(cl_tip5.permute_batch(states, device), np_tip5.permute_batch(states))
+
+
+def test_mds_extreme_states(device):
+    """Every lane at one edge value, and alternating pairs of edge values, against the plain product."""
+    states = [[e] * 16 for e in _MDS_EDGES]
+    states += [[a if j % 2 else b for j in range(16)] for a in _MDS_EDGES for b in _MDS_EDGES]
+    states += [[_MDS_EDGES[(j + k) % len(_MDS_EDGES)] for j in range(16)] for k in range(len(_MDS_EDGES))]
+    got = _mds_device(device, np.array(states, dtype=np.uint64))
+    assert got.tolist() == [_mds_reference(s) for s in states]
+
+
+_mds_lane = st.one_of(st.integers(0, 2**64 - 1), st.integers(0, P - 1), st.sampled_from(_MDS_EDGES),
+                      st.integers(2**64 - 2**33, 2**64 - 1), st.integers(P - 2**33, P - 1))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(_mds_lane, min_size=16, max_size=16), min_size=1, max_size=8))
+def test_mds_matches_the_plain_matrix_product(device, states):
+    got = _mds_device(device, np.array(states, dtype=np.uint64))
+    assert got.tolist() == [_mds_reference(s) for s in states]
 
 
 def test_hash_rows_known_answers(vectors, device):
