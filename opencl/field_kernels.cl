@@ -6,6 +6,12 @@ __kernel void gl_mul_kernel(__global const ulong *a, __global const ulong *b, __
     if (i < n) out[i] = gl_mul(a[i], b[i]);
 }
 
+__kernel void gl_mul_limbs_kernel(__global const ulong *a, __global const ulong *b, __global ulong *out,
+                                  const uint n) {
+    uint i = get_global_id(0);
+    if (i < n) out[i] = gl_mul_limbs(a[i], b[i]);
+}
+
 __kernel void gl_add_kernel(__global const ulong *a, __global const ulong *b, __global ulong *out,
                             const uint n) {
     uint i = get_global_id(0);

@@ -70,17 +70,17 @@ __kernel void ntt_bitrev_kernel(__global const ulong *src, __global ulong *dst, 
 // stage s + q pairs x[a] with x[a + 2^q] (bit q of a clear) and its twiddle index is
 // (i + a 2^s) mod 2^(s+q) = j + (a mod 2^q) 2^s, which TW(q, a mod 2^q) reads.
 #define TW(q, am) tw[(1u << (s + (q))) + j + ((uint)(am) << s)]
-#define BF_DIT(a, b, w)                  \
-    do {                                 \
-        ulong t_ = gl_mul(x[b], (w));    \
-        x[b] = gl_sub(x[a], t_);         \
-        x[a] = gl_add(x[a], t_);         \
+#define BF_DIT(a, b, w)                     \
+    do {                                    \
+        ulong t_ = gl_mul_limbs(x[b], (w)); \
+        x[b] = gl_sub(x[a], t_);            \
+        x[a] = gl_add(x[a], t_);            \
     } while (0)
-#define BF_DIF(a, b, w)                          \
-    do {                                         \
-        ulong y_ = x[b];                         \
-        x[b] = gl_mul(gl_sub(x[a], y_), (w));    \
-        x[a] = gl_add(x[a], y_);                 \
+#define BF_DIF(a, b, w)                             \
+    do {                                            \
+        ulong y_ = x[b];                            \
+        x[b] = gl_mul_limbs(gl_sub(x[a], y_), (w)); \
+        x[a] = gl_add(x[a], y_);                    \
     } while (0)
 
 inline void ntt_group2(ulong *x, const uint dif, __global const ulong *tw, const uint s, const uint j) {
@@ -187,9 +187,9 @@ __kernel void ntt_pass_kernel(__global const ulong *src, __global ulong *dst, __
             __global const ulong *at = src + c * src_stride + bit_reverse(j, load_bits);
             ulong v = at[(ulong)(fold - 1) << load_bits];
             for (uint t = fold - 1; t > 0; t--) {
-                v = gl_add(gl_mul(v, fold_factor), at[(ulong)(t - 1) << load_bits]);
+                v = gl_add(gl_mul_limbs(v, fold_factor), at[(ulong)(t - 1) << load_bits]);
             }
-            sh[SH(l)] = gl_mul(v, load_table[j]);
+            sh[SH(l)] = gl_mul_limbs(v, load_table[j]);
         } else {
             sh[SH(l)] = src[c * src_stride + j];
         }
@@ -209,7 +209,7 @@ __kernel void ntt_pass_kernel(__global const ulong *src, __global ulong *dst, __
     for (uint l = lid; l < B; l += lsize) {
         uint gi = base | ((l >> log_t) << s0) | (l & (T - 1u));
         ulong v = sh[SH(l)];
-        if (use_scale) v = gl_mul(v, scale[gi]);
+        if (use_scale) v = gl_mul_limbs(v, scale[gi]);
         dst[c * dst_stride + gi] = v;
     }
 }
