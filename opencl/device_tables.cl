@@ -47,6 +47,29 @@ __kernel void transpose_kernel(__global const ulong *src, __global ulong *dst, c
     dst[dst_off + c * dst_stride + row0 + r] = src[(ulong)r * cols + c];
 }
 
+// The same transpose through local memory, in tiles of TILE x TILE elements: a work-group of (TILE,
+// TILE_ROWS) reads a tile's rows along the source row and writes its columns along the destination
+// column, so both the reads and the writes are contiguous across the work-items (the kernel above reads
+// with a stride of `cols` words). Global size (ceil(rows / TILE) TILE, ceil(cols / TILE) TILE_ROWS).
+#define TILE 32
+#define TILE_ROWS 8
+__kernel void transpose_tiled_kernel(__global const ulong *src, __global ulong *dst, const uint rows,
+                                     const uint cols, const ulong dst_stride, const ulong row0,
+                                     const ulong dst_off) {
+    __local ulong tile[TILE][TILE + 1];  // + 1: the column reads below hit distinct banks
+    const uint lx = get_local_id(0), ly = get_local_id(1);
+    const uint r0 = get_group_id(0) * TILE, c0 = get_group_id(1) * TILE;
+    for (uint j = ly; j < TILE; j += TILE_ROWS) {
+        const uint r = r0 + j, c = c0 + lx;
+        if (r < rows && c < cols) tile[j][lx] = src[(ulong)r * cols + c];
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (uint j = ly; j < TILE; j += TILE_ROWS) {
+        const uint c = c0 + j, r = r0 + lx;
+        if (r < rows && c < cols) dst[dst_off + c * dst_stride + row0 + r] = tile[lx][j];
+    }
+}
+
 // buf[first + i] = 0 for i < count. NVIDIA's clEnqueueFillBuffer faulted at byte offsets of 2^34 and above
 // (the aux table of a 2^23 proof), so device tables are zeroed by this kernel, with 64-bit indices.
 __kernel void zero_kernel(__global ulong *buf, const ulong first, const ulong count) {

@@ -115,6 +115,22 @@ def _copy_rows(pool: ThreadPoolExecutor | None, threads: int, out: np.ndarray, s
     list(pool.map(lambda a: np.copyto(out[a:a + step], src[a:a + step]), range(0, len(out), step)))
 
 
+TILE, TILE_ROWS = 32, 8  # device_tables.cl transpose_tiled_kernel's work-group shape
+
+
+def transpose(rt: Runtime, src: cl.Buffer, dst: cl.Buffer, n: int, cols: int, dst_stride: int, row0: int,
+              dst_off: int, wait_for: list | None = None, tiled: bool = True) -> cl.Event | None:
+    """dst[dst_off + c * dst_stride + row0 + r] = src[r * cols + c] for r < n, c < cols (row-major rows into
+    column-major columns). tiled: through local memory, both sides contiguous (GPUs); else one element
+    per work-item, reads strided by cols (CPUs, where caches hide the stride)."""
+    args = (src, dst, np.uint32(n), np.uint32(cols), np.uint64(dst_stride), np.uint64(row0),
+            np.uint64(dst_off))
+    if not tiled:
+        return _run(rt, "transpose_kernel", (n, cols), *args, wait_for=wait_for)
+    gsize = (-(-n // TILE) * TILE, -(-cols // TILE) * TILE_ROWS)
+    return _kernel(rt, "transpose_tiled_kernel")(rt.queue, gsize, (TILE, TILE_ROWS), *args, wait_for=wait_for)
+
+
 def upload_columns(rt: Runtime, table: np.ndarray, dst: cl.Buffer | None = None,
                    first_column: int = 0) -> cl.Buffer:
     """A row-major (rows, cols) host table as a column-major device table, transposed on the device: a new
@@ -143,9 +159,8 @@ def upload_columns(rt: Runtime, table: np.ndarray, dst: cl.Buffer | None = None,
         _copy_rows(pool, threads, host, table[r0:r1])
         copied = cl.enqueue_copy(copies, staging[slot], host, is_blocking=False)
         copies.flush()  # an event waited for on another queue must have been flushed (OpenCL 1.2, 5.13)
-        done[slot] = _run(rt, "transpose_kernel", (n, cols), staging[slot], dst, np.uint32(n),
-                          np.uint32(cols), np.uint64(rows), np.uint64(r0), np.uint64(first_column * rows),
-                          wait_for=[copied])
+        done[slot] = transpose(rt, staging[slot], dst, n, cols, rows, r0, first_column * rows, [copied],
+                               tiled=not rt.device.type & cl.device_type.CPU)
         rt.queue.flush()
     if pool is not None:
         pool.shutdown()

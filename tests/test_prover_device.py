@@ -64,6 +64,25 @@ def test_upload_columns_through_pinned_chunks_transposes_exactly(rt, monkeypatch
     np.testing.assert_array_equal(dev.download_columns(rt, dst, 20, 100), want)
 
 
+@pytest.mark.parametrize("tiled", [True, False], ids=["tiled", "plain"])
+def test_transpose_places_rows_as_columns(rt, tiled):
+    """Both transposes (tiled through local memory, as GPUs run it in upload_columns, and one element per
+    work-item, as CPUs do) put a row chunk at its rows of every column of a wider table, edges of partial
+    tiles included, and leave the rest alone."""
+    from tvmpd.opencl import device_tables as dev
+
+    rng = np.random.default_rng(9)
+    rows, cols, row0, n, first = 200, 150, 37, 70, 3  # 70 x 149 = partial tiles in both directions
+    chunk = random_field(rng, (n, cols - first))
+    before = random_field(rng, (cols, rows))
+    dst = rt.to_device(before)
+    dev.transpose(rt, rt.to_device(chunk), dst, n, cols - first, rows, row0, first * rows, tiled=tiled)
+    rt.queue.finish()
+    want = before.copy()
+    want[first:, row0:row0 + n] = chunk.T
+    np.testing.assert_array_equal(rt.from_device(dst, (cols, rows)), want)
+
+
 def test_evaluate_at_and_weighted_sum_equal_numpy(rt):
     from tvmpd.opencl import device_tables as dev
     from tvmpd.stages.host_backend import _base_weighted
