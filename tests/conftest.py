@@ -72,3 +72,27 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         found = opencl_test_devices()
         metafunc.parametrize("device", [key for _, key in found], ids=[name for name, _ in found],
                              scope="module")
+
+
+@pytest.fixture(scope="module")
+def rt(device):
+    """The OpenCL runtime of the test device (one per device of opencl_test_devices())."""
+    from tvmpd.opencl.runtime import get_runtime
+
+    return get_runtime(device)
+
+
+@pytest.fixture(scope="module")
+def seeded_halt(vectors):
+    """The `halt` vector request as (claim, main table of its 149 base columns, seed, reference proof)."""
+    from tvmpd.stages.proof import from_bincode
+    from tvmpd.stages.prover import main_table
+    from tvmpd.stages.vm import Claim, NonDeterminism, Program
+    from tvmpd.stages.vm.interpreter import run_claim
+
+    lines = (vectors / "requests" / "halt.req").read_text().splitlines()
+    claim = Claim.from_json(lines[0])
+    _, aet = run_claim(claim, Program.from_json(lines[1]), NonDeterminism.from_json(lines[2]))
+    seed = bytes.fromhex((vectors / "proofs" / "halt.seed").read_text().strip())
+    reference = from_bincode((vectors / "proofs" / "halt.proof").read_bytes())
+    return claim, main_table(aet, degree_lowered=False), seed, reference

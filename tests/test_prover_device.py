@@ -13,13 +13,6 @@ from tvmpd.stages.domains import derive
 cl = pytest.importorskip("pyopencl")
 
 
-@pytest.fixture(scope="module")
-def rt(device):
-    from tvmpd.opencl.runtime import get_runtime
-
-    return get_runtime(device)
-
-
 
 def test_randomized_interpolants_and_coset_values_equal_numpy(rt):
     from tvmpd.opencl import device_tables as dev

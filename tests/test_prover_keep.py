@@ -87,28 +87,6 @@ def test_auto_keep_stays_within_the_share_given_for_it(monkeypatch):
     assert device_layout(d, H100_LARGEST, H100_MEMORY, keep_memory=aux - 1).keep == "none"
 
 
-@pytest.fixture(scope="module")
-def rt(device):
-    from tvmpd.opencl.runtime import get_runtime
-
-    return get_runtime(device)
-
-
-@pytest.fixture(scope="module")
-def halt(vectors):
-    from tvmpd.stages.proof import from_bincode
-    from tvmpd.stages.prover import main_table
-    from tvmpd.stages.vm import Claim, NonDeterminism, Program
-    from tvmpd.stages.vm.interpreter import run_claim
-
-    lines = (vectors / "requests" / "halt.req").read_text().splitlines()
-    claim = Claim.from_json(lines[0])
-    _, aet = run_claim(claim, Program.from_json(lines[1]), NonDeterminism.from_json(lines[2]))
-    seed = bytes.fromhex((vectors / "proofs" / "halt.seed").read_text().strip())
-    reference = from_bincode((vectors / "proofs" / "halt.proof").read_bytes())
-    return claim, main_table(aet, degree_lowered=False), seed, reference
-
-
 def test_the_device_keeps_within_the_memory_it_is_given(rt, monkeypatch):
     """pocl (a CPU device) keeps both tables' cosets at 2^8 within half its memory; given less memory for
     them (a child passes what is free), it keeps what fits."""
@@ -174,8 +152,8 @@ def allocations(monkeypatch):
 
 @pytest.mark.parametrize("mode, keep", [("full", "none"), ("full", "main"), ("full", "aux"), ("full", "both"),
                                         ("half", "none"), ("half", "aux"), ("half", "both")])
-def test_each_forced_keep_gives_the_reference_proof_within_the_model(rt, halt, allocations, monkeypatch, mode,
-                                                                     keep):
+def test_each_forced_keep_gives_the_reference_proof_within_the_model(rt, seeded_halt, allocations,
+                                                                     monkeypatch, mode, keep):
     """The quotient and the opened rows read whichever tables are kept and evaluate the others; the
     buffers allocated during the proof never exceed the layout's modelled peak. Scratch batches are made
     small, so that the model's scratch term hides nothing: it would not hold for "both" if the model left
@@ -185,7 +163,7 @@ def test_each_forced_keep_gives_the_reference_proof_within_the_model(rt, halt, a
     from tvmpd.stages.prover import prove_table
 
     monkeypatch.setattr(dev, "BATCH_BYTES", 1 << 15)
-    claim, table, seed, reference = halt
+    claim, table, seed, reference = seeded_halt
     backend = DeviceBackend(rt.key, memory_mode=mode, keep_cosets=keep)
     proof = prove_table(claim, table, seed=seed, backend=backend, degree_lowered=False)
     np.testing.assert_array_equal(proof, reference)

@@ -16,44 +16,22 @@ H100_MEMORY = 85031714816  # CL_DEVICE_GLOBAL_MEM_SIZE of an 80 GB H100 (NVIDIA'
 H100_LARGEST = H100_MEMORY // 4  # its CL_DEVICE_MAX_MEM_ALLOC_SIZE
 
 
-@pytest.fixture(scope="module")
-def rt(device):
-    from tvmpd.opencl.runtime import get_runtime
-
-    return get_runtime(device)
-
-
-@pytest.fixture(scope="module")
-def halt(vectors):
-    from tvmpd.stages.proof import from_bincode
-    from tvmpd.stages.prover import main_table
-    from tvmpd.stages.vm import Claim, NonDeterminism, Program
-    from tvmpd.stages.vm.interpreter import run_claim
-
-    lines = (vectors / "requests" / "halt.req").read_text().splitlines()
-    claim = Claim.from_json(lines[0])
-    _, aet = run_claim(claim, Program.from_json(lines[1]), NonDeterminism.from_json(lines[2]))
-    seed = bytes.fromhex((vectors / "proofs" / "halt.seed").read_text().strip())
-    reference = from_bincode((vectors / "proofs" / "halt.proof").read_bytes())
-    return claim, main_table(aet, degree_lowered=False), seed, reference
-
-
-def _prove(backend, halt) -> np.ndarray:
+def _prove(backend, seeded_halt) -> np.ndarray:
     from tvmpd.stages.prover import prove_table
 
-    claim, table, seed, _ = halt
+    claim, table, seed, _ = seeded_halt
     return prove_table(claim, table, seed=seed, backend=backend, degree_lowered=False)
 
 
-def test_forced_lean_mode_gives_the_reference_proof(rt, halt):
+def test_forced_lean_mode_gives_the_reference_proof(rt, seeded_halt):
     from tvmpd.stages.device_backend import DeviceBackend, Layout
 
     backend = DeviceBackend(rt.key, memory_mode="lean")
-    np.testing.assert_array_equal(_prove(backend, halt), halt[3])
+    np.testing.assert_array_equal(_prove(backend, seeded_halt), seeded_halt[3])
     assert backend.layout == Layout("lean", 256)  # pocl has room for cosets of h rows
 
 
-def test_small_device_gets_lean_coset_pairs_and_the_reference_proof(rt, halt, monkeypatch):
+def test_small_device_gets_lean_coset_pairs_and_the_reference_proof(rt, seeded_halt, monkeypatch):
     """A device just big enough for lean cosets of h / 4 rows: the model picks them (the quotient then runs
     on coset pairs, chains of four), and the main table goes through in row chunks and column parts."""
     import tvmpd.stages.device_backend as pd
@@ -66,16 +44,16 @@ def test_small_device_gets_lean_coset_pairs_and_the_reference_proof(rt, halt, mo
     monkeypatch.setattr(dev, "BATCH_BYTES", 1 << 15)  # main table chunks of 8 rows
     monkeypatch.setattr(pd, "MAX_PART_BYTES", 8 * 256 * 100)  # main table in parts of 100 columns
     backend = pd.DeviceBackend(rt.key)
-    np.testing.assert_array_equal(_prove(backend, halt), halt[3])
+    np.testing.assert_array_equal(_prove(backend, seeded_halt), seeded_halt[3])
     assert backend.layout == pd.Layout("lean", 64)
 
 
-def test_lean_half_cosets_give_the_reference_proof(rt, halt, monkeypatch):
+def test_lean_half_cosets_give_the_reference_proof(rt, seeded_halt, monkeypatch):
     """Cosets of h / 2 rows: chains of two, so the rotated partner is the chain's first coset."""
     import tvmpd.stages.device_backend as pd
 
     monkeypatch.setattr(pd, "device_split", lambda *args: pd.Layout("lean", 128))
-    np.testing.assert_array_equal(_prove(pd.DeviceBackend(rt.key), halt), halt[3])
+    np.testing.assert_array_equal(_prove(pd.DeviceBackend(rt.key), seeded_halt), seeded_halt[3])
 
 
 def test_an_80_gb_gpu_proves_2_21_to_2_23_and_refuses_2_24():
@@ -111,13 +89,13 @@ def test_aux_lowering_reads_the_main_columns_lean_mode_re_evaluates():
     assert aux_lowering_main_columns() == AUX_LOWERING_MAIN_COLUMNS
 
 
-def test_a_device_job_reports_the_memory_mode_it_used(rt, halt):
+def test_a_device_job_reports_the_memory_mode_it_used(rt, seeded_halt):
     """What a device child passes on to the job's log line and `tvmpd status`."""
     from tvmpd.stages.proof import from_bincode
     from tvmpd.stages.verifier import verify
     from tvmpd.supervisor import jobs
 
-    claim, table, _, _ = halt
+    claim, table, _, _ = seeded_halt
     report: dict = {}
     proof = jobs.prove_job(claim.to_json(), rt.key, [], table=table, memory_mode="lean", report=report)
     assert report == {"memory_mode": "lean"}
