@@ -245,7 +245,8 @@ SERVE_OPTIONS = [
          show_default=True,
          help="Which tables' values on every coset a device proof keeps from the commit on, instead of "
               "evaluating them again for the quotient and the opened rows (full and half modes): auto keeps "
-              "what the memory model fits, preferring both, then main, then aux; none, main, aux or both "
+              "what the memory model fits in 90% of the device's memory, preferring both, then main, then "
+              "aux; none, main, aux or both "
               "force a choice (a forced one that does not fit the device fails the job)."),
     _opt("--omp-threads", name="omp_threads", type=click.IntRange(min=1), default=None,
          help="OMP_NUM_THREADS for children (seed flag)."),
