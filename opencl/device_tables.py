@@ -119,12 +119,14 @@ TILE, TILE_ROWS = 32, 8  # device_tables.cl transpose_tiled_kernel's work-group 
 
 
 def transpose(rt: Runtime, src: cl.Buffer, dst: cl.Buffer, n: int, cols: int, dst_stride: int, row0: int,
-              dst_off: int, wait_for: list | None = None, tiled: bool = True) -> cl.Event | None:
+              dst_off: int, wait_for: list | None = None, tiled: bool | None = None) -> cl.Event | None:
     """dst[dst_off + c * dst_stride + row0 + r] = src[r * cols + c] for r < n, c < cols (row-major rows into
-    column-major columns). tiled: through local memory, both sides contiguous (GPUs); else one element
-    per work-item, reads strided by cols (CPUs, where caches hide the stride)."""
+    column-major columns). tiled: through local memory, both sides contiguous (the default on GPUs); else
+    one element per work-item, reads strided by cols (the default on CPUs, where caches hide the stride)."""
     args = (src, dst, np.uint32(n), np.uint32(cols), np.uint64(dst_stride), np.uint64(row0),
             np.uint64(dst_off))
+    if tiled is None:
+        tiled = not rt.device.type & cl.device_type.CPU
     if not tiled:
         return _run(rt, "transpose_kernel", (n, cols), *args, wait_for=wait_for)
     gsize = (-(-n // TILE) * TILE, -(-cols // TILE) * TILE_ROWS)
@@ -159,8 +161,7 @@ def upload_columns(rt: Runtime, table: np.ndarray, dst: cl.Buffer | None = None,
         _copy_rows(pool, threads, host, table[r0:r1])
         copied = cl.enqueue_copy(copies, staging[slot], host, is_blocking=False)
         copies.flush()  # an event waited for on another queue must have been flushed (OpenCL 1.2, 5.13)
-        done[slot] = transpose(rt, staging[slot], dst, n, cols, rows, r0, first_column * rows, [copied],
-                               tiled=not rt.device.type & cl.device_type.CPU)
+        done[slot] = transpose(rt, staging[slot], dst, n, cols, rows, r0, first_column * rows, [copied])
         rt.queue.flush()
     if pool is not None:
         pool.shutdown()

@@ -20,7 +20,7 @@ from the table across kernels); transition kernels read row x + 1 and write 0 in
 
 from __future__ import annotations
 
-from tvmpd.stages.air.circuit import BCONST, BINOP, CHALLENGE, INPUT, XCONST, Node, _postorder
+from tvmpd.stages.air.circuit import BCONST, BINOP, CHALLENGE, INPUT, XCONST, Node, P, _postorder
 from tvmpd.stages.air.constraints import CATEGORIES, LoweredAir
 from tvmpd.stages.air.evaluate import _substitution_expr
 
@@ -33,7 +33,7 @@ NODES_PER_PART = 300
 Kernel = tuple[str, str]  # (kernel name, OpenCL C source of that one kernel)
 
 
-MINUS_ONE = 0xFFFFFFFF00000000  # p - 1: the circuits write every subtraction as a product with it
+MINUS_ONE = P - 1  # the circuits write every subtraction as a product with it
 
 
 def binop_expr(op: str, lv: str, lb: bool, rv: str, rb: bool, lc: int | None = None,
