@@ -60,6 +60,21 @@ def _options(rt: Runtime) -> tuple[str, ...]:
     return ("-DGL_CPU_CARRIES", "-DGL_MUL_CALL")
 
 
+# NVIDIA's compiler gives the long constraint kernels up to 255 registers (evaluate_constraints_8 also
+# spills), which leaves few warps per SM to hide latency; capped at 64 they ran 30% faster on an H100 in
+# spite of more spills (tools/README.md, session 7: 325 -> 227 ms for all of them over 2^22 rows; caps of
+# 96 and 80 gave 251 and 238 ms). The build takes longer (95 s instead of 33 s for the set).
+NV_CONSTRAINT_REGISTERS = 64
+
+
+def _constraint_options(rt: Runtime) -> tuple[str, ...]:
+    """Build options of the constraint kernels: _options, plus the register cap on devices whose compiler
+    takes NVIDIA's options (the cl_nv_compiler_options extension)."""
+    if "cl_nv_compiler_options" in rt.device.extensions.split():
+        return _options(rt) + (f"-cl-nv-maxrregcount={NV_CONSTRAINT_REGISTERS}",)
+    return _options(rt)
+
+
 def _is_cpu(rt: Runtime) -> bool:
     return bool(rt.device.type & cl.device_type.CPU)
 
@@ -71,8 +86,8 @@ def air_kernel(rt: Runtime, kernels: AirKernels, group: str, name: str) -> cl.Ke
     key = ("air_kernel", kernels.digest, name)
     if key not in rt.cache:
         source = dict(getattr(kernels, group))[name]
-        program = rt.program_from_source(f"air:{kernels.digest}:{name}", _field_helpers() + source,
-                                         _options(rt))
+        options = _constraint_options(rt) if group == "constraints" else _options(rt)
+        program = rt.program_from_source(f"air:{kernels.digest}:{name}", _field_helpers() + source, options)
         rt.cache[key] = cl.Kernel(program, name)
     return rt.cache[key]
 
