@@ -7,10 +7,15 @@ gap between the two (host work, launch overhead, waiting) and the costliest kern
     python3 tools/profile_prove.py --log2 10            # pocl
     python3 tools/profile_prove.py --log2 21 --top 6    # a GPU
     python3 tools/profile_prove.py --log2 23 --memory-mode lean --sync   # find an asynchronous fault
+    python3 tools/profile_prove.py --log2 10 21 --build-option=-cl-nv-maxrregcount=96   # A/B a build option
 
 --sync waits for every command to finish before the next is enqueued, so a device fault that OpenCL
 reports later, at some unrelated call, is raised at the command that caused it, with its name, sizes and
 scalar arguments (slow: only for finding faults).
+
+--build-option adds an option to every program this process builds (a GPU experiment: on pocl the
+prebuild helpers still build the generated kernels without it). Each new option set is a new build, so
+warm up with a small height first, as above.
 """
 
 from __future__ import annotations
@@ -101,8 +106,14 @@ def main() -> None:
     parser.add_argument("--memory-mode", default="auto", choices=("auto", "full", "half", "lean"))
     parser.add_argument("--keep-cosets", default="auto", choices=("auto", "none", "main", "aux", "both"))
     parser.add_argument("--sync", action="store_true", help="finish after every command (finds faults)")
+    parser.add_argument("--build-option", action="append", default=[], metavar="OPT",
+                        help="an extra option for every OpenCL build of this run, for A/B experiments "
+                             "(repeatable; e.g. --build-option=-cl-nv-maxrregcount=96)")
     args = parser.parse_args()
+    from tvmpd.opencl import runtime
     from tvmpd.opencl.devices import cpu_device, gpu_devices
+
+    runtime.BUILD_OPTIONS = runtime.BUILD_OPTIONS + tuple(args.build_option)  # read at each build
 
     device = args.device or (gpu_devices() or [cpu_device()])[0].key
     install(args.sync)
