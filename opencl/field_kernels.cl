@@ -37,6 +37,18 @@ __kernel void xfe_mul_kernel(__global const ulong *a, __global const ulong *b, _
     out[3 * i + 2] = z.c2;
 }
 
+// a, out: n extension elements (n, 3) row-major; b: n base elements.
+__kernel void xfe_mul_base_kernel(__global const ulong *a, __global const ulong *b, __global ulong *out,
+                                  const uint n) {
+    uint i = get_global_id(0);
+    if (i >= n) return;
+    xfe x = { a[3 * i], a[3 * i + 1], a[3 * i + 2] };
+    xfe z = xfe_mul_base(x, b[i]);
+    out[3 * i] = z.c0;
+    out[3 * i + 1] = z.c1;
+    out[3 * i + 2] = z.c2;
+}
+
 // Plain copy, used to measure the device's memory bandwidth.
 __kernel void copy_kernel(__global const ulong *src, __global ulong *dst, const ulong n) {
     ulong i = get_global_id(0);

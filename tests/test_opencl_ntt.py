@@ -77,6 +77,10 @@ def test_every_form_of_field_cl_matches_numpy(device, rng, options):
     program.xfe_mul_kernel(rt.queue, (len(x),), None, rt.to_device(x), rt.to_device(y), out,
                            np.uint32(len(x)))
     assert np.array_equal(rt.from_device(out, x.shape), X.mul(x, y))
+    base = b[:len(x)]  # under GL_MUL_CALL both extension products are out-of-line helpers of their own
+    program.xfe_mul_base_kernel(rt.queue, (len(x),), None, rt.to_device(x), rt.to_device(base), out,
+                                np.uint32(len(x)))
+    assert np.array_equal(rt.from_device(out, x.shape), F.mul(x, base[:, None]))
 
 
 def test_xfe_mul_kernel_matches_numpy(device, rng):
