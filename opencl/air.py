@@ -63,7 +63,8 @@ def _options(rt: Runtime) -> tuple[str, ...]:
 # NVIDIA's compiler gives the long constraint kernels up to 255 registers (evaluate_constraints_8 also
 # spills), which leaves few warps per SM to hide latency; capped at 64 they ran 30% faster on an H100 in
 # spite of more spills (tools/README.md, session 7: 325 -> 227 ms for all of them over 2^22 rows; caps of
-# 96 and 80 gave 251 and 238 ms). The build takes longer (95 s instead of 33 s for the set).
+# 96 and 80 gave 251 and 238 ms). The set alone builds in 95 s instead of 33 s; the prover's whole AIR build
+# (16 threads, degree-lowering kernels included) took 89.8 s against 92.1 s before.
 NV_CONSTRAINT_REGISTERS = 64
 
 
