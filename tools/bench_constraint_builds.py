@@ -3,13 +3,14 @@ time of the whole set over random rows (weighted mode, as the quotient runs it).
 
 Each run is a node bound for the generator's kernel split (MAX_NODES_PER_KERNEL, 600 in the prover) and
 extra build options, written BOUND:OPTIONS. The prover's own options for the device are always included,
-so the register cap the prover sets on NVIDIA is there too unless a run sets another (the last
--cl-nv-maxrregcount given wins in NVIDIA's compiler).
+the register cap it sets on NVIDIA too, except in a run that names its own -cl-nv-maxrregcount (255: as
+NVIDIA's compiler chooses without a cap).
 
     python3 tools/bench_constraint_builds.py --log2 22 "600:" "600:-cl-nv-maxrregcount=96" "300:"   # a GPU
     python3 tools/bench_constraint_builds.py --log2 14 "600:" "150:"                                # pocl
 
-On a CPU, pocl compiles each kernel at its first launch: that time is printed as "first launches".
+Every kernel is launched as the quotient launches it (device_tables.constraint_launch). On a CPU, pocl
+compiles each kernel at its first launch: that time is printed as "first launches".
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def main() -> int:
     args = parser.parse_args()
     import pyopencl as cl
 
-    from tvmpd.opencl import air
+    from tvmpd.opencl import air, device_tables
     from tvmpd.opencl.devices import cpu_device, gpu_devices
     from tvmpd.opencl.runtime import BUILD_OPTIONS, get_runtime
     from tvmpd.stages.air import codegen
@@ -60,16 +61,19 @@ def main() -> int:
 
     rt = get_runtime(args.device or (gpu_devices() or [cpu_device()])[0].key)
     gpu = not rt.device.type & cl.device_type.CPU
-    n, mf, rng = 1 << args.log2, cl.mem_flags, np.random.default_rng(2)
+    n, rng = 1 << args.log2, np.random.default_rng(2)
+    ch, w, main_, aux = (rt.to_device(rng.integers(0, P, size=shape, dtype=np.uint64))
+                         for shape in ((63, 3), (604, 3), (379, n), (273, n)))
+    sums = rt.empty(n * 4 * 3 * 8)
 
-    def random_buffer(shape: tuple[int, int]) -> cl.Buffer:
-        values = rng.integers(0, P, size=shape, dtype=np.uint64)
-        return cl.Buffer(rt.context, mf.READ_ONLY | mf.COPY_HOST_PTR, hostbuf=values)
+    def run_set(kernels: list) -> float:
+        """Seconds of one launch of every kernel, each as the quotient launches it."""
+        t = time.perf_counter()
+        for kernel in kernels:
+            device_tables.constraint_launch(rt, kernel, main_, aux, n, 1, ch, w, sums)
+        rt.queue.finish()
+        return time.perf_counter() - t
 
-    ch, w, main_, aux = (random_buffer(s) for s in ((63, 3), (604, 3), (379, n), (273, n)))
-    out = cl.Buffer(rt.context, mf.READ_WRITE, n * 4 * 3 * 8)
-    launch = (main_, np.uint64(1), np.uint64(n), aux, np.uint64(1), np.uint64(3 * n), np.uint64(n), ch, w,
-              np.uint32(n), np.uint32(8), np.uint32(1), out)
     lowered = lowered_air()
     print(f"{rt.device.name.strip()}, 2^{args.log2} rows")
     print("| bound | options | kernels | build s | first launches s | set ms | largest registers "
@@ -78,25 +82,17 @@ def main() -> int:
     for run in args.runs:
         bound, _, extra = run.partition(":")
         codegen.MAX_NODES_PER_KERNEL = int(bound)  # this process only: the kernels it builds below
-        options = list(BUILD_OPTIONS + rt.device_options() + air._constraint_options(rt)
-                       + tuple(extra.split()) + (("-cl-nv-verbose",) if gpu else ()))
+        prover = air._options(rt) if "-cl-nv-maxrregcount" in extra else air._constraint_options(rt)
+        options = list(BUILD_OPTIONS + rt.device_options() + prover + tuple(extra.split())
+                       + (("-cl-nv-verbose",) if gpu else ()))
         sources = codegen.constraint_kernels(lowered)
         t = time.perf_counter()
         with ThreadPoolExecutor(air.BUILD_THREADS if gpu else 1) as pool:
             built = list(pool.map(lambda item, o=options: build(rt, item, o), sources))
         build_s = time.perf_counter() - t
-        local = 64 if gpu else 8
-        t = time.perf_counter()
-        for kernel, _, _ in built:
-            kernel(rt.queue, (n,), (local,), *launch)
-        rt.queue.finish()
-        first_s = time.perf_counter() - t
-        t = time.perf_counter()
-        for _ in range(args.repeat):
-            for kernel, _, _ in built:
-                kernel(rt.queue, (n,), (local,), *launch)
-        rt.queue.finish()
-        set_ms = (time.perf_counter() - t) / args.repeat * 1e3
+        kernels = [kernel for kernel, _, _ in built]
+        first_s = run_set(kernels)
+        set_ms = sum(run_set(kernels) for _ in range(args.repeat)) / args.repeat * 1e3
         print(f"| {bound} | {extra or '-'} | {len(built)} | {build_s:.1f} | {first_s:.1f} | {set_ms:.1f} | "
               f"{max(b[1] for b in built)} | {sum(b[2] for b in built)} |", flush=True)
     return 0
