@@ -19,8 +19,8 @@ from pathlib import Path
 
 import platformdirs
 
+from tvmpd.opencl import prebuild
 from tvmpd.opencl.air import AirKernels
-from tvmpd.opencl.prebuild import Prebuild
 from tvmpd.stages.air import codegen
 from tvmpd.stages.air.constraints import LoweredAir, lowered_air, source_digest
 
@@ -122,11 +122,10 @@ def air_kernels() -> AirKernels:
     return kernels
 
 
-def start_prebuild(device_key: str) -> Prebuild | None:
+def start_prebuild(device_key: str) -> prebuild.Prebuild | None:
     """Start building the current AIR's kernel set on an OpenCL device in helper processes when that is
     pocl's (opencl/prebuild.py: it compiles each kernel at first launch, one at a time per process); wait()
     on the result before the first proof. None for other devices and sets built before."""
-    from tvmpd.opencl import prebuild
     from tvmpd.opencl.runtime import get_runtime
 
     rt = get_runtime(device_key)
