@@ -163,6 +163,18 @@ __kernel void quotient_combine_kernel(__global const ulong *sums, __global ulong
     xfe_store_strided(out + first + (ulong)step * i, out_stride, q);
 }
 
+// coeffs (3 columns of length 2h) <- the whole quotient's coefficients: low (3 columns of length h) holds
+// those of its interpolant on the half domain (its upper half folded onto its lower half), coeffs those of
+// the high constraints' quotient, which alone reach the upper half: low - upper half below h, kept above.
+__kernel void quotient_unfold_kernel(__global const ulong *low, __global ulong *coeffs, const uint h) {
+    uint i = get_global_id(0);
+    if (i >= h) return;
+    for (uint j = 0; j < 3; j++) {
+        __global ulong *column = coeffs + (ulong)j * 2 * h;
+        column[i] = gl_sub(low[(ulong)j * h + i], column[h + i]);
+    }
+}
+
 // Segments of the quotient: coefficients (3 columns of length 4n, natural order, of the polynomial in
 // x / offset) -> seg[(3k + j) * n + m] = coeffs[j][4m + k] * offset_inv^(4m + k), k < 4, j < 3.
 __kernel void segments_split_kernel(__global const ulong *coeffs, __global ulong *seg, const uint n,

@@ -203,16 +203,17 @@ def randomized_interpolants(rt: Runtime, trace: cl.Buffer, ncols: int, h: int,
 
 
 def evaluate_coset(rt: Runtime, coef: cl.Buffer, ncols: int, length: int, offset: int, n: int,
-                   out: cl.Buffer, out_col: int = 0, rows: np.ndarray | None = None) -> None:
-    """Columns out_col .. out_col + ncols of out (n rows each) <- values at offset * w_n^i of the columns'
-    polynomials (coef: ncols x length; n may be smaller than length), in column batches of at most
-    BATCH_BYTES of output. rows: only these rows are wanted (less work; the others hold anything)."""
+                   out: cl.Buffer, out_col: int = 0, rows: np.ndarray | None = None, first: int = 0) -> None:
+    """Columns out_col .. out_col + ncols of out (n rows each) <- values at offset * w_n^i of the
+    polynomials of coef's columns first .. first + ncols (length coefficients each; n may be smaller than
+    length), in column batches of at most BATCH_BYTES of output. rows: only these rows are wanted (less
+    work; the others hold anything)."""
     log_len, log_n = length.bit_length() - 1, n.bit_length() - 1
     bc = batch_width(n, ncols)
     for c0 in range(0, ncols, bc):
         c1 = min(ncols, c0 + bc)
-        coset_evaluate_device(rt, coef, out, c1 - c0, log_len, log_n, offset, c0 * length, (out_col + c0) * n,
-                              rows=rows)
+        coset_evaluate_device(rt, coef, out, c1 - c0, log_len, log_n, offset, (first + c0) * length,
+                              (out_col + c0) * n, rows=rows)
 
 
 def hash_rows_into_tree(rt: Runtime, values: cl.Buffer, ncols: int, n: int, nodes: cl.Buffer, n_leaves: int,
@@ -260,12 +261,15 @@ def gather_columns(rt: Runtime, data: cl.Buffer, n: int, ncols: int, indices) ->
 
 
 def constraint_sums(rt: Runtime, kernels: AirKernels, main_vals: cl.Buffer, aux_vals: cl.Buffer, n: int,
-                    step: int, challenges: cl.Buffer, weights: cl.Buffer, sums: cl.Buffer) -> None:
+                    step: int, challenges: cl.Buffer, weights: cl.Buffer, sums: cl.Buffer,
+                    only: tuple[int, ...] | None = None) -> None:
     """sums (n x 4 x 3) <- the weighted constraint sums per category of n rows (next row at +step) of
-    column-major main / split-component aux values, from the set's generated kernels in mode 1."""
+    column-major main / split-component aux values, from the set's generated kernels in mode 1 (only:
+    these kernels, by launch index; the other constraints count as zero)."""
     cl.enqueue_fill_buffer(rt.queue, sums, np.uint64(0), 0, 96 * n)
-    for kern in constraint_kernels(rt, kernels):
-        constraint_launch(rt, kern, main_vals, aux_vals, n, step, challenges, weights, sums)
+    for i, kern in enumerate(constraint_kernels(rt, kernels)):
+        if only is None or i in only:
+            constraint_launch(rt, kern, main_vals, aux_vals, n, step, challenges, weights, sums)
 
 
 def constraint_launch(rt: Runtime, kern: cl.Kernel, main_vals: cl.Buffer, aux_vals: cl.Buffer, n: int,
@@ -280,10 +284,10 @@ def constraint_launch(rt: Runtime, kern: cl.Kernel, main_vals: cl.Buffer, aux_va
 def quotient_coset(rt: Runtime, kernels: AirKernels, main_vals: cl.Buffer, aux_vals: cl.Buffer, n: int,
                    step: int, challenges: cl.Buffer, weights: cl.Buffer, sums: cl.Buffer, out: cl.Buffer,
                    out_len: int, first: int, out_step: int, offset: int, gen: int, omega_inv: int,
-                   cons_even: int, cons_odd: int) -> None:
-    """Quotient values of one coset (n rows, next row at +step) into out (3 x out_len) at first + step * i,
-    from the constraint sums per category (constraint_sums)."""
-    constraint_sums(rt, kernels, main_vals, aux_vals, n, step, challenges, weights, sums)
+                   cons_even: int, cons_odd: int, only: tuple[int, ...] | None = None) -> None:
+    """Quotient values of one coset (n rows, next row at +step) into out (3 x out_len) at first + out_step *
+    i, from the constraint sums per category (constraint_sums; only: of these kernels alone)."""
+    constraint_sums(rt, kernels, main_vals, aux_vals, n, step, challenges, weights, sums, only)
     _run(rt, "quotient_combine_kernel", (n,), sums, out, np.uint32(n), np.uint64(offset), np.uint64(gen),
          np.uint64(omega_inv), np.uint64(cons_even), np.uint64(cons_odd), np.uint64(out_len),
          np.uint32(first), np.uint32(out_step))
@@ -298,6 +302,27 @@ def quotient_segment_coefficients(rt: Runtime, quotient: cl.Buffer, n: int, offs
     seg = rt.empty(8 * 3 * n)
     _run(rt, "segments_split_kernel", (n,), coeffs, seg, np.uint32(n // 4), np.uint64(pow(offset, P - 2, P)))
     rt.queue.finish()
+    coeffs.release()
+    return seg
+
+
+def quotient_segments_from_half(rt: Runtime, half: cl.Buffer, high: cl.Buffer, n: int,
+                                offset: int) -> cl.Buffer:
+    """Segment coefficients (as quotient_segment_coefficients) of a quotient of degree below n whose part
+    of degree n/2 and above comes from the `high` constraints alone: half (3 x n/2) holds the whole
+    quotient on offset * <w_n^2>, high (3 x n) those constraints' quotient on offset * <w_n>. In x /
+    offset, the half domain's interpolant is the quotient with its upper half added onto its lower
+    half, and that upper half is the high quotient's (both buffers are overwritten)."""
+    log_n = n.bit_length() - 1
+    coeffs = rt.empty(8 * 3 * n)
+    intt_device(rt, high, coeffs, 3, log_n)
+    low = rt.empty(8 * 3 * n // 2)
+    intt_device(rt, half, low, 3, log_n - 1)
+    _run(rt, "quotient_unfold_kernel", (n // 2,), low, coeffs, np.uint32(n // 2))
+    seg = rt.empty(8 * 3 * n)
+    _run(rt, "segments_split_kernel", (n,), coeffs, seg, np.uint32(n // 4), np.uint64(pow(offset, P - 2, P)))
+    rt.queue.finish()
+    low.release()
     coeffs.release()
     return seg
 

@@ -59,14 +59,15 @@ def low_interpolants(rt: Runtime, buf: cl.Buffer, ncols: int, h: int, tail: cl.B
 
 
 def evaluate(rt: Runtime, coef: cl.Buffer, ncols: int, length: int, offset: int, n: int, out: cl.Buffer,
-             out_off: int, out_stride: int) -> None:
-    """Values at offset * w_n^i of ncols polynomials (coef: ncols x length) into out: column c at element
-    out_off + c * out_stride, in column batches of at most dev.BATCH_BYTES of output."""
+             out_off: int, out_stride: int, first: int = 0) -> None:
+    """Values at offset * w_n^i of the polynomials of coef's columns first .. first + ncols (length
+    coefficients each) into out: column c at element out_off + c * out_stride, in column batches of at most
+    dev.BATCH_BYTES of output."""
     log_len, log_n = length.bit_length() - 1, n.bit_length() - 1
     bc = dev.batch_width(n, ncols)
     for c0 in range(0, ncols, bc):
         c1 = min(ncols, c0 + bc)
-        coset_evaluate_device(rt, coef, out, c1 - c0, log_len, log_n, offset, c0 * length,
+        coset_evaluate_device(rt, coef, out, c1 - c0, log_len, log_n, offset, (first + c0) * length,
                               out_off + c0 * out_stride, out_stride)
 
 
@@ -102,13 +103,16 @@ def fill_main(rt: Runtime, kernels: AirKernels, trace: np.ndarray, width: int,
 def quotient_rows(rt: Runtime, kernels: AirKernels, main_vals: cl.Buffer, aux_vals: cl.Buffer, n_rows: int,
                   row0: int, rows: int, step: int, challenges: cl.Buffer, weights: cl.Buffer,
                   sums: cl.Buffer, out: cl.Buffer, out_len: int, first: int, out_step: int, offset: int,
-                  gen: int, omega_inv: int, cons_inv: int) -> None:
+                  gen: int, omega_inv: int, cons_inv: int, only: tuple[int, ...] | None = None) -> None:
     """Quotient values of rows row0 .. row0 + rows - 1 of value buffers of n_rows rows (next row at
     (x + step) mod n_rows), the points offset * gen^i, into out (3 x out_len) at first + out_step * i.
-    sums: n_rows x 12 words; the rows' constraint sums come from the generated kernels (mode 1)."""
+    sums: n_rows x 12 words; the rows' constraint sums come from the generated kernels (mode 1; only: these
+    kernels, by launch index)."""
     local = (dev.CPU_GROUP,) if rt.device.type & cl.device_type.CPU else None
     cl.enqueue_fill_buffer(rt.queue, sums, np.uint64(0), 96 * row0, 96 * rows)
-    for kern in constraint_kernels(rt, kernels):
+    for i, kern in enumerate(constraint_kernels(rt, kernels)):
+        if only is not None and i not in only:
+            continue
         kern(rt.queue, (rows,), local, main_vals, np.uint64(1), np.uint64(n_rows), aux_vals, np.uint64(1),
              np.uint64(3 * n_rows), np.uint64(n_rows), challenges, weights, np.uint32(n_rows),
              np.uint32(step), np.uint32(1), sums, global_offset=(row0,))

@@ -13,7 +13,10 @@ quotient's constraints on pairs of such cosets (a row's next row lies in the par
 segments' values re-evaluated for hashing and opening instead of kept. In full and half mode a table may
 keep its values on every coset from the commit on (Layout.keep: none, main, aux or both, the choice that
 saves the most NTT work within the memory model, or forced), so that the quotient and the opened rows read
-them instead of evaluating cosets again. The host uploads the main table
+them instead of evaluating cosets again. Where the quotient's degree allows (from padded height 2^9 on,
+stages/half_quotient.py), its constraints run on the even cosets only, plus the four high ones on every
+coset from the few columns they read: half the constraint work and half the NTTs of the quotient step.
+The host uploads the main table
 (without its degree-lowering columns) once; degree lowering, the aux table's extension, quotient,
 segments, out-of-domain rows, DEEP and FRI run on the device; the host sees roots, small vectors,
 authentication paths and revealed rows. Same proof bytes as HostBackend in every mode. Peak device
@@ -31,8 +34,10 @@ from tvmpd.opencl import air, lean, tip5
 from tvmpd.opencl import device_tables as dev
 from tvmpd.opencl.runtime import get_runtime
 from tvmpd.stages import field, merkle, xfield
+from tvmpd.stages.air import codegen
 from tvmpd.stages.backend import Clock, DeviceTooSmall, deep_constants
 from tvmpd.stages.domains import NUM_QUOTIENT_SEGMENTS, Domain, ProverDomains
+from tvmpd.stages.half_quotient import HalfQuotient, column_runs, half_quotient
 from tvmpd.stages.profile import ProofProfile
 from tvmpd.stages.verifier import NUM_AUX_COLUMNS, NUM_MAIN_COLUMNS
 
@@ -89,6 +94,8 @@ class DeviceCodeword:
 MAX_PART_BYTES: int | None = None  # tests: cap coefficient parts below the device's largest buffer
 
 
+HALF_QUOTIENT = True  # the quotient's constraints on half its domain where that gives the same polynomial
+# (stages/half_quotient.py); tools/profile_prove.py --full-quotient turns it off to compare
 MODES = ("full", "half", "lean")
 KEEPS = ("none", "main", "aux", "both")  # which tables keep their coset values from the commit on
 KEEP_PREFERENCE = ("both", "main", "aux", "none")  # most NTT work saved first (main is the wider table)
@@ -145,7 +152,7 @@ def device_bytes(d: ProverDomains, split: int = 1, keep: str = "none") -> tuple[
     kept_main, kept_aux = kept_widths(keep)
     kept = kept_main + kept_aux
     scratch = 3 * min(dev.BATCH_BYTES, 8 * NUM_MAIN_COLUMNS * L)
-    quotient = 8 * M * (width - kept) + 3 * 80 * N + 8 * N * 24 + scratch
+    quotient = 8 * M * (width - kept) + 3 * 80 * N + 8 * N * 24 + 12 * N + scratch  # 12 N: half quotient
     unkept = max(NUM_MAIN_COLUMNS - kept_main, 3 * NUM_AUX_COLUMNS - kept_aux)
     after = (3 * 80 + 8 * 15 + 2 * (24 + 80)) * N + 8 * M * unkept  # 15: segment coefficients (3) and values
     return 8 * NUM_MAIN_COLUMNS * M, 8 * L * width + 8 * N * kept + max(quotient, after)
@@ -186,7 +193,7 @@ def lean_bytes(d: ProverDomains, rows: int, largest_alloc: int | None = None) ->
     lowering = col * (nm + na + AUX_LOWERING_MAIN_COLUMNS)
     commit_aux = col * (nm + na) + tree + 8 * na * rows + 2 * batch
     pair = 2 if rows < h else 1  # cosets shorter than h are evaluated in pairs
-    quotient = col * (nm + na) + pair * (8 * (nm + na) + 96) * rows + 24 * N
+    quotient = col * (nm + na) + pair * (8 * (nm + na) + 96) * rows + 36 * N  # half + high quotient
     fri_ = col * (nm + na) + 24 * N + 208 * N + 24 * L * 2
     total = max(commit_main, extend, lowering, commit_aux, quotient, fri_)
     main_part = col * nm if largest_alloc is None else min(col * nm, largest_alloc // col * col)
@@ -389,20 +396,25 @@ class DeviceBackend:
             self._evaluate_lean(table, self._offset(c), self.M, out, 0, self.M)
 
     def _evaluate_lean(self, table: DeviceTable, offset: int, n: int, out, out_off: int, stride: int,
-                       ncols: int | None = None) -> None:
-        """Columns 0 .. ncols - 1 (default all) of a table at offset * w_n^i (n at most h, or n dividing h
-        in general: X^h is one constant f there) into out at out_off + c * stride; a lean table's tail is
-        folded in as f r for the evaluation and taken out again."""
+                       ncols: int | None = None, runs: list[tuple[int, int]] | None = None) -> None:
+        """Columns 0 .. ncols - 1 (default all; runs: only these [start, end) runs of them) of a table at
+        offset * w_n^i (n at most h, or n dividing h in general: X^h is one constant f there) into out at
+        out_off + c * stride; a lean table's tail is folded in as f r for the evaluation and taken out
+        again."""
         rt, h = self.rt, self.d.trace.length
         ncols = table.ncols if ncols is None else ncols
         f = pow(offset, h, P)
         for buf, c0, k in table.parts:
-            k_used = min(k, ncols - c0)
-            if k_used <= 0:
+            end = c0 + min(k, ncols - c0)
+            pieces = [(c0, end)] if runs is None else [(max(a, c0), min(b, end)) for a, b in runs]
+            pieces = [(a, b) for a, b in pieces if a < b]
+            if not pieces:
                 continue
             if table.tail is not None:
                 lean.add_scaled_tail(rt, buf, k, h, table.tail, table.tail_host.shape[1], c0, f)
-            lean.evaluate(rt, buf, k_used, table.length, offset, n, out, out_off + c0 * stride, stride)
+            for a, b in pieces:
+                lean.evaluate(rt, buf, b - a, table.length, offset, n, out, out_off + a * stride, stride,
+                              first=a - c0)
             if table.tail is not None:
                 lean.add_scaled_tail(rt, buf, k, h, table.tail, table.tail_host.shape[1], c0, P - f)
 
@@ -562,17 +574,24 @@ class DeviceBackend:
 
     def quotient(self, main: DeviceTable, aux: DeviceTable, challenges: np.ndarray, weights: np.ndarray,
                  clock: Clock) -> DeviceSegments:
-        """Constraints coset by coset, then segments, their FRI-domain values and tree."""
+        """Constraints coset by coset, then segments, their FRI-domain values and tree. Where the quotient's
+        degree allows (stages/half_quotient.py), every constraint on the even cosets and the few high ones
+        on every coset, the odd cosets evaluating only the columns those read."""
         rt, d, M, N, E = self.rt, self.d, self.M, self.N, self.E
         h = d.trace.length
         ch = rt.to_device(np.ascontiguousarray(challenges, dtype=np.uint64))
         wt = rt.to_device(np.ascontiguousarray(weights, dtype=np.uint64))
-        quotient = rt.empty(8 * 3 * N)
         omega_inv = pow(d.trace.generator, P - 2, P)
         gen = pow(d.fri.generator, E, P)  # of the coset's subgroup, order M
         sign = pow(gen, h, P)  # -1 for M = 2h, 1 for M = h
         pairs = M < h  # lean cosets shorter than h: a row's next row lies in another coset
         rows = 2 * M if pairs else M
+        half = self._half_quotient(pairs)
+        quotient = rt.empty(8 * 3 * (N if half is None else N // 2))
+        if half is not None:
+            high = rt.empty(8 * 3 * N)
+            wt_high = rt.to_device(np.where(np.isin(np.arange(len(weights)), half.high)[:, None],
+                                            np.asarray(weights, dtype=np.uint64), np.uint64(0)))
         sums = rt.empty(8 * 12 * rows)
         # a table without kept values is evaluated coset by coset into a buffer of its own
         main_values = rt.empty(8 * main.ncols * rows) if main.cosets is None else None
@@ -580,27 +599,42 @@ class DeviceBackend:
         scratch = [buf for buf in (main_values, aux_values) if buf is not None]
         for c in range(0 if pairs else E):
             offset = self._offset(c)
+            every = half is None or c % 2 == 0  # all constraints on this coset
             if main.cosets is not None:
                 main_values = main.cosets[c]
-            else:
+            elif every:
                 self._evaluate(main, c, main_values)
+            else:
+                self._evaluate_columns(main, c, main_values, half.main_columns)
             if aux.cosets is not None:
                 aux_values = aux.cosets[c]
-            else:
+            elif every:
                 self._evaluate(aux, c, aux_values)
+            else:
+                self._evaluate_columns(aux, c, aux_values, half.aux_base_columns)
             x_h = pow(offset, h, P)  # x^h on this coset: x_h at even rows, x_h * sign at odd rows
-            dev.quotient_coset(rt, self.kernels, main_values, aux_values, M, M // h, ch, wt, sums, quotient,
-                               N, c, E, offset, gen, omega_inv, pow((x_h - 1) % P, P - 2, P),
-                               pow((x_h * sign - 1) % P, P - 2, P))
+            cons = (pow((x_h - 1) % P, P - 2, P), pow((x_h * sign - 1) % P, P - 2, P))
+            values = (rt, self.kernels, main_values, aux_values, M, M // h, ch)
+            if every:  # half domain: point c + E i of the FRI domain is its point c / 2 + (E / 2) i
+                s = 1 if half is None else 2
+                dev.quotient_coset(*values, wt, sums, quotient, N // s, c // s, E // s, offset, gen,
+                                   omega_inv, *cons)
+            if half is not None:
+                dev.quotient_coset(*values, wt_high, sums, high, N, c, E, offset, gen, omega_inv, *cons,
+                                   only=half.kernels)
         if pairs:
-            self._quotient_pairs(main, aux, ch, wt, sums, main_values, aux_values, quotient)
+            self._quotient_pairs(main, aux, ch, wt, sums, main_values, aux_values, quotient, half,
+                                 *((wt_high, high) if half is not None else ()))
         rt.queue.finish()
         sums.release()
         for buf in scratch:
             buf.release()
         clock.begin("quotient: segments + Merkle")
-        seg = dev.quotient_segment_coefficients(rt, quotient, N, d.quotient.offset)
-        quotient.release()
+        if half is None:
+            seg = dev.quotient_segment_coefficients(rt, quotient, N, d.quotient.offset)
+            quotient.release()
+        else:
+            seg = dev.quotient_segments_from_half(rt, quotient, high, N, d.quotient.offset)
         width = 3 * NUM_QUOTIENT_SEGMENTS
         if self.lean:  # values re-evaluated coset by coset, for the tree now and for opened rows later
             table = self._commit_parts([(seg, 0, width)], width, True)
@@ -612,33 +646,72 @@ class DeviceBackend:
         dev.finish_tree(rt, nodes, N)
         return DeviceSegments(seg, values, DeviceTree(nodes, N))
 
+    def _half_quotient(self, pairs: bool) -> HalfQuotient | None:
+        """The high constraints if this proof's quotient may be evaluated on half its domain (module
+        stages/half_quotient.py): an even number of cosets (and of chains, for cosets in pairs), the
+        quotient domain the FRI domain, HALF_QUOTIENT on."""
+        if not HALF_QUOTIENT or self.E % 2 or (pairs and self.N // self.d.trace.length % 2) \
+                or self.d.quotient.length != self.N:
+            return None
+        air_ = self.profile.lowered_air()
+        return half_quotient(air_, self.d, codegen.constraint_kernel_ranges(air_))
+
+    def _evaluate_columns(self, table: DeviceTable, c: int, out, columns, offset: int | None = None) -> None:
+        """These columns of out (table.ncols x M) <- the table's values on coset c (or at offset * w_M^i)."""
+        offset = self._offset(c) if offset is None else offset
+        if table.tail is not None or table.length != self.L:
+            self._evaluate_lean(table, offset, self.M, out, 0, self.M, runs=column_runs(columns))
+            return
+        for start, end in column_runs(columns):
+            for buf, c0, k in table.parts:
+                lo, hi = max(start, c0), min(end, c0 + k)
+                if lo < hi:
+                    dev.evaluate_coset(self.rt, buf, hi - lo, self.L, offset, self.M, out, lo, first=lo - c0)
+
     def _quotient_pairs(self, main: DeviceTable, aux: DeviceTable, ch, wt, sums, main_values, aux_values,
-                        quotient) -> None:
+                        quotient, half: HalfQuotient | None = None, wt_high=None, high=None) -> None:
         """Lean cosets of M < h rows (FRI-domain rows c::E): the next row of a row of coset c is the same
         row of coset c + N/h, and of the last coset of the chain c, c + N/h, ..., c + (s - 1) N/h (s = h/M)
         the next row of coset c (its rows rotated by one, evaluated at offset * w_M). Each chain walks
         through value buffers of 2M rows, a coset in each half, the partner of the current half in the
-        other one."""
+        other one. With `half`, only the even chains (N/h is even, so their cosets are the even ones) do
+        so, into the half-domain quotient; every coset adds its high constraints into `high`, the odd ones
+        from their high constraints' columns alone (those read no next row)."""
         rt, d, M, N, E = self.rt, self.d, self.M, self.N, self.E
         h = d.trace.length
         chains, s = N // h, h // M
         gen = pow(d.fri.generator, E, P)  # order M
         omega_inv = pow(d.trace.generator, P - 2, P)
+        split = 1 if half is None else 2
 
-        def load(offset: int, half: int) -> None:
-            self._evaluate_lean(main, offset, M, main_values, half * M, 2 * M)
-            self._evaluate_lean(aux, offset, M, aux_values, half * M, 2 * M)
+        def load(offset: int, part: int) -> None:
+            self._evaluate_lean(main, offset, M, main_values, part * M, 2 * M)
+            self._evaluate_lean(aux, offset, M, aux_values, part * M, 2 * M)
 
         for c0 in range(chains):
             cosets = [c0 + t * chains for t in range(s)]
+            if half is not None and c0 % 2:
+                for c in cosets:
+                    offset = self._offset(c)
+                    self._evaluate_columns(main, c, main_values, half.main_columns)
+                    self._evaluate_columns(aux, c, aux_values, half.aux_base_columns)
+                    cons_inv = pow((pow(offset, h, P) - 1) % P, P - 2, P)
+                    lean.quotient_rows(rt, self.kernels, main_values, aux_values, M, 0, M, 1, ch, wt_high,
+                                       sums, high, N, c, E, offset, gen, omega_inv, cons_inv,
+                                       only=half.kernels)
+                continue
             load(self._offset(c0), 0)
             for t, c in enumerate(cosets):
                 following = self._offset(cosets[t + 1]) if t + 1 < s else self._offset(c0) * gen % P
                 load(following, (t + 1) % 2)
                 offset = self._offset(c)
                 cons_inv = pow((pow(offset, h, P) - 1) % P, P - 2, P)
-                lean.quotient_rows(rt, self.kernels, main_values, aux_values, 2 * M, (t % 2) * M, M, M, ch,
-                                   wt, sums, quotient, N, c, E, offset, gen, omega_inv, cons_inv)
+                rows = (rt, self.kernels, main_values, aux_values, 2 * M, (t % 2) * M, M, M, ch)
+                lean.quotient_rows(*rows, wt, sums, quotient, N // split, c // split, E // split, offset, gen,
+                                   omega_inv, cons_inv)
+                if half is not None:
+                    lean.quotient_rows(*rows, wt_high, sums, high, N, c, E, offset, gen, omega_inv, cons_inv,
+                                       only=half.kernels)
 
     def out_of_domain(self, main: DeviceTable, aux: DeviceTable, segments: DeviceSegments,
                       points: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

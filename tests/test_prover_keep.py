@@ -193,3 +193,31 @@ def test_kept_cosets_prove_all_tables_as_the_reference(rt, vectors, mode, keep):
                         degree_lowered=False)
     np.testing.assert_array_equal(proof, from_bincode((vectors / "proofs" / "all_tables.proof").read_bytes()))
     assert (backend.layout.mode, backend.layout.keep) == (mode, keep)
+
+
+def test_the_half_domain_quotient_proves_all_tables_as_the_reference(rt, vectors, allocations, monkeypatch):
+    """At padded height 2^10 the quotient is evaluated on half its domain (stages/half_quotient.py): every
+    constraint on the even cosets, the high ones on all four with the odd cosets' other columns left
+    stale, and the proof is still the reference's, within the layout's modelled peak."""
+    from tvmpd.opencl import device_tables as dev
+    from tvmpd.stages.device_backend import DeviceBackend, layout_bytes
+    from tvmpd.stages.proof import from_bincode
+    from tvmpd.stages.prover import main_table, prove_table
+    from tvmpd.stages.vm import Claim, NonDeterminism, Program
+    from tvmpd.stages.vm.interpreter import run_claim
+
+    taken = []
+    original = dev.quotient_segments_from_half
+    monkeypatch.setattr(dev, "quotient_segments_from_half",
+                        lambda *a, **k: taken.append(1) or original(*a, **k))
+    monkeypatch.setattr(dev, "BATCH_BYTES", 1 << 15)
+    lines = (vectors / "requests" / "all_tables.req").read_text().splitlines()
+    claim = Claim.from_json(lines[0])
+    _, aet = run_claim(claim, Program.from_json(lines[1]), NonDeterminism.from_json(lines[2]))
+    seed = bytes.fromhex((vectors / "proofs" / "all_tables.seed").read_text().strip())
+    backend = DeviceBackend(rt.key, memory_mode="full", keep_cosets="none")
+    proof = prove_table(claim, main_table(aet, degree_lowered=False), seed=seed, backend=backend,
+                        degree_lowered=False)
+    np.testing.assert_array_equal(proof, from_bincode((vectors / "proofs" / "all_tables.proof").read_bytes()))
+    assert taken == [1]
+    assert 0 < allocations.peak <= layout_bytes(backend.d, backend.layout)[1]

@@ -100,3 +100,32 @@ def test_a_device_job_reports_the_memory_mode_it_used(rt, seeded_halt):
     proof = jobs.prove_job(claim.to_json(), rt.key, [], table=table, memory_mode="lean", report=report)
     assert report == {"memory_mode": "lean"}
     verify(claim, from_bincode(proof))  # raises if the proof is not valid
+
+
+@pytest.mark.parametrize("rows, part_columns", [(1024, None), (256, 100)])
+def test_lean_quotient_on_half_its_domain_proves_all_tables(rt, vectors, monkeypatch, rows, part_columns):
+    """Padded height 2^10: the quotient on half its domain (stages/half_quotient.py) in lean mode, with
+    cosets of h rows and in pairs of h / 4 rows (odd chains evaluate only the high constraints' columns,
+    here across column parts of the tables), gives the reference proof."""
+    import tvmpd.stages.device_backend as pd
+    from tvmpd.opencl import device_tables as dev
+    from tvmpd.stages.proof import from_bincode
+    from tvmpd.stages.prover import main_table, prove_table
+    from tvmpd.stages.vm import Claim, NonDeterminism, Program
+    from tvmpd.stages.vm.interpreter import run_claim
+
+    taken = []
+    original = dev.quotient_segments_from_half
+    monkeypatch.setattr(dev, "quotient_segments_from_half",
+                        lambda *a, **k: taken.append(1) or original(*a, **k))
+    monkeypatch.setattr(pd, "device_split", lambda *args: pd.Layout("lean", rows))
+    if part_columns is not None:
+        monkeypatch.setattr(pd, "MAX_PART_BYTES", 8 * 1024 * part_columns)
+    lines = (vectors / "requests" / "all_tables.req").read_text().splitlines()
+    claim = Claim.from_json(lines[0])
+    _, aet = run_claim(claim, Program.from_json(lines[1]), NonDeterminism.from_json(lines[2]))
+    seed = bytes.fromhex((vectors / "proofs" / "all_tables.seed").read_text().strip())
+    table = main_table(aet, degree_lowered=False)
+    proof = prove_table(claim, table, seed=seed, backend=pd.DeviceBackend(rt.key), degree_lowered=False)
+    np.testing.assert_array_equal(proof, from_bincode((vectors / "proofs" / "all_tables.proof").read_bytes()))
+    assert taken == [1]

@@ -151,7 +151,14 @@ def main() -> None:
                         help="profile each proof (cProfile) and print its N costliest functions by own time")
     parser.add_argument("--save", type=Path, default=None, metavar="DIR",
                         help="write each proof and its claim to DIR (for `tvmpd verify CLAIM PROOF`)")
+    parser.add_argument("--full-quotient", action="store_true",
+                        help="OpenCL: every constraint on the whole quotient domain (before "
+                             "stages/half_quotient.py), for A/B runs")
     args = parser.parse_args()
+    if args.full_quotient:
+        from tvmpd.stages import device_backend
+
+        device_backend.HALF_QUOTIENT = False
 
     device = args.device
     if args.backend == "numpy":

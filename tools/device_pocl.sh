@@ -53,6 +53,9 @@ for n in (12, 14, 16): open(f'/tmp/loop{n}.req', 'w').write(chr(10).join(r(n, 0)
     XDG_CACHE_HOME=$cache NUMBA_CACHE_DIR=$cache/numba timeout 300 python3 tools/bench_prove.py --backend opencl \
         --device "$key" --log2 12 14 16 --verify > "$out/cpu_bench.txt" 2>&1 || echo "bench_prove: exit $?"
     tail -30 "$out/cpu_bench.txt"
+    XDG_CACHE_HOME=$cache NUMBA_CACHE_DIR=$cache/numba timeout 200 python3 tools/bench_pool.py --workers 1 4 \
+        --log2 10 12 --jobs 4 > "$out/cpu_pool.txt" 2>&1 || echo "bench_pool: exit $?"
+    tail -8 "$out/cpu_pool.txt"
 }
 
 case "${1:-}" in

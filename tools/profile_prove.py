@@ -109,11 +109,16 @@ def main() -> None:
     parser.add_argument("--build-option", action="append", default=[], metavar="OPT",
                         help="an extra option for every OpenCL build of this run, for A/B experiments "
                              "(repeatable; e.g. --build-option=-cl-nv-maxrregcount=96)")
+    parser.add_argument("--full-quotient", action="store_true",
+                        help="evaluate every constraint on the whole quotient domain (the path before "
+                             "stages/half_quotient.py), for A/B runs")
     args = parser.parse_args()
     from tvmpd.opencl import runtime
     from tvmpd.opencl.devices import cpu_device, gpu_devices
+    from tvmpd.stages import device_backend
 
     runtime.BUILD_OPTIONS = runtime.BUILD_OPTIONS + tuple(args.build_option)  # read at each build
+    device_backend.HALF_QUOTIENT = not args.full_quotient  # read at each proof
 
     device = args.device or (gpu_devices() or [cpu_device()])[0].key
     install(args.sync)

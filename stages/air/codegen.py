@@ -152,17 +152,31 @@ def _constraint_kernel(name: str, category_index: int, chunk: list[Node], first:
     return "\n".join(lines) + "\n"
 
 
+def _constraint_slices(air: LoweredAir) -> list[tuple[int, list[Node], int]]:
+    """(category index, constraints, quotient-order index of the first) of each constraint kernel, in
+    launch order."""
+    slices = []
+    first = 0
+    for index, category in enumerate(CATEGORIES):
+        for chunk in _chunks(air.constraints[category]):
+            slices.append((index, chunk, first))
+            first += len(chunk)
+    return slices
+
+
 def constraint_kernels(air: LoweredAir) -> list[Kernel]:
     """The constraint evaluators of `air` (interface in the module docstring), in launch order."""
     total = sum(air.counts().values())
     kernels: list[Kernel] = []
-    first = 0
-    for index, category in enumerate(CATEGORIES):
-        for chunk in _chunks(air.constraints[category]):
-            name = f"evaluate_constraints_{len(kernels)}"
-            kernels.append((name, _constraint_kernel(name, index, chunk, first, total)))
-            first += len(chunk)
+    for index, chunk, first in _constraint_slices(air):
+        name = f"evaluate_constraints_{len(kernels)}"
+        kernels.append((name, _constraint_kernel(name, index, chunk, first, total)))
     return kernels
+
+
+def constraint_kernel_ranges(air: LoweredAir) -> list[range]:
+    """The quotient-order indices of the constraints each constraint kernel evaluates, in launch order."""
+    return [range(first, first + len(chunk)) for _, chunk, first in _constraint_slices(air)]
 
 
 # ---------------------------------------------------------------------------------------------
