@@ -393,14 +393,15 @@ class DeviceBackend:
             for buf, c0, k in table.parts:
                 dev.evaluate_coset(self.rt, buf, k, self.L, self._offset(c), self.M, out, c0, rows)
         else:
-            self._evaluate_lean(table, self._offset(c), self.M, out, 0, self.M)
+            self._evaluate_lean(table, self._offset(c), self.M, out, 0, self.M, rows=rows)
 
     def _evaluate_lean(self, table: DeviceTable, offset: int, n: int, out, out_off: int, stride: int,
-                       ncols: int | None = None, runs: list[tuple[int, int]] | None = None) -> None:
+                       ncols: int | None = None, runs: list[tuple[int, int]] | None = None,
+                       rows: np.ndarray | None = None) -> None:
         """Columns 0 .. ncols - 1 (default all; runs: only these [start, end) runs of them) of a table at
         offset * w_n^i (n at most h, or n dividing h in general: X^h is one constant f there) into out at
         out_off + c * stride; a lean table's tail is folded in as f r for the evaluation and taken out
-        again."""
+        again. rows: only these rows are wanted (the opened rows: less work)."""
         rt, h = self.rt, self.d.trace.length
         ncols = table.ncols if ncols is None else ncols
         f = pow(offset, h, P)
@@ -414,7 +415,7 @@ class DeviceBackend:
                 lean.add_scaled_tail(rt, buf, k, h, table.tail, table.tail_host.shape[1], c0, f)
             for a, b in pieces:
                 lean.evaluate(rt, buf, b - a, table.length, offset, n, out, out_off + a * stride, stride,
-                              first=a - c0)
+                              first=a - c0, rows=rows)
             if table.tail is not None:
                 lean.add_scaled_tail(rt, buf, k, h, table.tail, table.tail_host.shape[1], c0, P - f)
 

@@ -102,13 +102,17 @@ def test_a_device_job_reports_the_memory_mode_it_used(rt, seeded_halt):
     verify(claim, from_bincode(proof))  # raises if the proof is not valid
 
 
-@pytest.mark.parametrize("rows, part_columns", [(1024, None), (256, 100)])
-def test_lean_quotient_on_half_its_domain_proves_all_tables(rt, vectors, monkeypatch, rows, part_columns):
+@pytest.mark.parametrize("rows, part_columns, gpu_passes", [(1024, None, False), (256, 100, True)])
+def test_lean_quotient_on_half_its_domain_proves_all_tables(rt, vectors, monkeypatch, rows, part_columns,
+                                                            gpu_passes):
     """Padded height 2^10: the quotient on half its domain (stages/half_quotient.py) in lean mode, with
     cosets of h rows and in pairs of h / 4 rows (odd chains evaluate only the high constraints' columns,
-    here across column parts of the tables), gives the reference proof."""
+    here across column parts of the tables), gives the reference proof; also with the NTT passes a GPU
+    runs, whose opened rows skip most of the last pass (lean tables too)."""
     import tvmpd.stages.device_backend as pd
     from tvmpd.opencl import device_tables as dev
+    from tvmpd.opencl import lean
+    from tvmpd.opencl import ntt as cl_ntt
     from tvmpd.stages.proof import from_bincode
     from tvmpd.stages.prover import main_table, prove_table
     from tvmpd.stages.vm import Claim, NonDeterminism, Program
@@ -121,6 +125,13 @@ def test_lean_quotient_on_half_its_domain_proves_all_tables(rt, vectors, monkeyp
     monkeypatch.setattr(pd, "device_split", lambda *args: pd.Layout("lean", rows))
     if part_columns is not None:
         monkeypatch.setattr(pd, "MAX_PART_BYTES", 8 * 1024 * part_columns)
+    if gpu_passes:
+        monkeypatch.setattr(cl_ntt, "cpu_shaped", lambda rt: False)
+        wanted = []  # lean evaluations asked for some rows only
+        original_evaluate = lean.evaluate
+        monkeypatch.setattr(lean, "evaluate",
+                            lambda *a, rows=None, **k: wanted.append(rows is not None) or original_evaluate(
+                                *a, rows=rows, **k))
     lines = (vectors / "requests" / "all_tables.req").read_text().splitlines()
     claim = Claim.from_json(lines[0])
     _, aet = run_claim(claim, Program.from_json(lines[1]), NonDeterminism.from_json(lines[2]))
@@ -129,3 +140,5 @@ def test_lean_quotient_on_half_its_domain_proves_all_tables(rt, vectors, monkeyp
     proof = prove_table(claim, table, seed=seed, backend=pd.DeviceBackend(rt.key), degree_lowered=False)
     np.testing.assert_array_equal(proof, from_bincode((vectors / "proofs" / "all_tables.proof").read_bytes()))
     assert taken == [1]
+    if gpu_passes:
+        assert any(wanted)  # the opened rows of the lean tables
