@@ -82,17 +82,28 @@ def rt(device):
     return get_runtime(device)
 
 
-@pytest.fixture(scope="module")
-def seeded_halt(vectors):
-    """The `halt` vector request as (claim, main table of its 149 base columns, seed, reference proof)."""
+def _seeded(vectors: Path, name: str):
+    """A vector request as (claim, main table of its 149 base columns, seed, reference proof)."""
     from tvmpd.stages.proof import from_bincode
     from tvmpd.stages.prover import main_table
     from tvmpd.stages.vm import Claim, NonDeterminism, Program
     from tvmpd.stages.vm.interpreter import run_claim
 
-    lines = (vectors / "requests" / "halt.req").read_text().splitlines()
+    lines = (vectors / "requests" / f"{name}.req").read_text().splitlines()
     claim = Claim.from_json(lines[0])
     _, aet = run_claim(claim, Program.from_json(lines[1]), NonDeterminism.from_json(lines[2]))
-    seed = bytes.fromhex((vectors / "proofs" / "halt.seed").read_text().strip())
-    reference = from_bincode((vectors / "proofs" / "halt.proof").read_bytes())
+    seed = bytes.fromhex((vectors / "proofs" / f"{name}.seed").read_text().strip())
+    reference = from_bincode((vectors / "proofs" / f"{name}.proof").read_bytes())
     return claim, main_table(aet, degree_lowered=False), seed, reference
+
+
+@pytest.fixture(scope="module")
+def seeded_halt(vectors):
+    """The `halt` vector (padded height 2^8) as (claim, base main table, seed, reference proof)."""
+    return _seeded(vectors, "halt")
+
+
+@pytest.fixture(scope="module")
+def seeded_all_tables(vectors):
+    """The `all_tables` vector (padded height 2^10, every table filled) in the same form."""
+    return _seeded(vectors, "all_tables")

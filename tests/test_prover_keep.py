@@ -176,48 +176,35 @@ def test_each_forced_keep_gives_the_reference_proof_within_the_model(rt, seeded_
 
 
 @pytest.mark.parametrize("mode, keep", [("full", "main"), ("half", "aux")])
-def test_kept_cosets_prove_all_tables_as_the_reference(rt, vectors, mode, keep):
+def test_kept_cosets_prove_all_tables_as_the_reference(rt, seeded_all_tables, mode, keep):
     """A program that fills every table (padded height 2^10): one table kept, the other evaluated again."""
     from tvmpd.stages.device_backend import DeviceBackend
-    from tvmpd.stages.proof import from_bincode
-    from tvmpd.stages.prover import main_table, prove_table
-    from tvmpd.stages.vm import Claim, NonDeterminism, Program
-    from tvmpd.stages.vm.interpreter import run_claim
+    from tvmpd.stages.prover import prove_table
 
-    lines = (vectors / "requests" / "all_tables.req").read_text().splitlines()
-    claim = Claim.from_json(lines[0])
-    _, aet = run_claim(claim, Program.from_json(lines[1]), NonDeterminism.from_json(lines[2]))
-    seed = bytes.fromhex((vectors / "proofs" / "all_tables.seed").read_text().strip())
+    claim, table, seed, reference = seeded_all_tables
     backend = DeviceBackend(rt.key, memory_mode=mode, keep_cosets=keep)
-    proof = prove_table(claim, main_table(aet, degree_lowered=False), seed=seed, backend=backend,
-                        degree_lowered=False)
-    np.testing.assert_array_equal(proof, from_bincode((vectors / "proofs" / "all_tables.proof").read_bytes()))
+    proof = prove_table(claim, table, seed=seed, backend=backend, degree_lowered=False)
+    np.testing.assert_array_equal(proof, reference)
     assert (backend.layout.mode, backend.layout.keep) == (mode, keep)
 
 
-def test_the_half_domain_quotient_proves_all_tables_as_the_reference(rt, vectors, allocations, monkeypatch):
+def test_the_half_domain_quotient_proves_all_tables_as_the_reference(rt, seeded_all_tables, allocations,
+                                                                     monkeypatch):
     """At padded height 2^10 the quotient is evaluated on half its domain (stages/half_quotient.py): every
     constraint on the even cosets, the high ones on all four with the odd cosets' other columns left
     stale, and the proof is still the reference's, within the layout's modelled peak."""
     from tvmpd.opencl import device_tables as dev
     from tvmpd.stages.device_backend import DeviceBackend, layout_bytes
-    from tvmpd.stages.proof import from_bincode
-    from tvmpd.stages.prover import main_table, prove_table
-    from tvmpd.stages.vm import Claim, NonDeterminism, Program
-    from tvmpd.stages.vm.interpreter import run_claim
+    from tvmpd.stages.prover import prove_table
 
     taken = []
     original = dev.quotient_segments_from_half
     monkeypatch.setattr(dev, "quotient_segments_from_half",
                         lambda *a, **k: taken.append(1) or original(*a, **k))
     monkeypatch.setattr(dev, "BATCH_BYTES", 1 << 15)
-    lines = (vectors / "requests" / "all_tables.req").read_text().splitlines()
-    claim = Claim.from_json(lines[0])
-    _, aet = run_claim(claim, Program.from_json(lines[1]), NonDeterminism.from_json(lines[2]))
-    seed = bytes.fromhex((vectors / "proofs" / "all_tables.seed").read_text().strip())
+    claim, table, seed, reference = seeded_all_tables
     backend = DeviceBackend(rt.key, memory_mode="full", keep_cosets="none")
-    proof = prove_table(claim, main_table(aet, degree_lowered=False), seed=seed, backend=backend,
-                        degree_lowered=False)
-    np.testing.assert_array_equal(proof, from_bincode((vectors / "proofs" / "all_tables.proof").read_bytes()))
+    proof = prove_table(claim, table, seed=seed, backend=backend, degree_lowered=False)
+    np.testing.assert_array_equal(proof, reference)
     assert taken == [1]
     assert 0 < allocations.peak <= layout_bytes(backend.d, backend.layout)[1]

@@ -103,8 +103,8 @@ def test_a_device_job_reports_the_memory_mode_it_used(rt, seeded_halt):
 
 
 @pytest.mark.parametrize("rows, part_columns, gpu_passes", [(1024, None, False), (256, 100, True)])
-def test_lean_quotient_on_half_its_domain_proves_all_tables(rt, vectors, monkeypatch, rows, part_columns,
-                                                            gpu_passes):
+def test_lean_quotient_on_half_its_domain_proves_all_tables(rt, seeded_all_tables, monkeypatch, rows,
+                                                            part_columns, gpu_passes):
     """Padded height 2^10: the quotient on half its domain (stages/half_quotient.py) in lean mode, with
     cosets of h rows and in pairs of h / 4 rows (odd chains evaluate only the high constraints' columns,
     here across column parts of the tables), gives the reference proof; also with the NTT passes a GPU
@@ -113,10 +113,7 @@ def test_lean_quotient_on_half_its_domain_proves_all_tables(rt, vectors, monkeyp
     from tvmpd.opencl import device_tables as dev
     from tvmpd.opencl import lean
     from tvmpd.opencl import ntt as cl_ntt
-    from tvmpd.stages.proof import from_bincode
-    from tvmpd.stages.prover import main_table, prove_table
-    from tvmpd.stages.vm import Claim, NonDeterminism, Program
-    from tvmpd.stages.vm.interpreter import run_claim
+    from tvmpd.stages.prover import prove_table
 
     taken = []
     original = dev.quotient_segments_from_half
@@ -125,20 +122,15 @@ def test_lean_quotient_on_half_its_domain_proves_all_tables(rt, vectors, monkeyp
     monkeypatch.setattr(pd, "device_split", lambda *args: pd.Layout("lean", rows))
     if part_columns is not None:
         monkeypatch.setattr(pd, "MAX_PART_BYTES", 8 * 1024 * part_columns)
+    wanted = []  # lean evaluations asked for some rows only
     if gpu_passes:
         monkeypatch.setattr(cl_ntt, "cpu_shaped", lambda rt: False)
-        wanted = []  # lean evaluations asked for some rows only
         original_evaluate = lean.evaluate
         monkeypatch.setattr(lean, "evaluate",
                             lambda *a, rows=None, **k: wanted.append(rows is not None) or original_evaluate(
                                 *a, rows=rows, **k))
-    lines = (vectors / "requests" / "all_tables.req").read_text().splitlines()
-    claim = Claim.from_json(lines[0])
-    _, aet = run_claim(claim, Program.from_json(lines[1]), NonDeterminism.from_json(lines[2]))
-    seed = bytes.fromhex((vectors / "proofs" / "all_tables.seed").read_text().strip())
-    table = main_table(aet, degree_lowered=False)
+    claim, table, seed, reference = seeded_all_tables
     proof = prove_table(claim, table, seed=seed, backend=pd.DeviceBackend(rt.key), degree_lowered=False)
-    np.testing.assert_array_equal(proof, from_bincode((vectors / "proofs" / "all_tables.proof").read_bytes()))
+    np.testing.assert_array_equal(proof, reference)
     assert taken == [1]
-    if gpu_passes:
-        assert any(wanted)  # the opened rows of the lean tables
+    assert any(wanted) == gpu_passes  # the opened rows of the lean tables
