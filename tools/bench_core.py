@@ -7,6 +7,7 @@ the numpy figures time the reference functions on host arrays.
 
   python3 tools/bench_core.py --backend opencl                      # small sizes (CPU / pocl)
   python3 tools/bench_core.py --backend opencl --max-log 23 --commit-log 21   # a GPU
+  python3 tools/bench_core.py --backend opencl --min-log 21 --max-log 21 --commit-log 21 --kernel-dir ../v
 """
 
 from __future__ import annotations
@@ -294,7 +295,14 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--check", action="store_true", help="spot-check commit-size results against numpy")
     ap.add_argument("--markdown", default=None, help="also write the table as markdown to this file")
+    ap.add_argument("--kernel-dir", type=Path, default=None,
+                    help="read the OpenCL sources (field.cl, ntt.cl, tip5.cl, ...) from this directory: "
+                         "A/B a kernel variant in a copy of opencl/ against the checkout's")
     args = ap.parse_args()
+    if args.kernel_dir is not None:
+        from tvmpd.opencl import runtime
+
+        runtime.KERNEL_DIR = args.kernel_dir.resolve()  # read at each program build
     if args.batch_cols % RATE:
         ap.error("--batch-cols must be a multiple of 10")
     print("  " + " | ".join(("op", "size", "ms", "throughput", "floor ms", "x floor")), flush=True)
