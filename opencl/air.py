@@ -114,10 +114,12 @@ def build_all(rt: Runtime, kernels: AirKernels) -> None:
     _extend_kernel(rt, kernels, "ext_terms")
 
 
-def constraint_kernels(rt: Runtime, kernels: AirKernels) -> list[cl.Kernel]:
-    """The `evaluate_constraints_<k>` kernels of a set on this device, in launch order; each is called
-    like any pyopencl kernel (interface in stages/air/codegen.py)."""
-    return _build_group(rt, kernels, "constraints")
+def constraint_kernels(rt: Runtime, kernels: AirKernels,
+                       only: tuple[int, ...] | None = None) -> list[cl.Kernel]:
+    """The `evaluate_constraints_<k>` kernels of a set on this device, in launch order (only: those whose
+    launch index k it names); each is called like any pyopencl kernel (interface in stages/air/codegen.py)."""
+    built = _build_group(rt, kernels, "constraints")
+    return built if only is None else [kern for k, kern in enumerate(built) if k in only]
 
 
 def _check_challenges(challenges: np.ndarray) -> np.ndarray:

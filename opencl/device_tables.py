@@ -267,9 +267,8 @@ def constraint_sums(rt: Runtime, kernels: AirKernels, main_vals: cl.Buffer, aux_
     column-major main / split-component aux values, from the set's generated kernels in mode 1 (only:
     these kernels, by launch index; the other constraints count as zero)."""
     cl.enqueue_fill_buffer(rt.queue, sums, np.uint64(0), 0, 96 * n)
-    for i, kern in enumerate(constraint_kernels(rt, kernels)):
-        if only is None or i in only:
-            constraint_launch(rt, kern, main_vals, aux_vals, n, step, challenges, weights, sums)
+    for kern in constraint_kernels(rt, kernels, only):
+        constraint_launch(rt, kern, main_vals, aux_vals, n, step, challenges, weights, sums)
 
 
 def constraint_launch(rt: Runtime, kern: cl.Kernel, main_vals: cl.Buffer, aux_vals: cl.Buffer, n: int,
@@ -312,17 +311,23 @@ def quotient_segments_from_half(rt: Runtime, half: cl.Buffer, high: cl.Buffer, n
     of degree n/2 and above comes from the `high` constraints alone: half (3 x n/2) holds the whole
     quotient on offset * <w_n^2>, high (3 x n) those constraints' quotient on offset * <w_n>. In x /
     offset, the half domain's interpolant is the quotient with its upper half added onto its lower
-    half, and that upper half is the high quotient's (both buffers are overwritten)."""
+    half, and that upper half is the high quotient's. Both buffers are released once read (peak 60 n
+    bytes, where quotient_segment_coefficients has 72 n)."""
     log_n = n.bit_length() - 1
     coeffs = rt.empty(8 * 3 * n)
     intt_device(rt, high, coeffs, 3, log_n)
+    rt.queue.finish()
+    high.release()
     low = rt.empty(8 * 3 * n // 2)
     intt_device(rt, half, low, 3, log_n - 1)
+    rt.queue.finish()
+    half.release()
     _run(rt, "quotient_unfold_kernel", (n // 2,), low, coeffs, np.uint32(n // 2))
+    rt.queue.finish()
+    low.release()
     seg = rt.empty(8 * 3 * n)
     _run(rt, "segments_split_kernel", (n,), coeffs, seg, np.uint32(n // 4), np.uint64(pow(offset, P - 2, P)))
     rt.queue.finish()
-    low.release()
     coeffs.release()
     return seg
 

@@ -110,9 +110,7 @@ def quotient_rows(rt: Runtime, kernels: AirKernels, main_vals: cl.Buffer, aux_va
     kernels, by launch index)."""
     local = (dev.CPU_GROUP,) if rt.device.type & cl.device_type.CPU else None
     cl.enqueue_fill_buffer(rt.queue, sums, np.uint64(0), 96 * row0, 96 * rows)
-    for i, kern in enumerate(constraint_kernels(rt, kernels)):
-        if only is not None and i not in only:
-            continue
+    for kern in constraint_kernels(rt, kernels, only):
         kern(rt.queue, (rows,), local, main_vals, np.uint64(1), np.uint64(n_rows), aux_vals, np.uint64(1),
              np.uint64(3 * n_rows), np.uint64(n_rows), challenges, weights, np.uint32(n_rows),
              np.uint32(step), np.uint32(1), sums, global_offset=(row0,))

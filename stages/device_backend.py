@@ -25,6 +25,7 @@ memory: see device_bytes and lean_bytes (about 50 GiB at padded height 2^21).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -348,6 +349,26 @@ def device_split(rt, d: ProverDomains, mode: str = "auto", keep: str = "auto",
                              f"{largest_alloc / GIB:.1f} GiB)") from None
 
 
+@functools.lru_cache(maxsize=32)
+def _high_constraints(profile: ProofProfile, d: ProverDomains) -> HalfQuotient | None:
+    """stages/half_quotient.py's plan for a profile's AIR on domains d (found once per padded height: it
+    walks every constraint circuit)."""
+    lowered = profile.lowered_air()
+    return half_quotient(lowered, d, codegen.constraint_kernel_ranges(lowered))
+
+
+def _runs_in_parts(parts: list, runs: list[tuple[int, int]]) -> list[tuple[object, int, int, list]]:
+    """(buffer, first column, columns, [(start, end) of the runs inside it]) of each column part of a table
+    that some run [start, end) of table columns reaches."""
+    out = []
+    for buf, c0, k in parts:
+        pieces = [(max(a, c0), min(b, c0 + k)) for a, b in runs]
+        pieces = [(a, b) for a, b in pieces if a < b]
+        if pieces:
+            out.append((buf, c0, k, pieces))
+    return out
+
+
 class DeviceBackend:
     """Backend on one OpenCL device ("platform:device" key of opencl.devices; None: the default device).
     commit_main sets the proof's geometry, so an object serves one proof at a time."""
@@ -405,12 +426,8 @@ class DeviceBackend:
         rt, h = self.rt, self.d.trace.length
         ncols = table.ncols if ncols is None else ncols
         f = pow(offset, h, P)
-        for buf, c0, k in table.parts:
-            end = c0 + min(k, ncols - c0)
-            pieces = [(c0, end)] if runs is None else [(max(a, c0), min(b, end)) for a, b in runs]
-            pieces = [(a, b) for a, b in pieces if a < b]
-            if not pieces:
-                continue
+        runs = [(0, ncols)] if runs is None else [(a, min(b, ncols)) for a, b in runs]
+        for buf, c0, k, pieces in _runs_in_parts(table.parts, runs):
             if table.tail is not None:
                 lean.add_scaled_tail(rt, buf, k, h, table.tail, table.tail_host.shape[1], c0, f)
             for a, b in pieces:
@@ -634,7 +651,7 @@ class DeviceBackend:
         if half is None:
             seg = dev.quotient_segment_coefficients(rt, quotient, N, d.quotient.offset)
             quotient.release()
-        else:
+        else:  # releases both
             seg = dev.quotient_segments_from_half(rt, quotient, high, N, d.quotient.offset)
         width = 3 * NUM_QUOTIENT_SEGMENTS
         if self.lean:  # values re-evaluated coset by coset, for the tree now and for opened rows later
@@ -654,8 +671,7 @@ class DeviceBackend:
         if not HALF_QUOTIENT or self.E % 2 or (pairs and self.N // self.d.trace.length % 2) \
                 or self.d.quotient.length != self.N:
             return None
-        air_ = self.profile.lowered_air()
-        return half_quotient(air_, self.d, codegen.constraint_kernel_ranges(air_))
+        return _high_constraints(self.profile, self.d)
 
     def _evaluate_columns(self, table: DeviceTable, c: int, out, columns, offset: int | None = None) -> None:
         """These columns of out (table.ncols x M) <- the table's values on coset c (or at offset * w_M^i)."""
@@ -663,11 +679,9 @@ class DeviceBackend:
         if table.tail is not None or table.length != self.L:
             self._evaluate_lean(table, offset, self.M, out, 0, self.M, runs=column_runs(columns))
             return
-        for start, end in column_runs(columns):
-            for buf, c0, k in table.parts:
-                lo, hi = max(start, c0), min(end, c0 + k)
-                if lo < hi:
-                    dev.evaluate_coset(self.rt, buf, hi - lo, self.L, offset, self.M, out, lo, first=lo - c0)
+        for buf, c0, _, pieces in _runs_in_parts(table.parts, column_runs(columns)):
+            for a, b in pieces:
+                dev.evaluate_coset(self.rt, buf, b - a, self.L, offset, self.M, out, a, first=a - c0)
 
     def _quotient_pairs(self, main: DeviceTable, aux: DeviceTable, ch, wt, sums, main_values, aux_values,
                         quotient, half: HalfQuotient | None = None, wt_high=None, high=None) -> None:
