@@ -154,3 +154,27 @@ def test_verifier_constraint_values_equal_the_numpy_evaluator():
         nxt = (main_next[None], aux_next[None]) if category == "transition" else ()
         want = evaluate_nodes(air.constraints[category], main_curr[None], aux_curr[None], challenges, *nxt)[0]
         np.testing.assert_array_equal(values, want, err_msg=category)
+
+
+def test_warm_up_starts_no_helper_once_the_loop_is_cached(monkeypatch):
+    from tvmpd.stages.vm import warmup
+
+    execute(Program.from_tasm("halt"), [])  # compiled (or loaded) here, so numba's cache holds it
+    assert warmup.loop_cached()
+
+    def no_helper(*args, **kwargs):
+        raise AssertionError("warm_up started a compile helper although the loop is cached")
+
+    monkeypatch.setattr(warmup.subprocess, "Popen", no_helper)
+    warmup.warm_up()
+
+
+def test_warm_up_survives_a_failing_compile_helper(monkeypatch, caplog):
+    from tvmpd.stages.vm import warmup
+
+    monkeypatch.setattr(warmup, "loop_cached", lambda: False)
+    monkeypatch.setattr(warmup, "_HELPER_CODE", "raise SystemExit('helper broke')")
+    with caplog.at_level("WARNING", logger=warmup.__name__):
+        warmup.warm_up()
+    assert "VM compile helper exited 1 (helper broke)" in caplog.text
+    assert execute(Program.from_tasm("push 2 halt"), [])[0] == []

@@ -9,13 +9,14 @@ import importlib
 
 _NAMES = {
     "aet": ("AET", "TABLE_NAMES", "build_aet"),
-    "compiled": ("execute", "warm_up"),
+    "compiled": ("execute",),
     "errors": ("ClaimMismatch", "InputError", "ProgramError", "TasmParseError", "VMError"),
     "interpreter": ("execute_reference", "run", "run_claim"),
     "isa": ("SPECS", "InstructionSpec", "instruction_display"),
     "program": ("Program",),
     "types": ("SUPPORTED_PROOF_VERSIONS", "Claim", "NonDeterminism", "PublicInput", "digest_from_hex",
               "digest_to_hex", "unsupported_version_message"),
+    "warmup": ("loop_cached", "warm_up"),
 }
 _MODULE_OF = {name: module for module, names in _NAMES.items() for name in names}
 __all__ = list(_MODULE_OF)

@@ -5,7 +5,7 @@ The loop works on uint64 arrays: the op stack, a growing buffer per record (inst
 stack words, jump events, RAM accesses, helper variables, u32 operations, Tip5 traces) and an
 open-addressing hash map for RAM. A failure ends the loop with an error code and up to three values;
 the Python side turns them into the reference's VMError. `cache=True` keeps the machine code on disk,
-so only the first process on a machine pays the compile (`warm_up` pays it on purpose).
+so only the first process on a machine pays the compile (`warmup.warm_up` pays it on purpose).
 """
 
 from __future__ import annotations
@@ -823,21 +823,3 @@ def execute(program: Program, public_input: Sequence[int] | PublicInput,
         ips=ips, stack_tops=tops, jump_events=jumps, ram_log=ram_log, helper_cycles=h_cyc,
         helper_values=h_val, u32_entries=_count_u32(u32_log), hash_events=h_ev,
         hash_traces=h_tr.reshape(-1, 6, 16))
-
-
-def warm_up() -> None:
-    """Compile (or load from numba's on-disk cache) the compiled VM loop, the AET's compiled loops, the
-    main-table fill and the compiled Tip5 entry points, by running a tiny program; call once before serving
-    jobs so that no job pays the compile."""
-    from tvmpd.stages import tip5
-    from tvmpd.stages.air.fill import fill_main_table
-
-    from .aet import build_aet
-
-    program = Program.from_tasm("push 3 push 5 xor sponge_init push 0 sponge_absorb_mem halt")
-    aet = build_aet(program, execute(program, [])[1])
-    fill_main_table(aet, base_only=True)  # what the daemon's workers build for a device
-    fill_main_table(aet)  # with the degree-lowering columns zeroed, for the numpy prover
-    zeros = np.zeros((1, 5), dtype=np.uint64)
-    tip5.hash_rows_native(zeros)
-    tip5.hash_pairs_native(zeros, zeros)
