@@ -178,3 +178,38 @@ def test_warm_up_survives_a_failing_compile_helper(monkeypatch, caplog):
         warmup.warm_up()
     assert "VM compile helper exited 1 (helper broke)" in caplog.text
     assert execute(Program.from_tasm("push 2 halt"), [])[0] == []
+
+
+def test_warm_up_waits_for_another_process_compiling(monkeypatch, tmp_path):
+    import fcntl
+    import threading
+
+    from tvmpd.stages.vm import warmup
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    states = iter([False, True])  # not cached before the lock; cached once the other process is done
+    monkeypatch.setattr(warmup, "loop_cached", lambda: next(states, True))
+    errors = []
+
+    def no_helper(*args, **kwargs):
+        errors.append("started a compile helper after the other process had compiled the loop")
+        raise RuntimeError(errors[-1])
+
+    def warm_up():
+        try:
+            warmup.warm_up()
+        except Exception as exc:  # noqa: BLE001 (reported by the assertion below)
+            errors.append(repr(exc))
+
+    monkeypatch.setattr(warmup.subprocess, "Popen", no_helper)
+    lock_path = tmp_path / "tvmpd" / "vm-compile.lock"
+    lock_path.parent.mkdir(parents=True)
+    with open(lock_path, "w") as other:  # the other process, compiling
+        fcntl.flock(other, fcntl.LOCK_EX)
+        waiter = threading.Thread(target=warm_up)
+        waiter.start()
+        waiter.join(1.0)
+        assert waiter.is_alive()  # blocked on the lock
+    waiter.join(60)
+    assert not waiter.is_alive()
+    assert errors == []

@@ -4,11 +4,16 @@ process while this one compiles the rest from the plain interpreter's recording.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import subprocess
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
+import platformdirs
 
 from tvmpd.stages import tip5
 from tvmpd.stages.air.fill import fill_main_table
@@ -52,6 +57,25 @@ def loop_cached() -> bool:
         return False
 
 
+@contextlib.contextmanager
+def _compile_lock() -> Iterator[None]:
+    """Hold tvmpd's machine-wide VM compile lock, so that of the daemon's children starting together on a
+    fresh machine one compiles and the others then load its cache; no lock where the cache directory
+    cannot be written (each process then compiles for itself, as numba alone would)."""
+    try:
+        path = Path(platformdirs.user_cache_dir("tvmpd")) / "vm-compile.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(path, "w")  # noqa: SIM115 (closed below, after the lock is released)
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+    finally:
+        lock.close()  # releases the lock
+
+
 def warm_up() -> None:
     """Compile (or load from numba's on-disk cache) the compiled VM loop, the AET's compiled loops, the
     main-table fill and the compiled Tip5 entry points, by running a tiny program; call once before serving
@@ -59,18 +83,20 @@ def warm_up() -> None:
 
     On an empty cache the loop compiles in a helper process while this one compiles the rest (numba
     compiles one function at a time per process, under its global lock), then loads the loop from the
-    cache the helper wrote: on two cores about 17 s instead of 28 s."""
-    helper = None
-    if not loop_cached():
-        helper = subprocess.Popen([sys.executable, "-c", _HELPER_CODE], stdin=subprocess.DEVNULL,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        _warm_rest()
-    finally:
-        if helper is not None:
-            err = helper.communicate()[1]
-            if helper.returncode != 0:  # compiled here below instead; say why the helper could not
-                last = err.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
-                log.warning("VM compile helper exited %s (%s); compiling in this process", helper.returncode,
-                            last[0])
-    _warm_loop()  # loads what the helper cached, or compiles it when the helper could not
+    cache the helper wrote: on two cores about 17 s instead of 28 s. Other processes warming up meanwhile
+    wait for this one and load its cache."""
+    with contextlib.nullcontext() if loop_cached() else _compile_lock():
+        helper = None
+        if not loop_cached():  # checked again: another process may have compiled it while this one waited
+            helper = subprocess.Popen([sys.executable, "-c", _HELPER_CODE], stdin=subprocess.DEVNULL,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            _warm_rest()
+        finally:
+            if helper is not None:
+                err = helper.communicate()[1]
+                if helper.returncode != 0:  # compiled here below instead; say why the helper could not
+                    last = err.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+                    log.warning("VM compile helper exited %s (%s); compiling in this process",
+                                helper.returncode, last[0])
+        _warm_loop()  # loads what the helper cached, or compiles it when the helper could not
