@@ -145,6 +145,26 @@ def _sizes(rt: Runtime, kernel: cl.Kernel, n: int) -> tuple[tuple[int], tuple[in
     return (-(-n // local) * local,), (local,)
 
 
+# pocl compiles a kernel for a launch's grid class: under 65535 work items a "smallgrid" variant (the one
+# prebuild.py compiles), above it a second one, which the generated kernels pay again at the first proof
+# of 2^15 rows or more (about 40 s of CPU at 2^16 on the 2-core machine, mostly the constraint kernels).
+CPU_LAUNCH_ROWS = 1 << 15
+
+
+def launch_rows(rt: Runtime, kernel: cl.Kernel, n: int, local: int | None, *args, first: int = 0) -> None:
+    """Launch a generated kernel (its last argument the first row) over rows first .. first + n - 1: in one
+    launch on a GPU, in launches of CPU_LAUNCH_ROWS rows on a CPU device, so that pocl only ever compiles
+    the small-grid variant. Each launch is rounded up to whole groups and the kernels skip only rows past
+    n_rows, so a range that ends before the table's last row must hold whole groups."""
+    step = n
+    if rt.device.type & cl.device_type.CPU:
+        step = max(1, CPU_LAUNCH_ROWS // (local or 1)) * (local or 1)  # whole groups in every launch
+    for r0 in range(first, first + n, step):
+        rows = min(step, first + n - r0)
+        size = rows if local is None else -(-rows // local) * local
+        kernel(rt.queue, (size,), None if local is None else (local,), *args, np.uint32(r0))
+
+
 def _rows(n: int) -> np.uint32:
     if n < 2 or n >= 2**31:
         raise ValueError(f"row count must be in [2, 2^31), got {n}")
@@ -154,7 +174,8 @@ def _rows(n: int) -> np.uint32:
 def _run_main_lowering(rt: Runtime, kernels: AirKernels, buf: cl.Buffer, n: int, row_stride: int,
                        col_stride: int) -> None:
     for kernel in _build_group(rt, kernels, "lowering_main"):
-        kernel(rt.queue, *_sizes(rt, kernel, n), buf, _U(row_stride), _U(col_stride), _rows(n))
+        launch_rows(rt, kernel, n, rt.group_size(kernel, LOCAL_SIZE), buf, _U(row_stride), _U(col_stride),
+                    _rows(n))
 
 
 def _run_aux_lowering(rt: Runtime, kernels: AirKernels, main_buf: cl.Buffer, main_strides: tuple[int, int],
@@ -162,8 +183,8 @@ def _run_aux_lowering(rt: Runtime, kernels: AirKernels, main_buf: cl.Buffer, mai
                       n: int) -> None:
     strides = [_U(s) for s in main_strides], [_U(s) for s in aux_strides]
     for kernel in _build_group(rt, kernels, "lowering_aux"):
-        kernel(rt.queue, *_sizes(rt, kernel, n), main_buf, *strides[0], aux_buf, *strides[1], challenges,
-               _rows(n))
+        launch_rows(rt, kernel, n, rt.group_size(kernel, LOCAL_SIZE), main_buf, *strides[0], aux_buf,
+                    *strides[1], challenges, _rows(n))
 
 
 def fill_degree_lowering_main_device(rt: Runtime, kernels: AirKernels, main: cl.Buffer, n: int) -> None:

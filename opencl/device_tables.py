@@ -18,7 +18,7 @@ import numpy as np
 import pyopencl as cl
 
 from tvmpd.opencl import merkle, tip5
-from tvmpd.opencl.air import AirKernels, constraint_kernels
+from tvmpd.opencl.air import AirKernels, constraint_kernels, launch_rows
 from tvmpd.opencl.ntt import coset_evaluate_device, intt_device
 from tvmpd.opencl.runtime import Runtime
 
@@ -274,10 +274,10 @@ def constraint_sums(rt: Runtime, kernels: AirKernels, main_vals: cl.Buffer, aux_
 def constraint_launch(rt: Runtime, kern: cl.Kernel, main_vals: cl.Buffer, aux_vals: cl.Buffer, n: int,
                       step: int, challenges: cl.Buffer, weights: cl.Buffer, sums: cl.Buffer) -> None:
     """Add one generated constraint kernel's weighted sums of n rows to sums (mode 1)."""
-    local = (rt.group_size(kern, CPU_GROUP),) if rt.device.type & cl.device_type.CPU else None
-    kern(rt.queue, (n,), local, main_vals, np.uint64(1), np.uint64(n), aux_vals, np.uint64(1),
-         np.uint64(3 * n), np.uint64(n), challenges, weights, np.uint32(n), np.uint32(step), np.uint32(1),
-         sums)
+    local = rt.group_size(kern, CPU_GROUP) if rt.device.type & cl.device_type.CPU else None
+    launch_rows(rt, kern, n, local, main_vals, np.uint64(1), np.uint64(n), aux_vals, np.uint64(1),
+                np.uint64(3 * n), np.uint64(n), challenges, weights, np.uint32(n), np.uint32(step),
+                np.uint32(1), sums)
 
 
 def quotient_coset(rt: Runtime, kernels: AirKernels, main_vals: cl.Buffer, aux_vals: cl.Buffer, n: int,

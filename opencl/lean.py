@@ -15,7 +15,7 @@ import pyopencl as cl
 
 from tvmpd.opencl import air
 from tvmpd.opencl import device_tables as dev
-from tvmpd.opencl.air import AirKernels, constraint_kernels
+from tvmpd.opencl.air import AirKernels, constraint_kernels, launch_rows
 from tvmpd.opencl.ntt import coset_evaluate_device, intt_device
 from tvmpd.opencl.runtime import Runtime
 
@@ -108,12 +108,12 @@ def quotient_rows(rt: Runtime, kernels: AirKernels, main_vals: cl.Buffer, aux_va
     (x + step) mod n_rows), the points offset * gen^i, into out (3 x out_len) at first + out_step * i.
     sums: n_rows x 12 words; the rows' constraint sums come from the generated kernels (mode 1; only: these
     kernels, by launch index)."""
-    local = (dev.CPU_GROUP,) if rt.device.type & cl.device_type.CPU else None
+    local = dev.CPU_GROUP if rt.device.type & cl.device_type.CPU else None
     cl.enqueue_fill_buffer(rt.queue, sums, np.uint64(0), 96 * row0, 96 * rows)
     for kern in constraint_kernels(rt, kernels, only):
-        kern(rt.queue, (rows,), local, main_vals, np.uint64(1), np.uint64(n_rows), aux_vals, np.uint64(1),
-             np.uint64(3 * n_rows), np.uint64(n_rows), challenges, weights, np.uint32(n_rows),
-             np.uint32(step), np.uint32(1), sums, global_offset=(row0,))
+        launch_rows(rt, kern, rows, local, main_vals, np.uint64(1), np.uint64(n_rows), aux_vals, np.uint64(1),
+                    np.uint64(3 * n_rows), np.uint64(n_rows), challenges, weights, np.uint32(n_rows),
+                    np.uint32(step), np.uint32(1), sums, first=row0)
     _kernel(rt, "quotient_combine_rows_kernel")(
         rt.queue, (rows,), None, sums, np.uint64(row0), out, np.uint32(rows), np.uint64(offset),
         np.uint64(gen), np.uint64(omega_inv), np.uint64(cons_inv), np.uint64(out_len), np.uint32(first),

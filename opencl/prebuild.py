@@ -4,12 +4,13 @@ pocl compiles a kernel at its first launch, for that launch's work-group size an
 65535 work-items get a "smallgrid" build, larger launches another one, about 1.6 times as costly), keeps
 the machine code in its on-disk kernel cache and holds a process-wide lock while it compiles. The
 generated kernels are most of a first proof's build time, so start() hands them to helper processes (plain
-subprocesses: the daemon's children may not fork multiprocessing children), each launching its share once
-on a few rows, as the prover launches them for proofs up to 2^14 rows; the prover's own launches then load
-them from pocl's cache. One process on a machine builds a set at a time (a lock file); the others wait for
-it in wait(). A marker file in tvmpd's cache directory, named by the set, the device and pocl's cache
-directory, records a finished build, so later processes skip it (a pocl cache emptied by hand only makes
-the next first launches compile one by one again).
+subprocesses: the daemon's children may not fork multiprocessing children), each launching its share once on
+a few rows, as the prover launches them (in launches of at most air.CPU_LAUNCH_ROWS rows, so this one
+small-grid build serves every size); the prover's own launches then load them from pocl's cache. One process
+on a machine builds a set at a time (a lock file); the others wait for it in wait(). A marker file in
+tvmpd's cache directory, named by the set, the device and pocl's cache directory, records a finished build,
+so later processes skip it (a pocl cache emptied by hand only makes the next first launches compile one by
+one again).
 """
 
 from __future__ import annotations

@@ -72,7 +72,7 @@ def test_opencl_equals_numpy(compiled, layout):
         bo = cl.Buffer(ctx, mf.READ_WRITE | mf.COPY_HOST_PTR, hostbuf=out)
         for kernel in kernels:
             kernel(queue, (n,), None, bm, np.uint64(mstr[0]), np.uint64(mstr[1]), ba, *aux_args,
-                   bc, bw, np.uint32(n), np.uint32(step), np.uint32(mode), bo)  # fmt: skip
+                   bc, bw, np.uint32(n), np.uint32(step), np.uint32(mode), bo, np.uint32(0))  # fmt: skip
         cl.enqueue_copy(queue, out, bo)
         if mode == 0:
             np.testing.assert_array_equal(out, expected)
@@ -100,3 +100,32 @@ def test_generated_kernels_negate_instead_of_multiplying_by_minus_one():
         constants = set(re.findall(rf"const ulong (v\d+) = {MINUS_ONE}UL;", src))
         for a, b in re.findall(r"(?:gl_mul|xfe_mul_base)\((v\d+), (v\d+)\)", src):
             assert a not in constants and b not in constants
+
+
+def test_constraint_sums_in_row_chunks_equal_one_launch(compiled, monkeypatch):
+    """On CPU devices the constraint kernels run in launches of CPU_LAUNCH_ROWS rows (pocl's small-grid
+    builds only); each chunk must add its own rows' sums, with the next row wrapping around the table."""
+    from tvmpd.opencl import air as opencl_air
+    from tvmpd.opencl import device_tables as dev
+
+    air, rt, kernels = compiled
+    rng = np.random.default_rng(11)
+    n, step = 256, 8
+    main = rt.to_device(random_field(rng, (379, n)))
+    aux = rt.to_device(random_field(rng, (91 * 3, n)))
+    ch = rt.to_device(random_field(rng, (63, 3)))
+    w = rt.to_device(random_field(rng, (sum(air.counts().values()), 3)))
+
+    def sums() -> np.ndarray:
+        out = rt.empty(96 * n)
+        cl.enqueue_fill_buffer(rt.queue, out, np.uint64(0), 0, 96 * n)
+        for kern in kernels:
+            dev.constraint_launch(rt, kern, main, aux, n, step, ch, w, out)
+        host = np.empty(12 * n, dtype=np.uint64)
+        cl.enqueue_copy(rt.queue, host, out)
+        return host
+
+    whole = sums()
+    monkeypatch.setattr(opencl_air, "CPU_LAUNCH_ROWS", 32)
+    np.testing.assert_array_equal(sums(), whole)
+    assert whole.any()

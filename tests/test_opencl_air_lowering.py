@@ -69,3 +69,20 @@ def test_lowering_rejects_bad_input(device):
     with pytest.raises(ValueError):
         main, aux = np.zeros((4, 379), np.uint64), np.zeros((4, 91, 3), np.uint64)
         air.fill_degree_lowering_aux(main, aux, np.zeros((62, 3), np.uint64), air_kernels(), device)
+
+
+def test_lowering_in_row_chunks_matches_numpy(device, monkeypatch):
+    """On CPU devices the generated kernels run in launches of CPU_LAUNCH_ROWS rows (pocl's small-grid
+    builds only); rows past a launch's first must land where a single launch puts them."""
+    monkeypatch.setattr(air, "CPU_LAUNCH_ROWS", 64)
+    rng = np.random.default_rng(9)
+    n = 256
+    main = random_field(rng, (n, 379))
+    ch = random_field(rng, (63, 3))
+    want_main = np_fill_main(main.copy())
+    got_main = air.fill_degree_lowering_main(main.copy(), air_kernels(), device)
+    np.testing.assert_array_equal(got_main, want_main)
+    aux = random_field(rng, (n, 91, 3))
+    want = np_fill_aux(want_main, aux.copy(), ch)
+    got = air.fill_degree_lowering_aux(want_main, aux.copy(), ch, air_kernels(), device)
+    np.testing.assert_array_equal(got, want)

@@ -101,7 +101,7 @@ def opencl_stages(rt, main_base: np.ndarray, ch: np.ndarray, constraints: bool,
             local = 64
             run = ((-(-n // local) * local,), (local,), main, np.uint64(1), np.uint64(n), aux, np.uint64(1),
                    np.uint64(3 * n), np.uint64(n), chb, weights, np.uint32(n), np.uint32(1), np.uint32(1),
-                   sums)
+                   sums, np.uint32(0))
 
             def evaluate(cst_kernels=cst_kernels, run=run) -> None:
                 for k in cst_kernels:

@@ -68,7 +68,7 @@ def bench_opencl(log2s: list[int], locals_: list[int], device_key: str | None) -
         args = (main, np.uint64(1), np.uint64(n), aux, np.uint64(1), np.uint64(3 * n), np.uint64(n), ch, w)
         for local in locals_:
             global_size = (n + local - 1) // local * local
-            run = (global_size,), (local,), *args, np.uint32(n), np.uint32(8), np.uint32(1), out
+            run = (global_size,), (local,), *args, np.uint32(n), np.uint32(8), np.uint32(1), out, np.uint32(0)
             t = time.perf_counter()
             for kernel in kernels:
                 kernel(queue, *run)

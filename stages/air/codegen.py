@@ -2,6 +2,9 @@
 column / challenge index #defines. Each kernel comes out as (name, source) without the field helpers
 (opencl/field.cl), which the loader in opencl/air.py puts in front; stages/air/kernel_cache.py stores them.
 
+Every kernel takes the first row of its launch last (`first_row`): work item i handles row x = first_row +
+i, so a CPU device can run n rows as launches of fewer than 65535 work items (opencl/air.py launch_rows).
+
 Constraint kernels `evaluate_constraints_<k>` (launch all in order on the same buffers), one work item per
 row x; the "next" row of a transition constraint is row (x + step) mod n_rows:
     main[x * main_row_stride + col * main_col_stride] (canonical ulong),
@@ -11,9 +14,9 @@ row x; the "next" row of a transition constraint is row (x + step) mod n_rows:
     mode 1: ADDS the slice's weighted sum into out[(x * 4 + category) * 3 + j] (zero `out` first).
 
 Degree-lowering kernels, per side and category, each a run of consecutive rules, one work item per row:
-    lower_main_<category>_<part>(main, main_row_stride, main_col_stride, n_rows)
+    lower_main_<category>_<part>(main, main_row_stride, main_col_stride, n_rows, first_row)
     lower_aux_<category>_<part>(main, main_row_stride, main_col_stride, aux, aux_row_stride,
-                                aux_col_stride, aux_comp_stride, challenges, n_rows)
+                                aux_col_stride, aux_comp_stride, challenges, n_rows, first_row)
 Rules run in column order within a row (later rules read earlier ones from registers within a kernel,
 from the table across kernels); transition kernels read row x + 1 and write 0 into the last row.
 """
@@ -79,9 +82,9 @@ _CONSTRAINT_HEAD = """__kernel void {name}(
     __global const ulong *main, const ulong main_row_stride, const ulong main_col_stride,
     __global const ulong *aux, const ulong aux_row_stride, const ulong aux_col_stride,
     const ulong aux_comp_stride, __global const ulong *challenges, __global const ulong *weights,
-    const uint n_rows, const uint step, const uint mode, __global ulong *out)
+    const uint n_rows, const uint step, const uint mode, __global ulong *out, const uint first_row)
 {{
-    const ulong x = get_global_id(0);
+    const ulong x = (ulong)first_row + get_global_id(0);
     if (x >= n_rows) return;
     const ulong y = (x + step) % n_rows;
     __global const ulong *mc = main + x * main_row_stride;
@@ -183,9 +186,9 @@ def constraint_kernel_ranges(air: LoweredAir) -> list[range]:
 # degree-lowering fillers
 
 _MAIN_HEAD = """__kernel void {name}(__global ulong *main, const ulong main_row_stride,
-                                    const ulong main_col_stride, const uint n_rows)
+                                    const ulong main_col_stride, const uint n_rows, const uint first_row)
 {{
-    const ulong x = get_global_id(0);
+    const ulong x = (ulong)first_row + get_global_id(0);
     if (x >= n_rows) return;
     __global ulong *mc = main + x * main_row_stride;"""
 
@@ -193,9 +196,9 @@ _AUX_HEAD = """__kernel void {name}(__global const ulong *main, const ulong main
                                    const ulong main_col_stride, __global ulong *aux,
                                    const ulong aux_row_stride, const ulong aux_col_stride,
                                    const ulong aux_comp_stride, __global const ulong *challenges,
-                                   const uint n_rows)
+                                   const uint n_rows, const uint first_row)
 {{
-    const ulong x = get_global_id(0);
+    const ulong x = (ulong)first_row + get_global_id(0);
     if (x >= n_rows) return;
     __global const ulong *mc = main + x * main_row_stride;
     __global ulong *ac = aux + x * aux_row_stride;"""
