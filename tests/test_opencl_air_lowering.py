@@ -30,9 +30,16 @@ def test_lowering_matches_reference_tables(vectors, device, name):
     np.testing.assert_array_equal(aux, npz["aux"])
 
 
-def test_lowering_matches_numpy_on_random_tables(device):
+@pytest.mark.parametrize("chunk", [None, 64])
+def test_lowering_matches_numpy_on_random_tables(device, monkeypatch, chunk):
+    """Also in launches of 64 rows (CPU devices run the generated kernels in launches of CPU_LAUNCH_ROWS
+    rows, for pocl's small-grid builds only): rows past a launch's first must land where one launch puts
+    them."""
     rng = np.random.default_rng(7)
     n = 64
+    if chunk is not None:
+        monkeypatch.setattr(air, "CPU_LAUNCH_ROWS", chunk)
+        n = 4 * chunk
     main = random_field(rng, (n, 379))
     ch = random_field(rng, (63, 3))
     want_main = np_fill_main(main.copy())
@@ -70,19 +77,3 @@ def test_lowering_rejects_bad_input(device):
         main, aux = np.zeros((4, 379), np.uint64), np.zeros((4, 91, 3), np.uint64)
         air.fill_degree_lowering_aux(main, aux, np.zeros((62, 3), np.uint64), air_kernels(), device)
 
-
-def test_lowering_in_row_chunks_matches_numpy(device, monkeypatch):
-    """On CPU devices the generated kernels run in launches of CPU_LAUNCH_ROWS rows (pocl's small-grid
-    builds only); rows past a launch's first must land where a single launch puts them."""
-    monkeypatch.setattr(air, "CPU_LAUNCH_ROWS", 64)
-    rng = np.random.default_rng(9)
-    n = 256
-    main = random_field(rng, (n, 379))
-    ch = random_field(rng, (63, 3))
-    want_main = np_fill_main(main.copy())
-    got_main = air.fill_degree_lowering_main(main.copy(), air_kernels(), device)
-    np.testing.assert_array_equal(got_main, want_main)
-    aux = random_field(rng, (n, 91, 3))
-    want = np_fill_aux(want_main, aux.copy(), ch)
-    got = air.fill_degree_lowering_aux(want_main, aux.copy(), ch, air_kernels(), device)
-    np.testing.assert_array_equal(got, want)
