@@ -213,3 +213,20 @@ def test_warm_up_waits_for_another_process_compiling(monkeypatch, tmp_path):
     waiter.join(60)
     assert not waiter.is_alive()
     assert errors == []
+
+
+def test_warm_up_stops_waiting_for_a_stuck_lock_holder(monkeypatch, tmp_path, caplog):
+    import fcntl
+
+    from tvmpd.stages.vm import warmup
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(warmup, "loop_cached", lambda: False)
+    monkeypatch.setattr(warmup, "_HELPER_CODE", "pass")  # the loop is cached for this process anyway
+    monkeypatch.setattr(warmup, "LOCK_WAIT_S", 0.5)
+    lock_path = tmp_path / "tvmpd" / "vm-compile.lock"
+    lock_path.parent.mkdir(parents=True)
+    with open(lock_path, "w") as stuck, caplog.at_level("WARNING", logger=warmup.__name__):
+        fcntl.flock(stuck, fcntl.LOCK_EX)
+        warmup.warm_up()  # returns instead of waiting for the holder
+    assert "still held after" in caplog.text

@@ -9,6 +9,7 @@ import fcntl
 import logging
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +25,9 @@ from .interpreter import execute_reference
 from .program import Program
 
 log = logging.getLogger(__name__)
+
+LOCK_WAIT_S = 300.0  # longest wait for another process's compile (about 15-30 s on an idle machine)
+LOCK_POLL_S = 0.2
 
 WARMUP_TASM = "push 3 push 5 xor sponge_init push 0 sponge_absorb_mem halt"  # every compiled path, briefly
 
@@ -70,10 +74,20 @@ def _compile_lock() -> Iterator[None]:
         yield
         return
     try:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:  # a stuck holder must not keep this process from starting
+                    log.warning("VM compile lock %s still held after %.0f s; compiling without it", path,
+                                LOCK_WAIT_S)
+                    break
+                time.sleep(LOCK_POLL_S)
         yield
     finally:
-        lock.close()  # releases the lock
+        lock.close()  # releases the lock if this process holds it
 
 
 def warm_up() -> None:
