@@ -301,3 +301,19 @@ __kernel void fri_fold_kernel(__global const ulong *src, __global ulong *dst, co
     dst[3 * (ulong)i + 1] = r.c1;
     dst[3 * (ulong)i + 2] = r.c2;
 }
+
+// One step of evaluating polynomials at a few points by folding (device_tables.open_by_folds). A polynomial
+// p of 2 nh coefficients equals p_lo + X^nh p_hi; at every point x with x^nh = y it takes the value of the
+// folded polynomial p_lo + y p_hi, of half the size. Class k of this step (its y[k]) folds class parent[k]
+// of the previous step, column by column:
+//   dst[(k ncols + c) nh + j] = src[src_off + parent[k] class_stride + c col_stride + j] + y[k] (... + nh).
+__kernel void fold_classes_kernel(__global const ulong *src, __global ulong *dst, __global const uint *parent,
+                                  __global const ulong *y, const ulong nh, const uint ncols,
+                                  const uint nclasses, const ulong src_off, const ulong col_stride,
+                                  const ulong class_stride) {
+    ulong j = get_global_id(0);
+    uint c = get_global_id(1), k = get_global_id(2);
+    if (j >= nh || c >= ncols || k >= nclasses) return;
+    __global const ulong *p = src + src_off + parent[k] * class_stride + c * col_stride;
+    dst[((ulong)k * ncols + c) * nh + j] = gl_add(p[j], gl_mul(y[k], p[j + nh]));
+}

@@ -389,3 +389,53 @@ def xfe_tree(rt: Runtime, codeword: cl.Buffer, n: int) -> cl.Buffer:
     _run(rt, "xfe_leaves_kernel", (n,), codeword, nodes, np.uint32(n))
     merkle.levels_device(rt, nodes, n)
     return nodes
+
+
+def fold_plan(points: list[int], size: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per fold step of open_by_folds (size -> size / 2 down to 1): (parent class of each class, y of each
+    class). A class of a step is a distinct x^half among the points; its parent is the previous step's
+    class y^2 (y at the next step squares to y at this one), 0 for the first step."""
+    steps, prev, half = [], None, size // 2
+    while half >= 1:
+        ys = sorted({pow(x, half, P) for x in points})
+        if prev is None:
+            parent = [0] * len(ys)
+        else:
+            where = {v: i for i, v in enumerate(prev)}
+            parent = [where[y * y % P] for y in ys]
+        steps.append((np.array(parent, dtype=np.uint32), np.array(ys, dtype=np.uint64)))
+        prev, half = ys, half // 2
+    return steps
+
+
+def open_by_folds(rt: Runtime, coef: cl.Buffer, first: int, ncols: int, length: int,
+                  points: list[int], budget: int) -> np.ndarray:
+    """(len(points), ncols) values at these points of the polynomials whose coefficients (lowest first,
+    `length` each, a power of two) are columns first .. first + ncols - 1 of coef. Each step halves every
+    polynomial once per distinct x^half among the points (fold_classes_kernel), so a few points cost a few
+    times the coefficients instead of a transform of every coset they lie in. Column batches keep the two
+    live steps within `budget` bytes."""
+    steps = fold_plan(points, length)
+    widest = max(len(ys) * (length >> (i + 1)) for i, (_, ys) in enumerate(steps))  # words per column
+    batch = max(1, min(ncols, budget // (16 * widest)))
+    plan = [(rt.to_device(parent), rt.to_device(ys), len(ys)) for parent, ys in steps]
+    last = {x: i for i, x in enumerate(steps[-1][1].tolist())}
+    out = np.empty((len(points), ncols), dtype=np.uint64)
+    for c0 in range(0, ncols, batch):
+        k = min(batch, ncols - c0)
+        src, off, col_stride, class_stride, size = coef, (first + c0) * length, length, 0, length
+        for parent, ys, nclasses in plan:
+            half = size // 2
+            dst = rt.empty(8 * nclasses * k * half)
+            _run(rt, "fold_classes_kernel", (half, k, nclasses), src, dst, parent, ys, np.uint64(half),
+                 np.uint32(k), np.uint32(nclasses), np.uint64(off), np.uint64(col_stride),
+                 np.uint64(class_stride))
+            if src is not coef:
+                rt.queue.finish()
+                src.release()
+            src, off, col_stride, class_stride, size = dst, 0, half, k * half, half
+        values = np.empty((len(last), k), dtype=np.uint64)  # the final classes are the points themselves
+        cl.enqueue_copy(rt.queue, values, src)
+        src.release()
+        out[:, c0:c0 + k] = values[[last[x % P] for x in points]]
+    return out

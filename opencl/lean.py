@@ -59,16 +59,16 @@ def low_interpolants(rt: Runtime, buf: cl.Buffer, ncols: int, h: int, tail: cl.B
 
 
 def evaluate(rt: Runtime, coef: cl.Buffer, ncols: int, length: int, offset: int, n: int, out: cl.Buffer,
-             out_off: int, out_stride: int, first: int = 0, rows: np.ndarray | None = None) -> None:
+             out_off: int, out_stride: int, first: int = 0) -> None:
     """Values at offset * w_n^i of the polynomials of coef's columns first .. first + ncols (length
     coefficients each) into out: column c at element out_off + c * out_stride, in column batches of at most
-    dev.BATCH_BYTES of output. rows: only these rows are wanted (less work; the others hold anything)."""
+    dev.BATCH_BYTES of output."""
     log_len, log_n = length.bit_length() - 1, n.bit_length() - 1
     bc = dev.batch_width(n, ncols)
     for c0 in range(0, ncols, bc):
         c1 = min(ncols, c0 + bc)
         coset_evaluate_device(rt, coef, out, c1 - c0, log_len, log_n, offset, (first + c0) * length,
-                              out_off + c0 * out_stride, out_stride, rows=rows)
+                              out_off + c0 * out_stride, out_stride)
 
 
 def chunk_rows(h: int, width: int) -> int:

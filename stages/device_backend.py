@@ -414,15 +414,14 @@ class DeviceBackend:
             for buf, c0, k in table.parts:
                 dev.evaluate_coset(self.rt, buf, k, self.L, self._offset(c), self.M, out, c0, rows)
         else:
-            self._evaluate_lean(table, self._offset(c), self.M, out, 0, self.M, rows=rows)
+            self._evaluate_lean(table, self._offset(c), self.M, out, 0, self.M)
 
     def _evaluate_lean(self, table: DeviceTable, offset: int, n: int, out, out_off: int, stride: int,
-                       ncols: int | None = None, runs: list[tuple[int, int]] | None = None,
-                       rows: np.ndarray | None = None) -> None:
+                       ncols: int | None = None, runs: list[tuple[int, int]] | None = None) -> None:
         """Columns 0 .. ncols - 1 (default all; runs: only these [start, end) runs of them) of a table at
         offset * w_n^i (n at most h, or n dividing h in general: X^h is one constant f there) into out at
         out_off + c * stride; a lean table's tail is folded in as f r for the evaluation and taken out
-        again. rows: only these rows are wanted (the opened rows: less work)."""
+        again."""
         rt, h = self.rt, self.d.trace.length
         ncols = table.ncols if ncols is None else ncols
         f = pow(offset, h, P)
@@ -432,7 +431,7 @@ class DeviceBackend:
                 lean.add_scaled_tail(rt, buf, k, h, table.tail, table.tail_host.shape[1], c0, f)
             for a, b in pieces:
                 lean.evaluate(rt, buf, b - a, table.length, offset, n, out, out_off + a * stride, stride,
-                              first=a - c0, rows=rows)
+                              first=a - c0)
             if table.tail is not None:
                 lean.add_scaled_tail(rt, buf, k, h, table.tail, table.tail_host.shape[1], c0, P - f)
 
@@ -774,6 +773,9 @@ class DeviceBackend:
             width = 3 * NUM_QUOTIENT_SEGMENTS
             table = DeviceTable([(table.coefficients, 0, width)], width, True, table.tree, length=self.L)
         idx = np.asarray(indices, dtype=np.int64)
+        if table.cosets is None and (table.tail is not None or table.length != self.L):
+            out = self._open_by_folds(table, [int(i) for i in idx])  # lean: not a coset per opened row
+            return out.reshape(len(idx), -1, 3) if table.extension else out
         out = np.zeros((len(idx), table.ncols), dtype=np.uint64)
         values = rt.empty(8 * table.ncols * self.M) if table.cosets is None else None
         for c in sorted(set((idx % self.E).tolist())):
@@ -786,6 +788,26 @@ class DeviceBackend:
         if values is not None:
             values.release()
         return out.reshape(len(idx), -1, 3) if table.extension else out
+
+    def _open_by_folds(self, table: DeviceTable, indices: list[int]) -> np.ndarray:
+        """(len(indices), ncols) FRI-domain rows of a lean table from its low coefficients (dev.open_by_folds)
+        and its tail (on the host), within the scratch a coset re-evaluation took (8 ncols M bytes). A lean
+        table's cosets are short (h / 4 rows at 2^23 on 80 GB: 32 per table), and each opened one cost a
+        fold of all h coefficients and a transform; the folds serve every opened row at once (pocl, 2^14
+        lean: 0.78 s against 1.67 s for the opened rows). Full-length tables keep the coset path, whose GPU
+        passes skip most of their last pass for a few rows (as cheap as the folds there)."""
+        points = [self.d.fri.value(i) for i in indices]
+        budget = 8 * table.ncols * self.M
+        out = np.concatenate([dev.open_by_folds(self.rt, buf, 0, k, table.length, points, budget)
+                              for buf, _, k in table.parts], axis=1)
+        if table.tail_host is not None:  # + x^h tail(x), tail (ncols, k) lowest first
+            h = self.d.trace.length
+            x = np.array(points, dtype=np.uint64)[:, None]
+            tail = np.zeros_like(out)
+            for t in range(table.tail_host.shape[1] - 1, -1, -1):  # Horner
+                tail = field.add(field.mul(tail, x), table.tail_host[:, t][None, :])
+            out = field.add(out, field.mul(tail, field.pow(x, h)))
+        return out
 
     def auth(self, table: DeviceTable | DeviceSegments, indices: list[int]) -> np.ndarray:
         return DeviceRounds(self.rt).auth(table.tree, indices)

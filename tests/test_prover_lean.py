@@ -108,10 +108,10 @@ def test_lean_quotient_on_half_its_domain_proves_all_tables(rt, seeded_all_table
     """Padded height 2^10: the quotient on half its domain (stages/half_quotient.py) in lean mode, with
     cosets of h rows and in pairs of h / 4 rows (odd chains evaluate only the high constraints' columns,
     here across column parts of the tables), gives the reference proof; also with the NTT passes a GPU
-    runs, whose opened rows skip most of the last pass (lean tables too)."""
+    runs. The lean tables' opened rows come from folds of their coefficients (dev.open_by_folds), not from
+    coset evaluations."""
     import tvmpd.stages.device_backend as pd
     from tvmpd.opencl import device_tables as dev
-    from tvmpd.opencl import lean
     from tvmpd.opencl import ntt as cl_ntt
     from tvmpd.stages.prover import prove_table
 
@@ -122,15 +122,15 @@ def test_lean_quotient_on_half_its_domain_proves_all_tables(rt, seeded_all_table
     monkeypatch.setattr(pd, "device_split", lambda *args: pd.Layout("lean", rows))
     if part_columns is not None:
         monkeypatch.setattr(pd, "MAX_PART_BYTES", 8 * 1024 * part_columns)
-    wanted = []  # lean evaluations asked for some rows only
     if gpu_passes:
         monkeypatch.setattr(cl_ntt, "cpu_shaped", lambda rt: False)
-        original_evaluate = lean.evaluate
-        monkeypatch.setattr(lean, "evaluate",
-                            lambda *a, rows=None, **k: wanted.append(rows is not None) or original_evaluate(
-                                *a, rows=rows, **k))
+    folded = []  # (columns, points) of each open_by_folds call
+    original_folds = dev.open_by_folds
+    monkeypatch.setattr(dev, "open_by_folds",
+                        lambda rt_, coef, first, ncols, *a: folded.append(ncols) or original_folds(
+                            rt_, coef, first, ncols, *a))
     claim, table, seed, reference = seeded_all_tables
     proof = prove_table(claim, table, seed=seed, backend=pd.DeviceBackend(rt.key), degree_lowered=False)
     np.testing.assert_array_equal(proof, reference)
     assert taken == [1]
-    assert any(wanted) == gpu_passes  # the opened rows of the lean tables
+    assert sum(folded) == 379 + 3 * 91  # the opened rows of both lean tables, every column once
