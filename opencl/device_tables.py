@@ -415,6 +415,8 @@ def open_by_folds(rt: Runtime, coef: cl.Buffer, first: int, ncols: int, length: 
     polynomial once per distinct x^half among the points (fold_classes_kernel), so a few points cost a few
     times the coefficients instead of a transform of every coset they lie in. Column batches keep the two
     live steps within `budget` bytes."""
+    if length < 2 or length & (length - 1):
+        raise ValueError(f"length must be a power of two of at least 2, got {length}")
     steps = fold_plan(points, length)
     widest = max(len(ys) * (length >> (i + 1)) for i, (_, ys) in enumerate(steps))  # words per column
     batch = max(1, min(ncols, budget // (16 * widest)))

@@ -49,3 +49,8 @@ def test_open_by_folds_equals_horner(rt, log_len, ncols, first, data):
     got = dev.open_by_folds(rt, rt.to_device(coef.reshape(-1)), first, ncols, length, points, budget)
     want = [[_horner(coef[first + c].tolist(), x) for c in range(ncols)] for x in points]
     np.testing.assert_array_equal(got, np.array(want, dtype=np.uint64))
+
+
+def test_open_by_folds_wants_a_power_of_two_length(rt):
+    with pytest.raises(ValueError, match="power of two"):
+        dev.open_by_folds(rt, rt.to_device(np.zeros(6, dtype=np.uint64)), 0, 1, 6, [1], 1 << 20)
