@@ -408,9 +408,13 @@ class DeviceBackend:
         per = max(1, limit // (8 * (length or self.L)))
         return [(c, min(c + per, ncols)) for c in range(0, ncols, per)]
 
+    def _stored_lean(self, table: DeviceTable) -> bool:
+        """Whether a table holds lean coefficients (the low h and a randomizer tail) rather than all L."""
+        return table.tail is not None or table.length != self.L
+
     def _evaluate(self, table: DeviceTable, c: int, out, rows: np.ndarray | None = None) -> None:
         """out (table.ncols x M) <- the table's values on coset c (only `rows` of it if given)."""
-        if table.tail is None and table.length == self.L:
+        if not self._stored_lean(table):
             for buf, c0, k in table.parts:
                 dev.evaluate_coset(self.rt, buf, k, self.L, self._offset(c), self.M, out, c0, rows)
         else:
@@ -449,7 +453,7 @@ class DeviceBackend:
         """out (3 x L) (+)= the weighted sum of the table's columns' coefficients; a lean table's low part
         goes through a 3 x h buffer and its tail is summed on the host."""
         rt = self.rt
-        if table.tail is None and table.length == self.L:
+        if not self._stored_lean(table):
             for i, (buf, c0, k) in enumerate(table.parts):
                 dev.weighted_sum(rt, buf, self.L, k, weights[c0:c0 + k], out, accumulate or i > 0)
             return
@@ -675,7 +679,7 @@ class DeviceBackend:
     def _evaluate_columns(self, table: DeviceTable, c: int, out, columns, offset: int | None = None) -> None:
         """These columns of out (table.ncols x M) <- the table's values on coset c (or at offset * w_M^i)."""
         offset = self._offset(c) if offset is None else offset
-        if table.tail is not None or table.length != self.L:
+        if self._stored_lean(table):
             self._evaluate_lean(table, offset, self.M, out, 0, self.M, runs=column_runs(columns))
             return
         for buf, c0, _, pieces in _runs_in_parts(table.parts, column_runs(columns)):
@@ -773,7 +777,7 @@ class DeviceBackend:
             width = 3 * NUM_QUOTIENT_SEGMENTS
             table = DeviceTable([(table.coefficients, 0, width)], width, True, table.tree, length=self.L)
         idx = np.asarray(indices, dtype=np.int64)
-        if table.cosets is None and (table.tail is not None or table.length != self.L):
+        if table.cosets is None and self._stored_lean(table):
             out = self._open_by_folds(table, [int(i) for i in idx])  # lean: not a coset per opened row
             return out.reshape(len(idx), -1, 3) if table.extension else out
         out = np.zeros((len(idx), table.ncols), dtype=np.uint64)
