@@ -99,9 +99,10 @@ def warm_up() -> None:
     compiles one function at a time per process, under its global lock), then loads the loop from the
     cache the helper wrote: on two cores about 17 s instead of 28 s. Other processes warming up meanwhile
     wait for this one and load its cache."""
-    with contextlib.nullcontext() if loop_cached() else _compile_lock():
+    cached = loop_cached()
+    with contextlib.nullcontext() if cached else _compile_lock():
         helper = None
-        if not loop_cached():  # checked again: another process may have compiled it while this one waited
+        if not cached and not loop_cached():  # another process may have compiled it while this one waited
             helper = subprocess.Popen([sys.executable, "-c", _HELPER_CODE], stdin=subprocess.DEVNULL,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
