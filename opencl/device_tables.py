@@ -19,7 +19,7 @@ import pyopencl as cl
 
 from tvmpd.opencl import merkle, tip5
 from tvmpd.opencl.air import AirKernels, constraint_kernels, launch_rows
-from tvmpd.opencl.ntt import coset_evaluate_device, intt_device
+from tvmpd.opencl.ntt import coset_evaluate_device, coset_interpolate_device, intt_device
 from tvmpd.opencl.runtime import Runtime
 
 P = 2**64 - 2**32 + 1
@@ -199,6 +199,24 @@ def randomized_interpolants(rt: Runtime, trace: cl.Buffer, ncols: int, h: int,
     rt.queue.finish()
     tmp.release()
     work.release()
+    return coef
+
+
+def interpolate_coset(rt: Runtime, values: cl.Buffer, ncols: int, n: int, offset: int,
+                      first: int = 0) -> cl.Buffer:
+    """Coefficients (ncols x n) of the polynomials of degree below n whose values on offset * <w_n> are
+    columns first .. first + ncols of `values` (column-major, n rows each; kept), in column batches."""
+    log_n = n.bit_length() - 1
+    coef = rt.empty(8 * ncols * n)
+    bc = batch_width(n, ncols)
+    work, tmp = rt.empty(8 * bc * n), rt.empty(8 * bc * n)
+    for c0 in range(0, ncols, bc):
+        c1 = min(ncols, c0 + bc)
+        cl.enqueue_copy(rt.queue, work, values, src_offset=8 * (first + c0) * n, byte_count=8 * (c1 - c0) * n)
+        coset_interpolate_device(rt, work, tmp, coef, c1 - c0, log_n, offset, c0 * n)
+    rt.queue.finish()
+    work.release()
+    tmp.release()
     return coef
 
 

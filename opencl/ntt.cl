@@ -65,6 +65,17 @@ __kernel void ntt_bitrev_kernel(__global const ulong *src, __global ulong *dst, 
     dst[c * dst_stride + i] = v;
 }
 
+// dst[dst_off + c n + i] = src[c n + i] * pw[i], n = 2^log_n, for the column c given by global id 1: the
+// coefficients of a coset's interpolant are the plain inverse transform's output times offset^-i.
+__kernel void ntt_scale_kernel(__global const ulong *src, __global ulong *dst, __global const ulong *pw,
+                               const uint log_n, const ulong dst_off) {
+    uint i = get_global_id(0);
+    ulong c = get_global_id(1);
+    if (i >= (1u << log_n)) return;
+    ulong at = (c << log_n) + i;
+    dst[dst_off + at] = gl_mul(src[at], pw[i]);
+}
+
 // Butterflies of r = 1, 2 or 3 neighbouring stages s .. s + r - 1 on a group of 2^r elements in
 // registers. x[a] is the element with global index i + a 2^s (i: the group's first index, j = i mod 2^s);
 // stage s + q pairs x[a] with x[a + 2^q] (bit q of a clear) and its twiddle index is

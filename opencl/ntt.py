@@ -235,6 +235,16 @@ def intt_passes(rt: Runtime, src, dst, ncols: int, log_n: int) -> None:
     _bitrev(rt, src, dst, ncols, log_n, pow(1 << log_n, P - 2, P))
 
 
+def coset_interpolate_device(rt: Runtime, src, tmp, dst, ncols: int, log_n: int, offset: int,
+                             dst_off: int = 0) -> None:
+    """dst (ncols x 2^log_n from element dst_off) <- coefficients of the polynomials of degree below 2^log_n
+    that take src's values (ncols x 2^log_n) on offset * <w_n>. src and tmp (as large) are overwritten."""
+    intt_device(rt, src, tmp, ncols, log_n)
+    pw = _powers(rt, log_n, pow(offset, P - 2, P), 1, bitrev=False)
+    rt.kernel("ntt", "ntt_scale_kernel")(rt.queue, (1 << log_n, ncols), None, tmp, dst, pw, np.uint32(log_n),
+                                         np.uint64(dst_off))
+
+
 def lde_device(rt: Runtime, src, dst, ncols: int, log_n: int, log_big: int, offset_in: int,
                offset_out: int, scratch=None) -> None:
     """dst (ncols x 2^log_big) <- values on offset_out * <w_big> of the polynomials that take src's

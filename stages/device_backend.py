@@ -114,17 +114,23 @@ LEAN_MAX_SPLIT = 64  # lean cosets have at least h / 64 rows: shorter ones save 
 
 @dataclass(frozen=True)
 class Layout:
-    """How a proof uses the device: its memory mode, rows of an evaluated coset, and which tables keep
-    their values on every coset from the commit on (KEEPS; never in lean mode)."""
+    """How a proof uses the device: its memory mode, rows of an evaluated coset, which tables keep their
+    values on every coset from the commit on (KEEPS; never in lean mode), and whether those tables give
+    up their coefficients for the quotient step and rebuild them from their first coset after it (full
+    mode only: one inverse transform per column buys the room to keep the aux table at 2^21 on 80 GB)."""
 
     mode: str
     rows: int
     keep: str = "none"
+    rebuild: bool = False
 
     @property
     def label(self) -> str:
-        """The mode as logs and reports show it: "full", or "full+aux" when tables' cosets are kept."""
-        return self.mode if self.keep == "none" else f"{self.mode}+{self.keep}"
+        """The mode as logs and reports show it: "full", "full+aux" when tables' cosets are kept, "full+aux
+        (rebuilt)" when their coefficients are rebuilt after the quotient."""
+        if self.keep == "none":
+            return self.mode
+        return f"{self.mode}+{self.keep}" + (" (rebuilt)" if self.rebuild else "")
 
 
 def kept_widths(keep: str) -> tuple[int, int]:
@@ -136,16 +142,18 @@ def kept_widths(keep: str) -> tuple[int, int]:
     return main, aux
 
 
-def device_bytes(d: ProverDomains, split: int = 1, keep: str = "none") -> tuple[int, int]:
+def device_bytes(d: ProverDomains, split: int = 1, keep: str = "none",
+                 rebuild: bool = False) -> tuple[int, int]:
     """(largest unsplittable buffer, peak of all buffers) in bytes that DeviceBackend allocates for a proof on
-    domains d with cosets of length L / split, keeping the coset values of the tables `keep` names.
+    domains d with cosets of length L / split, keeping the coset values of the tables `keep` names (with
+    rebuild, those tables hold no coefficients during the quotient step).
 
-    Every step holds both tables' coefficients and the kept values (all N rows of a kept table). Peak: the
+    Every step holds the kept values (all N rows of a kept table) and both tables' coefficients. Peak: the
     larger of the quotient step (one coset of each table not kept, three Merkle trees, the quotient
     buffers, up to three scratch batches) and the steps after it (the three tables' trees, the segments'
     coefficients and values, the DEEP codeword and every FRI round's codeword and tree, and while rows are
-    opened one coset of the wider table not kept). Coefficients are stored in parts and kept values per
-    coset, so the largest buffer that cannot be split is a coset of the main table.
+    opened a column batch of a coset). Coefficients are stored in parts and kept values per coset, so the
+    largest buffer that cannot be split is a coset of the main table.
     """
     L, N = d.randomized_trace.length, d.fri.length
     M = L // split
@@ -154,9 +162,11 @@ def device_bytes(d: ProverDomains, split: int = 1, keep: str = "none") -> tuple[
     kept = kept_main + kept_aux
     scratch = 3 * min(dev.BATCH_BYTES, 8 * NUM_MAIN_COLUMNS * L)
     quotient = 8 * M * (width - kept) + 3 * 80 * N + 8 * N * 24 + 12 * N + scratch  # 12 N: half quotient
+    quotient += 8 * L * (width - kept if rebuild else width)
     unkept = max(NUM_MAIN_COLUMNS - kept_main, 3 * NUM_AUX_COLUMNS - kept_aux)
-    after = (3 * 80 + 8 * 15 + 2 * (24 + 80)) * N + 8 * M * unkept  # 15: segment coefficients (3) and values
-    return 8 * NUM_MAIN_COLUMNS * M, 8 * L * width + 8 * N * kept + max(quotient, after)
+    opened = 8 * M * dev.batch_width(M, unkept) if unkept else 0
+    after = 8 * L * width + (3 * 80 + 8 * 15 + 2 * (24 + 80)) * N + opened  # 15: segment coefficients, values
+    return 8 * NUM_MAIN_COLUMNS * M, 8 * N * kept + max(quotient, after)
 
 
 def aux_lowering_main_columns(profile: ProofProfile | None = None) -> int:
@@ -202,13 +212,15 @@ def lean_bytes(d: ProverDomains, rows: int, largest_alloc: int | None = None) ->
     return largest, total
 
 
-def _kept(d: ProverDomains, split: int, memory: int, keep: str, keep_memory: int) -> str | None:
-    """The kept tables (KEEPS) of a full or half layout: `keep` if forced and it fits the memory, else the
-    first of KEEP_PREFERENCE whose peak fits keep_memory; None if the forced choice does not fit."""
+def _kept(d: ProverDomains, split: int, memory: int, keep: str, keep_memory: int) -> tuple[str, bool] | None:
+    """(kept tables (KEEPS), rebuild) of a full or half layout: `keep` if forced and it fits the memory,
+    else the first of KEEP_PREFERENCE whose peak fits keep_memory; each plainly if that fits, else (full
+    mode) with its coefficients rebuilt after the quotient. None if the forced choice does not fit."""
     for choice in KEEP_PREFERENCE if keep == "auto" else (keep,):
-        total = device_bytes(d, split, choice)[1]
-        if total <= memory and (choice == "none" or keep != "auto" or total <= keep_memory):
-            return choice
+        for rebuild in (False, True) if split == 1 and choice != "none" else (False,):
+            total = device_bytes(d, split, choice, rebuild)[1]
+            if total <= memory and (choice == "none" or keep != "auto" or total <= keep_memory):
+                return choice, rebuild
     return None
 
 
@@ -233,8 +245,8 @@ def device_layout(d: ProverDomains, largest_alloc: int, memory: int, mode: str =
                 budget = int(KEEP_HEADROOM * (memory if keep_memory is None else min(memory, keep_memory)))
                 kept = _kept(d, split, memory, keep, budget)
                 if kept is not None:
-                    return Layout(name, L // split, kept)
-                total = device_bytes(d, split, keep)[1]
+                    return Layout(name, L // split, *kept)
+                total = device_bytes(d, split, keep, split == 1)[1]
             need = (largest, total)
     if mode in ("auto", "lean") and keep in ("auto", "none") and L == 2 * h:
         rows = h
@@ -255,7 +267,7 @@ def layout_bytes(d: ProverDomains, layout: Layout, largest_alloc: int | None = N
     device_bytes or lean_bytes; largest_alloc: lean mode's part limit)."""
     if layout.mode == "lean":
         return lean_bytes(d, layout.rows, largest_alloc)
-    return device_bytes(d, d.randomized_trace.length // layout.rows, layout.keep)
+    return device_bytes(d, d.randomized_trace.length // layout.rows, layout.keep, layout.rebuild)
 
 
 def planned_bytes(d: ProverDomains, memory: int, mode: str = "auto", keep: str = "auto",
@@ -588,7 +600,20 @@ class DeviceBackend:
         if values is not None:
             values.release()
         table.cosets = kept
+        if kept and self.layout.rebuild:  # the quotient reads the kept values; _rebuild restores these
+            for buf, _, _ in table.parts:
+                buf.release()
+            table.parts = []
         return table
+
+    def _rebuild(self, table: DeviceTable) -> None:
+        """A kept table's coefficients again (Layout.rebuild dropped them after its commit), interpolated
+        from its values on the first coset (full mode: L rows, so they determine the L coefficients)."""
+        if table.parts or table.cosets is None:
+            return
+        rt, first, offset = self.rt, table.cosets[0], self._offset(0)
+        table.parts = [(dev.interpolate_coset(rt, first, c1 - c0, self.L, offset, c0), c0, c1 - c0)
+                       for c0, c1 in self._part_ranges(table.ncols)]
 
     def root(self, table: DeviceTable | DeviceSegments) -> np.ndarray:
         return DeviceRounds(self.rt).root(table.tree)
@@ -734,6 +759,8 @@ class DeviceBackend:
     def out_of_domain(self, main: DeviceTable, aux: DeviceTable, segments: DeviceSegments,
                       points: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         rt, L = self.rt, self.L
+        for table in (main, aux):
+            self._rebuild(table)
         main_curr, main_next = self._evaluate_at(main, points["alpha"], points["alpha_next"])
         aux_curr, aux_next = self._evaluate_at(aux, points["alpha"], points["alpha_next"])
         seg, _ = dev.evaluate_at(rt, segments.coefficients, L, 3 * NUM_QUOTIENT_SEGMENTS, points["alpha4"],
@@ -781,14 +808,22 @@ class DeviceBackend:
             out = self._open_by_folds(table, [int(i) for i in idx])  # lean: not a coset per opened row
             return out.reshape(len(idx), -1, 3) if table.extension else out
         out = np.zeros((len(idx), table.ncols), dtype=np.uint64)
-        values = rt.empty(8 * table.ncols * self.M) if table.cosets is None else None
+        batch = dev.batch_width(self.M, table.ncols)  # columns re-evaluated at a time (the model's scratch)
+        values = rt.empty(8 * batch * self.M) if table.cosets is None else None
         for c in sorted(set((idx % self.E).tolist())):
             sel = idx % self.E == c
+            at = idx[sel] // self.E
             if values is None:
-                out[sel] = dev.gather_columns(rt, table.cosets[c], self.M, table.ncols, idx[sel] // self.E)
+                out[sel] = dev.gather_columns(rt, table.cosets[c], self.M, table.ncols, at)
                 continue
-            self._evaluate(table, c, values, idx[sel] // self.E)
-            out[sel] = dev.gather_columns(rt, values, self.M, table.ncols, idx[sel] // self.E)
+            for a in range(0, table.ncols, batch):
+                b = min(table.ncols, a + batch)
+                for buf, c0, _, pieces in _runs_in_parts(table.parts, [(a, b)]):
+                    for x, y in pieces:
+                        dev.evaluate_coset(rt, buf, y - x, self.L, self._offset(c), self.M, values, x - a, at,
+                                           first=x - c0)
+                out[np.flatnonzero(sel)[:, None], np.arange(a, b)] = dev.gather_columns(rt, values, self.M,
+                                                                                        b - a, at)
         if values is not None:
             values.release()
         return out.reshape(len(idx), -1, 3) if table.extension else out

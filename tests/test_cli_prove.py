@@ -110,7 +110,7 @@ def test_seeded_cli_proof_is_the_reference_proof(vectors, tmp_path):
 def test_device_too_small_is_a_clear_error(vectors, tmp_path, monkeypatch):
     import tvmpd.stages.device_backend as pd
 
-    monkeypatch.setattr(pd, "device_bytes", lambda d, split=1, keep="none": (1 << 40, 1 << 60))
+    monkeypatch.setattr(pd, "device_bytes", lambda d, split=1, keep="none", rebuild=False: (1 << 40, 1 << 60))
     monkeypatch.setattr(pd, "lean_bytes", lambda d, rows, largest_alloc=None: (1 << 40, 1 << 60))
     result = CliRunner().invoke(main, ["prove", str(vectors / "requests" / "halt.req"), "--backend", "opencl",
                                        "-o", str(tmp_path / "p")])

@@ -31,6 +31,22 @@ def test_randomized_interpolants_and_coset_values_equal_numpy(rt):
                                   evaluate_on_coset(want, d.fri.value(3), 512, NumpyTransforms()))
 
 
+def test_interpolate_coset_inverts_coset_evaluation(rt, monkeypatch):
+    """A kept coset's values give back the coefficients they were evaluated from (full mode's kept tables
+    drop their coefficients for the quotient step and rebuild them so), in column batches, from any first
+    column."""
+    from tvmpd.opencl import device_tables as dev
+
+    monkeypatch.setattr(dev, "BATCH_BYTES", 8 * 512 * 3)  # batches of 3 columns, the last one ragged
+    rng = np.random.default_rng(2)
+    coef = random_field(rng, (512, 11))
+    values = rt.empty(8 * 11 * 512)
+    offset = derive(256).fri.value(1)
+    dev.evaluate_coset(rt, dev.upload_columns(rt, coef), 11, 512, offset, 512, values)
+    back = dev.interpolate_coset(rt, values, 8, 512, offset, first=3)
+    np.testing.assert_array_equal(dev.download_columns(rt, back, 8, 512), coef[:, 3:])
+
+
 def test_upload_columns_through_pinned_chunks_transposes_exactly(rt, monkeypatch):
     """upload_columns pipelines row chunks through two pinned staging buffers: many chunks with a ragged
     last one, written by one host thread or several, a strided host view, columns placed at an offset of a
@@ -163,7 +179,7 @@ def test_device_too_small_is_refused_with_the_sizes(rt, vectors, monkeypatch):
     from tvmpd.stages.vm import Claim, NonDeterminism, Program
     from tvmpd.stages.vm.interpreter import run_claim
 
-    monkeypatch.setattr(pd, "device_bytes", lambda d, split=1, keep="none": (1 << 40, 1 << 60))
+    monkeypatch.setattr(pd, "device_bytes", lambda d, split=1, keep="none", rebuild=False: (1 << 40, 1 << 60))
     monkeypatch.setattr(pd, "lean_bytes", lambda d, rows, largest_alloc=None: (1 << 40, 1 << 60))
     lines = (vectors / "requests" / "halt.req").read_text().splitlines()
     claim = Claim.from_json(lines[0])
@@ -184,6 +200,34 @@ def test_half_length_cosets_and_coefficient_parts_give_the_same_proof(rt, vector
     test_seeded_proof_on_device_is_byte_identical(rt, vectors)
 
 
+@pytest.mark.parametrize("keep", ["aux", "both"])
+def test_kept_tables_rebuilding_their_coefficients_give_the_same_proof(rt, vectors, monkeypatch, keep):
+    """Layout.rebuild (what 2^21 does on an 80 GB card): kept tables release their coefficients after the
+    commit and interpolate them from their first coset after the quotient; forced here at 2^8 with parts
+    and small batches, so that the rebuilt parts and the opened rows' column batches have several pieces."""
+    import tvmpd.stages.device_backend as pd
+    from tvmpd.opencl import device_tables as dev
+
+    monkeypatch.setattr(pd, "device_split", lambda *args: pd.Layout("full", 512, keep, rebuild=True))
+    monkeypatch.setattr(pd, "MAX_PART_BYTES", 8 * 512 * 100)
+    monkeypatch.setattr(dev, "BATCH_BYTES", 8 * 512 * 64)
+    test_seeded_proof_on_device_is_byte_identical(rt, vectors)
+
+
+def test_rebuilding_lets_an_80_gb_card_keep_the_aux_table_at_2_21():
+    """At 2^21 the aux table's kept values fit KEEP_HEADROOM of an 80 GB card only without its coefficients
+    during the quotient; one size down both tables are kept plainly, one up none (half-length cosets)."""
+    from tvmpd.stages.device_backend import GIB, Layout, device_bytes, device_layout
+
+    memory = int(79.2 * GIB)  # what an H100 80GB reports to OpenCL
+    d = derive(1 << 21)
+    assert device_bytes(d, 1, "aux")[1] > 0.9 * memory >= device_bytes(d, 1, "aux", rebuild=True)[1]
+    assert device_layout(d, memory // 4, memory) == Layout("full", 1 << 22, "aux", rebuild=True)
+    assert device_layout(derive(1 << 20), memory // 4, memory) == Layout("full", 1 << 21, "both")
+    assert device_layout(derive(1 << 22), memory // 4, memory) == Layout("half", 1 << 22)
+    assert Layout("full", 1 << 22, "aux", rebuild=True).label == "full+aux (rebuilt)"
+
+
 def test_device_layout_is_chosen_from_the_memory_model(rt, monkeypatch):
     import tvmpd.stages.device_backend as pd
     from tvmpd.stages.backend import DeviceTooSmall
@@ -192,9 +236,10 @@ def test_device_layout_is_chosen_from_the_memory_model(rt, monkeypatch):
 
     d = derive(1 << 8)
     assert device_split(rt, d) == pd.Layout("full", 512, "both")  # pocl: room to keep both tables' cosets
-    monkeypatch.setattr(pd, "device_bytes", lambda d, split=1, keep="none": (0, 1 << 60 if split == 1 else 0))
+    monkeypatch.setattr(pd, "device_bytes",
+                        lambda d, split=1, keep="none", rebuild=False: (0, 1 << 60 if split == 1 else 0))
     assert device_split(rt, d) == pd.Layout("half", 256, "both")
-    monkeypatch.setattr(pd, "device_bytes", lambda d, split=1, keep="none": (0, 1 << 60))
+    monkeypatch.setattr(pd, "device_bytes", lambda d, split=1, keep="none", rebuild=False: (0, 1 << 60))
     assert device_split(rt, d).mode == "lean"
     assert device_split(rt, d, "lean").mode == "lean"
     with pytest.raises(DeviceTooSmall):
