@@ -350,19 +350,20 @@ def quotient_segments_from_half(rt: Runtime, half: cl.Buffer, high: cl.Buffer, n
     return seg
 
 
-def evaluate_at(rt: Runtime, data: cl.Buffer, n: int, ncols: int, za: np.ndarray,
-                zb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Values of the ncols base polynomials (coefficients column-major, n each) at extension points za, zb:
-    two (ncols, 3) arrays."""
+def evaluate_at(rt: Runtime, data: cl.Buffer, n: int, ncols: int, za: np.ndarray, zb: np.ndarray,
+                count: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Values of the ncols base polynomials (coefficients column-major, n each, of which only the first
+    `count` may be nonzero: default n) at extension points za, zb: two (ncols, 3) arrays."""
+    count = n if count is None else count
     nblocks = -(-ncols // EVAL_BLOCK)
     kernel = _kernel(rt, "evaluate_partial_kernel")
     cpu = bool(rt.device.type & cl.device_type.CPU)
     lsize = rt.group_size(kernel, CPU_EVAL_GROUP if cpu else 256)  # at most 256: the kernel's local array
-    groups = max(1, min(CPU_EVAL_GROUPS if cpu else EVAL_GROUPS, n // lsize))
+    groups = max(1, min(CPU_EVAL_GROUPS if cpu else EVAL_GROUPS, count // lsize))
     points = rt.to_device(np.concatenate([za, zb]).astype(np.uint64))
     partial = rt.empty(8 * nblocks * groups * EVAL_BLOCK * 6)
     kernel(rt.queue, (groups * lsize, nblocks), (lsize, 1), data, np.uint64(n), np.uint32(ncols),
-           np.uint32(n), points, partial)
+           np.uint32(count), points, partial)
     parts = rt.from_device(partial, (nblocks, groups, EVAL_BLOCK, 2, 3))
     total = parts[:, 0]
     for g in range(1, groups):

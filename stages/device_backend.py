@@ -453,7 +453,9 @@ class DeviceBackend:
 
     def _evaluate_at(self, table: DeviceTable, za: np.ndarray,
                      zb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        values = [dev.evaluate_at(self.rt, buf, table.length, k, za, zb) for buf, _, k in table.parts]
+        # a full-length table's interpolants have h + (trace randomizers) coefficients, the rest of L are 0
+        count = min(table.length, self.d.trace.length + self.d.num_trace_randomizers)
+        values = [dev.evaluate_at(self.rt, buf, table.length, k, za, zb, count) for buf, _, k in table.parts]
         va, vb = np.concatenate([a for a, _ in values]), np.concatenate([b for _, b in values])
         if table.tail_host is not None:  # + z^h r(z)
             h = self.d.trace.length

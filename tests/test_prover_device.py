@@ -103,6 +103,9 @@ def test_evaluate_at_and_weighted_sum_equal_numpy(rt):
     va, vb = dev.evaluate_at(rt, buf, 1024, 11, za, zb)
     np.testing.assert_array_equal(va, ntt.evaluate_at(coef, za))
     np.testing.assert_array_equal(vb, ntt.evaluate_at(coef, zb))
+    va, vb = dev.evaluate_at(rt, buf, 1024, 11, za, zb, count=700)  # coefficients 700 and up read as zero
+    np.testing.assert_array_equal(va, ntt.evaluate_at(coef[:700], za))
+    np.testing.assert_array_equal(vb, ntt.evaluate_at(coef[:700], zb))
     weights = random_field(rng, (11, 3))
     out = rt.empty(24 * 1024)
     dev.weighted_sum(rt, buf, 1024, 11, weights, out, False)
