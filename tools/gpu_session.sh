@@ -7,7 +7,7 @@
 #
 # Steps (each under its own time limit, so one slow step leaves the others' output):
 #   check      seeded halt and all_tables byte-identical to the reference on the GPU (pays the AIR build)
-#   bench21    2^21 in the mode the memory model picks, verified, and again with --full-quotient
+#   bench21    2^21 in the mode the memory model picks, verified, and again keeping no coset values
 #   keep21     2^21 keeping the aux table's coset values (not the model's choice on 80 GB), verified
 #   profile21  per-kernel table of 2^21 (tools/profile_prove.py --top 30)
 #   big        2^22 and 2^23 in the model's modes (minutes)
@@ -46,7 +46,7 @@ for s in "$@"; do
         check) step check 300 python3 tools/check_prove_device.py --vectors .vec halt all_tables ;;
         bench21)
             step bench21 180 python3 tools/bench_prove.py --backend opencl --log2 21 --verify
-            step bench21-full-quotient 120 python3 tools/bench_prove.py --backend opencl --log2 21 --full-quotient ;;
+            step bench21-keep-none 120 python3 tools/bench_prove.py --backend opencl --log2 21 --keep-cosets none ;;
         keep21) step keep21 150 python3 tools/bench_prove.py --backend opencl --log2 21 --keep-cosets aux --verify ;;
         profile21) step profile21 200 python3 tools/profile_prove.py --log2 21 --top 30 ;;
         big) step big 400 python3 tools/bench_prove.py --backend opencl --log2 22 23 ;;
