@@ -127,10 +127,10 @@ class Layout:
     @property
     def label(self) -> str:
         """The mode as logs and reports show it: "full", "full+aux" when tables' cosets are kept, "full+aux
-        (rebuilt)" when their coefficients are rebuilt after the quotient."""
+        /rebuilt" when their coefficients are rebuilt after the quotient (Layout.rebuild)."""
         if self.keep == "none":
             return self.mode
-        return f"{self.mode}+{self.keep}" + (" (rebuilt)" if self.rebuild else "")
+        return f"{self.mode}+{self.keep}" + ("/rebuilt" if self.rebuild else "")
 
 
 def kept_widths(keep: str) -> tuple[int, int]:

@@ -228,7 +228,7 @@ def test_rebuilding_lets_an_80_gb_card_keep_the_aux_table_at_2_21():
     assert device_layout(d, memory // 4, memory) == Layout("full", 1 << 22, "aux", rebuild=True)
     assert device_layout(derive(1 << 20), memory // 4, memory) == Layout("full", 1 << 21, "both")
     assert device_layout(derive(1 << 22), memory // 4, memory) == Layout("half", 1 << 22)
-    assert Layout("full", 1 << 22, "aux", rebuild=True).label == "full+aux (rebuilt)"
+    assert Layout("full", 1 << 22, "aux", rebuild=True).label == "full+aux/rebuilt"
 
 
 def test_device_layout_is_chosen_from_the_memory_model(rt, monkeypatch):
