@@ -145,6 +145,9 @@ def main() -> None:
                         help="OpenCL: device memory mode (default: the memory model picks per height)")
     parser.add_argument("--keep-cosets", default="auto", choices=["auto", "none", "main", "aux", "both"],
                         help="OpenCL: tables whose coset values are kept (default: the memory model picks)")
+    parser.add_argument("--keep-memory", type=float, default=None, metavar="GIB",
+                        help="OpenCL: plan automatically kept cosets within GIB of device memory (as the "
+                             "daemon does with the free memory; 79.2 on an H200 keeps what an H100 would)")
     parser.add_argument("--front-end-only", action="store_true",
                         help="a workload's front end only (parse, VM, AET, main table), no proof")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
@@ -155,6 +158,7 @@ def main() -> None:
                         help="OpenCL: every constraint on the whole quotient domain (before "
                              "stages/half_quotient.py), for A/B runs")
     args = parser.parse_args()
+    keep_memory = None if args.keep_memory is None else int(args.keep_memory * 2**30)
     if args.full_quotient:
         from tvmpd.stages import device_backend
 
@@ -176,7 +180,8 @@ def main() -> None:
     claim, aet = workload(8)
     t = time.perf_counter()
     prove(claim, aet, device_key=device, backend=backend_for(device, memory_mode=args.memory_mode,
-                                                             keep_cosets=args.keep_cosets))
+                                                             keep_cosets=args.keep_cosets,
+                                                             keep_memory=keep_memory))
     warm_seconds = time.perf_counter() - t
     print(f"warm-up: halt proved in {warm_seconds:.2f}s (builds / loads every program)", file=sys.stderr,
           flush=True)
@@ -195,7 +200,8 @@ def main() -> None:
                   file=sys.stderr)
             continue
         profiler = cProfile.Profile() if args.profile else None
-        backend = backend_for(device, memory_mode=args.memory_mode, keep_cosets=args.keep_cosets)
+        backend = backend_for(device, memory_mode=args.memory_mode, keep_cosets=args.keep_cosets,
+                              keep_memory=keep_memory)
         if gpu is not None:
             gpu.reset()
         t, cpu = time.perf_counter(), time.process_time()

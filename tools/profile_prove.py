@@ -105,6 +105,8 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=5, help="kernels listed per stage")
     parser.add_argument("--memory-mode", default="auto", choices=("auto", "full", "half", "lean"))
     parser.add_argument("--keep-cosets", default="auto", choices=("auto", "none", "main", "aux", "both"))
+    parser.add_argument("--keep-memory", type=float, default=None, metavar="GIB",
+                        help="plan automatically kept cosets within GIB of device memory (79.2: an H100's)")
     parser.add_argument("--sync", action="store_true", help="finish after every command (finds faults)")
     parser.add_argument("--build-option", action="append", default=[], metavar="OPT",
                         help="an extra option for every OpenCL build of this run, for A/B experiments "
@@ -113,6 +115,7 @@ def main() -> None:
                         help="evaluate every constraint on the whole quotient domain (the path before "
                              "stages/half_quotient.py), for A/B runs")
     args = parser.parse_args()
+    keep_memory = None if args.keep_memory is None else int(args.keep_memory * 2**30)
     from tvmpd.opencl import runtime
     from tvmpd.opencl.devices import cpu_device, gpu_devices
     from tvmpd.stages import device_backend
@@ -127,7 +130,8 @@ def main() -> None:
         marks: list[tuple[str, float, int]] = []  # (stage, wall seconds, events recorded by its end)
         EVENTS.clear()
         t = time.perf_counter()
-        backend = backend_for(device, memory_mode=args.memory_mode, keep_cosets=args.keep_cosets)
+        backend = backend_for(device, memory_mode=args.memory_mode, keep_cosets=args.keep_cosets,
+                              keep_memory=keep_memory)
         prove(claim, aet, backend=backend, progress=lambda s, d, m=marks: m.append((s, d, len(EVENTS))))
         total = time.perf_counter() - t
         layout = getattr(backend, "layout", None)
