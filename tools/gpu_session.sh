@@ -10,6 +10,9 @@
 #   bench21    2^21 in the mode the memory model picks, verified, and again keeping no coset values
 #   keep21     2^21 keeping the aux table's coset values (not the model's choice on 80 GB), verified
 #   profile21  per-kernel table of 2^21 (tools/profile_prove.py --top 30)
+#   regs       registers and spills of the hand-written kernels (tools/kernel_registers.py)
+#   ab         core-kernel timings (tools/bench_core.py) of this tree and of the .cl files in $AB_DIR
+# KEEP="--keep-memory 79.2" makes bench21 and profile21 keep on an H200 what an 80 GB H100 would.
 #   big        2^22 and 2^23 in the model's modes (minutes)
 # A call has at most 10 minutes: check + bench21 + keep21 fit one call on an H100, the others the next.
 set -u
@@ -29,8 +32,11 @@ step() {  # name, seconds, command...
     local name=$1 limit=$2 t0=$SECONDS
     shift 2
     echo "== $name"
-    timeout "$limit" "$@" 2>&1 | grep -v "CompilerWarning\|_prg.build" | tail -40
-    echo "== $name: exit ${PIPESTATUS[0]}, $((SECONDS - t0)) s"
+    local log=${OUT:-/tmp}/${name//[ \/]/_}.txt  # the whole output comes back under $OUT; the tail is shown
+    timeout "$limit" "$@" 2>&1 | grep -v "CompilerWarning\|_prg.build" > "$log"
+    local rc=${PIPESTATUS[0]}
+    tail -40 "$log"
+    echo "== $name: exit $rc, $((SECONDS - t0)) s"
 }
 
 if [ "${1:-}" = prep ]; then prep; exit; fi
@@ -45,10 +51,16 @@ for s in "$@"; do
     case $s in
         check) step check 300 python3 tools/check_prove_device.py --vectors .vec halt all_tables ;;
         bench21)
-            step bench21 180 python3 tools/bench_prove.py --backend opencl --log2 21 --verify
+            step bench21 180 python3 tools/bench_prove.py --backend opencl --log2 21 --verify $KEEP
             step bench21-keep-none 120 python3 tools/bench_prove.py --backend opencl --log2 21 --keep-cosets none ;;
         keep21) step keep21 150 python3 tools/bench_prove.py --backend opencl --log2 21 --keep-cosets aux --verify ;;
-        profile21) step profile21 200 python3 tools/profile_prove.py --log2 21 --top 30 ;;
+        profile21) step profile21 200 python3 tools/profile_prove.py --log2 21 --top 30 $KEEP ;;
+        regs) step regs 60 python3 tools/kernel_registers.py ;;
+        ab) # kernels of this tree against the .cl files in $AB_DIR (carried), one commit of 2^21 rows each
+            for dir in "" "$AB_DIR"; do
+                step "ab ${dir:-tree}" 120 python3 tools/bench_core.py --backend opencl --min-log 21 --max-log 21 \
+                    --commit-log 21 --repeat 3 ${dir:+--kernel-dir "$dir"}
+            done ;;
         big) step big 400 python3 tools/bench_prove.py --backend opencl --log2 22 23 ;;
         *) echo "unknown step $s" ;;
     esac
