@@ -217,20 +217,6 @@ def test_kept_tables_rebuilding_their_coefficients_give_the_same_proof(rt, vecto
     test_seeded_proof_on_device_is_byte_identical(rt, vectors)
 
 
-def test_rebuilding_lets_an_80_gb_card_keep_the_aux_table_at_2_21():
-    """At 2^21 the aux table's kept values fit KEEP_HEADROOM of an 80 GB card only without its coefficients
-    during the quotient; one size down both tables are kept plainly, one up none (half-length cosets)."""
-    from tvmpd.stages.device_backend import GIB, Layout, device_bytes, device_layout
-
-    memory = int(79.2 * GIB)  # what an H100 80GB reports to OpenCL
-    d = derive(1 << 21)
-    assert device_bytes(d, 1, "aux")[1] > 0.9 * memory >= device_bytes(d, 1, "aux", rebuild=True)[1]
-    assert device_layout(d, memory // 4, memory) == Layout("full", 1 << 22, "aux", rebuild=True)
-    assert device_layout(derive(1 << 20), memory // 4, memory) == Layout("full", 1 << 21, "both")
-    assert device_layout(derive(1 << 22), memory // 4, memory) == Layout("half", 1 << 22)
-    assert Layout("full", 1 << 22, "aux", rebuild=True).label == "full+aux/rebuilt"
-
-
 def test_device_layout_is_chosen_from_the_memory_model(rt, monkeypatch):
     import tvmpd.stages.device_backend as pd
     from tvmpd.stages.backend import DeviceTooSmall

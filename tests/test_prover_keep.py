@@ -19,21 +19,24 @@ H100_LARGEST = H100_MEMORY // 4  # its CL_DEVICE_MAX_MEM_ALLOC_SIZE
 WIDTH_MAIN, WIDTH_AUX = 379, 3 * 91
 
 
-def test_an_80_gb_gpu_keeps_both_tables_at_2_20_none_at_2_21_and_2_22():
+def test_an_80_gb_gpu_keeps_both_tables_at_2_20_aux_rebuilt_at_2_21_none_at_2_22():
     """Both tables' values on the FRI domain (40.8 GiB at 2^20) fit with the rest; at 2^21 the aux values
-    (34.1 GiB) fit the whole memory but not KEEP_HEADROOM of it (the main ones, 47.4 GiB, do not fit at
-    all), so only a forced --keep-cosets aux keeps them; at 2^22 (half-length cosets) nothing more fits."""
-    from tvmpd.stages.device_backend import Layout, device_layout, layout_bytes
+    (34.1 GiB) fit KEEP_HEADROOM of the memory only when the aux coefficients make room for them during the
+    quotient (Layout.rebuild; the main values, 47.4 GiB, do not fit at all), a forced --keep-cosets aux
+    keeps them plainly (it fits the whole memory); at 2^22 (half-length cosets) nothing more fits."""
+    from tvmpd.stages.device_backend import KEEP_HEADROOM, Layout, device_bytes, device_layout, layout_bytes
 
     layouts = {log2: device_layout(derive(1 << log2), H100_LARGEST, H100_MEMORY) for log2 in (20, 21, 22, 23)}
     assert layouts[20] == Layout("full", 1 << 21, "both")
-    assert layouts[21] == Layout("full", 1 << 22, "none")
-    assert device_layout(derive(1 << 21), H100_LARGEST, H100_MEMORY, keep="aux").keep == "aux"
+    assert layouts[21] == Layout("full", 1 << 22, "aux", rebuild=True)
+    d = derive(1 << 21)
+    assert device_bytes(d, 1, "aux")[1] > KEEP_HEADROOM * H100_MEMORY >= device_bytes(d, 1, "aux", True)[1]
+    assert device_layout(d, H100_LARGEST, H100_MEMORY, keep="aux") == Layout("full", 1 << 22, "aux")
     assert layouts[22] == Layout("half", 1 << 22, "none")
     assert layouts[23].mode == "lean" and layouts[23].keep == "none"
     for log2, layout in layouts.items():
         assert layout_bytes(derive(1 << log2), layout, H100_LARGEST)[1] <= H100_MEMORY
-    assert [layouts[k].label for k in (20, 21, 22)] == ["full+both", "full", "half"]
+    assert [layouts[k].label for k in (20, 21, 22)] == ["full+both", "full+aux/rebuilt", "half"]
 
 
 def test_the_peak_counts_kept_values_on_the_whole_fri_domain():
@@ -50,7 +53,7 @@ def test_the_peak_counts_kept_values_on_the_whole_fri_domain():
             more = device_bytes(d, split, keep)[1] - none
             assert more == 8 * width * (n - m) if log2 < 22 else more >= 8 * width * (n - m)
     d = derive(1 << 21)
-    assert planned_bytes(d, H100_MEMORY) == device_bytes(d, 1)[1]  # aux fits, but not KEEP_HEADROOM
+    assert planned_bytes(d, H100_MEMORY) == device_bytes(d, 1, "aux", True)[1]  # plain: over KEEP_HEADROOM
     assert planned_bytes(d, H100_MEMORY, keep="aux") == device_bytes(d, 1, "aux")[1]
     assert planned_bytes(d, H100_MEMORY, keep="none") == device_bytes(d, 1)[1]
     assert planned_bytes(derive(1 << 20), H100_MEMORY) == device_bytes(derive(1 << 20), 1, "both")[1]
@@ -63,8 +66,10 @@ def test_forced_keep_is_kept_or_refused():
     d20, d21 = derive(1 << 20), derive(1 << 21)
     assert device_layout(d20, H100_LARGEST, H100_MEMORY, keep="none") == Layout("full", 1 << 21)
     assert device_layout(d20, H100_LARGEST, H100_MEMORY, keep="aux") == Layout("full", 1 << 21, "aux")
-    with pytest.raises(DeviceTooSmall):  # neither full nor half length cosets leave room for 47 GiB
-        device_layout(d21, H100_LARGEST, H100_MEMORY, keep="main")
+    # a forced keep is kept plainly if that fits the memory, else with rebuilt coefficients if that fits
+    assert device_layout(d21, H100_LARGEST, H100_MEMORY, keep="main") == Layout("full", 1 << 22, "main", True)
+    with pytest.raises(DeviceTooSmall):  # neither full nor half length cosets leave room for 81 GiB
+        device_layout(d21, H100_LARGEST, H100_MEMORY, keep="both")
     with pytest.raises(DeviceTooSmall):  # lean mode keeps nothing
         device_layout(d20, H100_LARGEST, H100_MEMORY, mode="lean", keep="aux")
     with pytest.raises(ValueError, match="kept cosets"):
@@ -72,19 +77,24 @@ def test_forced_keep_is_kept_or_refused():
 
 
 def test_auto_keep_stays_within_the_share_given_for_it(monkeypatch):
-    """keep_memory bounds what automatic keeping may use (a CPU device's share of the host's memory)."""
+    """keep_memory bounds what automatic keeping may use (a CPU device's share of the host's memory): the
+    first of both, main, aux (the wider main table saves more NTT work), each plainly, else rebuilt, that
+    fits it."""
     from tvmpd.stages import device_backend
     from tvmpd.stages.device_backend import device_bytes, device_layout
 
     monkeypatch.setattr(device_backend, "KEEP_HEADROOM", 1.0)
 
     d = derive(1 << 20)
-    both, main, aux = (device_bytes(d, 1, keep)[1] for keep in ("both", "main", "aux"))
-    assert aux < main < both  # the wider main table saves more NTT work: preferred to the aux table
-    assert device_layout(d, H100_LARGEST, H100_MEMORY, keep_memory=both).keep == "both"
-    assert device_layout(d, H100_LARGEST, H100_MEMORY, keep_memory=both - 1).keep == "main"
-    assert device_layout(d, H100_LARGEST, H100_MEMORY, keep_memory=main - 1).keep == "aux"
-    assert device_layout(d, H100_LARGEST, H100_MEMORY, keep_memory=aux - 1).keep == "none"
+    order = [(keep, rebuild) for keep in ("both", "main", "aux") for rebuild in (False, True)]
+    size = {choice: device_bytes(d, 1, *choice)[1] for choice in order}
+    assert size["aux", False] < size["main", False] < size["both", False]
+    assert all(size[k, True] < size[k, False] for k in ("both", "main", "aux"))  # the rebuilt ones need less
+    for budget in sorted({b for s in size.values() for b in (s, s - 1)}):
+        want = next(((k, r) for k, r in order if size[k, r] <= budget), ("none", False))
+        layout = device_layout(d, H100_LARGEST, H100_MEMORY, keep_memory=budget)
+        assert (layout.keep, layout.rebuild) == want
+    assert device_layout(d, H100_LARGEST, H100_MEMORY, keep_memory=size["both", False] - 1).keep == "both"
 
 
 def test_the_device_keeps_within_the_memory_it_is_given(rt, monkeypatch):
@@ -97,7 +107,9 @@ def test_the_device_keeps_within_the_memory_it_is_given(rt, monkeypatch):
 
     d = derive(256)
     assert device_split(rt, d) == Layout("full", 512, "both")
-    assert device_split(rt, d, keep_memory=device_bytes(d, 1, "aux")[1]) == Layout("full", 512, "aux")
+    aux, aux_rebuilt = (device_bytes(d, 1, "aux", rebuild)[1] for rebuild in (False, True))
+    assert device_split(rt, d, keep_memory=aux) == Layout("full", 512, "main", True)  # main rebuilt: less
+    assert device_split(rt, d, keep_memory=aux_rebuilt) == Layout("full", 512, "aux", True)
     assert device_split(rt, d, keep_memory=1 << 20) == Layout("full", 512, "none")
     assert device_split(rt, d, keep="both", keep_memory=1 << 20).keep == "both"  # forced: the device decides
 
@@ -173,6 +185,28 @@ def test_each_forced_keep_gives_the_reference_proof_within_the_model(rt, seeded_
     assert 0 < allocations.peak <= modelled
     if keep == "both":
         assert allocations.peak > device_bytes(backend.d, split)[1]
+
+
+@pytest.mark.parametrize("keep", ["main", "aux", "both"])
+def test_rebuilt_coefficients_give_the_reference_proof_within_the_model(rt, seeded_halt, allocations,
+                                                                        monkeypatch, keep):
+    """Layout.rebuild: the kept tables' coefficients are released after their commit and interpolated again
+    after the quotient; the proof is the reference's and the allocations stay within the modelled peak,
+    which is below the plain keep's (the point of rebuilding) where the quotient step is the peak."""
+    from tvmpd.opencl import device_tables as dev
+    from tvmpd.stages import device_backend as pd
+    from tvmpd.stages.prover import prove_table
+
+    monkeypatch.setattr(dev, "BATCH_BYTES", 1 << 15)
+    monkeypatch.setattr(pd, "device_split", lambda *args: pd.Layout("full", 512, keep, rebuild=True))
+    claim, table, seed, reference = seeded_halt
+    backend = pd.DeviceBackend(rt.key)
+    proof = prove_table(claim, table, seed=seed, backend=backend, degree_lowered=False)
+    np.testing.assert_array_equal(proof, reference)
+    modelled = pd.layout_bytes(backend.d, backend.layout)[1]
+    assert 0 < allocations.peak <= modelled <= pd.device_bytes(backend.d, 1, keep)[1]
+    if keep != "both":  # (with both kept, the steps after the quotient, which hold every coefficient, peak)
+        assert modelled < pd.device_bytes(backend.d, 1, keep)[1]
 
 
 @pytest.mark.parametrize("mode, keep", [("full", "main"), ("half", "aux")])
