@@ -1,6 +1,10 @@
 // Tip5 (twenty-first 1.1.0): permutation, variable-length row hashing and Merkle levels.
-// Needs field.cl. State: 16 canonical field elements in registers; rate 10, capacity 6, 5 rounds.
-// A round is: S-box layer (split-and-lookup on state[0..4], x^7 on state[4..16]), MDS, round constants.
+// Needs field.cl. State: 16 field elements in registers, in Montgomery form (x 2^64 mod p, canonical), as
+// twenty-first holds them: the S-box's byte lookup reads that form, so it needs no conversion per round,
+// products reduce by Montgomery's rule instead of 2^64 = 2^32 - 1, and the linear layers (MDS, round
+// constants in Montgomery form) do not care. Elements are converted once on the way in and out.
+// Rate 10, capacity 6, 5 rounds. A round is: S-box layer (split-and-lookup on state[0..4], x^7 on
+// state[4..16]), MDS, round constants.
 
 #define TIP5_RATE 10
 #define TIP5_ROUNDS 5
@@ -25,28 +29,28 @@ __constant uchar TIP5_LOOKUP[256] = {
     15, 222, 82, 115, 70, 210, 27, 41, 1, 170, 40, 131, 192, 229, 248, 255,
 };
 
-// Round r adds TIP5_RC[16 r + i] to state[i].
+// Round r adds TIP5_RC[16 r + i] to state[i]: the round constants in Montgomery form.
 __constant ulong TIP5_RC[80] = {
-    13630775303355457758UL, 16896927574093233874UL, 10379449653650130495UL, 1965408364413093495UL,
-    15232538947090185111UL, 15892634398091747074UL, 3989134140024871768UL, 2851411912127730865UL,
-    8709136439293758776UL, 3694858669662939734UL, 12692440244315327141UL, 10722316166358076749UL,
-    12745429320441639448UL, 17932424223723990421UL, 7558102534867937463UL, 15551047435855531404UL,
-    17532528648579384106UL, 5216785850422679555UL, 15418071332095031847UL, 11921929762955146258UL,
-    9738718993677019874UL, 3464580399432997147UL, 13408434769117164050UL, 264428218649616431UL,
-    4436247869008081381UL, 4063129435850804221UL, 2865073155741120117UL, 5749834437609765994UL,
-    6804196764189408435UL, 17060469201292988508UL, 9475383556737206708UL, 12876344085611465020UL,
-    13835756199368269249UL, 1648753455944344172UL, 9836124473569258483UL, 12867641597107932229UL,
-    11254152636692960595UL, 16550832737139861108UL, 11861573970480733262UL, 1256660473588673495UL,
-    13879506000676455136UL, 10564103842682358721UL, 16142842524796397521UL, 3287098591948630584UL,
-    685911471061284805UL, 5285298776918878023UL, 18310953571768047354UL, 3142266350630002035UL,
-    549990724933663297UL, 4901984846118077401UL, 11458643033696775769UL, 8706785264119212710UL,
-    12521758138015724072UL, 11877914062416978196UL, 11333318251134523752UL, 3933899631278608623UL,
-    16635128972021157924UL, 10291337173108950450UL, 4142107155024199350UL, 16973934533787743537UL,
-    11068111539125175221UL, 17546769694830203606UL, 5315217744825068993UL, 4609594252909613081UL,
-    3350107164315270407UL, 17715942834299349177UL, 9600609149219873996UL, 12894357635820003949UL,
-    4597649658040514631UL, 7735563950920491847UL, 1663379455870887181UL, 13889298103638829706UL,
-    7375530351220884434UL, 3502022433285269151UL, 9231805330431056952UL, 9252272755288523725UL,
-    10014268662326746219UL, 15565031632950843234UL, 1209725273521819323UL, 6024642864597845108UL,
+    7037825344483254583UL, 15660281237101973268UL, 11663766947456533322UL, 9758322335534608651UL,
+    9844019505645103858UL, 4857588499203253814UL, 8183281691101684811UL, 15181868196341541705UL,
+    15313308792798519638UL, 4938243538257252168UL, 11477857560977070644UL, 8733479459723616501UL,
+    5964369093314834808UL, 5237032791768927641UL, 18359039010129826068UL, 18116588813135677237UL,
+    2373119002936405740UL, 6609692170274203878UL, 2821639470223165353UL, 5627586457204135930UL,
+    12211487165911217099UL, 7204661105156636001UL, 12626318814627363213UL, 6427516477865291713UL,
+    13821391005533853229UL, 14722843308708254034UL, 17831147802219528369UL, 218913218967027617UL,
+    2837053027518735973UL, 3210943779430037835UL, 7054336531172598568UL, 6670615253073215499UL,
+    6215281670845392714UL, 6900256161834717452UL, 4440316076963652853UL, 6676740671006861280UL,
+    3322554067925148283UL, 3612069913603013341UL, 5442068317028031748UL, 16971511550198711839UL,
+    13562874907509462005UL, 5867006965543663558UL, 8326918008935674480UL, 16918029521751963400UL,
+    5474468139859308386UL, 2454012399801889149UL, 569589873975678404UL, 17507424082632478709UL,
+    9038225550794018841UL, 16660859940746912489UL, 17257844725184629383UL, 3706016801679531593UL,
+    17566486224421590314UL, 7708791552397413124UL, 2689521333672664497UL, 4064165436802017842UL,
+    15141471530346796595UL, 1364174733976751532UL, 18217692388866001096UL, 15503489087998329673UL,
+    12679114765070559102UL, 1725321575593133848UL, 12693023640037744607UL, 16382987239139532379UL,
+    6953765660023409218UL, 831521851918920482UL, 12582394124858434573UL, 15701134258274330528UL,
+    3257079200028190136UL, 13253780642593168972UL, 6475583681330976806UL, 6838199851576533613UL,
+    17771771274180351592UL, 4281487964531026568UL, 3163387549720473023UL, 16140694131354242855UL,
+    6867950304952209227UL, 10934976704992317137UL, 1446938313484247691UL, 17506129961070749385UL,
 };
 
 // x 2^32 mod p: x << 32 is hi 2^64 + lo with hi < 2^32, and 2^64 = 2^32 - 1 (mod p).
@@ -68,23 +72,43 @@ inline ulong tip5_from_montgomery(ulong raw) {
     return gl_neg(gl_times_2_32(raw));
 }
 
-// The S-box of state[0..4]: map each byte of the raw Montgomery word through the lookup table.
-inline ulong tip5_split_and_lookup(ulong x, __local const uchar *lut) {
-    ulong raw = tip5_to_montgomery(x);
+// x 2^-64 mod p for x = hi 2^64 + lo with hi < p (Montgomery reduction; canonical result). With
+// m = lo p^-1 mod 2^64 = lo (1 + 2^32) mod 2^64, x - m p is a multiple of 2^64, and (x - m p) / 2^64 =
+// hi - b with b the high word of m p (below p), computed without a multiply.
+inline ulong tip5_montyred(ulong lo, ulong hi) {
+    ulong shifted = lo << 32;
+    ulong a = lo + shifted;
+    ulong b = a - (a >> 32) - (GL_CARRY(lo, shifted, a) ? 1UL : 0UL);
+    ulong r = hi - b;
+    return GL_BORROW(hi, b, r) ? r - GL_EPS : r;  // + p: - 2^64 + p = - (2^32 - 1)
+}
+
+// Montgomery product: a b 2^-64 mod p, so that (x 2^64)(y 2^64) -> x y 2^64.
+inline ulong tip5_mont_mul(ulong a, ulong b) {
+#ifdef GL_INT128
+    unsigned __int128 p = (unsigned __int128)a * b;
+    return tip5_montyred((ulong)p, (ulong)(p >> 64));
+#else
+    return tip5_montyred(a * b, mul_hi(a, b));
+#endif
+}
+
+// The S-box of state[0..4]: map each byte of the Montgomery word through the lookup table. The table
+// fixes 0 and 255, so a canonical word stays canonical.
+inline ulong tip5_split_and_lookup(ulong raw, __local const uchar *lut) {
     ulong out = 0;
     for (int b = 0; b < 8; b++) {
         ulong byte = (raw >> (8 * b)) & 0xFFUL;
         out |= ((ulong)lut[byte]) << (8 * b);
     }
-    // The table fixes 0 and 255, so a canonical word stays canonical.
-    return tip5_from_montgomery(out);
+    return out;
 }
 
 inline ulong tip5_pow7(ulong x) {
-    ulong x2 = gl_sqr(x);
-    ulong x3 = gl_mul(x2, x);
-    ulong x6 = gl_sqr(x3);
-    return gl_mul(x6, x);
+    ulong x2 = tip5_mont_mul(x, x);
+    ulong x3 = tip5_mont_mul(x2, x);
+    ulong x6 = tip5_mont_mul(x3, x3);
+    return tip5_mont_mul(x6, x);
 }
 
 // The MDS layer multiplies the state by the circulant matrix with first column
@@ -235,15 +259,15 @@ __kernel void tip5_permute_kernel(__global ulong *states, const uint n) {
     uint g = get_global_id(0);
     if (g >= n) return;
     ulong s[16];
-    for (int i = 0; i < 16; i++) s[i] = states[16 * (ulong)g + i];
+    for (int i = 0; i < 16; i++) s[i] = tip5_to_montgomery(states[16 * (ulong)g + i]);
     tip5_permutation(s, lut);
-    for (int i = 0; i < 16; i++) states[16 * (ulong)g + i] = s[i];
+    for (int i = 0; i < 16; i++) states[16 * (ulong)g + i] = tip5_from_montgomery(s[i]);
 }
 
 // hash_varlen of every row, possibly fed in column batches. data is column-major: element (row, c)
 // of the batch at data[c * col_stride + row], so the work-items of a group (one row each) read
 // consecutive addresses. A batch that is not the last must hold a multiple of 10 columns; between
-// batches the sponge states live in states (n, 16). The last batch pads (remainder, one 1, zeros; a
+// batches the sponge states live in states (n, 16), in Montgomery form. The last batch pads (remainder, one 1, zeros; a
 // whole extra block when the width is a multiple of 10) and writes the digest of row r to
 // out[5 * (out_offset + r) ..] (row-major (.., 5)), so leaves can land directly in a Merkle node array.
 __kernel void tip5_absorb_rows_kernel(__global const ulong *data, const uint n, const uint ncols,
@@ -259,7 +283,7 @@ __kernel void tip5_absorb_rows_kernel(__global const ulong *data, const uint n, 
     uint c = 0;
     for (uint blk = 0; blk < full; blk++) {
 #pragma unroll
-        for (int i = 0; i < TIP5_RATE; i++) s[i] = data[(ulong)(c + i) * col_stride + row];
+        for (int i = 0; i < TIP5_RATE; i++) s[i] = tip5_to_montgomery(data[(ulong)(c + i) * col_stride + row]);
         c += TIP5_RATE;
         tip5_permutation(s, lut);
     }
@@ -271,12 +295,12 @@ __kernel void tip5_absorb_rows_kernel(__global const ulong *data, const uint n, 
 #pragma unroll
     for (int i = 0; i < TIP5_RATE; i++) {
         ulong v = 0;
-        if ((uint)i < rem) v = data[(ulong)(c + i) * col_stride + row];
-        else if ((uint)i == rem) v = 1;
+        if ((uint)i < rem) v = tip5_to_montgomery(data[(ulong)(c + i) * col_stride + row]);
+        else if ((uint)i == rem) v = GL_EPS;  // 1 in Montgomery form: 2^64 mod p
         s[i] = v;
     }
     tip5_permutation(s, lut);
-    for (int i = 0; i < 5; i++) out[5 * ((ulong)out_offset + row) + i] = s[i];
+    for (int i = 0; i < 5; i++) out[5 * ((ulong)out_offset + row) + i] = tip5_from_montgomery(s[i]);
 }
 
 // One Merkle level: node k = hash_pair(node 2k, node 2k+1) for k in [first, 2 first).
@@ -288,8 +312,8 @@ __kernel void merkle_level_kernel(__global ulong *nodes, const uint first) {
     if (g >= first) return;
     ulong k = (ulong)first + g;
     ulong s[16];
-    for (int i = 0; i < 10; i++) s[i] = nodes[10 * k + i];  // children 2k and 2k+1 are adjacent
-    for (int i = 10; i < 16; i++) s[i] = 1;  // fixed-length domain: capacity starts at 1
+    for (int i = 0; i < 10; i++) s[i] = tip5_to_montgomery(nodes[10 * k + i]);  // children 2k, 2k+1 adjacent
+    for (int i = 10; i < 16; i++) s[i] = GL_EPS;  // fixed-length domain: capacity starts at 1 (Montgomery)
     tip5_permutation(s, lut);
-    for (int i = 0; i < 5; i++) nodes[5 * k + i] = s[i];
+    for (int i = 0; i < 5; i++) nodes[5 * k + i] = tip5_from_montgomery(s[i]);
 }
