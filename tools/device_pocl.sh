@@ -3,6 +3,7 @@
 #
 #   tools/device_pocl.sh pack   # here, project root: .cpu/pocl.tar.xz (about 29 MB), kept out of git
 #   tools/device_pocl.sh run    # there: CPU figures with the GPU idle, tables under $OUT
+#                                 (POCL_COLD="12": cold runs of 2^12 only; POCL_NO_POOL=1: no bench_pool)
 #
 # The device tool carries at most 64 MiB, and .whl (59 MB) plus pocl's wheel (58 MB) do not fit one call.
 # So `run` needs a machine on which a call carrying .whl has just run `source .whl/prelude.sh` (it installs
@@ -39,7 +40,7 @@ run() {
     echo "pocl: $key"
     python3 -c "from tools.loadgen import request_fields as r
 for n in (12, 14, 16): open(f'/tmp/loop{n}.req', 'w').write(chr(10).join(r(n, 0)) + chr(10))"
-    for n in 12 14; do  # cold (every cache empty), then warm, each proof verified
+    for n in ${POCL_COLD:-12 14}; do  # cold (every cache empty), then warm, each proof verified
         cache=$(mktemp -d)
         for run in cold warm; do
             XDG_CACHE_HOME=$cache NUMBA_CACHE_DIR=$cache/numba /usr/bin/time -f "2^$n $run: %e s wall, %U s user" \
@@ -53,6 +54,7 @@ for n in (12, 14, 16): open(f'/tmp/loop{n}.req', 'w').write(chr(10).join(r(n, 0)
     XDG_CACHE_HOME=$cache NUMBA_CACHE_DIR=$cache/numba timeout 300 python3 tools/bench_prove.py --backend opencl \
         --device "$key" --log2 12 14 16 --verify > "$out/cpu_bench.txt" 2>&1 || echo "bench_prove: exit $?"
     tail -30 "$out/cpu_bench.txt"
+    [ -n "${POCL_NO_POOL:-}" ] && return
     XDG_CACHE_HOME=$cache NUMBA_CACHE_DIR=$cache/numba timeout 200 python3 tools/bench_pool.py --workers 1 4 \
         --log2 10 12 --jobs 4 > "$out/cpu_pool.txt" 2>&1 || echo "bench_pool: exit $?"
     tail -8 "$out/cpu_pool.txt"
