@@ -187,17 +187,21 @@ def test_each_forced_keep_gives_the_reference_proof_within_the_model(rt, seeded_
         assert allocations.peak > device_bytes(backend.d, split)[1]
 
 
-@pytest.mark.parametrize("keep", ["main", "aux", "both"])
+@pytest.mark.parametrize("keep, gpu_passes", [("main", 0), ("aux", 0), ("both", 0), ("aux", 1)])
 def test_rebuilt_coefficients_give_the_reference_proof_within_the_model(rt, seeded_halt, allocations,
-                                                                        monkeypatch, keep):
+                                                                        monkeypatch, keep, gpu_passes):
     """Layout.rebuild: the kept tables' coefficients are released after their commit and interpolated again
-    after the quotient; the proof is the reference's and the allocations stay within the modelled peak,
-    which is below the plain keep's (the point of rebuilding) where the quotient step is the peak."""
+    after the quotient (also through the GPU's NTT passes: their inverse runs in place); the proof is the
+    reference's and the allocations stay within the modelled peak, which is below the plain keep's (the
+    point of rebuilding) where the quotient step is the peak."""
     from tvmpd.opencl import device_tables as dev
+    from tvmpd.opencl import ntt as cl_ntt
     from tvmpd.stages import device_backend as pd
     from tvmpd.stages.prover import prove_table
 
     monkeypatch.setattr(dev, "BATCH_BYTES", 1 << 15)
+    if gpu_passes:
+        monkeypatch.setattr(cl_ntt, "cpu_shaped", lambda rt: False)
     monkeypatch.setattr(pd, "device_split", lambda *args: pd.Layout("full", 512, keep, rebuild=True))
     claim, table, seed, reference = seeded_halt
     backend = pd.DeviceBackend(rt.key)
