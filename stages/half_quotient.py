@@ -41,7 +41,7 @@ def zerofier_degrees(h: int) -> dict[str, int]:
     return {"initial": 1, "consistency": h, "transition": h - 1, "terminal": 1}
 
 
-def half_quotient(air, d: ProverDomains, kernel_ranges: list[range]) -> HalfQuotient | None:
+def half_quotient(air, d: ProverDomains, kernel_ranges: list[tuple[int, ...]]) -> HalfQuotient | None:
     """The high constraints of `air` (a LoweredAir) on domains d, whose quotients have degree at least half
     the quotient domain's length; None when any of them is a consistency or transition constraint (they
     read the next row and many columns: evaluating them everywhere would save nothing). kernel_ranges:

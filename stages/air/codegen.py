@@ -23,7 +23,7 @@ from the table across kernels); transition kernels read row x + 1 and write 0 in
 
 from __future__ import annotations
 
-from tvmpd.stages.air.circuit import BCONST, BINOP, CHALLENGE, INPUT, XCONST, Node, P, _postorder
+from tvmpd.stages.air.circuit import BCONST, BINOP, CHALLENGE, INPUT, XCONST, Node, P, _degrees, _postorder
 from tvmpd.stages.air.constraints import CATEGORIES, LoweredAir
 from tvmpd.stages.air.evaluate import _substitution_expr
 
@@ -107,34 +107,35 @@ def _constraint_leaf(n: Node) -> tuple[bool, str]:
     return False, f"xfe_load_strided({'an' if nxt else 'ac'} + {ind.col} * aux_col_stride, aux_comp_stride)"
 
 
-def _chunks(constraints: list[Node]) -> list[list[Node]]:
-    """Consecutive slices of the constraints whose circuits have at most MAX_NODES_PER_KERNEL nodes."""
-    chunks: list[list[Node]] = []
-    current: list[Node] = []
+def _chunks(constraints: list[tuple[int, Node]]) -> list[list[tuple[int, Node]]]:
+    """Consecutive slices of (quotient-order index, constraint) whose circuits have at most
+    MAX_NODES_PER_KERNEL nodes."""
+    chunks: list[list[tuple[int, Node]]] = []
+    current: list[tuple[int, Node]] = []
     seen: set[int] = set()
-    for c in constraints:
-        nodes = {n.id for n in _postorder([c])}
+    for item in constraints:
+        nodes = {n.id for n in _postorder([item[1]])}
         if current and len(seen | nodes) > MAX_NODES_PER_KERNEL:
             chunks.append(current)
             current, seen = [], set()
-        current.append(c)
+        current.append(item)
         seen |= nodes
     if current:
         chunks.append(current)
     return chunks
 
 
-def _constraint_kernel(name: str, category_index: int, chunk: list[Node], first: int, total: int) -> str:
+def _constraint_kernel(name: str, category_index: int, chunk: list[tuple[int, Node]], total: int) -> str:
     """One kernel over a slice of constraints: each is stored (mode 0) or weighted into the category's
     sum (mode 1) right after it is computed, so that its value need not stay live (fewer registers)."""
     lines = [_CONSTRAINT_HEAD.format(name=name),
              f"    __global ulong *acc_at = out + (x * 4 + {category_index}) * 3;",
              "    xfe acc = mode == 1 ? xfe_load(acc_at) : xfe_new(0, 0, 0);"]
     position = {}
-    for k, c in enumerate(chunk):
-        position.setdefault(c.id, []).append(first + k)
+    for k, c in chunk:
+        position.setdefault(c.id, []).append(k)
     is_base: dict[int, bool] = {}
-    for n in _postorder(chunk):
+    for n in _postorder([c for _, c in chunk]):
         if n.kind != BINOP:
             b, expr = _constraint_leaf(n)
         else:
@@ -155,15 +156,24 @@ def _constraint_kernel(name: str, category_index: int, chunk: list[Node], first:
     return "\n".join(lines) + "\n"
 
 
-def _constraint_slices(air: LoweredAir) -> list[tuple[int, list[Node], int]]:
-    """(category index, constraints, quotient-order index of the first) of each constraint kernel, in
-    launch order."""
+def _constraint_slices(air: LoweredAir) -> list[tuple[int, list[tuple[int, Node]]]]:
+    """(category index, [(quotient-order index, constraint)]) of each constraint kernel, in launch order.
+    The initial and terminal constraints of the AIR's largest degree get kernels of their own: their
+    quotients are the ones that need the whole quotient domain (stages/half_quotient.py), so the odd
+    cosets, where only they are evaluated, run those small kernels alone."""
     slices = []
     first = 0
+    top = max(_degrees([c for cs in air.constraints.values() for c in cs]).values())
     for index, category in enumerate(CATEGORIES):
-        for chunk in _chunks(air.constraints[category]):
-            slices.append((index, chunk, first))
-            first += len(chunk)
+        items = list(enumerate(air.constraints[category], first))
+        first += len(items)
+        groups = [items]
+        if category in ("initial", "terminal"):
+            degree = _degrees([c for _, c in items])
+            high = [it for it in items if degree[it[1].id] == top]
+            groups = [high, [it for it in items if degree[it[1].id] < top]]
+        for group in groups:
+            slices.extend((index, chunk) for chunk in _chunks(group))
     return slices
 
 
@@ -171,15 +181,15 @@ def constraint_kernels(air: LoweredAir) -> list[Kernel]:
     """The constraint evaluators of `air` (interface in the module docstring), in launch order."""
     total = sum(air.counts().values())
     kernels: list[Kernel] = []
-    for index, chunk, first in _constraint_slices(air):
+    for index, chunk in _constraint_slices(air):
         name = f"evaluate_constraints_{len(kernels)}"
-        kernels.append((name, _constraint_kernel(name, index, chunk, first, total)))
+        kernels.append((name, _constraint_kernel(name, index, chunk, total)))
     return kernels
 
 
-def constraint_kernel_ranges(air: LoweredAir) -> list[range]:
+def constraint_kernel_ranges(air: LoweredAir) -> list[tuple[int, ...]]:
     """The quotient-order indices of the constraints each constraint kernel evaluates, in launch order."""
-    return [range(first, first + len(chunk)) for _, chunk, first in _constraint_slices(air)]
+    return [tuple(k for k, _ in chunk) for _, chunk in _constraint_slices(air)]
 
 
 # ---------------------------------------------------------------------------------------------
