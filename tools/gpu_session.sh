@@ -12,7 +12,8 @@
 #   profile21  per-kernel table of 2^21 (tools/profile_prove.py --top 30)
 #   regs       registers and spills of the hand-written kernels (tools/kernel_registers.py)
 #   ab         core-kernel timings (tools/bench_core.py) of this tree and of the .cl files in $AB_DIR
-# KEEP="--keep-memory 79.2" makes bench21 and profile21 keep on an H200 what an 80 GB H100 would.
+# KEEP="--keep-memory 79.2" makes bench21 and profile21 keep on an H200 what an 80 GB H100 would
+# (the default on a card over 100 GB; KEEP= turns it off).
 #   big        2^22 and 2^23 in the model's modes (minutes)
 # A call has at most 10 minutes: check + bench21 + keep21 fit one call on an H100, the others the next.
 set -u
@@ -47,6 +48,11 @@ if [ -z "${OCL_ICD_VENDORS:-}" ]; then
 fi
 export TVMPD_VECTORS=$PWD/.vec XDG_CACHE_HOME=${XDG_CACHE_HOME:-/tmp/xdgcache}
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
+if [ -z "${KEEP+x}" ] && [ "$(nvidia-smi --query-gpu=memory.total --format=csv,noheader,nounits | head -1)" -gt 100000 ]; then
+    KEEP="--keep-memory 79.2"  # a card larger than 80 GB keeps what an H100 would, so figures compare
+    echo "KEEP=$KEEP"
+fi
+KEEP=${KEEP:-}
 for s in "$@"; do
     case $s in
         check) step check 300 python3 tools/check_prove_device.py --vectors .vec halt all_tables ;;
