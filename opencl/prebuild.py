@@ -46,7 +46,8 @@ def wanted(rt: Runtime) -> bool:
             and os.environ.get("POCL_KERNEL_CACHE", "1") != "0")
 
 
-STATIC_PROGRAMS = ("ntt", "ntt_cpu", "tip5")  # of runtime.PROGRAMS, those a proof on a CPU device builds
+# of runtime.PROGRAMS, those a proof on a CPU device builds
+STATIC_PROGRAMS = ("ntt", "ntt_cpu", "tip5", "tip5_cpu")
 
 
 def tasks(kernels: AirKernels) -> list[tuple[str, str]]:

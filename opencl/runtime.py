@@ -19,6 +19,7 @@ PROGRAMS: dict[str, tuple[str, ...]] = {
     "ntt": ("field.cl", "ntt.cl"),
     "ntt_cpu": ("field.cl", "ntt.cl", "ntt_cpu.cl"),  # CPU devices only (opencl/ntt.py cpu_shaped)
     "tip5": ("field.cl", "tip5.cl"),
+    "tip5_cpu": ("field.cl", "tip5.cl", "tip5_cpu.cl"),  # CPU devices only (opencl/tip5.py cpu_shaped)
 }
 
 BUILD_OPTIONS = ("-cl-std=CL1.2",)

@@ -22,6 +22,14 @@ def rng():
     return np.random.default_rng()
 
 
+@pytest.fixture(params=["cpu", "gpu"])
+def row_kernel(request, monkeypatch):
+    """Row hashing through the kernel a CPU runs (tip5_cpu.cl, rows in SIMD lanes) and, forced, through the
+    one a GPU runs (tip5.cl, a row per work-item): both must give the reference's digests."""
+    monkeypatch.setattr(cl_tip5, "cpu_shaped", lambda rt: request.param == "cpu")
+    return request.param
+
+
 # A kernel applying only tip5_mds, built beside the tip5 program's sources: the layer alone on any state.
 _MDS_KERNEL = """
 __kernel void mds_only_kernel(__global ulong *states, const uint n) {
@@ -101,7 +109,7 @@ def test_hash_rows_known_answers(vectors, device):
 
 
 @pytest.mark.parametrize("n, width", [(1, 0), (1, 1), (3, 9), (17, 10), (64, 12), (33, 273), (257, 379)])
-def test_hash_rows_matches_numpy(device, rng, n, width):
+def test_hash_rows_matches_numpy(device, rng, row_kernel, n, width):
     rows = random_field(rng, (n, width))
     assert np.array_equal(cl_tip5.hash_rows(rows, device), np_tip5.hash_rows(rows))
 
@@ -111,9 +119,11 @@ def test_hash_rows_extension_rows_are_flattened(device, rng):
     assert np.array_equal(cl_tip5.hash_rows(rows, device), np_tip5.hash_rows(rows.reshape(20, 273)))
 
 
-def test_hash_rows_in_column_batches(device, rng):
-    """Feeding a 379-wide table as batches of 10k columns gives the same digests as one pass."""
-    n, width = 100, 379
+@pytest.mark.parametrize("n", [100, 101, 3])
+def test_hash_rows_in_column_batches(device, rng, row_kernel, n):
+    """Feeding a 379-wide table as batches of 10k columns gives the same digests as one pass (row counts
+    that fill the CPU kernel's last work-item partly included)."""
+    width = 379
     rows = random_field(rng, (n, width))
     rt = get_runtime(device)
     states = rt.empty(n * 16 * 8)
@@ -180,3 +190,12 @@ def test_merkle_tree_in_subtrees_when_over_the_buffer_limit(device, rng, n, limi
     leaves = random_field(rng, (n, 5))
     got = cl_merkle.build_tree(leaves, device, limit_bytes=limit)
     assert np.array_equal(got, cl_merkle.build_tree(leaves, device))
+
+
+def test_hash_rows_edge_values(device, row_kernel):
+    """Rows of field elements at the edges of the reductions (0, 1, p - 1, 2^32 - 1, 2^32, p - 2^32) in every
+    position and combination of neighbours, against stages/tip5.py."""
+    edges = [0, 1, P - 1, P - 2, 2**32 - 1, 2**32, P - 2**32, 2**63]
+    rows = np.array([[edges[(i * j + j) % len(edges)] for j in range(23)] for i in range(37)],
+                    dtype=np.uint64)
+    assert np.array_equal(cl_tip5.hash_rows(rows, device), np_tip5.hash_rows(rows))
