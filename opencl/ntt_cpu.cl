@@ -1,6 +1,7 @@
 // NTTs shaped for CPU devices: one work-item transforms one whole column, in place in its output column,
 // with no local memory and no barriers (pocl runs a barrier-free work-group of one work-item as plain
-// scalar code). Needs field.cl and ntt.cl (bit_reverse, the twiddle table layout).
+// scalar code). Needs field.cl, field_vec.cl (butterflies of four neighbours at once) and ntt.cl
+// (bit_reverse, the twiddle table layout).
 //
 // The column is loaded in bit-reversed order and then put through the DIT stages (ntt.cl's notation).
 // The low stages only pair elements within aligned blocks, so they run block by block on blocks that stay
@@ -9,6 +10,34 @@
 #ifndef NTT_CPU_BLOCK_LOG
 #define NTT_CPU_BLOCK_LOG 11  // 2^11 ulongs = 16 KiB per block of the low stages
 #endif
+
+// The radix-4 sweep's butterflies j = 0 .. h - 1 of one block (stages of half-sizes h and 2h) on
+// GLV_WIDTH consecutive j at once (field_vec.cl): neighbouring j read neighbouring elements and twiddles,
+// so each operand is one vector load. h is a multiple of GLV_WIDTH.
+inline void ntt_cpu_radix4_lanes(__global ulong *p, __global const ulong *w1, __global const ulong *w2,
+                                 const uint h) {
+    for (uint j = 0; j < h; j += GLV_WIDTH) {
+        glv wa = vload4(0, w1 + j), wb = vload4(0, w2 + j), wc = vload4(0, w2 + j + h);
+        glv a0 = vload4(0, p + j), a1 = glv_mul(vload4(0, p + j + h), wa);
+        glv a2 = vload4(0, p + j + 2 * h), a3 = glv_mul(vload4(0, p + j + 3 * h), wa);
+        glv b0 = glv_add(a0, a1), b1 = glv_sub(a0, a1);
+        glv b2 = glv_add(a2, a3), b3 = glv_sub(a2, a3);
+        glv t2 = glv_mul(b2, wb), t3 = glv_mul(b3, wc);
+        vstore4(glv_add(b0, t2), 0, p + j);
+        vstore4(glv_sub(b0, t2), 0, p + j + 2 * h);
+        vstore4(glv_add(b1, t3), 0, p + j + h);
+        vstore4(glv_sub(b1, t3), 0, p + j + 3 * h);
+    }
+}
+
+// The radix-2 stage's butterflies of one block, GLV_WIDTH consecutive j at once (h a multiple of it).
+inline void ntt_cpu_radix2_lanes(__global ulong *p, __global const ulong *w, const uint h) {
+    for (uint j = 0; j < h; j += GLV_WIDTH) {
+        glv a = vload4(0, p + j), b = glv_mul(vload4(0, p + j + h), vload4(0, w + j));
+        vstore4(glv_add(a, b), 0, p + j);
+        vstore4(glv_sub(a, b), 0, p + j + h);
+    }
+}
 
 // DIT stages first .. end - 1 over x[0 .. 2^log_len). Radix 4 (two stages per sweep) where it can.
 inline void ntt_cpu_dit(__global ulong *x, __global const ulong *tw, uint first, const uint end,
@@ -20,6 +49,10 @@ inline void ntt_cpu_dit(__global ulong *x, __global const ulong *tw, uint first,
         __global const ulong *w2 = tw + 2 * h;
         for (uint base = 0; base < n; base += 4 * h) {
             __global ulong *p = x + base;
+            if (h >= GLV_WIDTH) {
+                ntt_cpu_radix4_lanes(p, w1, w2, h);
+                continue;
+            }
             for (uint j = 0; j < h; j++) {
                 ulong wa = w1[j], wb = w2[j], wc = w2[j + h];
                 ulong a0 = p[j], a1 = gl_mul(p[j + h], wa), a2 = p[j + 2 * h], a3 = gl_mul(p[j + 3 * h], wa);
@@ -39,6 +72,10 @@ inline void ntt_cpu_dit(__global ulong *x, __global const ulong *tw, uint first,
         __global const ulong *w = tw + h;
         for (uint base = 0; base < n; base += 2 * h) {
             __global ulong *p = x + base;
+            if (h >= GLV_WIDTH) {
+                ntt_cpu_radix2_lanes(p, w, h);
+                continue;
+            }
             for (uint j = 0; j < h; j++) {
                 ulong a = p[j], b = gl_mul(p[j + h], w[j]);
                 p[j] = gl_add(a, b);

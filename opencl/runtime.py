@@ -17,9 +17,9 @@ KERNEL_DIR = Path(__file__).resolve().parent
 PROGRAMS: dict[str, tuple[str, ...]] = {
     "field": ("field.cl", "field_kernels.cl"),
     "ntt": ("field.cl", "ntt.cl"),
-    "ntt_cpu": ("field.cl", "ntt.cl", "ntt_cpu.cl"),  # CPU devices only (opencl/ntt.py cpu_shaped)
+    "ntt_cpu": ("field.cl", "field_vec.cl", "ntt.cl", "ntt_cpu.cl"),  # CPU devices only (ntt.py cpu_shaped)
     "tip5": ("field.cl", "tip5.cl"),
-    "tip5_cpu": ("field.cl", "tip5.cl", "tip5_cpu.cl"),  # CPU devices only (opencl/tip5.py cpu_shaped)
+    "tip5_cpu": ("field.cl", "field_vec.cl", "tip5.cl", "tip5_cpu.cl"),  # CPU only (tip5.py cpu_shaped)
 }
 
 BUILD_OPTIONS = ("-cl-std=CL1.2",)
