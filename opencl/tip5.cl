@@ -133,25 +133,31 @@ __constant long TIP5_MDS_K8[27] = {  // 8 (c mod x^8 + 1)
     -175696L, -168096L, -343792L, -157432L, 170048L, 12616L, -333128L, 1952L, -331176L,
 };
 
-// z = w v mod x^2 + 1 for the w of Karatsuba constants k = (w0, w1, w0 + w1): three products.
-__attribute__((always_inline)) inline void tip5_nega2(const ulong2 *v, __constant const long *k, ulong2 *z) {
-    ulong2 pe = (ulong)k[0] * v[0];
-    ulong2 po = (ulong)k[1] * v[1];
-    ulong2 ps = (ulong)k[2] * (v[0] + v[1]);
-    z[0] = pe - po;
-    z[1] = ps - pe - po;
-}
+// The convolution below is written once for any integer vector type T of 64-bit lanes: tip5.cl
+// instantiates it on ulong2 (the two 32-bit halves of an element), tip5_cpu.cl on its row lanes. Each
+// TIP5_MDS_* macro defines the functions PREFIX_... on T.
 
-// Defines tip5_negaN: z = w v mod x^N + 1 by one Karatsuba step over HALF (the same product at N / 2 = M).
+// PREFIX_nega2: z = w v mod x^2 + 1 for the w of Karatsuba constants k = (w0, w1, w0 + w1): three products.
+#define TIP5_MDS_NEGA2(PREFIX, T)                                                                       \
+    __attribute__((always_inline)) inline void PREFIX##_nega2(const T *v, __constant const long *k,     \
+                                                              T *z) {                                 \
+        T pe = (ulong)k[0] * v[0];                                                                   \
+        T po = (ulong)k[1] * v[1];                                                                   \
+        T ps = (ulong)k[2] * (v[0] + v[1]);                                                          \
+        z[0] = pe - po;                                                                              \
+        z[1] = ps - pe - po;                                                                         \
+    }
+
+// PREFIX_negaN: z = w v mod x^N + 1 by one Karatsuba step over HALF (the same product at N / 2 = M).
 // With y = x^2 (so y^M = -1) and v = ve(y) + x vo(y) split into even and odd coefficients,
 // w v = we ve + y wo vo + x ((we + wo)(ve + vo) - we ve - wo vo): three half-size products, whose
 // constants are k, k + 3^log2(M) and k + 2 3^log2(M) (KS is that stride). Literal loop bounds and the
 // unroll pragmas let the loops unroll fully, keeping the arrays in registers (a run-time bound left pocl
 // with loops over private memory).
-#define TIP5_NEGA_STEP(N, M, KS, HALF)                                                               \
-    __attribute__((always_inline)) inline void tip5_nega##N(const ulong2 *v, __constant const long *k, \
-                                                            ulong2 *z) {                             \
-        ulong2 ve[M], vo[M], vs[M], pe[M], po[M], ps[M];                                             \
+#define TIP5_MDS_NEGA_STEP(PREFIX, T, N, M, KS, HALF)                                                  \
+    __attribute__((always_inline)) inline void PREFIX##_nega##N(const T *v, __constant const long *k,  \
+                                                                T *z) {                               \
+        T ve[M], vo[M], vs[M], pe[M], po[M], ps[M];                                                  \
         _Pragma("unroll") for (int i = 0; i < M; i++) {                                              \
             ve[i] = v[2 * i];                                                                        \
             vo[i] = v[2 * i + 1];                                                                    \
@@ -164,56 +170,59 @@ __attribute__((always_inline)) inline void tip5_nega2(const ulong2 *v, __constan
         _Pragma("unroll") for (int i = 1; i < M; i++) z[2 * i] = pe[i] + po[i - 1];                  \
         _Pragma("unroll") for (int i = 0; i < M; i++) z[2 * i + 1] = ps[i] - pe[i] - po[i];          \
     }
-TIP5_NEGA_STEP(4, 2, 3, tip5_nega2)
-TIP5_NEGA_STEP(8, 4, 9, tip5_nega4)
 
-// x <- 16 (c * x mod x^16 - 1) for 16 values x[j] < 2^32 (in each lane of the ulong2): 41 multiplies
-// instead of 256.
+// PREFIX_mds_cyclic16: x <- 16 (c * x mod x^16 - 1) for 16 values x[j] < 2^32 (in each lane of T): 41
+// multiplies instead of 256.
 // All arithmetic is on ulong modulo 2^64, negative numbers as two's complement: every step is a ring
 // operation, so the result is exact modulo 2^64, and it is the true value because 16 sum_j c_j x_j
 // < 16 * 524757 * 2^32 < 2^56. (No intermediate even wraps: residues and Karatsuba sums stay below 2^36
 // in magnitude, constants below 2^20, so products and their sums stay below 2^60.)
-__attribute__((always_inline)) inline void tip5_mds_cyclic16(ulong2 *x) {
-    ulong2 a8[8], b8[8], a4[4], b4[4], a2[2], b2[2], r8[8], r4[4], r2[2];
-#pragma unroll
-    for (int i = 0; i < 8; i++) {  // mod x^8 - 1 and mod x^8 + 1
-        a8[i] = x[i] + x[i + 8];
-        b8[i] = x[i] - x[i + 8];
+// Fold x down to its residues modulo x^8 -+ 1, x^4 -+ 1, x^2 -+ 1, x -+ 1, multiply each, and unfold
+// (a level's low half is u + v, its high half u - v).
+#define TIP5_MDS_CYCLIC16(PREFIX, T)                                                                    \
+    __attribute__((always_inline)) inline void PREFIX##_mds_cyclic16(T *x) {                            \
+        T a8[8], b8[8], a4[4], b4[4], a2[2], b2[2], r8[8], r4[4], r2[2];                             \
+        _Pragma("unroll") for (int i = 0; i < 8; i++) {                                              \
+            a8[i] = x[i] + x[i + 8];                                                                 \
+            b8[i] = x[i] - x[i + 8];                                                                 \
+        }                                                                                            \
+        _Pragma("unroll") for (int i = 0; i < 4; i++) {                                              \
+            a4[i] = a8[i] + a8[i + 4];                                                               \
+            b4[i] = a8[i] - a8[i + 4];                                                               \
+        }                                                                                            \
+        _Pragma("unroll") for (int i = 0; i < 2; i++) {                                              \
+            a2[i] = a4[i] + a4[i + 2];                                                               \
+            b2[i] = a4[i] - a4[i + 2];                                                               \
+        }                                                                                            \
+        T r1a = (ulong)TIP5_MDS_K1_PLUS * (a2[0] + a2[1]);                                           \
+        T r1b = (ulong)TIP5_MDS_K1_MINUS * (a2[0] - a2[1]);                                          \
+        PREFIX##_nega2(b2, TIP5_MDS_K2, r2);                                                         \
+        PREFIX##_nega4(b4, TIP5_MDS_K4, r4);                                                         \
+        PREFIX##_nega8(b8, TIP5_MDS_K8, r8);                                                         \
+        a2[0] = r1a + r1b;                                                                           \
+        a2[1] = r1a - r1b;                                                                           \
+        _Pragma("unroll") for (int i = 0; i < 2; i++) {                                              \
+            a4[i] = a2[i] + r2[i];                                                                   \
+            a4[i + 2] = a2[i] - r2[i];                                                               \
+        }                                                                                            \
+        _Pragma("unroll") for (int i = 0; i < 4; i++) {                                              \
+            a8[i] = a4[i] + r4[i];                                                                   \
+            a8[i + 4] = a4[i] - r4[i];                                                               \
+        }                                                                                            \
+        _Pragma("unroll") for (int i = 0; i < 8; i++) {                                              \
+            x[i] = a8[i] + r8[i];                                                                    \
+            x[i + 8] = a8[i] - r8[i];                                                                \
+        }                                                                                            \
     }
-#pragma unroll
-    for (int i = 0; i < 4; i++) {
-        a4[i] = a8[i] + a8[i + 4];
-        b4[i] = a8[i] - a8[i + 4];
-    }
-#pragma unroll
-    for (int i = 0; i < 2; i++) {
-        a2[i] = a4[i] + a4[i + 2];
-        b2[i] = a4[i] - a4[i + 2];
-    }
-    ulong2 r1a = (ulong)TIP5_MDS_K1_PLUS * (a2[0] + a2[1]);
-    ulong2 r1b = (ulong)TIP5_MDS_K1_MINUS * (a2[0] - a2[1]);
-    tip5_nega2(b2, TIP5_MDS_K2, r2);
-    tip5_nega4(b4, TIP5_MDS_K4, r4);
-    tip5_nega8(b8, TIP5_MDS_K8, r8);
-    // Unfold: a level's low half is u + v, its high half u - v.
-    a2[0] = r1a + r1b;
-    a2[1] = r1a - r1b;
-#pragma unroll
-    for (int i = 0; i < 2; i++) {
-        a4[i] = a2[i] + r2[i];
-        a4[i + 2] = a2[i] - r2[i];
-    }
-#pragma unroll
-    for (int i = 0; i < 4; i++) {
-        a8[i] = a4[i] + r4[i];
-        a8[i + 4] = a4[i] - r4[i];
-    }
-#pragma unroll
-    for (int i = 0; i < 8; i++) {
-        x[i] = a8[i] + r8[i];
-        x[i + 8] = a8[i] - r8[i];
-    }
-}
+
+// All of the above on T, under PREFIX.
+#define TIP5_MDS_FUNCTIONS(PREFIX, T)                                                                   \
+    TIP5_MDS_NEGA2(PREFIX, T)                                                                        \
+    TIP5_MDS_NEGA_STEP(PREFIX, T, 4, 2, 3, PREFIX##_nega2)                                           \
+    TIP5_MDS_NEGA_STEP(PREFIX, T, 8, 4, 9, PREFIX##_nega4)                                           \
+    TIP5_MDS_CYCLIC16(PREFIX, T)
+
+TIP5_MDS_FUNCTIONS(tip5, ulong2)
 
 // state <- M state. Each element is split into 32-bit halves and each half-vector convolved with c
 // exactly in integers (row sums below 2^52), so each output needs one reduction at the end.

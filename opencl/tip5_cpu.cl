@@ -72,75 +72,8 @@ inline glv t5v_split_and_lookup(glv raw) {
     return as_ulong4(t5w_lookup_bytes(as_uint8(raw)));
 }
 
-// The MDS convolution of tip5.cl (tip5_mds_cyclic16 and its Karatsuba steps) on one half-vector, lanes t5v.
-inline void t5v_nega2(const glv *v, __constant const long *k, glv *z) {
-    glv pe = (ulong)k[0] * v[0];
-    glv po = (ulong)k[1] * v[1];
-    glv ps = (ulong)k[2] * (v[0] + v[1]);
-    z[0] = pe - po;
-    z[1] = ps - pe - po;
-}
-
-#define T5V_NEGA_STEP(N, M, KS, HALF)                                                                 \
-    __attribute__((always_inline)) inline void t5v_nega##N(const glv *v, __constant const long *k, \
-                                                            glv *z) {                              \
-        glv ve[M], vo[M], vs[M], pe[M], po[M], ps[M];                                               \
-        _Pragma("unroll") for (int i = 0; i < M; i++) {                                             \
-            ve[i] = v[2 * i];                                                                       \
-            vo[i] = v[2 * i + 1];                                                                   \
-            vs[i] = ve[i] + vo[i];                                                                  \
-        }                                                                                           \
-        HALF(ve, k, pe);                                                                            \
-        HALF(vo, k + KS, po);                                                                       \
-        HALF(vs, k + 2 * KS, ps);                                                                   \
-        z[0] = pe[0] - po[M - 1];                                                                   \
-        _Pragma("unroll") for (int i = 1; i < M; i++) z[2 * i] = pe[i] + po[i - 1];                 \
-        _Pragma("unroll") for (int i = 0; i < M; i++) z[2 * i + 1] = ps[i] - pe[i] - po[i];         \
-    }
-T5V_NEGA_STEP(4, 2, 3, t5v_nega2)
-T5V_NEGA_STEP(8, 4, 9, t5v_nega4)
-
-// x <- 16 (c * x mod x^16 - 1), as tip5_mds_cyclic16 (same bounds: exact in 64-bit lanes).
-__attribute__((always_inline)) inline void t5v_mds_cyclic16(glv *x) {
-    glv a8[8], b8[8], a4[4], b4[4], a2[2], b2[2], r8[8], r4[4], r2[2];
-#pragma unroll
-    for (int i = 0; i < 8; i++) {
-        a8[i] = x[i] + x[i + 8];
-        b8[i] = x[i] - x[i + 8];
-    }
-#pragma unroll
-    for (int i = 0; i < 4; i++) {
-        a4[i] = a8[i] + a8[i + 4];
-        b4[i] = a8[i] - a8[i + 4];
-    }
-#pragma unroll
-    for (int i = 0; i < 2; i++) {
-        a2[i] = a4[i] + a4[i + 2];
-        b2[i] = a4[i] - a4[i + 2];
-    }
-    glv r1a = (ulong)TIP5_MDS_K1_PLUS * (a2[0] + a2[1]);
-    glv r1b = (ulong)TIP5_MDS_K1_MINUS * (a2[0] - a2[1]);
-    t5v_nega2(b2, TIP5_MDS_K2, r2);
-    t5v_nega4(b4, TIP5_MDS_K4, r4);
-    t5v_nega8(b8, TIP5_MDS_K8, r8);
-    a2[0] = r1a + r1b;
-    a2[1] = r1a - r1b;
-#pragma unroll
-    for (int i = 0; i < 2; i++) {
-        a4[i] = a2[i] + r2[i];
-        a4[i + 2] = a2[i] - r2[i];
-    }
-#pragma unroll
-    for (int i = 0; i < 4; i++) {
-        a8[i] = a4[i] + r4[i];
-        a8[i + 4] = a4[i] - r4[i];
-    }
-#pragma unroll
-    for (int i = 0; i < 8; i++) {
-        x[i] = a8[i] + r8[i];
-        x[i + 8] = a8[i] - r8[i];
-    }
-}
+// The MDS convolution of tip5.cl on row lanes: t5v_nega2/4/8 and t5v_mds_cyclic16.
+TIP5_MDS_FUNCTIONS(t5v, glv)
 
 // state <- M state (tip5_mds across lanes): the low and the high 32-bit halves convolved one after the
 // other (half the live vectors of doing both at once), then one reduction per element.
