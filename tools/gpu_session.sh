@@ -10,6 +10,7 @@
 #   bench21    2^21 in the mode the memory model picks, verified, and again keeping no coset values
 #   keep21     2^21 keeping the aux table's coset values (not the model's choice on 80 GB), verified
 #   profile21  per-kernel table of 2^21 (tools/profile_prove.py --top 30)
+#   daemon21   t_prove of 2^21 jobs through a warm daemon (tools/daemon_scenario.py --large 21 --burst 10 12)
 #   regs       registers and spills of the hand-written kernels (tools/kernel_registers.py)
 #   ab         core-kernel timings (tools/bench_core.py) of this tree and of the .cl files in $AB_DIR
 # KEEP="--keep-memory 79.2" makes bench21 and profile21 keep on an H200 what an 80 GB H100 would
@@ -61,6 +62,7 @@ for s in "$@"; do
             step bench21-keep-none 120 python3 tools/bench_prove.py --backend opencl --log2 21 --keep-cosets none ;;
         keep21) step keep21 150 python3 tools/bench_prove.py --backend opencl --log2 21 --keep-cosets aux --verify ;;
         profile21) step profile21 200 python3 tools/profile_prove.py --log2 21 --top 30 $KEEP ;;
+        daemon21) step daemon21 300 python3 tools/daemon_scenario.py --large 21 --burst 10 12 ;;
         regs) step regs 60 python3 tools/kernel_registers.py ;;
         ab) # kernels of this tree against the .cl files in $AB_DIR (carried), one commit of 2^21 rows each
             for dir in "" "$AB_DIR"; do
