@@ -340,7 +340,7 @@ def extend_device(rt: Runtime, kernels: AirKernels, main: cl.Buffer, challenges:
 
     def launch(name: str, *args) -> None:
         kernel = _extend_kernel(rt, kernels, name)
-        kernel(rt.queue, *_sizes(rt, kernel, n), *args)
+        rt.launch(kernel, *_sizes(rt, kernel, n), *args)
 
     launch("ext_first_padding", main, rows, first)
     launch("ext_terms", main, rows, consts, first, aux, amul)

@@ -63,8 +63,8 @@ def _run(rt: Runtime, name: str, gsize: tuple[int, ...], *args, wait_for=None) -
     if not rt.device.type & cl.device_type.CPU:
         return kern(rt.queue, gsize, None, *args, wait_for=wait_for)
     local = rt.group_size(kern, CPU_RUN_GROUP)
-    return kern(rt.queue, (-(-gsize[0] // local) * local,) + tuple(gsize[1:]),
-                (local,) + (1,) * (len(gsize) - 1), *args, wait_for=wait_for)
+    return rt.launch(kern, (-(-gsize[0] // local) * local,) + tuple(gsize[1:]),
+                     (local,) + (1,) * (len(gsize) - 1), *args, wait_for=wait_for)
 
 
 def fill_zero(rt: Runtime, buf: cl.Buffer, nbytes: int, start: int = 0, piece: int = BATCH_BYTES) -> None:

@@ -20,7 +20,7 @@ def levels_device(rt: Runtime, nodes, n_leaves: int) -> None:
     while first >= 1:
         lsize = rt.group_size(kern, LOCAL_SIZE)
         gsize = -(-first // lsize) * lsize
-        kern(rt.queue, (gsize,), (lsize,), nodes, np.uint32(first))
+        rt.launch(kern, (gsize,), (lsize,), nodes, np.uint32(first))
         first //= 2
 
 

@@ -68,6 +68,17 @@ def plan_dif(first: int, end: int) -> list[tuple[int, int, int]]:
     return plan_dit(first, end)[::-1]
 
 
+CPU_TABLE_GROUP = 64  # work-items per group of the table kernels on a CPU
+
+
+def _table_sizes(rt: Runtime, n: int) -> tuple[tuple[int], tuple[int] | None]:
+    """(global, local) sizes of a table kernel over n entries: the driver's choice on a GPU; on a CPU fixed
+    groups of CPU_TABLE_GROUP, since pocl compiles a kernel again for each group size it picks."""
+    if not cpu_shaped(rt):
+        return (n,), None
+    return (-(-n // CPU_TABLE_GROUP) * CPU_TABLE_GROUP,), (CPU_TABLE_GROUP,)
+
+
 def twiddles(rt: Runtime, log_n: int, inverse: bool) -> cl.Buffer:
     """Device twiddle table of size 2^log_n (layout in ntt.cl), built once per context and size."""
     key = ("ntt_twiddles", log_n, inverse)
@@ -78,7 +89,7 @@ def twiddles(rt: Runtime, log_n: int, inverse: bool) -> cl.Buffer:
             roots = [pow(r, P - 2, P) for r in roots]
         roots_buf = rt.to_device(np.array(roots, dtype=np.uint64))
         tw = rt.empty(8 * n)
-        rt.kernel("ntt", "ntt_twiddles_kernel")(rt.queue, (n,), None, tw, roots_buf, np.uint32(n))
+        rt.launch(rt.kernel("ntt", "ntt_twiddles_kernel"), *_table_sizes(rt, n), tw, roots_buf, np.uint32(n))
         rt.cache[key] = tw
     return rt.cache[key]
 
@@ -120,8 +131,8 @@ def _powers(rt: Runtime, log_n: int, base: int, factor: int, bitrev: bool) -> cl
             del rt.cache[k]
         n = 1 << log_n
         rt.cache[key] = rt.empty(8 * n)
-        rt.kernel("ntt", "ntt_powers_kernel")(rt.queue, (n,), None, rt.cache[key], np.uint64(base),
-                                              np.uint64(factor), np.uint32(log_n), np.uint32(int(bitrev)))
+        rt.launch(rt.kernel("ntt", "ntt_powers_kernel"), *_table_sizes(rt, n), rt.cache[key], np.uint64(base),
+                  np.uint64(factor), np.uint32(log_n), np.uint32(int(bitrev)))
     return rt.cache[key]
 
 

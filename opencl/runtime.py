@@ -24,6 +24,13 @@ PROGRAMS: dict[str, tuple[str, ...]] = {
 
 BUILD_OPTIONS = ("-cl-std=CL1.2",)
 
+# pocl compiles a kernel once per work-group size, zero or non-zero global offset, and grid class (every
+# dimension under 2^16 work-items or not). Runtime.launch therefore enqueues a CPU launch in pieces of at
+# most CPU_GRID work-items along dimension 0, the first piece one work-group: every launch of two groups or
+# more uses the same two small-grid variants, which the warm-up proof compiles, and no later proof of any
+# size compiles another (a 2^16 proof after `tvmpd build` compiled 17 large-grid variants before).
+CPU_GRID = 1 << 15
+
 # What every device must offer tvmpd's kernels (opencl/README.md says why for each): OpenCL C 1.2
 # (BUILD_OPTIONS), 64-bit integers (a field element is one ulong), little-endian words (numpy arrays are
 # copied byte for byte), local memory for one NTT block (ntt.cl: NTT_BLOCK + NTT_BLOCK / 16 ulongs) and
@@ -166,6 +173,24 @@ class Runtime:
         if out.nbytes:
             cl.enqueue_copy(self.queue, out, buf)
         return out
+
+    def launch(self, kernel: cl.Kernel, gsize: tuple[int, ...], lsize: tuple[int, ...] | None, *args,
+               wait_for=None) -> cl.Event:
+        """Enqueue kernel over gsize in groups of lsize (gsize[0] a multiple of lsize[0]) and return the event
+        of its last launch; on a CPU device in pieces along dimension 0 (CPU_GRID). The kernel must index by
+        get_global_id, which includes a piece's offset (get_group_id does not)."""
+        if lsize is None or not self.device.type & cl.device_type.CPU:
+            return kernel(self.queue, gsize, lsize, *args, wait_for=wait_for)
+        group, rest = lsize[0], tuple(gsize[1:])
+        step = max(group, CPU_GRID // group * group)
+        start, event = 0, None
+        while start < gsize[0]:
+            size = group if start == 0 else min(step, gsize[0] - start)
+            offset = (start,) + (0,) * len(rest) if start else None
+            event = kernel(self.queue, (size,) + rest, lsize, *args, global_offset=offset,
+                           wait_for=None if start else wait_for)  # the in-order queue orders the rest
+            start += size
+        return event
 
     def max_work_group(self) -> int:
         """Most work-items in one work-group of this device (along dimension 0)."""
