@@ -18,7 +18,7 @@ import numpy as np
 import pyopencl as cl
 
 from tvmpd.opencl import merkle, tip5
-from tvmpd.opencl.air import AirKernels, constraint_kernels, launch_rows
+from tvmpd.opencl.air import AirKernels, constraint_kernels, constraint_rows_per_item, launch_rows
 from tvmpd.opencl.ntt import coset_evaluate_device, coset_interpolate_device, intt_device
 from tvmpd.opencl.runtime import Runtime
 
@@ -285,17 +285,20 @@ def constraint_sums(rt: Runtime, kernels: AirKernels, main_vals: cl.Buffer, aux_
     column-major main / split-component aux values, from the set's generated kernels in mode 1 (only:
     these kernels, by launch index; the other constraints count as zero)."""
     cl.enqueue_fill_buffer(rt.queue, sums, np.uint64(0), 0, 96 * n)
+    per = constraint_rows_per_item(rt, kernels)
     for kern in constraint_kernels(rt, kernels, only):
-        constraint_launch(rt, kern, main_vals, aux_vals, n, step, challenges, weights, sums)
+        constraint_launch(rt, kern, main_vals, aux_vals, n, step, challenges, weights, sums, per)
 
 
 def constraint_launch(rt: Runtime, kern: cl.Kernel, main_vals: cl.Buffer, aux_vals: cl.Buffer, n: int,
-                      step: int, challenges: cl.Buffer, weights: cl.Buffer, sums: cl.Buffer) -> None:
-    """Add one generated constraint kernel's weighted sums of n rows to sums (mode 1)."""
+                      step: int, challenges: cl.Buffer, weights: cl.Buffer, sums: cl.Buffer,
+                      rows_per_item: int) -> None:
+    """Add one generated constraint kernel's weighted sums of n rows to sums (mode 1); rows_per_item:
+    air.constraint_rows_per_item of its set."""
     local = rt.group_size(kern, CPU_GROUP) if rt.device.type & cl.device_type.CPU else None
     launch_rows(rt, kern, n, local, main_vals, np.uint64(1), np.uint64(n), aux_vals, np.uint64(1),
                 np.uint64(3 * n), np.uint64(n), challenges, weights, np.uint32(n), np.uint32(step),
-                np.uint32(1), sums)
+                np.uint32(1), sums, rows_per_item=rows_per_item)
 
 
 def quotient_coset(rt: Runtime, kernels: AirKernels, main_vals: cl.Buffer, aux_vals: cl.Buffer, n: int,

@@ -87,7 +87,8 @@ def run_task(rt: Runtime, kernels: AirKernels, num_constraints: int, group: str,
         kern = air.air_kernel(rt, kernels, group, name)
         weights = rt.to_device(np.zeros((num_constraints, 3), dtype=np.uint64))
         sums = rt.to_device(np.zeros(12 * n, dtype=np.uint64))
-        device_tables.constraint_launch(rt, kern, main, aux, n, 1, rt.to_device(challenges), weights, sums)
+        device_tables.constraint_launch(rt, kern, main, aux, n, 1, rt.to_device(challenges), weights, sums,
+                                        air.constraint_rows_per_item(rt, kernels))
     rt.queue.finish()
 
 

@@ -14,7 +14,7 @@ from tvmpd.stages.air.evaluate import evaluate_every_row
 from tvmpd.stages.air.kernel_cache import air_kernels, build
 
 cl = pytest.importorskip("pyopencl")
-from tvmpd.opencl.air import constraint_kernels  # noqa: E402
+from tvmpd.opencl.air import constraint_kernels, constraint_rows_per_item  # noqa: E402
 from tvmpd.opencl.runtime import get_runtime  # noqa: E402
 
 # The full kernels take pocl minutes to compile the first time (it caches them afterwards), so by default
@@ -24,15 +24,22 @@ FULL = os.environ.get("TVMPD_FULL_OPENCL") == "1"
 SMALL_TABLES = ("program", "op_stack", "ram", "jump_stack", "cascade", "lookup", "u32", "cross_table")
 
 
-@pytest.fixture(scope="module")
-def compiled(device):
+@pytest.fixture(scope="module", params=["lanes", "one-row"])
+def compiled(device, request):
+    """(air, runtime, constraint kernels, rows per work item): on a CPU device first their row-lane form
+    (what a CPU runs), then, forced, the one-row form a GPU runs."""
+    from tvmpd.opencl import air as opencl_air
+
     if FULL:
         air, kernels = lowered_air(), air_kernels()
     else:
         air = lower(SMALL_TABLES)
         kernels = build(air, "test: small tables")
     rt = get_runtime(device)
-    return air, rt, constraint_kernels(rt, kernels)
+    with pytest.MonkeyPatch.context() as mp:
+        if request.param == "one-row":
+            mp.setattr(opencl_air, "_lanes", lambda rt, kernels: False)
+        return air, rt, constraint_kernels(rt, kernels), constraint_rows_per_item(rt, kernels)
 
 
 def _expected(air, main, aux, challenges, step):
@@ -40,11 +47,12 @@ def _expected(air, main, aux, challenges, step):
 
 
 @pytest.mark.parametrize("layout", ["row", "col", "split"])
-def test_opencl_equals_numpy(compiled, layout):
-    air, rt, kernels = compiled
+@pytest.mark.parametrize("n", [16, 13])  # 13: the last row-lane work item holds one row
+def test_opencl_equals_numpy(compiled, layout, n):
+    air, rt, kernels, _ = compiled
     ctx, queue = rt.context, rt.queue
     rng = np.random.default_rng(7)
-    n, step = 16, 3
+    step = 3
     main = random_field(rng, (n, 379))
     aux = random_field(rng, (n, 91, 3))
     challenges = random_field(rng, (63, 3))
@@ -108,7 +116,7 @@ def test_constraint_sums_in_row_chunks_equal_one_launch(compiled, monkeypatch):
     from tvmpd.opencl import air as opencl_air
     from tvmpd.opencl import device_tables as dev
 
-    air, rt, kernels = compiled
+    air, rt, kernels, per = compiled
     rng = np.random.default_rng(11)
     n, step = 256, 8
     main = rt.to_device(random_field(rng, (379, n)))
@@ -120,7 +128,7 @@ def test_constraint_sums_in_row_chunks_equal_one_launch(compiled, monkeypatch):
         out = rt.empty(96 * n)
         cl.enqueue_fill_buffer(rt.queue, out, np.uint64(0), 0, 96 * n)
         for kern in kernels:
-            dev.constraint_launch(rt, kern, main, aux, n, step, ch, w, out)
+            dev.constraint_launch(rt, kern, main, aux, n, step, ch, w, out, per)
         host = np.empty(12 * n, dtype=np.uint64)
         cl.enqueue_copy(rt.queue, host, out)
         return host

@@ -79,7 +79,7 @@ def test_failed_helper_is_logged_and_not_recorded(tmp_path: Path, monkeypatch: p
     # a kernel that does not compile: the helper exits with pocl's build error
     broken = (("evaluate_constraints_0", "__kernel void evaluate_constraints_0(__global ulong *x) { y; }"),)
     kernels = dataclasses.replace(full, digest="broken-" + full.digest, constraints=broken,
-                                  lowering_main=(), lowering_aux=())
+                                  constraints_lanes=broken, lowering_main=(), lowering_aux=())
     build = prebuild.start(rt, kernels, 1, processes=1)
     assert build is not None
     build.wait()
