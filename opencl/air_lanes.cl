@@ -55,14 +55,16 @@ __attribute__((noinline)) xfev xfev_mul(xfev a, xfev b) {
 
 // Rows r .. r + 3 (mod n) of a column whose rows lie `stride` apart: one vector load where they are
 // consecutive in memory and in range, else one load per lane (the next rows wrapping around, strided
-// layouts, lanes past the last row, whose results are never stored).
-inline glv glv_rows(__global const ulong *col, ulong r, ulong n, ulong stride) {
+// layouts, lanes past the last row, whose results are never stored). Out of line, as the products: inlined
+// at every leaf of a long kernel they made pocl's build 1.3-1.5x longer and the kernel no faster.
+__attribute__((noinline)) glv glv_rows(__global const ulong *col, ulong r, ulong n, ulong stride) {
     if (stride == 1 && r + GLV_WIDTH <= n) return vload4(0, col + r);
     return (glv)(col[(r % n) * stride], col[((r + 1) % n) * stride], col[((r + 2) % n) * stride],
                  col[((r + 3) % n) * stride]);
 }
 
-inline xfev xfev_rows(__global const ulong *col, ulong r, ulong n, ulong stride, ulong comp_stride) {
+__attribute__((noinline)) xfev xfev_rows(__global const ulong *col, ulong r, ulong n, ulong stride,
+                                         ulong comp_stride) {
     return xfev_new(glv_rows(col, r, n, stride), glv_rows(col + comp_stride, r, n, stride),
                     glv_rows(col + 2 * comp_stride, r, n, stride));
 }
