@@ -6,10 +6,6 @@
 
 typedef struct { glv c0, c1, c2; } xfev;
 
-inline glv glv_neg(glv a) {
-    return GLV_MASK(a != (glv)0) & ((glv)GL_P - a);
-}
-
 __attribute__((noinline)) glv glv_mul_call(glv a, glv b) {
     return glv_mul(a, b);
 }

@@ -25,6 +25,10 @@ inline glv glv_sub(glv a, glv b) {
     return d - (GLV_MASK(a < b) & GL_EPS);  // borrowed: d = a - b + 2^64, and 2^64 - p = 2^32 - 1
 }
 
+inline glv glv_neg(glv a) {
+    return GLV_MASK(a != (glv)0) & ((glv)GL_P - a);
+}
+
 // (lo, hi) <- the 128-bit product a b of each lane.
 inline void glv_mul_wide(glv a, glv b, glv *lo, glv *hi) {
     glv al = a & GLV_M32, ah = a >> 32, bl = b & GLV_M32, bh = b >> 32;

@@ -11,13 +11,10 @@
 #define TIP5_VW GLV_WIDTH
 typedef uint8 t5w;  // the lanes of a glv as 32-bit words
 
-// x 2^32 mod p (tip5.cl's gl_times_2_32 across lanes).
+// x 2^32 mod p (tip5.cl's gl_times_2_32 across lanes): x << 32 is hi 2^64 + lo, and 2^64 = 2^32 - 1.
 inline glv t5v_times_2_32(glv x) {
-    glv lo = x << 32, hi = x >> 32;
-    glv u = (hi << 32) - hi;
-    glv r = lo + u;
-    r += GLV_MASK(r < lo) & GL_EPS;
-    return glv_canon(r);
+    glv hi = x >> 32;
+    return glv_add(x << 32, (hi << 32) - hi);
 }
 
 inline glv t5v_to_montgomery(glv x) {
@@ -25,8 +22,7 @@ inline glv t5v_to_montgomery(glv x) {
 }
 
 inline glv t5v_from_montgomery(glv raw) {
-    glv t = t5v_times_2_32(raw);
-    return GLV_MASK(t != (glv)0) & ((glv)GL_P - t);
+    return glv_neg(t5v_times_2_32(raw));
 }
 
 // tip5_montyred across lanes: (hi 2^64 + lo) 2^-64 mod p.
