@@ -1,6 +1,7 @@
 """Host side of the AIR kernels: the generated degree-lowering fillers and constraint evaluators (a set
-of kernel sources made by stages/air/kernel_cache.py, passed in as AirKernels) and the hand-written
-auxiliary-table extension (opencl/extend.cl).
+of kernel sources made by stages/air/kernel_cache.py, passed in as AirKernels), the constraint
+interpreter that CPU devices run instead of the generated constraint kernels (opencl/air_interp.py) and the
+hand-written auxiliary-table extension (opencl/extend.cl).
 
 The numpy-level functions take and return arrays exactly as stages.air.evaluate / stages.air.extend do.
 The *_device functions work on device tables laid out as the device pipeline keeps them: the main table
@@ -18,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pyopencl as cl
 
+from tvmpd.opencl import air_interp
+from tvmpd.opencl.air_interp import ConstraintProgram
 from tvmpd.opencl.devices import POCL_PLATFORM
 from tvmpd.opencl.runtime import Runtime, get_runtime
 
@@ -30,21 +33,19 @@ BUILD_THREADS = 16  # generated kernels built at the same time on a GPU
 _U = np.uint64
 
 
-LANES = 4  # rows per work item of the constraint kernels' CPU form (air_lanes.cl's GLV_WIDTH)
-
-
 @dataclass(frozen=True)
 class AirKernels:
     """One generated kernel set: each kernel as (name, OpenCL C source without the field helpers), in the
-    order it must run, and the column / challenge index #defines for extend.cl; `digest` names the AIR
-    and generator it came from."""
+    order it must run, the column / challenge index #defines for extend.cl, and the constraint kernels'
+    CPU form, one interpreter program per constraint kernel; `digest` names the AIR and generator it came
+    from."""
 
     digest: str
     constraints: tuple[tuple[str, str], ...]
     lowering_main: tuple[tuple[str, str], ...]
     lowering_aux: tuple[tuple[str, str], ...]
     defines: tuple[tuple[str, int], ...]
-    constraints_lanes: tuple[tuple[str, str], ...] = ()  # the constraint kernels' CPU form (row lanes)
+    programs: tuple[ConstraintProgram, ...] = ()  # the constraint kernels' CPU form (air_interp.py)
 
 
 def _field_helpers() -> str:
@@ -88,28 +89,20 @@ def air_kernel(rt: Runtime, kernels: AirKernels, group: str, name: str) -> cl.Ke
     """One kernel of a group of a set ("constraints", "lowering_main", "lowering_aux"), built once per
     context as its own small program (field.cl's helpers and that kernel): compilers take far longer on
     one large program, and opencl/prebuild.py builds a CPU device's kernels in several processes."""
-    lanes = group == "constraints" and _lanes(rt, kernels)
-    key = ("air_kernel", kernels.digest, name, lanes)
+    key = ("air_kernel", kernels.digest, name)
     if key not in rt.cache:
-        source = dict(kernels.constraints_lanes if lanes else getattr(kernels, group))[name]
-        helpers = _field_helpers() + ((KERNEL_DIR / "field_vec.cl").read_text()
-                                      + (KERNEL_DIR / "air_lanes.cl").read_text() if lanes else "")
+        source = dict(getattr(kernels, group))[name]
         options = _constraint_options(rt) if group == "constraints" else _options(rt)
-        program = rt.program_from_source(f"air:{kernels.digest}:{name}:{int(lanes)}", helpers + source,
-                                         options)
+        program = rt.program_from_source(f"air:{kernels.digest}:{name}", _field_helpers() + source, options)
         rt.cache[key] = cl.Kernel(program, name)
     return rt.cache[key]
 
 
-def _lanes(rt: Runtime, kernels: AirKernels) -> bool:
-    """Whether rt runs a set's constraint kernels in their row-lane form: on a CPU device, where the set has
-    one (opencl/air_lanes.cl; 1.2-2.3x faster per kernel on pocl, `tvmpd build` as long as before)."""
-    return _is_cpu(rt) and bool(kernels.constraints_lanes)
-
-
-def constraint_rows_per_item(rt: Runtime, kernels: AirKernels) -> int:
-    """Rows each work item of the set's constraint kernels evaluates on rt (launch_rows' rows_per_item)."""
-    return LANES if _lanes(rt, kernels) else 1
+def interpreted(rt: Runtime, kernels: AirKernels) -> bool:
+    """Whether rt evaluates a set's constraints with the interpreter (air_interp.py): on CPU devices, where
+    it runs about as fast as the generated kernels and compiles some 50 times faster; GPUs run the
+    generated kernels."""
+    return _is_cpu(rt) and bool(kernels.programs)
 
 
 def _build_group(rt: Runtime, kernels: AirKernels, group: str) -> list[cl.Kernel]:
@@ -117,7 +110,7 @@ def _build_group(rt: Runtime, kernels: AirKernels, group: str) -> list[cl.Kernel
     several are built at a time in threads (builds run without the GIL); pocl's compiler holds a
     process-wide lock, so a CPU device builds them one after the other (opencl/prebuild.py spreads a
     cold build over processes instead)."""
-    key = ("air_group", kernels.digest, group, group == "constraints" and _lanes(rt, kernels))
+    key = ("air_group", kernels.digest, group)
     if key not in rt.cache:
         names = [name for name, _ in getattr(kernels, group)]
         threads = 1 if _is_cpu(rt) else max(1, min(BUILD_THREADS, os.cpu_count() or 1))
@@ -127,16 +120,22 @@ def _build_group(rt: Runtime, kernels: AirKernels, group: str) -> list[cl.Kernel
 
 
 def build_all(rt: Runtime, kernels: AirKernels) -> None:
-    """Build every program of a set and extend.cl on this device ahead of the first proof (warm-up)."""
-    for group in ("lowering_main", "lowering_aux", "constraints"):
+    """Build every program of a set and extend.cl on this device ahead of the first proof (warm-up); the
+    constraint interpreter instead of the constraint kernels where the device runs it."""
+    for group in ("lowering_main", "lowering_aux"):
         _build_group(rt, kernels, group)
+    if interpreted(rt, kernels):
+        air_interp.kernel(rt)
+    else:
+        _build_group(rt, kernels, "constraints")
     _extend_kernel(rt, kernels, "ext_terms")
 
 
 def constraint_kernels(rt: Runtime, kernels: AirKernels,
                        only: tuple[int, ...] | None = None) -> list[cl.Kernel]:
-    """The `evaluate_constraints_<k>` kernels of a set on this device, in launch order (only: those whose
-    launch index k it names); each is called like any pyopencl kernel (interface in stages/air/codegen.py)."""
+    """The generated `evaluate_constraints_<k>` kernels of a set on this device, in launch order (only: those
+    whose launch index k it names); each is called like any pyopencl kernel (interface in
+    stages/air/codegen.py). evaluate_constraints runs them, or the interpreter, as the device wants."""
     built = _build_group(rt, kernels, "constraints")
     return built if only is None else [kern for k, kern in enumerate(built) if k in only]
 
@@ -170,21 +169,45 @@ def _sizes(rt: Runtime, kernel: cl.Kernel, n: int) -> tuple[tuple[int], tuple[in
 CPU_LAUNCH_ROWS = 1 << 15
 
 
-def launch_rows(rt: Runtime, kernel: cl.Kernel, n: int, local: int | None, *args, first: int = 0,
-                rows_per_item: int = 1) -> None:
-    """Launch a generated kernel (its last argument the first row) over rows first .. first + n - 1, each
-    work item rows_per_item of them: in one launch on a GPU, in launches of CPU_LAUNCH_ROWS rows on a CPU
-    device, so that pocl only ever compiles the small-grid variant. Each launch is rounded up to whole
-    groups and the kernels skip only rows past n_rows, so a range that ends before the table's last row
-    must hold whole groups (of local * rows_per_item rows)."""
-    per = (local or 1) * rows_per_item
+def launch_rows(rt: Runtime, kernel: cl.Kernel, n: int, local: int | None, *args, first: int = 0) -> None:
+    """Launch a generated kernel (its last argument the first row) over rows first .. first + n - 1, one
+    work item each: in one launch on a GPU, in launches of CPU_LAUNCH_ROWS rows on a CPU device, so that
+    pocl only ever compiles the small-grid variant. Each launch is rounded up to whole groups and the
+    kernels skip only rows past n_rows, so a range that ends before the table's last row must hold whole
+    groups."""
     step = n
     if rt.device.type & cl.device_type.CPU:
-        step = max(1, CPU_LAUNCH_ROWS // per) * per  # whole groups in every launch
+        step = max(1, CPU_LAUNCH_ROWS // (local or 1)) * (local or 1)  # whole groups in every launch
     for r0 in range(first, first + n, step):
-        items = -(-min(step, first + n - r0) // rows_per_item)
+        items = min(step, first + n - r0)
         size = items if local is None else -(-items // local) * local
         kernel(rt.queue, (size,), None if local is None else (local,), *args, np.uint32(r0))
+
+
+def evaluate_constraints(rt: Runtime, kernels: AirKernels, main: cl.Buffer, main_strides: tuple[int, int],
+                         aux: cl.Buffer, aux_strides: tuple[int, int, int], challenges: cl.Buffer,
+                         weights: cl.Buffer, n_rows: int, step: int, mode: int, out: cl.Buffer,
+                         first: int = 0, rows: int | None = None,
+                         only: tuple[int, ...] | None = None) -> None:
+    """Every constraint of a set (only: those of the constraint kernels with these launch indices) over rows
+    first .. first + rows - 1 of tables of n_rows rows (next row at (x + step) mod n_rows), with the
+    generated kernels' strides, mode and out (stages/air/codegen.py): the interpreter on a CPU device, the
+    generated kernels elsewhere. A range that ends before the last row must hold whole work-groups of 64
+    rows."""
+    rows = n_rows - first if rows is None else rows
+    u64 = np.uint64
+    if interpreted(rt, kernels):
+        kern = air_interp.kernel(rt)
+        for k, program in enumerate(kernels.programs):
+            if only is None or k in only:
+                air_interp.launch(rt, kern, kernels.digest, k, program, main, main_strides, aux, aux_strides,
+                                  challenges, weights, n_rows, step, mode, out, first, rows)
+        return
+    for kern in constraint_kernels(rt, kernels, only):
+        local = rt.group_size(kern, LOCAL_SIZE) if _is_cpu(rt) else None
+        launch_rows(rt, kern, rows, local, main, u64(main_strides[0]), u64(main_strides[1]), aux,
+                    *(u64(s) for s in aux_strides), challenges, weights, np.uint32(n_rows), np.uint32(step),
+                    np.uint32(mode), out, first=first)
 
 
 def _rows(n: int) -> np.uint32:

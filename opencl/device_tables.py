@@ -18,7 +18,7 @@ import numpy as np
 import pyopencl as cl
 
 from tvmpd.opencl import merkle, tip5
-from tvmpd.opencl.air import AirKernels, constraint_kernels, constraint_rows_per_item, launch_rows
+from tvmpd.opencl.air import AirKernels, evaluate_constraints
 from tvmpd.opencl.ntt import coset_evaluate_device, coset_interpolate_device, intt_device
 from tvmpd.opencl.runtime import Runtime
 
@@ -34,7 +34,6 @@ BATCH_BYTES = 1 << 30  # largest scratch / staging buffer
 UPLOAD_CHUNK_BYTES = 64 << 20  # rows of a host table per upload step: two pinned staging buffers of this size
 UPLOAD_THREADS = 8  # host threads writing a chunk into pinned memory (numpy's copy releases the GIL)
 UPLOAD_THREAD_BYTES = 4 << 20  # ... each copying at least this much of a chunk
-CPU_GROUP = 8  # CPU devices: rows per work-group of the generated constraint kernels
 CPU_RUN_GROUP = 64  # CPU devices: work-group size of this file's other kernels (see _run)
 
 
@@ -282,23 +281,11 @@ def constraint_sums(rt: Runtime, kernels: AirKernels, main_vals: cl.Buffer, aux_
                     step: int, challenges: cl.Buffer, weights: cl.Buffer, sums: cl.Buffer,
                     only: tuple[int, ...] | None = None) -> None:
     """sums (n x 4 x 3) <- the weighted constraint sums per category of n rows (next row at +step) of
-    column-major main / split-component aux values, from the set's generated kernels in mode 1 (only:
-    these kernels, by launch index; the other constraints count as zero)."""
+    column-major main / split-component aux values (mode 1 of air.evaluate_constraints; only: these
+    constraint kernels, by launch index; the other constraints count as zero)."""
     cl.enqueue_fill_buffer(rt.queue, sums, np.uint64(0), 0, 96 * n)
-    per = constraint_rows_per_item(rt, kernels)
-    for kern in constraint_kernels(rt, kernels, only):
-        constraint_launch(rt, kern, main_vals, aux_vals, n, step, challenges, weights, sums, per)
-
-
-def constraint_launch(rt: Runtime, kern: cl.Kernel, main_vals: cl.Buffer, aux_vals: cl.Buffer, n: int,
-                      step: int, challenges: cl.Buffer, weights: cl.Buffer, sums: cl.Buffer,
-                      rows_per_item: int) -> None:
-    """Add one generated constraint kernel's weighted sums of n rows to sums (mode 1); rows_per_item:
-    air.constraint_rows_per_item of its set."""
-    local = rt.group_size(kern, CPU_GROUP) if rt.device.type & cl.device_type.CPU else None
-    launch_rows(rt, kern, n, local, main_vals, np.uint64(1), np.uint64(n), aux_vals, np.uint64(1),
-                np.uint64(3 * n), np.uint64(n), challenges, weights, np.uint32(n), np.uint32(step),
-                np.uint32(1), sums, rows_per_item=rows_per_item)
+    evaluate_constraints(rt, kernels, main_vals, (1, n), aux_vals, (1, 3 * n, n), challenges, weights, n,
+                         step, 1, sums, only=only)
 
 
 def quotient_coset(rt: Runtime, kernels: AirKernels, main_vals: cl.Buffer, aux_vals: cl.Buffer, n: int,

@@ -55,3 +55,45 @@ inline glv glv_mul(glv a, glv b) {
     glv_mul_wide(a, b, &lo, &hi);
     return glv_reduce128(lo, hi);
 }
+
+// Extension-field elements on lanes (one lane per row): three glv coefficients, as field.cl's xfe.
+typedef struct { glv c0, c1, c2; } xfev;
+
+inline xfev xfev_new(glv c0, glv c1, glv c2) {
+    xfev r = { c0, c1, c2 };
+    return r;
+}
+
+inline xfev xfev_splat(xfe a) {
+    return xfev_new((glv)a.c0, (glv)a.c1, (glv)a.c2);
+}
+
+inline xfev xfev_lift(glv a) {
+    return xfev_new(a, (glv)0, (glv)0);
+}
+
+inline xfev xfev_add(xfev a, xfev b) {
+    return xfev_new(glv_add(a.c0, b.c0), glv_add(a.c1, b.c1), glv_add(a.c2, b.c2));
+}
+
+inline xfev xfev_neg(xfev a) {
+    return xfev_new(glv_neg(a.c0), glv_neg(a.c1), glv_neg(a.c2));
+}
+
+inline xfev xfev_add_base(xfev a, glv b) {
+    return xfev_new(glv_add(a.c0, b), a.c1, a.c2);
+}
+
+inline xfev xfev_mul_base(xfev a, glv b) {
+    return xfev_new(glv_mul(a.c0, b), glv_mul(a.c1, b), glv_mul(a.c2, b));
+}
+
+// field.cl's xfe_mul on lanes: schoolbook product, then x^3 = x - 1 and x^4 = x^2 - x.
+inline xfev xfev_mul(xfev a, xfev b) {
+    glv d0 = glv_mul(a.c0, b.c0);
+    glv d1 = glv_add(glv_mul(a.c0, b.c1), glv_mul(a.c1, b.c0));
+    glv d2 = glv_add(glv_add(glv_mul(a.c0, b.c2), glv_mul(a.c1, b.c1)), glv_mul(a.c2, b.c0));
+    glv d3 = glv_add(glv_mul(a.c1, b.c2), glv_mul(a.c2, b.c1));
+    glv d4 = glv_mul(a.c2, b.c2);
+    return xfev_new(glv_sub(d0, d3), glv_sub(glv_add(d1, d3), d4), glv_add(d2, d4));
+}

@@ -15,7 +15,7 @@ import pyopencl as cl
 
 from tvmpd.opencl import air
 from tvmpd.opencl import device_tables as dev
-from tvmpd.opencl.air import AirKernels, constraint_kernels, constraint_rows_per_item, launch_rows
+from tvmpd.opencl.air import AirKernels, evaluate_constraints
 from tvmpd.opencl.ntt import coset_evaluate_device, intt_device
 from tvmpd.opencl.runtime import Runtime
 
@@ -108,13 +108,9 @@ def quotient_rows(rt: Runtime, kernels: AirKernels, main_vals: cl.Buffer, aux_va
     (x + step) mod n_rows), the points offset * gen^i, into out (3 x out_len) at first + out_step * i.
     sums: n_rows x 12 words; the rows' constraint sums come from the generated kernels (mode 1; only: these
     kernels, by launch index)."""
-    local = dev.CPU_GROUP if rt.device.type & cl.device_type.CPU else None
     cl.enqueue_fill_buffer(rt.queue, sums, np.uint64(0), 96 * row0, 96 * rows)
-    per = constraint_rows_per_item(rt, kernels)
-    for kern in constraint_kernels(rt, kernels, only):
-        launch_rows(rt, kern, rows, local, main_vals, np.uint64(1), np.uint64(n_rows), aux_vals, np.uint64(1),
-                    np.uint64(3 * n_rows), np.uint64(n_rows), challenges, weights, np.uint32(n_rows),
-                    np.uint32(step), np.uint32(1), sums, first=row0, rows_per_item=per)
+    evaluate_constraints(rt, kernels, main_vals, (1, n_rows), aux_vals, (1, 3 * n_rows, n_rows), challenges,
+                         weights, n_rows, step, 1, sums, first=row0, rows=rows, only=only)
     _kernel(rt, "quotient_combine_rows_kernel")(
         rt.queue, (rows,), None, sums, np.uint64(row0), out, np.uint32(rows), np.uint64(offset),
         np.uint64(gen), np.uint64(omega_inv), np.uint64(cons_inv), np.uint64(out_len), np.uint32(first),

@@ -1,13 +1,15 @@
-"""A cold build of the generated AIR kernels on pocl, spread over processes.
+"""A cold build of the AIR kernels and the hand-written programs a proof uses on pocl, spread over
+processes.
 
 pocl compiles a kernel at its first launch, for that launch's work-group size and grid class (fewer than
 65535 work-items get a "smallgrid" build, larger launches another one, about 1.6 times as costly), keeps
-the machine code in its on-disk kernel cache and holds a process-wide lock while it compiles. The
-generated kernels are most of a first proof's build time, so start() hands them to helper processes (plain
-subprocesses: the daemon's children may not fork multiprocessing children), each launching its share once on
-a few rows, as the prover launches them (in launches of at most air.CPU_LAUNCH_ROWS rows, so this one
-small-grid build serves every size); the prover's own launches then load them from pocl's cache. One process
-on a machine builds a set at a time (a lock file); the others wait for it in wait(). A marker file in
+the machine code in its on-disk kernel cache and holds a process-wide lock while it compiles. So start()
+hands the builds (the generated degree-lowering kernels, extend.cl, the constraint interpreter, the
+hand-written programs) to helper processes (plain subprocesses: the daemon's children may not fork
+multiprocessing children), each launching its share once on a few rows, as the prover launches them (in
+launches of at most air.CPU_LAUNCH_ROWS rows, so this one small-grid build serves every size); the prover's
+own launches then load them from pocl's cache. One process on a machine builds a set at a time (a lock
+file); the others wait for it in wait(). A marker file in
 tvmpd's cache directory, named by the set, the device and pocl's cache directory, records a finished build,
 so later processes skip it (a pocl cache emptied by hand only makes the next first launches compile one by
 one again).
@@ -32,7 +34,7 @@ import numpy as np
 import platformdirs
 import pyopencl as cl
 
-from tvmpd.opencl import air, device_tables
+from tvmpd.opencl import air, air_interp, device_tables
 from tvmpd.opencl.air import AirKernels
 from tvmpd.opencl.devices import POCL_PLATFORM
 from tvmpd.opencl.runtime import KERNEL_DIR, PROGRAMS, Runtime, get_runtime
@@ -51,13 +53,15 @@ STATIC_PROGRAMS = ("ntt", "ntt_cpu", "tip5", "tip5_cpu")
 
 
 def tasks(kernels: AirKernels) -> list[tuple[str, str]]:
-    """(group, name or "") of each task, the costliest (longest source) first: a generated constraint
-    kernel, a lowering group, extend.cl, or ("program", name), the build of a hand-written program whose
-    kernels are small (the prover launches them; building is the larger part of their cost)."""
+    """(group, name or "") of each task, the costliest (longest source) first: a lowering group, extend.cl,
+    the constraints (the interpreter, or the generated kernels of a set without its programs), or
+    ("program", name), the build of a hand-written program whose kernels are small (the prover launches
+    them; building is the larger part of their cost)."""
     cost = {("lowering_main", ""): sum(len(s) for _, s in kernels.lowering_main),
             ("lowering_aux", ""): sum(len(s) for _, s in kernels.lowering_aux),
             ("extend", ""): 0}
-    cost.update({("constraints", name): len(source) for name, source in kernels.constraints})
+    cost["constraints", ""] = (len(air_interp.source()) if kernels.programs
+                               else sum(len(s) for _, s in kernels.constraints))
     for name in (*STATIC_PROGRAMS, "device_tables"):
         files = PROGRAMS.get(name, ("field.cl", "device_tables.cl"))
         cost["program", name] = sum((KERNEL_DIR / f).stat().st_size for f in files)
@@ -83,12 +87,11 @@ def run_task(rt: Runtime, kernels: AirKernels, num_constraints: int, group: str,
         air.fill_degree_lowering_aux_device(rt, kernels, main, aux, challenges, n)
     elif group == "extend":
         air.extend_device(rt, kernels, main, challenges, n, aux)
-    else:
-        kern = air.air_kernel(rt, kernels, group, name)
+    else:  # the constraints, in weighted-sum mode as the quotient runs them
         weights = rt.to_device(np.zeros((num_constraints, 3), dtype=np.uint64))
         sums = rt.to_device(np.zeros(12 * n, dtype=np.uint64))
-        device_tables.constraint_launch(rt, kern, main, aux, n, 1, rt.to_device(challenges), weights, sums,
-                                        air.constraint_rows_per_item(rt, kernels))
+        air.evaluate_constraints(rt, kernels, main, (1, n), aux, (1, 3 * n, n), rt.to_device(challenges),
+                                 weights, n, 1, 1, sums)
     rt.queue.finish()
 
 

@@ -1,7 +1,9 @@
-"""The generated OpenCL constraint evaluators equal the numpy evaluator on random rows and challenges."""
+"""The OpenCL constraint evaluators equal the numpy evaluator on random rows and challenges: the generated
+kernels (what GPUs run) and the interpreter of stages/air/bytecode.py's programs (what CPU devices run)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import numpy as np
@@ -14,32 +16,31 @@ from tvmpd.stages.air.evaluate import evaluate_every_row
 from tvmpd.stages.air.kernel_cache import air_kernels, build
 
 cl = pytest.importorskip("pyopencl")
-from tvmpd.opencl.air import constraint_kernels, constraint_rows_per_item  # noqa: E402
+from tvmpd.opencl.air import evaluate_constraints, interpreted  # noqa: E402
 from tvmpd.opencl.runtime import get_runtime  # noqa: E402
 
-# The full kernels take pocl minutes to compile the first time (it caches them afterwards), so by default
-# the generator is checked on the AIR without the processor and hash tables (same code paths, 1/7 of
-# the size); the full set, as the kernel cache holds it, is what the seeded proofs on pocl run.
+# The full generated kernels take pocl a minute of CPU to compile the first time (it caches them
+# afterwards), so by default they are checked on the AIR without the processor and hash tables (same code
+# paths, 1/7 of the size); the interpreter compiles in a second and is checked on the whole AIR.
 FULL = os.environ.get("TVMPD_FULL_OPENCL") == "1"
 SMALL_TABLES = ("program", "op_stack", "ram", "jump_stack", "cascade", "lookup", "u32", "cross_table")
 
 
-@pytest.fixture(scope="module", params=["lanes", "one-row"])
+@pytest.fixture(scope="module", params=["interpreter", "generated"])
 def compiled(device, request):
-    """(air, runtime, constraint kernels, rows per work item): on a CPU device first their row-lane form
-    (what a CPU runs), then, forced, the one-row form a GPU runs."""
-    from tvmpd.opencl import air as opencl_air
-
-    if FULL:
+    """(air, runtime, kernel set): the set as the device runs it (on a CPU device the interpreter), then
+    the set without its programs, so that the generated kernels run (what a GPU runs)."""
+    if request.param == "interpreter" or FULL:
         air, kernels = lowered_air(), air_kernels()
     else:
         air = lower(SMALL_TABLES)
         kernels = build(air, "test: small tables")
     rt = get_runtime(device)
-    with pytest.MonkeyPatch.context() as mp:
-        if request.param == "one-row":
-            mp.setattr(opencl_air, "_lanes", lambda rt, kernels: False)
-        return air, rt, constraint_kernels(rt, kernels), constraint_rows_per_item(rt, kernels)
+    if request.param == "generated":
+        kernels = dataclasses.replace(kernels, programs=())
+    elif not interpreted(rt, kernels):
+        pytest.skip("this device runs the generated kernels")
+    return air, rt, kernels
 
 
 def _expected(air, main, aux, challenges, step):
@@ -47,10 +48,9 @@ def _expected(air, main, aux, challenges, step):
 
 
 @pytest.mark.parametrize("layout", ["row", "col", "split"])
-@pytest.mark.parametrize("n", [16, 13])  # 13: the last row-lane work item holds one row
+@pytest.mark.parametrize("n", [16, 13, 45])  # 13: part of one row block and lane group; 45: two blocks
 def test_opencl_equals_numpy(compiled, layout, n):
-    air, rt, kernels, _ = compiled
-    ctx, queue = rt.context, rt.queue
+    air, rt, kernels = compiled
     rng = np.random.default_rng(7)
     step = 3
     main = random_field(rng, (n, 379))
@@ -68,20 +68,14 @@ def test_opencl_equals_numpy(compiled, layout, n):
     else:  # every extension column as three column-major base columns
         main_dev, mstr = np.ascontiguousarray(main.T), (1, n)
         aux_dev, astr = np.ascontiguousarray(aux.transpose(1, 2, 0)), (1, 3 * n, n)
-    mf = cl.mem_flags
-    bm = cl.Buffer(ctx, mf.READ_ONLY | mf.COPY_HOST_PTR, hostbuf=main_dev)
-    ba = cl.Buffer(ctx, mf.READ_ONLY | mf.COPY_HOST_PTR, hostbuf=aux_dev)
-    bc = cl.Buffer(ctx, mf.READ_ONLY | mf.COPY_HOST_PTR, hostbuf=challenges)
-    bw = cl.Buffer(ctx, mf.READ_ONLY | mf.COPY_HOST_PTR, hostbuf=weights)
-    aux_args = [np.uint64(s) for s in astr]
+    bm, ba = rt.to_device(main_dev), rt.to_device(aux_dev)
+    bc, bw = rt.to_device(challenges), rt.to_device(weights)
     expected = _expected(air, main, aux, challenges, step)
     for mode in (0, 1):
-        out = np.zeros((n, total, 3) if mode == 0 else (n, 4, 3), dtype=np.uint64)
-        bo = cl.Buffer(ctx, mf.READ_WRITE | mf.COPY_HOST_PTR, hostbuf=out)
-        for kernel in kernels:
-            kernel(queue, (n,), None, bm, np.uint64(mstr[0]), np.uint64(mstr[1]), ba, *aux_args,
-                   bc, bw, np.uint32(n), np.uint32(step), np.uint32(mode), bo, np.uint32(0))  # fmt: skip
-        cl.enqueue_copy(queue, out, bo)
+        shape = (n, total, 3) if mode == 0 else (n, 4, 3)
+        bo = rt.to_device(np.zeros(shape, dtype=np.uint64))
+        evaluate_constraints(rt, kernels, bm, mstr, ba, astr, bc, bw, n, step, mode, bo)
+        out = rt.from_device(bo, shape)
         if mode == 0:
             np.testing.assert_array_equal(out, expected)
         else:
@@ -110,13 +104,14 @@ def test_generated_kernels_negate_instead_of_multiplying_by_minus_one():
             assert a not in constants and b not in constants
 
 
-def test_constraint_sums_in_row_chunks_equal_one_launch(compiled, monkeypatch):
-    """On CPU devices the constraint kernels run in launches of CPU_LAUNCH_ROWS rows (pocl's small-grid
-    builds only); each chunk must add its own rows' sums, with the next row wrapping around the table."""
-    from tvmpd.opencl import air as opencl_air
-    from tvmpd.opencl import device_tables as dev
 
-    air, rt, kernels, per = compiled
+def test_constraint_sums_in_row_ranges_equal_one_launch(compiled, monkeypatch):
+    """The lean quotient evaluates a table's rows in ranges, and the generated kernels run on a CPU in
+    launches of CPU_LAUNCH_ROWS rows (pocl's small-grid builds only): each range must add its own rows'
+    sums and no others, with the next row wrapping around the table; `only` leaves the other kernels out."""
+    from tvmpd.opencl import air as opencl_air
+
+    air, rt, kernels = compiled
     rng = np.random.default_rng(11)
     n, step = 256, 8
     main = rt.to_device(random_field(rng, (379, n)))
@@ -124,16 +119,18 @@ def test_constraint_sums_in_row_chunks_equal_one_launch(compiled, monkeypatch):
     ch = rt.to_device(random_field(rng, (63, 3)))
     w = rt.to_device(random_field(rng, (sum(air.counts().values()), 3)))
 
-    def sums() -> np.ndarray:
-        out = rt.empty(96 * n)
-        cl.enqueue_fill_buffer(rt.queue, out, np.uint64(0), 0, 96 * n)
-        for kern in kernels:
-            dev.constraint_launch(rt, kern, main, aux, n, step, ch, w, out, per)
-        host = np.empty(12 * n, dtype=np.uint64)
-        cl.enqueue_copy(rt.queue, host, out)
-        return host
+    def sums(ranges: list[tuple[int, int]], only: tuple[int, ...] | None = None) -> np.ndarray:
+        out = rt.to_device(np.zeros(12 * n, dtype=np.uint64))
+        for first, rows in ranges:
+            evaluate_constraints(rt, kernels, main, (1, n), aux, (1, 3 * n, n), ch, w, n, step, 1, out,
+                                 first=first, rows=rows, only=only)
+        return rt.from_device(out, (n * 4, 3))
 
-    whole = sums()
-    monkeypatch.setattr(opencl_air, "CPU_LAUNCH_ROWS", 32)
-    np.testing.assert_array_equal(sums(), whole)
+    whole = sums([(0, n)])
     assert whole.any()
+    np.testing.assert_array_equal(sums([(0, 64), (64, 128), (192, 64)]), whole)
+    monkeypatch.setattr(opencl_air, "CPU_LAUNCH_ROWS", 32)
+    np.testing.assert_array_equal(sums([(0, n)]), whole)
+    count = len(kernels.programs or kernels.constraints)
+    even, odd = sums([(0, n)], tuple(range(0, count, 2))), sums([(0, n)], tuple(range(1, count, 2)))
+    np.testing.assert_array_equal(X.add(even, odd), whole)

@@ -1,5 +1,5 @@
-"""opencl/prebuild.py: the cold build of the generated AIR kernels on pocl, spread over helper processes,
-lands every kernel in pocl's kernel cache (the prover's launches then load it), is recorded once, and is
+"""opencl/prebuild.py: the cold build of the AIR kernels and the hand-written programs on pocl, spread over
+helper processes, lands every kernel in pocl's kernel cache (the prover's launches then load it), is recorded once, and is
 skipped where it cannot pay off."""
 
 from __future__ import annotations
@@ -28,17 +28,16 @@ def _compiled(pocl_cache: Path) -> set[str]:
     return {path.stem for path in pocl_cache.rglob("*.so")}
 
 
-def test_tasks_cover_every_generated_kernel_once() -> None:
+def test_tasks_cover_every_build_once() -> None:
     kernels = air_kernels()
     work = prebuild.tasks(kernels)
     assert len(work) == len(set(work))
-    assert {name for group, name in work if group == "constraints"} == {n for n, _ in kernels.constraints}
     groups = {"constraints", "lowering_main", "lowering_aux", "extend", "program"}
     assert {group for group, _ in work} == groups
-    longest = max(kernels.constraints, key=lambda kernel: len(kernel[1]))[0]
-    lowering = sum(len(source) for _, source in kernels.lowering_main)
-    assert work[0] == (("lowering_main", "") if lowering > len(dict(kernels.constraints)[longest])
-                       else ("constraints", longest))  # longest first
+    assert ("constraints", "") in work  # the interpreter: one build for every constraint
+    programs = {name for group, name in work if group == "program"}
+    assert programs == {*prebuild.STATIC_PROGRAMS, "device_tables"}
+    assert work[0] == ("lowering_main", "")  # the longest source first
 
 
 def test_prebuild_fills_pocl_cache_and_runs_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -48,16 +47,16 @@ def test_prebuild_fills_pocl_cache_and_runs_once(tmp_path: Path, monkeypatch: py
     monkeypatch.delenv("POCL_KERNEL_CACHE", raising=False)
     rt = get_runtime(_pocl_key())
     full = air_kernels()
-    # a small set (two constraint kernels, one lowering kernel each side) keeps the cold build short
-    kernels = dataclasses.replace(full, digest="test-" + full.digest, constraints=full.constraints[20:22],
-                                  lowering_main=full.lowering_main[:1], lowering_aux=full.lowering_aux[-1:])
+    # a small set (one lowering kernel each side) keeps the cold build short
+    kernels = dataclasses.replace(full, digest="test-" + full.digest, lowering_main=full.lowering_main[:1],
+                                  lowering_aux=full.lowering_aux[-1:])
     build = prebuild.start(rt, kernels, sum(lowered_air().counts().values()), processes=2)
     assert build is not None
     seconds = build.wait()
-    names = [n for n, _ in kernels.constraints + kernels.lowering_main + kernels.lowering_aux]
-    assert set(seconds) >= {*names[:2], "lowering_main", "lowering_aux", "extend", "tip5"}
+    names = [n for n, _ in kernels.lowering_main + kernels.lowering_aux]
+    assert set(seconds) >= {"constraints", "lowering_main", "lowering_aux", "extend", "tip5"}
     compiled = _compiled(tmp_path / "pocl")
-    assert set(names) | {"ext_terms", "ext_scan_apply"} <= compiled
+    assert set(names) | {"ext_terms", "ext_scan_apply", "evaluate_constraints_program"} <= compiled
     assert prebuild.marker(rt, kernels).exists()
     assert prebuild.start(rt, kernels, 1) is None  # recorded: later processes skip it
 
@@ -79,7 +78,7 @@ def test_failed_helper_is_logged_and_not_recorded(tmp_path: Path, monkeypatch: p
     # a kernel that does not compile: the helper exits with pocl's build error
     broken = (("evaluate_constraints_0", "__kernel void evaluate_constraints_0(__global ulong *x) { y; }"),)
     kernels = dataclasses.replace(full, digest="broken-" + full.digest, constraints=broken,
-                                  constraints_lanes=broken, lowering_main=(), lowering_aux=())
+                                  programs=(), lowering_main=(), lowering_aux=())
     build = prebuild.start(rt, kernels, 1, processes=1)
     assert build is not None
     build.wait()

@@ -1,7 +1,8 @@
 """Rows per second of the AIR table stages, numpy vs OpenCL: filling the main table from the AET (numpy
 only), the degree-lowering main columns, the auxiliary extension, the degree-lowering aux columns and
-(with --constraints) evaluating all 604 constraints on the trace rows with the generated chunked kernels
-of the kernel cache (the air-circuit helper's; numpy runs stages.air.evaluate).
+(with --constraints) evaluating all 604 constraints on the trace rows as the prover does on the device (the
+generated kernels of the kernel cache on a GPU, the constraint interpreter on a CPU; numpy runs
+stages.air.evaluate).
 
 OpenCL figures are device-resident (tables already on the device, kernels built; build times printed
 separately); every OpenCL result at a size numpy also ran is checked cell for cell against numpy.
@@ -62,14 +63,6 @@ def numpy_stages(main_base: np.ndarray, ch: np.ndarray, constraints: bool) -> tu
     return times, out
 
 
-def _constraint_kernels(rt) -> list:
-    """The constraint kernels of the kernel cache's set, built as the prover builds them."""
-    from tvmpd.opencl import air
-    from tvmpd.stages.air.kernel_cache import air_kernels
-
-    return air.constraint_kernels(rt, air_kernels())
-
-
 def opencl_stages(rt, main_base: np.ndarray, ch: np.ndarray, constraints: bool,
                   download: bool) -> tuple[dict, dict | None]:
     """(seconds per stage, outputs if `download`) of the OpenCL path, device-resident, after a warm-up."""
@@ -96,16 +89,11 @@ def opencl_stages(rt, main_base: np.ndarray, ch: np.ndarray, constraints: bool,
              lambda m=main, a=aux: air.fill_degree_lowering_aux_device(rt, kernels, m, a, ch, n)),
         ]
         if constraints:
-            cst_kernels = _constraint_kernels(rt)
             sums = rt.empty(8 * 4 * 3 * n)
-            local = 64
-            run = ((-(-n // local) * local,), (local,), main, np.uint64(1), np.uint64(n), aux, np.uint64(1),
-                   np.uint64(3 * n), np.uint64(n), chb, weights, np.uint32(n), np.uint32(1), np.uint32(1),
-                   sums, np.uint32(0))
 
-            def evaluate(cst_kernels=cst_kernels, run=run) -> None:
-                for k in cst_kernels:
-                    k(rt.queue, *run)
+            def evaluate(m=main, a=aux, sums=sums) -> None:  # as the quotient runs them on this device
+                air.evaluate_constraints(rt, kernels, m, (1, n), a, (1, 3 * n, n), chb, weights, n, 1, 1,
+                                         sums)
 
             stages.append(("constraints", evaluate))
         for name, fn in stages:

@@ -9,8 +9,9 @@ NVIDIA's compiler chooses without a cap).
     python3 tools/bench_constraint_builds.py --log2 22 "600:" "600:-cl-nv-maxrregcount=96" "300:"   # a GPU
     python3 tools/bench_constraint_builds.py --log2 14 "600:" "150:"                                # pocl
 
-Every kernel is launched as the quotient launches it (device_tables.constraint_launch). On a CPU, pocl
-compiles each kernel at its first launch: that time is printed as "first launches".
+Every kernel is launched as the quotient launches the generated kernels (air.launch_rows; a CPU device
+runs the constraint interpreter in proofs instead, tools/bench_kernel_build.py compares the two). On a CPU,
+pocl compiles each kernel at its first launch: that time is printed as "first launches".
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def main() -> int:
     args = parser.parse_args()
     import pyopencl as cl
 
-    from tvmpd.opencl import air, device_tables
+    from tvmpd.opencl import air
     from tvmpd.opencl.devices import cpu_device, gpu_devices
     from tvmpd.opencl.runtime import BUILD_OPTIONS, get_runtime
     from tvmpd.stages.air import codegen
@@ -69,8 +70,11 @@ def main() -> int:
     def run_set(kernels: list) -> float:
         """Seconds of one launch of every kernel, each as the quotient launches it."""
         t = time.perf_counter()
+        u32, u64 = np.uint32, np.uint64
         for kernel in kernels:
-            device_tables.constraint_launch(rt, kernel, main_, aux, n, 1, ch, w, sums, 1)  # one-row form
+            local = None if gpu else rt.group_size(kernel, air.LOCAL_SIZE)
+            air.launch_rows(rt, kernel, n, local, main_, u64(1), u64(n), aux, u64(1), u64(3 * n), u64(n), ch,
+                            w, u32(n), u32(1), u32(1), sums)
         rt.queue.finish()
         return time.perf_counter() - t
 

@@ -1,11 +1,12 @@
-"""Cold build time of the AIR's generated kernels on each OpenCL CPU implementation present, and what the
-build buys: the constraint kernels' run time on random rows.
+"""Cold build time of the AIR's kernels on each OpenCL CPU implementation present, and what the build buys:
+the constraints' run time on random rows; for the constraints as the prover runs them on a CPU (the
+interpreter, opencl/air_interp.cl) and as the generated kernels (what a GPU runs).
 
-Builds every generated program as the prover does (opencl/air.py build_all: degree lowering, constraints,
-extend.cl) with pyopencl's and pocl's binary caches off, then launches every constraint kernel once on a
-few rows (pocl compiles a kernel at its first launch, Intel's runtime at build time), then times the
-constraint kernels in weighted-sum mode over --rows rows (best of --repeat). Prints one row per device.
-Driver wheels (Intel's CPU runtime) are registered as the tests do.
+Builds every program as the prover does (opencl/air.py build_all: degree lowering, constraints, extend.cl)
+with pyopencl's and pocl's binary caches off, then evaluates the constraints once on a few rows (pocl
+compiles a kernel at its first launch, Intel's runtime at build time), then times them in weighted-sum mode
+over --rows rows (best of --repeat). Prints one row per device and form. Driver wheels (Intel's CPU runtime)
+are registered as the tests do.
 
 Usage: python3 tools/bench_kernel_build.py [--device KEY ...] [--rows 16384] [--repeat 3]
 """
@@ -33,9 +34,11 @@ from tvmpd.opencl.icd import register  # noqa: E402
 P = 2**64 - 2**32 + 1
 
 
-def measure(key: str, rows: int, repeat: int) -> tuple[float, float, float, int]:
+def measure(key: str, rows: int, repeat: int, generated: bool) -> tuple[float, float, float, int]:
     """(build seconds, first-launch seconds, run seconds for `rows` rows, constraint kernel count) on one
-    device, with a fresh context."""
+    device, with a fresh context; generated: the generated constraint kernels instead of the interpreter."""
+    import dataclasses
+
     from tvmpd.opencl import air
     from tvmpd.opencl.device_tables import constraint_sums
     from tvmpd.opencl.runtime import get_runtime
@@ -43,7 +46,10 @@ def measure(key: str, rows: int, repeat: int) -> tuple[float, float, float, int]
     from tvmpd.stages.air.kernel_cache import air_kernels
 
     kernels = air_kernels()
+    if generated:
+        kernels = dataclasses.replace(kernels, programs=())
     rt = get_runtime(key)
+    rt.cache.clear()  # a fresh build for each form
     t = time.perf_counter()
     air.build_all(rt, kernels)
     built = time.perf_counter() - t
@@ -64,7 +70,7 @@ def measure(key: str, rows: int, repeat: int) -> tuple[float, float, float, int]
 
     launched = run(64)
     ran = min(run(rows) for _ in range(repeat))
-    return built, launched, ran, len(air.constraint_kernels(rt, kernels))
+    return built, launched, ran, len(kernels.programs or kernels.constraints)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,16 +89,18 @@ def main(argv: list[str] | None = None) -> int:
             for d in cpu_devices():
                 first.setdefault(d.platform, d.key)
             keys = list(first.values())
-        print(f"generated AIR kernels built as the prover builds them, caches off, {os.cpu_count()} CPUs; "
+        print(f"AIR kernels built as the prover builds them, caches off, {os.cpu_count()} CPUs; "
               f"constraints timed on {args.rows} rows", flush=True)
-        print(f"{'device':50} {'kernels':>7} {'build s':>8} {'launch s':>8} {'total s':>8} {'run s':>8}",
-              flush=True)
+        print(f"{'device':50} {'constraints':>12} {'kernels':>7} {'build s':>8} {'launch s':>8} "
+              f"{'total s':>8} {'run s':>8}", flush=True)
         for key in keys:
             dev = get_cl_device(key)
             name = f"{key} {dev.platform.name.strip()} / {dev.name.strip()}"[:50]
-            built, launched, ran, count = measure(key, args.rows, args.repeat)
-            print(f"{name:50} {count:7d} {built:8.1f} {launched:8.1f} {built + launched:8.1f} {ran:8.2f}",
-                  flush=True)
+            for generated in (False, True):
+                built, launched, ran, count = measure(key, args.rows, args.repeat, generated)
+                form = "generated" if generated else "interpreter"
+                print(f"{name:50} {form:>12} {count:7d} {built:8.1f} {launched:8.1f} {built + launched:8.1f} "
+                      f"{ran:8.2f}", flush=True)
     return 0
 
 

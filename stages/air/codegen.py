@@ -6,8 +6,8 @@ Every kernel takes the first row of its launch last (`first_row`): work item i h
 i, so a CPU device can run n rows as launches of fewer than 65535 work items (opencl/air.py launch_rows).
 
 Constraint kernels `evaluate_constraints_<k>` (launch all in order on the same buffers), one work item per
-row x (their CPU form, `constraint_kernels(air, lanes=True)`: rows x .. x + LANES - 1 per work item, the same
-arguments); the "next" row of a transition constraint is row (x + step) mod n_rows:
+row x (CPU devices run stages/air/bytecode.py's programs of the same slices instead, opencl/air_interp.cl);
+the "next" row of a transition constraint is row (x + step) mod n_rows:
     main[x * main_row_stride + col * main_col_stride] (canonical ulong),
     aux[x * aux_row_stride + col * aux_col_stride + j * aux_comp_stride] = coefficient j,
     challenges[63 * 3], weights[604 * 3] (quotient weights); constraint k is the k-th in quotient order.
@@ -24,7 +24,6 @@ from the table across kernels); transition kernels read row x + 1 and write 0 in
 
 from __future__ import annotations
 
-from tvmpd.opencl.air import LANES
 from tvmpd.stages.air.circuit import BCONST, BINOP, CHALLENGE, INPUT, XCONST, Node, P, _degrees, _postorder
 from tvmpd.stages.air.constraints import CATEGORIES, LoweredAir
 from tvmpd.stages.air.evaluate import _substitution_expr
@@ -42,26 +41,24 @@ MINUS_ONE = P - 1  # the circuits write every subtraction as a product with it
 
 
 def binop_expr(op: str, lv: str, lb: bool, rv: str, rb: bool, lc: int | None = None,
-               rc: int | None = None, lanes: bool = False) -> str:
+               rc: int | None = None) -> str:
     """C expression of lv op rv ('+' or '*'), each operand a base (ulong) or extension (xfe) value; lc / rc
     is an operand's value when it is a base-field constant. A product with -1 becomes a negation and a sum
-    with one base operand adds to one coefficient only: the same values for far fewer instructions. With
-    lanes, the operands are opencl/air_lanes.cl's row lanes (glv, xfev) and so are the helpers."""
-    gl, xf = ("glv", "xfev") if lanes else ("gl", "xfe")
+    with one base operand adds to one coefficient only: the same values for far fewer instructions."""
     if op == "*" and MINUS_ONE in (lc, rc):
         other, other_base = (rv, rb) if lc == MINUS_ONE else (lv, lb)
-        return f"{gl if other_base else xf}_neg({other})"
+        return f"{'gl' if other_base else 'xfe'}_neg({other})"
     if lb and rb:
-        return f"{gl}_{'add' if op == '+' else 'mul'}({lv}, {rv})"
+        return f"gl_{'add' if op == '+' else 'mul'}({lv}, {rv})"
     if op == "+":
         if lb or rb:
-            return f"{xf}_add_base({rv}, {lv})" if lb else f"{xf}_add_base({lv}, {rv})"
-        return f"{xf}_add({lv}, {rv})"
+            return f"xfe_add_base({rv}, {lv})" if lb else f"xfe_add_base({lv}, {rv})"
+        return f"xfe_add({lv}, {rv})"
     if lb:
-        return f"{xf}_mul_base({rv}, {lv})"
+        return f"xfe_mul_base({rv}, {lv})"
     if rb:
-        return f"{xf}_mul_base({lv}, {rv})"
-    return f"{xf}_mul({lv}, {rv})"
+        return f"xfe_mul_base({lv}, {rv})"
+    return f"xfe_mul({lv}, {rv})"
 
 
 def _base_constant(n: Node) -> int | None:
@@ -97,40 +94,15 @@ _CONSTRAINT_HEAD = """__kernel void {name}(
     __global const ulong *an = aux + y * aux_row_stride;"""
 
 
-# The same kernels for CPU devices (opencl/air_lanes.cl): a work item evaluates rows x .. x + LANES - 1 at
-# once, every value a vector of one lane per row, so the compiler emits SIMD code (pocl runs the one-row
-# kernels as scalar code). Launch n / LANES work items (opencl/air.py launch_rows, rows_per_item).
-_CONSTRAINT_LANES_HEAD = """__kernel void {name}(
-    __global const ulong *main, const ulong main_row_stride, const ulong main_col_stride,
-    __global const ulong *aux, const ulong aux_row_stride, const ulong aux_col_stride,
-    const ulong aux_comp_stride, __global const ulong *challenges, __global const ulong *weights,
-    const uint n_rows, const uint step, const uint mode, __global ulong *out, const uint first_row)
-{{
-    const ulong x = (ulong)first_row + """ + str(LANES) + """ * get_global_id(0);
-    if (x >= n_rows) return;
-    const ulong y = (x + step) % n_rows;"""
-
-
-def _constraint_leaf(n: Node, lanes: bool = False) -> tuple[bool, str]:
-    """(is_base, C expression) of a leaf of a constraint circuit (one row, or row lanes)."""
+def _constraint_leaf(n: Node) -> tuple[bool, str]:
+    """(is_base, C expression) of a leaf of a constraint circuit."""
     constant = _constant(n)
     if constant is not None:
-        if not lanes:
-            return constant
-        if n.kind == BCONST:
-            return True, f"(glv)({n.value}UL)"
-        return False, "xfev_new({})".format(", ".join(f"(glv)({c}UL)" for c in n.value))
+        return constant
     if n.kind == CHALLENGE:
-        load = f"xfe_load(challenges + {3 * int(n.value)})"
-        return False, f"xfev_splat({load})" if lanes else load
+        return False, f"xfe_load(challenges + {3 * int(n.value)})"
     ind = n.value
     nxt = getattr(ind, "is_next", False)
-    if lanes:
-        row = "y" if nxt else "x"
-        if ind.is_main:
-            return True, f"glv_rows(main + {ind.col} * main_col_stride, {row}, n_rows, main_row_stride)"
-        return False, (f"xfev_rows(aux + {ind.col} * aux_col_stride, {row}, n_rows, aux_row_stride, "
-                       "aux_comp_stride)")
     if ind.is_main:
         return True, f"{'mn' if nxt else 'mc'}[{ind.col} * main_col_stride]"
     return False, f"xfe_load_strided({'an' if nxt else 'ac'} + {ind.col} * aux_col_stride, aux_comp_stride)"
@@ -154,49 +126,38 @@ def _chunks(constraints: list[tuple[int, Node]]) -> list[list[tuple[int, Node]]]
     return chunks
 
 
-def _constraint_kernel(name: str, category_index: int, chunk: list[tuple[int, Node]], total: int,
-                       lanes: bool = False) -> str:
+def _constraint_kernel(name: str, category_index: int, chunk: list[tuple[int, Node]], total: int) -> str:
     """One kernel over a slice of constraints: each is stored (mode 0) or weighted into the category's
-    sum (mode 1) right after it is computed, so that its value need not stay live (fewer registers).
-    With lanes, the same over LANES rows per work item (opencl/air_lanes.cl's types and helpers)."""
-    base, ext = ("glv", "xfev") if lanes else ("ulong", "xfe")
-    if lanes:
-        lines = [_CONSTRAINT_LANES_HEAD.format(name=name),
-                 f"    xfev acc = mode == 1 ? xfev_rows_load(out, x, n_rows, 4, {category_index}) "
-                 ": xfev_splat(xfe_new(0, 0, 0));"]
-    else:
-        lines = [_CONSTRAINT_HEAD.format(name=name),
-                 f"    __global ulong *acc_at = out + (x * 4 + {category_index}) * 3;",
-                 "    xfe acc = mode == 1 ? xfe_load(acc_at) : xfe_new(0, 0, 0);"]
+    sum (mode 1) right after it is computed, so that its value need not stay live (fewer registers)."""
+    lines = [_CONSTRAINT_HEAD.format(name=name),
+             f"    __global ulong *acc_at = out + (x * 4 + {category_index}) * 3;",
+             "    xfe acc = mode == 1 ? xfe_load(acc_at) : xfe_new(0, 0, 0);"]
     position = {}
     for k, c in chunk:
         position.setdefault(c.id, []).append(k)
     is_base: dict[int, bool] = {}
     for n in _postorder([c for _, c in chunk]):
         if n.kind != BINOP:
-            b, expr = _constraint_leaf(n, lanes)
+            b, expr = _constraint_leaf(n)
         else:
             lb, rb = is_base[n.lhs.id], is_base[n.rhs.id]
             b = lb and rb
             expr = binop_expr(n.op, f"v{n.lhs.id}", lb, f"v{n.rhs.id}", rb, _base_constant(n.lhs),
-                              _base_constant(n.rhs), lanes)
+                              _base_constant(n.rhs))
         is_base[n.id] = b
-        lines.append(f"    const {base if b else ext} v{n.id} = {expr};")
+        lines.append(f"    const {'ulong' if b else 'xfe'} v{n.id} = {expr};")
         for k in position.get(n.id, []):
-            value = f"{ext}_lift(v{n.id})" if b else f"v{n.id}"
+            value = f"xfe_lift(v{n.id})" if b else f"v{n.id}"
             w = f"xfe_load(weights + {3 * k})"
-            w = f"xfev_splat({w})" if lanes else w
-            term = f"{ext}_mul_base({w}, v{n.id})" if b else f"{ext}_mul({w}, v{n.id})"
-            store = (f"xfev_rows_store(out, x, n_rows, {total}, {k}, {value})" if lanes
-                     else f"xfe_store(out + (x * {total} + {k}) * 3, {value})")
-            lines.append(f"    if (mode == 0) {store}; else acc = {ext}_add(acc, {term});")
-    lines.append("    if (mode == 1) xfev_rows_store(out, x, n_rows, 4, " + str(category_index) + ", acc);"
-                 if lanes else "    if (mode == 1) xfe_store(acc_at, acc);")
+            term = f"xfe_mul_base({w}, v{n.id})" if b else f"xfe_mul({w}, v{n.id})"
+            lines.append(f"    if (mode == 0) xfe_store(out + (x * {total} + {k}) * 3, {value}); "
+                         f"else acc = xfe_add(acc, {term});")
+    lines.append("    if (mode == 1) xfe_store(acc_at, acc);")
     lines.append("}")
     return "\n".join(lines) + "\n"
 
 
-def _constraint_slices(air: LoweredAir) -> list[tuple[int, list[tuple[int, Node]]]]:
+def constraint_slices(air: LoweredAir) -> list[tuple[int, list[tuple[int, Node]]]]:
     """(category index, [(quotient-order index, constraint)]) of each constraint kernel, in launch order.
     The initial and terminal constraints of the AIR's largest degree get kernels of their own: their
     quotients are the ones that need the whole quotient domain (stages/half_quotient.py), so the odd
@@ -217,20 +178,19 @@ def _constraint_slices(air: LoweredAir) -> list[tuple[int, list[tuple[int, Node]
     return slices
 
 
-def constraint_kernels(air: LoweredAir, lanes: bool = False) -> list[Kernel]:
-    """The constraint evaluators of `air` (interface in the module docstring), in launch order; with lanes,
-    their CPU form (LANES rows per work item, same names and arguments)."""
+def constraint_kernels(air: LoweredAir) -> list[Kernel]:
+    """The constraint evaluators of `air` (interface in the module docstring), in launch order."""
     total = sum(air.counts().values())
     kernels: list[Kernel] = []
-    for index, chunk in _constraint_slices(air):
+    for index, chunk in constraint_slices(air):
         name = f"evaluate_constraints_{len(kernels)}"
-        kernels.append((name, _constraint_kernel(name, index, chunk, total, lanes)))
+        kernels.append((name, _constraint_kernel(name, index, chunk, total)))
     return kernels
 
 
 def constraint_kernel_ranges(air: LoweredAir) -> list[tuple[int, ...]]:
     """The quotient-order indices of the constraints each constraint kernel evaluates, in launch order."""
-    return [tuple(k for k, _ in chunk) for _, chunk in _constraint_slices(air)]
+    return [tuple(k for k, _ in chunk) for _, chunk in constraint_slices(air)]
 
 
 # ---------------------------------------------------------------------------------------------

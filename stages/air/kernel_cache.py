@@ -3,13 +3,15 @@ of everything they are generated from, never in the source tree.
 
 The directory is $TVMPD_KERNEL_CACHE if set, else tvmpd's user cache directory (platformdirs:
 $XDG_CACHE_HOME/tvmpd or ~/.cache/tvmpd on Linux), then air-kernels/<digest>/. It holds one .cl file per
-kernel (`<name>.lanes.cl` for the constraint kernels' CPU form) and manifest.json (kernel order, index
-#defines). A set is written into a temporary directory and
-renamed into place, so processes generating at the same time never see half a set.
+kernel and manifest.json (kernel order, index #defines). A set is written into a temporary directory and
+renamed into place, so processes generating at the same time never see half a set. The constraint
+interpreter's programs (stages/air/bytecode.py, CPU devices) are made from the AIR when a set is loaded (a
+few hundredths of a second), not stored.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -22,13 +24,13 @@ import platformdirs
 
 from tvmpd.opencl import prebuild
 from tvmpd.opencl.air import AirKernels
-from tvmpd.stages.air import codegen
+from tvmpd.stages.air import bytecode, codegen
 from tvmpd.stages.air.constraints import LoweredAir, lowered_air, source_digest
 
 CACHE_ENV = "TVMPD_KERNEL_CACHE"
-FORMAT = 2  # bump when the layout of a cached set changes
+FORMAT = 3  # bump when the layout of a cached set changes
 _AIR_DIR = Path(__file__).resolve().parent
-_INPUTS = (_AIR_DIR / "codegen.py", _AIR_DIR / "columns.py", _AIR_DIR / "challenges.py")
+_INPUTS = tuple(_AIR_DIR / name for name in ("codegen.py", "bytecode.py", "columns.py", "challenges.py"))
 
 
 @functools.cache
@@ -57,13 +59,8 @@ def build(air: LoweredAir, digest: str) -> AirKernels:
         lowering_main=tuple(codegen.lowering_kernels(air, "main")),
         lowering_aux=tuple(codegen.lowering_kernels(air, "aux")),
         defines=tuple(codegen.index_defines().items()),
-        constraints_lanes=tuple(codegen.constraint_kernels(air, lanes=True)),
+        programs=bytecode.programs(air),
     )
-
-
-def _file(group: str, name: str) -> str:
-    """The file of a kernel in a set's directory (the lane forms share their kernels' names)."""
-    return f"{name}.lanes.cl" if group == "constraints_lanes" else f"{name}.cl"
 
 
 def _write(kernels: AirKernels, target: Path) -> None:
@@ -73,10 +70,10 @@ def _write(kernels: AirKernels, target: Path) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         groups = {"constraints": kernels.constraints, "lowering_main": kernels.lowering_main,
-                  "lowering_aux": kernels.lowering_aux, "constraints_lanes": kernels.constraints_lanes}
-        for key, group in groups.items():
+                  "lowering_aux": kernels.lowering_aux}
+        for group in groups.values():
             for name, source in group:
-                (tmp / _file(key, name)).write_text(source)
+                (tmp / f"{name}.cl").write_text(source)
         manifest = {"format": FORMAT, "digest": kernels.digest, "defines": dict(kernels.defines),
                     **{key: [name for name, _ in group] for key, group in groups.items()}}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
@@ -99,13 +96,12 @@ def _read(directory: Path) -> AirKernels | None:
         return None
 
     def group(key: str) -> tuple[tuple[str, str], ...]:
-        return tuple((name, (directory / _file(key, name)).read_text()) for name in manifest[key])
+        return tuple((name, (directory / f"{name}.cl").read_text()) for name in manifest[key])
 
     try:
         return AirKernels(digest=manifest["digest"], constraints=group("constraints"),
                           lowering_main=group("lowering_main"), lowering_aux=group("lowering_aux"),
-                          defines=tuple((k, int(v)) for k, v in manifest["defines"].items()),
-                          constraints_lanes=group("constraints_lanes"))
+                          defines=tuple((k, int(v)) for k, v in manifest["defines"].items()))
     except (OSError, KeyError, TypeError, ValueError):
         return None
 
@@ -127,7 +123,7 @@ def air_kernels() -> AirKernels:
     if kernels is None or kernels.digest != kernels_digest():
         raise RuntimeError(f"kernel cache {cache_root()} holds a broken set {kernels_digest()}: delete that "
                            "directory and it is generated again")
-    return kernels
+    return dataclasses.replace(kernels, programs=bytecode.programs(lowered_air()))
 
 
 def start_prebuild(device_key: str) -> prebuild.Prebuild | None:
