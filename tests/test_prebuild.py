@@ -1,6 +1,6 @@
-"""opencl/prebuild.py: the cold build of the AIR kernels and the hand-written programs on pocl, spread over
-helper processes, lands every kernel in pocl's kernel cache (the prover's launches then load it), is recorded once, and is
-skipped where it cannot pay off."""
+"""opencl/prebuild.py: the cold build of the AIR kernels and the hand-written programs on pocl, spread
+over helper processes, lands every kernel in pocl's kernel cache (the prover's launches then load it), is
+recorded once, and is skipped where it cannot pay off."""
 
 from __future__ import annotations
 
