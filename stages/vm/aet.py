@@ -128,7 +128,8 @@ def _coprocessor_rows(events: np.ndarray, traces: np.ndarray):
         for round_ in range(6):
             rows[r + round_, 0] = e
             rows[r + round_, 1] = round_
-            rows[r + round_, 2:] = traces[t, round_]
+            for j in range(16):  # loops, not slice assignments: no shape-check code for numba to compile
+                rows[r + round_, 2 + j] = traces[t, round_, j]
         if e == 18:
             h += 6
         else:
@@ -153,7 +154,8 @@ def _absorb_traces(padded: np.ndarray) -> np.ndarray:
     lo = np.empty(16, dtype=np.uint64)
     hi = np.empty(16, dtype=np.uint64)
     for t in range(k):
-        state[:10] = padded[10 * t:10 * t + 10]
+        for j in range(10):
+            state[j] = padded[10 * t + j]
         nb_permute_trace(state, traces, 6 * t, lo, hi)
     return traces
 

@@ -49,7 +49,9 @@ def _grow(a: np.ndarray, need: int) -> np.ndarray:
     if need <= a.shape[0]:
         return a
     b = np.empty((max(need, 2 * a.shape[0]),) + a.shape[1:], dtype=a.dtype)
-    b[:a.shape[0]] = a
+    src, dst = a.ravel(), b.ravel()
+    for i in range(src.size):  # a loop, not a slice assignment: no shape-check code for numba to compile
+        dst[i] = src[i]
     return b
 
 
@@ -122,7 +124,8 @@ def _run(ops, args, sizes, inputs, tokens, digests, ram_keys, ram_vals, stack0, 
 
     st = np.empty(1024, dtype=np.uint64)
     sp = stack0.shape[0]
-    st[:sp] = stack0
+    for i in range(sp):
+        st[i] = stack0[i]
     js_o = np.empty(64, dtype=np.uint64)
     js_d = np.empty(64, dtype=np.uint64)
     jsp = 0
