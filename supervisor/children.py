@@ -163,23 +163,25 @@ def _run_prove(task: ProveTask, device_key: str, stage) -> Result:
 
 def warm_up(device_key: str, progress) -> None:
     """Pay every one-time cost before the first job: the VM's compile where it has one, and for an OpenCL
-    device a proof of `halt`, which builds every kernel program a proof of any size uses (on pocl the
-    generated AIR kernels first, in helper processes while the VM compiles)."""
+    device a proof of `halt`, which builds every kernel program a proof of any size uses (on pocl they are
+    built and first launched in a helper process while the VM compiles, stages/device_warmup.py)."""
     import tvmpd.stages.vm as vm
     from tvmpd.supervisor import jobs
 
     build = None
     if device_key != "cpu":
-        from tvmpd.stages.air.kernel_cache import start_prebuild
+        from tvmpd.stages import device_warmup
 
-        build = start_prebuild(device_key)  # pocl: the AIR kernels, in helper processes meanwhile
+        # pocl: the kernels built and first launched in a helper process meanwhile
+        build = device_warmup.start(device_key, os.environ.get(MEMORY_MODE_ENV),
+                                    os.environ.get(KEEP_COSETS_ENV))
     if hasattr(vm, "warm_up"):
         progress("VM compile")
         vm.warm_up()
     if device_key == "cpu":
         return  # the numpy prover has nothing to build
     if build is not None:
-        progress("AIR kernel build")
+        progress("kernel build")
         build.wait()
     program = vm.Program.from_tasm(WARMUP_TASM)
     claim = vm.Claim(program.digest())

@@ -143,11 +143,12 @@ def prove(request: str, output: str | None, seed: str | None, backend: str, devi
             raise click.ClickException("no OpenCL device found; use --backend numpy")
         device = chosen.key
     started = time.perf_counter()
-    air_build = None
+    kernels_warmup = None
     if backend == "opencl":
-        from tvmpd.stages.air.kernel_cache import start_prebuild
+        from tvmpd.stages import device_warmup
 
-        air_build = start_prebuild(device)  # pocl, first run here: AIR kernels built in helpers meanwhile
+        # pocl, first run here: the kernels built and first launched in a helper while the VM compiles
+        kernels_warmup = device_warmup.start(device, memory_mode, keep_cosets)
     from tvmpd.stages import vm
 
     if not vm.loop_cached():  # first run here: the numba compile, spread over two processes
@@ -164,9 +165,9 @@ def prove(request: str, output: str | None, seed: str | None, backend: str, devi
         _stderr(f"padded height 2^{done.log2} exceeds the maximum 2^{job.max_log2}; not proving")
         sys.exit(TOO_BIG_EXIT_BASE + done.log2)
     _stderr(f"executed: padded height 2^{done.log2}, {time.perf_counter() - started:.2f}s")
-    if air_build is not None:
-        air_build.wait()
-        _stderr(f"AIR kernels built (first run on this device): {time.perf_counter() - started:.2f}s")
+    if kernels_warmup is not None:
+        kernels_warmup.wait()
+        _stderr(f"kernels built (first run on this device): {time.perf_counter() - started:.2f}s")
 
     from tvmpd.stages.prover import DeviceTooSmall, backend_for
 

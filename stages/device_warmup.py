@@ -1,0 +1,112 @@
+"""A cold CPU device's kernel builds and first launches in a helper process, beside the VM's numba compile.
+
+pocl compiles each kernel at its first launch. On a fresh machine the first proof therefore paid, after
+the VM's compile, every first launch of the hand-written kernels (6.5 s of a cold 2^12 proof on 16 cores,
+against 0.56 s warm). start() runs them in a helper instead (`python -m tvmpd.stages.device_warmup KEY
+MODE KEEP`): it builds the AIR kernels (opencl/prebuild.py, in its own helpers) and then proves a table of
+random rows at the height of the warm-up proof of `halt` (2^8) in the caller's memory mode. That proof is
+thrown away; its launches are the ones any proof makes (a proof launches the same kernels at every height,
+in the same pieces on a CPU, opencl/runtime.py), so pocl's cache then holds them all. One helper per machine
+works at a time (a lock file; the others wait, then find the marker); a marker file named by the kernel set,
+the device and pocl's cache directory records a finished warm-up, so later processes start nothing. Only
+where the prebuild pays off (pocl with its kernel cache on); GPUs build their programs at the first proof
+and keep them in pyopencl's binary cache.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from tvmpd.stages.air.columns import NUM_MAIN_BASE_COLUMNS
+
+log = logging.getLogger(__name__)
+
+WARMUP_LOG2 = 8  # the padded height of `halt`, whose proof the daemon's warm-up makes
+WAIT_S = 900.0  # longest wait for a helper (a cold warm-up takes about 20 s on two cores)
+_P = 2**64 - 2**32 + 1
+
+
+def _marker(device_key: str) -> Path | None:
+    """The warm-up's marker for this device, kernel set and pocl cache; None where no warm-up pays off."""
+    from tvmpd.opencl import prebuild
+    from tvmpd.opencl.runtime import get_runtime
+    from tvmpd.stages.air.kernel_cache import air_kernels
+
+    rt = get_runtime(device_key)
+    if not prebuild.wanted(rt):
+        return None
+    built = prebuild.marker(rt, air_kernels())
+    return built.with_name(built.name + "-warm")
+
+
+class Warmup:
+    """A running helper; wait() returns once it has finished (or failed: then the caller's first proof
+    compiles what is missing itself, as without a warm-up)."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self._proc = proc
+
+    def wait(self) -> None:
+        try:
+            err = self._proc.communicate(timeout=WAIT_S)[1]
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            err = self._proc.communicate()[1] + f"\nno answer after {WAIT_S:.0f} s"
+        if self._proc.returncode != 0:
+            last = (err or "").strip().splitlines()[-1:] or [f"exit status {self._proc.returncode}"]
+            log.warning("kernel warm-up helper failed (%s); the first proof builds what is missing", last[0])
+
+
+def start(device_key: str, memory_mode: str | None = None, keep_cosets: str | None = None) -> Warmup | None:
+    """Start the warm-up helper for an OpenCL device; None where it does not pay off or was done."""
+    marker = _marker(device_key)
+    if marker is None or marker.exists():
+        return None
+    proc = subprocess.Popen([sys.executable, "-m", "tvmpd.stages.device_warmup", device_key,
+                             memory_mode or "auto", keep_cosets or "auto"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    return Warmup(proc)
+
+
+@contextlib.contextmanager
+def _lock(marker: Path) -> Iterator[None]:
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    with open(marker.with_name(marker.name + ".lock"), "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+
+def warm(device_key: str, memory_mode: str = "auto", keep_cosets: str = "auto") -> None:
+    """The helper's work, in this process: the AIR kernels' build, then the proof of random rows."""
+    from tvmpd.stages import vm
+    from tvmpd.stages.air.kernel_cache import start_prebuild
+    from tvmpd.stages.prover import backend_for, prove_table
+
+    marker = _marker(device_key)
+    if marker is None:
+        return
+    with _lock(marker):
+        if marker.exists():  # another helper finished while this one waited
+            return
+        build = start_prebuild(device_key)
+        if build is not None:
+            build.wait()
+        shape = (1 << WARMUP_LOG2, NUM_MAIN_BASE_COLUMNS)
+        rows = np.random.default_rng().integers(0, _P, shape, dtype=np.uint64)
+        claim = vm.Claim(vm.Program.from_tasm("halt").digest())  # any claim: the proof is not kept
+        backend = backend_for(device_key, memory_mode=memory_mode, keep_cosets=keep_cosets)
+        prove_table(claim, rows, backend=backend, degree_lowered=False)
+        marker.touch()
+
+
+if __name__ == "__main__":
+    warm(*sys.argv[1:4])

@@ -1,0 +1,51 @@
+"""stages/device_warmup.py: on a fresh machine the helper builds and first-launches every kernel a proof
+uses on pocl (they land in pocl's kernel cache), records it once, and a failing helper only costs a
+warning."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tvmpd.opencl.devices import POCL_PLATFORM, cpu_devices
+from tvmpd.stages import device_warmup
+
+
+def _pocl_key() -> str:
+    keys = [d.key for d in cpu_devices() if d.platform == POCL_PLATFORM]
+    if not keys:
+        pytest.skip("pocl is not installed")
+    return keys[0]
+
+
+def test_helper_fills_pocl_cache_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # a fresh machine; the helper inherits it
+    monkeypatch.delenv("POCL_CACHE_DIR", raising=False)
+    monkeypatch.delenv("POCL_KERNEL_CACHE", raising=False)
+    key = _pocl_key()
+    warmup = device_warmup.start(key)
+    assert warmup is not None
+    warmup.wait()
+    compiled = {path.stem for path in (tmp_path / "pocl").rglob("*.so")}
+    # the interpreter, extend.cl, a lowering kernel, and kernels only a proof launches (LDE, Merkle, FRI)
+    assert {"evaluate_constraints_program", "ext_terms", "lower_main_initial_0"} <= compiled
+    assert any("merkle" in name for name in compiled) and any("fri" in name for name in compiled)
+    assert device_warmup.start(key) is None  # recorded: later processes start nothing
+
+
+def test_no_helper_without_pocl_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("POCL_KERNEL_CACHE", "0")
+    assert device_warmup.start(_pocl_key()) is None
+
+
+def test_failed_helper_is_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", "raise SystemExit('no device here')"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    with caplog.at_level(logging.WARNING):
+        device_warmup.Warmup(proc).wait()
+    assert "kernel warm-up helper failed (no device here)" in caplog.text
