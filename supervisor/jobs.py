@@ -197,10 +197,28 @@ def force_cpu(env_vars: dict[int, list[tuple[str, str]]], log2: int) -> bool:
 DEFAULT_MAX_CYCLES = 1 << 25
 
 
-def execute(job: ParsedJob, max_cycles: int = DEFAULT_MAX_CYCLES, progress=None) -> Executed:
+def _run_vm(vm, job: ParsedJob, public_input: list[int], max_cycles: int, progress,
+            reference_cycles: int | None):
+    """vm.run of the job; with reference_cycles, first on the plain interpreter up to that many cycles
+    (a process whose compiled loop is not built yet), then, for a longer run, on the compiled loop."""
+    if reference_cycles is not None and "reference" in inspect.signature(vm.run).parameters:
+        cap = min(max_cycles, reference_cycles)
+        opts = _keywords(vm.run, max_cycles=cap, progress=progress)
+        try:
+            return vm.run(job.program, public_input, job.non_determinism, reference=True, **opts)
+        except vm.VMError as exc:
+            if getattr(exc, "kind", "") != "CycleLimitExceeded" or cap >= max_cycles:
+                raise
+    opts = _keywords(vm.run, max_cycles=max_cycles, progress=progress)
+    return vm.run(job.program, public_input, job.non_determinism, **opts)
+
+
+def execute(job: ParsedJob, max_cycles: int = DEFAULT_MAX_CYCLES, progress=None,
+            reference_cycles: int | None = None) -> Executed:
     """Check the program digest, run the VM (at most `max_cycles`, so a runaway program cannot hold a
     worker forever), check the output, then the padded-height limit. `progress(cycles)` is called now and
-    then during the run; it may raise (JobCancelled) to stop it."""
+    then during the run; it may raise (JobCancelled) to stop it. reference_cycles: run on the plain
+    interpreter first, up to that many cycles (_run_vm)."""
     vm = vm_module()
     claimed = digest_values(job.claim.program_digest)
     actual = digest_values(job.program.digest())
@@ -210,8 +228,7 @@ def execute(job: ParsedJob, max_cycles: int = DEFAULT_MAX_CYCLES, progress=None)
                                          f"{digest_hex(actual)}")
     public_input = [int(x) for x in job.claim.input]
     try:
-        opts = _keywords(vm.run, max_cycles=max_cycles, progress=progress)
-        output, aet = vm.run(job.program, public_input, job.non_determinism, **opts)
+        output, aet = _run_vm(vm, job, public_input, max_cycles, progress, reference_cycles)
     except vm.VMError as exc:
         kind = getattr(exc, "kind", type(exc).__name__)
         message = getattr(exc, "message", str(exc))

@@ -645,12 +645,15 @@ def execute_reference(program: Program, public_input: Sequence[int] | PublicInpu
 
 
 def run(program: Program, public_input: Sequence[int] | PublicInput,
-        non_determinism: NonDeterminism | None = None, max_cycles: int | None = None, progress=None):
+        non_determinism: NonDeterminism | None = None, max_cycles: int | None = None, progress=None,
+        reference: bool = False):
     """Run like the reference's `VM::trace_execution`: returns (output, AET); raises VMError on failure.
-    `progress` is execute's progress callback."""
+    `progress` is execute's progress callback. reference: on the plain interpreter (execute_reference, the
+    same results) rather than the compiled loop, for a process whose loop is not compiled yet."""
     from .aet import build_aet
 
-    output, rec = execute(program, public_input, non_determinism, max_cycles, progress)
+    engine = execute_reference if reference else execute
+    output, rec = engine(program, public_input, non_determinism, max_cycles, progress)
     return output, build_aet(program, rec)
 
 
