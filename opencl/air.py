@@ -197,10 +197,9 @@ def evaluate_constraints(rt: Runtime, kernels: AirKernels, main: cl.Buffer, main
     rows = n_rows - first if rows is None else rows
     u64 = np.uint64
     if interpreted(rt, kernels):
-        kern = air_interp.kernel(rt)
         for k, program in enumerate(kernels.programs):
             if only is None or k in only:
-                air_interp.launch(rt, kern, kernels.digest, k, program, main, main_strides, aux, aux_strides,
+                air_interp.launch(rt, kernels.digest, k, program, main, main_strides, aux, aux_strides,
                                   challenges, weights, n_rows, step, mode, out, first, rows)
         return
     for kern in constraint_kernels(rt, kernels, only):

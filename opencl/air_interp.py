@@ -104,7 +104,7 @@ def _scratch(rt: Runtime, words: int) -> cl.Buffer:
     return held[1]
 
 
-def launch(rt: Runtime, kern: cl.Kernel, digest: str, index: int, program: ConstraintProgram, main: cl.Buffer,
+def launch(rt: Runtime, digest: str, index: int, program: ConstraintProgram, main: cl.Buffer,
            main_strides: tuple[int, int], aux: cl.Buffer, aux_strides: tuple[int, int, int],
            challenges: cl.Buffer, weights: cl.Buffer, n_rows: int, step: int, mode: int, out: cl.Buffer,
            first: int, rows: int) -> None:
@@ -117,7 +117,7 @@ def launch(rt: Runtime, kern: cl.Kernel, digest: str, index: int, program: Const
     per_item = (program.base_slots + 3 * program.ext_slots) * ROWS_PER_BLOCK
     scratch = _scratch(rt, items * max(per_item, 1))
     u32, u64 = np.uint32, np.uint64
-    kern(rt.queue, (items,), (1,), main, u64(main_strides[0]), u64(main_strides[1]), aux,
+    kernel(rt)(rt.queue, (items,), (1,), main, u64(main_strides[0]), u64(main_strides[1]), aux,
          *(u64(s) for s in aux_strides), challenges, weights, u32(n_rows), u32(step), u32(mode), out,
          u32(first), u32(first + rows), up.leaves, u32(len(program.leaves)), up.consts,
          u32(len(program.consts)), up.values, up.code, u32(len(program.code)), u32(program.category),

@@ -106,8 +106,8 @@ def quotient_rows(rt: Runtime, kernels: AirKernels, main_vals: cl.Buffer, aux_va
                   gen: int, omega_inv: int, cons_inv: int, only: tuple[int, ...] | None = None) -> None:
     """Quotient values of rows row0 .. row0 + rows - 1 of value buffers of n_rows rows (next row at
     (x + step) mod n_rows), the points offset * gen^i, into out (3 x out_len) at first + out_step * i.
-    sums: n_rows x 12 words; the rows' constraint sums come from the generated kernels (mode 1; only: these
-    kernels, by launch index)."""
+    sums: n_rows x 12 words; the rows' constraint sums come from air.evaluate_constraints (mode 1; only:
+    these constraint kernels, by launch index)."""
     cl.enqueue_fill_buffer(rt.queue, sums, np.uint64(0), 96 * row0, 96 * rows)
     evaluate_constraints(rt, kernels, main_vals, (1, n_rows), aux_vals, (1, 3 * n_rows, n_rows), challenges,
                          weights, n_rows, step, 1, sums, first=row0, rows=rows, only=only)

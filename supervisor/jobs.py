@@ -201,14 +201,15 @@ def _run_vm(vm, job: ParsedJob, public_input: list[int], max_cycles: int, progre
             reference_cycles: int | None):
     """vm.run of the job; with reference_cycles, first on the plain interpreter up to that many cycles
     (a process whose compiled loop is not built yet), then, for a longer run, on the compiled loop."""
-    if reference_cycles is not None and "reference" in inspect.signature(vm.run).parameters:
+    if reference_cycles is not None:
         cap = min(max_cycles, reference_cycles)
-        opts = _keywords(vm.run, max_cycles=cap, progress=progress)
-        try:
-            return vm.run(job.program, public_input, job.non_determinism, reference=True, **opts)
-        except vm.VMError as exc:
-            if getattr(exc, "kind", "") != "CycleLimitExceeded" or cap >= max_cycles:
-                raise
+        opts = _keywords(vm.run, max_cycles=cap, progress=progress, reference=True)
+        if "reference" in opts:  # a vm.run without the plain interpreter goes straight to the compiled loop
+            try:
+                return vm.run(job.program, public_input, job.non_determinism, **opts)
+            except vm.VMError as exc:
+                if getattr(exc, "kind", "") != "CycleLimitExceeded" or cap >= max_cycles:
+                    raise
     opts = _keywords(vm.run, max_cycles=max_cycles, progress=progress)
     return vm.run(job.program, public_input, job.non_determinism, **opts)
 

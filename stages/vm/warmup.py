@@ -55,7 +55,8 @@ _BACKGROUND_CODE = ("import os; os.nice(19); "
                     "from tvmpd.stages.vm.warmup import _warm_loop_locked; _warm_loop_locked()")
 
 # A process without the compiled loop runs a job of up to this many cycles on the plain interpreter (about
-# 5 us a cycle: some 5 s at most) rather than wait for the loop's compile (13-20 s); a longer job then waits.
+# 5 us a cycle: some 5 s at most) rather than wait for the loop's compile (13-20 s); a longer job then goes
+# on to the compiled loop (compiling it itself where the background helper has not cached it yet).
 REFERENCE_CYCLES = 1 << 20
 
 
