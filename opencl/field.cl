@@ -141,16 +141,20 @@ XFE_PRODUCT xfe xfe_mul_base(xfe a, ulong b) {
     return r;
 }
 
-// Schoolbook product, then x^3 = x - 1 and x^4 = x^2 - x.
-XFE_PRODUCT xfe xfe_mul(xfe a, xfe b) {
-    ulong d0 = XFE_MUL(a.c0, b.c0);
-    ulong d1 = gl_add(XFE_MUL(a.c0, b.c1), XFE_MUL(a.c1, b.c0));
-    ulong d2 = gl_add(gl_add(XFE_MUL(a.c0, b.c2), XFE_MUL(a.c1, b.c1)), XFE_MUL(a.c2, b.c0));
-    ulong d3 = gl_add(XFE_MUL(a.c1, b.c2), XFE_MUL(a.c2, b.c1));
-    ulong d4 = XFE_MUL(a.c2, b.c2);
-    xfe r = { gl_sub(d0, d3), gl_sub(gl_add(d1, d3), d4), gl_add(d2, d4) };
-    return r;
+// The body of the extension product a b: schoolbook, then x^3 = x - 1 and x^4 = x^2 - x, for elements of
+// type T with coefficients of type C and the coefficients' product MUL, sum ADD and difference SUB
+// (field_vec.cl's xfev_mul is the same product on lanes).
+#define XFE_MUL_BODY(T, C, MUL, ADD, SUB) {                                    \
+    C d0 = MUL(a.c0, b.c0);                                                    \
+    C d1 = ADD(MUL(a.c0, b.c1), MUL(a.c1, b.c0));                              \
+    C d2 = ADD(ADD(MUL(a.c0, b.c2), MUL(a.c1, b.c1)), MUL(a.c2, b.c0));        \
+    C d3 = ADD(MUL(a.c1, b.c2), MUL(a.c2, b.c1));                              \
+    C d4 = MUL(a.c2, b.c2);                                                    \
+    T r = { SUB(d0, d3), SUB(ADD(d1, d3), d4), ADD(d2, d4) };                  \
+    return r;                                                                  \
 }
+
+XFE_PRODUCT xfe xfe_mul(xfe a, xfe b) XFE_MUL_BODY(xfe, ulong, XFE_MUL, gl_add, gl_sub)
 
 inline xfe xfe_new(ulong c0, ulong c1, ulong c2) { xfe r = { c0, c1, c2 }; return r; }
 

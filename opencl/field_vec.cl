@@ -88,12 +88,5 @@ inline xfev xfev_mul_base(xfev a, glv b) {
     return xfev_new(glv_mul(a.c0, b), glv_mul(a.c1, b), glv_mul(a.c2, b));
 }
 
-// field.cl's xfe_mul on lanes: schoolbook product, then x^3 = x - 1 and x^4 = x^2 - x.
-inline xfev xfev_mul(xfev a, xfev b) {
-    glv d0 = glv_mul(a.c0, b.c0);
-    glv d1 = glv_add(glv_mul(a.c0, b.c1), glv_mul(a.c1, b.c0));
-    glv d2 = glv_add(glv_add(glv_mul(a.c0, b.c2), glv_mul(a.c1, b.c1)), glv_mul(a.c2, b.c0));
-    glv d3 = glv_add(glv_mul(a.c1, b.c2), glv_mul(a.c2, b.c1));
-    glv d4 = glv_mul(a.c2, b.c2);
-    return xfev_new(glv_sub(d0, d3), glv_sub(glv_add(d1, d3), d4), glv_add(d2, d4));
-}
+// field.cl's xfe_mul on lanes (its XFE_MUL_BODY).
+inline xfev xfev_mul(xfev a, xfev b) XFE_MUL_BODY(xfev, glv, glv_mul, glv_add, glv_sub)
