@@ -20,7 +20,7 @@ import numpy as np
 import pyopencl as cl
 
 from tvmpd.opencl import air_interp
-from tvmpd.opencl.air_interp import ConstraintProgram
+from tvmpd.opencl.air_interp import Program
 from tvmpd.opencl.devices import POCL_PLATFORM
 from tvmpd.opencl.runtime import Runtime, get_runtime
 
@@ -36,16 +36,18 @@ _U = np.uint64
 @dataclass(frozen=True)
 class AirKernels:
     """One generated kernel set: each kernel as (name, OpenCL C source without the field helpers), in the
-    order it must run, the column / challenge index #defines for extend.cl, and the constraint kernels'
-    CPU form, one interpreter program per constraint kernel; `digest` names the AIR and generator it came
-    from."""
+    order it must run, the column / challenge index #defines for extend.cl, and the CPU form of the
+    constraint and degree-lowering kernels (interpreter programs: one per constraint kernel, one per lowering
+    category); `digest` names the AIR and generator it came from."""
 
     digest: str
     constraints: tuple[tuple[str, str], ...]
     lowering_main: tuple[tuple[str, str], ...]
     lowering_aux: tuple[tuple[str, str], ...]
     defines: tuple[tuple[str, int], ...]
-    programs: tuple[ConstraintProgram, ...] = ()  # the constraint kernels' CPU form (air_interp.py)
+    programs: tuple[Program, ...] = ()  # the constraint kernels' CPU form (air_interp.py)
+    lowering_main_programs: tuple[Program, ...] = ()  # the lowering kernels' CPU form, per side
+    lowering_aux_programs: tuple[Program, ...] = ()
 
 
 def _field_helpers() -> str:
@@ -98,11 +100,15 @@ def air_kernel(rt: Runtime, kernels: AirKernels, group: str, name: str) -> cl.Ke
     return rt.cache[key]
 
 
-def interpreted(rt: Runtime, kernels: AirKernels) -> bool:
-    """Whether rt evaluates a set's constraints with the interpreter (air_interp.py): on CPU devices, where
-    it runs about as fast as the generated kernels and compiles some 50 times faster; GPUs run the
-    generated kernels."""
-    return _is_cpu(rt) and bool(kernels.programs)
+def interpreted(rt: Runtime, kernels: AirKernels, group: str = "constraints") -> bool:
+    """Whether rt runs a group of a set ("constraints", "lowering_main", "lowering_aux") with the interpreter
+    (air_interp.py): on CPU devices, where it runs about as fast as the generated kernels and compiles some
+    50 times faster, where the set has the group's programs; GPUs run the generated kernels."""
+    return _is_cpu(rt) and bool(_programs(kernels, group))
+
+
+def _programs(kernels: AirKernels, group: str) -> tuple[Program, ...]:
+    return kernels.programs if group == "constraints" else getattr(kernels, f"{group}_programs")
 
 
 def _build_group(rt: Runtime, kernels: AirKernels, group: str) -> list[cl.Kernel]:
@@ -121,13 +127,12 @@ def _build_group(rt: Runtime, kernels: AirKernels, group: str) -> list[cl.Kernel
 
 def build_all(rt: Runtime, kernels: AirKernels) -> None:
     """Build every program of a set and extend.cl on this device ahead of the first proof (warm-up); the
-    constraint interpreter instead of the constraint kernels where the device runs it."""
-    for group in ("lowering_main", "lowering_aux"):
-        _build_group(rt, kernels, group)
-    if interpreted(rt, kernels):
-        air_interp.kernel(rt)
-    else:
-        _build_group(rt, kernels, "constraints")
+    interpreter instead of a group's generated kernels where the device runs it."""
+    for group in ("lowering_main", "lowering_aux", "constraints"):
+        if interpreted(rt, kernels, group):
+            air_interp.kernel(rt)
+        else:
+            _build_group(rt, kernels, group)
     _extend_kernel(rt, kernels, "ext_terms")
 
 
@@ -199,8 +204,8 @@ def evaluate_constraints(rt: Runtime, kernels: AirKernels, main: cl.Buffer, main
     if interpreted(rt, kernels):
         for k, program in enumerate(kernels.programs):
             if only is None or k in only:
-                air_interp.launch(rt, kernels.digest, k, program, main, main_strides, aux, aux_strides,
-                                  challenges, weights, n_rows, step, mode, out, first, rows)
+                air_interp.launch(rt, (kernels.digest, "constraints", k), program, main, main_strides, aux,
+                                  aux_strides, challenges, weights, n_rows, step, mode, out, first, rows)
         return
     for kern in constraint_kernels(rt, kernels, only):
         local = rt.group_size(kern, LOCAL_SIZE) if _is_cpu(rt) else None
@@ -215,8 +220,22 @@ def _rows(n: int) -> np.uint32:
     return np.uint32(n)
 
 
+def _interpret_lowering(rt: Runtime, kernels: AirKernels, group: str, main: cl.Buffer,
+                        main_strides: tuple[int, int], aux: cl.Buffer, aux_strides: tuple[int, int, int],
+                        challenges: cl.Buffer, n: int) -> None:
+    """A lowering group's programs over all n rows (next row x + 1; the constraint arguments unused)."""
+    for k, program in enumerate(_programs(kernels, group)):
+        air_interp.launch(rt, (kernels.digest, group, k), program, main, main_strides, aux, aux_strides,
+                          challenges, main, n, 1, 0, main, 0, n)
+
+
 def _run_main_lowering(rt: Runtime, kernels: AirKernels, buf: cl.Buffer, n: int, row_stride: int,
                        col_stride: int) -> None:
+    _rows(n)
+    if interpreted(rt, kernels, "lowering_main"):
+        strides = (row_stride, col_stride)
+        _interpret_lowering(rt, kernels, "lowering_main", buf, strides, buf, (0, 0, 0), buf, n)
+        return
     for kernel in _build_group(rt, kernels, "lowering_main"):
         launch_rows(rt, kernel, n, rt.group_size(kernel, LOCAL_SIZE), buf, _U(row_stride), _U(col_stride),
                     _rows(n))
@@ -225,6 +244,11 @@ def _run_main_lowering(rt: Runtime, kernels: AirKernels, buf: cl.Buffer, n: int,
 def _run_aux_lowering(rt: Runtime, kernels: AirKernels, main_buf: cl.Buffer, main_strides: tuple[int, int],
                       aux_buf: cl.Buffer, aux_strides: tuple[int, int, int], challenges: cl.Buffer,
                       n: int) -> None:
+    _rows(n)
+    if interpreted(rt, kernels, "lowering_aux"):
+        _interpret_lowering(rt, kernels, "lowering_aux", main_buf, main_strides, aux_buf, aux_strides,
+                            challenges, n)
+        return
     strides = [_U(s) for s in main_strides], [_U(s) for s in aux_strides]
     for kernel in _build_group(rt, kernels, "lowering_aux"):
         launch_rows(rt, kernel, n, rt.group_size(kernel, LOCAL_SIZE), main_buf, *strides[0], aux_buf,

@@ -1,6 +1,7 @@
-// The constraint evaluators' CPU form: one interpreter of the instruction lists stages/air/bytecode.py
-// makes from the AIR's circuits (its docstring has the layout). pocl takes about a minute of CPU to compile
-// the generated straight-line kernels; this compiles in about a second. Each instruction runs over a block
+// The CPU form of the AIR's generated kernels (constraint evaluators and degree-lowering fillers): one
+// interpreter of the instruction lists stages/air/bytecode.py makes from the AIR's circuits (its docstring
+// has the layout). pocl takes about a minute of CPU to compile the generated straight-line kernels; this
+// compiles in about a second. Each instruction runs over a block
 // of INTERP_ROWS rows on field_vec.cl's lanes, so the dispatch is paid once per 16 rows, and the values
 // live in a per-work-item slot file in global memory (a few tens of KB: it stays in the core's caches).
 // Needs field.cl and field_vec.cl. Same values as the generated kernels, bit for bit.
@@ -21,6 +22,23 @@ inline glv glv_rows(__global const ulong *col, ulong r, ulong n, ulong stride) {
 inline xfev xfev_rows(__global const ulong *col, ulong r, ulong n, ulong stride, ulong comp_stride) {
     return xfev_new(glv_rows(col, r, n, stride), glv_rows(col + comp_stride, r, n, stride),
                     glv_rows(col + 2 * comp_stride, r, n, stride));
+}
+
+// Stores of rows r .. r + 3 of a column (rows `stride` apart), rows from `last` on left alone; with
+// zero_last the table's last row n - 1 gets 0 (a transition column, whose next row does not exist).
+inline void glv_rows_store(__global ulong *col, ulong r, ulong last, ulong n, ulong stride, glv v,
+                           uint zero_last) {
+    ulong w[GLV_WIDTH];
+    vstore4(v, 0, w);
+    for (uint l = 0; l < GLV_WIDTH && r + l < last; l++)
+        col[(r + l) * stride] = zero_last && r + l == n - 1 ? 0UL : w[l];
+}
+
+inline void xfev_rows_store_col(__global ulong *col, ulong r, ulong last, ulong n, ulong stride,
+                                ulong comp_stride, xfev v, uint zero_last) {
+    glv_rows_store(col, r, last, n, stride, v.c0, zero_last);
+    glv_rows_store(col + comp_stride, r, last, n, stride, v.c1, zero_last);
+    glv_rows_store(col + 2 * comp_stride, r, last, n, stride, v.c2, zero_last);
 }
 
 // Element `index` of rows x .. x + 3 of a row-major (rows, width) array of extension elements (rows at or
@@ -95,16 +113,17 @@ inline void load_leaves(__global glv *B, __global glv *X, __global const int *le
 // The arguments of the generated constraint kernels (stages/air/codegen.py: the rows, mode 0 stores, mode 1
 // adds the weighted sum), rows first_row .. end_row - 1, then one program and this work item's slot files
 // (scratch: base_slots + 3 ext_slots lane groups of INTERP_GROUPS per work item). Work item i takes row
-// blocks i, i + global size, ...
-__kernel void evaluate_constraints_program(
-    __global const ulong *main, const ulong main_row_stride, const ulong main_col_stride,
-    __global const ulong *aux, const ulong aux_row_stride, const ulong aux_col_stride,
+// blocks i, i + global size, ... A lowering program's stores write main and aux: it reads no column it
+// writes, other than through its slots (bytecode.py), so row blocks never race.
+__kernel void run_program(
+    __global ulong *main, const ulong main_row_stride, const ulong main_col_stride,
+    __global ulong *aux, const ulong aux_row_stride, const ulong aux_col_stride,
     const ulong aux_comp_stride, __global const ulong *challenges, __global const ulong *weights,
     const uint n_rows, const uint step, const uint mode, __global ulong *out, const uint first_row,
     const uint end_row, __global const int *leaves, const uint n_leaves, __global const int *consts,
     const uint n_consts, __global const ulong *values, __global const int *code, const uint n_code,
-    const uint category, const uint total, __global glv *scratch, const uint base_slots,
-    const uint ext_slots)
+    const uint category, const uint total, const uint zero_last_row, __global glv *scratch,
+    const uint base_slots, const uint ext_slots)
 {
     __global glv *B = scratch + (ulong)get_global_id(0) * (base_slots + 3 * ext_slots) * INTERP_GROUPS;
     __global glv *X = B + base_slots * INTERP_GROUPS;
@@ -153,6 +172,18 @@ __kernel void evaluate_constraints_program(
             case OP_XMULB:
                 for (uint g = 0; g < INTERP_GROUPS; g++)
                     x_slot_set(X, d, g, xfev_mul_base(x_slot(X, a, g), B[b * INTERP_GROUPS + g]));
+                break;
+            case OP_STORE_MAIN:
+                for (uint g = 0; g < INTERP_GROUPS; g++)
+                    glv_rows_store(main + d * main_col_stride, x + GLV_WIDTH * g, last, n, main_row_stride,
+                                   B[a * INTERP_GROUPS + g], zero_last_row);
+                break;
+            case OP_STORE_AUX:
+            case OP_STORE_AUX_B:
+                for (uint g = 0; g < INTERP_GROUPS; g++)
+                    xfev_rows_store_col(aux + d * aux_col_stride, x + GLV_WIDTH * g, last, n, aux_row_stride,
+                                        aux_comp_stride, op == OP_STORE_AUX_B ? xfev_lift(B[a * INTERP_GROUPS + g])
+                                                                              : x_slot(X, a, g), zero_last_row);
                 break;
             default: {  // OP_OUT_B, OP_OUT_X: constraint d's value
                 const xfev w = xfev_splat(xfe_load(weights + 3 * d));

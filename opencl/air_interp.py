@@ -1,7 +1,8 @@
-"""Host side of opencl/air_interp.cl, the constraint evaluators' CPU form: an interpreter of instruction
-lists (ConstraintProgram, made from the AIR by stages/air/bytecode.py), one per generated constraint kernel.
-It compiles in about a second where pocl needs about a minute of CPU for the generated kernels, so a CPU
-device's first proof does not wait for that build (opencl/README.md, tools/README.md: figures).
+"""Host side of opencl/air_interp.cl, the CPU form of the AIR's generated kernels: an interpreter of
+instruction lists (Program, made from the AIR by stages/air/bytecode.py), one per generated constraint kernel
+and one per degree-lowering category. It compiles in about a second where pocl needs about a minute of CPU
+for the generated constraint kernels and 9 s for the lowering ones, so a CPU device's first proof does not
+wait for that build (opencl/README.md, tools/README.md: figures).
 The opcodes and operand kinds are defined here once and passed to the kernel as #defines.
 """
 
@@ -18,9 +19,12 @@ from tvmpd.opencl.runtime import Runtime
 KERNEL_DIR = Path(__file__).resolve().parent
 
 # Instruction ops; the names give the slot types: B base, X extension, XB extension with a base operand b.
+# OUT_*: a constraint's value (dst: its index); STORE_*: a degree-lowering column (dst: the column), main from
+# a base slot, aux from an extension slot or (AUX_B) a base one.
 OPS = ("OP_BADD", "OP_BMUL", "OP_BNEG", "OP_XADD", "OP_XMUL", "OP_XNEG", "OP_XADDB", "OP_XMULB", "OP_OUT_B",
-       "OP_OUT_X")
-OP_BADD, OP_BMUL, OP_BNEG, OP_XADD, OP_XMUL, OP_XNEG, OP_XADDB, OP_XMULB, OP_OUT_B, OP_OUT_X = range(len(OPS))
+       "OP_OUT_X", "OP_STORE_MAIN", "OP_STORE_AUX", "OP_STORE_AUX_B")
+(OP_BADD, OP_BMUL, OP_BNEG, OP_XADD, OP_XMUL, OP_XNEG, OP_XADDB, OP_XMULB, OP_OUT_B, OP_OUT_X, OP_STORE_MAIN,
+ OP_STORE_AUX, OP_STORE_AUX_B) = range(len(OPS))
 # Leaf sources (kind << KIND_SHIFT | column) and constant sources (kind << KIND_SHIFT | index).
 LOADS = ("LOAD_MAIN", "LOAD_MAIN_NEXT", "LOAD_AUX", "LOAD_AUX_NEXT")
 LOAD_MAIN, LOAD_MAIN_NEXT, LOAD_AUX, LOAD_AUX_NEXT = range(len(LOADS))
@@ -34,10 +38,11 @@ ITEMS_PER_UNIT = 4  # work items per compute unit (each walks every so-many-th r
 
 
 @dataclass(frozen=True, eq=False)  # compared by identity: it holds arrays
-class ConstraintProgram:
-    """One constraint kernel's constraints as interpreter input: (slot, source) int32 rows of the leaves
-    loaded per row block and of the constants set once, the constant words, (op, dst, a, b) int32 rows of
-    code, and the sizes of the base and extension slot files."""
+class Program:
+    """One interpreter program (a constraint kernel's constraints, or a category's degree-lowering rules):
+    (slot, source) int32 rows of the leaves loaded per row block and of the constants set once, the
+    constant words, (op, dst, a, b) int32 rows of code, and the sizes of the base and extension slot
+    files."""
 
     category: int  # which per-category running sum mode 1 adds to
     leaves: np.ndarray
@@ -47,6 +52,7 @@ class ConstraintProgram:
     base_slots: int
     ext_slots: int
     total: int  # constraints of the whole AIR: the row width of mode 0's output
+    zero_last_row: bool = False  # transition lowering: the table's last row stores 0
 
 
 def _defines() -> str:
@@ -69,7 +75,7 @@ def kernel(rt: Runtime) -> cl.Kernel:
     key = "air_interp"
     if key not in rt.cache:
         program = rt.program_from_source("air_interp", source())
-        rt.cache[key] = cl.Kernel(program, "evaluate_constraints_program")
+        rt.cache[key] = cl.Kernel(program, "run_program")
     return rt.cache[key]
 
 
@@ -81,8 +87,8 @@ class _Uploaded:
     code: cl.Buffer
 
 
-def _upload(rt: Runtime, digest: str, index: int, program: ConstraintProgram) -> _Uploaded:
-    key = ("air_interp_program", digest, index)
+def _upload(rt: Runtime, name: tuple, program: Program) -> _Uploaded:
+    key = ("air_interp_program", *name)
     if key not in rt.cache:
         def buf(a: np.ndarray, dtype) -> cl.Buffer:
             a = np.ascontiguousarray(a, dtype=dtype).ravel()
@@ -104,14 +110,14 @@ def _scratch(rt: Runtime, words: int) -> cl.Buffer:
     return held[1]
 
 
-def launch(rt: Runtime, digest: str, index: int, program: ConstraintProgram, main: cl.Buffer,
-           main_strides: tuple[int, int], aux: cl.Buffer, aux_strides: tuple[int, int, int],
-           challenges: cl.Buffer, weights: cl.Buffer, n_rows: int, step: int, mode: int, out: cl.Buffer,
-           first: int, rows: int) -> None:
-    """Evaluate one program over rows first .. first + rows - 1 (next row at (x + step) mod n_rows), with the
-    generated kernels' meaning of mode and out (stages/air/codegen.py). Program `index` of the set `digest`
-    stays on the device for later launches."""
-    up = _upload(rt, digest, index, program)
+def launch(rt: Runtime, name: tuple, program: Program, main: cl.Buffer, main_strides: tuple[int, int],
+           aux: cl.Buffer, aux_strides: tuple[int, int, int], challenges: cl.Buffer, weights: cl.Buffer,
+           n_rows: int, step: int, mode: int, out: cl.Buffer, first: int, rows: int) -> None:
+    """Run one program over rows first .. first + rows - 1 (next row at (x + step) mod n_rows), with the
+    generated kernels' meaning of mode and out (stages/air/codegen.py) for its constraints; its stores write
+    main and aux. The program, named by `name` (its set's digest, group and index), stays on the device for
+    later launches."""
+    up = _upload(rt, name, program)
     blocks = -(-rows // ROWS_PER_BLOCK)
     items = max(1, min(blocks, ITEMS_PER_UNIT * rt.device.max_compute_units))
     per_item = (program.base_slots + 3 * program.ext_slots) * ROWS_PER_BLOCK
@@ -121,4 +127,5 @@ def launch(rt: Runtime, digest: str, index: int, program: ConstraintProgram, mai
          *(u64(s) for s in aux_strides), challenges, weights, u32(n_rows), u32(step), u32(mode), out,
          u32(first), u32(first + rows), up.leaves, u32(len(program.leaves)), up.consts,
          u32(len(program.consts)), up.values, up.code, u32(len(program.code)), u32(program.category),
-         u32(program.total), scratch, u32(program.base_slots), u32(program.ext_slots))
+         u32(program.total), u32(program.zero_last_row), scratch, u32(program.base_slots),
+         u32(program.ext_slots))

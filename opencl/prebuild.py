@@ -53,13 +53,15 @@ STATIC_PROGRAMS = ("ntt", "ntt_cpu", "tip5", "tip5_cpu")
 
 
 def tasks(kernels: AirKernels) -> list[tuple[str, str]]:
-    """(group, name or "") of each task, the costliest (longest source) first: a lowering group, extend.cl,
-    the constraints (the interpreter, or the generated kernels of a set without its programs), or
-    ("program", name), the build of a hand-written program whose kernels are small (the prover launches
-    them; building is the larger part of their cost)."""
-    cost = {("lowering_main", ""): sum(len(s) for _, s in kernels.lowering_main),
-            ("lowering_aux", ""): sum(len(s) for _, s in kernels.lowering_aux),
-            ("extend", ""): 0}
+    """(group, name or "") of each task, the costliest (longest source) first: extend.cl, the constraints
+    (the interpreter, or the generated kernels of a set without its programs), a lowering group the set
+    has no interpreter programs for (their generated kernels; with programs the constraints' interpreter
+    build serves them), or ("program", name), the build of a hand-written program whose kernels are small
+    (the prover launches them; building is the larger part of their cost)."""
+    cost = {("extend", ""): sum((KERNEL_DIR / f).stat().st_size for f in ("field.cl", "extend.cl"))}
+    for group in ("lowering_main", "lowering_aux"):
+        if not getattr(kernels, f"{group}_programs"):
+            cost[group, ""] = sum(len(s) for _, s in getattr(kernels, group))
     cost["constraints", ""] = (len(air_interp.source()) if kernels.programs
                                else sum(len(s) for _, s in kernels.constraints))
     for name in (*STATIC_PROGRAMS, "device_tables"):

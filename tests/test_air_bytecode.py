@@ -4,6 +4,8 @@ once, slots stay in their files, and reusing a temporary's slot never clobbers a
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -13,13 +15,14 @@ from tvmpd.stages import field as F
 from tvmpd.stages import xfield as X
 from tvmpd.stages.air import bytecode
 from tvmpd.stages.air.constraints import lower, lowered_air
-from tvmpd.stages.air.evaluate import evaluate_every_row
+from tvmpd.stages.air.evaluate import evaluate_every_row, fill_degree_lowering_aux, fill_degree_lowering_main
 
 MASK = (1 << op.KIND_SHIFT) - 1
 
 
-def _run(program: op.ConstraintProgram, main, aux, challenges, step: int, out: np.ndarray) -> None:
-    """Mode 0 of air_interp.cl, row-wise in numpy: out[:, k] = constraint k for every row."""
+def _run(program: op.Program, main, aux, challenges, step: int, out: np.ndarray) -> None:
+    """Mode 0 of air_interp.cl, row-wise in numpy: out[:, k] = constraint k for every row; stores into main
+    and aux (0 in the last row of a transition program's columns)."""
     n = main.shape[0]
     nxt = (np.arange(n) + step) % n
     base: list = [None] * program.base_slots
@@ -56,8 +59,15 @@ def _run(program: op.ConstraintProgram, main, aux, challenges, step: int, out: n
             ext[d] = X.add(ext[a], X.lift(base[b]))
         elif code == op.OP_XMULB:
             ext[d] = X.mul_base(ext[a], base[b])
-        else:
+        elif code in (op.OP_OUT_B, op.OP_OUT_X):
             out[:, d] = X.lift(base[a]) if code == op.OP_OUT_B else ext[a]
+        else:
+            table = main if code == op.OP_STORE_MAIN else aux
+            table[:, d] = ext[a] if code == op.OP_STORE_AUX else base[a]  # STORE_AUX_B: a lifted base value
+            if code == op.OP_STORE_AUX_B:
+                table[:, d, 1:] = 0
+            if program.zero_last_row:
+                table[-1, d] = 0
 
 
 @pytest.mark.parametrize("tables", ["all", "small"])
@@ -79,8 +89,44 @@ def test_programs_equal_numpy_evaluator(tables):
     assert sorted(outputs) == list(range(total))  # every constraint once
 
 
+@pytest.mark.parametrize("tables", ["all", "small"])
+def test_lowering_programs_equal_numpy_fill(tables):
+    air = lowered_air() if tables == "all" else lower(("program", "op_stack", "ram", "jump_stack"))
+    rng = np.random.default_rng(6)
+    n = 8
+    main = random_field(rng, (n, 379))
+    main[:, 149:] = 0
+    aux = random_field(rng, (n, 91, 3))
+    aux[:, 49:] = 0
+    challenges = random_field(rng, (63, 3))
+    want_main = fill_degree_lowering_main(main.copy(), air)
+    want_aux = fill_degree_lowering_aux(want_main, aux.copy(), challenges, air)
+    unused = np.zeros((n, 0, 3), dtype=np.uint64)
+    for program in bytecode.lowering_programs(air, "main"):
+        _run(program, main, aux, challenges, 1, unused)
+    np.testing.assert_array_equal(main, want_main)
+    for program in bytecode.lowering_programs(air, "aux"):
+        _run(program, main, aux, challenges, 1, unused)
+    np.testing.assert_array_equal(aux, want_aux)
+    stores = [d for side in ("main", "aux") for p in bytecode.lowering_programs(air, side)
+              for code, d, _, _ in p.code if code in (op.OP_STORE_MAIN, op.OP_STORE_AUX, op.OP_STORE_AUX_B)]
+    rules = [int(r.lhs.value.col) for side in ("main", "aux")
+             for rs in getattr(air, f"{side}_substitutions").values() for r in rs]
+    assert sorted(stores) == sorted(rules) and len(set(rules)) == len(rules)  # every column once
+
+
+def test_lowering_refuses_reading_a_column_before_it_is_filled():
+    air = lowered_air()
+    rules = air.main_substitutions["transition"]
+    swapped = dict(air.main_substitutions, transition=rules[::-1])  # later rules read earlier ones
+    with pytest.raises(ValueError, match="before it is filled"):
+        bytecode.lowering_programs(dataclasses.replace(air, main_substitutions=swapped), "main")
+
+
 def test_slots_stay_in_their_files():
-    for program in bytecode.programs(lowered_air()):
+    air = lowered_air()
+    for program in (*bytecode.programs(air), *bytecode.lowering_programs(air, "main"),
+                    *bytecode.lowering_programs(air, "aux")):
         slots = [(s, source >> op.KIND_SHIFT in (op.LOAD_MAIN, op.LOAD_MAIN_NEXT))
                  for s, source in program.leaves]
         slots += [(s, source >> op.KIND_SHIFT == op.CONST_BASE) for s, source in program.consts]
@@ -91,7 +137,7 @@ def test_slots_stay_in_their_files():
                 assert max(d, a, b) < program.base_slots
             elif code in (op.OP_XADDB, op.OP_XMULB):
                 assert max(d, a) < program.ext_slots and b < program.base_slots
-            elif code == op.OP_OUT_B:
+            elif code in (op.OP_OUT_B, op.OP_STORE_MAIN, op.OP_STORE_AUX_B):
                 assert a < program.base_slots
             else:
-                assert max(a, 0 if code == op.OP_OUT_X else max(d, b)) < program.ext_slots
+                assert max(a, 0 if code in (op.OP_OUT_X, op.OP_STORE_AUX) else max(d, b)) < program.ext_slots

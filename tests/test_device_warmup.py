@@ -31,8 +31,10 @@ def test_helper_fills_pocl_cache_once(tmp_path: Path, monkeypatch: pytest.Monkey
     assert warmup is not None
     warmup.wait()
     compiled = {path.stem for path in (tmp_path / "pocl").rglob("*.so")}
-    # the interpreter, extend.cl, a lowering kernel, and kernels only a proof launches (LDE, Merkle, FRI)
-    assert {"evaluate_constraints_program", "ext_terms", "lower_main_initial_0"} <= compiled
+    # the interpreter (constraints and degree lowering), extend.cl, and kernels only a proof launches (LDE,
+    # Merkle, FRI); no generated AIR kernel
+    assert {"run_program", "ext_terms"} <= compiled
+    assert not any(name.startswith(("lower_", "evaluate_constraints")) for name in compiled)
     assert any("merkle" in name for name in compiled) and any("fri" in name for name in compiled)
     assert device_warmup.start(key) is None  # recorded: later processes start nothing
 

@@ -1,7 +1,10 @@
-"""OpenCL degree-lowering columns (generated kernels from the kernel cache) equal the numpy fill cell for
-cell."""
+"""OpenCL degree-lowering columns equal the numpy fill cell for cell: the form the device runs (on a CPU
+device the interpreter's programs, stages/air/bytecode.py) and the generated kernels from the kernel cache
+(what GPUs run)."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pytest
@@ -30,8 +33,17 @@ def test_lowering_matches_reference_tables(vectors, device, name):
     np.testing.assert_array_equal(aux, npz["aux"])
 
 
+@pytest.fixture(params=["device's form", "generated"])
+def kernels(request):
+    """The kernel set as the device runs it, then without its lowering programs (the generated kernels)."""
+    full = air_kernels()
+    if request.param == "generated":
+        return dataclasses.replace(full, lowering_main_programs=(), lowering_aux_programs=())
+    return full
+
+
 @pytest.mark.parametrize("chunk", [None, 64])
-def test_lowering_matches_numpy_on_random_tables(device, monkeypatch, chunk):
+def test_lowering_matches_numpy_on_random_tables(device, monkeypatch, chunk, kernels):
     """Also in launches of 64 rows (CPU devices run the generated kernels in launches of CPU_LAUNCH_ROWS
     rows, for pocl's small-grid builds only): rows past a launch's first must land where one launch puts
     them."""
@@ -43,19 +55,19 @@ def test_lowering_matches_numpy_on_random_tables(device, monkeypatch, chunk):
     main = random_field(rng, (n, 379))
     ch = random_field(rng, (63, 3))
     want_main = np_fill_main(main.copy())
-    got_main = air.fill_degree_lowering_main(main.copy(), air_kernels(), device)
+    got_main = air.fill_degree_lowering_main(main.copy(), kernels, device)
     np.testing.assert_array_equal(got_main, want_main)
     aux = random_field(rng, (n, 91, 3))
     want = np_fill_aux(want_main, aux.copy(), ch)
-    got = air.fill_degree_lowering_aux(want_main, aux.copy(), ch, air_kernels(), device)
+    got = air.fill_degree_lowering_aux(want_main, aux.copy(), ch, kernels, device)
     np.testing.assert_array_equal(got, want)
 
 
-def test_lowering_device_layout(device):
+@pytest.mark.parametrize("n", [32, 45, 2])  # 45: a partial row block and lane group; 2: the least
+def test_lowering_device_layout(device, kernels, n):
     from tvmpd.opencl.runtime import get_runtime
 
     rng = np.random.default_rng(8)
-    n = 32
     main = random_field(rng, (n, 379))
     aux = random_field(rng, (n, 91, 3))
     ch = random_field(rng, (63, 3))
@@ -64,8 +76,8 @@ def test_lowering_device_layout(device):
     rt = get_runtime(device)
     mbuf = rt.to_device(np.ascontiguousarray(main.T))
     abuf = rt.to_device(np.ascontiguousarray(aux.reshape(n, 273).T))
-    air.fill_degree_lowering_main_device(rt, air_kernels(), mbuf, n)
-    air.fill_degree_lowering_aux_device(rt, air_kernels(), mbuf, abuf, ch, n)
+    air.fill_degree_lowering_main_device(rt, kernels, mbuf, n)
+    air.fill_degree_lowering_aux_device(rt, kernels, mbuf, abuf, ch, n)
     np.testing.assert_array_equal(rt.from_device(mbuf, (379, n)).T, want_main)
     np.testing.assert_array_equal(rt.from_device(abuf, (273, n)).T.reshape(n, 91, 3), want_aux)
 

@@ -32,12 +32,17 @@ def test_tasks_cover_every_build_once() -> None:
     kernels = air_kernels()
     work = prebuild.tasks(kernels)
     assert len(work) == len(set(work))
-    groups = {"constraints", "lowering_main", "lowering_aux", "extend", "program"}
-    assert {group for group, _ in work} == groups
-    assert ("constraints", "") in work  # the interpreter: one build for every constraint
+    assert {group for group, _ in work} == {"constraints", "extend", "program"}
+    assert ("constraints", "") in work  # the interpreter: one build for every constraint and lowering rule
     programs = {name for group, name in work if group == "program"}
     assert programs == {*prebuild.STATIC_PROGRAMS, "device_tables"}
-    assert work[0] == ("lowering_main", "")  # the longest source first
+    assert work[0] == ("extend", "")  # the longest source first
+    # a set without the interpreter's programs builds its generated kernels (what a GPU runs)
+    generated = dataclasses.replace(kernels, programs=(), lowering_main_programs=(), lowering_aux_programs=())
+    work = prebuild.tasks(generated)
+    groups = {"constraints", "lowering_main", "lowering_aux", "extend", "program"}
+    assert {group for group, _ in work} == groups
+    assert work[0] == ("constraints", "")
 
 
 def test_prebuild_fills_pocl_cache_and_runs_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -47,16 +52,18 @@ def test_prebuild_fills_pocl_cache_and_runs_once(tmp_path: Path, monkeypatch: py
     monkeypatch.delenv("POCL_KERNEL_CACHE", raising=False)
     rt = get_runtime(_pocl_key())
     full = air_kernels()
-    # a small set (one lowering kernel each side) keeps the cold build short
+    # the interpreter's set (a CPU device's); one generated lowering kernel each side, without their
+    # programs, keeps the cold build short and covers the generated kernels' tasks
     kernels = dataclasses.replace(full, digest="test-" + full.digest, lowering_main=full.lowering_main[:1],
-                                  lowering_aux=full.lowering_aux[-1:])
+                                  lowering_aux=full.lowering_aux[-1:], lowering_main_programs=(),
+                                  lowering_aux_programs=())
     build = prebuild.start(rt, kernels, sum(lowered_air().counts().values()), processes=2)
     assert build is not None
     seconds = build.wait()
     names = [n for n, _ in kernels.lowering_main + kernels.lowering_aux]
     assert set(seconds) >= {"constraints", "lowering_main", "lowering_aux", "extend", "tip5"}
     compiled = _compiled(tmp_path / "pocl")
-    assert set(names) | {"ext_terms", "ext_scan_apply", "evaluate_constraints_program"} <= compiled
+    assert set(names) | {"ext_terms", "ext_scan_apply", "run_program"} <= compiled
     assert prebuild.marker(rt, kernels).exists()
     assert prebuild.start(rt, kernels, 1) is None  # recorded: later processes skip it
 
@@ -78,7 +85,8 @@ def test_failed_helper_is_logged_and_not_recorded(tmp_path: Path, monkeypatch: p
     # a kernel that does not compile: the helper exits with pocl's build error
     broken = (("evaluate_constraints_0", "__kernel void evaluate_constraints_0(__global ulong *x) { y; }"),)
     kernels = dataclasses.replace(full, digest="broken-" + full.digest, constraints=broken,
-                                  programs=(), lowering_main=(), lowering_aux=())
+                                  programs=(), lowering_main=(), lowering_aux=(), lowering_main_programs=(),
+                                  lowering_aux_programs=())
     build = prebuild.start(rt, kernels, 1, processes=1)
     assert build is not None
     build.wait()

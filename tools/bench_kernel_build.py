@@ -47,7 +47,8 @@ def measure(key: str, rows: int, repeat: int, generated: bool) -> tuple[float, f
 
     kernels = air_kernels()
     if generated:
-        kernels = dataclasses.replace(kernels, programs=())
+        kernels = dataclasses.replace(kernels, programs=(), lowering_main_programs=(),
+                                      lowering_aux_programs=())
     rt = get_runtime(key)
     rt.cache.clear()  # a fresh build for each form
     t = time.perf_counter()

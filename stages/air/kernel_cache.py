@@ -53,14 +53,21 @@ def cache_root() -> Path:
 
 def build(air: LoweredAir, digest: str) -> AirKernels:
     """Generate the kernel set of a lowered AIR in memory (tests use it on part of the AIR)."""
-    return AirKernels(
+    return _with_programs(AirKernels(
         digest=digest,
         constraints=tuple(codegen.constraint_kernels(air)),
         lowering_main=tuple(codegen.lowering_kernels(air, "main")),
         lowering_aux=tuple(codegen.lowering_kernels(air, "aux")),
         defines=tuple(codegen.index_defines().items()),
-        programs=bytecode.programs(air),
-    )
+    ), air)
+
+
+def _with_programs(kernels: AirKernels, air: LoweredAir) -> AirKernels:
+    """The set with the interpreter's programs of `air` (the CPU form of its constraint and lowering
+    kernels)."""
+    return dataclasses.replace(kernels, programs=bytecode.programs(air),
+                               lowering_main_programs=bytecode.lowering_programs(air, "main"),
+                               lowering_aux_programs=bytecode.lowering_programs(air, "aux"))
 
 
 def _write(kernels: AirKernels, target: Path) -> None:
@@ -123,7 +130,7 @@ def air_kernels() -> AirKernels:
     if kernels is None or kernels.digest != kernels_digest():
         raise RuntimeError(f"kernel cache {cache_root()} holds a broken set {kernels_digest()}: delete that "
                            "directory and it is generated again")
-    return dataclasses.replace(kernels, programs=bytecode.programs(lowered_air()))
+    return _with_programs(kernels, lowered_air())
 
 
 def start_prebuild(device_key: str) -> prebuild.Prebuild | None:
