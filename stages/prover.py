@@ -58,13 +58,19 @@ class _StageClock:
             self.on_stage(name)
 
 
-def main_table(aet, degree_lowered: bool = True, allocate: Callable | None = None) -> np.ndarray:
+def main_table(aet, degree_lowered: bool = True, allocate: Callable | None = None,
+               compiled: bool = True) -> np.ndarray:
     """The padded master main table (h, 379) of an execution with its degree-lowering columns, or without
     them, (h, 149), if degree_lowered is False: prove_table(..., degree_lowered=False) then fills them, on
     the device for OpenCL backends (much faster than numpy for large tables). allocate(shape) gives the
-    array the (h, 149) table is written into (the daemon's shared memory)."""
+    array the (h, 149) table is written into (the daemon's shared memory). compiled: filled by numba's
+    compiled loops (False: in numpy, for a process whose numba cache is cold; the same table)."""
     from tvmpd.stages.air.evaluate import fill_degree_lowering_main
-    from tvmpd.stages.air.fill import fill_main_table
+
+    if compiled:
+        from tvmpd.stages.air.fill import fill_main_table
+    else:
+        from tvmpd.stages.air.fill_numpy import fill_main_table
 
     if not degree_lowered:
         out = None if allocate is None else allocate((int(aet.padded_height), NUM_MAIN_BASE_COLUMNS))
@@ -89,14 +95,14 @@ def backend_for(device_key: str | None, cache_lde: bool | None = None, memory_mo
 def prove(claim, aet, seed: bytes | None = None, device_key: str | None = None,
           on_stage: Callable[[str], None] | None = None, progress: Progress | None = None,
           params: StarkParams | None = None, cache_lde: bool | None = None,
-          backend: Backend | None = None) -> np.ndarray:
+          backend: Backend | None = None, compiled: bool = True) -> np.ndarray:
     """Prove an execution: claim (program_digest, version, input, output) and its AET -> proof elements.
     The backend (default: backend_for(device_key, cache_lde)) fills the main table's degree-lowering
-    columns (on the device for an OpenCL one)."""
+    columns (on the device for an OpenCL one); compiled: main_table's."""
     clock = _StageClock(on_stage, progress)
     clock.begin("main table")
     backend = backend if backend is not None else backend_for(device_key, cache_lde)
-    table = main_table(aet, degree_lowered=False)
+    table = main_table(aet, degree_lowered=False, compiled=compiled)
     clock.begin(None)
     return prove_table(claim, table, seed=seed, backend=backend, params=params, on_stage=on_stage,
                        progress=progress, degree_lowered=False)

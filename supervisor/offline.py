@@ -151,12 +151,10 @@ def prove(request: str, output: str | None, seed: str | None, backend: str, devi
         kernels_warmup = device_warmup.start(device, memory_mode, keep_cosets)
     from tvmpd.stages import vm
 
-    reference_cycles = None
-    if not vm.loop_cached():  # first run here: numba's compile, the VM loop's in the background
-        vm.warm_up_for_one_job()
-        reference_cycles = vm.REFERENCE_CYCLES
-        _stderr(f"VM compiled (first run here; the loop compiles in the background): "
-                f"{time.perf_counter() - started:.2f}s")
+    # First run here (numba's cache cold): the VM, the AET and the table fill run without numba's compile,
+    # which a background helper does once the proof is written.
+    cold = not vm.loop_cached()
+    reference_cycles = vm.REFERENCE_CYCLES if cold else None
     try:
         job = jobs.parse_request(_read_request(request))
         done = jobs.execute(job, reference_cycles=reference_cycles)
@@ -178,7 +176,7 @@ def prove(request: str, output: str | None, seed: str | None, backend: str, devi
     prover_backend = backend_for(device, memory_mode=memory_mode, keep_cosets=keep_cosets)
     try:
         proof = stark_prove(job.claim, done.aet, seed=seed_bytes, device_key=device, on_stage=display.start,
-                            progress=display.end, backend=prover_backend)
+                            progress=display.end, backend=prover_backend, compiled=not cold)
     except DeviceTooSmall as exc:
         raise click.ClickException(str(exc)) from None
     finally:
@@ -197,6 +195,10 @@ def prove(request: str, output: str | None, seed: str | None, backend: str, devi
             raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from None
     total = time.perf_counter() - started
     _stderr(f"proof: {len(proof)} field elements, {len(blob)} bytes, total {total:.2f}s")
+    if cold:
+        vm.compile_in_background()
+        _stderr("first run here: the VM ran without numba's compiled loops, which now compile in the "
+                "background for the next run")
 
 
 @click.command()

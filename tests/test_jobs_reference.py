@@ -1,6 +1,6 @@
-"""jobs.execute with reference_cycles (a cold `tvmpd prove`, stages/vm/warmup.warm_up_for_one_job): the
-plain interpreter runs the job up to that many cycles and gives what the compiled loop gives; a longer
-run goes on to the compiled loop; the job's own cycle limit still fails the job."""
+"""jobs.execute with reference_cycles (a cold `tvmpd prove`, stages/vm/warmup.compile_in_background): the
+plain interpreter and the numpy AET run the job up to that many cycles and give what the compiled loops
+give; a longer run goes on to the compiled loop; the job's own cycle limit still fails the job."""
 
 from __future__ import annotations
 
@@ -39,17 +39,20 @@ def test_the_jobs_cycle_limit_still_applies():
     assert done.kind == "error" and "CycleLimitExceeded" in done.message
 
 
-def test_one_job_warm_up_compiles_the_loop_in_the_background(monkeypatch):
+def test_a_cold_process_leaves_the_compile_to_the_background(monkeypatch):
     from tvmpd.stages.vm import warmup
 
-    started, rest = [], []
+    started, compiled = [], []
     monkeypatch.setattr(warmup.subprocess, "Popen", lambda args, **kw: started.append((args, kw)))
-    monkeypatch.setattr(warmup, "_warm_rest", lambda: rest.append(True))
+    monkeypatch.setattr(warmup, "_warm_rest", lambda: compiled.append("rest"))
+    monkeypatch.setattr(warmup, "_warm_loop", lambda: compiled.append("loop"))
     monkeypatch.setattr(warmup, "loop_cached", lambda: True)
-    warmup.warm_up_for_one_job()
-    assert not started and not rest  # cached: nothing to do
+    warmup.compile_in_background()
+    assert not started  # cached: nothing to do
     monkeypatch.setattr(warmup, "loop_cached", lambda: False)
-    warmup.warm_up_for_one_job()
+    warmup.compile_in_background()
     (args, kw), = started
-    assert kw["start_new_session"] and "os.nice(19)" in args[-1] and "_warm_loop_locked" in args[-1]
-    assert rest == [True]  # the AET and fills here, not waiting for the loop
+    assert kw["start_new_session"] and "os.nice(19)" in args[-1] and "_warm_all_locked" in args[-1]
+    assert not compiled  # nothing compiles in the calling process
+    warmup._warm_all_locked()  # what the helper runs: everything, the loop last
+    assert compiled == ["rest", "loop"]

@@ -16,7 +16,7 @@ _NAMES = {
     "program": ("Program",),
     "types": ("SUPPORTED_PROOF_VERSIONS", "Claim", "NonDeterminism", "PublicInput", "digest_from_hex",
               "digest_to_hex", "unsupported_version_message"),
-    "warmup": ("REFERENCE_CYCLES", "loop_cached", "warm_up", "warm_up_for_one_job"),
+    "warmup": ("REFERENCE_CYCLES", "compile_in_background", "loop_cached", "warm_up"),
 }
 _MODULE_OF = {name: module for module, names in _NAMES.items() for name in names}
 __all__ = list(_MODULE_OF)

@@ -1,7 +1,10 @@
 """The algebraic execution trace (AET): everything the nine tables are filled from.
 
-Built from the interpreter's raw recording with numpy; layouts follow the team contract (all arrays
-uint64, canonical field values, upstream column order).
+Built from the interpreter's raw recording; layouts follow the team contract (all arrays uint64, canonical
+field values, upstream column order). The row loops come in two forms with the same results: compiled
+(numba, cached on disk: the fast one once compiled) and vectorised numpy (no compile: for a process whose
+numba cache is cold, where the compile, about 4 s of CPU, would cost more than the job; build_aet's
+`compiled`).
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from dataclasses import dataclass, field
 import numba as nb
 import numpy as np
 
+from tvmpd.stages import field as F
+from tvmpd.stages.tip5 import permutation_trace
 from tvmpd.stages.tip5_numba import nb_invert_or_zero, nb_mul, nb_permute_trace, nb_sub
 
 from .isa import P, op_stack_delta
@@ -87,6 +92,12 @@ def u32_table_height(entries: np.ndarray) -> int:
     return total
 
 
+def _u32_table_height_numpy(entries: np.ndarray) -> int:
+    """u32_table_height without numba (Python ints: the entries are distinct operations, few)."""
+    rows = entries.tolist()
+    return sum(1 + int(rhs if ci == 30 else max(lhs, rhs)).bit_length() for ci, lhs, rhs, _ in rows)
+
+
 def next_power_of_two(n: int) -> int:
     return 1 if n <= 1 else 1 << (n - 1).bit_length()
 
@@ -138,11 +149,12 @@ def _coprocessor_rows(events: np.ndarray, traces: np.ndarray):
     return hash_rows, sponge_rows
 
 
-def program_hash_traces(words: list[int]) -> np.ndarray:
+def program_hash_traces(words: list[int], compiled: bool = True) -> np.ndarray:
     """Permutation traces (k, 6, 16) of absorbing the padded program into a variable-length sponge."""
     padded = words + [1] + [0] * 9
     padded = padded[:padded_program_length(len(words))]
-    return _absorb_traces(np.array(padded, dtype=np.uint64)).reshape(-1, 6, 16)
+    absorb = _absorb_traces if compiled else _absorb_traces_numpy
+    return absorb(np.array(padded, dtype=np.uint64)).reshape(-1, 6, 16)
 
 
 @nb.njit(cache=True)
@@ -293,8 +305,144 @@ def _cascade(program_traces: np.ndarray, traces: np.ndarray):
     return limbs, mult
 
 
-def build_aet(program: Program, rec: Recording) -> AET:
-    """Turn the interpreter's Recording into the AET arrays."""
+# ---------------------------------------------------------------------------------------------
+# the same loops in vectorised numpy
+
+
+def _coprocessor_rows_numpy(events: np.ndarray, traces: np.ndarray):
+    """_coprocessor_rows without numba."""
+    events = np.asarray(events, dtype=np.uint64)
+    traced = events[events != 40]  # one trace each, in call order
+    is_hash = traced == 18
+    hash_rows = _hash_rows(traces[is_hash], traced[is_hash])
+    sponge_events = events[events != 18]
+    counts = np.where(sponge_events == 40, 1, 6)
+    sponge_rows = np.zeros((int(counts.sum()), 18), dtype=np.uint64)
+    sponge_rows[:, 0] = np.repeat(sponge_events, counts)
+    starts = np.cumsum(counts) - counts
+    at = (starts[sponge_events != 40][:, None] + np.arange(6)).reshape(-1)
+    sponge_rows[at, 1] = np.tile(np.arange(6, dtype=np.uint64), int(np.count_nonzero(~is_hash)))
+    sponge_rows[at, 2:] = traces[~is_hash].reshape(-1, 16)
+    return hash_rows, sponge_rows
+
+
+def _absorb_traces_numpy(padded: np.ndarray) -> np.ndarray:
+    """_absorb_traces without numba: stages/tip5.py's permutation, a few per program."""
+    state = [0] * 16
+    traces = []
+    for t in range(padded.shape[0] // 10):
+        trace = permutation_trace([int(x) for x in padded[10 * t:10 * t + 10]] + state[10:])
+        traces.append(trace)
+        state = [int(x) for x in trace[5]]
+    return np.concatenate(traces).astype(np.uint64) if traces else np.zeros((0, 16), dtype=np.uint64)
+
+
+def _cascade_numpy(program_traces: np.ndarray, traces: np.ndarray):
+    """_cascade without numba."""
+    looked_up = np.concatenate([program_traces, traces])[:, :5, :4].reshape(-1)
+    mont = F.mul(looked_up, np.uint64(_MONTGOMERY_R))
+    limbs = ((mont[:, None] >> np.array([0, 16, 32, 48], dtype=np.uint64)) & np.uint64(0xFFFF)).reshape(-1)
+    unique, first, counts = np.unique(limbs, return_index=True, return_counts=True)
+    order = np.argsort(first, kind="stable")
+    return unique[order].astype(np.uint64), counts[order].astype(np.uint64)
+
+
+def _fill_processor_numpy(proc, ips, tops, opcode_at, nia_at, delta_at, jump_events, decomposed):
+    """_fill_processor without numba, row blocks at a time."""
+    n = ips.shape[0]
+    parts, inv_rows, inv_vals = [], [], []
+    osp = 16
+    for r0 in range(0, n, _NUMPY_BLOCK):
+        r1 = min(n, r0 + _NUMPY_BLOCK)
+        osp, part = _processor_block_numpy(proc, r0, r1, ips[r0:r1], tops, osp, opcode_at, nia_at, delta_at,
+                                           jump_events, decomposed, inv_rows, inv_vals)
+        parts.append(part)
+    if inv_rows:
+        values = np.concatenate(inv_vals)
+        nonzero = values != 0
+        rows = np.concatenate(inv_rows)[nonzero]
+        if rows.size:
+            proc[rows, HV0] = F.batch_inv(values[nonzero])
+    return np.concatenate(parts) if parts else np.zeros((0, 4), dtype=np.uint64)
+
+
+_NUMPY_BLOCK = 1 << 15  # processor rows per numpy block: the temporaries stay small
+
+
+def _processor_block_numpy(proc, r0, r1, ips, tops, osp_start, opcode_at, nia_at, delta_at, jump_events,
+                           decomposed, inv_rows, inv_vals):  # noqa: C901
+    """Processor rows r0 .. r1 - 1; returns the op-stack pointer at row r1 and the rows' op-stack
+    entries, and appends the (rows, values) whose inverses go into HV0."""
+    n = tops.shape[0]
+    blk = proc[r0:r1]
+    blk[:] = 0
+    blk[:, CLK] = np.arange(r0, r1, dtype=np.uint64)
+    blk[:, IP] = ips
+    ci = opcode_at[ips].astype(np.uint64)
+    blk[:, CI] = ci
+    nia = nia_at[ips]
+    blk[:, NIA] = nia
+    for bit in range(7):
+        blk[:, IB0 + bit] = (ci >> np.uint64(bit)) & np.uint64(1)
+    if jump_events.shape[0]:
+        idx = np.searchsorted(jump_events[:, 0], np.arange(r0, r1, dtype=np.uint64), side="right") - 1
+        has = idx >= 0
+        for j in range(3):
+            blk[has, JSP + j] = jump_events[idx[has], 1 + j]
+    tb = tops[r0:r1]
+    blk[:, ST0:ST0 + 16] = tb[:, ::-1]
+    delta = delta_at[ips]
+    osp = np.empty(r1 - r0 + 1, dtype=np.int64)
+    osp[0] = osp_start
+    np.cumsum(delta, out=osp[1:])
+    osp[1:] += osp_start
+    blk[:, OSP] = osp[:-1].astype(np.uint64)
+
+    rows = np.flatnonzero(decomposed[ci.astype(np.int64)])
+    for bit in range(4):
+        blk[rows, HV0 + bit] = (nia[rows] >> np.uint64(bit)) & np.uint64(1)
+    skiz = np.flatnonzero(ci == 2)  # HV0 = st0^-1, HV1..5 decompose the next instruction
+    inv_rows.append(skiz + r0)
+    inv_vals.append(tb[skiz, 15])
+    v = nia[skiz]
+    blk[skiz, HV0 + 1] = v % np.uint64(2)
+    blk[skiz, HV0 + 2] = (v >> np.uint64(1)) % np.uint64(4)
+    blk[skiz, HV0 + 3] = (v >> np.uint64(3)) % np.uint64(4)
+    blk[skiz, HV0 + 4] = (v >> np.uint64(5)) % np.uint64(4)
+    blk[skiz, HV0 + 5] = v >> np.uint64(7)
+    for opcode, a, b in ((32, 9, 10), (58, 14, 15)):  # recurse_or_return: st6 - st5; eq: st1 - st0
+        r = np.flatnonzero(ci == opcode)
+        inv_rows.append(r + r0)
+        inv_vals.append(F.sub(tb[r, a], tb[r, b]))
+    split = np.flatnonzero(ci == 4)  # (hi - (2^32 - 1))^-1 where lo is not 0
+    x = tb[split, 15]
+    inv_rows.append(split + r0)
+    inv_vals.append(np.where(x & np.uint64(0xFFFFFFFF), F.sub(x >> np.uint64(32), np.uint64(0xFFFFFFFF)),
+                             np.uint64(0)))
+
+    # op-stack entries, as _fill_processor writes them
+    moving = np.flatnonzero(delta)
+    counts = np.abs(delta[moving])
+    total = int(counts.sum())
+    part = np.zeros((total, 4), dtype=np.uint64)
+    if total:
+        local = np.repeat(moving, counts)
+        d = delta[local]
+        j = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+        grow = d > 0
+        row = local + r0
+        part[:, 0] = row
+        part[:, 1] = ~grow
+        part[:, 2] = np.where(grow, osp[local] + j, osp[local] - 1 - j)
+        src_row = np.where(grow, row, np.minimum(row + 1, n - 1))
+        src_col = np.where(grow, j, np.clip(-1 - d - j, 0, 15))
+        part[:, 3] = tops[src_row, src_col]
+    return int(osp[-1]), part
+
+
+def build_aet(program: Program, rec: Recording, compiled: bool = True) -> AET:
+    """Turn the interpreter's Recording into the AET arrays; compiled: with the numba loops (False: numpy,
+    no compile)."""
     words = program.words()
     n_words = len(program.instructions)
     instructions = program.instructions
@@ -318,8 +466,8 @@ def build_aet(program: Program, rec: Recording) -> AET:
     jump_events = rec.jump_events
     # every cell is written by _fill_processor: the pages are faulted in as it writes them, not zeroed first
     proc = np.empty((n, PROCESSOR_WIDTH), dtype=np.uint64)
-    op_stack = _fill_processor(proc, ips, tops, opcode_at, nia_at, delta_at, jump_events,
-                               _ARG_DECOMPOSED_MASK)
+    fill_processor = _fill_processor if compiled else _fill_processor_numpy
+    op_stack = fill_processor(proc, ips, tops, opcode_at, nia_at, delta_at, jump_events, _ARG_DECOMPOSED_MASK)
     if rec.helper_cycles.size:
         proc[rec.helper_cycles, HV0:HV0 + 6] = rec.helper_values
     multiplicities = np.bincount(ips, minlength=n_words).astype(np.uint64)
@@ -328,12 +476,13 @@ def build_aet(program: Program, rec: Recording) -> AET:
     ram = rec.ram_log
 
     # ---- hash coprocessor ----
-    prog = program_hash_traces(words)
+    prog = program_hash_traces(words, compiled)
     program_hash = _hash_rows(prog, np.full(prog.shape[0], 18))
-    hash_trace, sponge_trace = _coprocessor_rows(rec.hash_events, rec.hash_traces)
+    coprocessor_rows = _coprocessor_rows if compiled else _coprocessor_rows_numpy
+    hash_trace, sponge_trace = coprocessor_rows(rec.hash_events, rec.hash_traces)
 
     # cascade: 16-bit limbs of the Montgomery form of state[0..4) of every round input, first-seen order
-    cascade_limbs, cascade_mult = _cascade(prog, rec.hash_traces)
+    cascade_limbs, cascade_mult = (_cascade if compiled else _cascade_numpy)(prog, rec.hash_traces)
     low = (cascade_limbs & np.uint64(0xFF)).astype(np.int64)
     high = (cascade_limbs >> np.uint64(8)).astype(np.int64)
     lookup_mult = (np.bincount(low, minlength=LOOKUP_TABLE_HEIGHT)
@@ -351,7 +500,7 @@ def build_aet(program: Program, rec: Recording) -> AET:
         "Hash": program_hash.shape[0] + sponge_trace.shape[0] + hash_trace.shape[0],
         "Cascade": int(cascade_limbs.shape[0]),
         "Lookup": LOOKUP_TABLE_HEIGHT,
-        "U32": u32_table_height(u32),
+        "U32": (u32_table_height if compiled else _u32_table_height_numpy)(u32),
     }
     return AET(
         program_words=np.array(words, dtype=np.uint64),

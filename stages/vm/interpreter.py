@@ -648,13 +648,14 @@ def run(program: Program, public_input: Sequence[int] | PublicInput,
         non_determinism: NonDeterminism | None = None, max_cycles: int | None = None, progress=None,
         reference: bool = False):
     """Run like the reference's `VM::trace_execution`: returns (output, AET); raises VMError on failure.
-    `progress` is execute's progress callback. reference: on the plain interpreter (execute_reference, the
-    same results) rather than the compiled loop, for a process whose loop is not compiled yet."""
+    `progress` is execute's progress callback. reference: on the plain interpreter (execute_reference) with
+    the AET built in numpy (the same results) rather than by numba's compiled loops, for a process whose
+    numba cache is cold."""
     from .aet import build_aet
 
     engine = execute_reference if reference else execute
     output, rec = engine(program, public_input, non_determinism, max_cycles, progress)
-    return output, build_aet(program, rec)
+    return output, build_aet(program, rec, compiled=not reference)
 
 
 def run_claim(claim, program: Program, non_determinism: NonDeterminism | None = None,

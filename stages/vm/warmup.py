@@ -50,13 +50,14 @@ def _warm_rest() -> None:
 
 
 _HELPER_CODE = "from tvmpd.stages.vm.warmup import _warm_loop; _warm_loop()"
-# The background helper of warm_up_for_one_job: lowest priority, under the machine-wide lock.
+# The background helper of compile_in_background: lowest priority, under the machine-wide lock.
 _BACKGROUND_CODE = ("import os; os.nice(19); "
-                    "from tvmpd.stages.vm.warmup import _warm_loop_locked; _warm_loop_locked()")
+                    "from tvmpd.stages.vm.warmup import _warm_all_locked; _warm_all_locked()")
 
 # A process without the compiled loop runs a job of up to this many cycles on the plain interpreter (about
-# 5 us a cycle: some 5 s at most) rather than wait for the loop's compile (13-20 s); a longer job then goes
-# on to the compiled loop (compiling it itself where the background helper has not cached it yet).
+# 5 us a cycle: some 5 s at most) rather than wait for numba's compile (the loop 13-20 s, the AET and fills
+# about 9 s of CPU); a longer job then goes on to the compiled loop (compiling it itself where the
+# background helper has not cached it yet).
 REFERENCE_CYCLES = 1 << 20
 
 
@@ -98,23 +99,24 @@ def _compile_lock() -> Iterator[None]:
         lock.close()  # releases the lock if this process holds it
 
 
-def _warm_loop_locked() -> None:
-    """Compile the loop under the machine-wide lock unless another process has cached it meanwhile."""
+def _warm_all_locked() -> None:
+    """Compile everything warm_up covers under the machine-wide lock unless another process has cached it
+    meanwhile (the loop is compiled last: cached, it stands for the rest)."""
     with _compile_lock():
         if not loop_cached():
+            _warm_rest()
             _warm_loop()
 
 
-def warm_up_for_one_job() -> None:
-    """A cold process's short way to its first job (`tvmpd prove`): compile (or load) what every job needs
-    here (the AET, the table fills), and the loop in a helper of lowest priority that outlives this
-    process, so that numba's cache holds it for the next one; meanwhile run the job with `run(...,
-    reference=True)` (up to REFERENCE_CYCLES). Nothing to do where the loop is cached."""
+def compile_in_background() -> None:
+    """What a cold process (`tvmpd prove` on an empty numba cache) calls once its job is done: it ran the
+    job without numba (`run(..., reference=True)`, up to REFERENCE_CYCLES, and the numpy table fill), and
+    leaves the compile to a helper of lowest priority that outlives it, so that numba's cache holds the
+    loop, the AET and the fills for the next process. Nothing to do where the loop is cached."""
     if loop_cached():
         return
     subprocess.Popen([sys.executable, "-c", _BACKGROUND_CODE], stdin=subprocess.DEVNULL,
                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    _warm_rest()
 
 
 def warm_up() -> None:
