@@ -53,11 +53,13 @@ STATIC_PROGRAMS = ("ntt", "ntt_cpu", "tip5", "tip5_cpu")
 
 
 def tasks(kernels: AirKernels) -> list[tuple[str, str]]:
-    """(group, name or "") of each task, the costliest (longest source) first: extend.cl, the constraints
-    (the interpreter, or the generated kernels of a set without its programs), a lowering group the set
-    has no interpreter programs for (their generated kernels; with programs the constraints' interpreter
-    build serves them), or ("program", name), the build of a hand-written program whose kernels are small
-    (the prover launches them; building is the larger part of their cost)."""
+    """(group, name or "") of each task: extend.cl, the constraints (the interpreter, or the generated
+    kernels of a set without its programs), a lowering group the set has no interpreter programs for
+    (their generated kernels; with programs the constraints' interpreter build serves them), or ("program",
+    name), the build of a hand-written program whose kernels are small (the prover launches them; building
+    is the larger part of their cost). The AIR's tasks come first, the costliest (longest source) first,
+    as the warm-up proof beside them (stages/device_warmup.py) waits for them; then the programs, which
+    that proof builds itself where they are not done yet."""
     cost = {("extend", ""): sum((KERNEL_DIR / f).stat().st_size for f in ("field.cl", "extend.cl"))}
     for group in ("lowering_main", "lowering_aux"):
         if not getattr(kernels, f"{group}_programs"):
@@ -67,7 +69,7 @@ def tasks(kernels: AirKernels) -> list[tuple[str, str]]:
     for name in (*STATIC_PROGRAMS, "device_tables"):
         files = PROGRAMS.get(name, ("field.cl", "device_tables.cl"))
         cost["program", name] = sum((KERNEL_DIR / f).stat().st_size for f in files)
-    return sorted(cost, key=lambda k: -cost[k])
+    return sorted(cost, key=lambda k: (k[0] == "program", -cost[k]))
 
 
 def run_task(rt: Runtime, kernels: AirKernels, num_constraints: int, group: str, name: str) -> None:
@@ -119,6 +121,8 @@ class Prebuild:
         self.seconds: dict[str, float] = {}
         self.errors: list[str] = []
         self._threads: list[threading.Thread] = []
+        self._done = threading.Condition()  # notified as each task finishes and as each helper ends
+        self._waited = False
         self._marker = marker(rt, kernels)
         self._marker.parent.mkdir(parents=True, exist_ok=True)
         self._lock = open(self._marker.parent / f"{kernels.digest}.lock", "w")  # noqa: SIM115 (until wait)
@@ -127,6 +131,7 @@ class Prebuild:
         except BlockingIOError:
             return  # another process builds this set; wait() waits for its lock
         work = tasks(kernels)
+        self._names = {name or group for group, name in work}
         todo: queue.SimpleQueue = queue.SimpleQueue()
         for task in work:
             todo.put(task)
@@ -154,7 +159,9 @@ class Prebuild:
                 answer = proc.stdout.readline().split()
                 if not answer:
                     break
-                self.seconds[name or group] = float(answer[0])
+                with self._done:
+                    self.seconds[name or group] = float(answer[0])
+                    self._done.notify_all()
             proc.stdin.close()
         except OSError:
             pass  # the helper died: its exit status and error output say why
@@ -162,11 +169,29 @@ class Prebuild:
             err.seek(0)
             self.errors.append(err.read().strip()[-2000:] or f"helper exited with {proc.returncode}")
         err.close()
+        with self._done:
+            self._done.notify_all()
+
+    def wait_for(self, *names: str) -> None:
+        """Block until those of the named tasks this set has (a group such as "extend" or "constraints", or a
+        program's name) are built, or no helper is left to build them (one failed: the caller then builds
+        what is missing itself); where another process holds the set's lock, until it has built the whole
+        set."""
+        if not self._threads:
+            self.wait()
+            return
+        wanted = [name for name in names if name in self._names]
+        with self._done:
+            self._done.wait_for(lambda: all(name in self.seconds for name in wanted)
+                                or not any(thread.is_alive() for thread in self._threads))
 
     def wait(self) -> dict[str, float]:
         """Block until the set is built (here or by the process holding the lock); the seconds of each task
         built here. A helper that failed is logged as a warning: the prover then builds what is missing
         itself, as without a prebuild."""
+        if self._waited:
+            return self.seconds
+        self._waited = True
         for thread in self._threads:
             thread.join()
         if self._threads:

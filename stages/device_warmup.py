@@ -1,16 +1,17 @@
-"""A cold CPU device's kernel builds and first launches in a helper process, beside the VM's numba compile.
+"""A cold CPU device's kernel builds and first launches in a helper process, beside the caller's own work.
 
-pocl compiles each kernel at its first launch. On a fresh machine the first proof therefore paid, after
-the VM's compile, every first launch of the hand-written kernels (6.5 s of a cold 2^12 proof on 16 cores,
-against 0.56 s warm). start() runs them in a helper instead (`python -m tvmpd.stages.device_warmup KEY
-MODE KEEP`): it builds the AIR kernels (opencl/prebuild.py, in its own helpers) and then proves a table of
-random rows at the height of the warm-up proof of `halt` (2^8) in the caller's memory mode. That proof is
-thrown away; its launches are the ones any proof makes (a proof launches the same kernels at every height,
-in the same pieces on a CPU, opencl/runtime.py), so pocl's cache then holds them all. One helper per machine
-works at a time (a lock file; the others wait, then find the marker); a marker file named by the kernel set,
-the device and pocl's cache directory records a finished warm-up, so later processes start nothing. Only
-where the prebuild pays off (pocl with its kernel cache on); GPUs build their programs at the first proof
-and keep them in pyopencl's binary cache.
+pocl compiles each kernel at its first launch. On a fresh machine the first proof therefore paid every
+first launch of the hand-written kernels (6.5 s of a cold 2^12 proof on 16 cores, against 0.56 s warm).
+start() runs them in a helper instead (`python -m tvmpd.stages.device_warmup KEY MODE KEEP`): it starts the
+AIR kernels' build (opencl/prebuild.py, in its own helpers) and meanwhile proves a table of random rows at
+the height of the warm-up proof of `halt` (2^8) in the caller's memory mode, each stage that launches an AIR
+kernel waiting for the helper that builds it (pocl would compile it a second time). That proof is thrown
+away; its launches are the ones any proof makes (a proof launches the same kernels at every height, in the
+same pieces on a CPU, opencl/runtime.py), so pocl's cache then holds them all. One helper per machine works
+at a time (a lock file; the others wait, then find the marker); a marker file named by the kernel set, the
+device and pocl's cache directory records a finished warm-up, so later processes start nothing. Only where
+the prebuild pays off (pocl with its kernel cache on); GPUs build their programs at the first proof and keep
+them in pyopencl's binary cache.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from tvmpd.stages.air.columns import NUM_MAIN_BASE_COLUMNS
 log = logging.getLogger(__name__)
 
 WARMUP_LOG2 = 8  # the padded height of `halt`, whose proof the daemon's warm-up makes
-WAIT_S = 900.0  # longest wait for a helper (a cold warm-up takes about 20 s on two cores)
+WAIT_S = 900.0  # longest wait for a helper (a cold warm-up takes about 12 s on two cores)
 _P = 2**64 - 2**32 + 1
 
 
@@ -98,13 +99,22 @@ def warm(device_key: str, memory_mode: str = "auto", keep_cosets: str = "auto") 
         if marker.exists():  # another helper finished while this one waited
             return
         build = start_prebuild(device_key)
-        if build is not None:
-            build.wait()
+
+        def before(stage: str) -> None:
+            # The AIR kernels come from the prebuild's helpers, which run beside this proof: a stage that
+            # launches one waits for it, as pocl would compile it a second time here.
+            if build is not None and stage.startswith("main"):
+                build.wait_for("constraints", "lowering_main")  # the main table's degree lowering
+            elif build is not None and stage.startswith("aux"):
+                build.wait_for("extend", "lowering_aux")
+
         shape = (1 << WARMUP_LOG2, NUM_MAIN_BASE_COLUMNS)
         rows = np.random.default_rng().integers(0, _P, shape, dtype=np.uint64)
         claim = vm.Claim(vm.Program.from_tasm("halt").digest())  # any claim: the proof is not kept
         backend = backend_for(device_key, memory_mode=memory_mode, keep_cosets=keep_cosets)
-        prove_table(claim, rows, backend=backend, degree_lowered=False)
+        prove_table(claim, rows, backend=backend, degree_lowered=False, on_stage=before)
+        if build is not None:
+            build.wait()
         marker.touch()
 
 
