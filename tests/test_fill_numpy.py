@@ -5,14 +5,12 @@ u32-heavy one."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
 from tests.conftest import VECTORS
-from tests.test_vm_compiled import runs
+from tests.test_vm_compiled import _assert_same_arrays, runs
 from tvmpd.stages.air import fill, fill_numpy
 from tvmpd.stages.vm import VMError, build_aet, execute_reference
 from tvmpd.stages.vm.program import Program
@@ -23,12 +21,7 @@ REQUESTS = sorted(p.stem for p in (VECTORS / "requests").glob("*.req") if not p.
 
 def _assert_same(program: Program, rec) -> None:
     compiled, plain = build_aet(program, rec), build_aet(program, rec, compiled=False)
-    for f in dataclasses.fields(compiled):
-        x, y = getattr(compiled, f.name), getattr(plain, f.name)
-        if isinstance(x, np.ndarray):
-            assert x.dtype == y.dtype and x.shape == y.shape and np.array_equal(x, y), f.name
-        else:
-            assert x == y, f.name
+    _assert_same_arrays(compiled, plain)
     assert fill_numpy.table_heights(plain) == fill.table_heights(plain)
     for base_only in (True, False):
         want = fill.fill_main_table(compiled, base_only=base_only)

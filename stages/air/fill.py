@@ -803,8 +803,9 @@ def _u32_into(main, c0, entries, total, num_rows, inv_bits_minus_33):  # noqa: C
             main[r, c0 + j] = pad[j]
 
 
-def fill_u32(main: np.ndarray, c0: int, entries: np.ndarray, num_rows: int) -> None:
-    """U32 table into main[:, c0:c0+10]: one section per entry [CI, lhs, rhs, multiplicity], then padding."""
+def u32_entries(entries) -> np.ndarray:
+    """The AET's U32 entries [CI, lhs, rhs, multiplicity] as a C-contiguous (k, 4) uint64 array, checked:
+    u32 operands, U32-table instructions."""
     entries = np.ascontiguousarray(_arr(entries, 4, "u32_entries"))
     if entries.shape[0]:
         if int(entries[:, 1:3].max()) >= 2**32:
@@ -812,6 +813,12 @@ def fill_u32(main: np.ndarray, c0: int, entries: np.ndarray, num_rows: int) -> N
         unknown = ~np.isin(entries[:, 0], np.array(U32_OPS, dtype=_U))
         if unknown.any():
             raise ValueError(f"not a u32 table instruction: opcode {int(entries[unknown, 0][0])}")
+    return entries
+
+
+def fill_u32(main: np.ndarray, c0: int, entries: np.ndarray, num_rows: int) -> None:
+    """U32 table into main[:, c0:c0+10]: one section per entry [CI, lhs, rhs, multiplicity], then padding."""
+    entries = u32_entries(entries)
     total = _u32_height(entries)
     if total > num_rows:
         raise ValueError(f"U32 table needs {total} rows, more than {num_rows}")
@@ -824,8 +831,12 @@ def fill_u32(main: np.ndarray, c0: int, entries: np.ndarray, num_rows: int) -> N
 
 def table_heights(aet) -> dict[str, int]:
     """Unpadded heights of the nine tables, computed from the AET's arrays as the reference does."""
+    return heights_with_u32(aet, _u32_height(np.ascontiguousarray(_arr(aet.u32_entries, 4, "u32_entries"))))
+
+
+def heights_with_u32(aet, u32_rows: int) -> dict[str, int]:
+    """table_heights given the U32 table's height (which fill_numpy.py counts without numba)."""
     n_words = np.asarray(aet.program_words).reshape(-1).size
-    u32 = np.ascontiguousarray(_arr(aet.u32_entries, 4, "u32_entries"))
     return {
         "Program": -(-(n_words + 1) // 10) * 10,
         "Processor": int(np.shape(aet.processor_trace)[0]),
@@ -838,8 +849,26 @@ def table_heights(aet) -> dict[str, int]:
         ),
         "Cascade": np.asarray(aet.cascade_limbs).reshape(-1).size,
         "Lookup": 256,
-        "U32": _u32_height(u32),
+        "U32": u32_rows,
     }
+
+
+def main_table_target(aet, num_rows: int | None, base_only: bool, out: np.ndarray | None,
+                      heights: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(processor trace, the array to fill) of fill_main_table's arguments, checked: the height a power of
+    two that holds every table (`heights`), `out` (if given) C-contiguous uint64 of the table's shape."""
+    h = int(aet.padded_height if num_rows is None else num_rows)
+    proc = _arr(aet.processor_trace, PROC_WIDTH, "processor_trace")
+    if proc.shape[0] == 0:
+        raise ValueError("processor trace is empty")
+    needed = max(heights.values())
+    if h < needed or h & (h - 1):
+        raise ValueError(f"table height {h} must be a power of two >= the longest table ({needed})")
+    width = NUM_MAIN_BASE_COLUMNS if base_only else NUM_MASTER_MAIN_COLUMNS
+    if out is not None and (out.shape != (h, width) or out.dtype != _U or not out.flags.c_contiguous):
+        raise ValueError(f"out must be a C-contiguous ({h}, {width}) uint64 array, "
+                         f"got {out.shape} {out.dtype}")
+    return proc, np.empty((h, width), dtype=_U) if out is None else out
 
 
 @nb.njit(cache=True, nogil=True)
@@ -860,20 +889,8 @@ def fill_main_table(aet, num_rows: int | None = None, base_only: bool = False,
     out with base_only (num_rows, 149): less to build and ship when a device fills them.
     num_rows defaults to aet.padded_height (the trace-domain length for default parameters). With `out`
     (a C-contiguous uint64 array of that shape, e.g. in shared memory) the table is written there."""
-    h = int(aet.padded_height if num_rows is None else num_rows)
-    proc = _arr(aet.processor_trace, PROC_WIDTH, "processor_trace")
-    n = proc.shape[0]
-    if n == 0:
-        raise ValueError("processor trace is empty")
-    needed = max(table_heights(aet).values())
-    if h < needed or h & (h - 1):
-        raise ValueError(f"table height {h} must be a power of two >= the longest table ({needed})")
-
-    width = NUM_MAIN_BASE_COLUMNS if base_only else NUM_MASTER_MAIN_COLUMNS
-    if out is not None and (out.shape != (h, width) or out.dtype != _U or not out.flags.c_contiguous):
-        raise ValueError(f"out must be a C-contiguous ({h}, {width}) uint64 array, "
-                         f"got {out.shape} {out.dtype}")
-    main = np.empty((h, width), dtype=_U) if out is None else out
+    proc, main = main_table_target(aet, num_rows, base_only, out, table_heights(aet))
+    h, n = main.shape[0], proc.shape[0]
     start = MAIN_TABLE_START
     hashes = hash_parts(aet.program_hash_trace, aet.sponge_trace, aet.hash_trace)
     hash_end = sum(trace.shape[0] for trace, _, _ in hashes)

@@ -14,7 +14,6 @@ from tvmpd.stages import field as F
 from tvmpd.stages.air.columns import (
     MAIN_TABLE_START,
     NUM_MAIN_BASE_COLUMNS,
-    NUM_MASTER_MAIN_COLUMNS,
     CascadeMain,
     HashMain,
     JumpStackMain,
@@ -38,14 +37,15 @@ from tvmpd.stages.air.fill import (
     OP_SPLIT,
     PADDING_OP_STACK,
     PADDING_RAM,
-    PROC_WIDTH,
-    U32_OPS,
     _arr,
     _bezout_fast,
     _bezout_quadratic,
     _local,
     check_clock_jumps,
     hash_parts,
+    heights_with_u32,
+    main_table_target,
+    u32_entries,
 )
 
 P = F.P
@@ -265,16 +265,11 @@ def _pow(base: np.ndarray, exponents: np.ndarray) -> np.ndarray:
 def fill_u32(block: np.ndarray, entries: np.ndarray) -> None:
     """U32 table into block: one section per entry [CI, lhs, rhs, multiplicity] (the operands shifted right
     bit by bit until the dominant one is 0), then padding."""
-    entries = _arr(entries, 4, "u32_entries")
+    entries = u32_entries(entries)
     c = {col.name: _local(col) for col in U32Main}
     block[:] = 0
     total = 0
     if entries.shape[0]:
-        if int(entries[:, 1:3].max()) >= 2**32:
-            raise ValueError("U32 table operands must be u32")
-        unknown = ~np.isin(entries[:, 0], np.array(U32_OPS, dtype=_U))
-        if unknown.any():
-            raise ValueError(f"not a u32 table instruction: opcode {int(entries[unknown, 0][0])}")
         lengths = u32_section_lengths(entries)
         total = int(lengths.sum())
         if total > block.shape[0]:
@@ -322,38 +317,14 @@ def fill_u32(block: np.ndarray, entries: np.ndarray) -> None:
 
 def table_heights(aet) -> dict[str, int]:
     """fill.table_heights without numba."""
-    n_words = np.asarray(aet.program_words).reshape(-1).size
-    u32 = _arr(aet.u32_entries, 4, "u32_entries")
-    return {
-        "Program": -(-(n_words + 1) // 10) * 10,
-        "Processor": int(np.shape(aet.processor_trace)[0]),
-        "OpStack": _arr(aet.op_stack_underflow_trace, 4, "op_stack_underflow_trace").shape[0],
-        "Ram": _arr(aet.ram_trace, 4, "ram_trace").shape[0],
-        "JumpStack": int(np.shape(aet.processor_trace)[0]),
-        "Hash": sum(_arr(t, 18, "hash traces").shape[0]
-                    for t in (aet.program_hash_trace, aet.sponge_trace, aet.hash_trace)),
-        "Cascade": np.asarray(aet.cascade_limbs).reshape(-1).size,
-        "Lookup": 256,
-        "U32": int(u32_section_lengths(u32).sum()),
-    }
+    return heights_with_u32(aet, int(u32_section_lengths(_arr(aet.u32_entries, 4, "u32_entries")).sum()))
 
 
 def fill_main_table(aet, num_rows: int | None = None, base_only: bool = False,
                     out: np.ndarray | None = None) -> np.ndarray:
     """fill.fill_main_table in numpy: the master main table (num_rows, 379), or its 149 base columns with
     base_only, written into `out` when given; same contract and cells."""
-    h = int(aet.padded_height if num_rows is None else num_rows)
-    proc = _arr(aet.processor_trace, PROC_WIDTH, "processor_trace")
-    if proc.shape[0] == 0:
-        raise ValueError("processor trace is empty")
-    needed = max(table_heights(aet).values())
-    if h < needed or h & (h - 1):
-        raise ValueError(f"table height {h} must be a power of two >= the longest table ({needed})")
-    width = NUM_MAIN_BASE_COLUMNS if base_only else NUM_MASTER_MAIN_COLUMNS
-    if out is not None and (out.shape != (h, width) or out.dtype != _U or not out.flags.c_contiguous):
-        raise ValueError(f"out must be a C-contiguous ({h}, {width}) uint64 array, "
-                         f"got {out.shape} {out.dtype}")
-    main = np.empty((h, width), dtype=_U) if out is None else out
+    proc, main = main_table_target(aet, num_rows, base_only, out, table_heights(aet))
     jumps = [fill_op_stack(_block(main, OpStackMain), aet.op_stack_underflow_trace),
              fill_ram(_block(main, RamMain), aet.ram_trace),
              fill_jump_stack(_block(main, JumpStackMain), proc)]
