@@ -147,7 +147,7 @@ def prove(request: str, output: str | None, seed: str | None, backend: str, devi
     if backend == "opencl":
         from tvmpd.stages import device_warmup
 
-        # pocl, first run here: the kernels built and first launched in a helper while the VM compiles
+        # pocl, first run here: the kernels built and first launched in a helper while the VM runs
         kernels_warmup = device_warmup.start(device, memory_mode, keep_cosets)
     from tvmpd.stages import vm
 

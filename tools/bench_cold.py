@@ -5,7 +5,9 @@ Each height gets a fresh cache directory (XDG_CACHE_HOME and NUMBA_CACHE_DIR bel
 first `tvmpd prove` there; the background processes it leaves (numba's compile at lowest priority, the
 kernel warm-up helper) are waited for, then the warm runs prove the same request again. The workload is
 tools/bench_prove.py's counting loop (tools/loadgen.py request_fields). Wall and CPU times are the command's
-(CPU: user + system of it and the children it waited for; the background compile is not counted).
+(CPU: user + system of it and the children it waited for; the background compile is not counted); the
+cold run's "VM s" and "kernels s" are the moments (from the command's start) `tvmpd prove` reports its run
+executed and the kernel warm-up helper done.
 
     python3 tools/bench_cold.py --log2 12 14 16
     python3 tools/bench_cold.py --device 0:0 --log2 12 --warm-runs 2 --tree /path/to/other/checkout
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -68,9 +71,15 @@ def _run(tree: Path, env: dict[str, str], args: list[str]) -> Ran:
     return time.perf_counter() - t, _children_cpu() - cpu, result
 
 
-def measure(tree: Path, log2: int, device: str | None, warm_runs: int) -> list[tuple[str, float, float]]:
-    """[(run, wall s, CPU s)] of one cold and warm_runs warm proofs at 2^log2 in tree; raises on a failed
-    or unverified proof."""
+def _reported(stderr: str, label: str) -> float | None:
+    """The seconds `tvmpd prove` printed after `label` on standard error, if it printed that line."""
+    found = re.search(rf"^{re.escape(label)}.*?([0-9.]+)s$", stderr, re.MULTILINE)
+    return float(found.group(1)) if found else None
+
+
+def measure(tree: Path, log2: int, device: str | None, warm_runs: int) -> list[tuple[str, float, float, str]]:
+    """[(run, wall s, CPU s, stderr)] of one cold and warm_runs warm proofs at 2^log2 in tree; raises on a
+    failed or unverified proof."""
     rows = []
     with tempfile.TemporaryDirectory(prefix="tvmpd-cold-") as cache:
         env = dict(os.environ, XDG_CACHE_HOME=cache, NUMBA_CACHE_DIR=str(Path(cache) / "numba"),
@@ -85,7 +94,7 @@ def measure(tree: Path, log2: int, device: str | None, warm_runs: int) -> list[t
             checked = _run(tree, env, ["verify", str(request), str(proof)])[2]
             if checked.returncode != 0:
                 raise RuntimeError(f"2^{log2} {run}: proof not verified: {checked.stdout.strip()}")
-            rows.append((run, wall, cpu))
+            rows.append((run, wall, cpu, result.stderr.replace("\r", "\n")))
             _wait_for_background()
     return rows
 
@@ -100,15 +109,19 @@ def main() -> None:
                              "default: this one")
     args = parser.parse_args()
     trees = args.tree or [ROOT]
-    print(f"{'tree':<24} {'log2':>4} {'cold s':>8} {'cold CPU':>9} {'warm s':>14} {'cold/warm':>9}")
+    print(f"{'tree':<24} {'log2':>4} {'cold s':>8} {'cold CPU':>9} {'VM s':>6} {'kernels s':>9} "
+          f"{'warm s':>14} {'cold/warm':>9}")
     for tree in trees:
         for log2 in args.log2:
             rows = measure(tree.resolve(), log2, args.device, args.warm_runs)
-            (_, cold, cold_cpu), warm = rows[0], [wall for _, wall, _ in rows[1:]]
+            (_, cold, cold_cpu, stderr), warm = rows[0], [wall for _, wall, _, _ in rows[1:]]
+            vm_s, kernels_s = (_reported(stderr, label) for label in ("executed:", "kernels built"))
+            phases = " ".join(f"{'-' if v is None else f'{v:.2f}':>{w}}"
+                              for v, w in ((vm_s, 6), (kernels_s, 9)))
             warm_text = ", ".join(f"{w:.2f}" for w in warm) or "-"
             ratio = f"{cold / min(warm):.1f}x" if warm else "-"
             name = tree.name or str(tree)
-            print(f"{name:<24} {log2:>4} {cold:>8.2f} {cold_cpu:>9.1f} {warm_text:>14} {ratio:>9}",
+            print(f"{name:<24} {log2:>4} {cold:>8.2f} {cold_cpu:>9.1f} {phases} {warm_text:>14} {ratio:>9}",
                   flush=True)
 
 
