@@ -15,6 +15,7 @@ import numba as nb
 import numpy as np
 
 from tvmpd.stages import field as F
+from tvmpd.stages.air import fill, fill_numpy
 from tvmpd.stages.tip5 import permutation_trace
 from tvmpd.stages.tip5_numba import nb_invert_or_zero, nb_mul, nb_permute_trace, nb_sub
 
@@ -77,25 +78,6 @@ class AET:
 def padded_program_length(num_words: int) -> int:
     """Program table height: words plus at least one padding 1, rounded up to a multiple of 10."""
     return -(-(num_words + 1) // 10) * 10
-
-
-@nb.njit(cache=True)
-def u32_table_height(entries: np.ndarray) -> int:
-    """Sum of per-entry section lengths: 1 if the dominant operand is 0, else 2 + floor(log2)."""
-    total = 0
-    for k in range(entries.shape[0]):
-        dominant = entries[k, 2] if entries[k, 0] == 30 else max(entries[k, 1], entries[k, 2])
-        total += 1
-        while dominant:
-            total += 1
-            dominant >>= np.uint64(1)
-    return total
-
-
-def _u32_table_height_numpy(entries: np.ndarray) -> int:
-    """u32_table_height without numba (Python ints: the entries are distinct operations, few)."""
-    rows = entries.tolist()
-    return sum(1 + int(rhs if ci == 30 else max(lhs, rhs)).bit_length() for ci, lhs, rhs, _ in rows)
 
 
 def next_power_of_two(n: int) -> int:
@@ -471,9 +453,6 @@ def build_aet(program: Program, rec: Recording, compiled: bool = True) -> AET:
     if rec.helper_cycles.size:
         proc[rec.helper_cycles, HV0:HV0 + 6] = rec.helper_values
     multiplicities = np.bincount(ips, minlength=n_words).astype(np.uint64)
-    total = op_stack.shape[0]
-
-    ram = rec.ram_log
 
     # ---- hash coprocessor ----
     prog = program_hash_traces(words, compiled)
@@ -488,33 +467,21 @@ def build_aet(program: Program, rec: Recording, compiled: bool = True) -> AET:
     lookup_mult = (np.bincount(low, minlength=LOOKUP_TABLE_HEIGHT)
                    + np.bincount(high, minlength=LOOKUP_TABLE_HEIGHT)).astype(np.uint64)
 
-    # ---- u32 ----
-    u32 = rec.u32_entries
-
-    heights = {
-        "Program": padded_program_length(n_words),
-        "Processor": n,
-        "OpStack": total,
-        "Ram": ram.shape[0],
-        "JumpStack": n,
-        "Hash": program_hash.shape[0] + sponge_trace.shape[0] + hash_trace.shape[0],
-        "Cascade": int(cascade_limbs.shape[0]),
-        "Lookup": LOOKUP_TABLE_HEIGHT,
-        "U32": (u32_table_height if compiled else _u32_table_height_numpy)(u32),
-    }
-    return AET(
+    aet = AET(
         program_words=np.array(words, dtype=np.uint64),
         processor_trace=proc,
         instruction_multiplicities=multiplicities,
         op_stack_underflow_trace=op_stack,
-        ram_trace=ram,
+        ram_trace=rec.ram_log,
         program_hash_trace=program_hash,
         sponge_trace=sponge_trace,
         hash_trace=hash_trace,
         cascade_limbs=cascade_limbs,
         cascade_multiplicities=cascade_mult,
         lookup_multiplicities=lookup_mult,
-        u32_entries=u32,
-        table_heights=heights,
-        padded_height=next_power_of_two(max(heights.values())),
+        u32_entries=rec.u32_entries,
     )
+    # the heights as the main-table fill counts them from these arrays (the U32 table's with or without numba)
+    aet.table_heights = (fill if compiled else fill_numpy).table_heights(aet)
+    aet.padded_height = next_power_of_two(max(aet.table_heights.values()))
+    return aet
