@@ -87,7 +87,8 @@ def _lock(marker: Path) -> Iterator[None]:
 
 
 def warm(device_key: str, memory_mode: str = "auto", keep_cosets: str = "auto") -> None:
-    """The helper's work, in this process: the AIR kernels' build, then the proof of random rows."""
+    """The helper's work, in this process: the AIR kernels' build (in its own helpers) and, beside it, the
+    proof of random rows."""
     from tvmpd.stages import vm
     from tvmpd.stages.air.kernel_cache import start_prebuild
     from tvmpd.stages.prover import backend_for, prove_table
@@ -103,9 +104,11 @@ def warm(device_key: str, memory_mode: str = "auto", keep_cosets: str = "auto") 
         def before(stage: str) -> None:
             # The AIR kernels come from the prebuild's helpers, which run beside this proof: a stage that
             # launches one waits for it, as pocl would compile it a second time here.
-            if build is not None and stage.startswith("main"):
+            if build is None:
+                return
+            if stage.startswith("main"):
                 build.wait_for("constraints", "lowering_main")  # the main table's degree lowering
-            elif build is not None and stage.startswith("aux"):
+            elif stage.startswith("aux"):
                 build.wait_for("extend", "lowering_aux")
 
         shape = (1 << WARMUP_LOG2, NUM_MAIN_BASE_COLUMNS)
