@@ -231,20 +231,20 @@ def _interpret_lowering(rt: Runtime, kernels: AirKernels, group: str, main: cl.B
 
 def _run_main_lowering(rt: Runtime, kernels: AirKernels, buf: cl.Buffer, n: int, row_stride: int,
                        col_stride: int) -> None:
-    _rows(n)
+    rows = _rows(n)  # checked for both forms
     if interpreted(rt, kernels, "lowering_main"):
         strides = (row_stride, col_stride)
         _interpret_lowering(rt, kernels, "lowering_main", buf, strides, buf, (0, 0, 0), buf, n)
         return
     for kernel in _build_group(rt, kernels, "lowering_main"):
         launch_rows(rt, kernel, n, rt.group_size(kernel, LOCAL_SIZE), buf, _U(row_stride), _U(col_stride),
-                    _rows(n))
+                    rows)
 
 
 def _run_aux_lowering(rt: Runtime, kernels: AirKernels, main_buf: cl.Buffer, main_strides: tuple[int, int],
                       aux_buf: cl.Buffer, aux_strides: tuple[int, int, int], challenges: cl.Buffer,
                       n: int) -> None:
-    _rows(n)
+    rows = _rows(n)  # checked for both forms
     if interpreted(rt, kernels, "lowering_aux"):
         _interpret_lowering(rt, kernels, "lowering_aux", main_buf, main_strides, aux_buf, aux_strides,
                             challenges, n)
@@ -252,7 +252,7 @@ def _run_aux_lowering(rt: Runtime, kernels: AirKernels, main_buf: cl.Buffer, mai
     strides = [_U(s) for s in main_strides], [_U(s) for s in aux_strides]
     for kernel in _build_group(rt, kernels, "lowering_aux"):
         launch_rows(rt, kernel, n, rt.group_size(kernel, LOCAL_SIZE), main_buf, *strides[0], aux_buf,
-                    *strides[1], challenges, _rows(n))
+                    *strides[1], challenges, rows)
 
 
 def fill_degree_lowering_main_device(rt: Runtime, kernels: AirKernels, main: cl.Buffer, n: int) -> None:
