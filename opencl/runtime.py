@@ -26,9 +26,11 @@ BUILD_OPTIONS = ("-cl-std=CL1.2",)
 
 # pocl compiles a kernel once per work-group size, zero or non-zero global offset, and grid class (every
 # dimension under 2^16 work-items or not). Runtime.launch therefore enqueues a CPU launch in pieces of at
-# most CPU_GRID work-items along dimension 0, the first piece one work-group: every launch of two groups or
-# more uses the same two small-grid variants, which the warm-up proof compiles, and no later proof of any
-# size compiles another (a 2^16 proof after `tvmpd build` compiled 17 large-grid variants before).
+# most CPU_GRID work-items along dimension 0 (a 2^16 proof after `tvmpd build` compiled 17 large-grid
+# variants before), each with a non-zero offset: the launch gets one more dimension, of one work-item at
+# offset 1, which the kernels do not read. Every launch of a kernel with a given work-group size then uses
+# one variant, which the warm-up proof compiles; with the first piece at offset zero, each kernel cost two
+# compiles (`goffs0` and not), some 5 s of CPU in a cold 2^12 proof on the 2-core machine.
 CPU_GRID = 1 << 15
 
 # What every device must offer tvmpd's kernels (opencl/README.md says why for each): OpenCL C 1.2
@@ -177,17 +179,24 @@ class Runtime:
     def launch(self, kernel: cl.Kernel, gsize: tuple[int, ...], lsize: tuple[int, ...] | None, *args,
                wait_for=None) -> cl.Event:
         """Enqueue kernel over gsize in groups of lsize (gsize[0] a multiple of lsize[0]) and return the event
-        of its last launch; on a CPU device in pieces along dimension 0 (CPU_GRID). The kernel must index by
-        get_global_id, which includes a piece's offset (get_group_id does not)."""
+        of its last launch; on a CPU device in pieces along dimension 0 (CPU_GRID), each at a non-zero
+        global offset (a launch of under three dimensions gets a last one of one work-item at offset 1).
+        The kernel must index by get_global_id, which includes a piece's offset (get_group_id does not),
+        and must not read the added dimension."""
         if lsize is None or not self.device.type & cl.device_type.CPU:
             return kernel(self.queue, gsize, lsize, *args, wait_for=wait_for)
-        group, rest = lsize[0], tuple(gsize[1:])
+        group, rest, local = lsize[0], tuple(gsize[1:]), tuple(lsize)
+        tail = (0,) * len(rest)
+        if len(gsize) < 3:
+            rest, local, tail = rest + (1,), local + (1,), tail + (1,)
         step = max(group, CPU_GRID // group * group)
         start, event = 0, None
         while start < gsize[0]:
-            size = group if start == 0 else min(step, gsize[0] - start)
-            offset = (start,) + (0,) * len(rest) if start else None
-            event = kernel(self.queue, (size,) + rest, lsize, *args, global_offset=offset,
+            # a three-dimensional launch has no spare dimension: its first piece, one work-group, is at
+            # offset zero and the kernel gets a second variant for it
+            size = group if start == 0 and not any(tail) else min(step, gsize[0] - start)
+            offset = (start,) + tail if start or any(tail) else None
+            event = kernel(self.queue, (size,) + rest, local, *args, global_offset=offset,
                            wait_for=None if start else wait_for)  # the in-order queue orders the rest
             start += size
         return event

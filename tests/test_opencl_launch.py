@@ -1,5 +1,6 @@
-"""Runtime.launch: on a CPU device a launch goes in pieces along dimension 0 (the first one work-group, the
-others at most CPU_GRID work-items at a global offset), and every work-item still runs exactly once."""
+"""Runtime.launch: on a CPU device a launch goes in pieces of at most CPU_GRID work-items along dimension 0,
+each at a non-zero global offset (pocl then compiles one variant of the kernel per work-group size), and every
+work-item still runs exactly once."""
 
 from __future__ import annotations
 
@@ -38,6 +39,27 @@ def test_launch_covers_every_item_once(rt, monkeypatch, groups, grid, rows):
     got = rt.from_device(out, (rows, width), dtype=np.uint32)
     assert np.array_equal(got, np.tile(1 + np.arange(width, dtype=np.uint32), (rows, 1)))
     if rt.device.type & cl.device_type.CPU:
-        assert calls[0] == ((local, rows), None)  # one work-group at offset zero first
-        assert all(g[0] <= max(local, grid) and off is not None for g, off in calls[1:])
-        assert len(calls) == 1 + -(-(width - local) // grid)
+        # an added third dimension of one work-item at offset 1: no piece is at offset zero
+        assert all(g[1:] == (rows, 1) and off[1:] == (0, 1) for g, off in calls)
+        assert [off[0] for _, off in calls] == list(range(0, width, max(local, grid // local * local)))
+        assert all(g[0] <= max(local, grid) for g, _ in calls)
+
+
+_KERNEL_3D = """
+__kernel void mark3(__global uint *out, const uint width) {
+    const uint i = get_global_id(0), j = get_global_id(1), k = get_global_id(2);
+    out[(k * 2 + j) * width + i] += 1 + i;
+}
+"""
+
+
+def test_three_dimensional_launch_keeps_its_dimensions(rt, monkeypatch):
+    """A launch of three dimensions has no spare one: its first work-group goes at offset zero, the rest at
+    their offsets, each item once."""
+    monkeypatch.setattr(rtm, "CPU_GRID", 64)
+    local, width = 16, 16 * 9
+    kernel = cl.Program(rt.context, _KERNEL_3D).build().mark3
+    out = rt.to_device(np.zeros(width * 6, dtype=np.uint32))
+    rt.launch(kernel, (width, 2, 3), (local, 1, 1), out, np.uint32(width)).wait()
+    got = rt.from_device(out, (6, width), dtype=np.uint32)
+    assert np.array_equal(got, np.tile(1 + np.arange(width, dtype=np.uint32), (6, 1)))
