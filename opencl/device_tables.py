@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pyopencl as cl
@@ -23,7 +22,6 @@ from tvmpd.opencl.ntt import coset_evaluate_device, coset_interpolate_device, in
 from tvmpd.opencl.runtime import Runtime
 
 P = 2**64 - 2**32 + 1
-KERNEL_DIR = Path(__file__).resolve().parent
 EVAL_BLOCK = 8  # columns per work-item in evaluate_partial_kernel (device_tables.cl)
 EVAL_GROUPS = 64  # work-groups per column block of evaluate_partial_kernel
 # On a CPU: few small groups, so that each work-item sums many rows (its setup, two powers of each point,
@@ -38,9 +36,9 @@ CPU_RUN_GROUP = 64  # CPU devices: work-group size of this file's other kernels 
 
 
 def build_program(rt: Runtime) -> cl.Program:
-    """device_tables.cl (with field.cl) built for this context (once)."""
-    source = "\n".join((KERNEL_DIR / f).read_text() for f in ("field.cl", "device_tables.cl"))
-    return rt.program_from_source("device_tables", source)
+    """device_tables.cl (with field.cl) built for this context (once; on a CPU the program of every
+    hand-written kernel, runtime.PROGRAMS)."""
+    return rt.program("device_tables")
 
 
 def _kernel(rt: Runtime, name: str) -> cl.Kernel:

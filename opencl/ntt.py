@@ -200,7 +200,7 @@ def _columns(rt: Runtime, src, dst, tw, ncols: int, log_short: int, log_n: int, 
     """ntt_cpu_column_kernel on ncols columns, one work-item (and work-group) each; see ntt_cpu.cl."""
     if ncols == 0:
         return
-    kern = rt.kernel("ntt_cpu", "ntt_cpu_column_kernel")
+    kern = rt.kernel("cpu", "ntt_cpu_column_kernel")
     kern(rt.queue, (ncols,), (1,), src, dst, tw, table if table is not None else tw,
          np.uint32(int(table is not None)), np.uint64(factor), np.uint64(src_stride), np.uint64(dst_stride),
          np.uint64(src_off), np.uint64(dst_off), np.uint32(log_short), np.uint32(log_n), np.uint32(fold),

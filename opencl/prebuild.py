@@ -34,7 +34,7 @@ import numpy as np
 import platformdirs
 import pyopencl as cl
 
-from tvmpd.opencl import air, air_interp, device_tables
+from tvmpd.opencl import air, air_interp
 from tvmpd.opencl.air import AirKernels
 from tvmpd.opencl.devices import POCL_PLATFORM
 from tvmpd.opencl.runtime import KERNEL_DIR, PROGRAMS, Runtime, get_runtime
@@ -48,8 +48,8 @@ def wanted(rt: Runtime) -> bool:
             and os.environ.get("POCL_KERNEL_CACHE", "1") != "0")
 
 
-# of runtime.PROGRAMS, those a proof on a CPU device builds
-STATIC_PROGRAMS = ("ntt", "ntt_cpu", "tip5", "tip5_cpu")
+# of runtime.PROGRAMS, those a proof on a CPU device builds (one holding every hand-written kernel)
+STATIC_PROGRAMS = ("cpu",)
 
 
 def tasks(kernels: AirKernels) -> list[tuple[str, str]]:
@@ -66,9 +66,8 @@ def tasks(kernels: AirKernels) -> list[tuple[str, str]]:
             cost[group, ""] = sum(len(s) for _, s in getattr(kernels, group))
     cost["constraints", ""] = (len(air_interp.source()) if kernels.programs
                                else sum(len(s) for _, s in kernels.constraints))
-    for name in (*STATIC_PROGRAMS, "device_tables"):
-        files = PROGRAMS.get(name, ("field.cl", "device_tables.cl"))
-        cost["program", name] = sum((KERNEL_DIR / f).stat().st_size for f in files)
+    for name in STATIC_PROGRAMS:
+        cost["program", name] = sum((KERNEL_DIR / f).stat().st_size for f in PROGRAMS[name])
     return sorted(cost, key=lambda k: (k[0] == "program", -cost[k]))
 
 
@@ -76,10 +75,7 @@ def run_task(rt: Runtime, kernels: AirKernels, num_constraints: int, group: str,
     """Build one task's program or kernels and launch the kernels once, as the prover does, on ROWS rows
     of zeros."""
     if group == "program":
-        if name == "device_tables":
-            device_tables.build_program(rt)
-        else:
-            rt.program(name)
+        rt.program(name)
         return
     n = ROWS
     main = rt.to_device(np.zeros(air.NUM_MAIN * n, dtype=np.uint64))

@@ -54,7 +54,7 @@ def absorb_rows_device(rt: Runtime, data, n: int, ncols: int, col_stride: int, s
     args = (data, np.uint32(n), np.uint32(ncols), np.uint64(col_stride), states, np.uint32(int(first)),
             np.uint32(int(last)), out, np.uint32(out_offset))
     if cpu_shaped(rt):  # work-groups of one work-item: pocl's loop over several gave nothing more
-        rt.launch(rt.kernel("tip5_cpu", "tip5_absorb_rows_vec_kernel"), (-(-n // VEC_ROWS),), (1,), *args)
+        rt.launch(rt.kernel("cpu", "tip5_absorb_rows_vec_kernel"), (-(-n // VEC_ROWS),), (1,), *args)
     else:
         _launch(rt, "tip5_absorb_rows_kernel", n, *args)
 

@@ -54,8 +54,8 @@ def main() -> int:
     head = ("program", "kernel", "regs", "spill st", "spill ld", "stack", "smem")
     print("{:<14} {:<34} {:>5} {:>9} {:>9} {:>6} {:>6}".format(*head))
     for name, files in PROGRAMS.items():
-        if (args.program and name not in args.program) or (not args.program and name == "ntt_cpu"):
-            continue  # ntt_cpu.cl is the CPU devices' transform
+        if (args.program and name not in args.program) or (not args.program and name == "cpu"):
+            continue  # the CPU devices' program (ntt_cpu.cl, tip5_cpu.cl and the others again)
         source = "\n".join((KERNEL_DIR / f).read_text() for f in files)
         verbose = ["-cl-nv-verbose"] if "cl_nv_compiler_options" in rt.device.extensions else []
         options = list(BUILD_OPTIONS + rt.device_options()) + verbose + args.option
