@@ -113,12 +113,15 @@ def marker(rt: Runtime, kernels: AirKernels) -> Path:
 class Prebuild:
     """A running prebuild (or one another process runs); wait() blocks until the set is in pocl's cache."""
 
-    def __init__(self, rt: Runtime, kernels: AirKernels, num_constraints: int, processes: int) -> None:
+    def __init__(self, rt: Runtime, kernels: AirKernels, num_constraints: int, processes: int,
+                 skip: tuple[str, ...] = ()) -> None:
         self.seconds: dict[str, float] = {}
         self.errors: list[str] = []
         self._threads: list[threading.Thread] = []
         self._done = threading.Condition()  # notified as each task finishes and as each helper ends
         self._waited = False
+        self._owner = False  # this process holds the set's lock (else another one builds it)
+        self._names: set[str] = set()
         self._marker = marker(rt, kernels)
         self._marker.parent.mkdir(parents=True, exist_ok=True)
         self._lock = open(self._marker.parent / f"{kernels.digest}.lock", "w")  # noqa: SIM115 (until wait)
@@ -126,8 +129,11 @@ class Prebuild:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return  # another process builds this set; wait() waits for its lock
-        work = tasks(kernels)
+        self._owner = True
+        work = [task for task in tasks(kernels) if (task[1] or task[0]) not in skip]
         self._names = {name or group for group, name in work}
+        if not work:
+            return
         todo: queue.SimpleQueue = queue.SimpleQueue()
         for task in work:
             todo.put(task)
@@ -173,7 +179,7 @@ class Prebuild:
         program's name) are built, or no helper is left to build them (one failed: the caller then builds
         what is missing itself); where another process holds the set's lock, until it has built the whole
         set."""
-        if not self._threads:
+        if not self._owner:
             self.wait()
             return
         wanted = [name for name in names if name in self._names]
@@ -190,8 +196,9 @@ class Prebuild:
         self._waited = True
         for thread in self._threads:
             thread.join()
-        if self._threads:
-            os.unlink(self._setup)
+        if self._owner:
+            if self._threads:
+                os.unlink(self._setup)
             if not self.errors:
                 self._marker.touch()
         else:
@@ -202,13 +209,15 @@ class Prebuild:
         return self.seconds
 
 
-def start(rt: Runtime, kernels: AirKernels, num_constraints: int,
-          processes: int | None = None) -> Prebuild | None:
-    """Start building the set's kernels on rt's device in `processes` helpers (default: one per core); None
-    where a prebuild does not pay off (wanted()) or was done (marker())."""
+def start(rt: Runtime, kernels: AirKernels, num_constraints: int, processes: int | None = None,
+          skip: tuple[str, ...] = ()) -> Prebuild | None:
+    """Start building the set's kernels on rt's device in `processes` helpers (default: one per core), but
+    not the tasks named in skip (a group or program name), which the caller builds itself: wait() then
+    records the set as built once the rest is. None where a prebuild does not pay off (wanted()) or was done
+    (marker())."""
     if not wanted(rt) or marker(rt, kernels).exists():
         return None
-    return Prebuild(rt, kernels, num_constraints, processes or os.cpu_count() or 1)
+    return Prebuild(rt, kernels, num_constraints, processes or os.cpu_count() or 1, skip)
 
 
 def _serve(setup: str) -> None:

@@ -3,9 +3,10 @@
 pocl compiles each kernel at its first launch. On a fresh machine the first proof therefore paid every
 first launch of the hand-written kernels (6.5 s of a cold 2^12 proof on 16 cores, against 0.56 s warm).
 start() runs them in a helper instead (`python -m tvmpd.stages.device_warmup KEY MODE KEEP`): it starts the
-AIR kernels' build (opencl/prebuild.py, in its own helpers) and meanwhile proves a table of random rows at
-the height of the warm-up proof of `halt` (2^8) in the caller's memory mode, each stage that launches an AIR
-kernel waiting for the helper that builds it (pocl would compile it a second time). That proof is thrown
+AIR kernels' build (opencl/prebuild.py, in its own helpers: extend.cl) and meanwhile proves a table of random
+rows at the height of the warm-up proof of `halt` (2^8) in the caller's memory mode, building the
+hand-written program and the constraint interpreter itself and waiting, at each stage that launches a kernel
+of the helpers', for the helper that builds it (pocl would compile it a second time). That proof is thrown
 away; its launches are the ones any proof makes (a proof launches the same kernels at every height, in the
 same pieces on a CPU, opencl/runtime.py), so pocl's cache then holds them all. One helper per machine works
 at a time (a lock file; the others wait, then find the marker); a marker file named by the kernel set, the
@@ -89,8 +90,9 @@ def _lock(marker: Path) -> Iterator[None]:
 def warm(device_key: str, memory_mode: str = "auto", keep_cosets: str = "auto") -> None:
     """The helper's work, in this process: the AIR kernels' build (in its own helpers) and, beside it, the
     proof of random rows."""
+    from tvmpd.opencl.prebuild import STATIC_PROGRAMS
     from tvmpd.stages import vm
-    from tvmpd.stages.air.kernel_cache import start_prebuild
+    from tvmpd.stages.air.kernel_cache import air_kernels, start_prebuild
     from tvmpd.stages.prover import backend_for, prove_table
 
     marker = _marker(device_key)
@@ -99,7 +101,13 @@ def warm(device_key: str, memory_mode: str = "auto", keep_cosets: str = "auto") 
     with _lock(marker):
         if marker.exists():  # another helper finished while this one waited
             return
-        build = start_prebuild(device_key)
+        # The first things the proof below launches, the hand-written program and (where the set has its
+        # programs) the constraint interpreter, are built here at first use: waiting for a helper to start
+        # and build them took longer, and pocl compiled them a second time here when the proof got to
+        # them first. The helpers build the rest (extend.cl; the generated kernels of a set without
+        # programs).
+        own = STATIC_PROGRAMS + (("constraints",) if air_kernels().programs else ())
+        build = start_prebuild(device_key, skip=own)
 
         def before(stage: str) -> None:
             # The AIR kernels come from the prebuild's helpers, which run beside this proof: a stage that

@@ -94,3 +94,21 @@ def test_failed_helper_is_logged_and_not_recorded(tmp_path: Path, monkeypatch: p
     build.wait()
     assert "a helper failed" in caplog.text
     assert not prebuild.marker(rt, kernels).exists()
+
+
+def test_skipped_tasks_are_left_to_the_caller(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The warm-up builds the hand-written program and the interpreter itself (start(skip=...)): no helper
+    builds them, waiting for them returns at once, and the set is recorded once the rest is built."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("POCL_CACHE_DIR", raising=False)
+    monkeypatch.delenv("POCL_KERNEL_CACHE", raising=False)
+    rt = get_runtime(_pocl_key())
+    kernels = dataclasses.replace(air_kernels(), digest="skip-" + air_kernels().digest)
+    every = tuple(name or group for group, name in prebuild.tasks(kernels))
+    assert {"cpu", "constraints", "extend"} <= set(every)
+    build = prebuild.start(rt, kernels, 1, processes=2, skip=every)
+    assert build is not None
+    build.wait_for("constraints", "cpu")
+    assert build.wait() == {}
+    assert prebuild.marker(rt, kernels).exists()
+    assert prebuild.start(rt, kernels, 1) is None
