@@ -4,9 +4,12 @@ else in tvmpd's user cache directory (platformdirs: ~/.cache/tvmpd/host on Linux
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 KERNEL_CACHE_ENV = "TVMPD_KERNEL_CACHE"
@@ -52,3 +55,24 @@ def write(name: str, data: bytes) -> None:
             raise
     except OSError:
         pass
+
+
+def read_or_make(name: str, make: Callable[[], bytes]) -> bytes:
+    """The data stored under `name`, else make()'s, stored. One process per machine makes it at a time (a
+    lock file): a first proof's processes (the caller and its warm-up helper) start together and would
+    each compile the same machine code on a fresh machine."""
+    data = read(name)
+    if data is not None:
+        return data
+    with contextlib.ExitStack() as stack:
+        try:
+            cache_dir().mkdir(parents=True, exist_ok=True)
+            lock = stack.enter_context(open(cache_dir() / f".{name}.lock", "w"))
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        except OSError:
+            pass  # no lock where the cache cannot be written: each process makes its own
+        data = read(name)  # made by the process that held the lock
+        if data is None:
+            data = make()
+            write(name, data)
+    return data

@@ -633,10 +633,7 @@ class _Library:
         key = hashlib.sha256("\n".join([Path(__file__).read_text(), llvmlite.__version__,
                                         llvm.get_default_triple(), cpu, features]).encode()).hexdigest()
         name = f"tip5-{key[:32]}.o"
-        code = disk_cache.read(name)
-        if code is None:
-            code = self._compile(llvm, machine)
-            disk_cache.write(name, code)
+        code = disk_cache.read_or_make(name, lambda: self._compile(llvm, machine))
         self.engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), machine)
         self.engine.add_object_file(llvm.ObjectFileRef.from_data(code))
         self.engine.finalize_object()
