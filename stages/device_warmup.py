@@ -6,7 +6,9 @@ start() runs them in a helper instead (`python -m tvmpd.stages.device_warmup KEY
 AIR kernels' build (opencl/prebuild.py, in its own helpers: extend.cl) and meanwhile proves a table of random
 rows at the height of the warm-up proof of `halt` (2^8) in the caller's memory mode, building the
 hand-written program and the constraint interpreter itself and waiting, at each stage that launches a kernel
-of the helpers', for the helper that builds it (pocl would compile it a second time). That proof is thrown
+of the helpers', for the helper that builds it (pocl would compile it a second time). It names each stage on
+its standard output as it begins it, so the caller's own proof can follow one stage behind
+(Warmup.past) instead of waiting for the whole warm-up. That proof is thrown
 away; its launches are the ones any proof makes (a proof launches the same kernels at every height, in the
 same pieces on a CPU, opencl/runtime.py), so pocl's cache then holds them all. One helper per machine works
 at a time (a lock file; the others wait, then find the marker); a marker file named by the kernel set, the
@@ -22,12 +24,16 @@ import fcntl
 import logging
 import subprocess
 import sys
+import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 from tvmpd.stages.air.columns import NUM_MAIN_BASE_COLUMNS
+from tvmpd.stages.prover import MAIN_TABLE_STAGE
 
 log = logging.getLogger(__name__)
 
@@ -50,20 +56,56 @@ def _marker(device_key: str) -> Path | None:
 
 
 class Warmup:
-    """A running helper; wait() returns once it has finished (or failed: then the caller's first proof
-    compiles what is missing itself, as without a warm-up)."""
+    """A running helper. past(stage) returns once its proof has finished that stage, wait() once it has
+    finished (or failed: then the caller's proof compiles what is missing itself, as without a warm-up)."""
 
-    def __init__(self, proc: subprocess.Popen) -> None:
+    def __init__(self, proc: subprocess.Popen, err=None) -> None:
         self._proc = proc
+        self._err = err  # the helper's standard error (a file), or None where it goes to a pipe or nowhere
+        self._stages: list[str] = []  # the stages its proof has begun, in order
+        self.ended: float | None = None  # time.perf_counter() when its output ended (it exited)
+        self._changed = threading.Condition()
+        self._reader = None
+        if proc.stdout is not None:
+            self._reader = threading.Thread(target=self._read, name="warmup-stages", daemon=True)
+            self._reader.start()
+
+    def _read(self) -> None:
+        for line in self._proc.stdout:
+            with self._changed:
+                self._stages.append(line.strip())
+                self._changed.notify_all()
+        with self._changed:
+            self.ended = time.perf_counter()
+            self._changed.notify_all()
+
+    def past(self, stage: str) -> None:
+        """Block until the helper's proof has begun a stage after `stage` (so pocl's cache holds the kernels
+        that stage launches), or the helper has ended; a stage it never names waits for its end."""
+        def passed() -> bool:
+            return self.ended is not None or (stage in self._stages and self._stages[-1] != stage)
+
+        with self._changed:
+            self._changed.wait_for(passed, timeout=WAIT_S)
 
     def wait(self) -> None:
         try:
-            err = self._proc.communicate(timeout=WAIT_S)[1]
+            self._proc.wait(timeout=WAIT_S)
+            note = ""
         except subprocess.TimeoutExpired:
             self._proc.kill()
-            err = self._proc.communicate()[1] + f"\nno answer after {WAIT_S:.0f} s"
+            self._proc.wait()
+            note = f"\nno answer after {WAIT_S:.0f} s"
+        if self._reader is not None:
+            self._reader.join()
+        if self._err is not None:
+            self._err.seek(0)
+            err = self._err.read()
+            self._err.close()
+        else:  # a pipe (small outputs only: it is read once the helper has ended)
+            err = self._proc.stderr.read() if self._proc.stderr is not None else ""
         if self._proc.returncode != 0:
-            last = (err or "").strip().splitlines()[-1:] or [f"exit status {self._proc.returncode}"]
+            last = (err + note).strip().splitlines()[-1:] or [f"exit status {self._proc.returncode}"]
             log.warning("kernel warm-up helper failed (%s); the first proof builds what is missing", last[0])
 
 
@@ -72,11 +114,11 @@ def start(device_key: str, memory_mode: str | None = None, keep_cosets: str | No
     marker = _marker(device_key)
     if marker is None or marker.exists():
         return None
+    err = tempfile.TemporaryFile("w+")  # noqa: SIM115 (read and closed by Warmup.wait)
     proc = subprocess.Popen([sys.executable, "-m", "tvmpd.stages.device_warmup", device_key,
                              memory_mode or "auto", keep_cosets or "auto"],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True)
-    return Warmup(proc)
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err, text=True)
+    return Warmup(proc, err)
 
 
 @contextlib.contextmanager
@@ -110,6 +152,7 @@ def warm(device_key: str, memory_mode: str = "auto", keep_cosets: str = "auto") 
         build = start_prebuild(device_key, skip=own)
 
         def before(stage: str) -> None:
+            print(stage, flush=True)  # the caller's proof follows (Warmup.past)
             # The AIR kernels come from the prebuild's helpers, which run beside this proof: a stage that
             # launches one waits for it, as pocl would compile it a second time here.
             if build is None:
@@ -123,6 +166,7 @@ def warm(device_key: str, memory_mode: str = "auto", keep_cosets: str = "auto") 
         rows = np.random.default_rng().integers(0, _P, shape, dtype=np.uint64)
         claim = vm.Claim(vm.Program.from_tasm("halt").digest())  # any claim: the proof is not kept
         backend = backend_for(device_key, memory_mode=memory_mode, keep_cosets=keep_cosets)
+        print(MAIN_TABLE_STAGE, flush=True)  # its rows are given: no table to fill
         prove_table(claim, rows, backend=backend, degree_lowered=False, on_stage=before)
         if build is not None:
             build.wait()

@@ -38,6 +38,9 @@ class PaddedHeightTooBig(ValueError):
         self.max_log2 = max_log2
 
 
+MAIN_TABLE_STAGE = "main table"  # prove()'s first stage: the table's fill, on the host
+
+
 class _StageClock:
     """Announces each stage as it starts (on_stage) and reports its duration when it ends (progress)."""
 
@@ -100,7 +103,7 @@ def prove(claim, aet, seed: bytes | None = None, device_key: str | None = None,
     The backend (default: backend_for(device_key, cache_lde)) fills the main table's degree-lowering
     columns (on the device for an OpenCL one); compiled: main_table's."""
     clock = _StageClock(on_stage, progress)
-    clock.begin("main table")
+    clock.begin(MAIN_TABLE_STAGE)
     backend = backend if backend is not None else backend_for(device_key, cache_lde)
     table = main_table(aet, degree_lowered=False, compiled=compiled)
     clock.begin(None)

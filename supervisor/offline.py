@@ -147,7 +147,8 @@ def prove(request: str, output: str | None, seed: str | None, backend: str, devi
     if backend == "opencl":
         from tvmpd.stages import device_warmup
 
-        # pocl, first run here: the kernels built and first launched in a helper while the VM runs
+        # pocl, first run here: the kernels built and first launched in a helper while the VM runs; the
+        # proof below follows its proof a stage behind
         kernels_warmup = device_warmup.start(device, memory_mode, keep_cosets)
     from tvmpd.stages import vm
 
@@ -166,21 +167,28 @@ def prove(request: str, output: str | None, seed: str | None, backend: str, devi
         _stderr(f"padded height 2^{done.log2} exceeds the maximum 2^{job.max_log2}; not proving")
         sys.exit(TOO_BIG_EXIT_BASE + done.log2)
     _stderr(f"executed: padded height 2^{done.log2}, {time.perf_counter() - started:.2f}s")
-    if kernels_warmup is not None:
-        kernels_warmup.wait()
-        _stderr(f"kernels built (first run on this device): {time.perf_counter() - started:.2f}s")
 
     from tvmpd.stages.prover import DeviceTooSmall, backend_for
 
     display = StageDisplay(started, sys.stderr.isatty())
+
+    def on_stage(stage: str) -> None:
+        display.start(stage)
+        if kernels_warmup is not None:
+            kernels_warmup.past(stage)  # its kernels are in pocl's cache once the helper's proof is past it
+
     prover_backend = backend_for(device, memory_mode=memory_mode, keep_cosets=keep_cosets)
     try:
-        proof = stark_prove(job.claim, done.aet, seed=seed_bytes, device_key=device, on_stage=display.start,
+        proof = stark_prove(job.claim, done.aet, seed=seed_bytes, device_key=device, on_stage=on_stage,
                             progress=display.end, backend=prover_backend, compiled=not cold)
     except DeviceTooSmall as exc:
         raise click.ClickException(str(exc)) from None
     finally:
         display.close()
+        if kernels_warmup is not None:
+            kernels_warmup.wait()
+            ended = kernels_warmup.ended or time.perf_counter()
+            _stderr(f"kernels built (first run on this device): {ended - started:.2f}s")
     layout = getattr(prover_backend, "layout", None)
     if layout is not None:
         _stderr(f"memory mode: {layout.label} (cosets of {layout.rows} rows)")

@@ -51,3 +51,30 @@ def test_failed_helper_is_a_warning(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING):
         device_warmup.Warmup(proc).wait()
     assert "kernel warm-up helper failed (no device here)" in caplog.text
+
+
+_STAGES_HELPER = """
+import sys
+for stage in ("main table", "main: LDE + Merkle", "aux: extend"):
+    if not sys.stdin.readline():
+        break
+    print(stage, flush=True)
+"""
+
+
+def test_caller_follows_the_helpers_proof_a_stage_behind() -> None:
+    """past(stage) returns once the helper's proof has begun a later stage, or once the helper has ended
+    (its last stage, or one it never names); the helper here moves on at each line the test sends."""
+    proc = subprocess.Popen([sys.executable, "-c", _STAGES_HELPER], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    warmup = device_warmup.Warmup(proc)
+    proc.stdin.write("go\ngo\n")
+    proc.stdin.flush()
+    warmup.past("main table")  # returns: the helper has begun "main: LDE + Merkle"
+    assert warmup.ended is None and proc.poll() is None  # it waits for the test's next line
+    proc.stdin.close()  # the helper ends without naming "aux: extend"
+    warmup.past("aux: extend")
+    assert warmup.ended is not None
+    warmup.past("a stage it never names")
+    warmup.wait()
+    assert proc.returncode == 0
