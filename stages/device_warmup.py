@@ -64,6 +64,7 @@ class Warmup:
         self._err = err  # the helper's standard error (a file), or None where it goes to a pipe or nowhere
         self._stages: list[str] = []  # the stages its proof has begun, in order
         self.ended: float | None = None  # time.perf_counter() when its output ended (it exited)
+        self._deadline = time.monotonic() + WAIT_S  # past() follows it no longer than this, in all
         self._changed = threading.Condition()
         self._reader = None
         if proc.stdout is not None:
@@ -86,7 +87,9 @@ class Warmup:
             return self.ended is not None or (stage in self._stages and self._stages[-1] != stage)
 
         with self._changed:
-            self._changed.wait_for(passed, timeout=WAIT_S)
+            if not self._changed.wait_for(passed, timeout=max(0.0, self._deadline - time.monotonic())):
+                log.warning("kernel warm-up helper still at %r after %.0f s; the proof goes on without it",
+                            self._stages[-1] if self._stages else "its start", WAIT_S)
 
     def wait(self) -> None:
         try:

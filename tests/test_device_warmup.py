@@ -78,3 +78,17 @@ def test_caller_follows_the_helpers_proof_a_stage_behind() -> None:
     warmup.past("a stage it never names")
     warmup.wait()
     assert proc.returncode == 0
+
+
+def test_a_stuck_helper_is_followed_no_longer_than_the_deadline(monkeypatch, caplog) -> None:
+    """A helper that never names a later stage holds the proof up to WAIT_S in all, not per stage."""
+    monkeypatch.setattr(device_warmup, "WAIT_S", 0.3)
+    proc = subprocess.Popen([sys.executable, "-c", _STAGES_HELPER], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    warmup = device_warmup.Warmup(proc)
+    with caplog.at_level(logging.WARNING):
+        for stage in ("main table", "main: LDE + Merkle", "aux: extend"):
+            warmup.past(stage)  # the helper waits for a line that never comes
+    assert "still at 'its start'" in caplog.text
+    proc.stdin.close()
+    warmup.wait()
