@@ -290,6 +290,16 @@ def inv(a) -> np.ndarray:
     return batch_inv(a)
 
 
+def inv_or_zero(a) -> np.ndarray:
+    """Elementwise inverse, 0 for 0 (the AIR's "inverse or zero" cells), with one batch inversion."""
+    a = _u64(a)
+    out = np.zeros_like(a)
+    nonzero = a != 0
+    if nonzero.any():
+        out[nonzero] = batch_inv(a[nonzero])
+    return out
+
+
 def batch_inv(a) -> np.ndarray:
     """Elementwise inverse with Montgomery's trick run as a product tree: ~3 muls per element plus
     one scalar inversion. ValueError if any element is 0."""

@@ -53,16 +53,6 @@ _U = np.uint64
 BEZOUT_QUADRATIC_MAX = 256  # distinct RAM pointers up to which the schoolbook Bezout path is faster
 
 
-def _inv_or_zero(x: np.ndarray) -> np.ndarray:
-    """Elementwise inverse, 0 for 0, with one batch inversion."""
-    x = np.asarray(x, dtype=_U)
-    out = np.zeros_like(x)
-    nonzero = x != 0
-    if nonzero.any():
-        out[nonzero] = F.batch_inv(x[nonzero])
-    return out
-
-
 def _block(main: np.ndarray, table: type) -> np.ndarray:
     """The view of main holding one table's columns."""
     start = MAIN_TABLE_START[table.__name__.removesuffix("Main")]
@@ -114,7 +104,7 @@ def fill_ram(block: np.ndarray, trace: np.ndarray) -> np.ndarray:
     idx = unique.size - 1 - np.concatenate([[0], np.cumsum(change)])  # counts down as the pointer changes
     block[:k, c_b0] = a[idx]
     block[:k, c_b1] = b[idx]
-    block[:k - 1, c_inv] = _inv_or_zero(F.sub(ptr[1:], ptr[:-1]))
+    block[:k - 1, c_inv] = F.inv_or_zero(F.sub(ptr[1:], ptr[:-1]))
     pad = block[k - 1].copy()
     pad[c_type] = PADDING_RAM
     block[k:] = pad
@@ -176,7 +166,7 @@ def fill_program(block: np.ndarray, words: np.ndarray, multiplicities: np.ndarra
     block[n, _local(ProgramMain.Instruction)] = 1
     block[:n, _local(ProgramMain.LookupMultiplicity)] = mult[:n]
     block[:, _local(ProgramMain.IndexInChunk)] = index
-    block[:, _local(ProgramMain.MaxMinusIndexInChunkInv)] = _inv_or_zero(_U(9) - index)
+    block[:, _local(ProgramMain.MaxMinusIndexInChunkInv)] = F.inv_or_zero(_U(9) - index)
     block[n:, _local(ProgramMain.IsHashInputPadding)] = 1
     block[padded_len:, _local(ProgramMain.IsTablePadding)] = 1
 
@@ -195,7 +185,7 @@ def _hash_rows(rows: np.ndarray, trace: np.ndarray, mode: int) -> None:
     state4 = _local(HashMain.State4)
     rows[:, state4:state4 + 12] = trace[:, 6:]
     inv = _local(HashMain.State0Inv)
-    rows[:, inv:inv + 4] = _inv_or_zero(_U(2**32 - 1) - (raw >> _U(32)))
+    rows[:, inv:inv + 4] = F.inv_or_zero(_U(2**32 - 1) - (raw >> _U(32)))
     c0 = _local(HashMain.Constant0)
     rows[:, c0:c0 + 16] = _RC_BY_ROUND[trace[:, 1].astype(np.int64)]
 
@@ -286,9 +276,9 @@ def fill_u32(block: np.ndarray, entries: np.ndarray) -> None:
         t[:, c["BitsMinus33Inv"]] = F.batch_inv(F.sub(j, _U(33)))
         t[:, c["CI"]] = ci
         t[:, c["LHS"]] = lhs
-        t[:, c["LhsInv"]] = _inv_or_zero(lhs)
+        t[:, c["LhsInv"]] = F.inv_or_zero(lhs)
         t[:, c["RHS"]] = rhs
-        t[:, c["RhsInv"]] = _inv_or_zero(rhs)
+        t[:, c["RhsInv"]] = F.inv_or_zero(rhs)
         t[:, c["LookupMultiplicity"]] = np.where(first, mult, _U(0))
         result = np.zeros(total, dtype=_U)
         sel = ci == OP_LT

@@ -339,12 +339,8 @@ def _fill_processor_numpy(proc, ips, tops, opcode_at, nia_at, delta_at, jump_eve
         osp, part = _processor_block_numpy(proc, r0, r1, ips[r0:r1], tops, osp, opcode_at, nia_at, delta_at,
                                            jump_events, decomposed, inv_rows, inv_vals)
         parts.append(part)
-    if inv_rows:
-        values = np.concatenate(inv_vals)
-        nonzero = values != 0
-        rows = np.concatenate(inv_rows)[nonzero]
-        if rows.size:
-            proc[rows, HV0] = F.batch_inv(values[nonzero])
+    if inv_rows:  # these rows' HV0 is 0 until here: an inverse or zero
+        proc[np.concatenate(inv_rows), HV0] = F.inv_or_zero(np.concatenate(inv_vals))
     return np.concatenate(parts) if parts else np.zeros((0, 4), dtype=np.uint64)
 
 
