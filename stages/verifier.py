@@ -61,6 +61,13 @@ _FLAT_FORMAT = 1  # part of the cached file's name: bump when _flatten's output 
 _FLAT: dict[str, dict[str, tuple[list, ...]]] = {}  # AIR digest -> category -> lists of _FIELDS
 
 
+def _flat_npz(profile: ProofProfile) -> bytes:
+    """_flatten's arrays of a profile's lowered AIR as one .npz file's bytes (the disk cache's form)."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **_flatten(profile.lowered_air()))
+    return buffer.getvalue()
+
+
 def flat_air(profile: ProofProfile) -> dict[str, tuple[list, ...]]:
     """Every category of a profile's lowered AIR as flat lists (see _flatten), read from the disk cache
     when one made from the same AIR sources is there: loading the lowered AIR itself takes ~0.2 s, a large
@@ -68,15 +75,9 @@ def flat_air(profile: ProofProfile) -> dict[str, tuple[list, ...]]:
     digest = profile.air_digest()
     if digest not in _FLAT:
         name = f"air-{profile.version}-{digest[:32]}-{_FLAT_FORMAT}.npz"
-        data = disk_cache.read(name)
-        if data is None:
-            arrays = _flatten(profile.lowered_air())
-            buffer = io.BytesIO()
-            np.savez(buffer, **arrays)
-            disk_cache.write(name, buffer.getvalue())
-        else:
-            with np.load(io.BytesIO(data)) as stored:
-                arrays = {key: stored[key] for key in stored.files}
+        data = disk_cache.read_or_make(name, lambda: _flat_npz(profile))
+        with np.load(io.BytesIO(data)) as stored:
+            arrays = {key: stored[key] for key in stored.files}
         _FLAT[digest] = {c: tuple(arrays[f"{c}_{f}"].tolist() for f in _FIELDS) for c in _CATEGORIES}
     return _FLAT[digest]
 
