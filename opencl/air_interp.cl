@@ -1,9 +1,9 @@
 // The CPU form of the AIR's generated kernels (constraint evaluators and degree-lowering fillers): one
 // interpreter of the instruction lists stages/air/bytecode.py makes from the AIR's circuits (its docstring
 // has the layout). pocl takes about a minute of CPU to compile the generated straight-line kernels; this
-// compiles in about a second. Each instruction runs over a block
-// of INTERP_ROWS rows on field_vec.cl's lanes, so the dispatch is paid once per 16 rows, and the values
-// live in a per-work-item slot file in global memory (a few tens of KB: it stays in the core's caches).
+// compiles in about a second. Each instruction runs over a block of INTERP_ROWS rows on field_vec.cl's
+// lanes, so the dispatch is paid once per 16 rows, and the values live in a per-work-item slot file in
+// global memory (a few tens of KB: it stays in the core's caches).
 // Needs field.cl and field_vec.cl. Same values as the generated kernels, bit for bit.
 
 #define INTERP_ROWS (GLV_WIDTH * INTERP_GROUPS)  // rows per row block (INTERP_GROUPS: from air_interp.py)
