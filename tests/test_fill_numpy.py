@@ -66,3 +66,23 @@ def test_many_ram_cells_and_u32_operations():
     assert len(rec.ram_log) == 600 and len(rec.u32_entries) > 1000
     assert fill_numpy.BEZOUT_QUADRATIC_MAX < 600
     _assert_same(program, rec)
+
+
+def test_pow_of_a_base_beyond_u32_is_filled_and_proved():
+    """`pow`'s base is any field element (only the exponent is u32, as in the reference's VM): its U32 entry
+    has an lhs of 2^32 or more, which the fill once refused as "U32 table operands must be u32" (found by
+    test_random_straight_line_programs). Both fills agree, and the proof verifies."""
+    from tvmpd.stages.prover import prove
+    from tvmpd.stages.verifier import verify
+    from tvmpd.stages.vm import Claim
+    from tvmpd.stages.vm.interpreter import run
+
+    base = 941080798860502487
+    program = Program.from_tasm(f"push 0 push {base} pow pop 1 push 5 push {base} pow write_io 1 halt")
+    _, rec = execute_reference(program, [], None)
+    assert any(int(e[0]) == fill.OP_POW and int(e[1]) == base for e in rec.u32_entries)
+    _assert_same(program, rec)
+    output, aet = run(program, [])
+    assert output == [pow(base, 5, 2**64 - 2**32 + 1)]
+    claim = Claim(program.digest(), input=[], output=output)
+    verify(claim, prove(claim, aet))

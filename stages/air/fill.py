@@ -805,11 +805,15 @@ def _u32_into(main, c0, entries, total, num_rows, inv_bits_minus_33):  # noqa: C
 
 def u32_entries(entries) -> np.ndarray:
     """The AET's U32 entries [CI, lhs, rhs, multiplicity] as a C-contiguous (k, 4) uint64 array, checked:
-    u32 operands, U32-table instructions."""
+    u32 operands (but `pow`'s lhs, its base, which is any field element, as in the reference's VM),
+    U32-table instructions."""
     entries = np.ascontiguousarray(_arr(entries, 4, "u32_entries"))
     if entries.shape[0]:
-        if int(entries[:, 1:3].max()) >= 2**32:
+        pow_rows = entries[:, 0] == OP_POW
+        if int(entries[:, 2].max()) >= 2**32 or int(entries[~pow_rows, 1].max(initial=0)) >= 2**32:
             raise ValueError("U32 table operands must be u32")
+        if int(entries[pow_rows, 1].max(initial=0)) >= P:
+            raise ValueError("pow's base in the U32 table must be a canonical field element")
         unknown = ~np.isin(entries[:, 0], np.array(U32_OPS, dtype=_U))
         if unknown.any():
             raise ValueError(f"not a u32 table instruction: opcode {int(entries[unknown, 0][0])}")
