@@ -1,16 +1,15 @@
-"""A cold build of the AIR kernels and the hand-written programs a proof uses on pocl, spread over
-processes.
+"""A cold build of the AIR kernels a proof uses on pocl, in helper processes beside the warm-up proof.
 
 pocl compiles a kernel at its first launch, for that launch's work-group size and grid class (fewer than
 65535 work-items get a "smallgrid" build, larger launches another one, about 1.6 times as costly), keeps
 the machine code in its on-disk kernel cache and holds a process-wide lock while it compiles. So start()
-hands the builds (the generated degree-lowering kernels, extend.cl, the constraint interpreter, the
-hand-written programs) to helper processes (plain subprocesses: the daemon's children may not fork
-multiprocessing children), each launching its share once on a few rows, as the prover launches them (in
-launches of at most air.CPU_LAUNCH_ROWS rows, so this one small-grid build serves every size); the prover's
-own launches then load them from pocl's cache. One process on a machine builds a set at a time (a lock
-file); the others wait for it in wait(). A marker file in
-tvmpd's cache directory, named by the set, the device and pocl's cache directory, records a finished build,
+hands the builds the warm-up proof (stages/device_warmup.py) does not make itself (extend.cl; the generated
+constraint and degree-lowering kernels of a set without the interpreter's programs) to helper processes
+(plain subprocesses: the daemon's children may not fork multiprocessing children), each launching its share
+once on a few rows, as the prover launches them (in launches of at most air.CPU_LAUNCH_ROWS rows, so this
+one small-grid build serves every size); the prover's own launches then load them from pocl's cache. One
+process on a machine builds a set at a time (a lock file); the others wait for it in wait(). A marker file
+in tvmpd's cache directory, named by the set, the device and pocl's cache directory, records a finished build,
 so later processes skip it (a pocl cache emptied by hand only makes the next first launches compile one by
 one again).
 """
@@ -34,10 +33,10 @@ import numpy as np
 import platformdirs
 import pyopencl as cl
 
-from tvmpd.opencl import air, air_interp
+from tvmpd.opencl import air
 from tvmpd.opencl.air import AirKernels
 from tvmpd.opencl.devices import POCL_PLATFORM
-from tvmpd.opencl.runtime import KERNEL_DIR, PROGRAMS, Runtime, get_runtime
+from tvmpd.opencl.runtime import KERNEL_DIR, Runtime, get_runtime
 
 ROWS = 128  # rows of a warm-up launch: two chunks of extend.cl's scan, a few constraint work-groups
 
@@ -48,35 +47,23 @@ def wanted(rt: Runtime) -> bool:
             and os.environ.get("POCL_KERNEL_CACHE", "1") != "0")
 
 
-# of runtime.PROGRAMS, those a proof on a CPU device builds (one holding every hand-written kernel)
-STATIC_PROGRAMS = ("cpu",)
-
-
-def tasks(kernels: AirKernels) -> list[tuple[str, str]]:
-    """(group, name or "") of each task: extend.cl, the constraints (the interpreter, or the generated
-    kernels of a set without its programs), a lowering group the set has no interpreter programs for
-    (their generated kernels; with programs the constraints' interpreter build serves them), or ("program",
-    name), the build of a hand-written program whose kernels are small (the prover launches them; building
-    is the larger part of their cost). The AIR's tasks come first, the costliest (longest source) first,
-    as the warm-up proof beside them (stages/device_warmup.py) waits for them; then the programs, which
-    that proof builds itself where they are not done yet."""
-    cost = {("extend", ""): sum((KERNEL_DIR / f).stat().st_size for f in ("field.cl", "extend.cl"))}
+def tasks(kernels: AirKernels) -> list[str]:
+    """The helpers' tasks, each a group of kernels: extend.cl ("extend") and, for a set without the
+    interpreter's programs, its generated kernels ("constraints", "lowering_main", "lowering_aux"). The
+    hand-written program and the interpreter are built by the warm-up proof itself (stages/device_warmup.py)
+    at their first use, which comes before a helper could start and build them. Costliest (longest source)
+    first: the warm-up proof waits for them."""
+    cost = {"extend": sum((KERNEL_DIR / f).stat().st_size for f in ("field.cl", "extend.cl"))}
+    if not kernels.programs:
+        cost["constraints"] = sum(len(s) for _, s in kernels.constraints)
     for group in ("lowering_main", "lowering_aux"):
         if not getattr(kernels, f"{group}_programs"):
-            cost[group, ""] = sum(len(s) for _, s in getattr(kernels, group))
-    cost["constraints", ""] = (len(air_interp.source()) if kernels.programs
-                               else sum(len(s) for _, s in kernels.constraints))
-    for name in STATIC_PROGRAMS:
-        cost["program", name] = sum((KERNEL_DIR / f).stat().st_size for f in PROGRAMS[name])
-    return sorted(cost, key=lambda k: (k[0] == "program", -cost[k]))
+            cost[group] = sum(len(s) for _, s in getattr(kernels, group))
+    return sorted(cost, key=lambda group: -cost[group])
 
 
-def run_task(rt: Runtime, kernels: AirKernels, num_constraints: int, group: str, name: str) -> None:
-    """Build one task's program or kernels and launch the kernels once, as the prover does, on ROWS rows
-    of zeros."""
-    if group == "program":
-        rt.program(name)
-        return
+def run_task(rt: Runtime, kernels: AirKernels, num_constraints: int, group: str) -> None:
+    """Build one task's kernels and launch them once, as the prover does, on ROWS rows of zeros."""
     n = ROWS
     main = rt.to_device(np.zeros(air.NUM_MAIN * n, dtype=np.uint64))
     aux = rt.to_device(np.zeros(3 * air.NUM_AUX * n, dtype=np.uint64))
@@ -113,8 +100,7 @@ def marker(rt: Runtime, kernels: AirKernels) -> Path:
 class Prebuild:
     """A running prebuild (or one another process runs); wait() blocks until the set is in pocl's cache."""
 
-    def __init__(self, rt: Runtime, kernels: AirKernels, num_constraints: int, processes: int,
-                 skip: tuple[str, ...] = ()) -> None:
+    def __init__(self, rt: Runtime, kernels: AirKernels, num_constraints: int, processes: int) -> None:
         self.seconds: dict[str, float] = {}
         self.errors: list[str] = []
         self._threads: list[threading.Thread] = []
@@ -130,10 +116,14 @@ class Prebuild:
         except BlockingIOError:
             return  # another process builds this set; wait() waits for its lock
         self._owner = True
-        work = [task for task in tasks(kernels) if (task[1] or task[0]) not in skip]
-        self._names = {name or group for group, name in work}
+        work = tasks(kernels)
+        self._names = set(work)
         if not work:
             return
+        # Every program's options depend on the device's 128-bit integer probe (Runtime.device_options),
+        # which builds a program: made here first, the helpers load it from pocl's cache instead of each
+        # building it beside the others and this process.
+        rt.device_options()
         todo: queue.SimpleQueue = queue.SimpleQueue()
         for task in work:
             todo.put(task)
@@ -153,16 +143,16 @@ class Prebuild:
         try:
             while True:
                 try:
-                    group, name = todo.get_nowait()
+                    group = todo.get_nowait()
                 except queue.Empty:
                     break
-                proc.stdin.write(f"{group} {name or '-'}\n")
+                proc.stdin.write(f"{group}\n")
                 proc.stdin.flush()
                 answer = proc.stdout.readline().split()
                 if not answer:
                     break
                 with self._done:
-                    self.seconds[name or group] = float(answer[0])
+                    self.seconds[group] = float(answer[0])
                     self._done.notify_all()
             proc.stdin.close()
         except OSError:
@@ -175,8 +165,8 @@ class Prebuild:
             self._done.notify_all()
 
     def wait_for(self, *names: str) -> None:
-        """Block until those of the named tasks this set has (a group such as "extend" or "constraints", or a
-        program's name) are built, or no helper is left to build them (one failed: the caller then builds
+        """Block until those of the named tasks (groups such as "extend" or "constraints") this set has are
+        built, or no helper is left to build them (one failed: the caller then builds
         what is missing itself); where another process holds the set's lock, until it has built the whole
         set."""
         if not self._owner:
@@ -209,15 +199,13 @@ class Prebuild:
         return self.seconds
 
 
-def start(rt: Runtime, kernels: AirKernels, num_constraints: int, processes: int | None = None,
-          skip: tuple[str, ...] = ()) -> Prebuild | None:
-    """Start building the set's kernels on rt's device in `processes` helpers (default: one per core), but
-    not the tasks named in skip (a group or program name), which the caller builds itself: wait() then
-    records the set as built once the rest is. None where a prebuild does not pay off (wanted()) or was done
-    (marker())."""
+def start(rt: Runtime, kernels: AirKernels, num_constraints: int, processes: int | None = None
+          ) -> Prebuild | None:
+    """Start building the set's kernels (tasks()) on rt's device in `processes` helpers (default: one per
+    core). None where a prebuild does not pay off (wanted()) or was done (marker())."""
     if not wanted(rt) or marker(rt, kernels).exists():
         return None
-    return Prebuild(rt, kernels, num_constraints, processes or os.cpu_count() or 1, skip)
+    return Prebuild(rt, kernels, num_constraints, processes or os.cpu_count() or 1)
 
 
 def _serve(setup: str) -> None:
@@ -227,9 +215,9 @@ def _serve(setup: str) -> None:
         device_key, kernels, num_constraints = pickle.load(f)
     rt = get_runtime(device_key)
     for line in sys.stdin:
-        group, name = line.split()
+        group = line.strip()
         t = time.perf_counter()
-        run_task(rt, kernels, num_constraints, group, "" if name == "-" else name)
+        run_task(rt, kernels, num_constraints, group)
         print(f"{time.perf_counter() - t:.3f}", flush=True)
 
 

@@ -135,9 +135,8 @@ def _lock(marker: Path) -> Iterator[None]:
 def warm(device_key: str, memory_mode: str = "auto", keep_cosets: str = "auto") -> None:
     """The helper's work, in this process: the AIR kernels' build (in its own helpers) and, beside it, the
     proof of random rows."""
-    from tvmpd.opencl.prebuild import STATIC_PROGRAMS
     from tvmpd.stages import vm
-    from tvmpd.stages.air.kernel_cache import air_kernels, start_prebuild
+    from tvmpd.stages.air.kernel_cache import start_prebuild
     from tvmpd.stages.prover import backend_for, prove_table
 
     marker = _marker(device_key)
@@ -149,10 +148,9 @@ def warm(device_key: str, memory_mode: str = "auto", keep_cosets: str = "auto") 
         # The first things the proof below launches, the hand-written program and (where the set has its
         # programs) the constraint interpreter, are built here at first use: waiting for a helper to start
         # and build them took longer, and pocl compiled them a second time here when the proof got to
-        # them first. The helpers build the rest (extend.cl; the generated kernels of a set without
-        # programs).
-        own = STATIC_PROGRAMS + (("constraints",) if air_kernels().programs else ())
-        build = start_prebuild(device_key, skip=own)
+        # them first. The helpers build the rest (prebuild.tasks: extend.cl; the generated kernels of a
+        # set without programs).
+        build = start_prebuild(device_key)
 
         def before(stage: str) -> None:
             print(stage, flush=True)  # the caller's proof follows (Warmup.past)

@@ -28,21 +28,16 @@ def _compiled(pocl_cache: Path) -> set[str]:
     return {path.stem for path in pocl_cache.rglob("*.so")}
 
 
-def test_tasks_cover_every_build_once() -> None:
+def test_tasks_are_what_the_warm_up_proof_leaves_to_helpers() -> None:
+    """The interpreter's set (a CPU's) leaves only extend.cl to the helpers: the warm-up proof builds the
+    hand-written program and the interpreter itself. A set without the interpreter's programs adds its
+    generated kernels, costliest first."""
     kernels = air_kernels()
-    work = prebuild.tasks(kernels)
-    assert len(work) == len(set(work))
-    assert {group for group, _ in work} == {"constraints", "extend", "program"}
-    assert ("constraints", "") in work  # the interpreter: one build for every constraint and lowering rule
-    programs = {name for group, name in work if group == "program"}
-    assert programs == {*prebuild.STATIC_PROGRAMS} == {"cpu"}
-    assert work[0] == ("extend", "")  # the longest source first
-    # a set without the interpreter's programs builds its generated kernels (what a GPU runs)
+    assert kernels.programs and prebuild.tasks(kernels) == ["extend"]
     generated = dataclasses.replace(kernels, programs=(), lowering_main_programs=(), lowering_aux_programs=())
     work = prebuild.tasks(generated)
-    groups = {"constraints", "lowering_main", "lowering_aux", "extend", "program"}
-    assert {group for group, _ in work} == groups
-    assert work[0] == ("constraints", "")
+    assert sorted(work) == ["constraints", "extend", "lowering_aux", "lowering_main"]
+    assert work[0] == "constraints"
 
 
 def test_prebuild_fills_pocl_cache_and_runs_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -59,13 +54,14 @@ def test_prebuild_fills_pocl_cache_and_runs_once(tmp_path: Path, monkeypatch: py
                                   lowering_aux_programs=())
     build = prebuild.start(rt, kernels, sum(lowered_air().counts().values()), processes=2)
     assert build is not None
-    build.wait_for("constraints", "not a task of this set")  # what the warm-up proof waits for
-    assert "constraints" in build.seconds
+    build.wait_for("lowering_main", "constraints")  # what the warm-up proof waits for; not a task here: none
+    assert "lowering_main" in build.seconds
     seconds = build.wait()
     names = [n for n, _ in kernels.lowering_main + kernels.lowering_aux]
-    assert set(seconds) >= {"constraints", "lowering_main", "lowering_aux", "extend", "cpu"}
+    assert set(seconds) == {"lowering_main", "lowering_aux", "extend"}
     compiled = _compiled(tmp_path / "pocl")
-    assert set(names) | {"ext_terms", "ext_scan_apply", "run_program"} <= compiled
+    assert set(names) | {"ext_terms", "ext_scan_apply"} <= compiled
+    assert "run_program" not in compiled  # the interpreter: the warm-up proof builds it
     assert prebuild.marker(rt, kernels).exists()
     assert prebuild.start(rt, kernels, 1) is None  # recorded: later processes skip it
 
@@ -94,21 +90,3 @@ def test_failed_helper_is_logged_and_not_recorded(tmp_path: Path, monkeypatch: p
     build.wait()
     assert "a helper failed" in caplog.text
     assert not prebuild.marker(rt, kernels).exists()
-
-
-def test_skipped_tasks_are_left_to_the_caller(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The warm-up builds the hand-written program and the interpreter itself (start(skip=...)): no helper
-    builds them, waiting for them returns at once, and the set is recorded once the rest is built."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    monkeypatch.delenv("POCL_CACHE_DIR", raising=False)
-    monkeypatch.delenv("POCL_KERNEL_CACHE", raising=False)
-    rt = get_runtime(_pocl_key())
-    kernels = dataclasses.replace(air_kernels(), digest="skip-" + air_kernels().digest)
-    every = tuple(name or group for group, name in prebuild.tasks(kernels))
-    assert {"cpu", "constraints", "extend"} <= set(every)
-    build = prebuild.start(rt, kernels, 1, processes=2, skip=every)
-    assert build is not None
-    build.wait_for("constraints", "cpu")
-    assert build.wait() == {}
-    assert prebuild.marker(rt, kernels).exists()
-    assert prebuild.start(rt, kernels, 1) is None

@@ -133,14 +133,14 @@ def air_kernels() -> AirKernels:
     return _with_programs(kernels, lowered_air())
 
 
-def start_prebuild(device_key: str, skip: tuple[str, ...] = ()) -> prebuild.Prebuild | None:
+def start_prebuild(device_key: str) -> prebuild.Prebuild | None:
     """Start building the current AIR's kernel set on an OpenCL device in helper processes when that is
-    pocl's (opencl/prebuild.py: it compiles each kernel at first launch, one at a time per process), except
-    the tasks in skip, which the caller builds; wait() on the result before the first proof. None for other
-    devices and sets built before."""
+    pocl's (opencl/prebuild.py: it compiles each kernel at first launch, one at a time per process; the
+    helpers build what the warm-up proof does not build itself); wait() on the result before the first
+    proof. None for other devices and sets built before."""
     from tvmpd.opencl.runtime import get_runtime
 
     rt = get_runtime(device_key)
     if not prebuild.wanted(rt):
         return None
-    return prebuild.start(rt, air_kernels(), sum(lowered_air().counts().values()), skip=skip)
+    return prebuild.start(rt, air_kernels(), sum(lowered_air().counts().values()))
