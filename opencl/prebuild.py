@@ -89,12 +89,13 @@ def _pocl_cache_dir() -> str:
     return str(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pocl")
 
 
-def marker(rt: Runtime, kernels: AirKernels) -> Path:
-    """The file that records a finished prebuild of this set on this device into this pocl cache."""
+def marker(rt: Runtime, digest: str) -> Path:
+    """The file that records a finished prebuild of the kernel set `digest` (AirKernels.digest) on this
+    device into this pocl cache."""
     dev = rt.device
     where = "\n".join((dev.name, dev.driver_version, dev.platform.version, _pocl_cache_dir()))
     tag = hashlib.sha256(where.encode()).hexdigest()[:16]
-    return Path(platformdirs.user_cache_dir("tvmpd")) / "prebuilt" / f"{kernels.digest}-{tag}"
+    return Path(platformdirs.user_cache_dir("tvmpd")) / "prebuilt" / f"{digest}-{tag}"
 
 
 class Prebuild:
@@ -108,7 +109,7 @@ class Prebuild:
         self._waited = False
         self._owner = False  # this process holds the set's lock (else another one builds it)
         self._names: set[str] = set()
-        self._marker = marker(rt, kernels)
+        self._marker = marker(rt, kernels.digest)
         self._marker.parent.mkdir(parents=True, exist_ok=True)
         self._lock = open(self._marker.parent / f"{kernels.digest}.lock", "w")  # noqa: SIM115 (until wait)
         try:
@@ -203,7 +204,7 @@ def start(rt: Runtime, kernels: AirKernels, num_constraints: int, processes: int
           ) -> Prebuild | None:
     """Start building the set's kernels (tasks()) on rt's device in `processes` helpers (default: one per
     core). None where a prebuild does not pay off (wanted()) or was done (marker())."""
-    if not wanted(rt) or marker(rt, kernels).exists():
+    if not wanted(rt) or marker(rt, kernels.digest).exists():
         return None
     return Prebuild(rt, kernels, num_constraints, processes or os.cpu_count() or 1)
 

@@ -46,12 +46,13 @@ def _marker(device_key: str) -> Path | None:
     """The warm-up's marker for this device, kernel set and pocl cache; None where no warm-up pays off."""
     from tvmpd.opencl import prebuild
     from tvmpd.opencl.runtime import get_runtime
-    from tvmpd.stages.air.kernel_cache import air_kernels
+    from tvmpd.stages.air.kernel_cache import kernels_digest
 
     rt = get_runtime(device_key)
     if not prebuild.wanted(rt):
         return None
-    built = prebuild.marker(rt, air_kernels())
+    # by the set's name: a cold machine's first process starts the helper without generating the set first
+    built = prebuild.marker(rt, kernels_digest())
     return built.with_name(built.name + "-warm")
 
 

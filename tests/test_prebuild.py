@@ -62,7 +62,7 @@ def test_prebuild_fills_pocl_cache_and_runs_once(tmp_path: Path, monkeypatch: py
     compiled = _compiled(tmp_path / "pocl")
     assert set(names) | {"ext_terms", "ext_scan_apply"} <= compiled
     assert "run_program" not in compiled  # the interpreter: the warm-up proof builds it
-    assert prebuild.marker(rt, kernels).exists()
+    assert prebuild.marker(rt, kernels.digest).exists()
     assert prebuild.start(rt, kernels, 1) is None  # recorded: later processes skip it
 
 
@@ -89,4 +89,4 @@ def test_failed_helper_is_logged_and_not_recorded(tmp_path: Path, monkeypatch: p
     assert build is not None
     build.wait()
     assert "a helper failed" in caplog.text
-    assert not prebuild.marker(rt, kernels).exists()
+    assert not prebuild.marker(rt, kernels.digest).exists()
