@@ -11,6 +11,7 @@ generated AIR constraint kernels through opencl/air.py, and the NTT / Tip5 / Mer
 from __future__ import annotations
 
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -19,7 +20,7 @@ import pyopencl as cl
 from tvmpd.opencl import merkle, tip5
 from tvmpd.opencl.air import AirKernels, evaluate_constraints
 from tvmpd.opencl.ntt import coset_evaluate_device, coset_interpolate_device, intt_device
-from tvmpd.opencl.runtime import Runtime
+from tvmpd.opencl.runtime import KERNEL_DIR, Runtime
 
 P = 2**64 - 2**32 + 1
 EVAL_BLOCK = 8  # columns per work-item in evaluate_partial_kernel (device_tables.cl)
@@ -33,6 +34,12 @@ UPLOAD_CHUNK_BYTES = 64 << 20  # rows of a host table per upload step: two pinne
 UPLOAD_THREADS = 8  # host threads writing a chunk into pinned memory (numpy's copy releases the GIL)
 UPLOAD_THREAD_BYTES = 4 << 20  # ... each copying at least this much of a chunk
 CPU_RUN_GROUP = 64  # CPU devices: work-group size of this file's other kernels (see _run)
+# Kernels of this file a proof first launches in its quotient stage or later: a cold warm-up has a helper
+# compile them (first_launch) while its own proof is still at the tables (opencl/prebuild.py).
+LATE_KERNELS = ("quotient_combine_kernel", "quotient_unfold_kernel", "segments_split_kernel",
+                "weighted_sum_kernel", "deep_kernel", "fri_fold_kernel", "xfe_leaves_kernel",
+                "gather_columns_kernel")
+_ZERO = {"uint": np.uint32(0), "ulong": np.uint64(0), "int": np.int32(0), "long": np.int64(0)}
 
 
 def build_program(rt: Runtime) -> cl.Program:
@@ -62,6 +69,28 @@ def _run(rt: Runtime, name: str, gsize: tuple[int, ...], *args, wait_for=None) -
     local = rt.group_size(kern, CPU_RUN_GROUP)
     return rt.launch(kern, (-(-gsize[0] // local) * local,) + tuple(gsize[1:]),
                      (local,) + (1,) * (len(gsize) - 1), *args, wait_for=wait_for)
+
+
+def _zero_arguments(name: str, scratch: cl.Buffer) -> list:
+    """Arguments for kernel `name` of device_tables.cl: scratch for each buffer, a zero of its type for each
+    scalar (read from the kernel's signature in the source)."""
+    source = (KERNEL_DIR / "device_tables.cl").read_text()
+    found = re.search(rf"__kernel void {name}\(([^)]*)\)", source)
+    if found is None:
+        raise ValueError(f"no kernel {name} in device_tables.cl")
+    params = [" ".join(p.split()) for p in found.group(1).split(",")]
+    return [scratch if "__global" in p else _ZERO[p.removeprefix("const ").split()[0]] for p in params]
+
+
+def first_launch(rt: Runtime, names: tuple[str, ...]) -> None:
+    """Launch each named kernel of this file once, every scalar zero and every buffer a small scratch one,
+    so that pocl compiles it (it does at a kernel's first launch). Every kernel skips ids past its counts,
+    so none reads or writes anything; and _run's launch shape on a CPU (CPU_RUN_GROUP, pieces at non-zero
+    offsets) does not depend on the sizes, so the prover's launches use this compiled code."""
+    scratch = rt.empty(4096)
+    for name in names:
+        _run(rt, name, (1,), *_zero_arguments(name, scratch))
+    rt.queue.finish()
 
 
 def fill_zero(rt: Runtime, buf: cl.Buffer, nbytes: int, start: int = 0, piece: int = BATCH_BYTES) -> None:

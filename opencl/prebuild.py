@@ -3,8 +3,9 @@
 pocl compiles a kernel at its first launch, for that launch's work-group size and grid class (fewer than
 65535 work-items get a "smallgrid" build, larger launches another one, about 1.6 times as costly), keeps
 the machine code in its on-disk kernel cache and holds a process-wide lock while it compiles. So start()
-hands the builds the warm-up proof (stages/device_warmup.py) does not make itself (extend.cl; the generated
-constraint and degree-lowering kernels of a set without the interpreter's programs) to helper processes
+hands the builds the warm-up proof (stages/device_warmup.py) does not make itself (extend.cl; the hand-written
+kernels of a proof's late stages; the generated constraint and degree-lowering kernels of a set without the
+interpreter's programs) to helper processes
 (plain subprocesses: the daemon's children may not fork multiprocessing children), each launching its share
 once on a few rows, as the prover launches them (in launches of at most air.CPU_LAUNCH_ROWS rows, so this
 one small-grid build serves every size); the prover's own launches then load them from pocl's cache. One
@@ -33,7 +34,7 @@ import numpy as np
 import platformdirs
 import pyopencl as cl
 
-from tvmpd.opencl import air
+from tvmpd.opencl import air, device_tables
 from tvmpd.opencl.air import AirKernels
 from tvmpd.opencl.devices import POCL_PLATFORM
 from tvmpd.opencl.runtime import KERNEL_DIR, Runtime, get_runtime
@@ -48,12 +49,15 @@ def wanted(rt: Runtime) -> bool:
 
 
 def tasks(kernels: AirKernels) -> list[str]:
-    """The helpers' tasks, each a group of kernels: extend.cl ("extend") and, for a set without the
-    interpreter's programs, its generated kernels ("constraints", "lowering_main", "lowering_aux"). The
-    hand-written program and the interpreter are built by the warm-up proof itself (stages/device_warmup.py)
-    at their first use, which comes before a helper could start and build them. Costliest (longest source)
-    first: the warm-up proof waits for them."""
-    cost = {"extend": sum((KERNEL_DIR / f).stat().st_size for f in ("field.cl", "extend.cl"))}
+    """The helpers' tasks, each a group of kernels: extend.cl ("extend"), the hand-written kernels a proof
+    first launches in its quotient stage or later ("late_tables": device_tables.LATE_KERNELS) and, for a
+    set without the interpreter's programs, its generated kernels ("constraints", "lowering_main",
+    "lowering_aux"). The hand-written program and the interpreter are built by the warm-up proof itself
+    (stages/device_warmup.py) at their first use, which comes before a helper could start and build them;
+    so are the other hand-written kernels, which it launches before any helper could. Costliest (longest
+    source) first: the warm-up proof waits for them, the late ones last."""
+    cost = {"extend": sum((KERNEL_DIR / f).stat().st_size for f in ("field.cl", "extend.cl")),
+            "late_tables": (KERNEL_DIR / "device_tables.cl").stat().st_size}
     if not kernels.programs:
         cost["constraints"] = sum(len(s) for _, s in kernels.constraints)
     for group in ("lowering_main", "lowering_aux"):
@@ -63,7 +67,11 @@ def tasks(kernels: AirKernels) -> list[str]:
 
 
 def run_task(rt: Runtime, kernels: AirKernels, num_constraints: int, group: str) -> None:
-    """Build one task's kernels and launch them once, as the prover does, on ROWS rows of zeros."""
+    """Build one task's kernels and launch them once, as the prover does: on ROWS rows of zeros, or (the
+    hand-written ones) with every count zero."""
+    if group == "late_tables":
+        device_tables.first_launch(rt, device_tables.LATE_KERNELS)
+        return
     n = ROWS
     main = rt.to_device(np.zeros(air.NUM_MAIN * n, dtype=np.uint64))
     aux = rt.to_device(np.zeros(3 * air.NUM_AUX * n, dtype=np.uint64))
@@ -74,6 +82,7 @@ def run_task(rt: Runtime, kernels: AirKernels, num_constraints: int, group: str)
         air.fill_degree_lowering_aux_device(rt, kernels, main, aux, challenges, n)
     elif group == "extend":
         air.extend_device(rt, kernels, main, challenges, n, aux)
+
     else:  # the constraints, in weighted-sum mode as the quotient runs them
         weights = rt.to_device(np.zeros((num_constraints, 3), dtype=np.uint64))
         sums = rt.to_device(np.zeros(12 * n, dtype=np.uint64))
@@ -203,10 +212,11 @@ class Prebuild:
 def start(rt: Runtime, kernels: AirKernels, num_constraints: int, processes: int | None = None
           ) -> Prebuild | None:
     """Start building the set's kernels (tasks()) on rt's device in `processes` helpers (default: one per
-    core). None where a prebuild does not pay off (wanted()) or was done (marker())."""
+    core but the one the warm-up proof beside them keeps busy). None where a prebuild does not pay off
+    (wanted()) or was done (marker())."""
     if not wanted(rt) or marker(rt, kernels.digest).exists():
         return None
-    return Prebuild(rt, kernels, num_constraints, processes or os.cpu_count() or 1)
+    return Prebuild(rt, kernels, num_constraints, processes or max(1, (os.cpu_count() or 1) - 1))
 
 
 def _serve(setup: str) -> None:

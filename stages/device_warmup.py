@@ -3,12 +3,12 @@
 pocl compiles each kernel at its first launch. On a fresh machine the first proof therefore paid every
 first launch of the hand-written kernels (6.5 s of a cold 2^12 proof on 16 cores, against 0.56 s warm).
 start() runs them in a helper instead (`python -m tvmpd.stages.device_warmup KEY MODE KEEP`): it starts the
-AIR kernels' build (opencl/prebuild.py, in its own helpers: extend.cl) and meanwhile proves a table of random
-rows at the height of the warm-up proof of `halt` (2^8) in the caller's memory mode, building the
-hand-written program and the constraint interpreter itself and waiting, at each stage that launches a kernel
-of the helpers', for the helper that builds it (pocl would compile it a second time). It names each stage on
-its standard output as it begins it, so the caller's own proof can follow one stage behind
-(Warmup.past) instead of waiting for the whole warm-up. That proof is thrown
+AIR kernels' build (opencl/prebuild.py, in its own helpers: extend.cl, the late stages' hand-written
+kernels) and meanwhile proves a table of random rows at the height of the warm-up proof of `halt` (2^8) in
+the caller's memory mode, building the hand-written program and the constraint interpreter itself and
+waiting, at each stage that launches a kernel of the helpers', for the helper that builds it (pocl would
+compile it a second time). It names each stage on its standard output as it begins it, so the caller's own
+proof can follow one stage behind (Warmup.past) instead of waiting for the whole warm-up. That proof is thrown
 away; its launches are the ones any proof makes (a proof launches the same kernels at every height, in the
 same pieces on a CPU, opencl/runtime.py), so pocl's cache then holds them all. One helper per machine works
 at a time (a lock file; the others wait, then find the marker); a marker file named by the kernel set, the
@@ -149,8 +149,8 @@ def warm(device_key: str, memory_mode: str = "auto", keep_cosets: str = "auto") 
         # The first things the proof below launches, the hand-written program and (where the set has its
         # programs) the constraint interpreter, are built here at first use: waiting for a helper to start
         # and build them took longer, and pocl compiled them a second time here when the proof got to
-        # them first. The helpers build the rest (prebuild.tasks: extend.cl; the generated kernels of a
-        # set without programs).
+        # them first. The helpers build the rest (prebuild.tasks: extend.cl; the hand-written kernels of
+        # the quotient stage on; the generated kernels of a set without programs).
         build = start_prebuild(device_key)
 
         def before(stage: str) -> None:
@@ -163,6 +163,8 @@ def warm(device_key: str, memory_mode: str = "auto", keep_cosets: str = "auto") 
                 build.wait_for("constraints", "lowering_main")  # the main table's degree lowering
             elif stage.startswith("aux"):
                 build.wait_for("extend", "lowering_aux")
+            elif stage.startswith("quotient"):
+                build.wait_for("late_tables")  # the hand-written kernels from here on
 
         shape = (1 << WARMUP_LOG2, NUM_MAIN_BASE_COLUMNS)
         rows = np.random.default_rng().integers(0, _P, shape, dtype=np.uint64)

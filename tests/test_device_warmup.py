@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tvmpd.opencl import device_tables
 from tvmpd.opencl.devices import POCL_PLATFORM, cpu_devices
 from tvmpd.stages import device_warmup
 
@@ -36,6 +37,11 @@ def test_helper_fills_pocl_cache_once(tmp_path: Path, monkeypatch: pytest.Monkey
     assert {"run_program", "ext_terms"} <= compiled
     assert not any(name.startswith(("lower_", "evaluate_constraints")) for name in compiled)
     assert any("merkle" in name for name in compiled) and any("fri" in name for name in compiled)
+    # the late hand-written kernels: a helper's first launch with zero counts compiled the one variant the
+    # warm-up proof's launches then used (a different launch shape would have compiled a second)
+    for name in device_tables.LATE_KERNELS:
+        variants = {path.parent.name for path in (tmp_path / "pocl").rglob(f"{name}.so")}
+        assert len(variants) == 1, (name, variants)
     assert device_warmup.start(key) is None  # recorded: later processes start nothing
 
 

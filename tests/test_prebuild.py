@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tvmpd.opencl import prebuild
+from tvmpd.opencl import device_tables, prebuild
 from tvmpd.opencl.devices import POCL_PLATFORM, cpu_devices
 from tvmpd.opencl.runtime import get_runtime
 from tvmpd.stages.air.constraints import lowered_air
@@ -29,14 +29,14 @@ def _compiled(pocl_cache: Path) -> set[str]:
 
 
 def test_tasks_are_what_the_warm_up_proof_leaves_to_helpers() -> None:
-    """The interpreter's set (a CPU's) leaves only extend.cl to the helpers: the warm-up proof builds the
-    hand-written program and the interpreter itself. A set without the interpreter's programs adds its
-    generated kernels, costliest first."""
+    """The interpreter's set (a CPU's) leaves extend.cl and the late hand-written kernels to the helpers:
+    the warm-up proof builds the hand-written program and the interpreter itself. A set without the
+    interpreter's programs adds its generated kernels, costliest first."""
     kernels = air_kernels()
-    assert kernels.programs and prebuild.tasks(kernels) == ["extend"]
+    assert kernels.programs and prebuild.tasks(kernels) == ["extend", "late_tables"]
     generated = dataclasses.replace(kernels, programs=(), lowering_main_programs=(), lowering_aux_programs=())
     work = prebuild.tasks(generated)
-    assert sorted(work) == ["constraints", "extend", "lowering_aux", "lowering_main"]
+    assert sorted(work) == ["constraints", "extend", "late_tables", "lowering_aux", "lowering_main"]
     assert work[0] == "constraints"
 
 
@@ -58,9 +58,9 @@ def test_prebuild_fills_pocl_cache_and_runs_once(tmp_path: Path, monkeypatch: py
     assert "lowering_main" in build.seconds
     seconds = build.wait()
     names = [n for n, _ in kernels.lowering_main + kernels.lowering_aux]
-    assert set(seconds) == {"lowering_main", "lowering_aux", "extend"}
+    assert set(seconds) == {"lowering_main", "lowering_aux", "extend", "late_tables"}
     compiled = _compiled(tmp_path / "pocl")
-    assert set(names) | {"ext_terms", "ext_scan_apply"} <= compiled
+    assert set(names) | {"ext_terms", "ext_scan_apply"} | set(device_tables.LATE_KERNELS) <= compiled
     assert "run_program" not in compiled  # the interpreter: the warm-up proof builds it
     assert prebuild.marker(rt, kernels.digest).exists()
     assert prebuild.start(rt, kernels, 1) is None  # recorded: later processes skip it

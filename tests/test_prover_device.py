@@ -273,3 +273,25 @@ def test_zero_fill_in_pieces_zeroes_exactly_the_range(rt):
     expected = data.copy()
     expected[7:68] = 0
     assert np.array_equal(out, expected)
+
+
+def test_first_launch_of_the_late_kernels_touches_no_memory(rt, monkeypatch):
+    """device_tables.first_launch (a cold warm-up's helper compiles the late kernels with it) launches each
+    kernel with every scalar zero and a scratch buffer for each buffer argument: the arguments match each
+    kernel's signature, and with their counts zero no kernel writes a word."""
+    from tvmpd.opencl import device_tables as dev
+    from tvmpd.opencl.runtime import Runtime
+
+    pattern = np.arange(512, dtype=np.uint64) * 0x9E3779B97F4A7C15
+    scratch = rt.to_device(pattern)
+    # on the class: an attribute set on the shared runtime would stay behind (as its bound method) and hide
+    # later tests' patches of Runtime.empty
+    monkeypatch.setattr(Runtime, "empty", lambda self, nbytes: scratch)
+    for name in dev.LATE_KERNELS:
+        args = dev._zero_arguments(name, scratch)
+        assert len(args) == dev._kernel(rt, name).num_args
+        assert all(a is scratch or a == 0 for a in args)
+    dev.first_launch(rt, dev.LATE_KERNELS)
+    np.testing.assert_array_equal(rt.from_device(scratch, (512,)), pattern)
+    with pytest.raises(ValueError, match="no kernel nope_kernel"):
+        dev._zero_arguments("nope_kernel", scratch)
