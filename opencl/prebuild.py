@@ -3,16 +3,15 @@
 pocl compiles a kernel at its first launch, for that launch's work-group size and grid class (fewer than
 65535 work-items get a "smallgrid" build, larger launches another one, about 1.6 times as costly), keeps
 the machine code in its on-disk kernel cache and holds a process-wide lock while it compiles. So start()
-hands the builds the warm-up proof (stages/device_warmup.py) does not make itself (extend.cl; the hand-written
-kernels of a proof's late stages; the generated constraint and degree-lowering kernels of a set without the
-interpreter's programs) to helper processes
-(plain subprocesses: the daemon's children may not fork multiprocessing children), each launching its share
-once on a few rows, as the prover launches them (in launches of at most air.CPU_LAUNCH_ROWS rows, so this
-one small-grid build serves every size); the prover's own launches then load them from pocl's cache. One
-process on a machine builds a set at a time (a lock file); the others wait for it in wait(). A marker file
-in tvmpd's cache directory, named by the set, the device and pocl's cache directory, records a finished build,
-so later processes skip it (a pocl cache emptied by hand only makes the next first launches compile one by
-one again).
+hands the builds the warm-up proof (stages/device_warmup.py) does not make itself (extend.cl; the
+hand-written kernels of a proof's late stages; the generated constraint and degree-lowering kernels of a set
+without the interpreter's programs) to helper processes (plain subprocesses: the daemon's children may not
+fork multiprocessing children), each launching its share once as the prover launches them (the AIR's on a
+few rows, in launches of at most air.CPU_LAUNCH_ROWS rows, so this one small-grid build serves every size);
+the prover's own launches then load them from pocl's cache. One process on a machine builds a set at a time
+(a lock file); the others wait for it in wait(). A marker file in tvmpd's cache directory, named by the set,
+the device and pocl's cache directory, records a finished build, so later processes skip it (a pocl cache
+emptied by hand only makes the next first launches compile one by one again).
 """
 
 from __future__ import annotations
@@ -55,7 +54,7 @@ def tasks(kernels: AirKernels) -> list[str]:
     "lowering_aux"). The hand-written program and the interpreter are built by the warm-up proof itself
     (stages/device_warmup.py) at their first use, which comes before a helper could start and build them;
     so are the other hand-written kernels, which it launches before any helper could. Costliest (longest
-    source) first: the warm-up proof waits for them, the late ones last."""
+    source) first, as the warm-up proof waits for them."""
     cost = {"extend": sum((KERNEL_DIR / f).stat().st_size for f in ("field.cl", "extend.cl")),
             "late_tables": (KERNEL_DIR / "device_tables.cl").stat().st_size}
     if not kernels.programs:
@@ -82,7 +81,6 @@ def run_task(rt: Runtime, kernels: AirKernels, num_constraints: int, group: str)
         air.fill_degree_lowering_aux_device(rt, kernels, main, aux, challenges, n)
     elif group == "extend":
         air.extend_device(rt, kernels, main, challenges, n, aux)
-
     else:  # the constraints, in weighted-sum mode as the quotient runs them
         weights = rt.to_device(np.zeros((num_constraints, 3), dtype=np.uint64))
         sums = rt.to_device(np.zeros(12 * n, dtype=np.uint64))
@@ -176,9 +174,8 @@ class Prebuild:
 
     def wait_for(self, *names: str) -> None:
         """Block until those of the named tasks (groups such as "extend" or "constraints") this set has are
-        built, or no helper is left to build them (one failed: the caller then builds
-        what is missing itself); where another process holds the set's lock, until it has built the whole
-        set."""
+        built, or no helper is left to build them (one failed: the caller then builds what is missing
+        itself); where another process holds the set's lock, until it has built the whole set."""
         if not self._owner:
             self.wait()
             return
