@@ -43,7 +43,7 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _wait_for_background() -> float:
+def wait_for_background() -> float:
     """Wait until no background process of a cold run is left; returns the seconds waited."""
     t = time.perf_counter()
     while time.perf_counter() - t < QUIET_TIMEOUT_S:
@@ -95,7 +95,7 @@ def measure(tree: Path, log2: int, device: str | None, warm_runs: int) -> list[t
             if checked.returncode != 0:
                 raise RuntimeError(f"2^{log2} {run}: proof not verified: {checked.stdout.strip()}")
             rows.append((run, wall, cpu, result.stderr.replace("\r", "\n")))
-            _wait_for_background()
+            wait_for_background()
     return rows
 
 
