@@ -43,16 +43,18 @@ def _role(argv: list[str]) -> str:
     return "numba compile" if not argv or argv[0] == "-c" else line[:40]
 
 
-def record(tree: Path, log2: int) -> tuple[list[dict], float]:
+def record(tree: Path, log2: int, device: str | None = None) -> tuple[list[dict], float]:
     """The hook's events of one cold proof at 2^log2 in tree, and the command's start time."""
     with tempfile.TemporaryDirectory(prefix="tvmpd-timeline-") as tmp:
         log, request, proof = Path(tmp) / "events", Path(tmp) / "request", Path(tmp) / "proof"
         request.write_text("\n".join(request_fields(log2, 0)) + "\n")
         env = dict(os.environ, XDG_CACHE_HOME=tmp, NUMBA_CACHE_DIR=str(Path(tmp) / "numba"),
-                   TVMPD_TIMELINE=str(log), PYTHONPATH=os.pathsep.join([str(HOOK), str(tree)]))
+                   TVMPD_TIMELINE=str(log), PYTHONPATH=os.pathsep.join(
+                       [str(HOOK), str(tree), *filter(None, [os.environ.get("PYTHONPATH")])]))
         cli = [sys.executable, "-m", "tvmpd.supervisor.cli"]
         start = time.time()
-        proved = subprocess.run([*cli, "prove", "--backend", "opencl", str(request), "-o", str(proof)],
+        target = ["--device", device] if device else ["--backend", "opencl"]
+        proved = subprocess.run([*cli, "prove", *target, str(request), "-o", str(proof)],
                                 cwd=tree, env=env, capture_output=True, text=True)
         if proved.returncode != 0:
             raise SystemExit(f"tvmpd prove failed: {proved.stderr.strip()[-500:]}")
@@ -102,10 +104,11 @@ def report(events: list[dict], start: float, min_seconds: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--log2", type=int, default=12)
+    parser.add_argument("--device", help="OpenCL device key (default: tvmpd prove --backend opencl's choice)")
     parser.add_argument("--min-seconds", type=float, default=0.04, help="list events at least this long")
     parser.add_argument("--tree", type=Path, default=ROOT, help="checkout to measure (default: this one)")
     args = parser.parse_args()
-    events, start = record(args.tree.resolve(), args.log2)
+    events, start = record(args.tree.resolve(), args.log2, args.device)
     report(events, start, args.min_seconds)
 
 
