@@ -71,10 +71,9 @@ def _run(rt: Runtime, name: str, gsize: tuple[int, ...], *args, wait_for=None) -
                      (local,) + (1,) * (len(gsize) - 1), *args, wait_for=wait_for)
 
 
-def _zero_arguments(name: str, scratch: cl.Buffer) -> list:
-    """Arguments for kernel `name` of device_tables.cl: scratch for each buffer, a zero of its type for each
-    scalar (read from the kernel's signature in the source)."""
-    source = (KERNEL_DIR / "device_tables.cl").read_text()
+def _zero_arguments(source: str, name: str, scratch: cl.Buffer) -> list:
+    """Arguments for kernel `name` of device_tables.cl (its source): scratch for each buffer, a zero of its
+    type for each scalar (read from the kernel's signature)."""
     found = re.search(rf"__kernel void {name}\(([^)]*)\)", source)
     if found is None:
         raise ValueError(f"no kernel {name} in device_tables.cl")
@@ -87,9 +86,9 @@ def first_launch(rt: Runtime, names: tuple[str, ...]) -> None:
     so that pocl compiles it (it does at a kernel's first launch). Every kernel skips ids past its counts,
     so none reads or writes anything; and _run's launch shape on a CPU (CPU_RUN_GROUP, pieces at non-zero
     offsets) does not depend on the sizes, so the prover's launches use this compiled code."""
-    scratch = rt.empty(4096)
+    scratch, source = rt.empty(4096), (KERNEL_DIR / "device_tables.cl").read_text()
     for name in names:
-        _run(rt, name, (1,), *_zero_arguments(name, scratch))
+        _run(rt, name, (1,), *_zero_arguments(source, name, scratch))
     rt.queue.finish()
 
 

@@ -114,8 +114,6 @@ class Prebuild:
         self._threads: list[threading.Thread] = []
         self._done = threading.Condition()  # notified as each task finishes and as each helper ends
         self._waited = False
-        self._owner = False  # this process holds the set's lock (else another one builds it)
-        self._names: set[str] = set()
         self._marker = marker(rt, kernels.digest)
         self._marker.parent.mkdir(parents=True, exist_ok=True)
         self._lock = open(self._marker.parent / f"{kernels.digest}.lock", "w")  # noqa: SIM115 (until wait)
@@ -123,11 +121,8 @@ class Prebuild:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return  # another process builds this set; wait() waits for its lock
-        self._owner = True
-        work = tasks(kernels)
+        work = tasks(kernels)  # never empty: helpers (self._threads) mean this process holds the lock
         self._names = set(work)
-        if not work:
-            return
         # Every program's options depend on the device's 128-bit integer probe (Runtime.device_options),
         # which builds a program: made here first, the helpers load it from pocl's cache instead of each
         # building it beside the others and this process.
@@ -176,7 +171,7 @@ class Prebuild:
         """Block until those of the named tasks (groups such as "extend" or "constraints") this set has are
         built, or no helper is left to build them (one failed: the caller then builds what is missing
         itself); where another process holds the set's lock, until it has built the whole set."""
-        if not self._owner:
+        if not self._threads:
             self.wait()
             return
         wanted = [name for name in names if name in self._names]
@@ -193,9 +188,8 @@ class Prebuild:
         self._waited = True
         for thread in self._threads:
             thread.join()
-        if self._owner:
-            if self._threads:
-                os.unlink(self._setup)
+        if self._threads:
+            os.unlink(self._setup)
             if not self.errors:
                 self._marker.touch()
         else:

@@ -33,7 +33,6 @@ from pathlib import Path
 import numpy as np
 
 from tvmpd.stages.air.columns import NUM_MAIN_BASE_COLUMNS
-from tvmpd.stages.prover import MAIN_TABLE_STAGE
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +137,7 @@ def warm(device_key: str, memory_mode: str = "auto", keep_cosets: str = "auto") 
     proof of random rows."""
     from tvmpd.stages import vm
     from tvmpd.stages.air.kernel_cache import start_prebuild
-    from tvmpd.stages.prover import backend_for, prove_table
+    from tvmpd.stages.prover import MAIN_TABLE_STAGE, backend_for, prove_table
 
     marker = _marker(device_key)
     if marker is None:

@@ -287,11 +287,12 @@ def test_first_launch_of_the_late_kernels_touches_no_memory(rt, monkeypatch):
     # on the class: an attribute set on the shared runtime would stay behind (as its bound method) and hide
     # later tests' patches of Runtime.empty
     monkeypatch.setattr(Runtime, "empty", lambda self, nbytes: scratch)
+    source = (dev.KERNEL_DIR / "device_tables.cl").read_text()
     for name in dev.LATE_KERNELS:
-        args = dev._zero_arguments(name, scratch)
+        args = dev._zero_arguments(source, name, scratch)
         assert len(args) == dev._kernel(rt, name).num_args
         assert all(a is scratch or a == 0 for a in args)
     dev.first_launch(rt, dev.LATE_KERNELS)
     np.testing.assert_array_equal(rt.from_device(scratch, (512,)), pattern)
     with pytest.raises(ValueError, match="no kernel nope_kernel"):
-        dev._zero_arguments("nope_kernel", scratch)
+        dev._zero_arguments(source, "nope_kernel", scratch)
