@@ -407,8 +407,7 @@ def extend_device(rt: Runtime, kernels: AirKernels, main: cl.Buffer, challenges:
     amul = rt.empty(8 * 3 * NUM_AUX_BASE * n)
 
     def launch(name: str, *args) -> None:
-        kernel = _extend_kernel(rt, kernels, name)
-        rt.launch(kernel, *_sizes(rt, kernel, n), *args)
+        _extend_launch(rt, kernels, name, n, *args)
 
     launch("ext_first_padding", main, rows, first)
     launch("ext_terms", main, rows, consts, first, aux, amul)
@@ -416,6 +415,22 @@ def extend_device(rt: Runtime, kernels: AirKernels, main: cl.Buffer, challenges:
     scan_device(rt, kernels, amul, aux, n, n, [c for c in range(NUM_AUX_BASE) if c != send])
     launch("ext_terms_late", main, rows, consts, aux, amul)
     scan_device(rt, kernels, amul, aux, n, n, [send])
+
+
+def _extend_launch(rt: Runtime, kernels: AirKernels, name: str, n: int, *args) -> None:
+    """Launch a row kernel of extend.cl over n rows, one work-item each, as extend_device does."""
+    kernel = _extend_kernel(rt, kernels, name)
+    rt.launch(kernel, *_sizes(rt, kernel, n), *args)
+
+
+def first_launch_late_terms(rt: Runtime, kernels: AirKernels, n: int) -> None:
+    """Launch ext_terms_late once on n rows of zeros as extend_device launches it (pocl compiles a kernel
+    at its first launch: opencl/prebuild.py has a helper do this one beside the one compiling ext_terms)."""
+    main = rt.to_device(np.zeros(NUM_MAIN_BASE * n, dtype=_U))
+    aux, amul = rt.empty(8 * 3 * NUM_AUX_BASE * n), rt.empty(8 * 3 * NUM_AUX_BASE * n)
+    consts = rt.to_device(_extend_consts(kernels, np.zeros((63, 3), dtype=_U)))
+    _extend_launch(rt, kernels, "ext_terms_late", n, main, _rows(n), consts, aux, amul)
+    rt.queue.finish()
 
 
 def extend(main: np.ndarray, challenges: np.ndarray, kernels: AirKernels,

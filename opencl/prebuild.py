@@ -1,17 +1,18 @@
 """A cold build of the AIR kernels a proof uses on pocl, in helper processes beside the warm-up proof.
 
 pocl compiles a kernel at its first launch, for that launch's work-group size and grid class (fewer than
-65535 work-items get a "smallgrid" build, larger launches another one, about 1.6 times as costly), keeps
-the machine code in its on-disk kernel cache and holds a process-wide lock while it compiles. So start()
-hands the builds the warm-up proof (stages/device_warmup.py) does not make itself (extend.cl; the
-hand-written kernels of a proof's late stages; the generated constraint and degree-lowering kernels of a set
-without the interpreter's programs) to helper processes (plain subprocesses: the daemon's children may not
-fork multiprocessing children), each launching its share once as the prover launches them (the AIR's on a
-few rows, in launches of at most air.CPU_LAUNCH_ROWS rows, so this one small-grid build serves every size);
-the prover's own launches then load them from pocl's cache. One process on a machine builds a set at a time
-(a lock file); the others wait for it in wait(). A marker file in tvmpd's cache directory, named by the set,
-the device and pocl's cache directory, records a finished build, so later processes skip it (a pocl cache
-emptied by hand only makes the next first launches compile one by one again).
+65535 work-items get a "smallgrid" build, larger launches another one, about 1.6 times as costly), keeps the
+machine code in its on-disk kernel cache and holds a process-wide lock while it compiles. So start() hands
+the builds the warm-up proof (stages/device_warmup.py) does not make itself (extend.cl, its ext_terms_late
+apart; the hand-written kernels of a proof's late stages; the generated constraint and degree-lowering
+kernels of a set without the interpreter's programs) to helper processes (plain subprocesses: the daemon's
+children may not fork multiprocessing children), each launching its share once as the prover launches them
+(the AIR's on a few rows, in launches of at most air.CPU_LAUNCH_ROWS rows, so this one small-grid build
+serves every size); the prover's own launches then load them from pocl's cache. One process on a machine
+builds a set at a time (a lock file); the others wait for it in wait(). A marker file in tvmpd's cache
+directory, named by the set, the device and pocl's cache directory, records a finished build, so later
+processes skip it (a pocl cache emptied by hand only makes the next first launches compile one by one
+again).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +41,7 @@ from tvmpd.opencl.devices import POCL_PLATFORM
 from tvmpd.opencl.runtime import KERNEL_DIR, Runtime, get_runtime
 
 ROWS = 128  # rows of a warm-up launch: two chunks of extend.cl's scan, a few constraint work-groups
+MIN_TASKS = 3  # tasks() of any set: "extend", "extend_late" and "late_tables"
 
 
 def wanted(rt: Runtime) -> bool:
@@ -48,14 +51,16 @@ def wanted(rt: Runtime) -> bool:
 
 
 def tasks(kernels: AirKernels) -> list[str]:
-    """The helpers' tasks, each a group of kernels: extend.cl ("extend"), the hand-written kernels a proof
+    """The helpers' tasks, each a group of kernels: extend.cl ("extend"; its ext_terms_late, "extend_late",
+    also apart, so that where cores are free it compiles beside ext_terms), the hand-written kernels a proof
     first launches in its quotient stage or later ("late_tables": device_tables.LATE_KERNELS) and, for a
     set without the interpreter's programs, its generated kernels ("constraints", "lowering_main",
     "lowering_aux"). The hand-written program and the interpreter are built by the warm-up proof itself
     (stages/device_warmup.py) at their first use, which comes before a helper could start and build them;
     so are the other hand-written kernels, which it launches before any helper could. Costliest (longest
     source) first, as the warm-up proof waits for them."""
-    cost = {"extend": sum((KERNEL_DIR / f).stat().st_size for f in ("field.cl", "extend.cl")),
+    extend = sum((KERNEL_DIR / f).stat().st_size for f in ("field.cl", "extend.cl"))
+    cost = {"extend": extend, "extend_late": extend - 1,
             "late_tables": (KERNEL_DIR / "device_tables.cl").stat().st_size}
     if not kernels.programs:
         cost["constraints"] = sum(len(s) for _, s in kernels.constraints)
@@ -70,6 +75,9 @@ def run_task(rt: Runtime, kernels: AirKernels, num_constraints: int, group: str)
     hand-written ones) with every count zero."""
     if group == "late_tables":
         device_tables.first_launch(rt, device_tables.LATE_KERNELS)
+        return
+    if group == "extend_late":
+        air.first_launch_late_terms(rt, kernels, ROWS)
         return
     n = ROWS
     main = rt.to_device(np.zeros(air.NUM_MAIN * n, dtype=np.uint64))
@@ -106,47 +114,84 @@ def marker(rt: Runtime, digest: str) -> Path:
 
 
 class Prebuild:
-    """A running prebuild (or one another process runs); wait() blocks until the set is in pocl's cache."""
+    """A running prebuild (or one another process runs); wait() blocks until the set is in pocl's cache.
 
-    def __init__(self, rt: Runtime, kernels: AirKernels, num_constraints: int, processes: int) -> None:
+    The helpers start at once, before the set exists: on a cold machine making the set (generating its
+    kernels) takes the caller a second or so, which each helper spends starting Python and, where cores are
+    to spare, building the 128-bit probe (every program's options depend on it). The set is made in a thread
+    of this process beside the caller's own work and handed to each helper as a pickle file; then tasks
+    follow, one at a time."""
+
+    def __init__(self, rt: Runtime, digest: str, make: Callable[[], tuple[AirKernels, int]],
+                 processes: int) -> None:
         self.seconds: dict[str, float] = {}
         self.errors: list[str] = []
         self._threads: list[threading.Thread] = []
-        self._done = threading.Condition()  # notified as each task finishes and as each helper ends
+        self._done = threading.Condition()  # notified as each task finishes, as each helper ends, once made
         self._waited = False
-        self._marker = marker(rt, kernels.digest)
+        self._names: set[str] | None = None  # the set's tasks, once made
+        self._setup: str | None = None  # the pickle file the helpers load the set from, once made
+        self._made = threading.Event()
+        self._marker = marker(rt, digest)
         self._marker.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = open(self._marker.parent / f"{kernels.digest}.lock", "w")  # noqa: SIM115 (until wait)
+        self._lock = open(self._marker.parent / f"{digest}.lock", "w")  # noqa: SIM115 (until wait)
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return  # another process builds this set; wait() waits for its lock
-        work = tasks(kernels)  # never empty: helpers (self._threads) mean this process holds the lock
-        self._names = set(work)
-        # Every program's options depend on the device's 128-bit integer probe (Runtime.device_options),
-        # which builds a program: made here first, the helpers load it from pocl's cache instead of each
-        # building it beside the others and this process.
-        rt.device_options()
-        todo: queue.SimpleQueue = queue.SimpleQueue()
-        for task in work:
-            todo.put(task)
-        fd, self._setup = tempfile.mkstemp(prefix="tvmpd-prebuild-", suffix=".pickle")
-        with os.fdopen(fd, "wb") as f:
-            pickle.dump((rt.key, kernels, num_constraints), f)
-        for _ in range(max(1, min(processes, len(work)))):
-            err = tempfile.TemporaryFile("w+")  # noqa: SIM115 (read and closed by _feed)
-            proc = subprocess.Popen([sys.executable, "-m", "tvmpd.opencl.prebuild", self._setup],
-                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True)
-            thread = threading.Thread(target=self._feed, args=(proc, err, todo), daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        # Where cores are to spare each helper builds the probe at once; with one helper (two cores) it
+        # loads the one this process builds (in _make, or the caller's first program) from pocl's cache.
+        self._helpers_probe = processes > 1
+        self._todo: queue.SimpleQueue = queue.SimpleQueue()
+        self._maker = threading.Thread(target=self._make, args=(rt, make, processes), name="prebuild-make",
+                                       daemon=True)
+        for _ in range(min(processes, MIN_TASKS)):  # tasks() always has at least these many
+            self._spawn(rt.key)
+        self._maker.start()
 
-    def _feed(self, proc: subprocess.Popen, err, todo: queue.SimpleQueue) -> None:
-        """Hand one task at a time to a helper until none are left or it fails."""
+    def _spawn(self, device_key: str) -> None:
+        """Start one helper and the thread that feeds it."""
+        err = tempfile.TemporaryFile("w+")  # noqa: SIM115 (read and closed by _feed)
+        proc = subprocess.Popen([sys.executable, "-m", "tvmpd.opencl.prebuild", device_key,
+                                 "probe" if self._helpers_probe else "wait"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True)
+        thread = threading.Thread(target=self._feed, args=(proc, err), daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _make(self, rt: Runtime, make: Callable[[], tuple[AirKernels, int]], processes: int) -> None:
+        """Make the set and its task list, write the helpers' pickle, start more helpers if it has more
+        tasks than started ones (up to `processes`)."""
         try:
-            while True:
+            kernels, num_constraints = make()
+            work = tasks(kernels)
+            if not self._helpers_probe:
+                rt.device_options()
+            fd, setup = tempfile.mkstemp(prefix="tvmpd-prebuild-", suffix=".pickle")
+            with os.fdopen(fd, "wb") as f:
+                pickle.dump((kernels, num_constraints), f)
+        except Exception as exc:  # noqa: BLE001 (reported by wait(); the prover builds what it needs itself)
+            self.errors.append(f"making the kernel set: {exc}")
+            work, setup = [], None
+        for task in work:
+            self._todo.put(task)
+        with self._done:
+            self._names, self._setup = set(work), setup
+            self._done.notify_all()
+        self._made.set()
+        for _ in range(len(self._threads), min(processes, len(work))):
+            self._spawn(rt.key)
+
+    def _feed(self, proc: subprocess.Popen, err) -> None:
+        """Hand the helper the set, then one task at a time until none are left or it fails."""
+        try:
+            self._made.wait()
+            if self._setup is not None:
+                proc.stdin.write(f"{self._setup}\n")
+                proc.stdin.flush()
+            while self._setup is not None:
                 try:
-                    group = todo.get_nowait()
+                    group = self._todo.get_nowait()
                 except queue.Empty:
                     break
                 proc.stdin.write(f"{group}\n")
@@ -174,10 +219,15 @@ class Prebuild:
         if not self._threads:
             self.wait()
             return
-        wanted = [name for name in names if name in self._names]
+
+        def ready() -> bool:
+            if not any(thread.is_alive() for thread in self._threads):
+                return True
+            return self._names is not None and all(name in self.seconds for name in names
+                                                   if name in self._names)
+
         with self._done:
-            self._done.wait_for(lambda: all(name in self.seconds for name in wanted)
-                                or not any(thread.is_alive() for thread in self._threads))
+            self._done.wait_for(ready)
 
     def wait(self) -> dict[str, float]:
         """Block until the set is built (here or by the process holding the lock); the seconds of each task
@@ -186,10 +236,12 @@ class Prebuild:
         if self._waited:
             return self.seconds
         self._waited = True
-        for thread in self._threads:
-            thread.join()
         if self._threads:
-            os.unlink(self._setup)
+            self._maker.join()  # it may still add helpers
+            for thread in self._threads:
+                thread.join()
+            if self._setup is not None:
+                os.unlink(self._setup)
             if not self.errors:
                 self._marker.touch()
         else:
@@ -200,22 +252,29 @@ class Prebuild:
         return self.seconds
 
 
-def start(rt: Runtime, kernels: AirKernels, num_constraints: int, processes: int | None = None
+def start(rt: Runtime, digest: str, make: Callable[[], tuple[AirKernels, int]], processes: int | None = None
           ) -> Prebuild | None:
-    """Start building the set's kernels (tasks()) on rt's device in `processes` helpers (default: one per
-    core but the one the warm-up proof beside them keeps busy). None where a prebuild does not pay off
-    (wanted()) or was done (marker())."""
-    if not wanted(rt) or marker(rt, kernels.digest).exists():
+    """Start building the kernel set named `digest` (AirKernels.digest; make() returns the set and its
+    constraint count) on rt's device in `processes` helpers (default: one per core but the one the warm-up
+    proof beside them keeps busy); returns at once, the set is made in a thread. None where a prebuild does
+    not pay off (wanted()) or was done (marker())."""
+    if not wanted(rt) or marker(rt, digest).exists():
         return None
-    return Prebuild(rt, kernels, num_constraints, processes or max(1, (os.cpu_count() or 1) - 1))
+    return Prebuild(rt, digest, make, processes or max(1, (os.cpu_count() or 1) - 1))
 
 
-def _serve(setup: str) -> None:
-    """Helper process: run the tasks named on standard input, one per line, answering each with its
+def _serve(device_key: str, probe: bool) -> None:
+    """Helper process: build the probe at once if `probe`; then load the set from the pickle file named on
+    the first line of standard input and run the tasks named on the next ones, answering each with its
     seconds on standard output."""
-    with open(setup, "rb") as f:
-        device_key, kernels, num_constraints = pickle.load(f)
     rt = get_runtime(device_key)
+    if probe:
+        rt.device_options()
+    setup = sys.stdin.readline().strip()
+    if not setup:
+        return  # the set could not be made: nothing to build
+    with open(setup, "rb") as f:
+        kernels, num_constraints = pickle.load(f)
     for line in sys.stdin:
         group = line.strip()
         t = time.perf_counter()
@@ -224,4 +283,4 @@ def _serve(setup: str) -> None:
 
 
 if __name__ == "__main__":
-    _serve(sys.argv[1])
+    _serve(sys.argv[1], sys.argv[2] == "probe")

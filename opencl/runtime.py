@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -126,15 +127,18 @@ class Runtime:
     queue: cl.CommandQueue
     programs: dict[str, cl.Program] = field(default_factory=dict)
     cache: dict = field(default_factory=dict)  # per-context data (twiddle tables, ...), owned by wrappers
+    _probing: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def device_options(self) -> tuple[str, ...]:
         """Build options every program gets on this device: -DGL_INT128 (field.cl's products from one
         128-bit multiply) on a CPU whose compiler accepts 128-bit integers and multiplies right with them,
-        nothing on other devices (GPU programs stay as they were)."""
+        nothing on other devices (GPU programs stay as they were). Probed once per context, also when two
+        threads ask at once (opencl/prebuild.py asks from its own)."""
         key = ("device_options",)
-        if key not in self.cache:
-            self.cache[key] = INT128_OPTIONS if self.device.type & cl.device_type.CPU and _int128_works(
-                self.context, self.queue) else ()
+        with self._probing:
+            if key not in self.cache:
+                self.cache[key] = INT128_OPTIONS if self.device.type & cl.device_type.CPU and _int128_works(
+                    self.context, self.queue) else ()
         return self.cache[key]
 
     def program(self, name: str) -> cl.Program:

@@ -135,9 +135,7 @@ def _lock(marker: Path) -> Iterator[None]:
 def warm(device_key: str, memory_mode: str = "auto", keep_cosets: str = "auto") -> None:
     """The helper's work, in this process: the AIR kernels' build (in its own helpers) and, beside it, the
     proof of random rows."""
-    from tvmpd.stages import vm
     from tvmpd.stages.air.kernel_cache import start_prebuild
-    from tvmpd.stages.prover import MAIN_TABLE_STAGE, backend_for, prove_table
 
     marker = _marker(device_key)
     if marker is None:
@@ -149,8 +147,11 @@ def warm(device_key: str, memory_mode: str = "auto", keep_cosets: str = "auto") 
         # programs) the constraint interpreter, are built here at first use: waiting for a helper to start
         # and build them took longer, and pocl compiled them a second time here when the proof got to
         # them first. The helpers build the rest (prebuild.tasks: extend.cl; the hand-written kernels of
-        # the quotient stage on; the generated kernels of a set without programs).
+        # the quotient stage on; the generated kernels of a set without programs). Started before the
+        # prover's imports: the helpers' own start is on the path of a cold proof where cores are free.
         build = start_prebuild(device_key)
+        from tvmpd.stages import vm
+        from tvmpd.stages.prover import MAIN_TABLE_STAGE, backend_for, prove_table
 
         def before(stage: str) -> None:
             print(stage, flush=True)  # the caller's proof follows (Warmup.past)
@@ -161,7 +162,7 @@ def warm(device_key: str, memory_mode: str = "auto", keep_cosets: str = "auto") 
             if stage.startswith("main"):
                 build.wait_for("constraints", "lowering_main")  # the main table's degree lowering
             elif stage.startswith("aux"):
-                build.wait_for("extend", "lowering_aux")
+                build.wait_for("extend", "extend_late", "lowering_aux")
             elif stage.startswith("quotient"):
                 build.wait_for("late_tables")  # the hand-written kernels from here on
 

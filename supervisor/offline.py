@@ -110,10 +110,6 @@ def _check_writable(output: str) -> None:
 def prove(request: str, output: str | None, seed: str | None, backend: str, device: str | None,
           memory_mode: str, keep_cosets: str) -> None:
     """Prove REQUEST (the five JSON lines a node sends) and write the proof."""
-    from tvmpd.stages.proof import to_bincode
-    from tvmpd.stages.prover import prove as stark_prove
-    from tvmpd.supervisor import jobs
-
     seed_bytes = None
     if seed is not None:
         try:
@@ -150,7 +146,12 @@ def prove(request: str, output: str | None, seed: str | None, backend: str, devi
         # pocl, first run here: the kernels built and first launched in a helper while the VM runs; the
         # proof below follows its proof a stage behind
         kernels_warmup = device_warmup.start(device, memory_mode, keep_cosets)
+    # the prover's imports after the helper's start: on a cold machine with cores to spare its chain of
+    # builds is what the proof waits for
     from tvmpd.stages import vm
+    from tvmpd.stages.proof import to_bincode
+    from tvmpd.stages.prover import prove as stark_prove
+    from tvmpd.supervisor import jobs
 
     # First run here (numba's cache cold): the VM, the AET and the table fill run without numba's compile,
     # which a background helper does once the proof is written.

@@ -77,9 +77,9 @@ def test_a_broken_set_is_reported_not_used(tmp_path, monkeypatch):
     (directory / f"{name}.cl").unlink()
     assert kernel_cache._read(directory) is None
     monkeypatch.setenv(kernel_cache.CACHE_ENV, str(tmp_path))
-    kernel_cache.air_kernels.cache_clear()
+    kernel_cache._air_kernels.cache_clear()
     try:
         with pytest.raises(RuntimeError, match="broken set"):
             kernel_cache.air_kernels()
     finally:
-        kernel_cache.air_kernels.cache_clear()
+        kernel_cache._air_kernels.cache_clear()

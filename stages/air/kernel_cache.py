@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 import platformdirs
@@ -122,10 +123,18 @@ def generate_all(root: Path | None = None) -> Path:
     return target
 
 
-@functools.cache
+_MAKING = threading.Lock()  # a prebuild makes the set in a thread beside the caller's own first use
+
+
 def air_kernels() -> AirKernels:
     """The current AIR's kernel set, from the cache (generated there on first use); read once per
-    process."""
+    process, also when two threads ask at once."""
+    with _MAKING:
+        return _air_kernels()
+
+
+@functools.cache
+def _air_kernels() -> AirKernels:
     kernels = _read(generate_all())
     if kernels is None or kernels.digest != kernels_digest():
         raise RuntimeError(f"kernel cache {cache_root()} holds a broken set {kernels_digest()}: delete that "
@@ -143,4 +152,4 @@ def start_prebuild(device_key: str) -> prebuild.Prebuild | None:
     rt = get_runtime(device_key)
     if not prebuild.wanted(rt):
         return None
-    return prebuild.start(rt, air_kernels(), sum(lowered_air().counts().values()))
+    return prebuild.start(rt, kernels_digest(), lambda: (air_kernels(), sum(lowered_air().counts().values())))
