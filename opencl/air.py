@@ -417,10 +417,19 @@ def extend_device(rt: Runtime, kernels: AirKernels, main: cl.Buffer, challenges:
     scan_device(rt, kernels, amul, aux, n, n, [send])
 
 
+# extend.cl's long row kernels on a CPU: work-groups of one work-item. pocl then compiles no loop over a
+# group's items (about a fifth of ext_terms' first launch, its costliest compile in a cold proof), and the
+# kernels ran as fast at 2^16 and 2^18 rows.
+_CPU_SINGLE = ("ext_terms", "ext_terms_late")
+
+
 def _extend_launch(rt: Runtime, kernels: AirKernels, name: str, n: int, *args) -> None:
     """Launch a row kernel of extend.cl over n rows, one work-item each, as extend_device does."""
     kernel = _extend_kernel(rt, kernels, name)
-    rt.launch(kernel, *_sizes(rt, kernel, n), *args)
+    if name in _CPU_SINGLE and _is_cpu(rt):
+        rt.launch(kernel, (n,), (1,), *args)
+    else:
+        rt.launch(kernel, *_sizes(rt, kernel, n), *args)
 
 
 def first_launch_late_terms(rt: Runtime, kernels: AirKernels, n: int) -> None:

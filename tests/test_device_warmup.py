@@ -37,10 +37,10 @@ def test_helper_fills_pocl_cache_once(tmp_path: Path, monkeypatch: pytest.Monkey
     assert {"run_program", "ext_terms"} <= compiled
     assert not any(name.startswith(("lower_", "evaluate_constraints")) for name in compiled)
     assert any("merkle" in name for name in compiled) and any("fri" in name for name in compiled)
-    # the late hand-written kernels and ext_terms_late: a helper's first launch (zero counts; rows of zeros)
+    # the late hand-written kernels and ext_terms(_late): a helper's first launch (zero counts; rows of zeros)
     # compiled the one variant the warm-up proof's launches then used (a different launch shape would have
     # compiled a second)
-    for name in (*device_tables.LATE_KERNELS, "ext_terms_late"):
+    for name in (*device_tables.LATE_KERNELS, "ext_terms", "ext_terms_late"):
         variants = {path.parent.name for path in (tmp_path / "pocl").rglob(f"{name}.so")}
         assert len(variants) == 1, (name, variants)
     assert device_warmup.start(key) is None  # recorded: later processes start nothing
