@@ -432,14 +432,14 @@ def _extend_launch(rt: Runtime, kernels: AirKernels, name: str, n: int, *args) -
         rt.launch(kernel, *_sizes(rt, kernel, n), *args)
 
 
-def first_launch_late_terms(rt: Runtime, kernels: AirKernels, n: int) -> None:
-    """Launch ext_terms_late once on n rows of zeros as extend_device launches it (pocl compiles a kernel
-    at its first launch: opencl/prebuild.py has a helper do this one beside the one compiling ext_terms)."""
-    main = rt.to_device(np.zeros(NUM_MAIN_BASE * n, dtype=_U))
-    aux, amul = rt.empty(8 * 3 * NUM_AUX_BASE * n), rt.empty(8 * 3 * NUM_AUX_BASE * n)
-    consts = rt.to_device(_extend_consts(kernels, np.zeros((63, 3), dtype=_U)))
+def late_terms_device(rt: Runtime, kernels: AirKernels, main: cl.Buffer, challenges: np.ndarray, n: int,
+                      aux: cl.Buffer) -> None:
+    """extend_device's launch of ext_terms_late alone, on the same tables (its a-terms into a scratch
+    table): opencl/prebuild.py has a helper compile it (pocl does at a kernel's first launch) beside the one
+    compiling ext_terms."""
+    consts = rt.to_device(_extend_consts(kernels, challenges))
+    amul = rt.empty(8 * 3 * NUM_AUX_BASE * n)
     _extend_launch(rt, kernels, "ext_terms_late", n, main, _rows(n), consts, aux, amul)
-    rt.queue.finish()
 
 
 def extend(main: np.ndarray, challenges: np.ndarray, kernels: AirKernels,

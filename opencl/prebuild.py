@@ -76,9 +76,6 @@ def run_task(rt: Runtime, kernels: AirKernels, num_constraints: int, group: str)
     if group == "late_tables":
         device_tables.first_launch(rt, device_tables.LATE_KERNELS)
         return
-    if group == "extend_late":
-        air.first_launch_late_terms(rt, kernels, ROWS)
-        return
     n = ROWS
     main = rt.to_device(np.zeros(air.NUM_MAIN * n, dtype=np.uint64))
     aux = rt.to_device(np.zeros(3 * air.NUM_AUX * n, dtype=np.uint64))
@@ -89,6 +86,8 @@ def run_task(rt: Runtime, kernels: AirKernels, num_constraints: int, group: str)
         air.fill_degree_lowering_aux_device(rt, kernels, main, aux, challenges, n)
     elif group == "extend":
         air.extend_device(rt, kernels, main, challenges, n, aux)
+    elif group == "extend_late":
+        air.late_terms_device(rt, kernels, main, challenges, n, aux)
     else:  # the constraints, in weighted-sum mode as the quotient runs them
         weights = rt.to_device(np.zeros((num_constraints, 3), dtype=np.uint64))
         sums = rt.to_device(np.zeros(12 * n, dtype=np.uint64))
@@ -186,22 +185,22 @@ class Prebuild:
         """Hand the helper the set, then one task at a time until none are left or it fails."""
         try:
             self._made.wait()
-            if self._setup is not None:
+            if self._setup is not None:  # else the set could not be made: the helper ends at once
                 proc.stdin.write(f"{self._setup}\n")
                 proc.stdin.flush()
-            while self._setup is not None:
-                try:
-                    group = self._todo.get_nowait()
-                except queue.Empty:
-                    break
-                proc.stdin.write(f"{group}\n")
-                proc.stdin.flush()
-                answer = proc.stdout.readline().split()
-                if not answer:
-                    break
-                with self._done:
-                    self.seconds[group] = float(answer[0])
-                    self._done.notify_all()
+                while True:
+                    try:
+                        group = self._todo.get_nowait()
+                    except queue.Empty:
+                        break
+                    proc.stdin.write(f"{group}\n")
+                    proc.stdin.flush()
+                    answer = proc.stdout.readline().split()
+                    if not answer:
+                        break
+                    with self._done:
+                        self.seconds[group] = float(answer[0])
+                        self._done.notify_all()
             proc.stdin.close()
         except OSError:
             pass  # the helper died: its exit status and error output say why

@@ -13,7 +13,7 @@ def _event(t: float, pid: int, kind: str, **fields) -> dict:
 def test_roles_of_a_cold_proofs_processes() -> None:
     assert _role(["/x/tvmpd/supervisor/cli.py", "prove", "r", "-o", "p"]) == "tvmpd prove"
     assert _role(["/x/tvmpd/stages/device_warmup.py", "0:0", "auto", "auto"]) == "warm-up helper"
-    assert _role(["/x/tvmpd/opencl/prebuild.py", "/tmp/tvmpd-prebuild-1.pickle"]) == "prebuild helper"
+    assert _role(["/x/tvmpd/opencl/prebuild.py", "0:0", "probe"]) == "prebuild helper"
     assert _role(["-c"]) == "numba compile"
 
 
