@@ -1,5 +1,6 @@
 """Where a cold `tvmpd prove` spends its time: every process it starts, every OpenCL program build and
-every first launch (pocl compiles a kernel there), on one time line, with each process's CPU.
+every first launch (pocl compiles a kernel there) and every wait of one process for another, on one time
+line, with each process's CPU.
 
 Runs one `tvmpd prove --backend opencl` of tools/bench_prove.py's workload with every cache empty (a fresh
 XDG_CACHE_HOME and NUMBA_CACHE_DIR), waits for the background processes it leaves, verifies the proof, and
@@ -91,6 +92,8 @@ def report(events: list[dict], start: float, min_seconds: float) -> None:
             seen.add(key)
             firsts[e["kernel"]] += e["seconds"]
             what = f"first launch {e['kernel']} (group {'x'.join(map(str, e['local'])) or '-'})"
+        elif e["kind"] == "wait":
+            what = f"wait {e['what']}"
         else:
             continue
         if e["seconds"] >= min_seconds:

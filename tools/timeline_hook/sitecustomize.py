@@ -1,8 +1,8 @@
 """Loaded at start-up by every Python process whose path holds this folder (tools/cold_timeline.py puts it
-there): where TVMPD_TIMELINE names a file, appends to it one line per event of this process (its start, each
-OpenCL program build, each CPU launch through Runtime.launch with the queue finished after it, so that pocl's
-compile at submission is counted in it, and its exit with the CPU it used). A measuring aid only: the finish
-after each launch serialises a process's launches."""
+there): where TVMPD_TIMELINE names a file, appends to it one line per event of this process: its start, each
+OpenCL program build, each kernel launch with the queue finished after it (so that pocl's compile at
+submission is counted in it), each wait for another process's work (WAITS), and its exit with the CPU it
+used. A measuring aid only: the finish after each launch serialises a process's launches."""
 
 import atexit
 import builtins
@@ -33,18 +33,40 @@ def _patch_pyopencl(cl) -> None:
     cl.Program.build = timed_build
 
 
-def _patch_runtime(runtime) -> None:
-    launch = runtime.Runtime.launch
+def _patch_kernel_call(cl) -> None:
+    call = cl.Kernel.__call__
 
-    def timed_launch(self, kernel, gsize, lsize, *args, **kwargs):
+    def timed_call(self, queue, gsize, lsize, *args, **kwargs):
         t = time.perf_counter()
-        event = launch(self, kernel, gsize, lsize, *args, **kwargs)
-        self.queue.finish()
+        event = call(self, queue, gsize, lsize, *args, **kwargs)
+        queue.finish()
         seconds = time.perf_counter() - t
-        _write("launch", seconds=seconds, kernel=kernel.function_name, local=list(lsize or ()))
+        _write("launch", seconds=seconds, kernel=self.function_name, local=list(lsize or ()))
         return event
 
-    runtime.Runtime.launch = timed_launch
+    cl.Kernel.__call__ = timed_call
+
+
+# (module, class or None, function): calls timed as "wait" events (a process waiting for another's work)
+WAITS = (("tvmpd.stages.device_warmup", "Warmup", "past"), ("tvmpd.opencl.prebuild", "Prebuild", "wait_for"),
+         ("tvmpd.stages.disk_cache", None, "read_or_make"))
+
+
+def _patch_wait(module, owner: str | None, name: str) -> None:
+    holder = getattr(module, owner) if owner else module
+    function = getattr(holder, name)
+
+    def timed(*args, **kwargs):
+        t = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            what = f"{owner + '.' if owner else ''}{name}"
+            if name == "past" and len(args) > 1:
+                what += f"({args[1]!r})"
+            _write("wait", seconds=time.perf_counter() - t, what=what)
+
+    setattr(holder, name, timed)
 
 
 if _LOG:
@@ -59,10 +81,14 @@ if _LOG:
         if "pyopencl" not in _patched and cl is not None and hasattr(cl, "Program"):
             _patched.add("pyopencl")
             _patch_pyopencl(cl)
-        runtime = sys.modules.get("tvmpd.opencl.runtime")
-        if "runtime" not in _patched and runtime is not None and hasattr(runtime, "Runtime"):
-            _patched.add("runtime")
-            _patch_runtime(runtime)
+        if "kernel" not in _patched and cl is not None and hasattr(cl, "Kernel"):
+            _patched.add("kernel")
+            _patch_kernel_call(cl)
+        for mod, owner, fn in WAITS:
+            loaded = sys.modules.get(mod)
+            if mod not in _patched and loaded is not None and hasattr(loaded, owner or fn):
+                _patched.add(mod)
+                _patch_wait(loaded, owner, fn)
         return module
 
     builtins.__import__ = _watching_import
