@@ -36,9 +36,10 @@ UPLOAD_THREAD_BYTES = 4 << 20  # ... each copying at least this much of a chunk
 CPU_RUN_GROUP = 64  # CPU devices: work-group size of this file's other kernels (see _run)
 # Kernels of this file a proof first launches in its quotient stage or later: a cold warm-up has a helper
 # compile them (first_launch) while its own proof is still at the tables (opencl/prebuild.py).
-LATE_KERNELS = ("quotient_combine_kernel", "quotient_unfold_kernel", "segments_split_kernel",
-                "weighted_sum_kernel", "deep_kernel", "fri_fold_kernel", "xfe_leaves_kernel",
-                "gather_columns_kernel")
+QUOTIENT_KERNELS = ("quotient_combine_kernel", "quotient_unfold_kernel", "segments_split_kernel")
+OPEN_KERNELS = ("weighted_sum_kernel", "deep_kernel", "fri_fold_kernel", "xfe_leaves_kernel",
+                "gather_columns_kernel")  # from the out-of-domain rows on (evaluate_partial_kernel apart)
+LATE_KERNELS = QUOTIENT_KERNELS + OPEN_KERNELS
 _ZERO = {"uint": np.uint32(0), "ulong": np.uint64(0), "int": np.int32(0), "long": np.int64(0)}
 
 
@@ -90,6 +91,24 @@ def first_launch(rt: Runtime, names: tuple[str, ...]) -> None:
     for name in names:
         _run(rt, name, (1,), *_zero_arguments(source, name, scratch))
     rt.queue.finish()
+
+
+def first_launch_hashing(rt: Runtime) -> None:
+    """Compile the kernels that hash a table's rows into a Merkle tree and read its root, by making one tree
+    of eight one-column rows as the prover makes its trees (their CPU launch shapes do not depend on the
+    sizes, as first_launch's do not)."""
+    values = rt.to_device(np.zeros(8, dtype=np.uint64))
+    nodes = new_tree(rt, 8)
+    hash_rows_into_tree(rt, values, 1, 8, nodes, 8, 0, 1)
+    finish_tree(rt, nodes, 8)
+    gather_rows(rt, nodes, [1], 5)
+
+
+def first_launch_evaluate(rt: Runtime) -> None:
+    """Compile evaluate_partial_kernel (the out-of-domain rows) by one evaluation of eight columns of eight
+    coefficients: on a CPU its launch shape is the same for every size."""
+    point = np.zeros((1, 3), dtype=np.uint64)
+    evaluate_at(rt, rt.to_device(np.zeros(64, dtype=np.uint64)), 8, 8, point, point)
 
 
 def fill_zero(rt: Runtime, buf: cl.Buffer, nbytes: int, start: int = 0, piece: int = BATCH_BYTES) -> None:

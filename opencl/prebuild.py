@@ -3,9 +3,10 @@
 pocl compiles a kernel at its first launch, for that launch's work-group size and grid class (fewer than
 65535 work-items get a "smallgrid" build, larger launches another one, about 1.6 times as costly), keeps the
 machine code in its on-disk kernel cache and holds a process-wide lock while it compiles. So start() hands
-the builds the warm-up proof (stages/device_warmup.py) does not make itself (extend.cl, its ext_terms_late
-apart; the hand-written kernels of a proof's late stages; the generated constraint and degree-lowering
-kernels of a set without the interpreter's programs) to helper processes (plain subprocesses: the daemon's
+the builds the warm-up proof (stages/device_warmup.py) does not make itself (the constraint interpreter;
+the Merkle tree's kernels; the hand-written kernels of a proof's late stages; extend.cl, its ext_terms_late
+apart, last and at idle priority; the generated constraint and degree-lowering kernels of a set without
+the interpreter's programs) to helper processes (plain subprocesses: the daemon's
 children may not fork multiprocessing children), each launching its share once as the prover launches them
 (the AIR's on a few rows, in launches of at most air.CPU_LAUNCH_ROWS rows, so this one small-grid build
 serves every size); the prover's own launches then load them from pocl's cache. One process on a machine
@@ -22,7 +23,6 @@ import hashlib
 import logging
 import os
 import pickle
-import queue
 import subprocess
 import sys
 import tempfile
@@ -33,54 +33,81 @@ from pathlib import Path
 
 import numpy as np
 import platformdirs
-import pyopencl as cl
 
 from tvmpd.opencl import air, device_tables
 from tvmpd.opencl.air import AirKernels
-from tvmpd.opencl.devices import POCL_PLATFORM
-from tvmpd.opencl.runtime import KERNEL_DIR, Runtime, get_runtime
+from tvmpd.opencl.runtime import Runtime, get_runtime, pocl_caches
 
 ROWS = 128  # rows of a warm-up launch: two chunks of extend.cl's scan, a few constraint work-groups
-MIN_TASKS = 3  # tasks() of any set: "extend", "extend_late" and "late_tables"
+MIN_TASKS = 5  # tasks() of any set: "hashing", "late_quotient", "late_open", "extend" and "extend_late"
 
 
 def wanted(rt: Runtime) -> bool:
     """Whether a prebuild pays off on this device: pocl (it compiles at first launch), its kernel cache on."""
-    return (bool(rt.device.type & cl.device_type.CPU) and rt.device.platform.name.strip() == POCL_PLATFORM
-            and os.environ.get("POCL_KERNEL_CACHE", "1") != "0")
+    return pocl_caches(rt.device)
+
+
+# Tasks no proof waits for while a warm-up runs (its proofs extend small tables on the host:
+# stages/device_backend.py COLD_HOST_EXTEND_ROWS): last, and at idle priority where the caller does not wait
+# for them (_idle; start(idle_last=True): `tvmpd prove`).
+IDLE_TASKS = ("extend", "extend_late")
 
 
 def tasks(kernels: AirKernels) -> list[str]:
-    """The helpers' tasks, each a group of kernels: extend.cl ("extend"; its ext_terms_late, "extend_late",
-    also apart, so that where cores are free it compiles beside ext_terms), the hand-written kernels a proof
-    first launches in its quotient stage or later ("late_tables": device_tables.LATE_KERNELS) and, for a
-    set without the interpreter's programs, its generated kernels ("constraints", "lowering_main",
-    "lowering_aux"). The hand-written program and the interpreter are built by the warm-up proof itself
-    (stages/device_warmup.py) at their first use, which comes before a helper could start and build them;
-    so are the other hand-written kernels, which it launches before any helper could. Costliest (longest
-    source) first, as the warm-up proof waits for them."""
-    extend = sum((KERNEL_DIR / f).stat().st_size for f in ("field.cl", "extend.cl"))
-    cost = {"extend": extend, "extend_late": extend - 1,
-            "late_tables": (KERNEL_DIR / "device_tables.cl").stat().st_size}
+    """The helpers' tasks, each a group of kernels, in the order the warm-up proof (stages/device_warmup.py)
+    needs them; it builds the hand-written program itself and launches the LDE's kernels first:
+    - "interpreter" (a set with the interpreter's programs): its program and first launch (the main table's
+      degree lowering);
+    - "hashing": the Merkle tree's kernels (device_tables.first_launch_hashing), which the warm-up proof
+      reaches after its LDE;
+    - for a set without the interpreter's programs its generated kernels ("constraints", "lowering_main",
+      "lowering_aux"), costliest (longest source) first;
+    - "late_quotient", "late_open": the hand-written kernels a proof first launches in its quotient stage
+      (device_tables.QUOTIENT_KERNELS) and from its out-of-domain rows on (OPEN_KERNELS and
+      evaluate_partial_kernel);
+    - IDLE_TASKS: extend.cl ("extend"; its ext_terms_late, "extend_late", apart so that where cores are
+      free it compiles beside ext_terms)."""
+    first = ["interpreter"] if kernels.lowering_main_programs else []
+    cost = {}
     if not kernels.programs:
         cost["constraints"] = sum(len(s) for _, s in kernels.constraints)
     for group in ("lowering_main", "lowering_aux"):
         if not getattr(kernels, f"{group}_programs"):
             cost[group] = sum(len(s) for _, s in getattr(kernels, group))
-    return sorted(cost, key=lambda group: -cost[group])
+    generated = sorted(cost, key=lambda group: -cost[group])
+    return [*first, "hashing", *generated, "late_quotient", "late_open", *IDLE_TASKS]
+
+
+def _idle() -> None:
+    """Run this process (every thread: pocl compiles in its own) only when a core is otherwise idle (Linux
+    SCHED_IDLE; elsewhere nothing): its work waits for no proof."""
+    if not hasattr(os, "SCHED_IDLE"):
+        return
+    try:
+        for tid in os.listdir("/proc/self/task"):
+            os.sched_setscheduler(int(tid), os.SCHED_IDLE, os.sched_param(0))
+    except OSError:
+        pass
 
 
 def run_task(rt: Runtime, kernels: AirKernels, num_constraints: int, group: str) -> None:
     """Build one task's kernels and launch them once, as the prover does: on ROWS rows of zeros, or (the
     hand-written ones) with every count zero."""
-    if group == "late_tables":
-        device_tables.first_launch(rt, device_tables.LATE_KERNELS)
+    if group == "late_quotient":
+        device_tables.first_launch(rt, device_tables.QUOTIENT_KERNELS)
+        return
+    if group == "late_open":
+        device_tables.first_launch_evaluate(rt)
+        device_tables.first_launch(rt, device_tables.OPEN_KERNELS)
+        return
+    if group == "hashing":
+        device_tables.first_launch_hashing(rt)
         return
     n = ROWS
     main = rt.to_device(np.zeros(air.NUM_MAIN * n, dtype=np.uint64))
     aux = rt.to_device(np.zeros(3 * air.NUM_AUX * n, dtype=np.uint64))
     challenges = np.zeros((63, 3), dtype=np.uint64)
-    if group == "lowering_main":
+    if group in ("lowering_main", "interpreter"):  # the interpreter: a set with programs lowers with it
         air.fill_degree_lowering_main_device(rt, kernels, main, n)
     elif group == "lowering_aux":
         air.fill_degree_lowering_aux_device(rt, kernels, main, aux, challenges, n)
@@ -119,10 +146,10 @@ class Prebuild:
     kernels) takes the caller a second or so, which each helper spends starting Python and, where cores are
     to spare, building the 128-bit probe (every program's options depend on it). The set is made in a thread
     of this process beside the caller's own work and handed to each helper as a pickle file; then tasks
-    follow, one at a time."""
+    follow, one at a time. A caller that waits for tasks (wait_for) runs queued ones itself meanwhile."""
 
     def __init__(self, rt: Runtime, digest: str, make: Callable[[], tuple[AirKernels, int]],
-                 processes: int) -> None:
+                 processes: int, idle_last: bool = False) -> None:
         self.seconds: dict[str, float] = {}
         self.errors: list[str] = []
         self._threads: list[threading.Thread] = []
@@ -141,7 +168,10 @@ class Prebuild:
         # Where cores are to spare each helper builds the probe at once; with one helper (two cores) it
         # loads the one this process builds (in _make, or the caller's first program) from pocl's cache.
         self._helpers_probe = processes > 1
-        self._todo: queue.SimpleQueue = queue.SimpleQueue()
+        self._idle_last = idle_last
+        self._todo: list[str] = []  # tasks no one has taken yet, under _done
+        self._rt = rt
+        self._set: tuple[AirKernels, int] | None = None  # the set and its constraint count, once made
         self._maker = threading.Thread(target=self._make, args=(rt, make, processes), name="prebuild-make",
                                        daemon=True)
         for _ in range(min(processes, MIN_TASKS)):  # tasks() always has at least these many
@@ -152,7 +182,8 @@ class Prebuild:
         """Start one helper and the thread that feeds it."""
         err = tempfile.TemporaryFile("w+")  # noqa: SIM115 (read and closed by _feed)
         proc = subprocess.Popen([sys.executable, "-m", "tvmpd.opencl.prebuild", device_key,
-                                 "probe" if self._helpers_probe else "wait"],
+                                 "probe" if self._helpers_probe else "wait",
+                                 "idle" if self._idle_last else "normal"],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True)
         thread = threading.Thread(target=self._feed, args=(proc, err), daemon=True)
         thread.start()
@@ -172,10 +203,10 @@ class Prebuild:
         except Exception as exc:  # noqa: BLE001 (reported by wait(); the prover builds what it needs itself)
             self.errors.append(f"making the kernel set: {exc}")
             work, setup = [], None
-        for task in work:
-            self._todo.put(task)
         with self._done:
+            self._todo.extend(work)
             self._names, self._setup = set(work), setup
+            self._set = (kernels, num_constraints) if setup is not None else None
             self._done.notify_all()
         self._made.set()
         for _ in range(len(self._threads), min(processes, len(work))):
@@ -189,9 +220,8 @@ class Prebuild:
                 proc.stdin.write(f"{self._setup}\n")
                 proc.stdin.flush()
                 while True:
-                    try:
-                        group = self._todo.get_nowait()
-                    except queue.Empty:
+                    group = self._take()
+                    if group is None:
                         break
                     proc.stdin.write(f"{group}\n")
                     proc.stdin.flush()
@@ -211,13 +241,39 @@ class Prebuild:
         with self._done:
             self._done.notify_all()
 
+    def _take(self, names: tuple[str, ...] | None = None) -> str | None:
+        """The first task no one has taken yet (of `names` if given), now taken."""
+        with self._done:
+            for i, task in enumerate(self._todo):
+                if names is None or task in names:
+                    return self._todo.pop(i)
+        return None
+
+    def _run_here(self, group: str) -> None:
+        """Run a task in this process (one this process waits for that no helper has taken yet)."""
+        t = time.perf_counter()
+        try:
+            run_task(self._rt, *self._set, group)
+        except Exception as exc:  # noqa: BLE001 (logged by wait(); the prover builds what it needs itself)
+            self.errors.append(f"{group}: {exc}")
+        with self._done:
+            self.seconds[group] = time.perf_counter() - t
+            self._done.notify_all()
+
     def wait_for(self, *names: str) -> None:
         """Block until those of the named tasks (groups such as "extend" or "constraints") this set has are
         built, or no helper is left to build them (one failed: the caller then builds what is missing
-        itself); where another process holds the set's lock, until it has built the whole set."""
+        itself); where another process holds the set's lock, until it has built the whole set. A named task
+        no helper has taken yet, this process runs itself meanwhile (two cores: the one helper is busy)."""
         if not self._threads:
             self.wait()
             return
+        self._made.wait()
+        while self._set is not None:
+            group = self._take(names)
+            if group is None:
+                break
+            self._run_here(group)
 
         def ready() -> bool:
             if not any(thread.is_alive() for thread in self._threads):
@@ -251,21 +307,22 @@ class Prebuild:
         return self.seconds
 
 
-def start(rt: Runtime, digest: str, make: Callable[[], tuple[AirKernels, int]], processes: int | None = None
-          ) -> Prebuild | None:
+def start(rt: Runtime, digest: str, make: Callable[[], tuple[AirKernels, int]], processes: int | None = None,
+          idle_last: bool = False) -> Prebuild | None:
     """Start building the kernel set named `digest` (AirKernels.digest; make() returns the set and its
     constraint count) on rt's device in `processes` helpers (default: one per core but the one the warm-up
     proof beside them keeps busy); returns at once, the set is made in a thread. None where a prebuild does
-    not pay off (wanted()) or was done (marker())."""
+    not pay off (wanted()) or was done (marker()). idle_last: IDLE_TASKS run at idle priority (a caller that
+    does not wait for them: `tvmpd prove`)."""
     if not wanted(rt) or marker(rt, digest).exists():
         return None
-    return Prebuild(rt, digest, make, processes or max(1, (os.cpu_count() or 1) - 1))
+    return Prebuild(rt, digest, make, processes or max(1, (os.cpu_count() or 1) - 1), idle_last)
 
 
-def _serve(device_key: str, probe: bool) -> None:
+def _serve(device_key: str, probe: bool, idle_last: bool) -> None:
     """Helper process: build the probe at once if `probe`; then load the set from the pickle file named on
     the first line of standard input and run the tasks named on the next ones, answering each with its
-    seconds on standard output."""
+    seconds on standard output; with idle_last, IDLE_TASKS at idle priority (_idle)."""
     rt = get_runtime(device_key)
     if probe:
         rt.device_options()
@@ -276,10 +333,12 @@ def _serve(device_key: str, probe: bool) -> None:
         kernels, num_constraints = pickle.load(f)
     for line in sys.stdin:
         group = line.strip()
+        if idle_last and group in IDLE_TASKS:
+            _idle()
         t = time.perf_counter()
         run_task(rt, kernels, num_constraints, group)
         print(f"{time.perf_counter() - t:.3f}", flush=True)
 
 
 if __name__ == "__main__":
-    _serve(sys.argv[1], sys.argv[2] == "probe")
+    _serve(sys.argv[1], sys.argv[2] == "probe", sys.argv[3] == "idle")

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import platformdirs
 import pyopencl as cl
 
-from tvmpd.opencl.devices import cpu_device, get_cl_device, gpu_devices
+from tvmpd.opencl.devices import POCL_PLATFORM, cpu_device, get_cl_device, gpu_devices
 
 KERNEL_DIR = Path(__file__).resolve().parent
 
@@ -99,13 +104,42 @@ __kernel void probe(__global ulong *x) {
 """
 
 
+def pocl_caches(device: cl.Device) -> bool:
+    """Whether pocl keeps this device's programs and compiled kernels in its on-disk cache (a CPU device of
+    pocl with POCL_KERNEL_CACHE not 0), so that a second process finds what a first one built."""
+    return (bool(device.type & cl.device_type.CPU) and device.platform.name.strip() == POCL_PLATFORM
+            and os.environ.get("POCL_KERNEL_CACHE", "1") != "0")
+
+
+@contextlib.contextmanager
+def _one_builder(device: cl.Device, source: str, options: tuple[str, ...]) -> Iterator[None]:
+    """On a device whose builds pocl caches: one process (or thread) on the machine builds a given program at
+    a time; another waits for it and then loads the program from pocl's cache (a cold machine's warm-up
+    helpers would otherwise compile it side by side). Elsewhere nothing."""
+    if not pocl_caches(device):
+        yield
+        return
+    key = "\n".join((device.name, device.driver_version, " ".join(options), source))
+    folder = Path(platformdirs.user_cache_dir("tvmpd")) / "build-locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / hashlib.sha256(key.encode()).hexdigest()[:24], "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _build(context: cl.Context, source: str, options: tuple[str, ...]) -> cl.Program:
+    """Build OpenCL C source for the context's device (one builder per machine at a time on pocl)."""
+    with _one_builder(context.devices[0], source, options):
+        return cl.Program(context, source).build(options=list(options))
+
+
 def _int128_works(context: cl.Context, queue: cl.CommandQueue) -> bool:
     """Whether field.cl built with INT128_OPTIONS compiles on this context's device and multiplies two
     full-width elements as Python's integers do."""
     a, b = 0xFFFFFFFF00000000, 0xFEDCBA9876543210
     try:
         source = (KERNEL_DIR / "field.cl").read_text() + _INT128_PROBE
-        program = cl.Program(context, source).build(options=list(BUILD_OPTIONS + INT128_OPTIONS))
+        program = _build(context, source, BUILD_OPTIONS + INT128_OPTIONS)
         buf = cl.Buffer(context, cl.mem_flags.READ_WRITE | cl.mem_flags.COPY_HOST_PTR,
                         hostbuf=np.array([a, b, 0, 0], dtype=np.uint64))
         program.probe(queue, (1,), None, buf)
@@ -151,7 +185,7 @@ class Runtime:
                 raise ValueError(f"unknown OpenCL program {name!r}")
             source = "\n".join((KERNEL_DIR / f).read_text() for f in PROGRAMS[name])
             options = BUILD_OPTIONS + self.device_options()
-            self.programs[name] = cl.Program(self.context, source).build(options=list(options))
+            self.programs[name] = _build(self.context, source, options)
         return self.programs[name]
 
     def program_from_source(self, name: str, source: str, options: tuple[str, ...] = ()) -> cl.Program:
@@ -159,7 +193,7 @@ class Runtime:
         key = ("source", name, options)
         if key not in self.cache:
             options = BUILD_OPTIONS + self.device_options() + options
-            self.cache[key] = cl.Program(self.context, source).build(options=list(options))
+            self.cache[key] = _build(self.context, source, options)
         return self.cache[key]
 
     def kernel(self, program: str, name: str) -> cl.Kernel:

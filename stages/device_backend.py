@@ -26,6 +26,7 @@ memory: see device_bytes and lean_bytes (about 50 GiB at padded height 2^21).
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,11 +40,17 @@ from tvmpd.stages.air import codegen
 from tvmpd.stages.backend import Clock, DeviceTooSmall, deep_constants
 from tvmpd.stages.domains import NUM_QUOTIENT_SEGMENTS, Domain, ProverDomains
 from tvmpd.stages.half_quotient import HalfQuotient, column_runs, half_quotient
+from tvmpd.stages.host_backend import extend_tables
 from tvmpd.stages.profile import ProofProfile
 from tvmpd.stages.verifier import NUM_AUX_COLUMNS, NUM_MAIN_COLUMNS
 
 P = 2**64 - 2**32 + 1
 RANDOMIZER_COLUMN = 90
+# A cold device (pocl still compiling tvmpd's kernels beside this proof, stages/device_warmup.py): the aux
+# table's extension runs on the host up to this many rows. numpy extends 2^12 rows in 0.1 s and 2^16 in about
+# 1.6 s on two cores, against some 2 s of CPU for compiling extend.cl, which a helper then does after the
+# first proof (opencl/prebuild.py).
+COLD_HOST_EXTEND_ROWS = 1 << 16
 _BASIS = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1]], dtype=np.uint64)  # 1, X, X^2 of the extension
 
 
@@ -386,7 +393,12 @@ class DeviceBackend:
     commit_main sets the proof's geometry, so an object serves one proof at a time."""
 
     def __init__(self, device_key: str | None = None, memory_mode: str = "auto",
-                 keep_cosets: str = "auto", keep_memory: int | None = None) -> None:
+                 keep_cosets: str = "auto", keep_memory: int | None = None, cold: bool = False,
+                 kernels_ready: Callable[..., None] | None = None) -> None:
+        """cold: the device's kernels are still being compiled beside this proof (small tables then extend
+        on the host: COLD_HOST_EXTEND_ROWS). kernels_ready(*tasks), if given, is called before the first
+        launch of each group of kernels a prebuild helper may be compiling (opencl/prebuild.py's tasks), so
+        that this proof waits for it instead of compiling the same kernels a second time."""
         if memory_mode not in ("auto",) + MODES:
             raise ValueError(f"memory mode must be auto, {', '.join(MODES)}; got {memory_mode!r}")
         if keep_cosets != "auto":
@@ -397,6 +409,13 @@ class DeviceBackend:
         self.keep_cosets = keep_cosets  # the setting ("auto" or KEEPS); the proof's choice is layout.keep
         self.keep_memory = keep_memory  # bytes automatic keeping may plan for (None: the device's memory)
         self.layout: Layout | None = None  # of the proof under way (or the last one)
+        self.cold = cold
+        self._kernels_ready = kernels_ready
+
+    def _ready(self, *tasks: str) -> None:
+        """Wait until a prebuild helper has compiled these tasks' kernels (where one does: kernels_ready)."""
+        if self._kernels_ready is not None:
+            self._kernels_ready(*tasks)
 
     def _begin(self, d: ProverDomains, profile: ProofProfile) -> None:
         """A new proof: its generated AIR kernels and geometry, cosets of M rows (L or L / 2, or at most h
@@ -495,6 +514,8 @@ class DeviceBackend:
         randomize, hash every coset's rows into the tree. The main trace stays on the device (in the
         handle) until the aux table is committed (its degree-lowering columns read the main table)."""
         self._begin(d, profile)
+        if trace.shape[1] < NUM_MAIN_COLUMNS:  # the degree-lowering columns: the interpreter or its kernels
+            self._ready("interpreter", "lowering_main")
         if self.lean:
             return self._commit_main_lean(trace, randomizers)
         rt, h = self.rt, trace.shape[0]
@@ -539,14 +560,20 @@ class DeviceBackend:
 
     def extend(self, main: DeviceTable, challenges: np.ndarray):
         """The aux table (91 * 3 base columns x h) on the device with its extension columns 0..48 filled from
-        the device's main table (opencl/air.py extend_device); the host table is not needed."""
+        the device's main table (opencl/air.py extend_device; on a cold device a small table's by numpy on
+        the host, the same values); the host table is not needed."""
         rt, h = self.rt, self.d.trace.length
         ncols = 3 * NUM_AUX_COLUMNS
         columns = rt.empty(8 * ncols * h)
         dev.fill_zero(rt, columns, 8 * ncols * h)
         ch = np.ascontiguousarray(challenges, dtype=np.uint64)
         trace = main.trace if not self.lean else self._main_trace(main, air.NUM_MAIN_BASE)
-        air.extend_device(rt, self.kernels, trace, ch, h, columns)
+        if self.cold and h <= COLD_HOST_EXTEND_ROWS:
+            main_rows = dev.download_columns(rt, trace, air.NUM_MAIN_BASE, h)
+            dev.upload_columns(rt, extend_tables(main_rows, ch).reshape(h, -1), columns)  # column 3c + j
+        else:
+            self._ready("extend", "extend_late")
+            air.extend_device(rt, self.kernels, trace, ch, h, columns)
         rt.queue.finish()
         if self.lean:
             trace.release()
@@ -562,6 +589,7 @@ class DeviceBackend:
         dev.upload_columns(rt, randomizer_column, columns, 3 * RANDOMIZER_COLUMN)
         randomizers = randomizers.transpose(0, 2, 1).reshape(ncols, -1)  # base column 3c + j: component j
         ch = np.ascontiguousarray(challenges, dtype=np.uint64)
+        self._ready("interpreter", "lowering_aux")
         if self.lean:
             trace = self._main_trace(main, AUX_LOWERING_MAIN_COLUMNS)
             air.fill_degree_lowering_aux_device(rt, self.kernels, trace, columns, ch, h)
@@ -593,6 +621,8 @@ class DeviceBackend:
         for c in range(self.E):
             out = kept[c] if kept else values
             self._evaluate(table, c, out)
+            if c == 0:
+                self._ready("hashing")
             dev.hash_rows_into_tree(rt, out, ncols, self.M, table.tree.nodes, self.N, c, self.E)
         dev.finish_tree(rt, table.tree.nodes, self.N)
         if self.lean:  # the tree waits for the authentication paths in host memory
@@ -626,6 +656,7 @@ class DeviceBackend:
         degree allows (stages/half_quotient.py), every constraint on the even cosets and the few high ones
         on every coset, the odd cosets evaluating only the columns those read."""
         rt, d, M, N, E = self.rt, self.d, self.M, self.N, self.E
+        self._ready("constraints", "late_quotient", "late_open")  # hand-written kernels to the end
         h = d.trace.length
         ch = rt.to_device(np.ascontiguousarray(challenges, dtype=np.uint64))
         wt = rt.to_device(np.ascontiguousarray(weights, dtype=np.uint64))

@@ -3,12 +3,14 @@
 pocl compiles each kernel at its first launch. On a fresh machine the first proof therefore paid every
 first launch of the hand-written kernels (6.5 s of a cold 2^12 proof on 16 cores, against 0.56 s warm).
 start() runs them in a helper instead (`python -m tvmpd.stages.device_warmup KEY MODE KEEP`): it starts the
-AIR kernels' build (opencl/prebuild.py, in its own helpers: extend.cl, the late stages' hand-written
-kernels) and meanwhile proves a table of random rows at the height of the warm-up proof of `halt` (2^8) in
-the caller's memory mode, building the hand-written program and the constraint interpreter itself and
-waiting, at each stage that launches a kernel of the helpers', for the helper that builds it (pocl would
-compile it a second time). It names each stage on its standard output as it begins it, so the caller's own
-proof can follow one stage behind (Warmup.past) instead of waiting for the whole warm-up. That proof is thrown
+AIR kernels' build (opencl/prebuild.py, in its own helpers: the constraint interpreter, the Merkle tree's
+kernels, the late stages' hand-written kernels, then extend.cl at idle priority) and meanwhile proves a
+table of random rows at the height of the warm-up proof of `halt` (2^8) in the caller's memory mode,
+building the hand-written program itself and waiting, before it launches a kernel of the helpers', for the
+helper that builds it (pocl would compile it a second time). Its proof, like the caller's (a cold backend),
+extends small aux tables on the host, so no proof waits for extend.cl. It names each stage on its standard
+output as it begins it, then PROOF_DONE, so the caller's own proof can follow one stage behind
+(Warmup.past) instead of waiting for the whole warm-up, and end before the helpers do. That proof is thrown
 away; its launches are the ones any proof makes (a proof launches the same kernels at every height, in the
 same pieces on a CPU, opencl/runtime.py), so pocl's cache then holds them all. One helper per machine works
 at a time (a lock file; the others wait, then find the marker); a marker file named by the kernel set, the
@@ -22,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
+import os
 import subprocess
 import sys
 import tempfile
@@ -91,6 +94,11 @@ class Warmup:
                 log.warning("kernel warm-up helper still at %r after %.0f s; the proof goes on without it",
                             self._stages[-1] if self._stages else "its start", WAIT_S)
 
+    def proof_done(self) -> bool:
+        """Whether the helper's proof has ended (its helpers may still build what no proof waits for)."""
+        with self._changed:
+            return PROOF_DONE in self._stages or self.ended is not None
+
     def wait(self) -> None:
         try:
             self._proc.wait(timeout=WAIT_S)
@@ -112,16 +120,33 @@ class Warmup:
             log.warning("kernel warm-up helper failed (%s); the first proof builds what is missing", last[0])
 
 
-def start(device_key: str, memory_mode: str | None = None, keep_cosets: str | None = None) -> Warmup | None:
-    """Start the warm-up helper for an OpenCL device; None where it does not pay off or was done."""
+def start(device_key: str, memory_mode: str | None = None, keep_cosets: str | None = None,
+          background: bool = False) -> Warmup | None:
+    """Start the warm-up helper for an OpenCL device; None where it does not pay off or was done.
+    background: the caller does not wait for the whole build (`tvmpd prove`), so what no proof waits for
+    (prebuild.IDLE_TASKS) builds at idle priority; a caller that waits for it all (the daemon's warm-up,
+    `tvmpd build`) gets it at normal priority."""
     marker = _marker(device_key)
     if marker is None or marker.exists():
         return None
     err = tempfile.TemporaryFile("w+")  # noqa: SIM115 (read and closed by Warmup.wait)
     proc = subprocess.Popen([sys.executable, "-m", "tvmpd.stages.device_warmup", device_key,
-                             memory_mode or "auto", keep_cosets or "auto"],
+                             memory_mode or "auto", keep_cosets or "auto",
+                             "background" if background else "wait"],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err, text=True)
     return Warmup(proc, err)
+
+
+PROOF_DONE = "warm-up proof done"  # the helper's last line: the caller's proof follows it no further
+
+
+def _announce(stage: str) -> None:
+    """Name a stage of the warm-up proof as it begins it (the caller's proof follows: Warmup.past). The
+    caller may have finished and gone (its proof no longer follows): then there is no one to tell."""
+    try:
+        print(stage, flush=True)
+    except BrokenPipeError:
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (Python's exit flushes stdout: not into the pipe)
 
 
 @contextlib.contextmanager
@@ -132,7 +157,7 @@ def _lock(marker: Path) -> Iterator[None]:
         yield
 
 
-def warm(device_key: str, memory_mode: str = "auto", keep_cosets: str = "auto") -> None:
+def warm(device_key: str, memory_mode: str = "auto", keep_cosets: str = "auto", mode: str = "wait") -> None:
     """The helper's work, in this process: the AIR kernels' build (in its own helpers) and, beside it, the
     proof of random rows."""
     from tvmpd.stages.air.kernel_cache import start_prebuild
@@ -143,39 +168,30 @@ def warm(device_key: str, memory_mode: str = "auto", keep_cosets: str = "auto") 
     with _lock(marker):
         if marker.exists():  # another helper finished while this one waited
             return
-        # The first things the proof below launches, the hand-written program and (where the set has its
-        # programs) the constraint interpreter, are built here at first use: waiting for a helper to start
-        # and build them took longer, and pocl compiled them a second time here when the proof got to
-        # them first. The helpers build the rest (prebuild.tasks: extend.cl; the hand-written kernels of
-        # the quotient stage on; the generated kernels of a set without programs). Started before the
-        # prover's imports: the helpers' own start is on the path of a cold proof where cores are free.
-        build = start_prebuild(device_key)
+        # The helpers (prebuild.tasks) build the constraint interpreter, the Merkle tree's kernels and the
+        # late stages' hand-written kernels while this process builds the hand-written program and
+        # compiles the LDE's kernels in its proof; the proof waits for a helper's task before it launches
+        # that task's kernels (DeviceBackend's kernels_ready), as pocl would compile them a second time
+        # here. Started before the prover's imports: the helpers' own start is on the path of a cold proof
+        # where cores are free.
+        build = start_prebuild(device_key, idle_last=mode == "background")
+        from tvmpd.opencl.runtime import get_runtime
         from tvmpd.stages import vm
         from tvmpd.stages.prover import MAIN_TABLE_STAGE, backend_for, prove_table
 
-        def before(stage: str) -> None:
-            print(stage, flush=True)  # the caller's proof follows (Warmup.past)
-            # The AIR kernels come from the prebuild's helpers, which run beside this proof: a stage that
-            # launches one waits for it, as pocl would compile it a second time here.
-            if build is None:
-                return
-            if stage.startswith("main"):
-                build.wait_for("constraints", "lowering_main")  # the main table's degree lowering
-            elif stage.startswith("aux"):
-                build.wait_for("extend", "extend_late", "lowering_aux")
-            elif stage.startswith("quotient"):
-                build.wait_for("late_tables")  # the hand-written kernels from here on
-
+        _announce(MAIN_TABLE_STAGE)  # its rows are given: no table to fill
+        get_runtime(device_key).program("device_tables")  # the hand-written program, before any wait
         shape = (1 << WARMUP_LOG2, NUM_MAIN_BASE_COLUMNS)
         rows = np.random.default_rng().integers(0, _P, shape, dtype=np.uint64)
         claim = vm.Claim(vm.Program.from_tasm("halt").digest())  # any claim: the proof is not kept
-        backend = backend_for(device_key, memory_mode=memory_mode, keep_cosets=keep_cosets)
-        print(MAIN_TABLE_STAGE, flush=True)  # its rows are given: no table to fill
-        prove_table(claim, rows, backend=backend, degree_lowered=False, on_stage=before)
+        backend = backend_for(device_key, memory_mode=memory_mode, keep_cosets=keep_cosets, cold=True,
+                              kernels_ready=build.wait_for if build is not None else None)
+        prove_table(claim, rows, backend=backend, degree_lowered=False, on_stage=_announce)
+        _announce(PROOF_DONE)
         if build is not None:
-            build.wait()
+            build.wait()  # extend.cl last, at idle priority: the caller's proof does not wait for it
         marker.touch()
 
 
 if __name__ == "__main__":
-    warm(*sys.argv[1:4])
+    warm(*sys.argv[1:5])

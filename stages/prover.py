@@ -82,17 +82,19 @@ def main_table(aet, degree_lowered: bool = True, allocate: Callable | None = Non
 
 
 def backend_for(device_key: str | None, cache_lde: bool | None = None, memory_mode: str = "auto",
-                keep_cosets: str = "auto", keep_memory: int | None = None) -> Backend:
+                keep_cosets: str = "auto", keep_memory: int | None = None, cold: bool = False,
+                kernels_ready: Callable[..., None] | None = None) -> Backend:
     """The backend for a device key: host arrays with numpy for the CPU pool ("cpu", "numpy" or None;
     cache_lde as HostBackend's keep_lde), else the device-resident backend on that OpenCL device in
     memory_mode ("auto", "full", "half" or "lean": stages/device_backend.py device_layout) keeping the
     coset values of keep_cosets ("auto", "none", "main", "aux" or "both": Layout.keep; auto keeps within
-    keep_memory bytes, None: the device's memory)."""
+    keep_memory bytes, None: the device's memory); cold and kernels_ready as DeviceBackend's (a device whose
+    kernels a warm-up is still compiling)."""
     if device_key in (None, "cpu", "numpy"):
         return HostBackend(keep_lde=cache_lde)
     from tvmpd.stages.device_backend import DeviceBackend
 
-    return DeviceBackend(device_key, memory_mode, keep_cosets, keep_memory)
+    return DeviceBackend(device_key, memory_mode, keep_cosets, keep_memory, cold, kernels_ready)
 
 
 def prove(claim, aet, seed: bytes | None = None, device_key: str | None = None,

@@ -145,7 +145,7 @@ def prove(request: str, output: str | None, seed: str | None, backend: str, devi
 
         # pocl, first run here: the kernels built and first launched in a helper while the VM runs; the
         # proof below follows its proof a stage behind
-        kernels_warmup = device_warmup.start(device, memory_mode, keep_cosets)
+        kernels_warmup = device_warmup.start(device, memory_mode, keep_cosets, background=True)
     # the prover's imports after the helper's start: on a cold machine with cores to spare its chain of
     # builds is what the proof waits for
     from tvmpd.stages import vm
@@ -169,16 +169,18 @@ def prove(request: str, output: str | None, seed: str | None, backend: str, devi
         sys.exit(TOO_BIG_EXIT_BASE + done.log2)
     _stderr(f"executed: padded height 2^{done.log2}, {time.perf_counter() - started:.2f}s")
 
-    from tvmpd.stages.prover import DeviceTooSmall, backend_for
+    from tvmpd.stages.prover import MAIN_TABLE_STAGE, DeviceTooSmall, backend_for
 
     display = StageDisplay(started, sys.stderr.isatty())
 
     def on_stage(stage: str) -> None:
         display.start(stage)
-        if kernels_warmup is not None:
+        if kernels_warmup is not None and stage != MAIN_TABLE_STAGE:  # that one launches no kernel
             kernels_warmup.past(stage)  # its kernels are in pocl's cache once the helper's proof is past it
 
-    prover_backend = backend_for(device, memory_mode=memory_mode, keep_cosets=keep_cosets)
+    # cold: small aux tables extend on the host, as the helper's proof does (no proof waits for extend.cl)
+    prover_backend = backend_for(device, memory_mode=memory_mode, keep_cosets=keep_cosets,
+                                 cold=kernels_warmup is not None)
     try:
         proof = stark_prove(job.claim, done.aet, seed=seed_bytes, device_key=device, on_stage=on_stage,
                             progress=display.end, backend=prover_backend, compiled=not cold)
@@ -186,10 +188,11 @@ def prove(request: str, output: str | None, seed: str | None, backend: str, devi
         raise click.ClickException(str(exc)) from None
     finally:
         display.close()
-        if kernels_warmup is not None:
-            kernels_warmup.wait()
-            ended = kernels_warmup.ended or time.perf_counter()
-            _stderr(f"kernels built (first run on this device): {ended - started:.2f}s")
+        # The helper and its own helpers go on building what no proof waits for (extend.cl), and record the
+        # finished build for the next run; not waited for.
+        if kernels_warmup is not None and kernels_warmup.proof_done():
+            _stderr("first run on this device: kernels built as this proof needed them; the rest build in "
+                    "the background for the next run")
     layout = getattr(prover_backend, "layout", None)
     if layout is not None:
         _stderr(f"memory mode: {layout.label} (cosets of {layout.rows} rows)")

@@ -37,10 +37,13 @@ def test_helper_fills_pocl_cache_once(tmp_path: Path, monkeypatch: pytest.Monkey
     assert {"run_program", "ext_terms"} <= compiled
     assert not any(name.startswith(("lower_", "evaluate_constraints")) for name in compiled)
     assert any("merkle" in name for name in compiled) and any("fri" in name for name in compiled)
-    # the late hand-written kernels and ext_terms(_late): a helper's first launch (zero counts; rows of zeros)
-    # compiled the one variant the warm-up proof's launches then used (a different launch shape would have
-    # compiled a second)
-    for name in (*device_tables.LATE_KERNELS, "ext_terms", "ext_terms_late"):
+    # what helpers compile (the interpreter, the Merkle tree's kernels, the late hand-written kernels,
+    # ext_terms(_late)): a helper's first launch (zero counts; a tiny tree; rows of zeros) compiled the one
+    # variant the warm-up proof's launches then used (a different launch shape would have compiled a second)
+    hashing = ("tip5_absorb_rows_vec_kernel", "scatter_digests_kernel", "merkle_level_kernel",
+               "gather_rows_kernel")
+    for name in (*device_tables.LATE_KERNELS, *hashing, "evaluate_partial_kernel", "run_program", "ext_terms",
+                 "ext_terms_late"):
         variants = {path.parent.name for path in (tmp_path / "pocl").rglob(f"{name}.so")}
         assert len(variants) == 1, (name, variants)
     assert device_warmup.start(key) is None  # recorded: later processes start nothing
@@ -99,3 +102,35 @@ def test_a_stuck_helper_is_followed_no_longer_than_the_deadline(monkeypatch, cap
     assert "still at 'its start'" in caplog.text
     proc.stdin.close()
     warmup.wait()
+
+
+_DONE_HELPER = f"""
+import sys, time
+print("open rows + encode", flush=True)
+print({device_warmup.PROOF_DONE!r}, flush=True)
+sys.stdin.readline()  # its own helpers still build (extend.cl): it ends when the test says so
+"""
+
+
+def test_the_last_stage_is_past_once_the_helpers_proof_is_done() -> None:
+    """The caller's last stage follows the helper's proof to its end, not the helper (which still waits
+    for extend.cl's build, no proof's concern), and the caller can tell that the proof is done."""
+    proc = subprocess.Popen([sys.executable, "-c", _DONE_HELPER], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    warmup = device_warmup.Warmup(proc)
+    warmup.past("open rows + encode")
+    assert warmup.proof_done() and proc.poll() is None
+    proc.stdin.close()
+    warmup.wait()
+    assert proc.returncode == 0
+
+
+def test_announcing_to_a_caller_that_has_gone_is_quiet() -> None:
+    """The caller's proof ended and it exited: the helper's further stage names go nowhere, no traceback."""
+    code = ("import time; from tvmpd.stages.device_warmup import _announce; time.sleep(0.5); "
+            "[_announce(s) for s in ('quotient', 'FRI')]")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    proc.stdout.close()  # the reading end gone, as when `tvmpd prove` exits
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and err == ""

@@ -5,6 +5,9 @@ recorded once, and is skipped where it cannot pay off."""
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -29,17 +32,19 @@ def _compiled(pocl_cache: Path) -> set[str]:
     return {path.stem for path in pocl_cache.rglob("*.so")}
 
 
-def test_tasks_are_what_the_warm_up_proof_leaves_to_helpers() -> None:
-    """The interpreter's set (a CPU's) leaves extend.cl and the late hand-written kernels to the helpers:
-    the warm-up proof builds the hand-written program and the interpreter itself. A set without the
-    interpreter's programs adds its generated kernels, costliest first."""
+def test_tasks_in_the_order_the_warm_up_proof_needs_them() -> None:
+    """The interpreter's set (a CPU's): the interpreter, the Merkle tree's kernels, the late hand-written
+    kernels, then extend.cl, which no proof waits for (its tasks run at idle priority); the warm-up proof
+    builds the hand-written program and compiles the LDE's kernels itself. A set without the interpreter's
+    programs has its generated kernels before the late ones, costliest first."""
     kernels = air_kernels()
-    assert kernels.programs and prebuild.tasks(kernels) == ["extend", "extend_late", "late_tables"]
+    assert kernels.programs and prebuild.tasks(kernels) == [
+        "interpreter", "hashing", "late_quotient", "late_open", "extend", "extend_late"]
+    assert prebuild.IDLE_TASKS == ("extend", "extend_late")
     generated = dataclasses.replace(kernels, programs=(), lowering_main_programs=(), lowering_aux_programs=())
     work = prebuild.tasks(generated)
-    assert sorted(work) == ["constraints", "extend", "extend_late", "late_tables", "lowering_aux",
-                            "lowering_main"]
-    assert work[0] == "constraints"
+    assert work[0] == "hashing" and work[-4:] == ["late_quotient", "late_open", "extend", "extend_late"]
+    assert work[1] == "constraints" and sorted(work[1:4]) == ["constraints", "lowering_aux", "lowering_main"]
 
 
 def test_prebuild_fills_pocl_cache_and_runs_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -57,13 +62,15 @@ def test_prebuild_fills_pocl_cache_and_runs_once(tmp_path: Path, monkeypatch: py
     count = sum(lowered_air().counts().values())
     build = prebuild.start(rt, kernels.digest, lambda: (kernels, count), processes=2)
     assert build is not None
-    build.wait_for("lowering_main", "constraints")  # what the warm-up proof waits for; not a task here: none
-    assert "lowering_main" in build.seconds
-    seconds = build.wait()
+    seconds = build.wait()  # (wait_for would run a task still queued in this process: another test's)
     names = [n for n, _ in kernels.lowering_main + kernels.lowering_aux]
-    assert set(seconds) == {"lowering_main", "lowering_aux", "extend", "extend_late", "late_tables"}
+    assert set(seconds) == {"lowering_main", "lowering_aux", "hashing", "late_quotient", "late_open",
+                            "extend", "extend_late"}
     compiled = _compiled(tmp_path / "pocl")
-    assert set(names) | {"ext_terms", "ext_scan_apply"} | set(device_tables.LATE_KERNELS) <= compiled
+    hashing = {"tip5_absorb_rows_vec_kernel", "scatter_digests_kernel", "merkle_level_kernel",
+               "gather_rows_kernel"}
+    assert set(names) | {"ext_terms", "ext_scan_apply", "evaluate_partial_kernel"} | hashing <= compiled
+    assert set(device_tables.LATE_KERNELS) <= compiled
     assert "run_program" not in compiled  # the interpreter: the warm-up proof builds it
     assert prebuild.marker(rt, kernels.digest).exists()
     # recorded: later processes skip it
@@ -103,7 +110,7 @@ def test_start_returns_before_the_set_is_made(tmp_path: Path, monkeypatch: pytes
     monkeypatch.delenv("POCL_KERNEL_CACHE", raising=False)
     rt = get_runtime(_pocl_key())
     full = air_kernels()
-    # only the tasks every set has (extend.cl, the late kernels) and no generated kernel to build
+    # the interpreter's set: no generated kernel to build
     kernels = dataclasses.replace(full, digest="async-" + full.digest)
     released = threading.Event()
 
@@ -116,7 +123,7 @@ def test_start_returns_before_the_set_is_made(tmp_path: Path, monkeypatch: pytes
     released.set()  # only reached if start() returned while make() was still blocked
     build.wait_for("extend")
     assert "extend" in build.seconds
-    assert set(build.wait()) == {"extend", "extend_late", "late_tables"}
+    assert set(build.wait()) == set(prebuild.tasks(kernels))
     assert prebuild.marker(rt, kernels.digest).exists()
 
 
@@ -137,3 +144,54 @@ def test_a_set_that_cannot_be_made_is_logged_not_recorded(tmp_path: Path, monkey
     assert build.wait() == {}
     assert "making the kernel set: kernel cache holds a broken set" in caplog.text
     assert not prebuild.marker(rt, "unmade").exists()
+
+
+def test_a_waiting_caller_runs_a_task_no_helper_has_taken(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    """Two cores: the one helper works through the tasks in order; the warm-up proof, waiting for a later
+    one it needs, builds that one itself instead of idling (and the helper then skips it)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("POCL_KERNEL_CACHE", raising=False)
+    rt = get_runtime(_pocl_key())
+    full = air_kernels()
+    kernels = dataclasses.replace(full, digest="steal-" + full.digest)
+    here: list[str] = []
+    run_task = prebuild.run_task
+
+    def recorded(rt, kernels, count, group):  # this process's tasks only (the helper is another process)
+        here.append(group)
+        run_task(rt, kernels, count, group)
+
+    monkeypatch.setattr(prebuild, "run_task", recorded)
+    build = prebuild.start(rt, kernels.digest, lambda: (kernels, 1), processes=1)
+    assert build is not None
+    build.wait_for("late_open")  # the helper is busy with the interpreter: late_open is still queued
+    assert here == ["late_open"] and "late_open" in build.seconds
+    assert set(build.wait()) == set(prebuild.tasks(kernels))
+    assert here == ["late_open"]  # the helper did the rest
+    # the helper's builds land in this machine's pocl cache (this process's pocl keeps the cache directory
+    # it started with, so its own do not show here)
+    assert {"run_program", "tip5_absorb_rows_vec_kernel", "ext_terms"} <= _compiled(tmp_path / "pocl")
+
+
+_IDLE_CHECK = """
+import os, threading
+from tvmpd.opencl.prebuild import _idle
+started = threading.Event()
+stop = threading.Event()
+worker = threading.Thread(target=lambda: (started.set(), stop.wait()))  # a thread from before, as pocl's
+worker.start()
+started.wait()
+_idle()
+print(sorted({os.sched_getscheduler(int(tid)) == os.SCHED_IDLE for tid in os.listdir("/proc/self/task")}))
+stop.set()
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux scheduling classes")
+def test_idle_priority_reaches_every_thread() -> None:
+    """extend.cl's tasks behind a `tvmpd prove` run only on otherwise idle cores: every thread of the helper,
+    the ones pocl started before (it compiles in its own) included."""
+    out = subprocess.run([sys.executable, "-c", _IDLE_CHECK], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[True]"

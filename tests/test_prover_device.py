@@ -296,3 +296,28 @@ def test_first_launch_of_the_late_kernels_touches_no_memory(rt, monkeypatch):
     np.testing.assert_array_equal(rt.from_device(scratch, (512,)), pattern)
     with pytest.raises(ValueError, match="no kernel nope_kernel"):
         dev._zero_arguments(source, "nope_kernel", scratch)
+
+
+@pytest.mark.parametrize("mode", ["full", "lean"])
+def test_cold_device_proof_is_byte_identical(rt, vectors, mode):
+    """A cold device (its kernels still compiling beside the proof): the aux table extends on the host, and
+    the proof asks for each helper task's kernels before it launches them; the proof is the reference's."""
+    from tvmpd.stages.device_backend import DeviceBackend
+    from tvmpd.stages.proof import from_bincode
+    from tvmpd.stages.prover import main_table, prove_table
+    from tvmpd.stages.vm import Claim, NonDeterminism, Program
+    from tvmpd.stages.vm.interpreter import run_claim
+
+    lines = (vectors / "requests" / "halt.req").read_text().splitlines()
+    claim = Claim.from_json(lines[0])
+    _, aet = run_claim(claim, Program.from_json(lines[1]), NonDeterminism.from_json(lines[2]))
+    seed = bytes.fromhex((vectors / "proofs" / "halt.seed").read_text().strip())
+    reference = from_bincode((vectors / "proofs" / "halt.proof").read_bytes())
+    asked: list[tuple[str, ...]] = []
+    backend = DeviceBackend(rt.key, mode, cold=True, kernels_ready=lambda *tasks: asked.append(tasks))
+    proof = prove_table(claim, main_table(aet, degree_lowered=False), seed=seed, backend=backend,
+                        degree_lowered=False)
+    np.testing.assert_array_equal(proof, reference)
+    firsts = list(dict.fromkeys(asked))
+    assert firsts == [("interpreter", "lowering_main"), ("hashing",), ("interpreter", "lowering_aux"),
+                      ("constraints", "late_quotient", "late_open")]  # no extend.cl: extended on the host

@@ -3,11 +3,12 @@ tvmpd's, the drivers') against later ones, per padded height, every proof verifi
 
 Each height gets a fresh cache directory (XDG_CACHE_HOME and NUMBA_CACHE_DIR below it). The cold run is the
 first `tvmpd prove` there; the background processes it leaves (numba's compile at lowest priority, the
-kernel warm-up helper) are waited for, then the warm runs prove the same request again. The workload is
-tools/bench_prove.py's counting loop (tools/loadgen.py request_fields). Wall and CPU times are the command's
-(CPU: user + system of it and the children it waited for; the background compile is not counted); the
-cold run's "VM s" and "kernels s" are the moments (from the command's start) `tvmpd prove` reports its run
-executed and the kernel warm-up helper done.
+kernel warm-up helper and its prebuild helpers, which finish building what no proof waited for) are waited
+for, then the warm runs prove the same request again. The workload is tools/bench_prove.py's counting loop
+(tools/loadgen.py request_fields). Wall and CPU times are the command's (CPU: user + system of it and the
+children it waited for: helpers that outlive it are not counted, tools/cold_timeline.py gives every
+process's); the cold run's "VM s" is the moment (from the command's start) `tvmpd prove` reports its run
+executed, "helpers s" the one when the kernel warm-up's helpers had all ended.
 
     python3 tools/bench_cold.py --log2 12 14 16
     python3 tools/bench_cold.py --device 0:0 --log2 12 --warm-runs 2 --tree /path/to/other/checkout
@@ -33,8 +34,9 @@ if str(ROOT) not in sys.path:
 
 from tools.loadgen import request_fields  # noqa: E402
 
-# command-line fragments of the processes a cold `tvmpd prove` leaves behind
-BACKGROUND = ("_warm_all_locked", "_warm_loop_locked", "tvmpd.stages.device_warmup", "tvmpd.opencl.prebuild")
+# command-line fragments of the processes a cold `tvmpd prove` leaves behind: the kernel warm-up's, numba's
+HELPERS = ("tvmpd.stages.device_warmup", "tvmpd.opencl.prebuild")
+BACKGROUND = ("_warm_all_locked", "_warm_loop_locked", *HELPERS)
 QUIET_TIMEOUT_S = 600.0
 
 
@@ -43,23 +45,25 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def wait_for_background() -> float:
-    """Wait until no background process of a cold run is left; returns the seconds waited."""
+def wait_for_background(fragments: tuple[str, ...] = BACKGROUND) -> float:
+    """Wait until no background process of a cold run (of those fragments) is left; returns the seconds
+    waited."""
     t = time.perf_counter()
     while time.perf_counter() - t < QUIET_TIMEOUT_S:
         busy = False
         for proc in psutil.process_iter(["cmdline"]):
             line = " ".join(proc.info["cmdline"] or ())
-            if any(fragment in line for fragment in BACKGROUND):
+            if any(fragment in line for fragment in fragments):
                 busy = True
                 break
         if not busy:
             break
-        time.sleep(0.5)
+        time.sleep(0.1)
     return time.perf_counter() - t
 
 
 Ran = tuple[float, float, subprocess.CompletedProcess]
+Row = tuple[str, float, float, str, float]
 
 
 def _run(tree: Path, env: dict[str, str], args: list[str]) -> Ran:
@@ -77,9 +81,10 @@ def _reported(stderr: str, label: str) -> float | None:
     return float(found.group(1)) if found else None
 
 
-def measure(tree: Path, log2: int, device: str | None, warm_runs: int) -> list[tuple[str, float, float, str]]:
-    """[(run, wall s, CPU s, stderr)] of one cold and warm_runs warm proofs at 2^log2 in tree; raises on a
-    failed or unverified proof."""
+def measure(tree: Path, log2: int, device: str | None, warm_runs: int) -> list[Row]:
+    """[(run, wall s, CPU s, stderr, helpers s)] of one cold and warm_runs warm proofs at 2^log2 in tree
+    (helpers s: when the kernel warm-up's helpers had ended, from the command's start); raises on a failed
+    or unverified proof."""
     rows = []
     with tempfile.TemporaryDirectory(prefix="tvmpd-cold-") as cache:
         env = dict(os.environ, XDG_CACHE_HOME=cache, NUMBA_CACHE_DIR=str(Path(cache) / "numba"),
@@ -89,12 +94,13 @@ def measure(tree: Path, log2: int, device: str | None, warm_runs: int) -> list[t
         target = ["--device", device] if device else ["--backend", "opencl"]
         for run in ["cold"] + ["warm"] * warm_runs:
             wall, cpu, result = _run(tree, env, ["prove", *target, str(request), "-o", str(proof)])
+            helpers = wall + wait_for_background(HELPERS)
             if result.returncode != 0:
                 raise RuntimeError(f"2^{log2} {run}: tvmpd prove failed: {result.stderr.strip()[-500:]}")
             checked = _run(tree, env, ["verify", str(request), str(proof)])[2]
             if checked.returncode != 0:
                 raise RuntimeError(f"2^{log2} {run}: proof not verified: {checked.stdout.strip()}")
-            rows.append((run, wall, cpu, result.stderr.replace("\r", "\n")))
+            rows.append((run, wall, cpu, result.stderr.replace("\r", "\n"), helpers))
             wait_for_background()
     return rows
 
@@ -109,15 +115,15 @@ def main() -> None:
                              "default: this one")
     args = parser.parse_args()
     trees = args.tree or [ROOT]
-    print(f"{'tree':<24} {'log2':>4} {'cold s':>8} {'cold CPU':>9} {'VM s':>6} {'kernels s':>9} "
+    print(f"{'tree':<24} {'log2':>4} {'cold s':>8} {'cold CPU':>9} {'VM s':>6} {'helpers s':>9} "
           f"{'warm s':>14} {'cold/warm':>9}")
     for tree in trees:
         for log2 in args.log2:
             rows = measure(tree.resolve(), log2, args.device, args.warm_runs)
-            (_, cold, cold_cpu, stderr), warm = rows[0], [wall for _, wall, _, _ in rows[1:]]
-            vm_s, kernels_s = (_reported(stderr, label) for label in ("executed:", "kernels built"))
+            (_, cold, cold_cpu, stderr, helpers_s), warm = rows[0], [row[1] for row in rows[1:]]
+            vm_s = _reported(stderr, "executed:")
             phases = " ".join(f"{'-' if v is None else f'{v:.2f}':>{w}}"
-                              for v, w in ((vm_s, 6), (kernels_s, 9)))
+                              for v, w in ((vm_s, 6), (helpers_s, 9)))
             warm_text = ", ".join(f"{w:.2f}" for w in warm) or "-"
             ratio = f"{cold / min(warm):.1f}x" if warm else "-"
             name = tree.name or str(tree)

@@ -142,14 +142,15 @@ def _air_kernels() -> AirKernels:
     return _with_programs(kernels, lowered_air())
 
 
-def start_prebuild(device_key: str) -> prebuild.Prebuild | None:
+def start_prebuild(device_key: str, idle_last: bool = False) -> prebuild.Prebuild | None:
     """Start building the current AIR's kernel set on an OpenCL device in helper processes when that is
     pocl's (opencl/prebuild.py: it compiles each kernel at first launch, one at a time per process; the
     helpers build what the warm-up proof does not build itself); wait() on the result before the first
-    proof. None for other devices and sets built before."""
+    proof. None for other devices and sets built before. idle_last: prebuild.start's."""
     from tvmpd.opencl.runtime import get_runtime
 
     rt = get_runtime(device_key)
     if not prebuild.wanted(rt):
         return None
-    return prebuild.start(rt, kernels_digest(), lambda: (air_kernels(), sum(lowered_air().counts().values())))
+    return prebuild.start(rt, kernels_digest(), lambda: (air_kernels(), sum(lowered_air().counts().values())),
+                          idle_last=idle_last)
