@@ -38,7 +38,7 @@ CPU_RUN_GROUP = 64  # CPU devices: work-group size of this file's other kernels 
 # compile them (first_launch) while its own proof is still at the tables (opencl/prebuild.py).
 QUOTIENT_KERNELS = ("quotient_combine_kernel", "quotient_unfold_kernel", "segments_split_kernel")
 OPEN_KERNELS = ("weighted_sum_kernel", "deep_kernel", "fri_fold_kernel", "xfe_leaves_kernel",
-                "gather_columns_kernel")  # from the out-of-domain rows on (evaluate_partial_kernel apart)
+                "gather_columns_kernel")  # from the DEEP codeword on
 LATE_KERNELS = QUOTIENT_KERNELS + OPEN_KERNELS
 _ZERO = {"uint": np.uint32(0), "ulong": np.uint64(0), "int": np.int32(0), "long": np.int64(0)}
 

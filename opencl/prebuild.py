@@ -63,8 +63,8 @@ def tasks(kernels: AirKernels) -> list[str]:
     - for a set without the interpreter's programs its generated kernels ("constraints", "lowering_main",
       "lowering_aux"), costliest (longest source) first;
     - "late_quotient", "late_open": the hand-written kernels a proof first launches in its quotient stage
-      (device_tables.QUOTIENT_KERNELS) and from its out-of-domain rows on (OPEN_KERNELS and
-      evaluate_partial_kernel);
+      and out-of-domain rows (device_tables.QUOTIENT_KERNELS, evaluate_partial_kernel) and from its DEEP
+      codeword on (OPEN_KERNELS): two tasks of about the same compile time;
     - IDLE_TASKS: extend.cl ("extend"; its ext_terms_late, "extend_late", apart so that where cores are
       free it compiles beside ext_terms)."""
     first = ["interpreter"] if kernels.lowering_main_programs else []
@@ -95,9 +95,9 @@ def run_task(rt: Runtime, kernels: AirKernels, num_constraints: int, group: str)
     hand-written ones) with every count zero."""
     if group == "late_quotient":
         device_tables.first_launch(rt, device_tables.QUOTIENT_KERNELS)
+        device_tables.first_launch_evaluate(rt)
         return
     if group == "late_open":
-        device_tables.first_launch_evaluate(rt)
         device_tables.first_launch(rt, device_tables.OPEN_KERNELS)
         return
     if group == "hashing":
