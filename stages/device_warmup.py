@@ -2,9 +2,10 @@
 
 pocl compiles each kernel at its first launch. On a fresh machine the first proof therefore paid every
 first launch of the hand-written kernels (6.5 s of a cold 2^12 proof on 16 cores, against 0.56 s warm).
-start() runs them in a helper instead (`python -m tvmpd.stages.device_warmup KEY MODE KEEP`): it starts the
-AIR kernels' build (opencl/prebuild.py, in its own helpers: the constraint interpreter, the Merkle tree's
-kernels, the late stages' hand-written kernels, then extend.cl at idle priority) and meanwhile proves a
+start() runs them in a helper instead (`python -m tvmpd.stages.device_warmup KEY MODE KEEP wait|background`):
+it starts the AIR kernels' build (opencl/prebuild.py, in its own helpers: the constraint interpreter, the
+Merkle tree's kernels, the late stages' hand-written kernels, then extend.cl, at idle priority behind a
+caller that does not wait for it: background) and meanwhile proves a
 table of random rows at the height of the warm-up proof of `halt` (2^8) in the caller's memory mode,
 building the hand-written program itself and waiting, before it launches a kernel of the helpers', for the
 helper that builds it (pocl would compile it a second time). Its proof, like the caller's (a cold backend),
