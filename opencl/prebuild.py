@@ -169,6 +169,7 @@ class Prebuild:
         # loads the one this process builds (in _make, or the caller's first program) from pocl's cache.
         self._helpers_probe = processes > 1
         self._idle_last = idle_last
+        self._processes = processes
         self._todo: list[str] = []  # tasks no one has taken yet, under _done
         self._rt = rt
         self._set: tuple[AirKernels, int] | None = None  # the set and its constraint count, once made
@@ -249,6 +250,17 @@ class Prebuild:
                     return self._todo.pop(i)
         return None
 
+    def _take_while_waiting(self, names: tuple[str, ...]) -> str | None:
+        """With one helper (two cores), while `names` are not all built: the first queued task that is not
+        an idle one, now taken (the caller would otherwise leave its core idle until the helper is done)."""
+        with self._done:
+            if self._processes != 1 or all(name in self.seconds for name in names if name in self._names):
+                return None
+            for i, task in enumerate(self._todo):
+                if task not in IDLE_TASKS:
+                    return self._todo.pop(i)
+        return None
+
     def _run_here(self, group: str) -> None:
         """Run a task in this process (one this process waits for that no helper has taken yet)."""
         t = time.perf_counter()
@@ -264,13 +276,14 @@ class Prebuild:
         """Block until those of the named tasks (groups such as "extend" or "constraints") this set has are
         built, or no helper is left to build them (one failed: the caller then builds what is missing
         itself); where another process holds the set's lock, until it has built the whole set. A named task
-        no helper has taken yet, this process runs itself meanwhile (two cores: the one helper is busy)."""
+        no helper has taken yet, this process runs itself meanwhile; with one helper (two cores) any queued
+        task but the idle ones (a later stage's: it would otherwise wait with a core idle)."""
         if not self._threads:
             self.wait()
             return
         self._made.wait()
         while self._set is not None:
-            group = self._take(names)
+            group = self._take(names) or self._take_while_waiting(names)
             if group is None:
                 break
             self._run_here(group)

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -195,3 +196,30 @@ def test_idle_priority_reaches_every_thread() -> None:
     out = subprocess.run([sys.executable, "-c", _IDLE_CHECK], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[True]"
+
+
+def test_with_one_helper_a_waiting_caller_takes_later_tasks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    """Two cores, one helper busy with the task the warm-up proof waits for: the proof's process builds the
+    next queued tasks meanwhile (a later stage's), never the idle ones (extend.cl), instead of idling."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("POCL_KERNEL_CACHE", raising=False)
+    rt = get_runtime(_pocl_key())
+    full = air_kernels()
+    kernels = dataclasses.replace(full, digest="steal-any-" + full.digest)
+    here: list[str] = []
+    run_task = prebuild.run_task
+
+    def recorded(rt, kernels, count, group):  # this process's tasks only (the helper is another process)
+        here.append(group)
+        run_task(rt, kernels, count, group)
+
+    monkeypatch.setattr(prebuild, "run_task", recorded)
+    build = prebuild.start(rt, kernels.digest, lambda: (kernels, 1), processes=1)
+    assert build is not None
+    deadline = time.monotonic() + 60
+    while "interpreter" in build._todo and time.monotonic() < deadline:  # the helper takes it first
+        time.sleep(0.01)
+    build.wait_for("interpreter")
+    assert here and here[0] == "hashing" and not set(here) & set(prebuild.IDLE_TASKS)
+    assert set(build.wait()) == set(prebuild.tasks(kernels))
