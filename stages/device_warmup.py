@@ -96,9 +96,10 @@ class Warmup:
                             self._stages[-1] if self._stages else "its start", WAIT_S)
 
     def proof_done(self) -> bool:
-        """Whether the helper's proof has ended (its helpers may still build what no proof waits for)."""
+        """Whether the helper's own proof has ended (its helpers may still build what no proof waits for);
+        not if it ended without one (another process had warmed up meanwhile, or it failed)."""
         with self._changed:
-            return PROOF_DONE in self._stages or self.ended is not None
+            return PROOF_DONE in self._stages
 
     def wait(self) -> None:
         try:

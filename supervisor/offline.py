@@ -189,8 +189,10 @@ def prove(request: str, output: str | None, seed: str | None, backend: str, devi
     finally:
         display.close()
         # The helper and its own helpers go on building what no proof waits for (extend.cl), and record the
-        # finished build for the next run; not waited for.
-        if kernels_warmup is not None and kernels_warmup.proof_done():
+        # finished build for the next run; not waited for. One that has exited is (a failure is logged).
+        if kernels_warmup is not None and kernels_warmup.ended is not None:
+            kernels_warmup.wait()
+        elif kernels_warmup is not None and kernels_warmup.proof_done():
             _stderr("first run on this device: kernels built as this proof needed them; the rest build in "
                     "the background for the next run")
     layout = getattr(prover_backend, "layout", None)

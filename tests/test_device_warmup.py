@@ -85,6 +85,7 @@ def test_caller_follows_the_helpers_proof_a_stage_behind() -> None:
     proc.stdin.close()  # the helper ends without naming "aux: extend"
     warmup.past("aux: extend")
     assert warmup.ended is not None
+    assert not warmup.proof_done()  # it ended without its proof's last line
     warmup.past("a stage it never names")
     warmup.wait()
     assert proc.returncode == 0
