@@ -242,24 +242,21 @@ class Prebuild:
         with self._done:
             self._done.notify_all()
 
-    def _take(self, names: tuple[str, ...] | None = None) -> str | None:
-        """The first task no one has taken yet (of `names` if given), now taken."""
+    def _take(self, accept: Callable[[str], bool] = lambda task: True) -> str | None:
+        """The first task no one has taken yet that `accept`s, now taken."""
         with self._done:
             for i, task in enumerate(self._todo):
-                if names is None or task in names:
+                if accept(task):
                     return self._todo.pop(i)
         return None
 
     def _take_while_waiting(self, names: tuple[str, ...]) -> str | None:
         """With one helper (two cores), while `names` are not all built: the first queued task that is not
         an idle one, now taken (the caller would otherwise leave its core idle until the helper is done)."""
-        with self._done:
+        with self._done:  # a reentrant lock: _take takes it again
             if self._processes != 1 or all(name in self.seconds for name in names if name in self._names):
                 return None
-            for i, task in enumerate(self._todo):
-                if task not in IDLE_TASKS:
-                    return self._todo.pop(i)
-        return None
+            return self._take(lambda task: task not in IDLE_TASKS)
 
     def _run_here(self, group: str) -> None:
         """Run a task in this process (one this process waits for that no helper has taken yet)."""
@@ -283,7 +280,7 @@ class Prebuild:
             return
         self._made.wait()
         while self._set is not None:
-            group = self._take(names) or self._take_while_waiting(names)
+            group = self._take(names.__contains__) or self._take_while_waiting(names)
             if group is None:
                 break
             self._run_here(group)
