@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tvmpd.opencl import device_tables, prebuild
+from tvmpd.opencl.air import AirKernels
 from tvmpd.opencl.devices import POCL_PLATFORM, cpu_devices
 from tvmpd.opencl.runtime import get_runtime
 from tvmpd.stages.air.constraints import lowered_air
@@ -147,25 +148,33 @@ def test_a_set_that_cannot_be_made_is_logged_not_recorded(tmp_path: Path, monkey
     assert not prebuild.marker(rt, "unmade").exists()
 
 
-def test_a_waiting_caller_runs_a_task_no_helper_has_taken(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-                                                          ) -> None:
-    """Two cores: the one helper works through the tasks in order; the warm-up proof, waiting for a later
-    one it needs, builds that one itself instead of idling (and the helper then skips it)."""
+def _one_helper_prebuild(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tag: str
+                         ) -> tuple[prebuild.Prebuild, AirKernels, list[str]]:
+    """A cold prebuild of the interpreter's set with one helper (two cores), and the tasks this process runs
+    itself as they run (the helper is another process: its tasks are not recorded)."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.delenv("POCL_KERNEL_CACHE", raising=False)
     rt = get_runtime(_pocl_key())
     full = air_kernels()
-    kernels = dataclasses.replace(full, digest="steal-" + full.digest)
+    kernels = dataclasses.replace(full, digest=f"{tag}-{full.digest}")
     here: list[str] = []
     run_task = prebuild.run_task
 
-    def recorded(rt, kernels, count, group):  # this process's tasks only (the helper is another process)
+    def recorded(rt, kernels, count, group):
         here.append(group)
         run_task(rt, kernels, count, group)
 
     monkeypatch.setattr(prebuild, "run_task", recorded)
     build = prebuild.start(rt, kernels.digest, lambda: (kernels, 1), processes=1)
     assert build is not None
+    return build, kernels, here
+
+
+def test_a_waiting_caller_runs_a_task_no_helper_has_taken(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    """Two cores: the one helper works through the tasks in order; the warm-up proof, waiting for a later
+    one it needs, builds that one itself instead of idling (and the helper then skips it)."""
+    build, kernels, here = _one_helper_prebuild(tmp_path, monkeypatch, "steal")
     build.wait_for("late_open")  # the helper is busy with the interpreter: late_open is still queued
     assert here == ["late_open"] and "late_open" in build.seconds
     assert set(build.wait()) == set(prebuild.tasks(kernels))
@@ -202,21 +211,7 @@ def test_with_one_helper_a_waiting_caller_takes_later_tasks(tmp_path: Path, monk
                                                              ) -> None:
     """Two cores, one helper busy with the task the warm-up proof waits for: the proof's process builds the
     next queued tasks meanwhile (a later stage's), never the idle ones (extend.cl), instead of idling."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    monkeypatch.delenv("POCL_KERNEL_CACHE", raising=False)
-    rt = get_runtime(_pocl_key())
-    full = air_kernels()
-    kernels = dataclasses.replace(full, digest="steal-any-" + full.digest)
-    here: list[str] = []
-    run_task = prebuild.run_task
-
-    def recorded(rt, kernels, count, group):  # this process's tasks only (the helper is another process)
-        here.append(group)
-        run_task(rt, kernels, count, group)
-
-    monkeypatch.setattr(prebuild, "run_task", recorded)
-    build = prebuild.start(rt, kernels.digest, lambda: (kernels, 1), processes=1)
-    assert build is not None
+    build, kernels, here = _one_helper_prebuild(tmp_path, monkeypatch, "steal-any")
     deadline = time.monotonic() + 60
     while "interpreter" in build._todo and time.monotonic() < deadline:  # the helper takes it first
         time.sleep(0.01)
